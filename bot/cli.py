@@ -1,0 +1,180 @@
+"""Command line: `bot migrate`, `bot plugin list|info|enable|disable|remove|call|audit`.
+
+Exit codes: 0 success, 1 the operation failed (unknown name, refused, tool error result),
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import pwd
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot import __version__, text_render
+from bot.app import Services, build_services
+from bot.config import Settings, load_settings
+from bot.errors import BotError, ConfigError
+from bot.plugin_host.protocol import Caller
+from bot.store import Database
+from bot.store.migrate import upgrade
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(settings, quiet=args.command == "plugin")
+    try:
+        return asyncio.run(args.handler(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="Slack ChatOps bot for SRE teams.")
+    parser.add_argument("--version", action="version", version=f"bot {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate.set_defaults(handler=_migrate)
+
+    plugin = commands.add_parser("plugin", help="manage plugins (same database as the bot)")
+    plugin.add_argument("--actor", default=None,
+                        help="who to record in the audit trail (default: cli:<os user>)")
+    sub = plugin.add_subparsers(dest="plugin_command", metavar="SUBCOMMAND", required=True)
+    sub.add_parser("list", help="table of plugins").set_defaults(handler=_list)
+    for name, helptext, handler in (("info", "details of one plugin", _info),
+                                    ("enable", "enable a plugin", _enable),
+                                    ("disable", "disable a plugin", _disable),
+                                    ("remove", "remove an uploaded plugin", _remove)):
+        command = sub.add_parser(name, help=helptext)
+        command.add_argument("name")
+        command.set_defaults(handler=handler)
+    call = sub.add_parser("call", help="run one tool and print its result")
+    call.add_argument("tool")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    call.set_defaults(handler=_call)
+    audit = sub.add_parser("audit", help="recent audit trail entries")
+    audit.add_argument("limit", nargs="?", type=int, default=20)
+    audit.set_defaults(handler=_audit)
+    return parser
+
+
+def _configure_logging(settings: Settings, *, quiet: bool) -> None:
+    level = settings.log_level
+    if quiet and level != "DEBUG":
+        level = "ERROR"
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _actor(args: argparse.Namespace) -> str:
+    if getattr(args, "actor", None):
+        return args.actor
+    try:
+        return f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
+    except KeyError:
+        return f"cli:uid{os.getuid()}"
+
+
+async def _with_services(settings: Settings,
+                         action: Callable[[Services], Awaitable[int]]) -> int:
+    try:
+        services = await build_services(settings)
+    except BotError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return await action(services)
+    except BotError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await services.close()
+
+
+async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+    print("Database schema is up to date.")
+    return EXIT_OK
+
+
+async def _list(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print(text_render.plugin_list(await services.plugins.list()))
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _info(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print(text_render.plugin_detail(await services.plugins.info(args.name)))
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _enable(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print((await services.plugins.enable(args.name, actor=_actor(args))).message)
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _disable(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print((await services.plugins.disable(args.name, actor=_actor(args))).message)
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print((await services.plugins.remove(args.name, actor=_actor(args))).message)
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print(text_render.audit_list(await services.plugins.audit(args.limit)))
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _call(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        arguments = json.loads(args.arguments)
+    except json.JSONDecodeError as exc:
+        print(f"bot: ARGUMENTS must be a JSON object, e.g. '{{\"host\": \"example.com\"}}' "
+              f"({exc})", file=sys.stderr)
+        return EXIT_USAGE
+    if not isinstance(arguments, dict):
+        print(f"bot: ARGUMENTS must be a JSON object, got {type(arguments).__name__}",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+    async def action(services: Services) -> int:
+        result = await services.registry.call(args.tool, arguments,
+                                              Caller(user=_actor(args)))
+        print(result.text, file=sys.stdout if result.ok else sys.stderr)
+        return EXIT_OK if result.ok else EXIT_FAILED
+    return await _with_services(settings, action)

@@ -1,0 +1,71 @@
+"""Settings: the only place environment variables are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field is read from the environment variable of the same name."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    bot_admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    bot_admin_channel: str | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    database_url: str = "sqlite+aiosqlite:///./data/bot.db"
+    plugins_dir: Path = Path("./plugins")
+    kubeconfig: str | None = None
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    tool_timeout: float = Field(default=30.0, gt=0, le=600)
+    tool_output_limit: int = Field(default=16_000, ge=200)
+
+    @field_validator("bot_admin_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    def missing_for_run(self) -> list[str]:
+        """Names of the settings `bot run` needs and does not have."""
+        missing = [] if self.slack_bot_token else ["SLACK_BOT_TOKEN"]
+        if not self.slack_app_token and not self.slack_signing_secret:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; malformed values raise one `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{field.upper()} ({error['msg']})")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

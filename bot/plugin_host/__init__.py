@@ -1,0 +1,1 @@
+"""The plugin system: contract, validation, loading, hosts, registry and manager."""

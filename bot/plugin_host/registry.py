@@ -1,0 +1,184 @@
+"""The tool registry: an immutable snapshot `tool name -> Tool`, swapped atomically.
+
+Readers take `registry.snapshot` once and keep a consistent view for as long as they hold
+it; every change builds a new snapshot and publishes it with one reference assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from bot import messages
+from bot.plugin_host.protocol import Caller, ToolResult, ToolSpec
+from bot.plugin_host.validation import compile_validator, describe_exception
+from bot.sdk import ToolContext
+
+log = logging.getLogger(__name__)
+
+Invoke = Callable[[ToolSpec, Mapping[str, Any], ToolContext], Awaitable[Any]]
+ResultListener = Callable[["Tool", ToolResult], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool as the agent sees it, bound to the host that runs it."""
+
+    spec: ToolSpec
+    plugin: str
+    plugin_version: str
+    invoke: Invoke = field(repr=False, compare=False)
+    timeout: float
+    config: Mapping[str, Any] = field(default_factory=dict)
+    validator: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def bind(cls, spec: ToolSpec, *, plugin: str, plugin_version: str, invoke: Invoke,
+             default_timeout: float, config: Mapping[str, Any] | None = None) -> Tool:
+        return cls(spec=spec, plugin=plugin, plugin_version=plugin_version, invoke=invoke,
+                   timeout=spec.timeout or default_timeout,
+                   config=MappingProxyType(dict(config or {})),
+                   validator=compile_validator(dict(spec.parameters)))
+
+
+class Snapshot:
+    """A frozen view of the enabled tools; `generation` grows with every publish."""
+
+    __slots__ = ("_openai", "_tools", "generation")
+
+    def __init__(self, tools: Iterable[Tool] = (), *, generation: int = 0) -> None:
+        by_name = {tool.spec.name: tool for tool in tools}
+        self._tools: Mapping[str, Tool] = MappingProxyType(by_name)
+        self._openai = tuple(tool.spec.openai_schema for tool in by_name.values())
+        self.generation = generation
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    @property
+    def tools(self) -> Mapping[str, Tool]:
+        return self._tools
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """The `tools` list for a chat completion request."""
+        return list(self._openai)
+
+
+class Registry:
+    """Holds the current snapshot and runs tool calls; `call` never raises for tool faults."""
+
+    def __init__(self, *, output_limit: int = 16_000) -> None:
+        self.output_limit = output_limit
+        self._snapshot = Snapshot()
+        self._listeners: list[ResultListener] = []
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def publish(self, tools: Iterable[Tool]) -> Snapshot:
+        """Replace the snapshot with one holding exactly `tools`."""
+        snapshot = Snapshot(tools, generation=self._snapshot.generation + 1)
+        self._snapshot = snapshot
+        return snapshot
+
+    def add_listener(self, listener: ResultListener) -> None:
+        """Be told the outcome of every call that reached a tool (for health, audit)."""
+        self._listeners.append(listener)
+
+    async def call(self, name: str, arguments: str | Mapping[str, Any] | None = None,
+                   caller: Caller | None = None) -> ToolResult:
+        started = time.perf_counter()
+        tool = self._snapshot.get(name)
+        if tool is None:
+            close = difflib.get_close_matches(name, list(self._snapshot.tools), n=2)
+            return ToolResult(False, messages.unknown_tool(name, close), name,
+                              error="unknown_tool")
+        args, problem = _parse_arguments(tool, arguments)
+        if problem is not None:
+            return self._result(tool, False, problem, started, error="bad_arguments")
+        caller = caller or Caller()
+        ctx = ToolContext(user=caller.user, channel=caller.channel, thread_ts=caller.thread_ts,
+                          run_id=caller.run_id, plugin=tool.plugin, config=tool.config,
+                          logger=logging.getLogger(f"plugin.{tool.plugin}"))
+        try:
+            value = await asyncio.wait_for(tool.invoke(tool.spec, args, ctx), tool.timeout)
+        except TimeoutError:
+            result = self._result(tool, False, messages.tool_timed_out(name, tool.timeout),
+                                  started, error="timeout")
+        except Exception as exc:
+            log.warning("tool %s (plugin %s) raised", name, tool.plugin, exc_info=True)
+            result = self._result(tool, False, messages.tool_failed(name, _error_text(exc)),
+                                  started, error=getattr(exc, "error_kind", "failed"))
+        else:
+            result = self._result(tool, True, self._render(value), started)
+        await self._notify(tool, result)
+        return result
+
+    def _result(self, tool: Tool, ok: bool, text: str, started: float, *,
+                error: str | None = None) -> ToolResult:
+        return ToolResult(ok=ok, text=text, tool=tool.spec.name, plugin=tool.plugin,
+                          plugin_version=tool.plugin_version, error=error,
+                          duration_ms=(time.perf_counter() - started) * 1000)
+
+    def _render(self, value: Any) -> str:
+        if isinstance(value, str):
+            text = value
+        elif value is None:
+            text = "(no output)"
+        else:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        return truncate(text, self.output_limit)
+
+    async def _notify(self, tool: Tool, result: ToolResult) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(tool, result)
+            except Exception:
+                log.exception("result listener failed for tool %s", tool.spec.name)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending with a visible marker."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 80, 0)
+    return text[:keep] + messages.truncated(len(text) - keep)
+
+
+def _parse_arguments(tool: Tool, arguments: str | Mapping[str, Any] | None
+                     ) -> tuple[dict[str, Any], str | None]:
+    name = tool.spec.name
+    if arguments is None or arguments == "":
+        arguments = {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            return {}, messages.bad_json_arguments(name, str(exc))
+    if not isinstance(arguments, Mapping):
+        return {}, messages.arguments_not_object(name, type(arguments).__name__)
+    errors = sorted(tool.validator.iter_errors(arguments), key=lambda e: list(e.path))
+    if errors:
+        problems = [(".".join(str(p) for p in e.path) + ": " if e.path else "") + e.message
+                    for e in errors]
+        return {}, messages.invalid_arguments(name, problems)
+    return dict(arguments), None
+
+
+def _error_text(exc: BaseException) -> str:
+    text = getattr(exc, "user_text", None)
+    return text if isinstance(text, str) else describe_exception(exc)

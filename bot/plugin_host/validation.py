@@ -1,0 +1,239 @@
+"""Validate what a plugin module returns. Every problem is collected, with its exact field.
+
+This module must stay importable inside a sandboxed worker: it depends on the standard
+library, `jsonschema` and `packaging` only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from packaging.version import InvalidVersion, Version
+
+from bot.errors import PluginError, Problem
+from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
+from bot.sdk import PERMISSIONS
+
+PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TIMEOUT = 600.0
+_MANIFEST_KEYS = {"name", "version", "description", "author", "permissions"}
+_TOOL_KEYS = {"schema", "handler", "requires_approval", "timeout"}
+_FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
+_EMPTY_PARAMETERS = {"type": "object", "properties": {}}
+
+
+def check_module(module: object, *, expected_name: str | None = None,
+                 need_handlers: bool = True) -> LoadedPlugin:
+    """Call `get_manifest()` and `get_tools()` on `module` and validate both.
+
+    Raises `PluginError` listing every problem found in either.
+    """
+    problems: list[Problem] = []
+    label = expected_name or getattr(module, "__name__", "plugin")
+    raw_manifest = _call_entry(module, "get_manifest", problems)
+    raw_tools = _call_entry(module, "get_tools", problems)
+    manifest, warnings = None, []
+    if raw_manifest is not None:
+        manifest, manifest_warnings = validate_manifest(raw_manifest, problems,
+                                                        expected_name=expected_name)
+        warnings += manifest_warnings
+        if isinstance(raw_manifest, dict) and isinstance(raw_manifest.get("name"), str):
+            label = raw_manifest["name"]
+    tools: list[ToolSpec] = []
+    if raw_tools is not None:
+        tools, tool_warnings = validate_tools(raw_tools, problems, need_handlers=need_handlers)
+        warnings += tool_warnings
+    if problems or manifest is None:
+        raise PluginError(label, problems or [Problem("get_manifest()", "returned nothing")])
+    return LoadedPlugin(manifest=manifest, tools=tuple(tools), warnings=tuple(warnings))
+
+
+def _call_entry(module: object, attr: str, problems: list[Problem]) -> Any:
+    func = getattr(module, attr, None)
+    if func is None:
+        problems.append(Problem(f"{attr}()", "is missing: a plugin must define it"))
+        return None
+    if not callable(func):
+        problems.append(Problem(f"{attr}()", f"is a {type(func).__name__}, not a function"))
+        return None
+    try:
+        return func()
+    except Exception as exc:  # plugin code: any failure is a validation problem
+        problems.append(Problem(f"{attr}()", f"raised {describe_exception(exc)}"))
+        return None
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`TypeError: message (file.py:12)` — one line, pointing at the innermost frame."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.rsplit("/", 1)[-1]
+        where = f" ({filename}:{tb.tb_lineno})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+
+
+def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str | None = None
+                      ) -> tuple[Manifest | None, list[str]]:
+    """Check a manifest dict; append problems, return the manifest when it is usable."""
+    if not isinstance(raw, dict):
+        problems.append(Problem("manifest", f"must be a dict, got {type(raw).__name__}"))
+        return None, []
+    before = len(problems)
+    name, version = raw.get("name"), raw.get("version")
+    if not isinstance(name, str) or not PLUGIN_NAME_RE.match(name):
+        problems.append(Problem("manifest.name", f"{name!r} must match {PLUGIN_NAME_RE.pattern} "
+                                "(lowercase letters, digits and _, starting with a letter)"))
+    elif expected_name is not None and name != expected_name:
+        problems.append(Problem("manifest.name", f"{name!r} does not match the plugin's "
+                                f"directory or file name {expected_name!r}"))
+    if not isinstance(version, str):
+        problems.append(Problem("manifest.version", f"{version!r} must be a version string "
+                                "such as '1.0.0'"))
+    else:
+        try:
+            Version(version)
+        except InvalidVersion:
+            problems.append(Problem("manifest.version", f"{version!r} is not a valid PEP 440 "
+                                    "version (try '1.0.0')"))
+    for key in ("description", "author"):
+        if key in raw and not isinstance(raw[key], str):
+            problems.append(Problem(f"manifest.{key}", "must be a string"))
+    permissions = raw.get("permissions", [])
+    if not isinstance(permissions, list | tuple):
+        problems.append(Problem("manifest.permissions", "must be a list of strings"))
+        permissions = []
+    for i, perm in enumerate(permissions):
+        if perm not in PERMISSIONS:
+            problems.append(Problem(f"manifest.permissions[{i}]", f"unknown permission {perm!r} "
+                                    f"(known: {', '.join(sorted(PERMISSIONS))})"))
+    warnings = [f"manifest: unknown key {key!r} ignored" for key in sorted(set(raw) -
+                                                                         _MANIFEST_KEYS)]
+    if len(problems) > before:
+        return None, warnings
+    return Manifest(name=name, version=version, description=raw.get("description", ""),
+                    author=raw.get("author", ""),
+                    permissions=tuple(dict.fromkeys(permissions))), warnings
+
+
+def validate_tools(raw: Any, problems: list[Problem], *, need_handlers: bool = True
+                   ) -> tuple[list[ToolSpec], list[str]]:
+    """Check the list `get_tools()` returned; append problems, return the valid specs."""
+    if not isinstance(raw, list | tuple):
+        problems.append(Problem("get_tools()", f"must return a list, got {type(raw).__name__}"))
+        return [], []
+    specs: list[ToolSpec] = []
+    warnings: list[str] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, need_handlers)
+        if spec is None:
+            continue
+        if spec.name in seen:
+            problems.append(Problem(f"tools[{index}].schema.function.name", f"{spec.name!r} is "
+                                    f"already used by tools[{seen[spec.name]}]"))
+            continue
+        seen[spec.name] = index
+        specs.append(spec)
+    if not raw:
+        warnings.append("get_tools() returned no tools")
+    return specs, warnings
+
+
+def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: list[str],
+                   need_handlers: bool) -> ToolSpec | None:
+    if not isinstance(item, dict):
+        problems.append(Problem(where, f"must be a dict with 'schema' and 'handler', got "
+                                f"{type(item).__name__}"))
+        return None
+    before = len(problems)
+    function = _normalise_schema(item.get("schema"), f"{where}.schema", problems)
+    handler = item.get("handler")
+    wants_ctx = False
+    if need_handlers:
+        if not callable(handler):
+            problems.append(Problem(f"{where}.handler", "must be a function (sync or async)"))
+        else:
+            wants_ctx = _wants_ctx(handler)
+    approval = item.get("requires_approval", False)
+    if not isinstance(approval, bool):
+        problems.append(Problem(f"{where}.requires_approval", "must be true or false"))
+    timeout = item.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                or not 0 < timeout <= MAX_TIMEOUT):
+        problems.append(Problem(f"{where}.timeout", f"{timeout!r} must be a number of seconds "
+                                f"greater than 0 and at most {MAX_TIMEOUT:g}"))
+    unknown = sorted(set(item) - _TOOL_KEYS)
+    warnings += [f"{where}: unknown key {key!r} ignored" for key in unknown]
+    if function is None or len(problems) > before:
+        return None
+    return ToolSpec(name=function["name"], description=function.get("description", ""),
+                    parameters=function.get("parameters", _EMPTY_PARAMETERS),
+                    requires_approval=approval, timeout=float(timeout) if timeout else None,
+                    handler=handler if need_handlers else None, wants_ctx=wants_ctx)
+
+
+def _normalise_schema(schema: Any, where: str, problems: list[Problem]) -> dict[str, Any] | None:
+    """Accept the bare function object or the OpenAI wrapper; return the function object."""
+    if not isinstance(schema, dict):
+        problems.append(Problem(where, "must be a dict: the OpenAI function object "
+                                "{'name', 'description', 'parameters'} or its "
+                                "{'type': 'function', 'function': {...}} wrapper"))
+        return None
+    if "function" in schema or schema.get("type") == "function":
+        if schema.get("type") != "function" or not isinstance(schema.get("function"), dict):
+            problems.append(Problem(where, "a wrapped schema needs type 'function' and a "
+                                    "'function' dict"))
+            return None
+        schema, where = schema["function"], f"{where}.function"
+    before = len(problems)
+    name = schema.get("name")
+    if not isinstance(name, str) or not TOOL_NAME_RE.match(name):
+        problems.append(Problem(f"{where}.name", f"{name!r} must match {TOOL_NAME_RE.pattern}"))
+    if not isinstance(schema.get("description", ""), str):
+        problems.append(Problem(f"{where}.description", "must be a string"))
+    for key in sorted(set(schema) - _FUNCTION_KEYS):
+        problems.append(Problem(f"{where}.{key}", "is not a field of an OpenAI function "
+                                "(allowed: name, description, parameters, strict)"))
+    if "parameters" in schema:
+        _check_parameters(schema["parameters"], f"{where}.parameters", problems)
+    return schema if len(problems) == before else None
+
+
+def _check_parameters(params: Any, where: str, problems: list[Problem]) -> None:
+    if not isinstance(params, dict):
+        problems.append(Problem(where, "must be a JSON Schema object (a dict)"))
+        return
+    try:
+        validator_for(params, default=Draft202012Validator).check_schema(params)
+    except SchemaError as exc:
+        path = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in exc.path)
+        problems.append(Problem(f"{where}{path}", f"is not valid JSON Schema: {exc.message}"))
+        return
+    if params.get("type") != "object":
+        problems.append(Problem(f"{where}.type", "must be 'object': tool arguments are always "
+                                "an object of named parameters"))
+
+
+def _wants_ctx(handler: Callable[..., Any]) -> bool:
+    try:
+        parameter = inspect.signature(handler).parameters.get("ctx")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def compile_validator(parameters: dict[str, Any]) -> Any:
+    """A ready jsonschema validator for a tool's (already checked) parameters."""
+    cls = validator_for(parameters, default=Draft202012Validator)
+    return cls(parameters)

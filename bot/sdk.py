@@ -1,0 +1,36 @@
+"""The public SDK for plugin authors: the only part of `bot` a plugin may import.
+
+A handler that declares a keyword-only `ctx` parameter receives a `ToolContext`::
+
+    def whoami(*, ctx: ToolContext) -> str:
+        ctx.logger.info("asked by %s", ctx.user)
+        return f"you are {ctx.user} in {ctx.channel}"
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["PERMISSIONS", "ToolContext"]
+
+#: Permissions a manifest may ask for. The sandbox grants nothing that is not listed.
+PERMISSIONS: Mapping[str, str] = MappingProxyType(
+    {"network": "open network connections (otherwise the sandbox has no network)"}
+)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who called a tool and from where, plus the plugin's own config and logger."""
+
+    user: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    run_id: str | None = None
+    plugin: str | None = None
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("plugin"))

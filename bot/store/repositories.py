@@ -1,0 +1,58 @@
+"""Repositories: small query helpers that take a session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.store.models import AuditEvent, PluginRow, PluginVersionRow
+
+
+class PluginRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, name: str) -> PluginRow | None:
+        query = select(PluginRow).where(PluginRow.name == name)
+        result = await self.session.execute(query.options(selectinload(PluginRow.versions)))
+        return result.scalar_one_or_none()
+
+    async def all(self) -> Sequence[PluginRow]:
+        query = select(PluginRow).options(selectinload(PluginRow.versions))
+        return (await self.session.execute(query.order_by(PluginRow.name))).scalars().all()
+
+    async def names(self) -> list[str]:
+        return list((await self.session.execute(select(PluginRow.name))).scalars().all())
+
+    def add(self, row: PluginRow) -> None:
+        self.session.add(row)
+
+    async def delete(self, name: str) -> None:
+        await self.session.execute(delete(PluginRow).where(PluginRow.name == name))
+
+
+def active_version(row: PluginRow) -> PluginVersionRow | None:
+    """The version row a plugin row points at, if any."""
+    return next((v for v in row.versions if v.version == row.active_version), None)
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def record(
+        self, *, actor: str, action: str, target: str, outcome: str, detail: str | None = None
+    ) -> AuditEvent:
+        event = AuditEvent(actor=actor, action=action, target=target, outcome=outcome,
+                           detail=detail)
+        self.session.add(event)
+        return event
+
+    async def recent(self, limit: int = 20, *, target: str | None = None) -> Sequence[AuditEvent]:
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        if target is not None:
+            query = query.where(AuditEvent.target == target)
+        return (await self.session.execute(query)).scalars().all()

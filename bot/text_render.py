@@ -1,0 +1,63 @@
+"""Plain-text views for the CLI and the console (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.plugin_host.info import PluginInfo
+from bot.store.models import AuditEvent
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]
+    return "\n".join(lines)
+
+
+def plugin_list(plugins: Sequence[PluginInfo]) -> str:
+    if not plugins:
+        return "No plugins installed."
+    rows = [[p.name, p.version or "-", p.source, p.status, ", ".join(p.tool_names) or "-"]
+            for p in plugins]
+    text = table(["NAME", "VERSION", "SOURCE", "STATUS", "TOOLS"], rows)
+    errors = [f"{p.name}: {p.error}" for p in plugins if p.error]
+    if errors:
+        text += "\n\nErrors:\n" + "\n".join(errors)
+    return text
+
+
+def plugin_detail(p: PluginInfo) -> str:
+    lines = [
+        f"Name:        {p.name}",
+        f"Version:     {p.version or '-'}",
+        f"Source:      {p.source}",
+        f"Status:      {p.status}" + ("" if p.enabled or p.status != "error" else
+                                      " (not enabled)"),
+        f"Description: {p.description or '-'}",
+        f"Author:      {p.author or '-'}",
+        f"Permissions: {', '.join(p.permissions) or 'none'}",
+    ]
+    if p.error:
+        lines.append(f"Error:       {p.error}")
+    lines.append("Tools:" if p.tools else "Tools:       none")
+    for tool in p.tools:
+        approval = " [requires approval]" if tool.requires_approval else ""
+        lines.append(f"  {tool.name}{approval}: {tool.description}")
+    if p.versions:
+        lines.append("Versions:")
+        for v in p.versions:
+            marker = "*" if v.active else " "
+            when = v.installed_at.strftime("%Y-%m-%d %H:%M UTC")
+            lines.append(f" {marker} {v.version}  sha256:{v.sha256[:12]}  {when}  "
+                         f"by {v.installed_by}")
+    return "\n".join(lines)
+
+
+def audit_list(events: Sequence[AuditEvent]) -> str:
+    if not events:
+        return "The audit trail is empty."
+    rows = [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target, e.outcome,
+             (e.detail or "").splitlines()[0][:80] if e.detail else ""] for e in events]
+    return table(["WHEN (UTC)", "ACTOR", "ACTION", "TARGET", "OUTCOME", "DETAIL"], rows)

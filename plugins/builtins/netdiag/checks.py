@@ -1,0 +1,164 @@
+"""The netdiag checks. Each returns a dict; none raises for a network failure."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import socket
+import ssl
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from cryptography import x509
+
+DEFAULT_TIMEOUT = 5.0
+MAX_REDIRECTS = 5
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"name resolution failed ({exc.strerror or exc})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed ({exc.verify_message})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def dns_lookup(host: str) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), DEFAULT_TIMEOUT * 2)
+    except (OSError, TimeoutError) as exc:
+        return {"host": host, "ok": False, "error": _describe(exc), "latency_ms": _ms(started)}
+    v4 = sorted({info[4][0] for info in infos if info[0] == socket.AF_INET})
+    v6 = sorted({info[4][0] for info in infos if info[0] == socket.AF_INET6})
+    return {"host": host, "ok": True, "ipv4": v4, "ipv6": v6, "latency_ms": _ms(started)}
+
+
+async def tcp_check(host: str, port: int,
+                    timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109 -- a tool argument
+    started = time.perf_counter()
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, TimeoutError) as exc:
+        return {"host": host, "port": port, "open": False, "error": _describe(exc),
+                "latency_ms": _ms(started)}
+    peer = writer.get_extra_info("peername")
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return {"host": host, "port": port, "open": True, "address": peer[0] if peer else None,
+            "latency_ms": _ms(started)}
+
+
+def _cert_summary(der: bytes) -> dict[str, Any]:
+    cert = x509.load_der_x509_certificate(der)
+    not_after = cert.not_valid_after_utc
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = [str(n.value) for n in sans.value]
+    except x509.ExtensionNotFound:
+        names = []
+    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "san": names, "not_before": cert.not_valid_before_utc.isoformat(),
+            "not_after": not_after.isoformat(),
+            "days_until_expiry": (not_after - datetime.now(UTC)).days,
+            "expired": not_after < datetime.now(UTC)}
+
+
+def tls_cert(host: str, port: int = 443, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    started = time.perf_counter()
+    verify_error = None
+    try:
+        der = _fetch_cert(host, port, timeout, verify=True)
+    except ssl.SSLCertVerificationError as exc:
+        verify_error = _describe(exc)
+        try:
+            der = _fetch_cert(host, port, timeout, verify=False)
+        except (OSError, ssl.SSLError) as exc2:
+            return {"host": host, "port": port, "ok": False, "error": _describe(exc2)}
+    except (OSError, ssl.SSLError) as exc:
+        return {"host": host, "port": port, "ok": False, "error": _describe(exc),
+                "latency_ms": _ms(started)}
+    summary = _cert_summary(der)
+    return {"host": host, "port": port, "ok": verify_error is None and not summary["expired"],
+            "verified": verify_error is None, "verify_error": verify_error, **summary,
+            "latency_ms": _ms(started)}
+
+
+def _fetch_cert(host: str, port: int, timeout: float, *, verify: bool) -> bytes:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError("the server sent no certificate")
+    return der
+
+
+def http_check(url: str, timeout: float = DEFAULT_TIMEOUT,
+               verify_tls: bool = True) -> dict[str, Any]:
+    started = time.perf_counter()
+    redirects: list[dict[str, Any]] = []
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            status, location, cert = _get_once(current, timeout, verify_tls)
+        except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+            return {"url": url, "ok": False, "error": _describe(exc), "redirects": redirects,
+                    "latency_ms": _ms(started)}
+        if status in (301, 302, 303, 307, 308) and location:
+            redirects.append({"status": status, "from": current, "to": urljoin(current,
+                                                                              location)})
+            current = urljoin(current, location)
+            continue
+        result: dict[str, Any] = {"url": url, "final_url": current, "status": status,
+                                  "ok": status < 400, "redirects": redirects,
+                                  "latency_ms": _ms(started)}
+        if cert is not None:
+            result["tls"] = {k: cert[k] for k in ("subject", "not_after", "days_until_expiry",
+                                                  "expired")}
+        return result
+    return {"url": url, "ok": False, "error": f"more than {MAX_REDIRECTS} redirects",
+            "redirects": redirects, "latency_ms": _ms(started)}
+
+
+def _get_once(url: str, timeout: float, verify: bool
+              ) -> tuple[int, str | None, dict[str, Any] | None]:
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "chatops-bot-netdiag/1.0"})
+        response = conn.getresponse()
+        response.read(65536)
+        cert = None
+        if parts.scheme == "https" and conn.sock is not None:
+            der = conn.sock.getpeercert(binary_form=True)
+            cert = _cert_summary(der) if der else None
+        return response.status, response.getheader("Location"), cert
+    finally:
+        conn.close()

@@ -1,0 +1,97 @@
+"""The operator CLI, end to end in a subprocess against a temp database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.plugin_factory import write_plugin
+
+
+@pytest.fixture
+def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
+    write_plugin(plugins_dir / "builtins", "alpha", tools={
+        "alpha_echo": "return 'alpha:' + text",
+        "alpha_fail": "raise RuntimeError('broken on purpose')"})
+    write_plugin(plugins_dir / "builtins", "beta")
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
+    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+                    "PLUGINS_DIR": str(plugins_dir)}
+
+
+def bot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_list_shows_every_plugin_as_a_table(env: dict[str, str]) -> None:
+    result = bot(env, "plugin", "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "NAME   VERSION  SOURCE   STATUS    TOOLS",
+        "alpha  1.0.0    builtin  disabled  alpha_echo, alpha_fail",
+        "beta   1.0.0    builtin  disabled  beta_echo",
+    ]
+
+
+def test_enable_call_disable_round_trip(env: dict[str, str]) -> None:
+    assert bot(env, "plugin", "enable", "alpha").stdout == (
+        "Enabled alpha 1.0.0 (alpha_echo, alpha_fail).\n")
+    called = bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
+    assert (called.returncode, called.stdout) == (0, "alpha:hello\n")
+    assert "enabled" in bot(env, "plugin", "info", "alpha").stdout
+    assert bot(env, "plugin", "disable", "alpha").returncode == 0
+    refused = bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
+    assert refused.returncode == 1
+    assert "No enabled plugin provides a tool named 'alpha_echo'" in refused.stderr
+    audit = bot(env, "plugin", "--actor", "ops-oncall", "audit").stdout
+    assert "enable   alpha" in audit and "disable  alpha" in audit
+
+
+def test_error_result_exits_1_with_the_message(env: dict[str, str]) -> None:
+    bot(env, "plugin", "enable", "alpha")
+    result = bot(env, "plugin", "call", "alpha_fail")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Tool 'alpha_fail' failed: RuntimeError: broken on purpose")
+
+
+def test_bad_json_arguments_are_a_usage_error(env: dict[str, str]) -> None:
+    result = bot(env, "plugin", "call", "alpha_echo", "{text:")
+    assert result.returncode == 2
+    assert result.stderr.startswith("bot: ARGUMENTS must be a JSON object")
+    assert bot(env, "plugin", "call", "alpha_echo", "[1]").returncode == 2
+
+
+def test_unknown_plugin_gets_did_you_mean(env: dict[str, str]) -> None:
+    result = bot(env, "plugin", "enable", "alpah")
+    assert (result.returncode, result.stderr) == (
+        1, "No plugin named 'alpah'. Did you mean 'alpha'?\n")
+
+
+def test_actor_option_is_recorded(env: dict[str, str]) -> None:
+    bot(env, "plugin", "--actor", "alice", "enable", "beta")
+    assert "alice" in bot(env, "plugin", "audit", "1").stdout
+
+
+def test_usage_errors_exit_2(env: dict[str, str]) -> None:
+    assert bot(env, "plugin", "frobnicate").returncode == 2
+    assert bot(env).returncode == 2
+
+
+def test_malformed_setting_exits_2_with_one_line(env: dict[str, str]) -> None:
+    result = bot(env | {"PORT": "nope"}, "plugin", "list")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("bot: invalid settings: PORT (")
+
+
+def test_migrate_creates_the_schema(env: dict[str, str], tmp_path: Path) -> None:
+    result = bot(env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm' / 'x.db'}"},
+                 "migrate")
+    assert (result.returncode, result.stdout) == (0, "Database schema is up to date.\n")
+    assert (tmp_path / "m" / "x.db").exists()

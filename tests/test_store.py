@@ -1,0 +1,82 @@
+"""The store: migrations agree with the models; SQLite is opened the way we promise."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.store import Database
+from bot.store.migrate import upgrade
+from bot.store.models import Base
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'bot.db'}")
+    await upgrade(database)
+    yield database
+    await database.dispose()
+
+
+async def test_migrations_and_models_agree(db: Database) -> None:
+    def diff(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+async def test_upgrade_twice_is_harmless(db: Database) -> None:
+    await upgrade(db)
+    async with db.read() as session:
+        version = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
+    assert version == [("0001",)]
+
+
+async def test_sqlite_pragmas(db: Database) -> None:
+    async with db.read() as session:
+        async def pragma(name: str) -> object:
+            return (await session.execute(text(f"PRAGMA {name}"))).scalar()
+        assert await pragma("journal_mode") == "wal"
+        assert await pragma("foreign_keys") == 1
+        assert await pragma("synchronous") == 2  # FULL
+        assert await pragma("busy_timeout") == 15000
+
+
+async def test_read_then_write_transactions_from_two_engines_never_fail_busy(
+        tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+    first, second = Database(url), Database(url)
+    await upgrade(first)
+    async with first.write() as session:
+        await session.execute(text("CREATE TABLE counter (n INTEGER)"))
+        await session.execute(text("INSERT INTO counter VALUES (0)"))
+
+    async def bump(db: Database) -> None:
+        async with db.write() as session:
+            n = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+            await asyncio.sleep(0.001)
+            await session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+    await asyncio.gather(*(bump(first if i % 2 else second) for i in range(40)))
+    async with first.read() as session:
+        assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 40
+    await first.dispose()
+    await second.dispose()
+
+
+async def test_write_rolls_back_when_the_block_raises(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.write() as session:
+            await session.execute(text(
+                "INSERT INTO audit_events (at, actor, action, target, outcome) "
+                "VALUES ('2026-01-01', 'a', 'b', 'c', 'd')"))
+            raise RuntimeError("boom")
+    async with db.read() as session:
+        assert (await session.execute(text("SELECT count(*) FROM audit_events"))).scalar() == 0
