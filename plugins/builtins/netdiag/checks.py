@@ -153,12 +153,12 @@ def _get_once(url: str, timeout: float, verify: bool
         conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
         conn.request("GET", path, headers={"User-Agent": "chatops-bot-netdiag/1.0"})
-        response = conn.getresponse()
-        response.read(65536)
         cert = None
-        if parts.scheme == "https" and conn.sock is not None:
+        if isinstance(conn.sock, ssl.SSLSocket):  # read before the server may close it
             der = conn.sock.getpeercert(binary_form=True)
             cert = _cert_summary(der) if der else None
+        response = conn.getresponse()
+        response.read(65536)
         return response.status, response.getheader("Location"), cert
     finally:
         conn.close()
