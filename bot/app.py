@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Settings
+from bot.errors import PluginError, Problem
+from bot.hardening import make_non_dumpable
+from bot.plugin_host.archive import Limits
+from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
+from bot.plugin_host.protocol import LoadedPlugin, Manifest
 from bot.plugin_host.registry import Registry
+from bot.plugin_host.sandbox import Sandbox, SandboxUnavailable, WorkerLimits
+from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.migrate import upgrade
 
+log = logging.getLogger(__name__)
 TOOL_THREADS = 32
+MB = 2**20
 
 
 @dataclass
@@ -20,6 +32,8 @@ class Services:
     db: Database
     registry: Registry
     plugins: PluginManager
+    installer: Installer
+    sandbox: Sandbox | None
     executor: ThreadPoolExecutor
 
     async def close(self) -> None:
@@ -32,19 +46,75 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                          default_enabled: frozenset[str] = DEFAULT_ENABLED_BUILTINS,
                          ) -> Services:
     """Open the database (migrating it), load plugins, and return the running services."""
+    make_non_dumpable()
     db = Database(settings.database_url)
     if migrate:
         await upgrade(db)
     registry = Registry(output_limit=settings.tool_output_limit)
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
+    sandbox = await asyncio.to_thread(_make_sandbox, settings)
+    workers = _WorkerFactory(settings, sandbox)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
-                            default_enabled=default_enabled)
+                            default_enabled=default_enabled, upload_hosts=workers.host,
+                            max_consecutive_failures=settings.plugin_max_consecutive_failures)
+    limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
+                    max_unpacked_bytes=int(settings.plugin_max_unpacked_mb * MB),
+                    max_entries=settings.plugin_max_entries,
+                    max_ratio=settings.plugin_max_compression_ratio)
+    installer = Installer(manager=plugins, plugins_dir=settings.plugins_dir, limits=limits,
+                          prober=workers.probe)
     services = Services(settings=settings, db=db, registry=registry, plugins=plugins,
-                        executor=executor)
+                        installer=installer, sandbox=sandbox, executor=executor)
     try:
+        await installer.sweep()
         await plugins.start()
     except BaseException:
         await services.close()
         raise
     return services
+
+
+def _make_sandbox(settings: Settings) -> Sandbox | None:
+    limits = WorkerLimits(memory_mb=settings.plugin_worker_memory_mb,
+                          cpu_seconds=settings.plugin_worker_cpu_seconds,
+                          open_files=settings.plugin_worker_max_open_files,
+                          file_mb=settings.plugin_worker_max_file_mb,
+                          processes=settings.plugin_worker_max_processes)
+    try:
+        sandbox = Sandbox(mode=settings.plugin_sandbox, python=settings.plugin_python,
+                          limits=limits, user=settings.plugin_sandbox_user)
+    except SandboxUnavailable as exc:
+        log.error("uploaded plugins are disabled: %s", exc)
+        return None
+    (log.error if sandbox.problem else log.info)("%s", sandbox.describe())
+    return sandbox
+
+
+class _WorkerFactory:
+    """Builds the sandboxed hosts for uploaded plugins, and the install-time probe."""
+
+    def __init__(self, settings: Settings, sandbox: Sandbox | None) -> None:
+        self.settings = settings
+        self.sandbox = sandbox
+
+    def _make(self, name: str, entry: Path, *, network: bool, idle: float,
+              expected_name: str | None = None) -> WorkerHost:
+        if self.sandbox is None or self.sandbox.problem:
+            reason = self.sandbox.describe() if self.sandbox else "the sandbox is unavailable"
+            raise PluginError(name, [Problem("sandbox", reason)])
+        return WorkerHost(name=name, entry=entry, sandbox=self.sandbox, network=network,
+                          probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
+                          max_line=int(self.settings.plugin_max_response_mb * MB),
+                          expected_name=expected_name)
+
+    def host(self, manifest: Manifest, entry: Path) -> WorkerHost:
+        return self._make(manifest.name, entry, network="network" in manifest.permissions,
+                          idle=self.settings.plugin_worker_idle_seconds)
+
+    async def probe(self, name: str | None, entry: Path) -> LoadedPlugin:
+        host = self._make(name or "upload", entry, network=False, idle=0, expected_name=name)
+        try:
+            return await host.load()
+        finally:
+            await host.close()

@@ -1,4 +1,5 @@
-"""Command line: `bot migrate`, `bot plugin list|info|enable|disable|remove|call|audit`.
+"""Command line: `bot migrate`; `bot plugin list|info|enable|disable|remove|versions|rollback|
+call|audit` for operators; `bot plugin new|pack|check|install` for plugin authors.
 
 Exit codes: 0 success, 1 the operation failed (unknown name, refused, tool error result),
 2 usage or configuration error.
@@ -14,11 +15,13 @@ import os
 import pwd
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from bot import __version__, text_render
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
+from bot.plugin_host.packaging import pack_directory, scaffold
 from bot.plugin_host.protocol import Caller
 from bot.store import Database
 from bot.store.migrate import upgrade
@@ -65,6 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=helptext)
         command.add_argument("name")
         command.set_defaults(handler=handler)
+    versions = sub.add_parser("versions", help="installed versions of a plugin")
+    versions.add_argument("name")
+    versions.set_defaults(handler=_versions)
+    rollback = sub.add_parser("rollback", help="make an earlier installed version active")
+    rollback.add_argument("name")
+    rollback.add_argument("version", nargs="?", default=None,
+                          help="default: the version installed before the active one")
+    rollback.set_defaults(handler=_rollback)
+    for name, helptext, handler in (
+            ("install", "install a plugin from a .zip, a .py or a package directory", _install),
+            ("check", "run every install check on a plugin without installing it", _check)):
+        command = sub.add_parser(name, help=helptext)
+        command.add_argument("path", type=Path)
+        command.set_defaults(handler=handler)
+    pack = sub.add_parser("pack", help="build an upload .zip from a plugin package directory")
+    pack.add_argument("directory", type=Path)
+    pack.add_argument("-o", "--output", type=Path, default=None,
+                      help="where to write the zip (default: ./<name>.zip)")
+    pack.set_defaults(handler=_pack)
+    new = sub.add_parser("new", help="scaffold a working plugin, with a test")
+    new.add_argument("name")
+    new.add_argument("--dir", type=Path, default=Path("."), help="parent directory")
+    new.set_defaults(handler=_new)
     call = sub.add_parser("call", help="run one tool and print its result")
     call.add_argument("tool")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
@@ -178,3 +204,59 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
         print(result.text, file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
     return await _with_services(settings, action)
+
+
+async def _versions(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        print(text_render.version_list(await services.plugins.info(args.name)))
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _rollback(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        outcome = await services.plugins.rollback(args.name, args.version, actor=_actor(args))
+        print(outcome.message)
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+async def _install(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        result = await services.installer.install(args.path, actor=_actor(args))
+        print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
+        return EXIT_OK if result.ok else EXIT_FAILED
+    return await _with_services(settings, action)
+
+
+async def _check(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        result = await services.installer.check(args.path)
+        print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
+        return EXIT_OK if result.ok else EXIT_FAILED
+    return await _with_services(settings, action)
+
+
+async def _pack(args: argparse.Namespace, settings: Settings) -> int:
+    directory: Path = args.directory.resolve()
+    try:
+        data = pack_directory(directory)
+    except BotError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    output = args.output or Path(f"{directory.name}.zip")
+    output.write_bytes(data)
+    print(f"Wrote {output} ({len(data):,} bytes). Check it with: bot plugin check {output}")
+    return EXIT_OK
+
+
+async def _new(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        root = scaffold(args.name, args.dir)
+    except BotError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Created {root}/ with a tool '{args.name}_greet' and tests/.\n"
+          f"Next: edit {root}/__init__.py, run `pytest {root}/tests`, then\n"
+          f"  bot plugin check {root}\n  bot plugin install {root}")
+    return EXIT_OK

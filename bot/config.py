@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +35,24 @@ class Settings(BaseSettings):
 
     tool_timeout: float = Field(default=30.0, gt=0, le=600)
     tool_output_limit: int = Field(default=16_000, ge=200)
+
+    # uploaded plugins: archive limits, sandbox, worker limits, health
+    plugin_sandbox: Literal["auto", "bwrap", "process"] = "auto"
+    plugin_python: str | None = None
+    plugin_sandbox_user: str = "nobody"
+    plugin_max_upload_mb: float = Field(default=10, gt=0)
+    plugin_max_unpacked_mb: float = Field(default=50, gt=0)
+    plugin_max_entries: int = Field(default=1000, ge=1)
+    plugin_max_compression_ratio: float = Field(default=100, ge=1)
+    plugin_probe_timeout: float = Field(default=10, gt=0)
+    plugin_worker_idle_seconds: float = Field(default=300, ge=0)
+    plugin_worker_memory_mb: int = Field(default=512, ge=64)
+    plugin_worker_cpu_seconds: int = Field(default=300, ge=1)
+    plugin_worker_max_open_files: int = Field(default=256, ge=16)
+    plugin_worker_max_file_mb: int = Field(default=16, ge=1)
+    plugin_worker_max_processes: int = Field(default=64, ge=1)
+    plugin_max_response_mb: float = Field(default=4, gt=0)
+    plugin_max_consecutive_failures: int = Field(default=3, ge=0)
 
     @field_validator("bot_admin_users", mode="before")
     @classmethod

@@ -81,3 +81,62 @@ def files_missing(path: str) -> str:
 
 def no_sandbox_for_uploads() -> str:
     return "uploaded plugins need the worker sandbox, which is not available in this process"
+
+
+def installed(name: str, version: str, previous: str | None, enabled: bool) -> str:
+    upgrade = f" (replacing {previous})" if previous else ""
+    state = ("It is enabled: the agent uses the new code now." if enabled else
+             f"It is disabled until an admin enables {name}.")
+    return f"Installed {name} {version}{upgrade}. {state}"
+
+
+def same_version(name: str, version: str, *, identical: bool) -> str:
+    if identical:
+        return f"{name} {version} is already installed with exactly this content."
+    return (f"{name} {version} is already installed with different content: bump the version "
+            "in get_manifest() and upload again.")
+
+
+def shadows_builtin(name: str) -> str:
+    return f"'{name}' is the name of a built-in plugin; choose another name."
+
+
+def builtin_no_rollback(name: str) -> str:
+    return f"'{name}' is built in: its only version is the one shipped with the bot."
+
+
+def nothing_to_roll_back(name: str, version: str | None) -> str:
+    return f"{name} has no version installed before {version}; nothing to roll back to."
+
+
+def already_at(name: str, version: str) -> str:
+    return f"{name} is already at version {version}."
+
+
+def rolled_back(name: str, previous: str | None, version: str) -> str:
+    return f"Rolled {name} back from {previous} to {version}."
+
+
+def auto_disabled(count: int, last_error: str) -> str:
+    return (f"disabled automatically after {count} crashes or timeouts in a row "
+            f"(last: {last_error})")
+
+
+def check_passed(name: str, version: str) -> str:
+    return f"{name} {version} passed every install check (nothing was installed)."
+
+
+def install_refused(filename: str, problems: Sequence[object]) -> str:
+    if len(problems) == 1:
+        return f"Refused {filename}: {problems[0]}"
+    return f"Refused {filename} ({len(problems)} problems):\n" + "\n".join(
+        f"- {p}" for p in problems)
+
+
+def bad_plugin_name(name: str) -> str:
+    return (f"'{name}' is not a valid plugin name: use lowercase letters, digits and _, "
+            "starting with a letter (at most 64 characters)")
+
+
+def shadows_stdlib(name: str) -> str:
+    return f"'{name}' is the name of a Python standard-library module; choose another name."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.plugin_host.info import PluginInfo
+from bot.plugin_host.installer import InstallResult
 from bot.store.models import AuditEvent
 
 
@@ -61,3 +62,24 @@ def audit_list(events: Sequence[AuditEvent]) -> str:
     rows = [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target, e.outcome,
              (e.detail or "").splitlines()[0][:80] if e.detail else ""] for e in events]
     return table(["WHEN (UTC)", "ACTOR", "ACTION", "TARGET", "OUTCOME", "DETAIL"], rows)
+
+
+def version_list(p: PluginInfo) -> str:
+    if not p.versions:
+        return f"{p.name} has no installed versions."
+    rows = [["*" if v.active else "", v.version, v.sha256[:12],
+             v.installed_at.strftime("%Y-%m-%d %H:%M"), v.installed_by] for v in p.versions]
+    return table(["", "VERSION", "SHA256", "INSTALLED (UTC)", "BY"], rows)
+
+
+def install_result(result: InstallResult) -> str:
+    if not result.ok:
+        return result.message
+    lines = [result.message,
+             f"  name:        {result.name}",
+             f"  version:     {result.version}",
+             f"  tools:       {', '.join(result.tools) or 'none'}",
+             f"  permissions: {', '.join(result.permissions) or 'none'}",
+             f"  sha256:      {result.sha256}"]
+    lines += [f"  warning:     {w}" for w in result.warnings]
+    return "\n".join(lines)

@@ -12,14 +12,14 @@ import asyncio
 import difflib
 import logging
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot import messages
 from bot.errors import ConflictError, NotFoundError, PluginError
+from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
 from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
 from bot.plugin_host.hosts import InProcessHost, PluginHost
 from bot.plugin_host.info import PluginInfo, plugin_info
@@ -30,6 +30,7 @@ from bot.plugin_host.protocol import (
     STATUS_ERROR,
     LoadedPlugin,
     Manifest,
+    ToolResult,
     ToolSpec,
 )
 from bot.plugin_host.registry import Registry, Tool
@@ -40,15 +41,8 @@ from bot.store.repositories import AuditRepository, PluginRepository, active_ver
 log = logging.getLogger(__name__)
 
 DEFAULT_ENABLED_BUILTINS = frozenset({"kubectl", "k8sgpt"})
-UploadHostFactory = Callable[[PluginRow, PluginVersionRow, Path], PluginHost]
-
-
-@dataclass
-class _Active:
-    version: str
-    host: PluginHost
-    plugin: LoadedPlugin
-    config: dict[str, Any]
+UploadHostFactory = Callable[[Manifest, Path], PluginHost]
+ChangeListener = Callable[[str, str], Awaitable[None]]  # (action, plugin name)
 
 
 @dataclass(frozen=True)
@@ -64,16 +58,24 @@ class PluginManager:
     def __init__(self, *, db: Database, registry: Registry, plugins_dir: Path,
                  tool_timeout: float = 30.0, executor: Executor | None = None,
                  default_enabled: Iterable[str] = DEFAULT_ENABLED_BUILTINS,
-                 upload_hosts: UploadHostFactory | None = None) -> None:
+                 upload_hosts: UploadHostFactory | None = None,
+                 max_consecutive_failures: int = 3) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
-        self.tool_timeout = tool_timeout
         self.default_enabled = frozenset(default_enabled)
+        self.max_consecutive_failures = max_consecutive_failures
         self._executor = executor
         self._upload_hosts = upload_hosts
         self._lock = asyncio.Lock()
-        self._active: dict[str, _Active] = {}
+        self._active = ActiveSet(registry, tool_timeout=tool_timeout)
+        self._failures: dict[str, int] = {}
+        self._listeners: list[ChangeListener] = []
+        registry.add_listener(self._on_tool_result)
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """Be told after every change of plugin state (to refresh App Home, notify admins)."""
+        self._listeners.append(listener)
 
     # -- reads: never take the lock -------------------------------------------------------
 
@@ -89,6 +91,9 @@ class PluginManager:
         async with self.db.read() as session:
             return list(await AuditRepository(session).recent(limit, target=target))
 
+    def builtin_names(self) -> set[str]:
+        return set(discover(self.plugins_dir / BUILTINS))
+
     # -- admin operations: serialised ------------------------------------------------------
 
     async def start(self, *, actor: str = "system") -> None:
@@ -100,28 +105,22 @@ class PluginManager:
         """Re-read every plugin from disk and database, as at start-up."""
         async with self._lock:
             await self._sync_all(actor=actor)
-            async with self.db.write() as session:
-                AuditRepository(session).record(actor=actor, action="reload", target="*",
-                                                outcome="ok")
+            await self._audit(actor, "reload", "*", "ok")
+        await self._changed("reload", "*")
         return await self.list()
 
     async def enable(self, name: str, *, actor: str) -> Outcome:
         async with self._lock:
             async with self.db.read() as session:
                 row = await self._require(PluginRepository(session), name)
-            if row.enabled and name in self._active:
+            if row.enabled and self._active.get(name):
                 return Outcome(messages.already_enabled(name), plugin_info(row), changed=False)
             try:
                 active = await self._open(row)
             except PluginError as exc:
                 await self._mark_error(name, str(exc), actor=actor, action="enable")
                 raise
-            clash = self._clash(name, active.plugin.tools)
-            if clash:
-                await active.host.close()
-                text = messages.tool_clash(name, *clash)
-                await self._audit(actor, "enable", name, "refused", text)
-                raise ConflictError(text)
+            await self._refuse_clash(name, active, actor=actor, action="enable")
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
                 if row.source == "builtin":
@@ -131,14 +130,16 @@ class PluginManager:
                 AuditRepository(session).record(actor=actor, action="enable", target=name,
                                                 outcome="ok", detail=active.version)
                 info = plugin_info(row)
-            await self._swap(name, active)
-            return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
+            self._failures.pop(name, None)
+            await self._active.swap(name, active)
+        await self._changed("enable", name)
+        return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
 
     async def disable(self, name: str, *, actor: str, reason: str | None = None) -> Outcome:
         async with self._lock:
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
-                was_on = row.enabled or name in self._active
+                was_on = row.enabled or self._active.get(name) is not None
                 row.enabled = False
                 row.status = STATUS_ERROR if reason else STATUS_DISABLED
                 row.error = reason
@@ -146,28 +147,97 @@ class PluginManager:
                     AuditRepository(session).record(actor=actor, action="disable", target=name,
                                                     outcome="ok", detail=reason)
                 info = plugin_info(row)
-            await self._swap(name, None)
-            text = messages.disabled(name) if was_on else messages.already_disabled(name)
-            return Outcome(text, info, was_on)
+            await self._active.swap(name, None)
+        if was_on:
+            await self._changed("disable", name)
+        text = messages.disabled(name) if was_on else messages.already_disabled(name)
+        return Outcome(text, info, was_on)
 
     async def remove(self, name: str, *, actor: str) -> Outcome:
         async with self._lock:
             async with self.db.write() as session:
                 repo = PluginRepository(session)
                 row = await self._require(repo, name)
-                if row.source == "builtin":
-                    text = messages.builtin_not_removable(name)
-                    AuditRepository(session).record(actor=actor, action="remove", target=name,
-                                                    outcome="refused", detail=text)
-                else:
+                builtin = row.source == "builtin"
+                outcome = "refused" if builtin else "ok"
+                detail = messages.builtin_not_removable(name) if builtin else None
+                AuditRepository(session).record(actor=actor, action="remove", target=name,
+                                                outcome=outcome, detail=detail)
+                if not builtin:
                     await repo.delete(name)
-                    AuditRepository(session).record(actor=actor, action="remove", target=name,
-                                                    outcome="ok")
-            if row.source == "builtin":
-                raise ConflictError(text)
-            await self._swap(name, None)
+            if builtin:
+                raise ConflictError(messages.builtin_not_removable(name))
+            await self._active.swap(name, None)
             shutil.rmtree(self.plugins_dir / UPLOADS / name, ignore_errors=True)
-            return Outcome(messages.removed(name), None, True)
+        await self._changed("remove", name)
+        return Outcome(messages.removed(name), None, True)
+
+    async def register_version(self, plugin: LoadedPlugin, *, sha256: str, path: str,
+                               actor: str) -> Outcome:
+        """Record a validated upload, already in place on disk, as the active version.
+
+        One transaction adds the version row and points the plugin at it; an enabled plugin
+        switches to the new code at once.
+        """
+        name, version = plugin.manifest.name, plugin.manifest.version
+        async with self._lock:
+            async with self.db.read() as session:
+                row = await PluginRepository(session).get(name)
+            if row is not None:
+                self.check_new_version(row, version, sha256)
+            candidate = None
+            if row is not None and row.enabled:
+                candidate = self._upload_active(name, version, path, plugin, row)
+                await self._refuse_clash(name, candidate, actor=actor, action="install")
+            async with self.db.write() as session:
+                repo = PluginRepository(session)
+                row = await repo.get(name)
+                if row is None:
+                    row = PluginRow(name=name, source="upload", enabled=False, versions=[],
+                                    status=STATUS_DISABLED, config={}, consecutive_failures=0)
+                    repo.add(row)
+                self.check_new_version(row, version, sha256)
+                row.versions.append(PluginVersionRow(
+                    version=version, sha256=sha256, manifest=plugin.manifest.to_dict(),
+                    tools=[t.describe() for t in plugin.tools], path=path, installed_by=actor))
+                previous, row.active_version = row.active_version, version
+                if row.enabled:
+                    row.status, row.error = STATUS_ENABLED, None
+                AuditRepository(session).record(
+                    actor=actor, action="install", target=name, outcome="ok",
+                    detail=f"{version} sha256:{sha256[:12]}"
+                    + (f" (was {previous})" if previous else ""))
+                info = plugin_info(row)
+            if candidate is not None:
+                await self._active.swap(name, candidate)
+        await self._changed("install", name)
+        return Outcome(messages.installed(name, version, previous, info.enabled), info, True)
+
+    async def rollback(self, name: str, version: str | None = None, *, actor: str) -> Outcome:
+        """Make an earlier installed version active (the one before the current by default)."""
+        async with self._lock:
+            async with self.db.read() as session:
+                row = await self._require(PluginRepository(session), name)
+            target = self._rollback_target(row, version)
+            if target.version == row.active_version:
+                return Outcome(messages.already_at(name, target.version), plugin_info(row),
+                               False)
+            candidate = None
+            if row.enabled:
+                candidate = self._upload_active(name, target.version, target.path,
+                                                _stored_plugin(target), row)
+                await self._refuse_clash(name, candidate, actor=actor, action="rollback")
+            async with self.db.write() as session:
+                row = await self._require(PluginRepository(session), name)
+                previous, row.active_version = row.active_version, target.version
+                AuditRepository(session).record(actor=actor, action="rollback", target=name,
+                                                outcome="ok",
+                                                detail=f"{previous} -> {target.version}")
+                info = plugin_info(row)
+            if candidate is not None:
+                await self._active.swap(name, candidate)
+        await self._changed("rollback", name)
+        return Outcome(messages.rolled_back(name, previous, target.version), info, True)
 
     async def refresh(self) -> bool:
         """Apply changes another process (the CLI, another replica) made in the database."""
@@ -175,24 +245,24 @@ class PluginManager:
             async with self.db.read() as session:
                 rows = {row.name: row for row in await PluginRepository(session).all()}
             changed = False
-            for name in [n for n in self._active if n not in rows]:
-                await self._swap(name, None)
+            for name in [n for n in self._active.names() if n not in rows]:
+                await self._active.swap(name, None)
                 changed = True
             for row in rows.values():
                 want = row.enabled and row.status == STATUS_ENABLED
                 have = self._active.get(row.name)
                 if have and (not want or have.version != row.active_version):
-                    await self._swap(row.name, None)
+                    await self._active.swap(row.name, None)
                     changed, have = True, None
                 if want and have is None:
                     changed |= await self._try_activate(row)
-            return changed
+        if changed:
+            await self._changed("refresh", "*")
+        return changed
 
     async def close(self) -> None:
         async with self._lock:
-            for name in list(self._active):
-                await self._swap(name, None, publish=False)
-            self.registry.publish(())
+            await self._active.replace_all({})
 
     # -- internals -----------------------------------------------------------------------
 
@@ -205,36 +275,32 @@ class PluginManager:
 
     async def _sync_all(self, *, actor: str) -> None:
         builtins = discover(self.plugins_dir / BUILTINS)
-        loaded: dict[str, _Active | PluginError] = {}
-        for name, path in builtins.items():
-            loaded[name] = await self._load_builtin(name, path)
-        previous, self._active = self._active, {}
+        loaded = {name: await self._load_builtin(name, path) for name, path in builtins.items()}
+        fresh: dict[str, ActivePlugin] = {}
         async with self.db.write() as session:
             repo = PluginRepository(session)
             audit = AuditRepository(session)
             rows = {row.name: row for row in await repo.all()}
-            for name in builtins:
-                if name not in rows:
-                    rows[name] = PluginRow(name=name, source="builtin", status=STATUS_DISABLED,
-                                           enabled=name in self.default_enabled, versions=[],
-                                           config={}, consecutive_failures=0)
-                    repo.add(rows[name])
+            for name in builtins.keys() - rows.keys():
+                rows[name] = PluginRow(name=name, source="builtin", status=STATUS_DISABLED,
+                                       enabled=name in self.default_enabled, versions=[],
+                                       config={}, consecutive_failures=0)
+                repo.add(rows[name])
             for name, row in sorted(rows.items()):
                 before = (row.status, row.error)
                 candidate = loaded.pop(name, None) if row.source == "builtin" else None
-                await self._settle(row, candidate, on_disk=name in builtins)
+                await self._settle(row, candidate, fresh, on_disk=name in builtins)
                 if (row.status, row.error) != before and row.status == STATUS_ERROR:
                     audit.record(actor=actor, action="load", target=name, outcome="error",
                                  detail=row.error)
+                self._failures[name] = row.consecutive_failures
         for leftover in loaded.values():  # builtins shadowed by an upload of the same name
-            if isinstance(leftover, _Active):
+            if isinstance(leftover, ActivePlugin):
                 await leftover.host.close()
-        self._publish()
-        for old in previous.values():
-            await old.host.close()
+        await self._active.replace_all(fresh)
 
-    async def _settle(self, row: PluginRow, candidate: _Active | PluginError | None, *,
-                      on_disk: bool) -> None:
+    async def _settle(self, row: PluginRow, candidate: ActivePlugin | PluginError | None,
+                      fresh: dict[str, ActivePlugin], *, on_disk: bool) -> None:
         """Decide one plugin's status at start-up; activate it when it should be on."""
         if row.source == "builtin" and not on_disk:
             row.status, row.error = STATUS_ERROR, messages.files_missing(f"{BUILTINS}/{row.name}")
@@ -245,7 +311,8 @@ class PluginManager:
         if candidate is not None:
             self._record_builtin_version(row, candidate)
         if not row.enabled:
-            row.status, row.error = STATUS_DISABLED, None
+            if row.status != STATUS_ERROR or candidate is not None:
+                row.status, row.error = STATUS_DISABLED, None
             if candidate is not None:
                 await candidate.host.close()
             return
@@ -254,25 +321,25 @@ class PluginManager:
         except PluginError as exc:
             row.status, row.error = STATUS_ERROR, str(exc)
             return
-        clash = self._clash(row.name, active.plugin.tools)
+        clash = find_clash(fresh, row.name, active.plugin.tools)
         if clash:
             await active.host.close()
             row.status, row.error = STATUS_ERROR, messages.tool_clash(row.name, *clash)
             return
         active.config = dict(row.config or {})
-        self._active[row.name] = active
+        fresh[row.name] = active
         row.status, row.error = STATUS_ENABLED, None
 
-    async def _load_builtin(self, name: str, path: Path) -> _Active | PluginError:
+    async def _load_builtin(self, name: str, path: Path) -> ActivePlugin | PluginError:
         host = InProcessHost(path, name=name, executor=self._executor)
         try:
             plugin = await host.load()
         except PluginError as exc:
             log.error("builtin plugin %s failed to load: %s", name, exc)
             return exc
-        return _Active(plugin.manifest.version, host, plugin, {})
+        return ActivePlugin(plugin.manifest.version, host, plugin, "builtin")
 
-    async def _open(self, row: PluginRow) -> _Active:
+    async def _open(self, row: PluginRow) -> ActivePlugin:
         """Load the code for `row` (builtin from disk; upload through its host factory)."""
         if row.source == "builtin":
             path = discover(self.plugins_dir / BUILTINS).get(row.name)
@@ -286,17 +353,19 @@ class PluginManager:
         version = active_version(row)
         if version is None:
             raise PluginError(row.name, ["no installed version is active"])
-        path = self.plugins_dir / version.path
-        if not path.exists():
-            raise PluginError(row.name, [messages.files_missing(version.path)])
-        if self._upload_hosts is None:
-            raise PluginError(row.name, [messages.no_sandbox_for_uploads()])
-        plugin = LoadedPlugin(Manifest.from_dict(version.manifest),
-                              tuple(ToolSpec.from_description(t) for t in version.tools))
-        return _Active(version.version, self._upload_hosts(row, version, path), plugin,
-                       dict(row.config or {}))
+        return self._upload_active(row.name, version.version, version.path,
+                                   _stored_plugin(version), row)
 
-    def _record_builtin_version(self, row: PluginRow, active: _Active) -> None:
+    def _upload_active(self, name: str, version: str, path: str, plugin: LoadedPlugin,
+                       row: PluginRow) -> ActivePlugin:
+        if not (self.plugins_dir / path).exists():
+            raise PluginError(name, [messages.files_missing(path)])
+        if self._upload_hosts is None:
+            raise PluginError(name, [messages.no_sandbox_for_uploads()])
+        host = self._upload_hosts(plugin.manifest, self.plugins_dir / path)
+        return ActivePlugin(version, host, plugin, "upload", dict(row.config or {}))
+
+    def _record_builtin_version(self, row: PluginRow, active: ActivePlugin) -> None:
         """Make the version row for a builtin match the code on disk."""
         path = discover(self.plugins_dir / BUILTINS)[row.name]
         manifest = active.plugin.manifest
@@ -311,13 +380,40 @@ class PluginManager:
             existing.sha256, existing.manifest, existing.tools = sha, manifest.to_dict(), tools
         row.active_version = manifest.version
 
-    def _clash(self, name: str, tools: Iterable[ToolSpec]) -> tuple[str, str] | None:
-        """The first (tool, other plugin) pair where another active plugin has the name."""
-        for spec in tools:
-            for other, active in self._active.items():
-                if other != name and any(t.name == spec.name for t in active.plugin.tools):
-                    return spec.name, other
-        return None
+    @staticmethod
+    def check_new_version(row: PluginRow, version: str, sha256: str) -> None:
+        """Refuse an upload that is not a new version of an uploaded plugin."""
+        if row.source != "upload":
+            raise ConflictError(messages.shadows_builtin(row.name))
+        same = next((v for v in row.versions if v.version == version), None)
+        if same is not None:
+            raise ConflictError(messages.same_version(row.name, version,
+                                                      identical=same.sha256 == sha256))
+
+    @staticmethod
+    def _rollback_target(row: PluginRow, version: str | None) -> PluginVersionRow:
+        if row.source == "builtin":
+            raise ConflictError(messages.builtin_no_rollback(row.name))
+        versions = list(row.versions)
+        if version is not None:
+            match = next((v for v in versions if v.version == version), None)
+            if match is None:
+                close = difflib.get_close_matches(version, [v.version for v in versions], n=2)
+                raise NotFoundError(f"installed version of {row.name}", version, close)
+            return match
+        index = next((i for i, v in enumerate(versions) if v.version == row.active_version), 0)
+        if index == 0:
+            raise ConflictError(messages.nothing_to_roll_back(row.name, row.active_version))
+        return versions[index - 1]
+
+    async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
+                            action: str) -> None:
+        clash = self._active.clash(name, active.plugin.tools)
+        if clash:
+            await active.host.close()
+            text = messages.tool_clash(name, *clash)
+            await self._audit(actor, action, name, "refused", text)
+            raise ConflictError(text)
 
     async def _try_activate(self, row: PluginRow) -> bool:
         try:
@@ -325,30 +421,40 @@ class PluginManager:
         except PluginError as exc:
             log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
             return False
-        clash = self._clash(row.name, active.plugin.tools)
+        clash = self._active.clash(row.name, active.plugin.tools)
         if clash:
             await active.host.close()
             log.error("not loading %s: %s", row.name, messages.tool_clash(row.name, *clash))
             return False
-        await self._swap(row.name, active)
+        await self._active.swap(row.name, active)
         return True
 
-    async def _swap(self, name: str, active: _Active | None, *, publish: bool = True) -> None:
-        old = self._active.pop(name, None)
-        if active is not None:
-            self._active[name] = active
-        if publish:
-            self._publish()
-        if old is not None:
-            await old.host.close()
+    async def _on_tool_result(self, tool: Tool, result: ToolResult) -> None:
+        """Health: disable an upload whose calls crash or time out too often in a row."""
+        active = self._active.get(tool.plugin)
+        if active is None or active.source != "upload":
+            return
+        name, before = tool.plugin, self._failures.get(tool.plugin, 0)
+        count = before + 1 if result.error in ("crashed", "timeout") else 0
+        if count == before:
+            return
+        self._failures[name] = count
+        async with self.db.write() as session:
+            row = await PluginRepository(session).get(name)
+            if row is not None:
+                row.consecutive_failures = count
+        if self.max_consecutive_failures and count >= self.max_consecutive_failures:
+            reason = messages.auto_disabled(count, result.text)
+            log.warning("plugin %s: %s", name, reason)
+            await self.disable(name, actor="system", reason=reason)
+            await self._changed("auto-disable", name)
 
-    def _publish(self) -> None:
-        tools = [Tool.bind(spec, plugin=name, plugin_version=active.version,
-                           invoke=active.host.invoke, default_timeout=self.tool_timeout,
-                           config=active.config)
-                 for name, active in sorted(self._active.items())
-                 for spec in active.plugin.tools]
-        self.registry.publish(tools)
+    async def _changed(self, action: str, name: str) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(action, name)
+            except Exception:
+                log.exception("plugin change listener failed")
 
     async def _mark_error(self, name: str, error: str, *, actor: str, action: str) -> None:
         async with self.db.write() as session:
@@ -363,3 +469,9 @@ class PluginManager:
         async with self.db.write() as session:
             AuditRepository(session).record(actor=actor, action=action, target=target,
                                             outcome=outcome, detail=detail)
+
+
+def _stored_plugin(version: PluginVersionRow) -> LoadedPlugin:
+    """The validated description stored at install time: no code runs to know the tools."""
+    return LoadedPlugin(Manifest.from_dict(version.manifest),
+                        tuple(ToolSpec.from_description(t) for t in version.tools))

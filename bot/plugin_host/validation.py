@@ -29,8 +29,7 @@ _FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
 _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 
 
-def check_module(module: object, *, expected_name: str | None = None,
-                 need_handlers: bool = True) -> LoadedPlugin:
+def check_module(module: object, *, expected_name: str | None = None) -> LoadedPlugin:
     """Call `get_manifest()` and `get_tools()` on `module` and validate both.
 
     Raises `PluginError` listing every problem found in either.
@@ -39,6 +38,29 @@ def check_module(module: object, *, expected_name: str | None = None,
     label = expected_name or getattr(module, "__name__", "plugin")
     raw_manifest = _call_entry(module, "get_manifest", problems)
     raw_tools = _call_entry(module, "get_tools", problems)
+    return _check(raw_manifest, raw_tools, problems, label=label, expected_name=expected_name,
+                  described=False)
+
+
+def check_description(described: dict[str, Any], *, expected_name: str | None = None
+                      ) -> LoadedPlugin:
+    """Validate what a sandboxed worker reported about a plugin it imported.
+
+    The worker sends plain data: the manifest, the tool dicts with each handler replaced by
+    `{"callable": bool, "wants_ctx": bool}`, and the errors it met. Validation happens here,
+    in the bot, never next to the untrusted code.
+    """
+    label = expected_name or "upload"
+    if "import_error" in described:
+        raise PluginError(label, [Problem("import", str(described["import_error"]))])
+    problems = [Problem(f"{attr}()", str(described[f"{attr}_error"]))
+                for attr in ("get_manifest", "get_tools") if f"{attr}_error" in described]
+    return _check(described.get("get_manifest"), described.get("get_tools"), problems,
+                  label=label, expected_name=expected_name, described=True)
+
+
+def _check(raw_manifest: Any, raw_tools: Any, problems: list[Problem], *, label: str,
+           expected_name: str | None, described: bool) -> LoadedPlugin:
     manifest, warnings = None, []
     if raw_manifest is not None:
         manifest, manifest_warnings = validate_manifest(raw_manifest, problems,
@@ -48,7 +70,7 @@ def check_module(module: object, *, expected_name: str | None = None,
             label = raw_manifest["name"]
     tools: list[ToolSpec] = []
     if raw_tools is not None:
-        tools, tool_warnings = validate_tools(raw_tools, problems, need_handlers=need_handlers)
+        tools, tool_warnings = validate_tools(raw_tools, problems, described=described)
         warnings += tool_warnings
     if problems or manifest is None:
         raise PluginError(label, problems or [Problem("get_manifest()", "returned nothing")])
@@ -126,7 +148,7 @@ def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str |
                     permissions=tuple(dict.fromkeys(permissions))), warnings
 
 
-def validate_tools(raw: Any, problems: list[Problem], *, need_handlers: bool = True
+def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False
                    ) -> tuple[list[ToolSpec], list[str]]:
     """Check the list `get_tools()` returned; append problems, return the valid specs."""
     if not isinstance(raw, list | tuple):
@@ -136,7 +158,7 @@ def validate_tools(raw: Any, problems: list[Problem], *, need_handlers: bool = T
     warnings: list[str] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):
-        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, need_handlers)
+        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, described)
         if spec is None:
             continue
         if spec.name in seen:
@@ -151,7 +173,7 @@ def validate_tools(raw: Any, problems: list[Problem], *, need_handlers: bool = T
 
 
 def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: list[str],
-                   need_handlers: bool) -> ToolSpec | None:
+                   described: bool) -> ToolSpec | None:
     if not isinstance(item, dict):
         problems.append(Problem(where, f"must be a dict with 'schema' and 'handler', got "
                                 f"{type(item).__name__}"))
@@ -159,12 +181,15 @@ def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: lis
     before = len(problems)
     function = _normalise_schema(item.get("schema"), f"{where}.schema", problems)
     handler = item.get("handler")
-    wants_ctx = False
-    if need_handlers:
-        if not callable(handler):
-            problems.append(Problem(f"{where}.handler", "must be a function (sync or async)"))
-        else:
-            wants_ctx = _wants_ctx(handler)
+    if described:  # a worker's {"callable": bool, "wants_ctx": bool}
+        facts = handler if isinstance(handler, dict) else {}
+        is_callable, wants_ctx = facts.get("callable") is True, facts.get("wants_ctx") is True
+        handler = None
+    else:
+        is_callable = callable(handler)
+        wants_ctx = is_callable and _wants_ctx(handler)
+    if not is_callable:
+        problems.append(Problem(f"{where}.handler", "must be a function (sync or async)"))
     approval = item.get("requires_approval", False)
     if not isinstance(approval, bool):
         problems.append(Problem(f"{where}.requires_approval", "must be true or false"))
@@ -180,7 +205,7 @@ def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: lis
     return ToolSpec(name=function["name"], description=function.get("description", ""),
                     parameters=function.get("parameters", _EMPTY_PARAMETERS),
                     requires_approval=approval, timeout=float(timeout) if timeout else None,
-                    handler=handler if need_handlers else None, wants_ctx=wants_ctx)
+                    handler=handler, wants_ctx=wants_ctx)
 
 
 def _normalise_schema(schema: Any, where: str, problems: list[Problem]) -> dict[str, Any] | None:

@@ -1,0 +1,70 @@
+"""The set of loaded, enabled plugins; every change to it republishes the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.plugin_host.hosts import PluginHost
+from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
+from bot.plugin_host.registry import Registry, Tool
+
+
+@dataclass
+class ActivePlugin:
+    version: str
+    host: PluginHost
+    plugin: LoadedPlugin
+    source: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class ActiveSet:
+    def __init__(self, registry: Registry, *, tool_timeout: float) -> None:
+        self.registry = registry
+        self.tool_timeout = tool_timeout
+        self._items: dict[str, ActivePlugin] = {}
+
+    def get(self, name: str) -> ActivePlugin | None:
+        return self._items.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def clash(self, name: str, tools: Iterable[ToolSpec]) -> tuple[str, str] | None:
+        return find_clash(self._items, name, tools)
+
+    async def swap(self, name: str, active: ActivePlugin | None) -> None:
+        """Put `active` in place of `name` (or take it out), publish, then close the old host."""
+        old = self._items.pop(name, None)
+        if active is not None:
+            self._items[name] = active
+        self.publish()
+        if old is not None and old is not active:
+            await old.host.close()
+
+    async def replace_all(self, items: dict[str, ActivePlugin]) -> None:
+        old, self._items = self._items, dict(items)
+        self.publish()
+        for active in old.values():
+            if all(active is not new for new in items.values()):
+                await active.host.close()
+
+    def publish(self) -> None:
+        tools = [Tool.bind(spec, plugin=name, plugin_version=active.version,
+                           invoke=active.host.invoke, default_timeout=self.tool_timeout,
+                           config=active.config)
+                 for name, active in sorted(self._items.items())
+                 for spec in active.plugin.tools]
+        self.registry.publish(tools)
+
+
+def find_clash(items: Mapping[str, ActivePlugin], name: str,
+               tools: Iterable[ToolSpec]) -> tuple[str, str] | None:
+    """The first (tool, other plugin) pair where another active plugin has the tool name."""
+    for spec in tools:
+        for other, active in items.items():
+            if other != name and any(t.name == spec.name for t in active.plugin.tools):
+                return spec.name, other
+    return None

@@ -1,0 +1,214 @@
+"""The install pipeline for uploaded plugins.
+
+archive checks -> extract into a staging dir -> probe in a sandboxed worker (import,
+get_manifest, get_tools, full validation) -> move into user_uploads/<name>/<sha256>/ ->
+one database transaction (PluginManager.register_version) -> hot-load if enabled.
+
+A failure at any step leaves what was installed before untouched; a crash leaves at most a
+staging dir or an unreferenced content-addressed dir, both swept at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import messages
+from bot.errors import ConflictError, PluginError, Problem
+from bot.plugin_host.archive import ArchiveError, Layout, Limits, extract_upload
+from bot.plugin_host.discovery import UPLOADS
+from bot.plugin_host.manager import PluginManager
+from bot.plugin_host.packaging import pack_directory
+from bot.plugin_host.protocol import LoadedPlugin
+from bot.plugin_host.validation import PLUGIN_NAME_RE
+from bot.store.repositories import AuditRepository, PluginRepository
+
+log = logging.getLogger(__name__)
+
+STAGING = ".staging"
+RESERVED_NAMES = frozenset({"bot", "kubectl", "k8sgpt", "netdiag"})
+Prober = Callable[[str | None, Path], Awaitable[LoadedPlugin]]
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What an install (or a check) found: everything a surface needs to render."""
+
+    ok: bool
+    message: str
+    filename: str
+    sha256: str
+    name: str | None = None
+    version: str | None = None
+    tools: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+class Installer:
+    def __init__(self, *, manager: PluginManager, plugins_dir: Path, limits: Limits,
+                 prober: Prober) -> None:
+        self.manager = manager
+        self.uploads = plugins_dir / UPLOADS
+        self.plugins_dir = plugins_dir
+        self.limits = limits
+        self._probe = prober
+        self._lock = asyncio.Lock()
+
+    async def check(self, source: bytes | Path, filename: str | None = None) -> InstallResult:
+        """Every install check, without installing anything."""
+        return await self._run(source, filename, actor=None)
+
+    async def install(self, source: bytes | Path, filename: str | None = None, *, actor: str,
+                      after_move: Callable[[], None] | None = None) -> InstallResult:
+        """Install an upload. `after_move` is a fault-injection point for crash tests."""
+        return await self._run(source, filename, actor=actor, after_move=after_move)
+
+    async def sweep(self) -> list[Path]:
+        """Remove staging leftovers and install dirs no version row points at."""
+        removed = []
+        staging = self.uploads / STAGING
+        if staging.is_dir():
+            for leftover in staging.iterdir():
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed.append(leftover)
+        async with self.manager.db.read() as session:
+            rows = await PluginRepository(session).all()
+        referenced = {Path(v.path).parts[:3] for row in rows for v in row.versions}
+        for plugin_dir in (p for p in self.uploads.iterdir() if p.is_dir()) \
+                if self.uploads.is_dir() else ():
+            if plugin_dir.name == STAGING:
+                continue
+            for version_dir in [p for p in plugin_dir.iterdir() if p.is_dir()]:
+                if (UPLOADS, plugin_dir.name, version_dir.name) not in referenced:
+                    shutil.rmtree(version_dir, ignore_errors=True)
+                    removed.append(version_dir)
+            if not any(plugin_dir.iterdir()):
+                plugin_dir.rmdir()
+        for path in removed:
+            log.warning("swept leftover from an interrupted install: %s", path)
+        return removed
+
+    async def _run(self, source: bytes | Path, filename: str | None, *, actor: str | None,
+                   after_move: Callable[[], None] | None = None) -> InstallResult:
+        try:
+            data, filename = _read_source(source, filename, self.limits)
+        except ArchiveError as exc:
+            return await self._refused(filename or str(source), "", None, exc.problems, actor)
+        sha = hashlib.sha256(data).hexdigest()
+        staging = self.uploads / STAGING / uuid.uuid4().hex
+        staging.mkdir(parents=True)
+        try:
+            try:
+                layout = extract_upload(data, filename, staging, self.limits)
+                self._check_name(layout.name)
+                plugin = await self._probe(layout.name, layout.entry)
+                self._check_name(plugin.manifest.name)
+                await self._check_versions(plugin, sha)
+            except ArchiveError as exc:
+                return await self._refused(filename, sha, None, exc.problems, actor)
+            except PluginError as exc:
+                return await self._refused(filename, sha, exc.name, list(exc.problems), actor)
+            except ConflictError as exc:
+                return await self._refused(filename, sha, None, [Problem("", str(exc))], actor)
+            if actor is None:
+                return _result(plugin, filename, sha, True,
+                               messages.check_passed(plugin.manifest.name,
+                                                     plugin.manifest.version))
+            return await self._commit(plugin, layout, filename, sha, actor, after_move)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str, sha: str,
+                      actor: str, after_move: Callable[[], None] | None) -> InstallResult:
+        name = plugin.manifest.name
+        entry_name = name if layout.entry.is_dir() else f"{name}.py"
+        final = self.uploads / name / sha
+        async with self._lock:
+            created = not final.exists()
+            if created:
+                final.mkdir(parents=True)
+                os.rename(layout.entry, final / entry_name)
+                _publishable(final)
+            if after_move is not None:
+                after_move()
+            try:
+                outcome = await self.manager.register_version(
+                    plugin, sha256=sha, path=f"{UPLOADS}/{name}/{sha}/{entry_name}",
+                    actor=actor)
+            except ConflictError as exc:
+                if created:
+                    shutil.rmtree(final, ignore_errors=True)
+                return await self._refused(filename, sha, name, [Problem("", str(exc))],
+                                           actor, audited=True)
+        return _result(plugin, filename, sha, True, outcome.message)
+
+    def _check_name(self, name: str | None) -> None:
+        if name is None:
+            return
+        if not PLUGIN_NAME_RE.match(name):
+            raise ArchiveError([Problem("name", messages.bad_plugin_name(name))])
+        if name in sys.stdlib_module_names:
+            raise ArchiveError([Problem("name", messages.shadows_stdlib(name))])
+        if name in RESERVED_NAMES or name in self.manager.builtin_names():
+            raise ArchiveError([Problem("name", messages.shadows_builtin(name))])
+
+    async def _check_versions(self, plugin: LoadedPlugin, sha: str) -> None:
+        async with self.manager.db.read() as session:
+            row = await PluginRepository(session).get(plugin.manifest.name)
+        if row is not None:
+            PluginManager.check_new_version(row, plugin.manifest.version, sha)
+
+    async def _refused(self, filename: str, sha: str, name: str | None,
+                       problems: list[Problem], actor: str | None, *,
+                       audited: bool = False) -> InstallResult:
+        result = InstallResult(ok=False, message=messages.install_refused(filename, problems),
+                               filename=filename, sha256=sha, name=name,
+                               problems=tuple(problems))
+        if actor is not None and not audited:
+            async with self.manager.db.write() as session:
+                AuditRepository(session).record(
+                    actor=actor, action="install", target=name or filename[:128],
+                    outcome="refused", detail="; ".join(str(p) for p in problems)[:2000])
+        return result
+
+
+def _read_source(source: bytes | Path, filename: str | None,
+                 limits: Limits) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        return source, filename or "upload.zip"
+    if source.is_dir():
+        return pack_directory(source), f"{source.name}.zip"
+    try:
+        size = source.stat().st_size
+    except OSError as exc:
+        raise ArchiveError([Problem("upload", f"cannot read {source}: {exc.strerror}")]
+                           ) from None
+    if size > limits.max_upload_bytes:
+        raise ArchiveError([Problem("upload", f"{size:,} bytes is over the "
+                                    f"{limits.max_upload_bytes:,}-byte upload limit")])
+    return source.read_bytes(), filename or source.name
+
+
+def _publishable(root: Path) -> None:
+    """Installed code is readable by everyone and writable by its owner only."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _result(plugin: LoadedPlugin, filename: str, sha: str, ok: bool,
+            message: str) -> InstallResult:
+    return InstallResult(ok=ok, message=message, filename=filename, sha256=sha,
+                         name=plugin.manifest.name, version=plugin.manifest.version,
+                         tools=tuple(t.name for t in plugin.tools),
+                         permissions=plugin.manifest.permissions,
+                         warnings=plugin.warnings)

@@ -1,0 +1,108 @@
+"""Plugin author tools: pack a plugin directory into an upload, scaffold a new plugin."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from pathlib import Path
+
+from bot import messages
+from bot.errors import BotError
+from bot.plugin_host.validation import PLUGIN_NAME_RE
+
+_SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache",
+              ".ruff_cache", "tests"}
+_FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # same bytes for the same sources: same sha256
+
+
+def pack_directory(path: Path) -> bytes:
+    """Zip a plugin package as one top-level directory, source files only, reproducibly."""
+    if not (path / "__init__.py").is_file():
+        raise BotError(f"{path} is not a plugin package: it has no __init__.py")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(path.rglob("*")):
+            relative = file.relative_to(path)
+            if (not file.is_file() or _SKIP_DIRS.intersection(relative.parts[:-1])
+                    or file.suffix in (".pyc", ".pyo") or file.name.startswith(".")):
+                continue
+            info = zipfile.ZipInfo(f"{path.name}/{relative.as_posix()}", _FIXED_TIME)
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, file.read_bytes())
+    return buffer.getvalue()
+
+
+PLUGIN_TEMPLATE = '''"""{name} — describe what this plugin is for.
+
+Protocol: see plugins/examples/hello_world and docs/plugins.md.
+"""
+
+from __future__ import annotations
+
+
+def greet(name: str = "world") -> str:
+    """A tool handler: gets the validated arguments as keyword arguments."""
+    return f"Hello from {name}, {{name}}!"
+
+
+def get_manifest() -> dict:
+    return {{
+        "name": "{name}",
+        "version": "0.1.0",
+        "description": "What {name} does",
+        "author": "you",
+        "permissions": [],  # add "network" if the tools open connections
+    }}
+
+
+def get_tools() -> list[dict]:
+    return [
+        {{
+            "schema": {{
+                "name": "{name}_greet",
+                "description": "Greet someone by name.",
+                "parameters": {{
+                    "type": "object",
+                    "properties": {{"name": {{"type": "string"}}}},
+                    "additionalProperties": False,
+                }},
+            }},
+            "handler": greet,
+            "timeout": 10,
+        }}
+    ]
+'''
+
+TEST_TEMPLATE = '''"""Tests for {name}: run with `pytest` from this directory."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import {name}  # noqa: E402
+
+
+def test_manifest_names_the_plugin():
+    assert {name}.get_manifest()["name"] == "{name}"
+
+
+def test_greet_tool():
+    tools = {{t["schema"]["name"]: t["handler"] for t in {name}.get_tools()}}
+    assert tools["{name}_greet"](name="SRE") == "Hello from {name}, SRE!"
+'''
+
+
+def scaffold(name: str, parent: Path) -> Path:
+    """Create `parent/<name>/` (the plugin package) with `tests/`; return the package dir."""
+    if not PLUGIN_NAME_RE.match(name):
+        raise BotError(messages.bad_plugin_name(name))
+    root = parent / name
+    if root.exists():
+        raise BotError(f"{root} already exists; choose another name or directory.")
+    (root / "tests").mkdir(parents=True)
+    (root / "__init__.py").write_text(PLUGIN_TEMPLATE.format(name=name))
+    (root / "tests" / f"test_{name}.py").write_text(TEST_TEMPLATE.format(name=name))
+    return root

@@ -1,0 +1,303 @@
+"""WorkerHost: runs an uploaded plugin's tools in a sandboxed worker subprocess.
+
+One worker per plugin, started on first use and reaped when idle. A call that times out
+(the registry cancels it) kills the worker; the next call starts a fresh one. A worker that
+dies, or breaks the protocol, fails its pending calls with an error — never the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.errors import PluginError, Problem
+from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
+from bot.plugin_host.sandbox import LaunchSpec, Sandbox, SandboxUnavailable
+from bot.plugin_host.validation import check_description
+from bot.sdk import ToolContext
+
+log = logging.getLogger(__name__)
+
+
+class WorkerFault(Exception):
+    """A call that failed because of the worker itself; `error_kind` goes into the result."""
+
+    error_kind = "crashed"
+
+    def __init__(self, text: str) -> None:
+        self.user_text = text
+        super().__init__(text)
+
+
+class ToolRaised(Exception):
+    error_kind = "failed"
+
+    def __init__(self, text: str) -> None:
+        self.user_text = text
+        super().__init__(text)
+
+
+class WorkerProcess:
+    """One live worker process and its protocol pipes."""
+
+    def __init__(self, name: str, spec: LaunchSpec, proc: asyncio.subprocess.Process,
+                 reader: asyncio.StreamReader, writer: asyncio.WriteTransport,
+                 max_line: int) -> None:
+        self.name = name
+        self.max_line = max_line
+        self.spec = spec
+        self.proc = proc
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._fault: str | None = None
+        self._tasks = [asyncio.create_task(self._read_responses()),
+                       asyncio.create_task(self._read_output())]
+
+    @classmethod
+    async def start(cls, sandbox: Sandbox, *, name: str, entry: Path, network: bool,
+                    max_line: int) -> WorkerProcess:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        try:
+            spec = sandbox.prepare(name=name, entry=entry, network=network, fd_in=req_r,
+                                   fd_out=resp_w)
+            kwargs: dict[str, Any] = {}
+            if spec.user is not None:
+                kwargs = {"user": spec.user, "group": spec.group, "extra_groups": []}
+            proc = await asyncio.create_subprocess_exec(
+                *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, env=spec.env, cwd=spec.cwd,
+                pass_fds=spec.pass_fds, process_group=0, **kwargs)
+        except BaseException:
+            for fd in (req_r, req_w, resp_r, resp_w):
+                os.close(fd)
+            raise
+        os.close(req_r)
+        os.close(resp_w)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=max_line)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                     os.fdopen(resp_r, "rb", buffering=0))
+        writer, _ = await loop.connect_write_pipe(asyncio.Protocol,
+                                                  os.fdopen(req_w, "wb", buffering=0))
+        return cls(name, spec, proc, reader, writer, max_line)
+
+    @property
+    def alive(self) -> bool:
+        return self._fault is None and self.proc.returncode is None
+
+    async def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        if not self.alive:
+            raise WorkerFault(self._fault or "the worker is not running")
+        rid = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            line = json.dumps({"id": rid, **message}, ensure_ascii=False) + "\n"
+            self._writer.write(line.encode())
+            return await future
+        finally:
+            self._pending.pop(rid, None)
+
+    async def kill(self) -> None:
+        self._fault = self._fault or "the worker was stopped"
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.proc.wait(), 5)
+        self._fail_all(self._fault or "the worker was stopped")
+        self._writer.close()
+        for task in self._tasks:
+            task.cancel()
+        shutil.rmtree(self.spec.workdir, ignore_errors=True)
+
+    async def _read_responses(self) -> None:
+        while True:
+            try:
+                line = await self._reader.readline()
+            except ValueError:
+                await self._break(f"the plugin sent a protocol message over the "
+                                  f"{self.max_line:,}-byte limit")
+                return
+            if not line:
+                await self._break(await self._exit_text())
+                return
+            try:
+                message = json.loads(line)
+                future = self._pending.get(message["id"])
+            except (ValueError, KeyError, TypeError):
+                await self._break("the plugin wrote something that is not a protocol "
+                                  "message to the protocol pipe")
+                return
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    async def _exit_text(self) -> str:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 2)
+        code = self.proc.returncode
+        if code is None:
+            return "the worker closed its protocol pipe"
+        signum = -code if code < 0 else code - 128 if code > 128 else 0
+        if signum == signal.SIGKILL:
+            return "the worker was killed (SIGKILL: memory or CPU limit reached?)"
+        if signum:
+            with contextlib.suppress(ValueError):
+                return f"the worker was killed by {signal.Signals(signum).name}"
+        return f"the worker process exited with code {code}"
+
+    async def _break(self, reason: str) -> None:
+        if self._fault is not None:  # already stopped on purpose
+            return
+        self._fault = reason
+        log.warning("plugin %s worker failed: %s", self.name, reason)
+        self._fail_all(reason)
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def _fail_all(self, reason: str) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(WorkerFault(reason))
+
+    async def _read_output(self) -> None:
+        plugin_log = logging.getLogger(f"plugin.{self.name}")
+        assert self.proc.stdout is not None
+        buffer = b""
+        while chunk := await self.proc.stdout.read(4096):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                plugin_log.info("%s", line[:2000].decode(errors="replace"))
+            if len(buffer) > 2000:
+                plugin_log.info("%s", buffer[:2000].decode(errors="replace"))
+                buffer = b""
+
+
+class WorkerHost:
+    """The `PluginHost` for uploaded plugins."""
+
+    kind = "worker"
+
+    def __init__(self, *, name: str, entry: Path, sandbox: Sandbox, network: bool,
+                 probe_timeout: float = 10.0, idle_seconds: float = 300.0,
+                 max_line: int = 4 * 2**20, expected_name: str | None = None) -> None:
+        self.name = name
+        self.entry = entry
+        self.sandbox = sandbox
+        self.network = network
+        self.probe_timeout = probe_timeout
+        self.idle_seconds = idle_seconds
+        self.max_line = max_line
+        self.expected_name = expected_name
+        self._worker: WorkerProcess | None = None
+        self._start_lock = asyncio.Lock()
+        self._idle: asyncio.TimerHandle | None = None
+        self._busy = 0
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.alive
+
+    @property
+    def pid(self) -> int | None:
+        return self._worker.proc.pid if self._worker else None
+
+    async def load(self) -> LoadedPlugin:
+        """Probe: import the plugin in a fresh worker and validate what it describes."""
+        try:
+            worker = await self._ensure_worker()
+            response = await asyncio.wait_for(worker.request({"op": "describe"}),
+                                              self.probe_timeout)
+        except SandboxUnavailable as exc:
+            raise PluginError(self.name, [Problem("sandbox", str(exc))]) from None
+        except TimeoutError:
+            await self.close()
+            raise PluginError(self.name, [Problem("import", f"did not finish within "
+                                          f"{self.probe_timeout:g} s (endless loop at "
+                                          "import?)")]) from None
+        except WorkerFault as exc:
+            await self.close()
+            raise PluginError(self.name, [Problem("import", f"{exc.user_text} while loading "
+                                          "the plugin (sys.exit or os._exit at import?)")]
+                              ) from None
+        if not response.get("ok"):
+            raise PluginError(self.name, [Problem("worker", str(response.get("error")))])
+        return check_description(response["value"], expected_name=self.expected_name)
+
+    async def invoke(self, spec: ToolSpec, arguments: Mapping[str, Any],
+                     ctx: ToolContext) -> Any:
+        self._busy += 1
+        self._cancel_idle()
+        try:
+            worker = await self._ensure_worker()
+            message = {"op": "call", "tool": spec.name, "arguments": dict(arguments),
+                       "wants_ctx": spec.wants_ctx,
+                       "ctx": {"user": ctx.user, "channel": ctx.channel,
+                               "thread_ts": ctx.thread_ts, "run_id": ctx.run_id,
+                               "plugin": ctx.plugin, "config": dict(ctx.config)}}
+            try:
+                response = await worker.request(message)
+            except asyncio.CancelledError:  # the registry's timeout, or the run was stopped
+                await self._discard(worker)
+                raise
+        finally:
+            self._busy -= 1
+            self._schedule_idle()
+        if not response.get("ok"):
+            raise ToolRaised(str(response.get("error")))
+        return response.get("value")
+
+    async def close(self) -> None:
+        self._cancel_idle()
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.kill()
+
+    async def _ensure_worker(self) -> WorkerProcess:
+        async with self._start_lock:
+            if self._worker is not None and not self._worker.alive:
+                await self._worker.kill()
+                self._worker = None
+            if self._worker is None:
+                self._worker = await WorkerProcess.start(
+                    self.sandbox, name=self.name, entry=self.entry, network=self.network,
+                    max_line=self.max_line)
+            return self._worker
+
+    async def _discard(self, worker: WorkerProcess) -> None:
+        if self._worker is worker:
+            self._worker = None
+        await worker.kill()
+
+    def _schedule_idle(self) -> None:
+        if self._busy == 0 and self._worker is not None and self.idle_seconds > 0:
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(self.idle_seconds,
+                                         lambda: asyncio.ensure_future(self._reap()))
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    async def _reap(self) -> None:
+        if self._busy == 0:
+            log.info("plugin %s worker idle for %g s; stopping it", self.name,
+                     self.idle_seconds)
+            await self.close()
