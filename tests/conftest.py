@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -52,3 +53,62 @@ async def make_services(settings: Settings) -> AsyncIterator[ServicesFactory]:
     yield make
     for services in built:
         await services.close()
+
+
+def bwrap_usable() -> bool:
+    from bot.plugin_host.sandbox import Sandbox
+
+    return Sandbox(mode="auto").kind == "bwrap"
+
+
+SANDBOX_MODES = ["process", "bwrap"]
+
+
+@pytest.fixture(params=SANDBOX_MODES)
+def sandbox_mode(request: pytest.FixtureRequest) -> str:
+    if request.param == "bwrap" and not bwrap_usable():
+        if os.environ.get("CI"):
+            pytest.fail("bubblewrap must be usable in CI (.ci/run installs it)")
+        pytest.skip("bubblewrap is not installed or not usable here")
+    return request.param
+
+
+@pytest.fixture
+def upload_settings(tmp_path: Path, plugins_dir: Path) -> Callable[..., Settings]:
+    """Settings for upload tests: small limits and timeouts so faults show up fast."""
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "plugins_dir": plugins_dir, "tool_timeout": 5, "plugin_sandbox": "process",
+            "plugin_probe_timeout": 3, "plugin_worker_memory_mb": 256,
+            "plugin_max_consecutive_failures": 3}
+        return load_settings(**(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+async def upload_services(upload_settings: Callable[..., Settings]
+                          ) -> AsyncIterator[Callable[..., Awaitable[Services]]]:
+    built: list[Services] = []
+
+    async def make(**overrides: object) -> Services:
+        services = await build_services(upload_settings(**overrides),
+                                        default_enabled=frozenset())
+        built.append(services)
+        return services
+
+    yield make
+    for services in built:
+        await services.close()
+
+
+async def snapshot_state(services: Services) -> tuple[object, ...]:
+    """Everything an install may change: files under user_uploads and the plugin rows."""
+    uploads = services.settings.plugins_dir / "user_uploads"
+    files = sorted((str(p.relative_to(uploads)), p.read_bytes() if p.is_file() else b"")
+                   for p in uploads.rglob("*") if p.relative_to(uploads).parts[0] != ".staging")
+    plugins = [(p.name, p.status, p.enabled, p.version, [v.sha256 for v in p.versions])
+               for p in await services.plugins.list()]
+    return tuple(files), tuple(map(str, plugins))

@@ -149,7 +149,7 @@ class Sandbox:
         if self.python_prefix and not self.python_prefix.startswith("/usr/"):
             argv += ["--ro-bind", self.python_prefix, self.python_prefix]
         argv += ["--ro-bind", str(code), "/sandbox/code", "--proc", "/proc", "--dev", "/dev",
-                 "--tmpfs", "/tmp", "--chdir", "/tmp"]
+                 "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp"]
         return argv
 
     def _choose_python(self, configured: str | None) -> tuple[str, str | None]:

@@ -1,0 +1,208 @@
+"""The install pipeline: faulty plugin code, versions, rollback, restarts and crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import Services
+from tests import zips
+from tests.conftest import REPO, snapshot_state
+from tests.plugin_factory import plugin_source
+
+Make = Callable[..., Awaitable[Services]]
+
+
+@pytest.fixture
+async def services(upload_services: Make) -> Services:
+    services = await upload_services()
+    assert (await services.installer.install(zips.package("goodone"), "goodone.zip",
+                                             actor="U1")).ok
+    return services
+
+
+async def refused(services: Services, source: str, name: str = "faulty") -> str:
+    before = await snapshot_state(services)
+    result = await services.installer.install(zips.package(name, source), f"{name}.zip",
+                                              actor="U1")
+    assert not result.ok, result.message
+    assert await snapshot_state(services) == before
+    return result.message
+
+
+GOOD_MANIFEST = "def get_manifest():\n    return {'name': 'faulty', 'version': '1.0.0'}\n"
+
+
+async def test_missing_get_tools(services: Services) -> None:
+    assert await refused(services, GOOD_MANIFEST) == (
+        "Refused faulty.zip: get_tools(): is missing: a plugin must define it")
+
+
+async def test_syntax_error(services: Services) -> None:
+    message = await refused(services, "def broken(:\n    pass\n")
+    assert message.startswith("Refused faulty.zip: import: SyntaxError:")
+
+
+async def test_import_of_a_missing_module(services: Services) -> None:
+    assert await refused(services, "import not_installed_anywhere\n") == (
+        "Refused faulty.zip: import: ModuleNotFoundError: No module named "
+        "'not_installed_anywhere' (__init__.py:1)")
+
+
+async def test_get_tools_raising(services: Services) -> None:
+    source = GOOD_MANIFEST + "def get_tools():\n    raise KeyError('config')\n"
+    assert await refused(services, source) == (
+        "Refused faulty.zip: get_tools(): raised KeyError: 'config' (__init__.py:4)")
+
+
+async def test_sys_exit_at_import(services: Services) -> None:
+    assert await refused(services, "import sys\nsys.exit(4)\n") == (
+        "Refused faulty.zip: import: SystemExit: 4 (__init__.py:2)")
+
+
+async def test_os_exit_at_import(services: Services) -> None:
+    assert await refused(services, "import os\nos._exit(7)\n") == (
+        "Refused faulty.zip: import: the worker process exited with code 7 while loading "
+        "the plugin (sys.exit or os._exit at import?)")
+
+
+async def test_endless_import_is_stopped_by_the_probe_timeout(services: Services) -> None:
+    assert await refused(services, "while True:\n    pass\n") == (
+        "Refused faulty.zip: import: did not finish within 3 s (endless loop at import?)")
+
+
+async def test_invalid_tool_schema(services: Services) -> None:
+    source = plugin_source("faulty").replace("'type': 'object'", "'type': 'obj'")
+    message = await refused(services, source)
+    assert message.startswith("Refused faulty.zip: tools[0].schema.parameters.type: is not "
+                              "valid JSON Schema:")
+
+
+async def test_bad_version_and_mismatched_name_reported_together(services: Services) -> None:
+    source = plugin_source("other", version="latest")
+    message = await refused(services, source)
+    assert message.startswith("Refused faulty.zip (2 problems):")
+    assert "- manifest.name: 'other' does not match the plugin's directory" in message
+    assert "- manifest.version: 'latest' is not a valid PEP 440 version" in message
+
+
+async def test_same_version_with_different_content_is_refused(services: Services) -> None:
+    changed = plugin_source("goodone", tools={"goodone_echo": "return 'changed'"})
+    message = await refused(services, changed, name="goodone")
+    assert message == ("Refused goodone.zip: goodone 1.0.0 is already installed with "
+                       "different content: bump the version in get_manifest() and upload "
+                       "again.")
+
+
+async def test_check_reports_without_installing(services: Services) -> None:
+    before = await snapshot_state(services)
+    ok = await services.installer.check(zips.package("fresh"), "fresh.zip")
+    bad = await services.installer.check(zips.package("faulty", "import nope\n"), "f.zip")
+    assert ok.ok and ok.message == ("fresh 1.0.0 passed every install check (nothing was "
+                                    "installed).")
+    assert not bad.ok and "No module named 'nope'" in bad.message
+    assert await snapshot_state(services) == before
+
+
+async def test_upgrade_and_rollback_survive_restarts(upload_services: Make) -> None:
+    first = await upload_services()
+    v1 = zips.package("shifty", tools={"shifty_which": "return 'v1'"}, version="1.0.0")
+    v2 = zips.package("shifty", tools={"shifty_which": "return 'v2'"}, version="2.0.0")
+    assert (await first.installer.install(v1, "s.zip", actor="U1")).ok
+    await first.plugins.enable("shifty", actor="U1")
+    upgraded = await first.installer.install(v2, "s.zip", actor="U1")
+    assert upgraded.message == ("Installed shifty 2.0.0 (replacing 1.0.0). It is enabled: the "
+                                "agent uses the new code now.")
+    assert (await first.registry.call("shifty_which")).text == "v2"
+    await first.close()
+
+    second = await upload_services()
+    assert (await second.registry.call("shifty_which")).text == "v2"
+    assert (await second.plugins.rollback("shifty", actor="U1")).message == (
+        "Rolled shifty back from 2.0.0 to 1.0.0.")
+    assert (await second.registry.call("shifty_which")).text == "v1"
+    await second.close()
+
+    third = await upload_services()
+    info = await third.plugins.info("shifty")
+    assert (info.version, [v.version for v in info.versions]) == ("1.0.0", ["1.0.0", "2.0.0"])
+    assert (await third.registry.call("shifty_which")).text == "v1"
+    assert (await third.plugins.rollback("shifty", "2.0.0", actor="U1")).changed
+
+
+async def test_rollback_errors(services: Services) -> None:
+    from bot.errors import ConflictError, NotFoundError
+    with pytest.raises(ConflictError, match=r"no version installed before 1\.0\.0"):
+        await services.plugins.rollback("goodone", actor="U1")
+    with pytest.raises(NotFoundError, match=r"No installed version of goodone named '9\.9'"):
+        await services.plugins.rollback("goodone", "9.9", actor="U1")
+
+
+async def test_remove_deletes_files_and_rows_but_keeps_the_audit(services: Services) -> None:
+    outcome = await services.plugins.remove("goodone", actor="U1")
+    assert outcome.message.startswith("Removed goodone")
+    assert not (services.settings.plugins_dir / "user_uploads" / "goodone").exists()
+    assert [p.name for p in await services.plugins.list()] == []
+    actions = [e.action for e in await services.plugins.audit(10, target="goodone")]
+    assert actions == ["remove", "install"]
+
+
+CRASH_SCRIPT = """
+import asyncio, os, sys
+sys.path.insert(0, {repo!r})
+sys.path.insert(0, {tests!r})
+from bot.app import build_services
+from bot.config import load_settings
+from tests import zips
+
+async def main():
+    settings = load_settings(database_url={url!r}, plugins_dir={plugins!r},
+                             plugin_sandbox="process")
+    services = await build_services(settings, default_enabled=frozenset())
+    v2 = zips.package("crashy", tools={{"crashy_which": "return 'v2'"}}, version="2.0.0")
+    await services.installer.install(v2, "crashy.zip", actor="U1",
+                                     after_move=lambda: os._exit(9))
+
+asyncio.run(main())
+"""
+
+
+async def test_crash_between_move_and_commit_leaves_a_consistent_state(
+        upload_services: Make, tmp_path: Path) -> None:
+    first = await upload_services()
+    v1 = zips.package("crashy", tools={"crashy_which": "return 'v1'"}, version="1.0.0")
+    assert (await first.installer.install(v1, "crashy.zip", actor="U1")).ok
+    await first.plugins.enable("crashy", actor="U1")
+    settings = first.settings
+    await first.close()
+    script = CRASH_SCRIPT.format(repo=str(REPO), tests=str(REPO), url=settings.database_url,
+                                 plugins=str(settings.plugins_dir))
+    crashed = await asyncio.create_subprocess_exec(sys.executable, "-c", textwrap.dedent(script))
+    assert await asyncio.wait_for(crashed.wait(), 60) == 9
+    crashy_dir = settings.plugins_dir / "user_uploads" / "crashy"
+    assert len(list(crashy_dir.iterdir())) == 2  # v2's files were moved, then the crash
+
+    after = await upload_services()
+    assert len(list(crashy_dir.iterdir())) == 1  # the orphan was swept
+    info = await after.plugins.info("crashy")
+    assert (info.version, [v.version for v in info.versions]) == ("1.0.0", ["1.0.0"])
+    assert (await after.registry.call("crashy_which")).text == "v1"
+    v2 = zips.package("crashy", tools={"crashy_which": "return 'v2'"}, version="2.0.0")
+    assert (await after.installer.install(v2, "crashy.zip", actor="U1")).ok
+    assert (await after.registry.call("crashy_which")).text == "v2"
+
+
+async def test_install_from_directory_and_single_file(services: Services,
+                                                      tmp_path: Path) -> None:
+    from bot.plugin_host.packaging import scaffold
+    package = scaffold("fromdir", tmp_path)
+    result = await services.installer.install(package, actor="U1")
+    assert (result.ok, result.name, result.tools) == (True, "fromdir", ("fromdir_greet",))
+    single = tmp_path / "lonely.py"
+    single.write_text(plugin_source("lonely"))
+    assert (await services.installer.install(single, actor="U1")).name == "lonely"
