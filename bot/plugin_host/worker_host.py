@@ -91,6 +91,7 @@ class WorkerProcess:
                                      os.fdopen(resp_r, "rb", buffering=0))
         writer, _ = await loop.connect_write_pipe(asyncio.Protocol,
                                                   os.fdopen(req_w, "wb", buffering=0))
+        log.debug("plugin %s worker started: pid %d (%s)", name, proc.pid, sandbox.kind)
         return cls(name, spec, proc, reader, writer, max_line)
 
     @property
@@ -112,11 +113,7 @@ class WorkerProcess:
 
     async def kill(self) -> None:
         self._fault = self._fault or "the worker was stopped"
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
+        self._kill_group()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.proc.wait(), 5)
         self._fail_all(self._fault or "the worker was stopped")
@@ -166,9 +163,20 @@ class WorkerProcess:
         self._fault = reason
         log.warning("plugin %s worker failed: %s", self.name, reason)
         self._fail_all(reason)
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        self._kill_group()
+
+    def _kill_group(self) -> None:
+        """SIGKILL the worker's process group (its children too). Never `proc.kill()` after
+        it: Popen polls before signalling and would reap the child behind asyncio's back."""
+        if self.proc.returncode is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
 
     def _fail_all(self, reason: str) -> None:
         for future in self._pending.values():
