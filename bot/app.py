@@ -8,6 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.agent.context import load_system_prompt
+from bot.agent.llm import LLM
+from bot.agent.loop import Agent
+from bot.agent.runs import Runs
+from bot.agent.tool_log import ToolCallLog
 from bot.config import Settings
 from bot.errors import PluginError, Problem
 from bot.hardening import make_non_dumpable
@@ -35,9 +40,16 @@ class Services:
     installer: Installer
     sandbox: Sandbox | None
     executor: ThreadPoolExecutor
+    tool_log: ToolCallLog
+    llm: LLM | None
+    agent: Agent
+    runs: Runs
 
     async def close(self) -> None:
         await self.plugins.close()
+        await self.tool_log.close()
+        if self.llm is not None:
+            await self.llm.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.db.dispose()
 
@@ -64,8 +76,17 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                     max_ratio=settings.plugin_max_compression_ratio)
     installer = Installer(manager=plugins, plugins_dir=settings.plugins_dir, limits=limits,
                           prober=workers.probe)
+    tool_log = ToolCallLog(db)
+    llm = _make_llm(settings)
+    agent = Agent(llm=llm, registry=registry, tool_log=tool_log,
+                  system_prompt=load_system_prompt(settings.agent_system_prompt,
+                                                   settings.agent_system_prompt_file),
+                  max_steps=settings.agent_max_steps,
+                  context_tokens=settings.agent_context_tokens)
     services = Services(settings=settings, db=db, registry=registry, plugins=plugins,
-                        installer=installer, sandbox=sandbox, executor=executor)
+                        installer=installer, sandbox=sandbox, executor=executor,
+                        tool_log=tool_log, llm=llm, agent=agent,
+                        runs=Runs(agent, limit=settings.agent_max_concurrent_runs))
     try:
         await installer.sweep()
         await plugins.start()
@@ -73,6 +94,25 @@ async def build_services(settings: Settings, *, migrate: bool = True,
         await services.close()
         raise
     return services
+
+
+def _make_llm(settings: Settings) -> LLM | None:
+    if not settings.llm_configured:
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return LLM(api_key=key, base_url=settings.openai_base_url, model=settings.openai_model,
+               timeout=settings.openai_timeout, max_retries=settings.openai_max_retries)
+
+
+async def refresh_plugins(services: Services) -> None:
+    """Pick up plugin changes made by another process (the CLI, another replica)."""
+    interval = services.settings.plugin_refresh_seconds
+    while interval > 0:
+        await asyncio.sleep(interval)
+        try:
+            await services.plugins.refresh()
+        except Exception:
+            log.exception("refreshing plugin state from the database failed")
 
 
 def _make_sandbox(settings: Settings) -> Sandbox | None:

@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    _configure_logging(settings, quiet=args.command == "plugin")
+    _configure_logging(settings, quiet=args.command in ("plugin", "console"))
     try:
         return asyncio.run(args.handler(args, settings))
     except KeyboardInterrupt:
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Slack ChatOps bot for SRE teams.")
     parser.add_argument("--version", action="version", version=f"bot {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    console = commands.add_parser("console", help="the bot in a terminal: ask questions, "
+                                  "run /plugin commands, upload plugins (no Slack needed)")
+    console.set_defaults(handler=_console)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.set_defaults(handler=_migrate)
@@ -132,6 +136,19 @@ async def _with_services(settings: Settings,
         return EXIT_FAILED
     finally:
         await services.close()
+
+
+async def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import refresh_plugins
+    from bot.console import Console
+
+    async def action(services: Services) -> int:
+        watcher = asyncio.create_task(refresh_plugins(services))
+        try:
+            return await Console(services).run()
+        finally:
+            watcher.cancel()
+    return await _with_services(settings, action)
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
+    openai_timeout: float = Field(default=60, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    agent_max_steps: int = Field(default=10, ge=1, le=50)
+    agent_max_concurrent_runs: int = Field(default=8, ge=1)
+    agent_context_tokens: int = Field(default=12_000, ge=500)
+    agent_system_prompt: str | None = None
+    agent_system_prompt_file: Path | None = None
+
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
     plugins_dir: Path = Path("./plugins")
     kubeconfig: str | None = None
@@ -53,6 +61,11 @@ class Settings(BaseSettings):
     plugin_worker_max_processes: int = Field(default=64, ge=1)
     plugin_max_response_mb: float = Field(default=4, gt=0)
     plugin_max_consecutive_failures: int = Field(default=3, ge=0)
+    plugin_refresh_seconds: float = Field(default=5, ge=0)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
 
     @field_validator("bot_admin_users", mode="before")
     @classmethod

@@ -140,3 +140,72 @@ def bad_plugin_name(name: str) -> str:
 
 def shadows_stdlib(name: str) -> str:
     return f"'{name}' is the name of a Python standard-library module; choose another name."
+
+
+def model_auth(url: str) -> str:
+    return (f"The model endpoint ({url}) rejected the credentials: check OPENAI_API_KEY.")
+
+
+def model_not_found(model: str, url: str) -> str:
+    return (f"The model '{model}' was not found at {url}: check OPENAI_MODEL (and that the "
+            "key has access to it).")
+
+
+def model_rate_limited(url: str) -> str:
+    return f"The model endpoint ({url}) is rate limiting us; please try again in a minute."
+
+
+def model_timeout(url: str) -> str:
+    return f"The model endpoint ({url}) did not answer in time; please try again."
+
+
+def model_unreachable(url: str) -> str:
+    return (f"The model endpoint {url} is unreachable: check OPENAI_BASE_URL and that the "
+            "server is up.")
+
+
+def model_failed(url: str, status: int | None) -> str:
+    code = f" (HTTP {status})" if status else ""
+    return f"The model endpoint ({url}) failed{code}; please try again."
+
+
+def model_empty(url: str) -> str:
+    return f"The model endpoint ({url}) returned no answer; please try again."
+
+
+def llm_not_configured() -> str:
+    return ("No language model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a "
+            "local OpenAI-compatible server such as Ollama) and restart.")
+
+
+def repeated_call(tool: str) -> str:
+    return (f"Refused: '{tool}' was already called twice with exactly these arguments in this "
+            "run. Use the earlier results, or change the arguments.")
+
+
+def tools_summary(tools: Sequence[tuple[str, bool]]) -> str:
+    if not tools:
+        return "no tools ran"
+    return ", ".join(f"{name} ({'ok' if ok else 'failed'})" for name, ok in tools)
+
+
+def no_answer(steps: int, tools: Sequence[tuple[str, bool]]) -> str:
+    return (f"I could not reach an answer within {steps} steps. Tools run: "
+            f"{tools_summary(tools)}. Try a narrower question.")
+
+
+def run_cancelled(tools: Sequence[tuple[str, bool]]) -> str:
+    return f"Stopped. Tools that had run: {tools_summary(tools)}."
+
+
+def run_failed(run_id: str) -> str:
+    return f"Something went wrong inside the bot; it is logged as run {run_id}."
+
+
+def not_admin() -> str:
+    return ("You are not allowed to change plugins: only the users in BOT_ADMIN_USERS can. "
+            "The attempt was recorded.")
+
+
+def reloaded(count: int) -> str:
+    return f"Reloaded {count} plugins from disk and database."

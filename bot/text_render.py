@@ -83,3 +83,12 @@ def install_result(result: InstallResult) -> str:
              f"  sha256:      {result.sha256}"]
     lines += [f"  warning:     {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def tool_list(plugins: Sequence[PluginInfo]) -> str:
+    rows = [[t.name, p.name, "enabled" if p.status == "enabled" else p.status,
+             ("[approval] " if t.requires_approval else "") + t.description]
+            for p in plugins for t in p.tools]
+    if not rows:
+        return "No tools."
+    return table(["TOOL", "PLUGIN", "STATUS", "DESCRIPTION"], rows)

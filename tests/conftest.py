@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
+from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import write_plugin
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,3 +113,30 @@ async def snapshot_state(services: Services) -> tuple[object, ...]:
     plugins = [(p.name, p.status, p.enabled, p.version, [v.sha256 for v in p.versions])
                for p in await services.plugins.list()]
     return tuple(files), tuple(map(str, plugins))
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+async def agent_services(settings: Settings, fake_openai: FakeOpenAI
+                         ) -> AsyncIterator[Callable[..., Awaitable[Services]]]:
+    """Services whose model is the fake OpenAI server."""
+    built: list[Services] = []
+
+    async def make(*, enabled: tuple[str, ...] = (), **overrides: object) -> Services:
+        values: dict[str, object] = {
+            "openai_base_url": fake_openai.base_url, "openai_api_key": fake_openai.api_key,
+            "openai_max_retries": 1, "openai_timeout": 10}
+        custom = load_settings(**(settings.model_dump() | values | overrides))
+        services = await build_services(custom, default_enabled=frozenset(enabled))
+        built.append(services)
+        return services
+
+    yield make
+    for services in built:
+        await services.close()

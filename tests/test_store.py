@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.store import Database
-from bot.store.migrate import upgrade
+from bot.store.migrate import alembic_config, upgrade
 from bot.store.models import Base
 
 
@@ -32,11 +33,12 @@ async def test_migrations_and_models_agree(db: Database) -> None:
         assert await connection.run_sync(diff) == []
 
 
-async def test_upgrade_twice_is_harmless(db: Database) -> None:
+async def test_upgrade_twice_is_harmless_and_reaches_head(db: Database) -> None:
     await upgrade(db)
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
     async with db.read() as session:
         version = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
-    assert version == [("0001",)]
+    assert version == [(head,)]
 
 
 async def test_sqlite_pragmas(db: Database) -> None:

@@ -94,6 +94,10 @@ class PluginManager:
     def builtin_names(self) -> set[str]:
         return set(discover(self.plugins_dir / BUILTINS))
 
+    async def record_refusal(self, actor: str, action: str, target: str, reason: str) -> None:
+        """Audit an attempt refused before it reached the manager (e.g. not an admin)."""
+        await self._audit(actor, action, target, "refused", reason)
+
     # -- admin operations: serialised ------------------------------------------------------
 
     async def start(self, *, actor: str = "system") -> None:

@@ -1,0 +1,1 @@
+"""The agent: a tool-calling loop over an OpenAI-compatible chat model."""

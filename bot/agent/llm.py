@@ -1,0 +1,62 @@
+"""The chat model: `openai` against any OpenAI-compatible endpoint, failures as sentences."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletionMessage
+
+from bot import messages
+from bot.errors import BotError
+
+log = logging.getLogger(__name__)
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+class ModelError(BotError):
+    """The model could not be reached or refused; the text is one sentence for the user."""
+
+
+class LLM:
+    def __init__(self, *, api_key: str | None, base_url: str | None, model: str,
+                 timeout: float = 60.0, max_retries: int = 2) -> None:
+        self.model = model
+        self.base_url = base_url or OPENAI_URL
+        # A local server (Ollama, vLLM…) needs no key, but the client insists on one.
+        self._client = openai.AsyncOpenAI(api_key=api_key or "not-needed",
+                                          base_url=self.base_url, timeout=timeout,
+                                          max_retries=max_retries)
+
+    async def complete(self, chat: list[dict[str, Any]],
+                       tools: list[dict[str, Any]] | None) -> ChatCompletionMessage:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": chat}
+        if tools:
+            kwargs["tools"] = tools
+        try:
+            response = await self._client.chat.completions.create(**kwargs)
+        except openai.APIError as exc:
+            log.warning("model call failed: %r", exc)
+            raise ModelError(self._sentence(exc)) from exc
+        if not response.choices:
+            raise ModelError(messages.model_empty(self.base_url))
+        return response.choices[0].message
+
+    def _sentence(self, exc: openai.APIError) -> str:
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            return messages.model_auth(self.base_url)
+        if isinstance(exc, openai.NotFoundError):
+            return messages.model_not_found(self.model, self.base_url)
+        if isinstance(exc, openai.RateLimitError):
+            return messages.model_rate_limited(self.base_url)
+        if isinstance(exc, openai.APITimeoutError):
+            return messages.model_timeout(self.base_url)
+        if isinstance(exc, openai.APIConnectionError):
+            return messages.model_unreachable(self.base_url)
+        if isinstance(exc, openai.APIStatusError):
+            return messages.model_failed(self.base_url, exc.status_code)
+        return messages.model_failed(self.base_url, None)
+
+    async def close(self) -> None:
+        await self._client.close()

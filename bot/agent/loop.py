@@ -1,0 +1,176 @@
+"""The agent loop: ask the model, run the tools it calls, feed results back, until it answers.
+
+The tool list is read from the registry's current snapshot at every step, and the registry
+re-checks at execution, so a plugin enabled or disabled mid-run counts from the next step.
+Every failure — bad arguments, unknown or disabled tool, tool error or timeout — goes back
+to the model as a tool result; model failures end the run with one sentence for the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageToolCall
+
+from bot import messages
+from bot.agent.context import HistoryMessage, build_messages
+from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
+from bot.agent.llm import LLM, ModelError
+from bot.agent.redaction import redact, redact_arguments
+from bot.agent.tool_log import ToolCallLog
+from bot.plugin_host.protocol import Caller, ToolResult
+from bot.plugin_host.registry import Registry
+from bot.store.models import ToolCallRow
+
+log = logging.getLogger(__name__)
+MAX_REPEATS = 2
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    tool: str
+    ok: bool
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # answered | model_error | no_answer | cancelled | not_configured | failed
+    text: str
+    tools: tuple[ToolRun, ...] = ()
+    steps: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "answered"
+
+
+@dataclass
+class _RunState:
+    run_id: str
+    caller: Caller
+    observer: Observer
+    tools: list[ToolRun] = field(default_factory=list)
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    steps: int = 0
+
+    def summary(self) -> list[tuple[str, bool]]:
+        return [(t.tool, t.ok) for t in self.tools]
+
+
+class Agent:
+    def __init__(self, *, llm: LLM | None, registry: Registry, tool_log: ToolCallLog | None,
+                 system_prompt: str, max_steps: int = 10, context_tokens: int = 12_000) -> None:
+        self.llm = llm
+        self.registry = registry
+        self.tool_log = tool_log
+        self.system_prompt = system_prompt
+        self.max_steps = max_steps
+        self.context_tokens = context_tokens
+
+    async def run(self, question: str, *, caller: Caller,
+                  history: Sequence[HistoryMessage] = (), observer: Observer = ignore,
+                  run_id: str | None = None) -> RunResult:
+        """Answer `question`. Never raises for model or tool faults; cancellable."""
+        state = _RunState(run_id or uuid.uuid4().hex[:12], caller, observer)
+        if self.llm is None:
+            return RunResult(state.run_id, "not_configured", messages.llm_not_configured())
+        chat = build_messages(self.system_prompt, history, question,
+                              budget=self.context_tokens)
+        try:
+            return await self._loop(chat, state)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return self._finish(state, "cancelled", messages.run_cancelled(state.summary()))
+        except ModelError as exc:
+            return self._finish(state, "model_error", str(exc))
+        except Exception:
+            log.exception("agent run %s failed", state.run_id)
+            return self._finish(state, "failed", messages.run_failed(state.run_id))
+
+    async def _loop(self, chat: list[dict[str, Any]], state: _RunState) -> RunResult:
+        assert self.llm is not None
+        for step in range(1, self.max_steps + 1):
+            state.steps = step
+            last = step == self.max_steps
+            tools = None if last else (self.registry.snapshot.openai_tools() or None)
+            await _tell(state, Thinking(step))
+            reply = await self.llm.complete(chat, tools)
+            if reply.tool_calls and not last:
+                chat.append(_assistant_message(reply))
+                results = await asyncio.gather(*(self._call(c, state)
+                                                 for c in reply.tool_calls))
+                chat += [{"role": "tool", "tool_call_id": call.id,
+                          "content": redact(result.text)}
+                         for call, result in zip(reply.tool_calls, results, strict=True)]
+                continue
+            if reply.content and reply.content.strip():
+                text = redact(reply.content.strip())
+                await _tell(state, Answered(text))
+                return self._finish(state, "answered", text)
+        return self._finish(state, "no_answer",
+                            messages.no_answer(self.max_steps, state.summary()))
+
+    async def _call(self, call: ChatCompletionMessageToolCall, state: _RunState) -> ToolResult:
+        name, raw = call.function.name, call.function.arguments or "{}"
+        key = (name, _canonical(raw))
+        state.calls[key] += 1
+        if state.calls[key] > MAX_REPEATS:
+            return ToolResult(False, messages.repeated_call(name), name, error="repeated")
+        shown = _parse(raw)
+        await _tell(state, ToolStarted(call.id, name, shown))
+        started = time.perf_counter()
+        result = await self.registry.call(name, raw, state.caller)
+        duration = (time.perf_counter() - started) * 1000
+        state.tools.append(ToolRun(name, result.ok, duration))
+        summary = redact(result.text.strip().splitlines()[0] if result.text.strip() else "")
+        await _tell(state, ToolFinished(call.id, name, result.ok, duration, summary[:300]))
+        if self.tool_log is not None:
+            self.tool_log.record(ToolCallRow(
+                run_id=state.run_id, user=state.caller.user, channel=state.caller.channel,
+                thread_ts=state.caller.thread_ts, tool=name, plugin=result.plugin,
+                plugin_version=result.plugin_version, arguments=redact_arguments(raw),
+                duration_ms=duration, outcome="ok" if result.ok else result.error or "error"))
+        return result
+
+    def _finish(self, state: _RunState, status: str, text: str) -> RunResult:
+        return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)
+
+
+async def _tell(state: _RunState, event: object) -> None:
+    try:
+        await state.observer(event)  # type: ignore[arg-type]
+    except Exception:
+        log.exception("run %s: observer failed on %s", state.run_id, type(event).__name__)
+
+
+def _assistant_message(reply: ChatCompletionMessage) -> dict[str, Any]:
+    return {"role": "assistant", "content": reply.content,
+            "tool_calls": [{"id": c.id, "type": "function",
+                            "function": {"name": c.function.name,
+                                         "arguments": c.function.arguments}}
+                           for c in reply.tool_calls or []]}
+
+
+def _parse(raw: str) -> dict[str, Any] | str:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    return value if isinstance(value, dict) else raw
+
+
+def _canonical(raw: str) -> str:
+    value = _parse(raw)
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else raw

@@ -1,0 +1,110 @@
+"""Runs in flight: a cap on how many run at once (with queue positions), and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from bot.agent.context import HistoryMessage
+from bot.agent.events import Observer, Queued, ignore
+from bot.agent.loop import Agent, RunResult
+from bot.plugin_host.protocol import Caller
+
+
+@dataclass
+class RunHandle:
+    run_id: str
+    task: asyncio.Task[RunResult]
+
+    async def result(self) -> RunResult:
+        return await asyncio.shield(self.task)
+
+
+class Runs:
+    """Starts agent runs as tasks; at most `limit` run at once, the rest wait in order."""
+
+    def __init__(self, agent: Agent, *, limit: int) -> None:
+        self.agent = agent
+        self.limit = limit
+        self._running = 0
+        self._waiting: list[tuple[asyncio.Future[None], Observer]] = []
+        self._handles: dict[str, RunHandle] = {}
+        self._notices: set[asyncio.Task[None]] = set()
+
+    def start(self, question: str, *, caller: Caller, history: Sequence[HistoryMessage] = (),
+              observer: Observer = ignore) -> RunHandle:
+        run_id = uuid.uuid4().hex[:12]
+        task = asyncio.create_task(self._run(question, caller, history, observer, run_id))
+        handle = RunHandle(run_id, task)
+        self._handles[run_id] = handle
+        task.add_done_callback(lambda _: self._handles.pop(run_id, None))
+        return handle
+
+    async def ask(self, question: str, *, caller: Caller,
+                  history: Sequence[HistoryMessage] = (), observer: Observer = ignore
+                  ) -> RunResult:
+        return await self.start(question, caller=caller, history=history,
+                                observer=observer).result()
+
+    def cancel(self, run_id: str) -> bool:
+        """Stop a run: its tool calls in flight are cancelled; its result says what ran."""
+        handle = self._handles.get(run_id)
+        if handle is None or handle.task.done():
+            return False
+        handle.task.cancel()
+        return True
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    async def _run(self, question: str, caller: Caller, history: Sequence[HistoryMessage],
+                   observer: Observer, run_id: str) -> RunResult:
+        try:
+            async with self._slot(observer):
+                return await self.agent.run(question, caller=caller, history=history,
+                                            observer=observer, run_id=run_id)
+        except asyncio.CancelledError:  # cancelled while still queued
+            return RunResult(run_id, "cancelled", "Stopped before it started.")
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, observer: Observer) -> AsyncIterator[None]:
+        if self._running >= self.limit or self._waiting:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append((waiter, observer))
+            await observer(Queued(len(self._waiting)))
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._forget(waiter)
+                raise
+        else:
+            self._running += 1
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            waiter, _ = self._waiting.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes straight to the next in line
+                for position, (_, observer) in enumerate(self._waiting, start=1):
+                    notice = asyncio.ensure_future(observer(Queued(position)))
+                    self._notices.add(notice)
+                    notice.add_done_callback(self._notices.discard)
+                return
+        self._running -= 1
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        self._waiting = [(w, o) for w, o in self._waiting if w is not waiter]
+        if waiter.done() and not waiter.cancelled():
+            self._release()  # we were handed a slot just as we were cancelled

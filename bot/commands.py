@@ -1,0 +1,121 @@
+"""`/plugin …` admin commands, shared by the console and Slack's slash command.
+
+Parsing and dispatch only: the work is done by the plugin manager, the words come from
+`messages` and `text_render`. Changing commands need an admin; a refused attempt is audited.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot import messages, text_render
+from bot.errors import BotError
+from bot.plugin_host.installer import Installer
+from bot.plugin_host.manager import PluginManager
+
+HELP = """\
+/plugin list                     every plugin, its version, status and tools
+/plugin info NAME                details, permissions, versions and last error
+/plugin tools [NAME]             the tools the agent can call (of one plugin)
+/plugin enable NAME              offer a plugin's tools to the agent        (admins)
+/plugin disable NAME             stop offering them                         (admins)
+/plugin remove NAME              delete an uploaded plugin                  (admins)
+/plugin versions NAME            installed versions, the active one starred
+/plugin rollback NAME [VERSION]  go back to an earlier version              (admins)
+/plugin reload                   re-read every plugin from disk and database (admins)
+/plugin audit [N]                the last N audit entries (default 20)
+/plugin help                     this text"""
+
+CHANGING = {"enable", "disable", "remove", "rollback", "reload"}
+NEEDS_NAME = {"info", "enable", "disable", "remove", "versions", "rollback"}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    text: str
+    ok: bool = True
+    changed: bool = False
+
+
+class PluginCommands:
+    def __init__(self, manager: PluginManager, installer: Installer) -> None:
+        self.manager = manager
+        self.installer = installer
+        self._handlers: dict[str, Callable[[list[str], str], Awaitable[CommandResult]]] = {
+            "list": self._list, "info": self._info, "tools": self._tools,
+            "enable": self._enable, "disable": self._disable, "remove": self._remove,
+            "versions": self._versions, "rollback": self._rollback, "reload": self._reload,
+            "audit": self._audit, "help": self._help}
+
+    async def run(self, text: str, *, actor: str, is_admin: bool) -> CommandResult:
+        """Run the text after `/plugin` (e.g. `enable netdiag`)."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            return CommandResult(f"Could not parse that command ({exc}).\n\n{HELP}", ok=False)
+        if not words:
+            return CommandResult(HELP)
+        sub, args = words[0].lower(), words[1:]
+        if sub not in self._handlers:
+            close = difflib.get_close_matches(sub, list(self._handlers), n=1)
+            return CommandResult(f"Unknown subcommand '{sub}'.{messages.did_you_mean(close)}"
+                                 f"\n\n{HELP}", ok=False)
+        if sub in NEEDS_NAME and not args:
+            return CommandResult(f"Usage: /plugin {sub} NAME\n\n{HELP}", ok=False)
+        if sub in CHANGING and not is_admin:
+            await self.manager.record_refusal(actor, sub, args[0] if args else "*",
+                                              messages.not_admin())
+            return CommandResult(messages.not_admin(), ok=False)
+        try:
+            return await self._handlers[sub](args, actor)
+        except BotError as exc:
+            return CommandResult(str(exc), ok=False)
+
+    async def _list(self, args: list[str], actor: str) -> CommandResult:
+        return CommandResult(text_render.plugin_list(await self.manager.list()))
+
+    async def _info(self, args: list[str], actor: str) -> CommandResult:
+        return CommandResult(text_render.plugin_detail(await self.manager.info(args[0])))
+
+    async def _tools(self, args: list[str], actor: str) -> CommandResult:
+        plugins = [await self.manager.info(args[0])] if args else await self.manager.list()
+        return CommandResult(text_render.tool_list(plugins))
+
+    async def _enable(self, args: list[str], actor: str) -> CommandResult:
+        outcome = await self.manager.enable(args[0], actor=actor)
+        return CommandResult(outcome.message, changed=outcome.changed)
+
+    async def _disable(self, args: list[str], actor: str) -> CommandResult:
+        outcome = await self.manager.disable(args[0], actor=actor)
+        return CommandResult(outcome.message, changed=outcome.changed)
+
+    async def _remove(self, args: list[str], actor: str) -> CommandResult:
+        outcome = await self.manager.remove(args[0], actor=actor)
+        return CommandResult(outcome.message, changed=True)
+
+    async def _versions(self, args: list[str], actor: str) -> CommandResult:
+        return CommandResult(text_render.version_list(await self.manager.info(args[0])))
+
+    async def _rollback(self, args: list[str], actor: str) -> CommandResult:
+        outcome = await self.manager.rollback(args[0], args[1] if len(args) > 1 else None,
+                                              actor=actor)
+        return CommandResult(outcome.message, changed=outcome.changed)
+
+    async def _reload(self, args: list[str], actor: str) -> CommandResult:
+        plugins = await self.manager.reload_all(actor=actor)
+        return CommandResult(messages.reloaded(len(plugins)) + "\n\n"
+                             + text_render.plugin_list(plugins), changed=True)
+
+    async def _audit(self, args: list[str], actor: str) -> CommandResult:
+        try:
+            limit = min(max(int(args[0]), 1), 200) if args else 20
+        except ValueError:
+            return CommandResult(f"'{args[0]}' is not a number. Usage: /plugin audit [N]",
+                                 ok=False)
+        return CommandResult(text_render.audit_list(await self.manager.audit(limit)))
+
+    async def _help(self, args: list[str], actor: str) -> CommandResult:
+        return CommandResult(HELP)

@@ -1,0 +1,170 @@
+"""`bot console`: the bot's handlers driven from a terminal, no Slack needed.
+
+    @bot why is checkout-api crashlooping?   (or any plain line) — ask the agent
+    /plugin list                             — the admin commands Slack's /plugin runs
+    upload ./myplugin.zip                    — the upload pipeline
+    help, exit, Ctrl-D
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import pwd
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot import messages, text_render
+from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
+from bot.app import Services
+from bot.commands import PluginCommands
+from bot.plugin_host.protocol import Caller
+
+HELP = """\
+Ask anything (optionally starting with @bot) and the agent answers with the enabled tools.
+  /plugin help       admin commands (list, info, enable, disable, versions, rollback, …)
+  upload PATH        install a plugin from a .zip, a .py or a package directory
+  help               this text
+  exit or Ctrl-D     leave (Ctrl-C stops an answer in progress)"""
+
+
+class Console:
+    def __init__(self, services: Services, *, out: TextIO = sys.stdout,
+                 interactive: bool | None = None) -> None:
+        self.services = services
+        self.out = out
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.user = _os_user()
+        self.actor = f"console:{self.user}"
+        self.commands = PluginCommands(services.plugins, services.installer)
+        self._current: str | None = None
+
+    async def run(self) -> int:
+        self._print(self._banner())
+        history = self._setup_readline()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, self._interrupt)
+        try:
+            while True:
+                try:
+                    line = await asyncio.to_thread(input, "bot> " if self.interactive else "")
+                except EOFError:
+                    self._print("\nBye.")
+                    return 0
+                if not await self.handle(line.strip()):
+                    return 0
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+            if history is not None:
+                with contextlib.suppress(OSError):
+                    import readline
+                    readline.write_history_file(history)
+
+    async def handle(self, line: str) -> bool:
+        """Handle one line; False means leave."""
+        if not line:
+            return True
+        if line in ("exit", "quit"):
+            self._print("Bye.")
+            return False
+        if line == "help":
+            self._print(HELP)
+        elif line.startswith("/plugin"):
+            result = await self.commands.run(line.removeprefix("/plugin"), actor=self.actor,
+                                             is_admin=True)
+            self._print(result.text)
+        elif line.startswith("upload"):
+            await self._upload(line.removeprefix("upload").strip())
+        elif line.startswith("/"):
+            self._print(f"Unknown command {line.split()[0]}. Type help.")
+        else:
+            await self._ask(line.removeprefix("@bot").strip())
+        return True
+
+    async def _ask(self, question: str) -> None:
+        if not question:
+            self._print("Ask a question after @bot.")
+            return
+        if self.services.llm is None:
+            self._print(messages.llm_not_configured())
+            return
+        handle = self.services.runs.start(question, caller=Caller(user=self.actor,
+                                                                  channel="console"),
+                                          observer=self._progress)
+        self._current = handle.run_id
+        try:
+            result = await handle.result()
+        finally:
+            self._current = None
+        self._print(result.text if result.ok else f"! {result.text}")
+
+    async def _upload(self, path_text: str) -> None:
+        if not path_text:
+            self._print("Usage: upload PATH  (a .zip, a .py or a plugin package directory)")
+            return
+        result = await self.services.installer.install(Path(path_text), actor=self.actor)
+        self._print(text_render.install_result(result))
+
+    async def _progress(self, event: Event) -> None:
+        if isinstance(event, Queued):
+            self._print(f"… waiting for a free slot (position {event.position})")
+        elif isinstance(event, Thinking):
+            self._print(f"… thinking (step {event.step})")
+        elif isinstance(event, ToolStarted):
+            args = event.arguments if isinstance(event.arguments, str) else json.dumps(
+                event.arguments, ensure_ascii=False)
+            self._print(f"→ {event.tool} {args}")
+        elif isinstance(event, ToolFinished):
+            mark = "✓" if event.ok else "✗"
+            detail = "" if event.ok else f": {event.summary}"
+            self._print(f"{mark} {event.tool} ({event.duration_ms:.0f} ms){detail}")
+
+    def _interrupt(self) -> None:
+        if self._current is not None:
+            self.services.runs.cancel(self._current)
+        else:
+            self._print("\n(Ctrl-D or exit to leave)")
+
+    def _banner(self) -> str:
+        snapshot = self.services.registry.snapshot
+        plugins = len({tool.plugin for tool in snapshot.tools.values()})
+        llm = self.services.llm
+        model = (f"model {llm.model} at {llm.base_url}" if llm else
+                 "no model configured (admin commands work; questions need OPENAI_API_KEY "
+                 "or OPENAI_BASE_URL)")
+        return (f"ChatOps bot console — {_count(len(snapshot), 'tool')} from "
+                f"{_count(plugins, 'enabled plugin')}; {model}.\n"
+                "Type a question, /plugin help, upload PATH, or help. Ctrl-D exits.")
+
+    def _setup_readline(self) -> Path | None:
+        if not self.interactive:
+            return None
+        try:
+            import readline
+        except ImportError:
+            return None
+        history = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".chatops_bot_history"
+        with contextlib.suppress(OSError):
+            readline.read_history_file(history)
+        readline.set_history_length(1000)
+        return history
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+def _os_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid{os.getuid()}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -1,0 +1,189 @@
+"""A fake OpenAI-compatible API on 127.0.0.1, for the real `openai` client.
+
+Serves `POST /v1/chat/completions` and `GET /v1/models`. Each test scripts the responses
+(completions, tool calls, errors with OpenAI's error bodies and headers, delays); every
+request body is recorded. Answers follow the public API: a `chat.completion` object, and
+errors as `{"error": {"message", "type", "param", "code"}}`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL = "gpt-4o-mini"
+
+
+@dataclass
+class Scripted:
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FakeOpenAI:
+    def __init__(self, *, api_key: str = "sk-test-key") -> None:
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self._script: deque[Scripted | Callable[[dict[str, Any]], Scripted]] = deque()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.default: Callable[[dict[str, Any]], Scripted] | None = None
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    # -- scripting -----------------------------------------------------------------------
+
+    def reply(self, content: str | None = None, *, tool_calls: list[dict[str, Any]] | None
+              = None, delay: float = 0.0) -> None:
+        """Queue one assistant message (text, tool calls, or both)."""
+        self._script.append(Scripted(body=self.completion(content, tool_calls),
+                                     delay=delay))
+
+    def fail(self, status: int, *, message: str | None = None, code: str | None = None,
+             kind: str | None = None, headers: dict[str, str] | None = None) -> None:
+        """Queue an error exactly as OpenAI sends it."""
+        defaults = {
+            401: ("Incorrect API key provided: sk-wro*****ong. You can find your API key at "
+                  "https://platform.openai.com/account/api-keys.", "invalid_request_error",
+                  "invalid_api_key"),
+            404: (f"The model `{MODEL}` does not exist or you do not have access to it.",
+                  "invalid_request_error", "model_not_found"),
+            429: ("Rate limit reached for gpt-4o-mini in organization org-test on requests "
+                  "per min (RPM): Limit 3, Used 3, Requested 1.", "requests",
+                  "rate_limit_exceeded"),
+            500: ("The server had an error while processing your request. Sorry about that!",
+                  "server_error", None),
+        }
+        d_message, d_kind, d_code = defaults.get(status, ("error", "server_error", None))
+        body = {"error": {"message": message or d_message, "type": kind or d_kind,
+                          "param": None, "code": code if code is not None else d_code}}
+        self._script.append(Scripted(status=status, body=body, headers=headers or {}))
+
+    def respond_with(self, handler: Callable[[dict[str, Any]], Scripted]) -> None:
+        self._script.append(handler)
+
+    @staticmethod
+    def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None
+                  ) -> dict[str, Any]:
+        args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        return {"id": call_id or f"call_{name}_{abs(hash(args)) % 10**8}", "type": "function",
+                "function": {"name": name, "arguments": args}}
+
+    def completion(self, content: str | None, tool_calls: list[dict[str, Any]] | None = None
+                   ) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        return {"id": f"chatcmpl-fake{next(self._ids)}", "object": "chat.completion",
+                "created": int(time.time()), "model": MODEL, "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": "tool_calls" if tool_calls else "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+
+    # -- what the bot sent ---------------------------------------------------------------
+
+    def tool_names(self, request_index: int) -> list[str]:
+        tools = self.requests[request_index].get("tools") or []
+        return [t["function"]["name"] for t in tools]
+
+    def messages(self, request_index: int) -> list[dict[str, Any]]:
+        return self.requests[request_index]["messages"]
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _next(self, body: dict[str, Any]) -> Scripted:
+        with self._lock:
+            item = self._script.popleft() if self._script else None
+        if item is None:
+            if self.default is not None:
+                return self.default(body)
+            return Scripted(status=500, body={"error": {
+                "message": "fake OpenAI: the test's script is exhausted", "type": "server_error",
+                "param": None, "code": None}}, headers={"x-should-retry": "false"})
+        return item(body) if callable(item) else item
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                if self.headers.get("Authorization") == f"Bearer {fake.api_key}":
+                    return True
+                self._send(401, {"error": {
+                    "message": "Incorrect API key provided. You can find your API key at "
+                               "https://platform.openai.com/account/api-keys.",
+                    "type": "invalid_request_error", "param": None,
+                    "code": "invalid_api_key"}})
+                return False
+
+            def do_GET(self) -> None:
+                fake.paths.append(self.path)
+                if self.path != "/v1/models":
+                    self._send(404, {"error": {"message": "Not found", "type":
+                                               "invalid_request_error", "param": None,
+                                               "code": None}})
+                elif self._authorised():
+                    self._send(200, {"object": "list", "data": [
+                        {"id": MODEL, "object": "model", "created": 0,
+                         "owned_by": "system"}]})
+
+            def do_POST(self) -> None:
+                fake.paths.append(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"Unknown path {self.path}",
+                                               "type": "invalid_request_error", "param": None,
+                                               "code": None}})
+                    return
+                fake.requests.append(body)
+                if not self._authorised():
+                    return
+                scripted = fake._next(body)
+                if scripted.delay:
+                    time.sleep(scripted.delay)
+                self._send(scripted.status, scripted.body, scripted.headers)
+
+        return Handler

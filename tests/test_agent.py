@@ -1,0 +1,334 @@
+"""The agent loop against the fake OpenAI server, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.agent.context import HistoryMessage
+from bot.agent.events import Event, Queued, ToolFinished, ToolStarted
+from bot.app import Services
+from bot.plugin_host.protocol import Caller
+from tests.fakes.openai_server import FakeOpenAI, Scripted
+
+Make = Callable[..., Awaitable[Services]]
+call = FakeOpenAI.tool_call
+CALLER = Caller(user="U123", channel="C_INCIDENT", thread_ts="1700000000.000100")
+
+
+@pytest.fixture(autouse=True)
+def plugins(builtin: Callable[..., Path]) -> None:
+    builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text",
+                            "alpha_slow": "async:import asyncio; await asyncio.sleep(0.4); "
+                                          "return 'slow:' + text",
+                            "alpha_hang": "async:import asyncio; await asyncio.sleep(30)",
+                            "alpha_secret": "return 'token: ghp_' + 'a' * 36"})
+    builtin("beta", tools={"beta_echo": "return 'beta:' + text"})
+
+
+def tool_messages(fake: FakeOpenAI, index: int) -> list[dict[str, Any]]:
+    return [m for m in fake.messages(index) if m["role"] == "tool"]
+
+
+async def test_two_step_run(agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "pods"}, "call_1")])
+    fake_openai.reply("The pods are fine.")
+    result = await services.runs.ask("are the pods ok?", caller=CALLER)
+    assert (result.status, result.text) == ("answered", "The pods are fine.")
+    assert [t.tool for t in result.tools] == ["alpha_echo"]
+    first, second = fake_openai.requests
+    assert first["model"] == "gpt-4o-mini"
+    assert first["messages"][0]["role"] == "system"
+    assert first["messages"][-1] == {"role": "user", "content": "are the pods ok?"}
+    assert "alpha_echo" in fake_openai.tool_names(0)
+    assert second["messages"][-2]["tool_calls"][0]["id"] == "call_1"
+    assert tool_messages(fake_openai, 1) == [
+        {"role": "tool", "tool_call_id": "call_1", "content": "alpha:pods"}]
+
+
+async def test_tool_calls_are_audited_with_redacted_arguments(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "x", "password": "hunter2"})])
+    fake_openai.reply("done")
+    result = await services.runs.ask("q", caller=CALLER)
+    rows = await services.tool_log.recent(5, run_id=result.run_id)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.user, row.channel, row.thread_ts, row.tool, row.plugin, row.plugin_version,
+            row.outcome) == ("U123", "C_INCIDENT", "1700000000.000100", "alpha_echo",
+                             "alpha", "1.0.0", "failed")  # the handler takes no password
+    assert "hunter2" not in row.arguments and '"password": "[REDACTED]"' in row.arguments
+
+
+async def test_parallel_tool_calls_run_concurrently(agent_services: Make,
+                                                    fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply(tool_calls=[call("alpha_slow", {"text": str(i)}, f"c{i}")
+                                  for i in range(3)])
+    fake_openai.reply("all three done")
+    started = time.monotonic()
+    result = await services.runs.ask("q", caller=CALLER)
+    assert time.monotonic() - started < 1.1  # 3 x 0.4 s would be 1.2 s in series
+    assert result.text == "all three done"
+    assert [(m["tool_call_id"], m["content"]) for m in tool_messages(fake_openai, 1)] == [
+        ("c0", "slow:0"), ("c1", "slow:1"), ("c2", "slow:2")]
+
+
+async def test_disabling_between_steps_removes_the_tool_and_refuses_calls(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha", "beta"))
+
+    async def disable_after_first_tool(event: Event) -> None:
+        if isinstance(event, ToolFinished) and event.tool == "beta_echo":
+            await services.plugins.disable("alpha", actor="U_ADMIN")
+
+    fake_openai.reply(tool_calls=[call("beta_echo", {}, "c1")])
+    fake_openai.reply(tool_calls=[call("alpha_echo", {}, "c2")])
+    fake_openai.reply("alpha is gone")
+    result = await services.runs.ask("q", caller=CALLER, observer=disable_after_first_tool)
+    assert "alpha_echo" in fake_openai.tool_names(0)
+    assert "alpha_echo" not in fake_openai.tool_names(1)
+    assert "beta_echo" in fake_openai.tool_names(1)
+    refused = tool_messages(fake_openai, 2)[-1]
+    assert refused["content"].startswith("No enabled plugin provides a tool named 'alpha_echo'")
+    assert result.text == "alpha is gone"
+
+
+async def test_enabling_between_runs_lists_the_new_tools(agent_services: Make,
+                                                         fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply("first")
+    await services.runs.ask("q1", caller=CALLER)
+    await services.plugins.enable("beta", actor="U_ADMIN")
+    fake_openai.reply("second")
+    await services.runs.ask("q2", caller=CALLER)
+    assert "beta_echo" not in fake_openai.tool_names(0)
+    assert "beta_echo" in fake_openai.tool_names(1)
+
+
+@pytest.mark.parametrize(("tool_call", "expected"), [
+    (call("alpha_echo", "{text: oops", "c1"), "Arguments for 'alpha_echo' are not valid JSON"),
+    (call("alpha_echo", {"text": 42}, "c1"), "Invalid arguments for 'alpha_echo': text: 42 is "
+                                             "not of type 'string'."),
+    (call("kubectl_delete", {}, "c1"), "No enabled plugin provides a tool named "
+                                       "'kubectl_delete'"),
+])
+async def test_bad_calls_go_back_to_the_model_and_the_loop_continues(
+        agent_services: Make, fake_openai: FakeOpenAI, tool_call: dict[str, Any],
+        expected: str) -> None:
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply(tool_calls=[tool_call])
+    fake_openai.reply("recovered")
+    result = await services.runs.ask("q", caller=CALLER)
+    assert tool_messages(fake_openai, 1)[0]["content"].startswith(expected)
+    assert (result.status, result.text) == ("answered", "recovered")
+
+
+async def test_tool_timeout_goes_back_as_an_error(agent_services: Make,
+                                                  fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",), tool_timeout=0.3)
+    fake_openai.reply(tool_calls=[call("alpha_hang", {}, "c1")])
+    fake_openai.reply("it hung")
+    result = await services.runs.ask("q", caller=CALLER)
+    assert tool_messages(fake_openai, 1)[0]["content"] == (
+        "Tool 'alpha_hang' timed out after 2 s and was stopped.")
+    assert result.text == "it hung" and result.tools[0].ok is False
+
+
+async def test_same_call_three_times_is_refused_with_a_note(agent_services: Make,
+                                                            fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",))
+    for i in range(3):
+        fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "same"}, f"c{i}")])
+    fake_openai.reply("ok")
+    await services.runs.ask("q", caller=CALLER)
+    assert tool_messages(fake_openai, 2)[-1]["content"] == "alpha:same"
+    assert tool_messages(fake_openai, 3)[-1]["content"] == (
+        "Refused: 'alpha_echo' was already called twice with exactly these arguments in this "
+        "run. Use the earlier results, or change the arguments.")
+
+
+async def test_max_steps_last_request_has_no_tools(agent_services: Make,
+                                                   fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",), agent_max_steps=3)
+    for i in range(3):
+        fake_openai.reply(tool_calls=[call("alpha_echo", {"text": str(i)}, f"c{i}")])
+    result = await services.runs.ask("q", caller=CALLER)
+    assert len(fake_openai.requests) == 3
+    assert "tools" in fake_openai.requests[1] and "tools" not in fake_openai.requests[2]
+    assert result.status == "no_answer"
+    assert result.text == ("I could not reach an answer within 3 steps. Tools run: "
+                           "alpha_echo (ok), alpha_echo (ok). Try a narrower question.")
+
+
+async def test_answer_on_the_last_step_is_used(agent_services: Make,
+                                               fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",), agent_max_steps=2)
+    fake_openai.reply(tool_calls=[call("alpha_echo", {}, "c0")])
+    fake_openai.reply("final answer without tools")
+    result = await services.runs.ask("q", caller=CALLER)
+    assert (result.status, result.text) == ("answered", "final answer without tools")
+
+
+async def test_credentials_rejected_gives_one_sentence(agent_services: Make,
+                                                       fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(openai_api_key="sk-wrong")
+    result = await services.runs.ask("q", caller=CALLER)
+    assert (result.status, result.text) == (
+        "model_error", f"The model endpoint ({fake_openai.base_url}) rejected the "
+                       "credentials: check OPENAI_API_KEY.")
+
+
+async def test_model_not_found_gives_one_sentence(agent_services: Make,
+                                                  fake_openai: FakeOpenAI) -> None:
+    services = await agent_services()
+    fake_openai.fail(404)
+    result = await services.runs.ask("q", caller=CALLER)
+    assert result.text.startswith("The model 'gpt-4o-mini' was not found at ")
+
+
+async def test_unreachable_endpoint_gives_one_sentence(agent_services: Make) -> None:
+    services = await agent_services(openai_base_url="http://127.0.0.1:9/v1",
+                                    openai_max_retries=0)
+    result = await services.runs.ask("q", caller=CALLER)
+    assert (result.status, result.text) == (
+        "model_error", "The model endpoint http://127.0.0.1:9/v1 is unreachable: check "
+                       "OPENAI_BASE_URL and that the server is up.")
+
+
+async def test_rate_limit_is_retried_after_retry_after(agent_services: Make,
+                                                       fake_openai: FakeOpenAI) -> None:
+    services = await agent_services()
+    fake_openai.fail(429, headers={"retry-after": "0.2"})
+    fake_openai.reply("after the wait")
+    started = time.monotonic()
+    result = await services.runs.ask("q", caller=CALLER)
+    assert result.text == "after the wait"
+    assert time.monotonic() - started >= 0.2
+    assert len(fake_openai.requests) == 2
+
+
+async def test_persistent_rate_limit_and_server_errors_give_one_sentence(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(openai_max_retries=1)
+    for _ in range(2):
+        fake_openai.fail(429, headers={"retry-after": "0.05"})
+    limited = await services.runs.ask("q", caller=CALLER)
+    assert limited.text.endswith("is rate limiting us; please try again in a minute.")
+    for _ in range(2):
+        fake_openai.fail(500, headers={"retry-after": "0.05"})
+    failed = await services.runs.ask("q", caller=CALLER)
+    assert failed.text.endswith("failed (HTTP 500); please try again.")
+
+
+async def test_slow_model_times_out_with_one_sentence(agent_services: Make,
+                                                      fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(openai_timeout=0.3, openai_max_retries=0)
+    fake_openai.reply("too late", delay=1.0)
+    result = await services.runs.ask("q", caller=CALLER)
+    assert result.text.endswith("did not answer in time; please try again.")
+
+
+async def test_history_is_context_and_trimmed_oldest_first(agent_services: Make,
+                                                           fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(agent_context_tokens=600)
+    fake_openai.reply("ok")
+    history = [HistoryMessage("user", "very old " + "x" * 2000, "U1"),
+               HistoryMessage("user", "is checkout down?", "U2"),
+               HistoryMessage("assistant", "Looking at it.")]
+    await services.runs.ask("and now?", caller=CALLER, history=history)
+    sent = fake_openai.messages(0)
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[1]["content"] == "U2: is checkout down?"
+    assert sent[2]["content"] == "Looking at it."
+
+
+async def test_secrets_are_masked_for_model_and_user(agent_services: Make,
+                                                     fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply(tool_calls=[call("alpha_secret", {}, "c1")])
+    fake_openai.reply("The key is xoxb-1234567890-abcdefghij")
+    result = await services.runs.ask("q", caller=CALLER)
+    assert tool_messages(fake_openai, 1)[0]["content"] == "token: [REDACTED]"
+    assert result.text == "The key is [REDACTED]"
+
+
+async def test_system_prompt_can_be_overridden_from_a_file(
+        agent_services: Make, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("You are the payments team's assistant.")
+    services = await agent_services(agent_system_prompt_file=prompt)
+    fake_openai.reply("ok")
+    await services.runs.ask("q", caller=CALLER)
+    assert fake_openai.messages(0)[0] == {"role": "system",
+                                          "content": "You are the payments team's assistant."}
+
+
+async def test_cancel_stops_tools_in_flight_and_says_what_ran(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(enabled=("alpha",), tool_timeout=20)
+    fake_openai.reply(tool_calls=[call("alpha_echo", {}, "c1")])
+    fake_openai.reply(tool_calls=[call("alpha_hang", {}, "c2")])
+    started_hang = asyncio.Event()
+
+    async def observer(event: Event) -> None:
+        if isinstance(event, ToolStarted) and event.tool == "alpha_hang":
+            started_hang.set()
+
+    handle = services.runs.start("q", caller=CALLER, observer=observer)
+    await asyncio.wait_for(started_hang.wait(), 5)
+    assert services.runs.cancel(handle.run_id)
+    started = time.monotonic()
+    result = await handle.result()
+    assert time.monotonic() - started < 1
+    assert (result.status, result.text) == ("cancelled",
+                                            "Stopped. Tools that had run: alpha_echo (ok).")
+
+
+async def test_runs_over_the_cap_wait_and_learn_their_position(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(agent_max_concurrent_runs=2)
+    fake_openai.default = lambda body: Scripted(body=fake_openai.completion("done"), delay=0.3)
+    seen: dict[int, list[int]] = {i: [] for i in range(4)}
+
+    def observer_for(i: int) -> Callable[[Event], Awaitable[None]]:
+        async def observe(event: Event) -> None:
+            if isinstance(event, Queued):
+                seen[i].append(event.position)
+        return observe
+
+    handles = []
+    for i in range(4):
+        handles.append(services.runs.start(f"q{i}", caller=CALLER, observer=observer_for(i)))
+        await asyncio.sleep(0.02)
+    results = [await h.result() for h in handles]
+    assert all(r.text == "done" for r in results)
+    assert seen[0] == [] and seen[1] == []
+    assert seen[2] == [1] and seen[3][0] == 2 and seen[3][-1] == 1
+
+
+async def test_no_model_configured_answers_with_what_to_set(agent_services: Make) -> None:
+    services = await agent_services(openai_base_url=None, openai_api_key=None)
+    result = await services.runs.ask("q", caller=CALLER)
+    assert (result.status, result.text) == (
+        "not_configured", "No language model is configured: set OPENAI_API_KEY (or "
+        "OPENAI_BASE_URL for a local OpenAI-compatible server such as Ollama) and restart.")
+
+
+async def test_tool_results_are_json_for_structured_data(agent_services: Make,
+                                                         fake_openai: FakeOpenAI,
+                                                         builtin: Callable[..., Path]) -> None:
+    builtin("gamma", tools={"gamma_data": "return {'pods': [text]}"})
+    services = await agent_services(enabled=("gamma",))
+    fake_openai.reply(tool_calls=[call("gamma_data", {"text": "p1"}, "c1")])
+    fake_openai.reply("ok")
+    await services.runs.ask("q", caller=CALLER)
+    assert json.loads(tool_messages(fake_openai, 1)[0]["content"]) == {"pods": ["p1"]}

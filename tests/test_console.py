@@ -1,0 +1,73 @@
+"""`bot console` end to end in a subprocess: admin commands, a question answered with a tool
+call by the fake model, upload, and a clean exit on Ctrl-D (end of input)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.plugin_factory import write_plugin
+
+
+@pytest.fixture
+def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
+    write_plugin(plugins_dir / "builtins", "alpha")
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
+    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_SANDBOX": "process"}
+
+
+def console(env: dict[str, str], lines: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", "console"], env=env, text=True,
+                          input="".join(f"{line}\n" for line in lines), capture_output=True,
+                          timeout=90)
+
+
+def test_console_plugin_commands_question_and_ctrl_d(env: dict[str, str],
+                                                     fake_openai: FakeOpenAI) -> None:
+    fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("alpha_echo", {"text": "pods"}, "c1")])
+    fake_openai.reply("All pods are healthy (alpha_echo said alpha:pods).")
+    env |= {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": fake_openai.api_key}
+    result = console(env, ["/plugin list", "/plugin enable alpha",
+                           "@bot are the pods healthy?"])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "alpha  1.0.0    builtin  disabled  alpha_echo" in out
+    assert "Enabled alpha 1.0.0 (alpha_echo)." in out
+    assert "… thinking (step 1)" in out
+    assert '→ alpha_echo {"text": "pods"}' in out
+    assert "✓ alpha_echo (" in out
+    assert "All pods are healthy (alpha_echo said alpha:pods)." in out
+    assert out.rstrip().endswith("Bye.")
+    assert fake_openai.messages(1)[-1]["content"] == "alpha:pods"
+
+
+def test_console_without_a_model_still_runs_admin_commands(env: dict[str, str]) -> None:
+    result = console(env, ["/plugin info alpha", "why is it down?", "/plugin nope", "exit"])
+    assert result.returncode == 0
+    assert "no model configured" in result.stdout
+    assert "Name:        alpha" in result.stdout
+    assert ("No language model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a "
+            "local OpenAI-compatible server such as Ollama) and restart.") in result.stdout
+    assert "Unknown subcommand 'nope'." in result.stdout
+
+
+def test_console_upload_installs_and_reports_problems(env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    good = write_plugin(tmp_path / "src", "uploaded")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip at all")
+    result = console(env, [f"upload {good}", f"upload {broken}", "/plugin versions uploaded",
+                           f"upload {tmp_path / 'missing.zip'}"])
+    assert "Installed uploaded 1.0.0. It is disabled until an admin enables uploaded." in (
+        result.stdout)
+    assert ("Refused broken.zip: upload: 'broken.zip' is not a zip archive (its bytes do not "
+            "start with the zip signature)") in result.stdout
+    assert "*  1.0.0" in result.stdout
+    assert "cannot read" in result.stdout and "missing.zip" in result.stdout
