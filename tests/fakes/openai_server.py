@@ -29,6 +29,10 @@ class Scripted:
     delay: float = 0.0
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 drops SYNs under concurrent load
+
+
 class FakeOpenAI:
     def __init__(self, *, api_key: str = "sk-test-key") -> None:
         self.api_key = api_key
@@ -38,7 +42,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.default: Callable[[dict[str, Any]], Scripted] | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
@@ -133,6 +137,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body must not wait for an ACK
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -145,8 +150,9 @@ class FakeOpenAI:
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self._headers_buffer.append(b"\r\n")  # end_headers() without its flush
+                self._headers_buffer.append(data)  # one write: headers and body together
+                self.flush_headers()
 
             def _authorised(self) -> bool:
                 if self.headers.get("Authorization") == f"Bearer {fake.api_key}":

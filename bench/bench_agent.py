@@ -1,0 +1,175 @@
+"""Agent benchmarks (issue: agent loop).
+
+- bot overhead per step: a 2-step run (tool call, answer) against a zero-latency fake model
+  and a trivial tool; per-step time minus the raw model round trip measured with the same
+  client against the same server, side by side;
+- 100 concurrent runs of 3 steps each against a fake model with 200 ms latency: wall time
+  against the ideal 3 x 200 ms, and the bot's peak RSS.
+
+The fake model runs in its own process so that it does not share the bot's GIL.
+Run: python bench/bench_agent.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine, markdown_table, percentile
+from bot.app import build_services
+from bot.config import load_settings
+from bot.plugin_host.protocol import Caller
+from tests.plugin_factory import write_plugin
+
+REPO = Path(__file__).resolve().parents[1]
+THREADED_SERVER = """
+import sys
+sys.path.insert(0, {repo!r})
+from tests.fakes.openai_server import FakeOpenAI, Scripted
+fake = FakeOpenAI()
+def answer(body):
+    done = sum(1 for m in body["messages"] if m["role"] == "tool")
+    if done < {tool_steps} and body.get("tools"):
+        call = fake.tool_call("bench_echo", {{"text": str(done)}}, f"c{{done}}")
+        return Scripted(body=fake.completion(None, [call]), delay={delay})
+    return Scripted(body=fake.completion("done"), delay={delay})
+fake.default = answer
+fake.start()
+print(fake.base_url, flush=True)
+sys.stdin.read()
+"""
+
+# The same answers from an asyncio server: one process, no thread per connection, so the
+# stand-in model is not what limits 100 concurrent runs.
+ASYNC_SERVER = """
+import asyncio, json, sys, time
+from aiohttp import web
+
+def completion(content, tool_calls=None):
+    message = {{"role": "assistant", "content": content}}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {{"id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()),
+            "model": "gpt-4o-mini", "choices": [{{"index": 0, "message": message,
+            "finish_reason": "tool_calls" if tool_calls else "stop"}}],
+            "usage": {{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}}}
+
+async def handle(request):
+    body = await request.json()
+    done = sum(1 for m in body["messages"] if m["role"] == "tool")
+    if {delay}:
+        await asyncio.sleep({delay})
+    if done < {tool_steps} and body.get("tools"):
+        call = {{"id": f"c{{done}}", "type": "function", "function": {{
+            "name": "bench_echo", "arguments": json.dumps({{"text": str(done)}})}}}}
+        return web.json_response(completion(None, [call]))
+    return web.json_response(completion("done"))
+
+async def main():
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    print(f"http://127.0.0.1:{{port}}/v1", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+def start_fake(*, delay: float, tool_steps: int, server: str = ASYNC_SERVER
+               ) -> tuple[subprocess.Popen[str], str]:
+    code = server.format(repo=str(REPO), delay=delay, tool_steps=tool_steps)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+async def services_for(tmp: Path, url: str, **extra: object):  # type: ignore[no-untyped-def]
+    plugins = tmp / "plugins"
+    write_plugin(plugins / "builtins", "bench", tools={"bench_echo": "return text"})
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
+                             plugins_dir=plugins, openai_base_url=url,
+                             openai_api_key="sk-test-key", plugin_sandbox="process", **extra)
+    return await build_services(settings, default_enabled=frozenset({"bench"}))
+
+
+async def step_overhead(tmp: Path, url: str, runs: int = 300) -> list[str]:
+    services = await services_for(tmp, url)
+    llm = services.llm
+    assert llm is not None
+    try:
+        raw, steps = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            await llm.complete([{"role": "user", "content": "x"}], None)  # the bot's own call
+            raw.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            result = await services.runs.ask("q", caller=Caller(user="bench"))
+            assert result.text == "done" and result.steps == 2, result
+            steps.append((time.perf_counter() - started) / result.steps)
+    finally:
+        await services.close()
+    overhead = percentile(steps, 50) - percentile(raw, 50)
+    return [f"{percentile(raw, 50) * 1000:.3f}", f"{percentile(steps, 50) * 1000:.3f}",
+            f"{overhead * 1000:.3f}", "< 2", "yes" if overhead < 0.002 else "NO"]
+
+
+async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100) -> list[str]:
+    services = await services_for(tmp, url, agent_max_concurrent_runs=n)
+    try:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(services.runs.ask(f"q{i}", caller=Caller(user="b"))
+                                         for i in range(n)))
+        wall = time.perf_counter() - started
+    finally:
+        await services.close()
+    assert all(r.text == "done" and r.steps == 3 for r in results), results[0]
+    ideal = 3 * 0.2
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return [label, str(n), f"{wall:.3f}", f"{ideal:.1f}", f"{wall / ideal:.2f}x", "<= 1.2x",
+            "yes" if wall / ideal <= 1.2 else "NO", f"{rss:.0f}"]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        fast, fast_url = start_fake(delay=0, tool_steps=1)
+        try:
+            overhead = asyncio.run(step_overhead(Path(tmp) / "a", fast_url))
+        finally:
+            fast.kill()
+        concurrent = []
+        for label, server in (("asyncio (aiohttp) model server", ASYNC_SERVER),
+                              ("threaded test fake (tests/fakes)", THREADED_SERVER)):
+            slow, slow_url = start_fake(delay=0.2, tool_steps=2, server=server)
+            try:
+                concurrent.append(asyncio.run(concurrent_runs(
+                    Path(tmp) / label.split()[0], slow_url, label)))
+            finally:
+                slow.kill()
+    print(f"Machine: {machine()}\n")
+    print("Per-step bot overhead: 2-step runs (tool call, answer), zero-latency model server "
+          "in another process, trivial tool, 300 runs (ms, p50):\n")
+    print(markdown_table(["raw model round trip", "agent time per step", "bot overhead",
+                          "target", "met"], [overhead]))
+    print("\n100 concurrent 3-step runs, model latency 200 ms, cap = 100; the bot is the "
+          "same, the stand-in model server differs:\n")
+    print(markdown_table(["model server", "runs", "wall (s)", "ideal (s)", "ratio", "target",
+                          "met", "peak RSS of the bot (MiB)"], concurrent))
+
+
+if __name__ == "__main__":
+    os.environ.pop("OPENAI_API_KEY", None)
+    main()
