@@ -127,20 +127,25 @@ async def step_overhead(tmp: Path, url: str, runs: int = 300) -> list[str]:
             f"{overhead * 1000:.3f}", "< 2", "yes" if overhead < 0.002 else "NO"]
 
 
-async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100) -> list[str]:
+async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100) -> list[list[str]]:
+    """Two rounds on one bot: the first opens the connections, the second reuses them."""
     services = await services_for(tmp, url, agent_max_concurrent_runs=n)
+    rows = []
     try:
-        started = time.perf_counter()
-        results = await asyncio.gather(*(services.runs.ask(f"q{i}", caller=Caller(user="b"))
-                                         for i in range(n)))
-        wall = time.perf_counter() - started
+        for pool in ("cold", "warm"):
+            started = time.perf_counter()
+            results = await asyncio.gather(*(services.runs.ask(f"q{i}", caller=Caller(user="b"))
+                                             for i in range(n)))
+            wall = time.perf_counter() - started
+            assert all(r.text == "done" and r.steps == 3 for r in results), results[0]
+            ideal = 3 * 0.2
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rows.append([label, pool, str(n), f"{wall:.3f}", f"{ideal:.1f}",
+                         f"{wall / ideal:.2f}x", "<= 1.2x",
+                         "yes" if wall / ideal <= 1.2 else "NO", f"{rss:.0f}"])
     finally:
         await services.close()
-    assert all(r.text == "done" and r.steps == 3 for r in results), results[0]
-    ideal = 3 * 0.2
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return [label, str(n), f"{wall:.3f}", f"{ideal:.1f}", f"{wall / ideal:.2f}x", "<= 1.2x",
-            "yes" if wall / ideal <= 1.2 else "NO", f"{rss:.0f}"]
+    return rows
 
 
 def main() -> None:
@@ -155,8 +160,8 @@ def main() -> None:
                               ("threaded test fake (tests/fakes)", THREADED_SERVER)):
             slow, slow_url = start_fake(delay=0.2, tool_steps=2, server=server)
             try:
-                concurrent.append(asyncio.run(concurrent_runs(
-                    Path(tmp) / label.split()[0], slow_url, label)))
+                concurrent += asyncio.run(concurrent_runs(
+                    Path(tmp) / label.split()[0], slow_url, label))
             finally:
                 slow.kill()
     print(f"Machine: {machine()}\n")
@@ -166,7 +171,8 @@ def main() -> None:
                           "target", "met"], [overhead]))
     print("\n100 concurrent 3-step runs, model latency 200 ms, cap = 100; the bot is the "
           "same, the stand-in model server differs:\n")
-    print(markdown_table(["model server", "runs", "wall (s)", "ideal (s)", "ratio", "target",
+    print(markdown_table(["model server", "connection pool", "runs", "wall (s)", "ideal (s)",
+                          "ratio", "target",
                           "met", "peak RSS of the bot (MiB)"], concurrent))
 
 
