@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bot {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    run = commands.add_parser("run", help="connect to Slack: Socket Mode when SLACK_APP_TOKEN "
+                              "is set, else HTTP on PORT at /slack/events")
+    run.set_defaults(handler=_run)
+
     console = commands.add_parser("console", help="the bot in a terminal: ask questions, "
                                   "run /plugin commands, upload plugins (no Slack needed)")
     console.set_defaults(handler=_console)
@@ -136,6 +140,20 @@ async def _with_services(settings: Settings,
         return EXIT_FAILED
     finally:
         await services.close()
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    missing = settings.missing_for_run()
+    if missing:
+        print(f"bot: cannot start: missing settings {', '.join(missing)} (Slack app "
+              "credentials; see README, 'Connect to Slack')", file=sys.stderr)
+        return EXIT_USAGE
+    from bot.slack.app import run
+
+    async def action(services: Services) -> int:
+        await run(services)
+        return EXIT_OK
+    return await _with_services(settings, action)
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:

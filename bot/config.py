@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     agent_context_tokens: int = Field(default=12_000, ge=500)
     agent_system_prompt: str | None = None
     agent_system_prompt_file: Path | None = None
+    approval_timeout_seconds: float = Field(default=300, gt=0)
 
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
     plugins_dir: Path = Path("./plugins")

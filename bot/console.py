@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import messages, text_render
+from bot.agent.approvals import Decision
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.commands import PluginCommands
@@ -42,6 +43,7 @@ class Console:
         self.actor = f"console:{self.user}"
         self.commands = PluginCommands(services.plugins, services.installer)
         self._current: str | None = None
+        services.agent.approver = self._approve
 
     async def run(self) -> int:
         self._print(self._banner())
@@ -124,6 +126,24 @@ class Console:
             mark = "✓" if event.ok else "✗"
             detail = "" if event.ok else f": {event.summary}"
             self._print(f"{mark} {event.tool} ({event.duration_ms:.0f} ms){detail}")
+
+    async def _approve(self, *, tool: str, arguments: str, caller: Caller,
+                       run_id: str) -> Decision:
+        """The console's operator is the admin: ask them."""
+        self._print(f"? {tool} needs approval to run with {arguments}. Approve? [y/N]")
+        try:
+            answer = await asyncio.to_thread(input, "")
+        except EOFError:
+            answer = ""
+        approved = answer.strip().lower() in ("y", "yes")
+        if approved:
+            await self.services.plugins.record_decision(self.actor, tool, run_id)
+        else:
+            await self.services.plugins.record_refusal(self.actor, "deny", tool,
+                                                       f"run {run_id}")
+        text = (messages.approval_approved(tool, self.actor) if approved
+                else messages.approval_denied(tool, self.actor))
+        return Decision(approved, self.actor, text)
 
     def _interrupt(self) -> None:
         if self._current is not None:

@@ -209,3 +209,30 @@ def not_admin() -> str:
 
 def reloaded(count: int) -> str:
     return f"Reloaded {count} plugins from disk and database."
+
+
+def approval_unavailable(tool: str) -> str:
+    return (f"'{tool}' needs an admin's approval and nobody can be asked here; it was not "
+            "run.")
+
+
+def approval_denied(tool: str, by: str) -> str:
+    return f"An admin ({by}) denied running '{tool}'; it was not run."
+
+
+def approval_expired(tool: str, seconds: float) -> str:
+    return f"No admin approved '{tool}' within {seconds:g} s; it was not run."
+
+
+def approval_approved(tool: str, by: str) -> str:
+    return f"Approved by {by}."
+
+
+def upload_not_admin(name: str) -> str:
+    return (f"Only admins can install plugins: nothing was installed from {name}. Ask one of "
+            "the BOT_ADMIN_USERS to upload it.")
+
+
+def download_not_zip() -> str:
+    return ("Slack sent a web page instead of the file (is the files:read scope granted?); "
+            "nothing was installed.")

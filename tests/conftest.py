@@ -9,7 +9,9 @@ import pytest
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.plugin_factory import write_plugin
+from tests.slack_harness import SlackBot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,4 +141,45 @@ async def agent_services(settings: Settings, fake_openai: FakeOpenAI
 
     yield make
     for services in built:
+        await services.close()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+                    ) -> AsyncIterator[Callable[..., Awaitable[SlackBot]]]:
+    """The bot's real Slack endpoint (Bolt, HTTP mode) on a free port, over the fakes."""
+    import aiohttp
+
+    from bot.slack.app import build_slack_app, serve_http
+
+    started: list[tuple[Services, object, object, aiohttp.ClientSession]] = []
+
+    async def make(*, enabled: tuple[str, ...] = (), **overrides: object) -> SlackBot:
+        values: dict[str, object] = {
+            "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": fake_slack.api_url, "bot_admin_users": ["U_ADMIN"],
+            "bot_admin_channel": "C_ADMIN", "openai_base_url": fake_openai.base_url,
+            "openai_api_key": fake_openai.api_key, "openai_max_retries": 0,
+            "plugin_sandbox": "process"}
+        custom = load_settings(**(settings.model_dump() | values | overrides))
+        services = await build_services(custom, default_enabled=frozenset(enabled))
+        app, ctx = build_slack_app(services)
+        runner, port = await serve_http(app, port=0, host="127.0.0.1")
+        session = aiohttp.ClientSession()
+        started.append((services, runner, ctx, session))
+        return SlackBot(f"http://127.0.0.1:{port}/slack/events", fake_slack, fake_openai,
+                        services, session)
+
+    yield make
+    for services, runner, ctx, session in started:
+        await session.close()
+        await runner.cleanup()  # type: ignore[attr-defined]
+        await ctx.drain()  # type: ignore[attr-defined]
         await services.close()

@@ -21,6 +21,7 @@ from typing import Any
 from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageToolCall
 
 from bot import messages
+from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
 from bot.agent.llm import LLM, ModelError
@@ -69,8 +70,10 @@ class _RunState:
 
 class Agent:
     def __init__(self, *, llm: LLM | None, registry: Registry, tool_log: ToolCallLog | None,
-                 system_prompt: str, max_steps: int = 10, context_tokens: int = 12_000) -> None:
+                 system_prompt: str, max_steps: int = 10, context_tokens: int = 12_000,
+                 approver: Approver | None = None) -> None:
         self.llm = llm
+        self.approver = approver
         self.registry = registry
         self.tool_log = tool_log
         self.system_prompt = system_prompt
@@ -131,7 +134,8 @@ class Agent:
         shown = _parse(raw)
         await _tell(state, ToolStarted(call.id, name, shown))
         started = time.perf_counter()
-        result = await self.registry.call(name, raw, state.caller)
+        refusal = await self._approval(name, raw, state)
+        result = refusal or await self.registry.call(name, raw, state.caller)
         duration = (time.perf_counter() - started) * 1000
         state.tools.append(ToolRun(name, result.ok, duration))
         summary = redact(result.text.strip().splitlines()[0] if result.text.strip() else "")
@@ -143,6 +147,22 @@ class Agent:
                 plugin_version=result.plugin_version, arguments=redact_arguments(raw),
                 duration_ms=duration, outcome="ok" if result.ok else result.error or "error"))
         return result
+
+    async def _approval(self, name: str, raw: str, state: _RunState) -> ToolResult | None:
+        """None when the call may run; otherwise the result that explains why not."""
+        tool = self.registry.snapshot.get(name)
+        if tool is None or not tool.spec.requires_approval:
+            return None
+        if self.approver is None:
+            return ToolResult(False, messages.approval_unavailable(name), name,
+                              plugin=tool.plugin, plugin_version=tool.plugin_version,
+                              error="denied")
+        decision = await self.approver(tool=name, arguments=redact_arguments(raw),
+                                       caller=state.caller, run_id=state.run_id)
+        if decision.approved:
+            return None
+        return ToolResult(False, decision.text, name, plugin=tool.plugin,
+                          plugin_version=tool.plugin_version, error="denied")
 
     def _finish(self, state: _RunState, status: str, text: str) -> RunResult:
         return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)

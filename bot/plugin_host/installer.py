@@ -73,6 +73,10 @@ class Installer:
         """Install an upload. `after_move` is a fault-injection point for crash tests."""
         return await self._run(source, filename, actor=actor, after_move=after_move)
 
+    async def refuse(self, filename: str, reason: str, *, actor: str) -> InstallResult:
+        """Refuse an upload before it reached the pipeline (download failed, too large)."""
+        return await self._refused(filename, "", None, [Problem("upload", reason)], actor)
+
     async def sweep(self) -> list[Path]:
         """Remove staging leftovers and install dirs no version row points at."""
         removed = []

@@ -98,6 +98,10 @@ class PluginManager:
         """Audit an attempt refused before it reached the manager (e.g. not an admin)."""
         await self._audit(actor, action, target, "refused", reason)
 
+    async def record_decision(self, actor: str, tool: str, run_id: str) -> None:
+        """Audit an approval granted outside Slack (the console)."""
+        await self._audit(actor, "approve", tool, "ok", f"run {run_id}")
+
     # -- admin operations: serialised ------------------------------------------------------
 
     async def start(self, *, actor: str = "system") -> None:

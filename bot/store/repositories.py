@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.store.models import AuditEvent, PluginRow, PluginVersionRow
+from bot.store.models import AuditEvent, PluginRow, PluginVersionRow, ProcessedEvent, utcnow
 
 
 class PluginRepository:
@@ -56,3 +56,17 @@ class AuditRepository:
         if target is not None:
             query = query.where(AuditEvent.target == target)
         return (await self.session.execute(query)).scalars().all()
+
+
+async def first_delivery(session: AsyncSession, key: str) -> bool:
+    """Record `key` as processed; False if it already was (a retry or a duplicate)."""
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        statement = sqlite_insert(ProcessedEvent).values(key=key, at=utcnow())
+        result = await session.execute(statement.on_conflict_do_nothing())
+        return bool(result.rowcount)
+    if await session.get(ProcessedEvent, key) is not None:
+        return False
+    session.add(ProcessedEvent(key=key))
+    return True

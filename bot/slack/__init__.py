@@ -1,0 +1,1 @@
+"""The Slack surface: one module per surface, each with `register(app, ctx)`."""

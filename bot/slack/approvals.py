@@ -1,0 +1,111 @@
+"""Approvals in Slack: Approve/Deny buttons in the run's thread; only admins decide; no
+decision within the timeout is a denial. Every request and decision is stored and audited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import messages
+from bot.agent.approvals import Decision
+from bot.plugin_host.protocol import Caller
+from bot.slack import render
+from bot.slack.context import SlackContext
+from bot.store.models import ApprovalRow, utcnow
+from bot.store.repositories import AuditRepository
+
+log = logging.getLogger(__name__)
+
+
+class SlackApprover:
+    def __init__(self, ctx: SlackContext, *, timeout: float) -> None:
+        self.ctx = ctx
+        self.timeout = timeout
+        self._waiting: dict[str, asyncio.Future[Decision]] = {}
+
+    async def __call__(self, *, tool: str, arguments: str, caller: Caller,
+                       run_id: str) -> Decision:
+        approval_id = uuid.uuid4().hex[:16]
+        async with self.ctx.services.db.write() as session:
+            session.add(ApprovalRow(id=approval_id, run_id=run_id, tool=tool,
+                                    arguments=arguments, requested_by=caller.user,
+                                    channel=caller.channel, thread_ts=caller.thread_ts,
+                                    status="pending"))
+            AuditRepository(session).record(actor=caller.user or "agent", action="request",
+                                            target=tool, outcome="pending",
+                                            detail=f"approval {approval_id} run {run_id}")
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._waiting[approval_id] = future
+        posted = await self.ctx.client.chat_postMessage(
+            channel=caller.channel or "", thread_ts=caller.thread_ts,
+            text=f"Approval needed to run {tool}",
+            blocks=render.approval_blocks(approval_id, tool, arguments, caller.user))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            decision = Decision(False, None, messages.approval_expired(tool, self.timeout))
+            await self._record(approval_id, tool, "expired", None, decision)
+            await self._close(posted, f":hourglass: Expired: `{tool}` was not run.")
+            return decision
+        finally:
+            self._waiting.pop(approval_id, None)
+
+    async def decide(self, approval_id: str, user: str, *, approve: bool,
+                     body: dict[str, Any], respond: Any) -> None:
+        async with self.ctx.services.db.read() as session:
+            row = await session.get(ApprovalRow, approval_id)
+        if row is None or row.status != "pending":
+            await respond(text="This approval is no longer pending.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        if not self.ctx.is_admin(user):
+            await self.ctx.services.plugins.record_refusal(
+                user, "approve" if approve else "deny", row.tool, messages.not_admin())
+            await respond(text="Only admins can approve or deny tool calls.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        who = f"<@{user}>"
+        decision = Decision(approve, user, messages.approval_approved(row.tool, who) if approve
+                            else messages.approval_denied(row.tool, who))
+        await self._record(approval_id, row.tool, "approved" if approve else "denied", user,
+                           decision)
+        mark = ":white_check_mark: Approved" if approve else ":no_entry: Denied"
+        await respond(text=f"{mark} by {who}: `{row.tool}`", replace_original=True)
+        future = self._waiting.get(approval_id)
+        if future is not None and not future.done():
+            future.set_result(decision)
+
+    async def _record(self, approval_id: str, tool: str, status: str, user: str | None,
+                      decision: Decision) -> None:
+        async with self.ctx.services.db.write() as session:
+            row = await session.get(ApprovalRow, approval_id)
+            if row is not None:
+                row.status, row.decided_by, row.decided_at = status, user, utcnow()
+            AuditRepository(session).record(
+                actor=user or "system", action={"approved": "approve", "denied": "deny"}.get(
+                    status, "expire"), target=tool, outcome="ok", detail=decision.text)
+
+    async def _close(self, posted: Any, text: str) -> None:
+        try:
+            await self.ctx.client.chat_update(channel=posted["channel"], ts=posted["ts"],
+                                              text=text, blocks=[])
+        except Exception:
+            log.warning("could not update the approval message", exc_info=True)
+
+
+def register(app: AsyncApp, approver: SlackApprover) -> None:
+    @app.action("approve_tool")
+    async def on_approve(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await approver.decide(body["actions"][0]["value"], body["user"]["id"], approve=True,
+                              body=body, respond=respond)
+
+    @app.action("deny_tool")
+    async def on_deny(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await approver.decide(body["actions"][0]["value"], body["user"]["id"], approve=False,
+                              body=body, respond=respond)

@@ -1,0 +1,70 @@
+"""What every Slack surface needs: the services, who the admins are, and shared helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Services
+from bot.commands import PluginCommands
+from bot.store.repositories import first_delivery
+
+
+@dataclass
+class SlackContext:
+    services: Services
+    client: AsyncWebClient
+    bot_token: str
+    admins: frozenset[str]
+    admin_channel: str | None
+    api_host: str
+    commands: PluginCommands
+    run_owners: dict[str, str] = field(default_factory=dict)  # run id -> asker
+    home_viewers: set[str] = field(default_factory=set)
+    _thread_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = field(
+        default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def is_admin(self, user: str | None) -> bool:
+        return user is not None and user in self.admins
+
+    async def first_time(self, key: str) -> bool:
+        """True the first time a delivery key is seen (Slack retries carry the same id)."""
+        async with self.services.db.write() as session:
+            return await first_delivery(session, key)
+
+    @contextlib.asynccontextmanager
+    async def thread_turn(self, channel: str, thread_ts: str) -> AsyncIterator[None]:
+        """One run at a time per thread; later mentions wait their turn, in order."""
+        key = (channel, thread_ts)
+        lock, users = self._thread_locks.get(key, (asyncio.Lock(), 0))
+        self._thread_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._thread_locks[key]
+            if users <= 1:
+                del self._thread_locks[key]
+            else:
+                self._thread_locks[key] = (lock, users - 1)
+
+    def spawn(self, coroutine: object) -> None:
+        """Run work after Slack has been acknowledged, keeping a reference to the task."""
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def api_host(url: str) -> str:
+    return urlsplit(url).hostname or "slack.com"

@@ -1,0 +1,54 @@
+"""Download a file a user shared, with the bot token, from Slack's own hosts only."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+SLACK_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
+MAX_REDIRECTS = 3
+
+
+class DownloadError(Exception):
+    """The file could not be fetched safely; the text says why, for the admin."""
+
+
+def allowed(url: str, api_host: str) -> bool:
+    """HTTPS on Slack's hosts, or the exact host of SLACK_API_URL (which may be plain HTTP
+    only when it is that configured host)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == api_host.lower() and parts.scheme in ("http", "https"):
+        return True
+    return parts.scheme == "https" and any(host == h or host.endswith("." + h)
+                                           for h in SLACK_HOSTS)
+
+
+async def download(url: str, *, token: str, api_host: str, max_bytes: int,
+                   total_seconds: float = 30.0) -> bytes:
+    """Fetch `url` with the token, following redirects only within allowed hosts and
+    stopping as soon as the body is larger than `max_bytes`."""
+    client_timeout = aiohttp.ClientTimeout(total=total_seconds)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            if not allowed(url, api_host):
+                host = urlsplit(url).hostname or url
+                raise DownloadError(f"refused to fetch the file from {host}: the bot sends its "
+                                    "token only to Slack's own hosts")
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"},
+                                   allow_redirects=False) as response:
+                if response.status in (301, 302, 303, 307, 308):
+                    url = urljoin(url, response.headers.get("Location", ""))
+                    continue
+                if response.status != 200:
+                    raise DownloadError(f"Slack answered HTTP {response.status} for the file")
+                if (response.content_length or 0) > max_bytes:
+                    raise DownloadError(f"the file is larger than {max_bytes:,} bytes")
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(65536):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise DownloadError(f"the file is larger than {max_bytes:,} bytes")
+                return bytes(body)
+    raise DownloadError("too many redirects")

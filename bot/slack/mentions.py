@@ -1,0 +1,184 @@
+"""@mentions: answer in the thread with the agent, showing progress in one status message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.agent.context import HistoryMessage
+from bot.agent.events import Answered, Event, Queued, Thinking, ToolFinished, ToolStarted
+from bot.plugin_host.protocol import Caller
+from bot.slack import render
+from bot.slack.context import SlackContext
+
+log = logging.getLogger(__name__)
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+STATUS_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min): at most one a second per run
+HISTORY_LIMIT = 200
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.event("app_mention")
+    async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if not await ctx.first_time(f"event:{body.get('event_id') or event.get('ts')}"):
+            log.info("ignoring a repeated delivery of %s", body.get("event_id"))
+            return
+        ctx.spawn(answer(ctx, event))
+
+    @app.action("stop_run")
+    async def on_stop(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        run_id = body["actions"][0]["value"]
+        user = body["user"]["id"]
+        if user != ctx.run_owners.get(run_id) and not ctx.is_admin(user):
+            await respond(text="Only the person who asked, or an admin, can stop this run.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        if not ctx.services.runs.cancel(run_id):
+            await respond(text="That run has already finished.", response_type="ephemeral",
+                          replace_original=False)
+
+
+async def answer(ctx: SlackContext, event: dict[str, Any]) -> None:
+    channel, user = event["channel"], event.get("user")
+    thread_ts = event.get("thread_ts") or event["ts"]
+    question = MENTION.sub("", event.get("text", "")).strip()
+    async with ctx.thread_turn(channel, thread_ts):
+        try:
+            await _answer(ctx, channel, thread_ts, user, question, event["ts"])
+        except Exception:
+            log.exception("answering a mention in %s/%s failed", channel, thread_ts)
+
+
+async def _answer(ctx: SlackContext, channel: str, thread_ts: str, user: str | None,
+                  question: str, event_ts: str) -> None:
+    client = ctx.client
+    if not question:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                      text="Ask me something after the mention, e.g. "
+                                           "`@bot why is checkout-api crashlooping?`")
+        return
+    history = await _history(ctx, channel, thread_ts, exclude=event_ts)
+    posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                           text="Working on it…",
+                                           blocks=render.status_blocks([], run_id=None))
+    status = StatusMessage(ctx, channel, posted["ts"])
+    handle = ctx.services.runs.start(question, caller=Caller(user=user, channel=channel,
+                                                             thread_ts=thread_ts),
+                                     history=history, observer=status.observe)
+    if user:
+        ctx.run_owners[handle.run_id] = user
+    status.run_id = handle.run_id
+    await status.flush()
+    try:
+        result = await handle.result()
+    finally:
+        ctx.run_owners.pop(handle.run_id, None)
+    await status.finish(result.status, result.tools)
+    for message in render.answer_messages(result.text):
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+
+
+async def _history(ctx: SlackContext, channel: str, thread_ts: str, *,
+                   exclude: str) -> list[HistoryMessage]:
+    messages: list[dict[str, Any]] = []
+    cursor = None
+    while len(messages) < HISTORY_LIMIT:
+        try:
+            response = await ctx.client.conversations_replies(channel=channel, ts=thread_ts,
+                                                              cursor=cursor, limit=100)
+        except SlackApiError as exc:  # no history is no reason not to answer
+            log.warning("thread history unavailable (%s): answering without it",
+                        exc.response.get("error"))
+            break
+        messages += response.get("messages", [])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    history = []
+    for message in messages:
+        if message.get("ts") == exclude or not message.get("text"):
+            continue
+        mine = bool(message.get("bot_id"))
+        text = MENTION.sub("", message["text"]).strip()
+        history.append(HistoryMessage("assistant" if mine else "user", text,
+                                      None if mine else f"<@{message.get('user')}>"))
+    return history
+
+
+class StatusMessage:
+    """The run's status message, updated as tools run, at most once a second."""
+
+    def __init__(self, ctx: SlackContext, channel: str, ts: str) -> None:
+        self.ctx = ctx
+        self.channel = channel
+        self.ts = ts
+        self.run_id: str | None = None
+        self.lines: list[str] = []
+        self._last = 0.0
+        self._pending: asyncio.Task[None] | None = None
+
+    async def observe(self, event: Event) -> None:
+        if isinstance(event, Queued):
+            self._set_header(f":hourglass: Waiting for a free slot (position {event.position})")
+        elif isinstance(event, Thinking):
+            self._set_header(f":thought_balloon: Thinking (step {event.step})…")
+        elif isinstance(event, ToolStarted):
+            self.lines.append(render.tool_line(event.tool, event.arguments))
+        elif isinstance(event, ToolFinished):
+            done = render.tool_done_line(event.tool, event.ok, event.duration_ms, event.summary)
+            started = render.tool_line(event.tool, "")[: -len("``")]
+            for i, line in enumerate(self.lines):
+                if line.startswith(started):
+                    self.lines[i] = done
+                    break
+            else:
+                self.lines.append(done)
+        elif isinstance(event, Answered):
+            return
+        self._schedule()
+
+    def _set_header(self, text: str) -> None:
+        if self.lines and self.lines[0].startswith((":hourglass:", ":thought_balloon:")):
+            self.lines[0] = text
+        else:
+            self.lines.insert(0, text)
+
+    def _schedule(self) -> None:
+        wait = STATUS_INTERVAL - (time.monotonic() - self._last)
+        if wait <= 0 and self._pending is None:
+            self._pending = asyncio.ensure_future(self._flush_after(0))
+        elif self._pending is None:
+            self._pending = asyncio.ensure_future(self._flush_after(wait))
+
+    async def _flush_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._pending = None
+        await self.flush()
+
+    async def flush(self, *, done: bool = False) -> None:
+        self._last = time.monotonic()
+        try:
+            await self.ctx.client.chat_update(
+                channel=self.channel, ts=self.ts, text="\n".join(self.lines) or "Working…",
+                blocks=render.status_blocks(self.lines, run_id=self.run_id, done=done))
+        except Exception:
+            log.warning("could not update the status message", exc_info=True)
+
+    async def finish(self, status: str, tools: Any) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self.lines = [line for line in self.lines
+                      if not line.startswith((":hourglass:", ":thought_balloon:"))]
+        headline = {"answered": ":white_check_mark: Done", "cancelled": ":octagonal_sign: Stopped",
+                    }.get(status, ":warning: Could not answer")
+        ran = f" — {len(tools)} tool call{'s' if len(tools) != 1 else ''}" if tools else ""
+        self.lines.insert(0, headline + ran)
+        await self.flush(done=True)

@@ -1,0 +1,200 @@
+"""Block Kit rendering: pure functions from values to Slack payloads."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.plugin_host.info import PluginInfo
+from bot.plugin_host.installer import InstallResult
+
+SECTION_LIMIT = 2900  # Slack: 3,000 characters per section text
+BLOCKS_PER_MESSAGE = 50
+MESSAGE_LIMIT = 39_000  # Slack truncates messages over 40,000 characters
+FALLBACK_LIMIT = 3000
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+_ITALIC = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_HEADING = re.compile(r"(?m)^#{1,6}\s+(.+?)\s*#*$")
+_BULLET = re.compile(r"(?m)^(\s*)[-*+]\s+")
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Markdown as models write it → Slack mrkdwn. Code spans and blocks are left alone."""
+    parts = re.split(r"(```[\s\S]*?```|`[^`\n]+`)", markdown)
+    out = []
+    for part in parts:
+        if part.startswith("`"):
+            out.append(part)
+            continue
+        part = _LINK.sub(r"<\2|\1>", part)
+        part = _ITALIC.sub(r"_\1_", part)
+        part = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", part)
+        part = _HEADING.sub(r"*\1*", part)
+        part = _BULLET.sub(r"\1• ", part)
+        out.append(part)
+    return "".join(out)
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Cut text into pieces under `limit`, at paragraph or line ends, keeping code fences
+    balanced in every piece."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:  # one enormous line
+            pieces += _flush(current)
+            current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            pieces += _flush(current)
+            current = ""
+        current += line
+    pieces += _flush(current)
+    return _balance_fences(pieces)
+
+
+def _flush(text: str) -> list[str]:
+    return [text] if text.strip() else []
+
+
+def _balance_fences(pieces: list[str]) -> list[str]:
+    balanced, open_fence = [], False
+    for piece in pieces:
+        text = ("```\n" + piece) if open_fence else piece
+        if text.count("```") % 2 == 1:
+            text += "\n```"
+            open_fence = True
+        else:
+            open_fence = False
+        balanced.append(text.strip("\n"))
+    return balanced
+
+
+def answer_messages(markdown: str) -> list[dict[str, Any]]:
+    """The answer as one or more messages: sections under 3,000 characters, at most 50
+    blocks and under Slack's 40,000-character message limit each."""
+    messages: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    size = 0
+    for piece in split_text(to_mrkdwn(markdown)):
+        if blocks and (len(blocks) == BLOCKS_PER_MESSAGE or size + len(piece) > MESSAGE_LIMIT):
+            messages.append(_message(blocks))
+            blocks, size = [], 0
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+        size += len(piece)
+    if blocks:
+        messages.append(_message(blocks))
+    return messages or [{"text": "(empty answer)"}]
+
+
+def _message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    fallback = "\n".join(b["text"]["text"] for b in blocks)[:FALLBACK_LIMIT]
+    return {"text": fallback, "blocks": blocks}
+
+
+def status_blocks(lines: Sequence[str], *, run_id: str | None, done: bool = False
+                  ) -> list[dict[str, Any]]:
+    """The run's status message: what ran so far, and a Stop button while it runs."""
+    body = "\n".join(lines[-40:]) or "Working on it…"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {
+        "type": "mrkdwn", "text": body[-SECTION_LIMIT:]}}]
+    if run_id and not done:
+        blocks.append({"type": "actions", "block_id": "run_controls", "elements": [{
+            "type": "button", "action_id": "stop_run", "style": "danger", "value": run_id,
+            "text": {"type": "plain_text", "text": "Stop"}}]})
+    return blocks
+
+
+def tool_line(tool: str, arguments: object) -> str:
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments,
+                                                                   ensure_ascii=False)
+    return f":hammer_and_wrench: `{tool}` `{args[:200]}`"
+
+
+def tool_done_line(tool: str, ok: bool, duration_ms: float, summary: str) -> str:
+    if ok:
+        return f":white_check_mark: `{tool}` ({duration_ms:.0f} ms)"
+    return f":x: `{tool}` ({duration_ms:.0f} ms): {summary[:200]}"
+
+
+def code(text: str) -> str:
+    return f"```{text}```" if "\n" in text else text
+
+
+def install_card(result: InstallResult, *, can_enable: bool) -> dict[str, Any]:
+    if not result.ok:
+        problems = "\n".join(f"• {p}" for p in result.problems) or result.message
+        text = f":no_entry: *Refused `{result.filename}`*\n{problems}"
+        return {"text": result.message, "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}]}
+    fields = [("Plugin", f"`{result.name}` {result.version}"),
+              ("Tools", ", ".join(f"`{t}`" for t in result.tools) or "none"),
+              ("Permissions", ", ".join(result.permissions) or "none"),
+              ("SHA-256", f"`{result.sha256[:16]}…`")]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn",
+                                     "text": f":package: {result.message}"}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"}
+                                       for k, v in fields]}]
+    if result.warnings:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": "\n".join(result.warnings)[:2000]}]})
+    if can_enable:
+        blocks.append({"type": "actions", "elements": [{
+            "type": "button", "action_id": "plugin_enable", "style": "primary",
+            "value": result.name, "text": {"type": "plain_text", "text": "Enable"}}]})
+    return {"text": result.message, "blocks": blocks}
+
+
+STATUS_EMOJI = {"enabled": ":large_green_circle:", "disabled": ":white_circle:",
+                "error": ":red_circle:"}
+
+
+def home_view(plugins: Sequence[PluginInfo], *, is_admin: bool, admin_channel: str | None
+              ) -> dict[str, Any]:
+    """The App Home tab: a card per plugin, buttons for admins, upload instructions."""
+    upload = (f"Upload a plugin `.zip` or `.py` in <#{admin_channel}> (admins only)."
+              if admin_channel else "Uploads are off (BOT_ADMIN_CHANNEL is not set).")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Plugins"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": upload}]},
+        {"type": "divider"}]
+    for p in plugins[:30]:
+        blocks += _plugin_card(p, is_admin=is_admin)
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
+    lines = [f"{STATUS_EMOJI.get(p.status, '')} *{p.name}* {p.version or ''} · {p.source} · "
+             f"{p.status}", p.description or "_no description_",
+             "Tools: " + (", ".join(f"`{t}`" for t in p.tool_names) or "none"),
+             "Permissions: " + (", ".join(p.permissions) or "none")]
+    if p.error:
+        lines.append(f":warning: {p.error[:500]}")
+    section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn",
+                                                           "text": "\n".join(lines)}}
+    if is_admin:
+        enable = not p.enabled
+        section["accessory"] = {
+            "type": "button", "action_id": "plugin_toggle", "value": p.name,
+            "text": {"type": "plain_text", "text": "Enable" if enable else "Disable"},
+            **({"style": "primary"} if enable else {})}
+    return [section, {"type": "divider"}]
+
+
+def approval_blocks(approval_id: str, tool: str, arguments: str, requested_by: str | None
+                    ) -> list[dict[str, Any]]:
+    who = f" for <@{requested_by}>" if requested_by and requested_by.startswith("U") else ""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": (
+            f":raised_hand: Approval needed{who}: run `{tool}` with\n```{arguments[:2500]}```")}},
+        {"type": "actions", "block_id": "approval", "elements": [
+            {"type": "button", "action_id": "approve_tool", "style": "primary",
+             "value": approval_id, "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "deny_tool", "style": "danger",
+             "value": approval_id, "text": {"type": "plain_text", "text": "Deny"}}]}]

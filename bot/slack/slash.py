@@ -1,0 +1,20 @@
+"""`/plugin …`: acknowledged at once, answered ephemerally through response_url."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack import render
+from bot.slack.context import SlackContext
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.command("/plugin")
+    async def on_plugin(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await ack()  # within Slack's 3 s; the work finishes through response_url
+        user = command["user_id"]
+        result = await ctx.commands.run(command.get("text", ""), actor=user,
+                                        is_admin=ctx.is_admin(user))
+        await respond(text=render.code(result.text), response_type="ephemeral")

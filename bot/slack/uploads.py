@@ -1,0 +1,88 @@
+"""Plugin uploads: a .zip or .py shared by an admin in the admin channel is installed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import messages
+from bot.plugin_host.installer import InstallResult
+from bot.slack import render
+from bot.slack.context import SlackContext
+from bot.slack.download import DownloadError, download
+
+log = logging.getLogger(__name__)
+PLUGIN_SUFFIXES = (".zip", ".py")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.event("file_shared")
+    async def on_file_shared(event: dict[str, Any]) -> None:
+        await _maybe_install(ctx, event["file_id"], event.get("channel_id"),
+                             event.get("user_id"), thread_ts=None)
+
+    @app.event({"type": "message", "subtype": "file_share"})
+    async def on_file_share(event: dict[str, Any]) -> None:
+        for file in event.get("files", []):
+            await _maybe_install(ctx, file["id"], event.get("channel"), event.get("user"),
+                                 thread_ts=event.get("ts"))
+
+    @app.event("message")
+    async def on_other_messages(event: dict[str, Any]) -> None:
+        """Other messages need no answer; handled so Bolt does not warn about them."""
+
+
+async def _maybe_install(ctx: SlackContext, file_id: str, channel: str | None,
+                         user: str | None, *, thread_ts: str | None) -> None:
+    if not ctx.admin_channel or channel != ctx.admin_channel:
+        return  # uploads elsewhere: silence
+    if not await ctx.first_time(f"file:{file_id}"):
+        return  # file_shared and message/file_share both announce the same file
+    ctx.spawn(_install(ctx, file_id, channel, user, thread_ts))
+
+
+async def _install(ctx: SlackContext, file_id: str, channel: str, user: str | None,
+                   thread_ts: str | None) -> None:
+    info = (await ctx.client.files_info(file=file_id))["file"]
+    name = info.get("name", "")
+    if not name.lower().endswith(PLUGIN_SUFFIXES):
+        return  # screenshots and logs shared in the channel are not plugins
+    if not ctx.is_admin(user):
+        await ctx.client.chat_postEphemeral(channel=channel, user=user or "",
+                                            text=messages.upload_not_admin(name))
+        await ctx.services.plugins.record_refusal(f"{user}", "install", name[:128],
+                                                  messages.not_admin())
+        return
+    thread_ts = thread_ts or _share_ts(info, channel)
+    result = await _fetch_and_install(ctx, info, user)
+    card = render.install_card(result, can_enable=result.ok)
+    await ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **card)
+
+
+async def _fetch_and_install(ctx: SlackContext, info: dict[str, Any], user: str | None
+                             ) -> InstallResult:
+    name = info["name"]
+    limit = ctx.services.installer.limits.max_upload_bytes
+    installer = ctx.services.installer
+    if int(info.get("size") or 0) > limit:
+        return await installer.refuse(name, f"{info['size']:,} bytes is over the "
+                                      f"{limit:,}-byte upload limit", actor=f"{user}")
+    try:
+        data = await download(info.get("url_private_download") or info["url_private"],
+                              token=ctx.bot_token, api_host=ctx.api_host, max_bytes=limit)
+    except DownloadError as exc:
+        return await installer.refuse(name, str(exc), actor=f"{user}")
+    if name.lower().endswith(".zip") and not data.startswith(ZIP_MAGIC):
+        return await installer.refuse(name, messages.download_not_zip(), actor=f"{user}")
+    return await installer.install(data, name, actor=f"{user}")
+
+
+def _share_ts(info: dict[str, Any], channel: str) -> str | None:
+    for kind in ("public", "private"):
+        shares = (info.get("shares") or {}).get(kind, {}).get(channel)
+        if shares:
+            return shares[0].get("ts")
+    return None

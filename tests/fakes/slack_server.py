@@ -1,0 +1,299 @@
+"""A fake Slack Web API on 127.0.0.1, for the real `slack_sdk` AsyncWebClient and Bolt.
+
+Serves the methods the bot uses (auth.test, chat.postMessage, chat.update,
+chat.postEphemeral, conversations.replies, files.info, views.publish, users.info), private
+file downloads, and `response_url` endpoints. Like Slack: every method answers HTTP 200 with
+`{"ok": true, ...}` or `{"ok": false, "error": "..."}`; a bad token is `invalid_auth`; a
+rate-limited call is HTTP 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`;
+`conversations.replies` pages with `response_metadata.next_cursor`; a private file fetched
+without the bot token is an HTML login page (HTTP 200), as Slack does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BOT_TOKEN = "xoxb-test-bot-token"
+SIGNING_SECRET = "test-signing-secret"
+BOT_USER = "UBOT"
+TEAM = "T0TEST"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+class FakeSlack:
+    def __init__(self, *, token: str = BOT_TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.files: dict[str, dict[str, Any]] = {}
+        self.file_bodies: dict[str, bytes] = {}
+        self.downloads: list[tuple[str, str | None]] = []
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.users: dict[str, dict[str, Any]] = {}
+        self._rate_limits: dict[str, list[int]] = {}
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # -- scripting -----------------------------------------------------------------------
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """The next `times` calls of `method` answer 429 with Retry-After."""
+        self._rate_limits[method] = [times, retry_after]
+
+    def add_thread_message(self, channel: str, thread_ts: str, *, user: str, text: str,
+                           ts: str | None = None, bot: bool = False) -> str:
+        ts = ts or self._next_ts()
+        message = {"type": "message", "user": user, "text": text, "ts": ts,
+                   "thread_ts": thread_ts}
+        if bot:
+            message["bot_id"] = "BBOT"
+        self.threads[(channel, thread_ts)].append(message)
+        return ts
+
+    def add_file(self, file_id: str, name: str, body: bytes, *, user: str,
+                 channel: str, url: str | None = None, size: int | None = None) -> None:
+        """A file as files.info describes it; its download URL is ours unless `url` says."""
+        self.file_bodies[file_id] = body
+        self.files[file_id] = {
+            "id": file_id, "name": name, "title": name, "user": user,
+            "size": len(body) if size is None else size, "filetype": name.rsplit(".", 1)[-1],
+            "mimetype": "application/zip" if name.endswith(".zip") else "text/x-python",
+            "url_private": url or f"{self.url}/files-pri/{TEAM}-{file_id}/{name}",
+            "url_private_download": url or f"{self.url}/files-pri/{TEAM}-{file_id}/download/"
+                                           f"{name}",
+            "channels": [channel], "shares": {"public": {channel: [{"ts": "1700000000.000100"}]}},
+        }
+
+    # -- what the bot did ----------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [c.args for c in self.calls if c.method == method]
+
+    def posted_texts(self, channel: str | None = None) -> list[str]:
+        return [c["text"] for c in self.calls_to("chat.postMessage")
+                if channel is None or c.get("channel") == channel]
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
+        """Poll until `predicate()` is truthy (the bot works in the background)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError("timed out waiting for the bot")
+
+    # -- Web API ---------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        return f"1700000{next(self._ts):03d}.000200"
+
+    def _api(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        return handler(args)
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "bot",
+                "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BBOT",
+                "is_enterprise_install": False}
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        if len(args.get("blocks") or []) > 50:
+            return {"ok": False, "error": "invalid_blocks"}
+        ts = self._next_ts()
+        message = {"type": "message", "user": BOT_USER, "bot_id": "BBOT",
+                   "text": args.get("text", ""), "ts": ts}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+            self.threads[(args["channel"], args["thread_ts"])].append(message)
+        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": args.get("channel"), "ts": args["ts"],
+                "text": args.get("text", "")}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        messages = self.threads.get((args.get("channel", ""), args.get("ts", "")))
+        if messages is None:
+            return {"ok": False, "error": "thread_not_found"}
+        limit = int(args.get("limit") or 1000)
+        start = int(args.get("cursor") or 0)
+        page = messages[start:start + limit]
+        more = start + limit < len(messages)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(args.get("file", ""))
+        if file is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": file, "comments": [], "response_metadata":
+                {"next_cursor": ""}}
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not args.get("user_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        return {"ok": True, "view": {"id": "V1", "type": "home", **view}}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(args.get("user", ""))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user}
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str,
+                      headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, body: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
+                self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8",
+                           headers)
+
+            def _token(self) -> str | None:
+                auth = self.headers.get("Authorization", "")
+                return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+
+            def _args(self, raw: bytes) -> dict[str, Any]:
+                args: dict[str, Any] = {k: v[-1] for k, v in
+                                        parse_qs(urlsplit(self.path).query).items()}
+                content_type = self.headers.get("Content-Type", "")
+                if raw and "json" in content_type:
+                    args.update(json.loads(raw))
+                elif raw:
+                    args.update({k: v[-1] for k, v in parse_qs(raw.decode()).items()})
+                for key in ("blocks", "attachments"):
+                    if isinstance(args.get(key), str):
+                        args[key] = json.loads(args[key])
+                return args
+
+            def do_GET(self) -> None:
+                self._dispatch(b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._dispatch(self.rfile.read(length))
+
+            def _dispatch(self, raw: bytes) -> None:
+                path = urlsplit(self.path).path
+                if path.startswith("/files-pri/"):
+                    self._download(path)
+                elif path.startswith("/response/"):
+                    fake.responses[path].append(json.loads(raw or b"{}"))
+                    self._send(200, b"ok", "text/plain")
+                elif path.startswith("/api/"):
+                    self._method(path.removeprefix("/api/"), self._args(raw))
+                else:
+                    self._send(404, b"not found", "text/plain")
+
+            def _method(self, method: str, args: dict[str, Any]) -> None:
+                token = self._token() or args.pop("token", None)
+                with fake._lock:
+                    fake.calls.append(Call(method, args, token))
+                    limit = fake._rate_limits.get(method)
+                    if limit and limit[0] > 0:
+                        limit[0] -= 1
+                        self._json(429, {"ok": False, "error": "ratelimited"},
+                                   {"Retry-After": str(limit[1])})
+                        return
+                if token != fake.token:
+                    self._json(200, {"ok": False, "error": "invalid_auth" if token else
+                                     "not_authed"})
+                    return
+                self._json(200, fake._api(method, args))
+
+            def _download(self, path: str) -> None:
+                fake.downloads.append((path, self._token()))
+                file_id = path.split("/")[2].split("-", 1)[-1]
+                body = fake.file_bodies.get(file_id)
+                if self._token() != fake.token or body is None:
+                    self._send(200, b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>",
+                               "text/html; charset=utf-8")
+                    return
+                self._send(200, body, "application/octet-stream")
+
+        return Handler
+
+
+def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+         ) -> dict[str, str]:
+    """The headers Slack sends with a request signed with the app's signing secret."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}

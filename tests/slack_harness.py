@@ -1,0 +1,82 @@
+"""Drive the bot's Slack endpoint like Slack does: signed events, commands and clicks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from bot.app import Services
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import FakeSlack, sign
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class SlackBot:
+    url: str
+    slack: FakeSlack
+    ai: FakeOpenAI
+    services: Services
+    session: aiohttp.ClientSession
+    ts: itertools.count = field(default_factory=lambda: itertools.count(100))
+
+    async def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
+                   signed: bool = True) -> aiohttp.ClientResponse:
+        all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}),
+                       **(headers or {})}
+        async with self.session.post(self.url, data=body.encode(),
+                                     headers=all_headers) as response:
+            await response.read()
+            return response
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None,
+                    headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
+        body = json.dumps({"token": "legacy", "team_id": "T0TEST", "api_app_id": "A0TEST",
+                           "type": "event_callback", "event_id": event_id or
+                           f"Ev{next(_ids):06d}", "event_time": int(time.time()),
+                           "event": event})
+        return await self.post(body, "application/json", headers=headers)
+
+    def new_ts(self) -> str:
+        return f"1700000000.{next(self.ts):06d}"
+
+    async def mention(self, text: str, *, user: str = "U_ASKER", channel: str = "C_INC",
+                      thread_ts: str | None = None, event_id: str | None = None
+                      ) -> tuple[str, aiohttp.ClientResponse]:
+        ts = self.new_ts()
+        event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "ts": ts,
+                 "channel": channel, "event_ts": ts}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return ts, await self.event(event, event_id=event_id)
+
+    async def command(self, text: str, *, user: str) -> tuple[aiohttp.ClientResponse, str]:
+        response_path = f"/response/{next(_ids)}"
+        body = urlencode({"token": "legacy", "team_id": "T0TEST", "channel_id": "C_INC",
+                          "user_id": user, "user_name": user.lower(), "command": "/plugin",
+                          "text": text, "response_url": self.slack.url + response_path,
+                          "trigger_id": "1.2.3", "api_app_id": "A0TEST"})
+        return await self.post(body, "application/x-www-form-urlencoded"), response_path
+
+    def responses(self, path: str) -> list[dict[str, Any]]:
+        return self.slack.responses.get(path, [])
+
+    async def click(self, action_id: str, value: str, *, user: str,
+                    channel: str = "C_INC") -> tuple[aiohttp.ClientResponse, str]:
+        response_path = f"/response/{next(_ids)}"
+        payload = {"type": "block_actions", "team": {"id": "T0TEST"},
+                   "user": {"id": user, "team_id": "T0TEST"}, "api_app_id": "A0TEST",
+                   "token": "legacy", "trigger_id": "1.2.3",
+                   "response_url": self.slack.url + response_path,
+                   "channel": {"id": channel}, "container": {"type": "message"},
+                   "actions": [{"type": "button", "action_id": action_id, "value": value,
+                                "block_id": "b", "action_ts": str(time.time())}]}
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post(body, "application/x-www-form-urlencoded"), response_path

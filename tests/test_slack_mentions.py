@@ -1,0 +1,158 @@
+"""Mentions over signed HTTP: answered in the thread, once, with progress; signatures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI, Scripted
+from tests.fakes.slack_server import sign
+from tests.slack_harness import SlackBot
+
+Make = Callable[..., Awaitable[SlackBot]]
+call = FakeOpenAI.tool_call
+
+
+@pytest.fixture(autouse=True)
+def plugins(builtin: Callable[..., Path]) -> None:
+    builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text",
+                            "alpha_hang": "async:import asyncio; await asyncio.sleep(30)"})
+
+
+async def until(predicate: Callable[[], object], seconds: float = 10) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")
+
+
+def answers(bot: SlackBot, thread_ts: str) -> list[str]:
+    return [c["text"] for c in bot.slack.calls_to("chat.postMessage")
+            if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
+
+
+async def test_mention_is_answered_in_its_thread_with_tool_progress(slack_bot: Make) -> None:
+    bot = await slack_bot(enabled=("alpha",))
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "pods"}, "c1")])
+    bot.ai.reply("**All good**: alpha said `alpha:pods`.")
+    ts, response = await bot.mention("are the pods ok?")
+    assert response.status == 200
+    await until(lambda: answers(bot, ts))
+    assert answers(bot, ts) == ["*All good*: alpha said `alpha:pods`."]
+    statuses = [c["text"] for c in bot.slack.calls_to("chat.update")]
+    assert any("`alpha_echo`" in text and "white_check_mark" in text for text in statuses)
+    assert bot.ai.messages(0)[-1] == {"role": "user", "content": "are the pods ok?"}
+
+
+async def test_thread_history_is_the_context(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    parent = bot.new_ts()
+    bot.slack.add_thread_message("C_INC", parent, user="U_ONCALL", text="checkout is 500ing",
+                                 ts=parent)
+    bot.slack.add_thread_message("C_INC", parent, user="UBOT", text="Looking.", bot=True)
+    bot.ai.reply("It is the database.")
+    await bot.mention("any idea?", thread_ts=parent)
+    await until(lambda: answers(bot, parent))
+    sent = bot.ai.messages(0)
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[1]["content"] == "<@U_ONCALL>: checkout is 500ing"
+    assert sent[2]["content"] == "Looking."
+
+
+async def test_retried_delivery_is_answered_once(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    bot.ai.default = lambda body: Scripted(body=bot.ai.completion("only once"))
+    ts, first = await bot.mention("hello", event_id="EvRETRY1")
+    event = {"type": "app_mention", "user": "U_ASKER", "text": "<@UBOT> hello", "ts": ts,
+             "channel": "C_INC", "event_ts": ts}
+    retry = await bot.event(event, event_id="EvRETRY1",
+                            headers={"X-Slack-Retry-Num": "1",
+                                     "X-Slack-Retry-Reason": "http_timeout"})
+    assert (first.status, retry.status) == (200, 200)
+    await until(lambda: answers(bot, ts))
+    await asyncio.sleep(0.3)
+    assert answers(bot, ts) == ["only once"]
+    assert len(bot.ai.requests) == 1
+
+
+async def test_dedupe_holds_across_a_restart(slack_bot: Make) -> None:
+    first = await slack_bot()
+    first.ai.reply("answered before the restart")
+    ts, _ = await first.mention("hello", event_id="EvRESTART")
+    await until(lambda: answers(first, ts))
+    second = await slack_bot()  # a new process on the same database
+    event = {"type": "app_mention", "user": "U_ASKER", "text": "<@UBOT> hello", "ts": ts,
+             "channel": "C_INC", "event_ts": ts}
+    await second.event(event, event_id="EvRESTART", headers={"X-Slack-Retry-Num": "2"})
+    await asyncio.sleep(0.3)
+    assert len(first.ai.requests) == 1
+
+
+async def test_bad_and_stale_signatures_are_refused(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    body = json.dumps({"type": "event_callback", "event_id": "EvX", "event": {
+        "type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.1",
+        "channel": "C1"}})
+    forged = await bot.post(body, "application/json", signed=False,
+                            headers=sign(body, secret="not-the-secret"))
+    stale = await bot.post(body, "application/json", signed=False,
+                           headers=sign(body, timestamp=int(time.time()) - 3600))
+    unsigned = await bot.post(body, "application/json", signed=False)
+    assert (forged.status, stale.status, unsigned.status) == (401, 401, 401)
+    await asyncio.sleep(0.2)
+    assert bot.ai.requests == [] and bot.slack.calls_to("chat.postMessage") == []
+
+
+async def test_rate_limited_post_is_retried_and_the_answer_arrives(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    bot.ai.reply("despite the 429")
+    bot.slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+    started = time.monotonic()
+    ts, _ = await bot.mention("hello")
+    await until(lambda: answers(bot, ts))
+    assert answers(bot, ts) == ["despite the 429"]
+    assert time.monotonic() - started >= 1.0
+    posts = [c for c in bot.slack.calls if c.method == "chat.postMessage"]
+    assert len(posts) >= 3  # the 429, its retry, and the answer
+
+
+async def test_stop_button_cancels_the_run_for_the_asker_only(slack_bot: Make) -> None:
+    bot = await slack_bot(enabled=("alpha",), tool_timeout=20)
+    bot.ai.reply(tool_calls=[call("alpha_hang", {}, "c1")])
+    ts, _ = await bot.mention("hang please", user="U_ASKER")
+    run_id = await until(lambda: next(iter(
+        b["elements"][0]["value"] for c in bot.slack.calls_to("chat.update")
+        for b in c.get("blocks", []) if b.get("type") == "actions"), None))
+    await until(lambda: any("alpha_hang" in c["text"] for c in bot.slack.calls_to(
+        "chat.update")) or bot.services.runs.running)
+    _, stranger = await bot.click("stop_run", str(run_id), user="U_STRANGER")
+    await until(lambda: bot.responses(stranger))
+    assert bot.responses(stranger)[0]["text"] == ("Only the person who asked, or an admin, "
+                                                  "can stop this run.")
+    await bot.click("stop_run", str(run_id), user="U_ASKER")
+    await until(lambda: answers(bot, ts))
+    assert answers(bot, ts)[0].startswith("Stopped. Tools that had run:")
+
+
+async def test_long_answers_are_split_under_slack_limits(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    paragraph = "word " * 500 + "\n\n"
+    bot.ai.reply(paragraph * 40)  # about 100,000 characters
+    ts, _ = await bot.mention("essay please")
+    await until(lambda: len(answers(bot, ts)) >= 2, seconds=15)
+    posts = [c for c in bot.slack.calls_to("chat.postMessage")
+             if c.get("thread_ts") == ts and c.get("blocks") and "word" in c["text"]]
+    assert len(posts) >= 2
+    for post in posts:
+        assert len(post["blocks"]) <= 50
+        assert all(len(b["text"]["text"]) <= 3000 for b in post["blocks"])
+        assert sum(len(b["text"]["text"]) for b in post["blocks"]) <= 40_000
+    assert sum(len(b["text"]["text"]) for p in posts for b in p["blocks"]) >= 99_000
