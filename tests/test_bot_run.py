@@ -1,0 +1,85 @@
+"""`bot run` as a black box: the runtime contract's settings in, Slack HTTP requests in."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
+from tests.plugin_factory import write_plugin
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
+    write_plugin(plugins_dir / "builtins", "alpha")
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
+    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_SANDBOX": "process"}
+
+
+def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=base_env, text=True,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("bot: cannot start: missing settings SLACK_BOT_TOKEN, "
+                             "SLACK_SIGNING_SECRET (Slack app credentials; see README, "
+                             "'Connect to Slack')\n")
+
+
+def test_http_mode_answers_a_signed_mention_and_stops_cleanly(
+        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    port = free_port()
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+                      "OPENAI_BASE_URL": fake_openai.base_url,
+                      "OPENAI_API_KEY": fake_openai.api_key, "BOT_ADMIN_USERS": "U_ADMIN"}
+    fake_openai.reply("Hello from the bot.")
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        body = json.dumps({"type": "event_callback", "event_id": "EvRUN1", "team_id": "T0TEST",
+                           "api_app_id": "A0TEST", "event": {
+                               "type": "app_mention", "user": "U1", "text": "<@UBOT> hi",
+                               "ts": "1700000000.000100", "channel": "C1"}})
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
+                                         data=body.encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  **sign(body)})
+        assert urllib.request.urlopen(request, timeout=10).status == 200
+        bad = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
+                                     data=body.encode(), headers={
+                                         "Content-Type": "application/json",
+                                         **sign(body, secret="wrong")})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=10)
+        assert refused.value.code == 401
+        fake_slack.wait_for(lambda: "Hello from the bot." in fake_slack.posted_texts("C1"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0

@@ -1,0 +1,281 @@
+"""/plugin, uploads, App Home and approvals over signed HTTP against the fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests import zips
+from tests.fakes.openai_server import FakeOpenAI
+from tests.slack_harness import SlackBot
+
+Make = Callable[..., Awaitable[SlackBot]]
+call = FakeOpenAI.tool_call
+
+
+@pytest.fixture(autouse=True)
+def plugins(builtin: Callable[..., Path]) -> None:
+    builtin("alpha")
+    builtin("netdiag")
+
+
+async def until(predicate: Callable[[], object], seconds: float = 10) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")
+
+
+async def command(bot: SlackBot, text: str, user: str) -> str:
+    response, path = await bot.command(text, user=user)
+    assert response.status == 200
+    replies = await until(lambda: bot.responses(path))
+    assert replies[0]["response_type"] == "ephemeral"
+    return replies[0]["text"]
+
+
+@pytest.mark.parametrize("text", ["list", "info netdiag", "tools", "tools alpha",
+                                  "versions netdiag", "audit 5", "help"])
+async def test_read_subcommands_answer_everyone(slack_bot: Make, text: str) -> None:
+    bot = await slack_bot()
+    for user in ("U_ADMIN", "U_SOMEONE"):
+        reply = await command(bot, text, user)
+        assert "not allowed" not in reply and reply
+
+
+async def test_enable_disable_as_admin(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    assert await command(bot, "enable netdiag", "U_ADMIN") == (
+        "Enabled netdiag 1.0.0 (netdiag_echo).")
+    assert "netdiag_echo" in bot.services.registry.snapshot
+    assert await command(bot, "disable netdiag", "U_ADMIN") == (
+        "Disabled netdiag. Its tools are no longer offered to the agent.")
+
+
+@pytest.mark.parametrize("text", ["enable netdiag", "disable alpha", "remove alpha",
+                                  "rollback alpha", "reload"])
+async def test_changing_subcommands_are_refused_for_others_and_audited(
+        slack_bot: Make, text: str) -> None:
+    bot = await slack_bot()
+    reply = await command(bot, text, "U_SOMEONE")
+    assert reply.startswith("You are not allowed to change plugins")
+    event = (await bot.services.plugins.audit(1))[0]
+    assert (event.actor, event.outcome) == ("U_SOMEONE", "refused")
+
+
+async def test_unknown_subcommand_and_name(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    assert (await command(bot, "enabel netdiag", "U_ADMIN")).startswith(
+        "```Unknown subcommand 'enabel'. Did you mean 'enable'?")
+    assert await command(bot, "enable netdig", "U_ADMIN") == (
+        "No plugin named 'netdig'. Did you mean 'netdiag'?")
+
+
+def share(bot: SlackBot, file_id: str, name: str, body: bytes, *, user: str,
+          channel: str = "C_ADMIN", url: str | None = None, size: int | None = None
+          ) -> dict[str, object]:
+    bot.slack.add_file(file_id, name, body, user=user, channel=channel, url=url, size=size)
+    return {"type": "file_shared", "file_id": file_id, "user_id": user, "channel_id": channel,
+            "file": {"id": file_id}, "event_ts": bot.new_ts()}
+
+
+def cards(bot: SlackBot) -> list[dict[str, object]]:
+    return [c for c in bot.slack.calls_to("chat.postMessage") if c.get("channel") == "C_ADMIN"]
+
+
+async def test_admin_upload_installs_and_posts_a_card_in_the_files_thread(
+        slack_bot: Make) -> None:
+    bot = await slack_bot()
+    await bot.event(share(bot, "F1", "uploaded.zip", zips.package("uploaded"), user="U_ADMIN"))
+    card = (await until(lambda: cards(bot)))[0]
+    assert card["thread_ts"] == "1700000000.000100"
+    assert card["text"] == ("Installed uploaded 1.0.0. It is disabled until an admin enables "
+                            "uploaded.")
+    assert card["blocks"][-1]["elements"][0]["action_id"] == "plugin_enable"
+    assert (await bot.services.plugins.info("uploaded")).version == "1.0.0"
+    download_path, token = bot.slack.downloads[0]
+    assert download_path.endswith("/uploaded.zip") and token == "xoxb-test-bot-token"
+    _, path = await bot.click("plugin_enable", "uploaded", user="U_ADMIN", channel="C_ADMIN")
+    await until(lambda: bot.responses(path))
+    assert "uploaded_echo" in bot.services.registry.snapshot
+
+
+async def test_file_share_message_and_file_shared_install_once(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    event = share(bot, "F2", "once.zip", zips.package("once"), user="U_ADMIN")
+    await bot.event(event)
+    await bot.event({"type": "message", "subtype": "file_share", "user": "U_ADMIN",
+                     "channel": "C_ADMIN", "ts": "1700000000.000100", "text": "",
+                     "files": [{"id": "F2"}]})
+    await until(lambda: cards(bot))
+    await asyncio.sleep(0.3)
+    assert len(cards(bot)) == 1 and len(bot.slack.downloads) == 1
+
+
+async def test_upload_by_a_non_admin_installs_nothing(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    await bot.event(share(bot, "F3", "sneaky.zip", zips.package("sneaky"), user="U_SOMEONE"))
+    notice = (await until(lambda: bot.slack.calls_to("chat.postEphemeral")))[0]
+    assert notice["user"] == "U_SOMEONE"
+    assert notice["text"].startswith("Only admins can install plugins: nothing was installed")
+    assert bot.slack.downloads == []
+    assert "sneaky" not in [p.name for p in await bot.services.plugins.list()]
+
+
+async def test_upload_in_another_channel_is_ignored(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    await bot.event(share(bot, "F4", "elsewhere.zip", zips.package("elsewhere"),
+                          user="U_ADMIN", channel="C_RANDOM"))
+    await asyncio.sleep(0.4)
+    assert bot.slack.calls_to("files.info") == [] and bot.slack.downloads == []
+    assert bot.slack.calls_to("chat.postEphemeral") == []
+
+
+async def test_hostile_upload_replies_with_its_problems(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    evil = zips.build(zips.entry("evil/__init__.py", "x = 1"), zips.entry("../escape.py", "x"))
+    await bot.event(share(bot, "F5", "evil.zip", evil, user="U_ADMIN"))
+    card = (await until(lambda: cards(bot)))[0]
+    assert card["text"] == ("Refused evil.zip: ../escape.py: '..' and '.' path components "
+                            "are not allowed")
+    assert "plugin_enable" not in str(card["blocks"])
+
+
+async def test_file_on_a_foreign_host_is_never_fetched_with_the_token(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    event = share(bot, "F6", "remote.zip", zips.package("remote"), user="U_ADMIN",
+                  url="https://attacker.example/remote.zip")
+    await bot.event(event)
+    card = (await until(lambda: cards(bot)))[0]
+    assert "refused to fetch the file from attacker.example" in card["text"]
+    assert bot.slack.downloads == []
+
+
+async def test_oversized_file_is_refused_before_download(slack_bot: Make) -> None:
+    bot = await slack_bot(plugin_max_upload_mb=0.01)
+    await bot.event(share(bot, "F7", "big.zip", b"PK\x03\x04" + b"x" * 20, user="U_ADMIN",
+                          size=5_000_000))
+    card = (await until(lambda: cards(bot)))[0]
+    assert "5,000,000 bytes is over the 10,485-byte upload limit" in card["text"]
+    assert bot.slack.downloads == []
+
+
+async def test_login_page_instead_of_a_zip_is_refused(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    event = share(bot, "F8", "page.zip", zips.package("page"), user="U_ADMIN")
+    bot.slack.file_bodies["F8"] = b"<!DOCTYPE html><html>Sign in</html>"
+    await bot.event(event)
+    card = (await until(lambda: cards(bot)))[0]
+    assert "Slack sent a web page instead of the file" in card["text"]
+
+
+async def test_app_home_toggle_then_a_mention_uses_the_tool(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    await bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home",
+                     "channel": "D1", "event_ts": bot.new_ts()})
+    view = (await until(lambda: bot.slack.calls_to("views.publish")))[0]["view"]
+    buttons = [b["accessory"] for b in view["blocks"] if "accessory" in b]
+    assert {b["value"]: b["text"]["text"] for b in buttons} == {"alpha": "Enable",
+                                                                "netdiag": "Enable"}
+    await bot.click("plugin_toggle", "netdiag", user="U_ADMIN")
+    await until(lambda: "netdiag_echo" in bot.services.registry.snapshot)
+    await until(lambda: len(bot.slack.calls_to("views.publish")) >= 2)
+    bot.ai.reply(tool_calls=[call("netdiag_echo", {"text": "x"}, "c1")])
+    bot.ai.reply("used it")
+    await bot.mention("check")
+    await until(lambda: len(bot.ai.requests) >= 2)
+    assert "netdiag_echo" in bot.ai.tool_names(0)
+    assert bot.ai.messages(1)[-1]["content"] == "netdiag:x"
+
+    await bot.click("plugin_toggle", "netdiag", user="U_ADMIN")
+    await until(lambda: "netdiag_echo" not in bot.services.registry.snapshot)
+    bot.ai.reply("without it")
+    await bot.mention("again")
+    await until(lambda: len(bot.ai.requests) >= 3)
+    assert "netdiag_echo" not in (bot.ai.tool_names(2))
+
+
+async def test_app_home_is_read_only_for_non_admins(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    await bot.event({"type": "app_home_opened", "user": "U_SOMEONE", "tab": "home",
+                     "channel": "D2", "event_ts": bot.new_ts()})
+    view = (await until(lambda: bot.slack.calls_to("views.publish")))[0]["view"]
+    assert not [b for b in view["blocks"] if "accessory" in b]
+    await bot.click("plugin_toggle", "netdiag", user="U_SOMEONE")
+    notice = (await until(lambda: bot.slack.calls_to("chat.postEphemeral")))[0]
+    assert notice["text"].startswith("You are not allowed to change plugins")
+    assert "netdiag_echo" not in bot.services.registry.snapshot
+
+
+@pytest.fixture
+def gated(builtin: Callable[..., Path]) -> None:
+    builtin("gated", """
+RAN = []
+def restart(text='x'):
+    RAN.append(text)
+    return 'restarted ' + text
+def get_manifest():
+    return {'name': 'gated', 'version': '1.0.0'}
+def get_tools():
+    return [{'schema': {'name': 'restart', 'parameters': {'type': 'object', 'properties':
+             {'text': {'type': 'string'}}}}, 'handler': restart, 'requires_approval': True}]
+""")
+
+
+def approval_id(bot: SlackBot) -> str | None:
+    for c in bot.slack.calls_to("chat.postMessage"):
+        for block in c.get("blocks") or []:
+            if block.get("block_id") == "approval":
+                return str(block["elements"][0]["value"])
+    return None
+
+
+async def run_gated(bot: SlackBot, decision: str | None, user: str = "U_ADMIN") -> str:
+    bot.ai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
+    bot.ai.reply("finished")
+    await bot.mention("restart web", user="U_ASKER")
+    approval = await until(lambda: approval_id(bot))
+    if decision:
+        _, path = await bot.click(decision, str(approval), user=user)
+        await until(lambda: bot.responses(path))
+    await until(lambda: len(bot.ai.requests) >= 2, seconds=10)
+    return bot.ai.messages(1)[-1]["content"]
+
+
+async def test_approve_runs_the_tool(slack_bot: Make, gated: None) -> None:
+    bot = await slack_bot(enabled=("gated",))
+    assert await run_gated(bot, "approve_tool") == "restarted web"
+    actions = [e.action for e in await bot.services.plugins.audit(5, target="restart")]
+    assert "approve" in actions
+
+
+async def test_deny_does_not_run_the_tool(slack_bot: Make, gated: None) -> None:
+    bot = await slack_bot(enabled=("gated",))
+    told = await run_gated(bot, "deny_tool")
+    assert told == "An admin (<@U_ADMIN>) denied running 'restart'; it was not run."
+
+
+async def test_no_decision_in_time_is_a_denial(slack_bot: Make, gated: None) -> None:
+    bot = await slack_bot(enabled=("gated",), approval_timeout_seconds=0.5)
+    told = await run_gated(bot, None)
+    assert told == "No admin approved 'restart' within 0.5 s; it was not run."
+
+
+async def test_non_admin_cannot_decide(slack_bot: Make, gated: None) -> None:
+    bot = await slack_bot(enabled=("gated",), approval_timeout_seconds=1.5)
+    bot.ai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
+    bot.ai.reply("finished")
+    await bot.mention("restart web", user="U_ASKER")
+    approval = await until(lambda: approval_id(bot))
+    _, path = await bot.click("approve_tool", str(approval), user="U_ASKER")
+    replies = await until(lambda: bot.responses(path))
+    assert replies[0]["text"] == "Only admins can approve or deny tool calls."
+    await until(lambda: len(bot.ai.requests) >= 2, seconds=10)
+    assert bot.ai.messages(1)[-1]["content"].startswith("No admin approved 'restart'")
