@@ -183,3 +183,12 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         await runner.cleanup()  # type: ignore[attr-defined]
         await ctx.drain()  # type: ignore[attr-defined]
         await services.close()
+
+
+def subprocess_env(tmp_path: Path, plugins_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment for running `bot` in a subprocess: none of the developer's Slack,
+    OpenAI or database settings, a database in tmp_path, the test's plugins."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
+    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+                    "PLUGINS_DIR": str(plugins_dir), **extra}

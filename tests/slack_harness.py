@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -80,3 +82,14 @@ class SlackBot:
                                 "block_id": "b", "action_ts": str(time.time())}]}
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded"), response_path
+
+
+async def until(predicate: Callable[[], Any], seconds: float = 10) -> Any:
+    """Poll until `predicate()` is truthy: the bot answers Slack in the background."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
 from tests.plugin_factory import write_plugin
@@ -29,10 +29,7 @@ def free_port() -> int:
 @pytest.fixture
 def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
     write_plugin(plugins_dir / "builtins", "alpha")
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
-    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
-                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_SANDBOX": "process"}
+    return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process")
 
 
 def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import subprocess_env
 from tests.plugin_factory import write_plugin
 
 
@@ -18,10 +18,7 @@ def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
         "alpha_echo": "return 'alpha:' + text",
         "alpha_fail": "raise RuntimeError('broken on purpose')"})
     write_plugin(plugins_dir / "builtins", "beta")
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
-    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-                    "PLUGINS_DIR": str(plugins_dir)}
+    return subprocess_env(tmp_path, plugins_dir)
 
 
 def bot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

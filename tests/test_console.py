@@ -3,13 +3,13 @@ call by the fake model, upload, and a clean exit on Ctrl-D (end of input)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import write_plugin
 
@@ -17,10 +17,7 @@ from tests.plugin_factory import write_plugin
 @pytest.fixture
 def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
     write_plugin(plugins_dir / "builtins", "alpha")
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
-    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
-                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_SANDBOX": "process"}
+    return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process")
 
 
 def console(env: dict[str, str], lines: list[str]) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from tests import zips
 from tests.fakes.openai_server import FakeOpenAI
-from tests.slack_harness import SlackBot
+from tests.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
@@ -21,16 +20,6 @@ call = FakeOpenAI.tool_call
 def plugins(builtin: Callable[..., Path]) -> None:
     builtin("alpha")
     builtin("netdiag")
-
-
-async def until(predicate: Callable[[], object], seconds: float = 10) -> object:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 async def command(bot: SlackBot, text: str, user: str) -> str:

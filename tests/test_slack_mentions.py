@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import sign
-from tests.slack_harness import SlackBot
+from tests.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
@@ -22,16 +22,6 @@ call = FakeOpenAI.tool_call
 def plugins(builtin: Callable[..., Path]) -> None:
     builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text",
                             "alpha_hang": "async:import asyncio; await asyncio.sleep(30)"})
-
-
-async def until(predicate: Callable[[], object], seconds: float = 10) -> object:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def answers(bot: SlackBot, thread_ts: str) -> list[str]:

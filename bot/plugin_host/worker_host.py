@@ -29,20 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class WorkerFault(Exception):
-    """A call that failed because of the worker itself; `error_kind` goes into the result."""
+    """A call that failed in the worker; `error_kind` goes into the tool result:
+    `crashed` when the worker itself failed, `failed` when the handler raised."""
 
-    error_kind = "crashed"
-
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, error_kind: str = "crashed") -> None:
         self.user_text = text
-        super().__init__(text)
-
-
-class ToolRaised(Exception):
-    error_kind = "failed"
-
-    def __init__(self, text: str) -> None:
-        self.user_text = text
+        self.error_kind = error_kind
         super().__init__(text)
 
 
@@ -268,7 +260,7 @@ class WorkerHost:
             self._busy -= 1
             self._schedule_idle()
         if not response.get("ok"):
-            raise ToolRaised(str(response.get("error")))
+            raise WorkerFault(str(response.get("error")), error_kind="failed")
         return response.get("value")
 
     async def close(self) -> None:
