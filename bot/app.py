@@ -69,7 +69,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
-                            max_consecutive_failures=settings.plugin_max_consecutive_failures)
+                            max_consecutive_failures=settings.plugin_max_consecutive_failures,
+                            config_defaults=settings.plugin_defaults())
     limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
                     max_unpacked_bytes=int(settings.plugin_max_unpacked_mb * MB),
                     max_entries=settings.plugin_max_entries,

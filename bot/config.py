@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
     plugins_dir: Path = Path("./plugins")
     kubeconfig: str | None = None
+    plugin_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
 
@@ -82,6 +83,15 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    def plugin_defaults(self) -> dict[str, dict[str, Any]]:
+        """Per-plugin config from settings: PLUGIN_CONFIG (JSON), plus KUBECONFIG for the
+        Kubernetes plugins. A plugin's own database config overrides these."""
+        defaults = {name: dict(values) for name, values in self.plugin_config.items()}
+        if self.kubeconfig:
+            for name in ("kubectl", "k8sgpt"):
+                defaults.setdefault(name, {}).setdefault("kubeconfig", self.kubeconfig)
+        return defaults
 
     def missing_for_run(self) -> list[str]:
         """Names of the settings `bot run` needs and does not have."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["PERMISSIONS", "ToolContext"]
+__all__ = ["PERMISSIONS", "ToolContext", "ToolError"]
 
 #: Permissions a manifest may ask for. The sandbox grants nothing that is not listed.
 PERMISSIONS: Mapping[str, str] = MappingProxyType(
@@ -34,3 +34,13 @@ class ToolContext:
     plugin: str | None = None
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("plugin"))
+
+
+class ToolError(Exception):
+    """Raise this to report a failure in your own words: the model sees exactly the message
+    (no exception type, no file and line), e.g. `raise ToolError("namespace 'x' not found")`.
+    Any other exception is reported as `Type: message (file.py:line)`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.user_text = message

@@ -12,10 +12,11 @@ import asyncio
 import difflib
 import logging
 import shutil
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot import messages
 from bot.errors import ConflictError, NotFoundError, PluginError
@@ -59,12 +60,14 @@ class PluginManager:
                  tool_timeout: float = 30.0, executor: Executor | None = None,
                  default_enabled: Iterable[str] = DEFAULT_ENABLED_BUILTINS,
                  upload_hosts: UploadHostFactory | None = None,
-                 max_consecutive_failures: int = 3) -> None:
+                 max_consecutive_failures: int = 3,
+                 config_defaults: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
         self.default_enabled = frozenset(default_enabled)
         self.max_consecutive_failures = max_consecutive_failures
+        self.config_defaults = dict(config_defaults or {})
         self._executor = executor
         self._upload_hosts = upload_hosts
         self._lock = asyncio.Lock()
@@ -334,7 +337,7 @@ class PluginManager:
             await active.host.close()
             row.status, row.error = STATUS_ERROR, messages.tool_clash(row.name, *clash)
             return
-        active.config = dict(row.config or {})
+        active.config = self._config(row)
         fresh[row.name] = active
         row.status, row.error = STATUS_ENABLED, None
 
@@ -356,7 +359,7 @@ class PluginManager:
             loaded = await self._load_builtin(row.name, path)
             if isinstance(loaded, PluginError):
                 raise loaded
-            loaded.config = dict(row.config or {})
+            loaded.config = self._config(row)
             return loaded
         version = active_version(row)
         if version is None:
@@ -371,7 +374,7 @@ class PluginManager:
         if self._upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self._upload_hosts(plugin.manifest, self.plugins_dir / path)
-        return ActivePlugin(version, host, plugin, "upload", dict(row.config or {}))
+        return ActivePlugin(version, host, plugin, "upload", self._config(row))
 
     def _record_builtin_version(self, row: PluginRow, active: ActivePlugin) -> None:
         """Make the version row for a builtin match the code on disk."""
@@ -387,6 +390,9 @@ class PluginManager:
         elif existing.sha256 != sha:  # shipped code changed without a version bump
             existing.sha256, existing.manifest, existing.tools = sha, manifest.to_dict(), tools
         row.active_version = manifest.version
+
+    def _config(self, row: PluginRow) -> dict[str, Any]:
+        return {**self.config_defaults.get(row.name, {}), **(row.config or {})}
 
     @staticmethod
     def check_new_version(row: PluginRow, version: str, sha256: str) -> None:

@@ -121,8 +121,12 @@ class Registry:
                                   started, error="timeout")
         except Exception as exc:
             log.warning("tool %s (plugin %s) raised", name, tool.plugin, exc_info=True)
-            result = self._result(tool, False, messages.tool_failed(name, _error_text(exc)),
-                                  started, error=getattr(exc, "error_kind", "failed"))
+            text = _error_text(exc)
+            plain = isinstance(getattr(exc, "user_text", None), str) and not hasattr(
+                exc, "error_kind")  # a ToolError: the plugin's own words, as they are
+            result = self._result(tool, False, text if plain else
+                                  messages.tool_failed(name, text), started,
+                                  error=getattr(exc, "error_kind", "failed"))
         else:
             result = self._result(tool, True, self._render(value), started)
         await self._notify(tool, result)

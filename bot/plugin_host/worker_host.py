@@ -23,7 +23,7 @@ from bot.errors import PluginError, Problem
 from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
 from bot.plugin_host.sandbox import LaunchSpec, Sandbox, SandboxUnavailable
 from bot.plugin_host.validation import check_description
-from bot.sdk import ToolContext
+from bot.sdk import ToolContext, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +260,8 @@ class WorkerHost:
             self._busy -= 1
             self._schedule_idle()
         if not response.get("ok"):
+            if response.get("plain"):  # the plugin raised ToolError: its own words
+                raise ToolError(str(response.get("error")))
             raise WorkerFault(str(response.get("error")), error_kind="failed")
         return response.get("value")
 

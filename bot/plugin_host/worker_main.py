@@ -136,8 +136,12 @@ class Worker:
             else:
                 raise ValueError(f"unknown op {request.get('op')!r}")
         except (Exception, SystemExit) as exc:
-            logging.getLogger("plugin").exception("tool call failed")
-            self.send({"id": rid, "ok": False, "error": describe_exception(exc)})
+            own_words = getattr(exc, "user_text", None)
+            if not isinstance(own_words, str):
+                logging.getLogger("plugin").exception("tool call failed")
+            self.send({"id": rid, "ok": False, "plain": isinstance(own_words, str),
+                       "error": own_words if isinstance(own_words, str) else
+                       describe_exception(exc)})
         else:
             self.send({"id": rid, "ok": True, "value": value})
 

@@ -1,0 +1,57 @@
+"""kubectl — read-only Kubernetes access for the agent, through the official client.
+
+One tool, `run_kubectl`, takes a kubectl-style command line (with or without the leading
+`kubectl`) and answers like kubectl: `get` (-n, -A, -l, --field-selector, -o
+wide|yaml|json|name, several kinds, short names), `describe`, `logs` (-c, --tail,
+--previous, --since), `events`, `top pods|nodes`, `rollout status|history`, `api-resources`.
+Anything that changes the cluster, and shell syntax, is refused with a sentence saying so.
+Secret values never leave the cluster: Secrets show keys and sizes only.
+
+Config (PLUGIN_CONFIG='{"kubectl": {...}}' or the plugin's database config): `kubeconfig`
+(default: KUBECONFIG, ~/.kube/config, then in-cluster), `namespace_allow`,
+`namespace_deny`, `default_namespace`.
+"""
+
+from __future__ import annotations
+
+from bot.sdk import ToolContext, ToolError
+
+from . import cluster
+from .cluster import ClusterError
+from .command import Refused, parse
+from .verbs import VERBS, Policy
+
+
+def run_kubectl(command: str, *, ctx: ToolContext) -> str:
+    policy = Policy(ctx.config)
+    try:
+        parsed = parse(command)
+        target = cluster.connect(ctx.config.get("kubeconfig"))
+        namespace = parsed.namespace or target.namespace or policy.default_namespace
+        policy.check(namespace, all_namespaces=parsed.all_namespaces)
+        return VERBS[parsed.verb](target.api, parsed, namespace)
+    except (Refused, ClusterError) as exc:
+        raise ToolError(str(exc)) from None
+
+
+def get_manifest() -> dict:
+    return {"name": "kubectl", "version": "1.0.0",
+            "description": "Read-only kubectl: get, describe, logs, events, top, rollout "
+                           "status/history, api-resources",
+            "author": "SRE Team", "permissions": ["network"]}
+
+
+def get_tools() -> list[dict]:
+    return [{"schema": {
+        "name": "run_kubectl",
+        "description": ("Run a read-only kubectl command against the cluster and get "
+                        "kubectl's output, e.g. 'get pods -n prod', 'describe pod web-1 -n "
+                        "prod', 'logs checkout-api-7d9f -n prod --previous --tail 50', "
+                        "'events -n prod', 'top pods -n prod', 'rollout status "
+                        "deployment/web -n prod'. Changes (delete, apply, scale, exec, …) "
+                        "are refused."),
+        "parameters": {"type": "object", "properties": {"command": {
+            "type": "string", "description": "The kubectl command line, with or without "
+                                             "the leading 'kubectl'", "maxLength": 500}},
+            "required": ["command"], "additionalProperties": False}},
+        "handler": run_kubectl, "timeout": 45}]

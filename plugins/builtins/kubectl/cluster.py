@@ -1,0 +1,145 @@
+"""Talk to the API server with the official client; JSON in, one clear sentence on failure."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+REQUEST_TIMEOUT = (5, 20)  # connect, read (seconds)
+
+
+@dataclass(frozen=True)
+class Resource:
+    plural: str
+    group_version: str  # "v1" or "apps/v1"
+    kind: str
+    namespaced: bool
+    short: tuple[str, ...] = ()
+
+    @property
+    def path_prefix(self) -> str:
+        return "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+
+    @property
+    def name_prefix(self) -> str:
+        group = self.group_version.rpartition("/")[0]
+        return self.kind.lower() + (f".{group}" if group else "")
+
+
+RESOURCES = [
+    Resource("pods", "v1", "Pod", True, ("po", "pod")),
+    Resource("services", "v1", "Service", True, ("svc", "service")),
+    Resource("endpoints", "v1", "Endpoints", True, ("ep",)),
+    Resource("nodes", "v1", "Node", False, ("no", "node")),
+    Resource("namespaces", "v1", "Namespace", False, ("ns", "namespace")),
+    Resource("events", "v1", "Event", True, ("ev", "event")),
+    Resource("configmaps", "v1", "ConfigMap", True, ("cm", "configmap")),
+    Resource("secrets", "v1", "Secret", True, ("secret",)),
+    Resource("persistentvolumeclaims", "v1", "PersistentVolumeClaim", True, ("pvc",)),
+    Resource("serviceaccounts", "v1", "ServiceAccount", True, ("sa",)),
+    Resource("deployments", "apps/v1", "Deployment", True, ("deploy", "deployment")),
+    Resource("replicasets", "apps/v1", "ReplicaSet", True, ("rs", "replicaset")),
+    Resource("statefulsets", "apps/v1", "StatefulSet", True, ("sts", "statefulset")),
+    Resource("daemonsets", "apps/v1", "DaemonSet", True, ("ds", "daemonset")),
+    Resource("jobs", "batch/v1", "Job", True, ("job",)),
+    Resource("cronjobs", "batch/v1", "CronJob", True, ("cj", "cronjob")),
+    Resource("ingresses", "networking.k8s.io/v1", "Ingress", True, ("ing", "ingress")),
+    Resource("horizontalpodautoscalers", "autoscaling/v2", "HorizontalPodAutoscaler", True,
+             ("hpa",)),
+]
+BY_NAME = {alias: r for r in RESOURCES for alias in (r.plural, r.kind.lower(), *r.short)}
+
+
+class ClusterError(Exception):
+    """An API failure in one sentence that names what was being done."""
+
+
+def resource(name: str) -> Resource:
+    found = BY_NAME.get(name.lower().split(".")[0])
+    if found is None:
+        raise ClusterError(f'The resource type "{name}" is not supported (try pods, '
+                           "deployments, services, nodes, events, …; see api-resources).")
+    return found
+
+
+@dataclass(frozen=True)
+class Cluster:
+    api: client.ApiClient
+    namespace: str | None  # the kubeconfig context's namespace, if it names one
+
+
+_clusters: dict[str, Cluster] = {}
+_lock = threading.Lock()
+
+
+def connect(kubeconfig: str | None) -> Cluster:
+    """One client per kubeconfig; in-cluster config when running in a pod without one."""
+    key = kubeconfig or ""
+    with _lock:
+        if key not in _clusters:
+            configuration = client.Configuration()
+            namespace = None
+            try:
+                config.load_kube_config(config_file=kubeconfig,
+                                        client_configuration=configuration)
+                _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+                namespace = (active or {}).get("context", {}).get("namespace")
+            except config.ConfigException:
+                try:
+                    config.load_incluster_config(client_configuration=configuration)
+                except config.ConfigException:
+                    raise ClusterError("No cluster is configured: set KUBECONFIG (or run the "
+                                       "bot in a pod with a service account).") from None
+            configuration.retries = 1
+            _clusters[key] = Cluster(client.ApiClient(configuration), namespace)
+        return _clusters[key]
+
+
+def server(api: client.ApiClient) -> str:
+    return str(api.configuration.host)
+
+
+def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = None,
+            what: str, raw: bool = False) -> Any:
+    """GET `path`; JSON (or text when `raw`), or a ClusterError saying what failed."""
+    params = [(k, v) for k, v in (query or {}).items() if v not in (None, "", False)]
+    method, url, headers, body, post = api.param_serialize(
+        "GET", path, query_params=params, header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"])
+    try:
+        response = api.call_api(method, url, header_params=headers, body=body,
+                                post_params=post, _request_timeout=REQUEST_TIMEOUT)
+        data = response.read()
+    except ApiException as exc:
+        raise ClusterError(_api_error(exc.status, exc.body, what)) from None
+    except urllib3.exceptions.ReadTimeoutError:
+        raise ClusterError(f"The Kubernetes API server did not answer within "
+                           f"{REQUEST_TIMEOUT[1]} s while {what}.") from None
+    except (urllib3.exceptions.HTTPError, OSError):
+        raise ClusterError(f"The Kubernetes API server at {server(api)} is unreachable "
+                           f"(while {what}).") from None
+    if response.status >= 400:
+        raise ClusterError(_api_error(response.status, data, what))
+    text = data.decode("utf-8", errors="replace")
+    return text if raw else json.loads(text)
+
+
+def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
+    try:
+        message = json.loads(body or "{}").get("message", "")
+    except (TypeError, ValueError, AttributeError):
+        message = ""
+    if status == 401:
+        return f"The cluster rejected the bot's credentials (HTTP 401) while {what}."
+    if status == 403:
+        return f"The bot is not allowed to do that (HTTP 403) while {what}: {message}"
+    if status == 404:
+        return (f"Not found while {what}: {message}." if message and "could not find" not in
+                message else f"Not found while {what} (is that API installed?).")
+    return f"The Kubernetes API answered HTTP {status} while {what}: {message}"

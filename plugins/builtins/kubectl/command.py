@@ -1,0 +1,120 @@
+"""Parse a kubectl-style command line into a read-only request, or refuse it with a reason."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources")
+ALLOWED = ("get, describe, logs, events, top pods|nodes, rollout status|history, "
+           "api-resources")
+META = re.compile(r"[;&|`$<>(){}\\\n\r]")
+OUTPUTS = ("wide", "yaml", "json", "name")
+FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
+               "--selector": "selector", "--field-selector": "field_selector",
+               "-o": "output", "--output": "output", "-c": "container",
+               "--container": "container", "--tail": "tail", "--since": "since"}
+BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
+              "-p": "previous", "--previous": "previous", "--all-containers": "all_containers"}
+
+
+class Refused(Exception):
+    """The command is not something this read-only tool will run; the text says why."""
+
+
+@dataclass
+class Command:
+    verb: str
+    args: list[str] = field(default_factory=list)  # positional words after the verb
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+    field_selector: str | None = None
+    output: str | None = None
+    container: str | None = None
+    tail: int | None = None
+    since: int | None = None  # seconds
+    previous: bool = False
+    all_containers: bool = False
+
+
+def parse(line: str) -> Command:
+    if META.search(line):
+        raise Refused("Shell syntax (; | & ` $ < > ( ) { } and line breaks) is not allowed: "
+                      "give one kubectl command.")
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise Refused(f"Could not parse the command: {exc}.") from None
+    if words[:1] == ["kubectl"]:
+        words = words[1:]
+    if not words:
+        raise Refused(f"Give a kubectl command, e.g. `get pods -n prod`. Allowed: {ALLOWED}.")
+    verb, rest = words[0], words[1:]
+    if verb not in READ_VERBS:
+        raise Refused(f"`kubectl {verb}` is not allowed: this tool is read-only. Allowed: "
+                      f"{ALLOWED}.")
+    command = Command(verb=verb)
+    _apply_flags(command, rest)
+    _check(command)
+    return command
+
+
+def _apply_flags(command: Command, words: list[str]) -> None:
+    i = 0
+    while i < len(words):
+        word = words[i]
+        name, eq, inline = word.partition("=")
+        if word.startswith("-") and name in FLAG_VALUES:
+            if eq:
+                value = inline
+            elif i + 1 < len(words):
+                i += 1
+                value = words[i]
+            else:
+                raise Refused(f"{name} needs a value.")
+            _set(command, FLAG_VALUES[name], value)
+        elif word in BOOL_FLAGS:
+            setattr(command, BOOL_FLAGS[word], True)
+        elif word.startswith("-"):
+            raise Refused(f"The flag {name} is not supported by this tool.")
+        else:
+            command.args.append(word)
+        i += 1
+
+
+def _set(command: Command, attribute: str, value: str) -> None:
+    if attribute == "output" and value not in OUTPUTS:
+        raise Refused(f"-o {value} is not supported (use one of: {', '.join(OUTPUTS)}).")
+    if attribute == "tail":
+        if not value.lstrip("-").isdigit():
+            raise Refused(f"--tail needs a number of lines, not {value!r}.")
+        setattr(command, attribute, int(value))
+    elif attribute == "since":
+        setattr(command, attribute, _seconds(value))
+    else:
+        setattr(command, attribute, value)
+
+
+def _seconds(value: str) -> int:
+    match = re.fullmatch(r"(\d+)([smhd])", value)
+    if not match:
+        raise Refused(f"--since needs a duration such as 30s, 5m, 2h or 1d, not {value!r}.")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _check(command: Command) -> None:
+    if command.verb == "rollout" and (not command.args
+                                      or command.args[0] not in ("status", "history")):
+        what = command.args[0] if command.args else ""
+        raise Refused(f"`kubectl rollout {what}` is not allowed: only `rollout status` and "
+                      "`rollout history` (read-only).".replace("rollout  ", "rollout "))
+    if command.verb == "top" and (not command.args or command.args[0] not in
+                                  ("pods", "pod", "po", "nodes", "node", "no")):
+        raise Refused("Use `top pods` or `top nodes`.")
+    if command.verb in ("get", "describe") and not command.args:
+        raise Refused(f"`kubectl {command.verb}` needs a resource type, e.g. "
+                      f"`{command.verb} pods -n prod`.")
+    if command.verb == "logs" and not command.args:
+        raise Refused("`kubectl logs` needs a pod name, e.g. `logs checkout-api-7d9f -n prod`.")

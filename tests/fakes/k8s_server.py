@@ -1,0 +1,279 @@
+"""A fake Kubernetes API server on 127.0.0.1, for the real `kubernetes` client.
+
+Objects come from YAML fixture files; the server answers list/get for core and grouped
+resources (namespaced and cluster-wide paths), label and field selectors, pod logs
+(`tailLines`, `previous`, `sinceSeconds`), the metrics API, discovery (`/version`, `/api`,
+`/apis`, group versions) and errors as `Status` objects, with the codes and messages a real
+API server sends.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+TOKEN = "fake-k8s-token"
+FIXTURES = Path(__file__).parent / "k8s"
+
+# plural -> (group/version, kind, namespaced, short names)
+RESOURCES: dict[str, tuple[str, str, bool, tuple[str, ...]]] = {
+    "pods": ("v1", "Pod", True, ("po",)), "services": ("v1", "Service", True, ("svc",)),
+    "endpoints": ("v1", "Endpoints", True, ("ep",)),
+    "nodes": ("v1", "Node", False, ("no",)), "namespaces": ("v1", "Namespace", False, ("ns",)),
+    "events": ("v1", "Event", True, ("ev",)), "configmaps": ("v1", "ConfigMap", True, ("cm",)),
+    "secrets": ("v1", "Secret", True, ()),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim", True, ("pvc",)),
+    "serviceaccounts": ("v1", "ServiceAccount", True, ("sa",)),
+    "deployments": ("apps/v1", "Deployment", True, ("deploy",)),
+    "replicasets": ("apps/v1", "ReplicaSet", True, ("rs",)),
+    "statefulsets": ("apps/v1", "StatefulSet", True, ("sts",)),
+    "daemonsets": ("apps/v1", "DaemonSet", True, ("ds",)),
+    "controllerrevisions": ("apps/v1", "ControllerRevision", True, ()),
+    "jobs": ("batch/v1", "Job", True, ()), "cronjobs": ("batch/v1", "CronJob", True, ("cj",)),
+    "ingresses": ("networking.k8s.io/v1", "Ingress", True, ("ing",)),
+    "ingressclasses": ("networking.k8s.io/v1", "IngressClass", False, ()),
+    "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler", True, ("hpa",)),
+}
+METRICS = "metrics.k8s.io/v1beta1"
+
+
+def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "details": details, "code": code}
+
+
+def _labels_match(labels: dict[str, str], selector: str) -> bool:
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "==" in term or "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _field(obj: dict[str, Any], path: str) -> str:
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _fields_match(obj: dict[str, Any], selector: str) -> bool:
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        negate = "!=" in term
+        key, value = term.replace("!=", "=").replace("==", "=").split("=", 1)
+        if (_field(obj, key) == value) == negate:
+            return False
+    return True
+
+
+class FakeKubernetes:
+    def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",)) -> None:
+        self.objects: dict[str, list[dict[str, Any]]] = {plural: [] for plural in RESOURCES}
+        self.logs: dict[tuple[str, str, str, bool], str] = {}
+        self.metrics: dict[str, list[dict[str, Any]]] = {"pods": [], "nodes": []}
+        self.forbidden_namespaces: set[str] = set()
+        self.metrics_installed = True
+        self.requests: list[str] = []
+        for path in fixtures:
+            self.load(path)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    def load(self, path: Path) -> None:
+        kinds = {kind: plural for plural, (_, kind, _, _) in RESOURCES.items()}
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc:
+                continue
+            if doc["kind"] == "FakePodLogs":
+                for entry in doc["logs"]:
+                    key = (entry["namespace"], entry["pod"], entry.get("container", ""),
+                           bool(entry.get("previous")))
+                    self.logs[key] = entry["text"]
+            elif doc["kind"] in ("PodMetrics", "NodeMetrics"):
+                self.metrics["pods" if doc["kind"] == "PodMetrics" else "nodes"].append(doc)
+            else:
+                self.objects[kinds[doc["kind"]]].append(doc)
+
+    def start(self) -> FakeKubernetes:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def kubeconfig(self, path: Path, *, token: str = TOKEN, namespace: str = "default") -> Path:
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "users": [{"name": "bot", "user": {"token": token}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "bot",
+                                                      "namespace": namespace}}]}))
+        return path
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, str], token: str | None
+               ) -> tuple[int, Any, str]:
+        if token != TOKEN:
+            return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
+        parts = [p for p in path.split("/") if p]
+        if path == "/version":
+            return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.2",
+                         "platform": "linux/amd64"}, "application/json"
+        if parts[:1] == ["api"] and len(parts) <= 2:
+            return 200, self._discovery(parts), "application/json"
+        if parts[:1] == ["apis"] and len(parts) <= 3:
+            return 200, self._discovery(parts), "application/json"
+        group_version = "v1" if parts[0] == "api" else "/".join(parts[1:3])
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        namespace = None
+        if rest[:1] == ["namespaces"] and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        if group_version == METRICS:
+            return self._metrics(rest, namespace)
+        plural, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), (
+            rest[2] if len(rest) > 2 else None)
+        if plural not in RESOURCES or RESOURCES[plural][0] != group_version:
+            return 404, _status(404, "NotFound", "the server could not find the requested "
+                                "resource"), "application/json"
+        if namespace in self.forbidden_namespaces:
+            verb = "get" if name else "list"
+            return 403, _status(403, "Forbidden", (
+                f'{plural} is forbidden: User "system:serviceaccount:chatops:bot" cannot '
+                f'{verb} resource "{plural}" in API group "{group_version.rpartition("/")[0]}"'
+                f' in the namespace "{namespace}"'), kind=plural), "application/json"
+        if sub == "log":
+            return self._log(namespace or "", name or "", query)
+        return self._get_or_list(plural, namespace, name, query)
+
+    def _get_or_list(self, plural: str, namespace: str | None, name: str | None,
+                     query: dict[str, str]) -> tuple[int, Any, str]:
+        group_version, kind, namespaced, _ = RESOURCES[plural]
+        items = [o for o in self.objects[plural]
+                 if not namespaced or namespace is None
+                 or o["metadata"].get("namespace") == namespace]
+        if name is not None:
+            for obj in items:
+                if obj["metadata"]["name"] == name:
+                    return 200, obj, "application/json"
+            return 404, _status(404, "NotFound", f'{plural} "{name}" not found', name=name,
+                                kind=plural), "application/json"
+        if query.get("labelSelector"):
+            items = [o for o in items if _labels_match(o["metadata"].get("labels") or {},
+                                                       query["labelSelector"])]
+        if query.get("fieldSelector"):
+            items = [o for o in items if _fields_match(o, query["fieldSelector"])]
+        return 200, {"kind": f"{kind}List", "apiVersion": group_version,
+                     "metadata": {"resourceVersion": "12345"}, "items": items}, (
+            "application/json")
+
+    def _log(self, namespace: str, pod: str, query: dict[str, str]) -> tuple[int, Any, str]:
+        pods = [p for p in self.objects["pods"] if p["metadata"]["name"] == pod
+                and p["metadata"].get("namespace") == namespace]
+        if not pods:
+            return 404, _status(404, "NotFound", f'pods "{pod}" not found', name=pod,
+                                kind="pods"), "application/json"
+        containers = [c["name"] for c in pods[0]["spec"]["containers"]]
+        container = query.get("container") or ""
+        if not container and len(containers) > 1:
+            return 400, _status(400, "BadRequest", (
+                f"a container name must be specified for pod {pod}, choose one of: "
+                f"[{' '.join(containers)}]")), "application/json"
+        container = container or containers[0]
+        previous = query.get("previous") == "true"
+        text = self.logs.get((namespace, pod, container, previous))
+        if text is None:
+            what = "previous terminated container" if previous else "container"
+            return 400, _status(400, "BadRequest", (
+                f'{what} "{container}" in pod "{pod}" not found')), "application/json"
+        lines = text.splitlines(keepends=True)
+        if query.get("tailLines"):
+            lines = lines[-int(query["tailLines"]):]
+        return 200, "".join(lines), "text/plain"
+
+    def _metrics(self, rest: list[str], namespace: str | None) -> tuple[int, Any, str]:
+        if not self.metrics_installed:
+            return 404, _status(404, "NotFound", "the server could not find the requested "
+                                "resource"), "application/json"
+        items = self.metrics.get(rest[0], [])
+        if namespace:
+            items = [m for m in items if m["metadata"].get("namespace") == namespace]
+        kind = "PodMetricsList" if rest[0] == "pods" else "NodeMetricsList"
+        return 200, {"kind": kind, "apiVersion": METRICS, "metadata": {}, "items": items}, (
+            "application/json")
+
+    def _discovery(self, parts: list[str]) -> dict[str, Any]:
+        if parts == ["api"]:
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["apis"]:
+            groups = sorted({gv.rpartition("/")[0] for gv, *_ in RESOURCES.values()
+                             if "/" in gv} | ({"metrics.k8s.io"} if self.metrics_installed
+                                                else set()))
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": g, "versions": [{"groupVersion": self._gv(g), "version":
+                                          self._gv(g).split("/")[1]}],
+                 "preferredVersion": {"groupVersion": self._gv(g),
+                                      "version": self._gv(g).split("/")[1]}} for g in groups]}
+        group_version = "v1" if parts[0] == "api" else "/".join(parts[1:3])
+        resources = [{"name": plural, "singularName": kind.lower(), "namespaced": namespaced,
+                      "kind": kind, "verbs": ["get", "list", "watch"],
+                      **({"shortNames": list(short)} if short else {})}
+                     for plural, (gv, kind, namespaced, short) in RESOURCES.items()
+                     if gv == group_version]
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": resources}
+
+    def _gv(self, group: str) -> str:
+        if group == "metrics.k8s.io":
+            return METRICS
+        return next(gv for gv, *_ in RESOURCES.values() if gv.startswith(group + "/"))
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                fake.requests.append(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+                status, body, content_type = fake.answer(parts.path, query, token)
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler

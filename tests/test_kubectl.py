@@ -1,0 +1,262 @@
+"""The kubectl builtin against the fake Kubernetes API, through the registry."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.app import Services, build_services
+from bot.config import load_settings
+from tests.conftest import REPO
+from tests.fakes.k8s_server import FakeKubernetes
+
+SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=")
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeKubernetes]:
+    fake = FakeKubernetes().start()
+    yield fake
+    fake.stop()
+
+
+async def make_services(tmp_path: Path, kubeconfig: Path, **config: object) -> Services:
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
+                             plugins_dir=REPO / "plugins", kubeconfig=str(kubeconfig),
+                             plugin_config={"kubectl": config} if config else {})
+    return await build_services(settings, default_enabled=frozenset({"kubectl"}))
+
+
+@pytest.fixture
+async def services(tmp_path: Path, cluster: FakeKubernetes) -> AsyncIterator[Services]:
+    built = await make_services(tmp_path, cluster.kubeconfig(tmp_path / "kc", namespace="prod"))
+    yield built
+    await built.close()
+
+
+async def kubectl(services: Services, command: str) -> str:
+    result = await services.registry.call("run_kubectl", {"command": command})
+    assert result.ok, result.text
+    return result.text
+
+
+async def refused(services: Services, command: str) -> str:
+    result = await services.registry.call("run_kubectl", {"command": command})
+    assert not result.ok, result.text
+    return result.text
+
+
+def rows(text: str) -> list[list[str]]:
+    return [re.split(r"\s{3,}", line.strip()) for line in text.splitlines()]
+
+
+async def test_get_pods_looks_like_kubectl(services: Services) -> None:
+    table = rows(await kubectl(services, "get pods"))
+    assert table[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    by_name = {r[0]: r[1:4] for r in table[1:]}
+    assert by_name["checkout-api-7d9f8b6c5-abcde"] == ["0/1", "CrashLoopBackOff", "7"]
+    assert by_name["image-broken-6c7d8e9f0-qwert"] == ["0/1", "ImagePullBackOff", "0"]
+    assert by_name["web-5f6d7c8b9-xyz12"] == ["1/1", "Running", "0"]
+    assert by_name["pending-7b8c9d0e1-zzzzz"] == ["0/1", "Pending", "0"]
+    assert all(re.fullmatch(r"\d+[smhdy][\dsmh]*", r[4]) for r in table[1:])
+
+
+async def test_leading_kubectl_all_namespaces_and_wide(services: Services) -> None:
+    table = rows(await kubectl(services, "kubectl get po -A -o wide"))
+    assert table[0] == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert {r[0] for r in table[1:]} == {"prod", "default"}
+    pending = next(r for r in table if r[1].startswith("pending-"))
+    assert pending[-2:] == ["<none>", "<none>"]
+
+
+async def test_label_and_field_selectors_and_names(services: Services) -> None:
+    assert (await kubectl(services, "get pods -l app=web -o name")).splitlines() == [
+        "pod/web-5f6d7c8b9-xyz12", "pod/web-5f6d7c8b9-abc34", "pod/web-5f6d7c8b9-def56"]
+    running = rows(await kubectl(services, "get pods --field-selector status.phase=Pending"))
+    assert {r[0] for r in running[1:]} == {"image-broken-6c7d8e9f0-qwert",
+                                           "pending-7b8c9d0e1-zzzzz"}
+
+
+async def test_several_kinds_and_short_names(services: Services) -> None:
+    text = await kubectl(services, "get deploy,svc")
+    assert "deployment.apps/checkout-api   0/2" in text
+    assert re.search(r"service/web\s+ClusterIP\s+10\.96\.\d+\.10\s+<none>\s+80/TCP", text)
+
+
+@pytest.mark.parametrize(("command", "header"), [
+    ("get nodes", ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]),
+    ("get rs", ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]),
+    ("get sts", ["NAME", "READY", "AGE"]),
+    ("get pvc", ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"]),
+    ("get ing", ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]),
+    ("get cj", ["NAME", "SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]),
+    ("get jobs", ["NAME", "STATUS", "COMPLETIONS", "AGE"]),
+    ("get hpa", ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]),
+    ("get ns", ["NAME", "STATUS", "AGE"]),
+    ("get secrets", ["NAME", "TYPE", "DATA", "AGE"]),
+])
+async def test_columns_per_kind(services: Services, command: str, header: list[str]) -> None:
+    assert rows(await kubectl(services, command))[0] == header
+
+
+async def test_node_status_and_json_output(services: Services) -> None:
+    nodes = {r[0]: r[1] for r in rows(await kubectl(services, "get nodes"))[1:]}
+    assert nodes == {"node-1": "Ready", "node-2": "NotReady"}
+    data = json.loads(await kubectl(services, "get deploy web -o json"))
+    assert (data["kind"], data["metadata"]["name"], data["status"]["readyReplicas"]) == (
+        "Deployment", "web", 3)
+
+
+async def test_describe_shows_the_objects_events(services: Services) -> None:
+    text = await kubectl(services, "describe pod checkout-api-7d9f8b6c5-abcde")
+    assert text.startswith("Name:         checkout-api-7d9f8b6c5-abcde\nNamespace:    prod")
+    assert "CrashLoopBackOff" in text
+    assert re.search(r"Warning\s+BackOff\s+pod/checkout-api-7d9f8b6c5-abcde", text)
+
+
+async def test_logs_with_container_tail_previous_and_since(services: Services,
+                                                          cluster: FakeKubernetes) -> None:
+    assert await kubectl(services, "logs checkout-api-7d9f8b6c5-abcde --tail 1") == (
+        'FATAL: password authentication failed for user "checkout"')
+    previous = await kubectl(services, "logs pod/checkout-api-7d9f8b6c5-abcde -p --tail=2")
+    assert previous.splitlines()[-1] == "exiting with code 1"
+    assert await kubectl(services, "logs sidecar-app-0 -n default -c proxy") == "proxy ready"
+    await kubectl(services, "logs web-5f6d7c8b9-xyz12 --since 5m")
+    assert any("sinceSeconds=300" in r for r in cluster.requests)
+    missing_container = await refused(services, "logs sidecar-app-0 -n default")
+    assert "a container name must be specified for pod sidecar-app-0" in missing_container
+
+
+async def test_events_sorted_by_time(services: Services) -> None:
+    table = rows(await kubectl(services, "get events"))
+    assert table[0] == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    reasons = [r[2] for r in table[1:]]
+    assert reasons[0] == "ScalingReplicaSet" and reasons[-1] == "Unhealthy"
+    assert rows(await kubectl(services, "events"))[1:] == table[1:]
+
+
+async def test_top_pods_and_nodes(services: Services, cluster: FakeKubernetes) -> None:
+    pods = rows(await kubectl(services, "top pods"))
+    assert pods[0] == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+    assert ["memhog-0", "250m", "240Mi"] in pods
+    nodes = rows(await kubectl(services, "top nodes"))
+    assert nodes[1] == ["node-1", "1250m", "33%", "6144Mi", "41%"]
+    cluster.metrics_installed = False
+    assert "metrics-server is not installed" in await refused(services, "top pods")
+
+
+async def test_rollout_status_and_history(services: Services) -> None:
+    assert await kubectl(services, "rollout status deployment/web") == (
+        'deployment "web" successfully rolled out')
+    assert await kubectl(services, "rollout status deploy checkout-api") == (
+        'Waiting for deployment "checkout-api" rollout to finish: 0 of 2 updated replicas are '
+        "available...")
+    history = await kubectl(services, "rollout history deployment/web")
+    assert rows(history)[1:] == [["REVISION", "CHANGE-CAUSE"], ["2", "deploy web revision 2"],
+                                 ["3", "deploy web revision 3"]]
+
+
+async def test_api_resources(services: Services) -> None:
+    table = rows(await kubectl(services, "api-resources"))
+    assert table[0] == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    assert ["deployments", "deploy", "apps/v1", "true", "Deployment"] in table
+
+
+@pytest.mark.parametrize("command", [
+    "delete pod x", "apply -f x.yaml", "exec -it web -- sh", "edit deploy web",
+    "scale deploy web --replicas 0", "port-forward svc/web 8080:80", "cp web:/etc/passwd .",
+    "proxy", "rollout restart deploy web", "rollout undo deploy web", "patch deploy web",
+    "label pod x a=b", "drain node-1", "cordon node-1"])
+async def test_changing_verbs_are_refused(services: Services, command: str) -> None:
+    text = await refused(services, command)
+    assert "not allowed" in text and "read-only" in text
+
+
+@pytest.mark.parametrize("command", [
+    "get pods; kubectl delete pod x", "get pods | grep web", "get pods && rm -rf /",
+    "get pods $(whoami)", "get pods `id`", "get pods > /tmp/x", "get pods\ndelete pod x"])
+async def test_shell_metacharacters_are_refused(services: Services, command: str) -> None:
+    assert (await refused(services, command)).startswith("Shell syntax")
+
+
+@pytest.mark.parametrize("command", [
+    "get secret db-credentials -o yaml", "get secret db-credentials -o json",
+    "get secrets -o yaml", "describe secret db-credentials", "get secrets",
+    "get all-the-things", "describe secrets"])
+async def test_secret_values_never_appear(services: Services, command: str) -> None:
+    result = await services.registry.call("run_kubectl", {"command": command})
+    for value in SECRET_VALUES:
+        assert value not in result.text
+
+
+async def test_secret_shows_keys_and_sizes(services: Services) -> None:
+    data = yaml.safe_load(await kubectl(services, "get secret db-credentials -o yaml"))
+    assert data["data"] == {"username": "<8 bytes>", "password": "<15 bytes>"}
+    described = await kubectl(services, "describe secret db-credentials")
+    assert "password:  15 bytes" in described
+
+
+async def test_namespace_deny_and_allow_lists(tmp_path: Path,
+                                              cluster: FakeKubernetes) -> None:
+    kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="prod")
+    denied = await make_services(tmp_path / "a", kubeconfig, namespace_deny=["kube-system"])
+    allowed = await make_services(tmp_path / "b", kubeconfig, namespace_allow=["prod"])
+    try:
+        assert await refused(denied, "get pods -n kube-system") == (
+            "The namespace 'kube-system' is off limits for this bot.")
+        assert (await denied.registry.call("run_kubectl", {"command": "get pods"})).ok
+        assert await refused(allowed, "get pods -n default") == (
+            "The namespace 'default' is off limits for this bot.")
+        assert (await refused(allowed, "get pods -A")).startswith(
+            "Listing across all namespaces (-A) is not allowed here")
+    finally:
+        await denied.close()
+        await allowed.close()
+
+
+async def test_api_errors_are_one_sentence_naming_the_object(services: Services,
+                                                             cluster: FakeKubernetes) -> None:
+    assert await refused(services, "get pod nope") == (
+        'Not found while getting pod nope in namespace prod: pods "nope" not found.')
+    cluster.forbidden_namespaces.add("secure")
+    forbidden = await refused(services, "get pods -n secure")
+    assert forbidden.startswith("The bot is not allowed to do that (HTTP 403) while listing "
+                                "pods in namespace secure: pods is forbidden:")
+
+
+async def test_bad_credentials_and_unreachable_server(tmp_path: Path,
+                                                      cluster: FakeKubernetes) -> None:
+    wrong = await make_services(tmp_path / "a", cluster.kubeconfig(tmp_path / "kc1",
+                                                                   token="wrong"))
+    gone_path = tmp_path / "kc2"
+    gone_path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "u"}}]}))
+    gone = await make_services(tmp_path / "b", gone_path)
+    try:
+        assert await refused(wrong, "get pods") == (
+            "The cluster rejected the bot's credentials (HTTP 401) while listing pods in "
+            "namespace default.")
+        assert await refused(gone, "get nodes") == (
+            "The Kubernetes API server at http://127.0.0.1:9 is unreachable (while listing "
+            "nodes).")
+    finally:
+        await wrong.close()
+        await gone.close()
+
+
+async def test_run_kubectl_answers_through_the_registry_and_disabling_removes_it(
+        services: Services) -> None:
+    assert "run_kubectl" in services.registry.snapshot
+    info = await services.plugins.info("kubectl")
+    assert (info.source, info.status) == ("builtin", "enabled")
+    await services.plugins.disable("kubectl", actor="U_ADMIN")
+    result = await services.registry.call("run_kubectl", {"command": "get pods"})
+    assert result.error == "unknown_tool"
