@@ -14,10 +14,10 @@ Config (PLUGIN_CONFIG='{"kubectl": {...}}' or the plugin's database config): `ku
 
 from __future__ import annotations
 
+from bot import kube as cluster
+from bot.kube import ClusterError
 from bot.sdk import ToolContext, ToolError
 
-from . import cluster
-from .cluster import ClusterError
 from .command import Refused, parse
 from .verbs import VERBS, Policy
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from kubernetes import client
 
-from . import cluster, output
-from .cluster import ClusterError, Resource
+from bot import kube as cluster
+from bot.kube import ClusterError, Resource
+
+from . import output
 from .command import Command, Refused
 
 Obj = dict[str, Any]

@@ -1,4 +1,9 @@
-"""Talk to the API server with the official client; JSON in, one clear sentence on failure."""
+"""Cluster access for the built-in Kubernetes plugins (kubectl, k8sgpt).
+
+The official client's request machinery (kubeconfig, in-cluster config, auth, TLS) with JSON
+responses, and every failure as one sentence naming what was being done. Built-in plugins
+run in the bot's process and share this; uploaded plugins run sandboxed and cannot.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ RESOURCES = [
     Resource("jobs", "batch/v1", "Job", True, ("job",)),
     Resource("cronjobs", "batch/v1", "CronJob", True, ("cj", "cronjob")),
     Resource("ingresses", "networking.k8s.io/v1", "Ingress", True, ("ing", "ingress")),
+    Resource("ingressclasses", "networking.k8s.io/v1", "IngressClass", False, ("ingressclass",)),
     Resource("horizontalpodautoscalers", "autoscaling/v2", "HorizontalPodAutoscaler", True,
              ("hpa",)),
 ]
@@ -143,3 +149,18 @@ def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
         return (f"Not found while {what}: {message}." if message and "could not find" not in
                 message else f"Not found while {what} (is that API installed?).")
     return f"The Kubernetes API answered HTTP {status} while {what}: {message}"
+
+
+def list_objects(api: client.ApiClient, name: str, namespace: str | None = None, *,
+                 query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every object of a kind, in one namespace or (None) all of them, with `kind` set."""
+    res = resource(name)
+    if res.namespaced and namespace:
+        path = f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
+        where = f" in namespace {namespace}"
+    else:
+        path, where = f"{res.path_prefix}/{res.plural}", ""
+    items = request(api, path, query=query, what=f"listing {res.plural}{where}")["items"]
+    for item in items:
+        item.setdefault("kind", res.kind)
+    return items
