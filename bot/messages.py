@@ -236,3 +236,8 @@ def upload_not_admin(name: str) -> str:
 def download_not_zip() -> str:
     return ("Slack sent a web page instead of the file (is the files:read scope granted?); "
             "nothing was installed.")
+
+
+def auto_disabled_notice(name: str, reason: str | None) -> str:
+    return (f":rotating_light: Plugin `{name}` was {reason or 'disabled automatically'}. "
+            f"Its tools are off until an admin enables it again (`/plugin enable {name}`).")

@@ -268,3 +268,17 @@ async def test_non_admin_cannot_decide(slack_bot: Make, gated: None) -> None:
     assert replies[0]["text"] == "Only admins can approve or deny tool calls."
     await until(lambda: len(bot.ai.requests) >= 2, seconds=10)
     assert bot.ai.messages(1)[-1]["content"].startswith("No admin approved 'restart'")
+
+
+async def test_automatic_disable_is_announced_in_the_admin_channel(slack_bot: Make) -> None:
+    bot = await slack_bot(plugin_max_consecutive_failures=2)
+    crasher = zips.package("crasher", tools={"crasher_boom": "import os; os._exit(3)"})
+    assert (await bot.services.installer.install(crasher, "c.zip", actor="U_ADMIN")).ok
+    await bot.services.plugins.enable("crasher", actor="U_ADMIN")
+    for _ in range(2):
+        await bot.services.registry.call("crasher_boom")
+    notice = await until(lambda: [t for t in bot.slack.posted_texts("C_ADMIN")
+                                  if "crasher" in t])
+    assert notice[0].startswith(":rotating_light: Plugin `crasher` was disabled "
+                                "automatically after 2 crashes or timeouts in a row")
+    assert notice[0].endswith("(`/plugin enable crasher`).")

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import messages
 from bot.slack import render
 from bot.slack.context import SlackContext
 
@@ -36,6 +37,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         await respond(text=result, response_type="ephemeral", replace_original=False)
 
     async def refresh(action: str, name: str) -> None:
+        if action == "auto-disable" and ctx.admin_channel:
+            plugin = await ctx.services.plugins.info(name)
+            await ctx.client.chat_postMessage(channel=ctx.admin_channel,
+                                              text=messages.auto_disabled_notice(name,
+                                                                                 plugin.error))
         for viewer in list(ctx.home_viewers):
             await publish(ctx, viewer)
 
