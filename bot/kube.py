@@ -112,11 +112,17 @@ def server(api: client.ApiClient) -> str:
 
 
 def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = None,
-            what: str, raw: bool = False) -> Any:
-    """GET `path`; JSON (or text when `raw`), or a ClusterError saying what failed."""
+            what: str, raw: bool = False, method: str = "GET",
+            body: dict[str, Any] | None = None,
+            content_type: str = "application/merge-patch+json") -> Any:
+    """Call `path` (GET unless told); JSON (or text when `raw`), or a ClusterError saying
+    what failed."""
     params = [(k, v) for k, v in (query or {}).items() if v not in (None, "", False)]
+    headers_in = {"Accept": "application/json"}
+    if body is not None:
+        headers_in["Content-Type"] = content_type
     method, url, headers, body, post = api.param_serialize(
-        "GET", path, query_params=params, header_params={"Accept": "application/json"},
+        method, path, query_params=params, header_params=headers_in, body=body,
         auth_settings=["BearerToken"])
     try:
         response = api.call_api(method, url, header_params=headers, body=body,

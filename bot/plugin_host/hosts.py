@@ -34,9 +34,11 @@ class InProcessHost:
 
     kind = "in-process"
 
-    def __init__(self, path: Path, *, name: str, executor: Executor | None = None) -> None:
+    def __init__(self, path: Path, *, name: str, executor: Executor | None = None,
+                 config: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.name = name
+        self.config = dict(config or {})
         self._executor = executor
         self._module_name: str | None = None
         self._handlers: dict[str, Any] = {}
@@ -45,7 +47,7 @@ class InProcessHost:
         module = import_plugin(self.path, name=self.name)
         self._module_name = module.__name__
         try:
-            plugin = check_module(module, expected_name=self.name)
+            plugin = check_module(module, expected_name=self.name, config=self.config)
         except BaseException:
             await self.close()
             raise

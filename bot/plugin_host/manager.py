@@ -342,7 +342,8 @@ class PluginManager:
         row.status, row.error = STATUS_ENABLED, None
 
     async def _load_builtin(self, name: str, path: Path) -> ActivePlugin | PluginError:
-        host = InProcessHost(path, name=name, executor=self._executor)
+        host = InProcessHost(path, name=name, executor=self._executor,
+                             config=self.config_defaults.get(name))
         try:
             plugin = await host.load()
         except PluginError as exc:

@@ -29,7 +29,8 @@ _FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
 _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 
 
-def check_module(module: object, *, expected_name: str | None = None) -> LoadedPlugin:
+def check_module(module: object, *, expected_name: str | None = None,
+                 config: dict[str, Any] | None = None) -> LoadedPlugin:
     """Call `get_manifest()` and `get_tools()` on `module` and validate both.
 
     Raises `PluginError` listing every problem found in either.
@@ -37,7 +38,7 @@ def check_module(module: object, *, expected_name: str | None = None) -> LoadedP
     problems: list[Problem] = []
     label = expected_name or getattr(module, "__name__", "plugin")
     raw_manifest = _call_entry(module, "get_manifest", problems)
-    raw_tools = _call_entry(module, "get_tools", problems)
+    raw_tools = _call_entry(module, "get_tools", problems, config=config)
     return _check(raw_manifest, raw_tools, problems, label=label, expected_name=expected_name,
                   described=False)
 
@@ -77,7 +78,8 @@ def _check(raw_manifest: Any, raw_tools: Any, problems: list[Problem], *, label:
     return LoadedPlugin(manifest=manifest, tools=tuple(tools), warnings=tuple(warnings))
 
 
-def _call_entry(module: object, attr: str, problems: list[Problem]) -> Any:
+def _call_entry(module: object, attr: str, problems: list[Problem], *,
+                config: dict[str, Any] | None = None) -> Any:
     func = getattr(module, attr, None)
     if func is None:
         problems.append(Problem(f"{attr}()", "is missing: a plugin must define it"))
@@ -86,6 +88,8 @@ def _call_entry(module: object, attr: str, problems: list[Problem]) -> Any:
         problems.append(Problem(f"{attr}()", f"is a {type(func).__name__}, not a function"))
         return None
     try:
+        if _takes_config(func):  # get_tools(config=...) sees the plugin's settings
+            return func(config=dict(config or {}))
         return func()
     except Exception as exc:  # plugin code: any failure is a validation problem
         problems.append(Problem(f"{attr}()", f"raised {describe_exception(exc)}"))
@@ -248,6 +252,13 @@ def _check_parameters(params: Any, where: str, problems: list[Problem]) -> None:
     if params.get("type") != "object":
         problems.append(Problem(f"{where}.type", "must be 'object': tool arguments are always "
                                 "an object of named parameters"))
+
+
+def _takes_config(func: Callable[..., Any]) -> bool:
+    try:
+        return "config" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _wants_ctx(handler: Callable[..., Any]) -> bool:

@@ -83,6 +83,17 @@ def _fields_match(obj: dict[str, Any], selector: str) -> bool:
     return True
 
 
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """JSON merge patch (RFC 7386)."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
 class FakeKubernetes:
     def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",)) -> None:
         self.objects: dict[str, list[dict[str, Any]]] = {plural: [] for plural in RESOURCES}
@@ -91,6 +102,7 @@ class FakeKubernetes:
         self.forbidden_namespaces: set[str] = set()
         self.metrics_installed = True
         self.requests: list[str] = []
+        self.changes: list[tuple[str, str, Any]] = []  # (method, path, body) of writes
         for path in fixtures:
             self.load(path)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -169,6 +181,30 @@ class FakeKubernetes:
         if sub == "log":
             return self._log(namespace or "", name or "", query)
         return self._get_or_list(plural, namespace, name, query)
+
+    def write(self, method: str, path: str, patch: Any, token: str | None
+              ) -> tuple[int, Any, str]:
+        """PATCH (a merge patch, also on the /scale subresource) or DELETE one object."""
+        if token != TOKEN:
+            return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
+        scale = path.endswith("/scale")
+        status, obj, content_type = self.answer(path.removesuffix("/scale"), {}, token)
+        if status != 200:
+            return status, obj, content_type
+        self.changes.append((method, path, patch))
+        if method == "DELETE":
+            for items in self.objects.values():
+                if obj in items:
+                    items.remove(obj)
+            return 200, obj, "application/json"
+        _merge(obj, patch or {})
+        if scale:
+            return 200, {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                         "metadata": obj["metadata"],
+                         "spec": {"replicas": obj["spec"].get("replicas", 0)},
+                         "status": {"replicas": obj["status"].get("replicas", 0)}}, (
+                "application/json")
+        return 200, obj, "application/json"
 
     def _get_or_list(self, plural: str, namespace: str | None, name: str | None,
                      query: dict[str, str]) -> tuple[int, Any, str]:
@@ -263,12 +299,26 @@ class FakeKubernetes:
                 pass
 
             def do_GET(self) -> None:
+                self._reply("GET")
+
+            def do_PATCH(self) -> None:
+                self._reply("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._reply("DELETE")
+
+            def _reply(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 fake.requests.append(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 auth = self.headers.get("Authorization", "")
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
-                status, body, content_type = fake.answer(parts.path, query, token)
+                length = int(self.headers.get("Content-Length") or 0)
+                patch = json.loads(self.rfile.read(length)) if length else None
+                if method == "GET":
+                    status, body, content_type = fake.answer(parts.path, query, token)
+                else:
+                    status, body, content_type = fake.write(method, parts.path, patch, token)
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)

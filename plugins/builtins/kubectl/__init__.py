@@ -9,7 +9,9 @@ Secret values never leave the cluster: Secrets show keys and sizes only.
 
 Config (PLUGIN_CONFIG='{"kubectl": {...}}' or the plugin's database config): `kubeconfig`
 (default: KUBECONFIG, ~/.kube/config, then in-cluster), `namespace_allow`,
-`namespace_deny`, `default_namespace`.
+`namespace_deny`, `default_namespace`, and `allow_writes: true` to add three tools that
+change the cluster — kubectl_rollout_restart, kubectl_scale, kubectl_delete_pod — each of
+which waits for an admin's approval before it runs. Without it they do not exist.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.sdk import ToolContext, ToolError
 
 from .command import Refused, parse
 from .verbs import VERBS, Policy
+from .writes import write_tools
 
 
 def run_kubectl(command: str, *, ctx: ToolContext) -> str:
@@ -41,8 +44,8 @@ def get_manifest() -> dict:
             "author": "SRE Team", "permissions": ["network"]}
 
 
-def get_tools() -> list[dict]:
-    return [{"schema": {
+def get_tools(config: dict | None = None) -> list[dict]:
+    tools = [{"schema": {
         "name": "run_kubectl",
         "description": ("Run a read-only kubectl command against the cluster and get "
                         "kubectl's output, e.g. 'get pods -n prod', 'describe pod web-1 -n "
@@ -55,3 +58,6 @@ def get_tools() -> list[dict]:
                                              "the leading 'kubectl'", "maxLength": 500}},
             "required": ["command"], "additionalProperties": False}},
         "handler": run_kubectl, "timeout": 45}]
+    if (config or {}).get("allow_writes") is True:
+        tools += write_tools()  # each one waits for an admin's approval
+    return tools

@@ -1,0 +1,92 @@
+"""Write tools, registered only when the config allows them (`allow_writes: true`), and
+always behind a human approval: rollout restart, scale, delete pod."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import kube
+from bot.kube import ClusterError
+from bot.sdk import ToolContext, ToolError
+
+from .command import Refused
+from .verbs import Policy
+
+WORKLOADS = {"deployment": "deployments", "statefulset": "statefulsets",
+             "daemonset": "daemonsets"}
+
+
+def _target(ctx: ToolContext, namespace: str) -> Any:
+    Policy(ctx.config).check(namespace, all_namespaces=False)
+    return kube.connect(ctx.config.get("kubeconfig")).api
+
+
+def rollout_restart(kind: str, name: str, namespace: str, *, ctx: ToolContext) -> str:
+    try:
+        api = _target(ctx, namespace)
+        res = kube.resource(WORKLOADS[kind])
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        kube.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}",
+                     method="PATCH", what=f"restarting {kind} {name} in namespace {namespace}",
+                     body={"spec": {"template": {"metadata": {"annotations": {
+                         "kubectl.kubernetes.io/restartedAt": stamp}}}}})
+    except (Refused, ClusterError) as exc:
+        raise ToolError(str(exc)) from None
+    return f"{res.name_prefix}/{name} restarted"
+
+
+def scale(kind: str, name: str, namespace: str, replicas: int, *, ctx: ToolContext) -> str:
+    try:
+        api = _target(ctx, namespace)
+        res = kube.resource(WORKLOADS[kind])
+        kube.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}/scale",
+                     method="PATCH", body={"spec": {"replicas": replicas}},
+                     what=f"scaling {kind} {name} in namespace {namespace}")
+    except (Refused, ClusterError) as exc:
+        raise ToolError(str(exc)) from None
+    return f"{res.name_prefix}/{name} scaled to {replicas}"
+
+
+def delete_pod(name: str, namespace: str, *, ctx: ToolContext) -> str:
+    try:
+        api = _target(ctx, namespace)
+        kube.request(api, f"/api/v1/namespaces/{namespace}/pods/{name}", method="DELETE",
+                     what=f"deleting pod {name} in namespace {namespace}")
+    except (Refused, ClusterError) as exc:
+        raise ToolError(str(exc)) from None
+    return f'pod "{name}" deleted'
+
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": 253}
+
+
+def write_tools() -> list[dict[str, Any]]:
+    workload = {"type": "string", "enum": sorted(WORKLOADS)}
+    return [
+        {"schema": {"name": "kubectl_rollout_restart",
+                    "description": "Restart a deployment, statefulset or daemonset (rolling). "
+                                   "Needs an admin's approval.",
+                    "parameters": {"type": "object", "properties": {
+                        "kind": workload, "name": _NAME, "namespace": _NAME},
+                        "required": ["kind", "name", "namespace"],
+                        "additionalProperties": False}},
+         "handler": rollout_restart, "requires_approval": True, "timeout": 30},
+        {"schema": {"name": "kubectl_scale",
+                    "description": "Set the replica count of a deployment or statefulset. "
+                                   "Needs an admin's approval.",
+                    "parameters": {"type": "object", "properties": {
+                        "kind": {"type": "string", "enum": ["deployment", "statefulset"]},
+                        "name": _NAME, "namespace": _NAME,
+                        "replicas": {"type": "integer", "minimum": 0, "maximum": 1000}},
+                        "required": ["kind", "name", "namespace", "replicas"],
+                        "additionalProperties": False}},
+         "handler": scale, "requires_approval": True, "timeout": 30},
+        {"schema": {"name": "kubectl_delete_pod",
+                    "description": "Delete one pod (its controller recreates it). Needs an "
+                                   "admin's approval.",
+                    "parameters": {"type": "object", "properties": {
+                        "name": _NAME, "namespace": _NAME},
+                        "required": ["name", "namespace"], "additionalProperties": False}},
+         "handler": delete_pod, "requires_approval": True, "timeout": 30},
+    ]
