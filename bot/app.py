@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.errors import PluginError, Problem
 from bot.hardening import make_non_dumpable
 from bot.plugin_host.archive import Limits
+from bot.plugin_host.health import HealthMonitor
 from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
 from bot.plugin_host.protocol import LoadedPlugin, Manifest
@@ -69,8 +70,9 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
-                            max_consecutive_failures=settings.plugin_max_consecutive_failures,
                             config_defaults=settings.plugin_defaults())
+    registry.add_listener(HealthMonitor(plugins,
+                                        threshold=settings.plugin_max_consecutive_failures))
     limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
                     max_unpacked_bytes=int(settings.plugin_max_unpacked_mb * MB),
                     max_entries=settings.plugin_max_entries,

@@ -29,6 +29,7 @@ from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.packaging import pack_directory
 from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.validation import PLUGIN_NAME_RE
+from bot.plugin_host.versions import check_new_version
 from bot.store.repositories import AuditRepository, PluginRepository
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ class Installer:
         async with self.manager.db.read() as session:
             row = await PluginRepository(session).get(plugin.manifest.name)
         if row is not None:
-            PluginManager.check_new_version(row, plugin.manifest.version, sha)
+            check_new_version(row, plugin.manifest.version, sha)
 
     async def _refused(self, filename: str, sha: str, name: str | None,
                        problems: list[Problem], actor: str | None, *,

@@ -24,17 +24,20 @@ from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
 from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
 from bot.plugin_host.hosts import InProcessHost, PluginHost
 from bot.plugin_host.info import PluginInfo, plugin_info
-from bot.plugin_host.loader import content_sha256
 from bot.plugin_host.protocol import (
     STATUS_DISABLED,
     STATUS_ENABLED,
     STATUS_ERROR,
     LoadedPlugin,
     Manifest,
-    ToolResult,
-    ToolSpec,
 )
-from bot.plugin_host.registry import Registry, Tool
+from bot.plugin_host.registry import Registry
+from bot.plugin_host.versions import (
+    check_new_version,
+    record_builtin_version,
+    rollback_target,
+    stored_plugin,
+)
 from bot.store import Database
 from bot.store.models import AuditEvent, PluginRow, PluginVersionRow
 from bot.store.repositories import AuditRepository, PluginRepository, active_version
@@ -60,21 +63,17 @@ class PluginManager:
                  tool_timeout: float = 30.0, executor: Executor | None = None,
                  default_enabled: Iterable[str] = DEFAULT_ENABLED_BUILTINS,
                  upload_hosts: UploadHostFactory | None = None,
-                 max_consecutive_failures: int = 3,
                  config_defaults: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
         self.default_enabled = frozenset(default_enabled)
-        self.max_consecutive_failures = max_consecutive_failures
         self.config_defaults = dict(config_defaults or {})
         self._executor = executor
         self._upload_hosts = upload_hosts
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
-        self._failures: dict[str, int] = {}
         self._listeners: list[ChangeListener] = []
-        registry.add_listener(self._on_tool_result)
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Be told after every change of plugin state (to refresh App Home, notify admins)."""
@@ -93,6 +92,11 @@ class PluginManager:
     async def audit(self, limit: int = 20, *, target: str | None = None) -> list[AuditEvent]:
         async with self.db.read() as session:
             return list(await AuditRepository(session).recent(limit, target=target))
+
+    def runs_upload(self, name: str) -> bool:
+        """Whether `name` is loaded now as an uploaded (sandboxed) plugin."""
+        active = self._active.get(name)
+        return active is not None and active.source == "upload"
 
     def builtin_names(self) -> set[str]:
         return set(discover(self.plugins_dir / BUILTINS))
@@ -117,7 +121,7 @@ class PluginManager:
         async with self._lock:
             await self._sync_all(actor=actor)
             await self._audit(actor, "reload", "*", "ok")
-        await self._changed("reload", "*")
+        await self.notify("reload", "*")
         return await self.list()
 
     async def enable(self, name: str, *, actor: str) -> Outcome:
@@ -135,15 +139,14 @@ class PluginManager:
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
                 if row.source == "builtin":
-                    self._record_builtin_version(row, active)
+                    record_builtin_version(row, active.plugin, self._builtin_path(row.name))
                 row.enabled, row.status, row.error = True, STATUS_ENABLED, None
                 row.consecutive_failures = 0
                 AuditRepository(session).record(actor=actor, action="enable", target=name,
                                                 outcome="ok", detail=active.version)
                 info = plugin_info(row)
-            self._failures.pop(name, None)
             await self._active.swap(name, active)
-        await self._changed("enable", name)
+        await self.notify("enable", name)
         return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
 
     async def disable(self, name: str, *, actor: str, reason: str | None = None) -> Outcome:
@@ -160,7 +163,7 @@ class PluginManager:
                 info = plugin_info(row)
             await self._active.swap(name, None)
         if was_on:
-            await self._changed("disable", name)
+            await self.notify("disable", name)
         text = messages.disabled(name) if was_on else messages.already_disabled(name)
         return Outcome(text, info, was_on)
 
@@ -180,7 +183,7 @@ class PluginManager:
                 raise ConflictError(messages.builtin_not_removable(name))
             await self._active.swap(name, None)
             shutil.rmtree(self.plugins_dir / UPLOADS / name, ignore_errors=True)
-        await self._changed("remove", name)
+        await self.notify("remove", name)
         return Outcome(messages.removed(name), None, True)
 
     async def register_version(self, plugin: LoadedPlugin, *, sha256: str, path: str,
@@ -195,7 +198,7 @@ class PluginManager:
             async with self.db.read() as session:
                 row = await PluginRepository(session).get(name)
             if row is not None:
-                self.check_new_version(row, version, sha256)
+                check_new_version(row, version, sha256)
             candidate = None
             if row is not None and row.enabled:
                 candidate = self._upload_active(name, version, path, plugin, row)
@@ -207,7 +210,7 @@ class PluginManager:
                     row = PluginRow(name=name, source="upload", enabled=False, versions=[],
                                     status=STATUS_DISABLED, config={}, consecutive_failures=0)
                     repo.add(row)
-                self.check_new_version(row, version, sha256)
+                check_new_version(row, version, sha256)
                 row.versions.append(PluginVersionRow(
                     version=version, sha256=sha256, manifest=plugin.manifest.to_dict(),
                     tools=[t.describe() for t in plugin.tools], path=path, installed_by=actor))
@@ -221,7 +224,7 @@ class PluginManager:
                 info = plugin_info(row)
             if candidate is not None:
                 await self._active.swap(name, candidate)
-        await self._changed("install", name)
+        await self.notify("install", name)
         return Outcome(messages.installed(name, version, previous, info.enabled), info, True)
 
     async def rollback(self, name: str, version: str | None = None, *, actor: str) -> Outcome:
@@ -229,14 +232,14 @@ class PluginManager:
         async with self._lock:
             async with self.db.read() as session:
                 row = await self._require(PluginRepository(session), name)
-            target = self._rollback_target(row, version)
+            target = rollback_target(row, version)
             if target.version == row.active_version:
                 return Outcome(messages.already_at(name, target.version), plugin_info(row),
                                False)
             candidate = None
             if row.enabled:
                 candidate = self._upload_active(name, target.version, target.path,
-                                                _stored_plugin(target), row)
+                                                stored_plugin(target), row)
                 await self._refuse_clash(name, candidate, actor=actor, action="rollback")
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
@@ -247,7 +250,7 @@ class PluginManager:
                 info = plugin_info(row)
             if candidate is not None:
                 await self._active.swap(name, candidate)
-        await self._changed("rollback", name)
+        await self.notify("rollback", name)
         return Outcome(messages.rolled_back(name, previous, target.version), info, True)
 
     async def refresh(self) -> bool:
@@ -268,7 +271,7 @@ class PluginManager:
                 if want and have is None:
                     changed |= await self._try_activate(row)
         if changed:
-            await self._changed("refresh", "*")
+            await self.notify("refresh", "*")
         return changed
 
     async def close(self) -> None:
@@ -304,7 +307,6 @@ class PluginManager:
                 if (row.status, row.error) != before and row.status == STATUS_ERROR:
                     audit.record(actor=actor, action="load", target=name, outcome="error",
                                  detail=row.error)
-                self._failures[name] = row.consecutive_failures
         for leftover in loaded.values():  # builtins shadowed by an upload of the same name
             if isinstance(leftover, ActivePlugin):
                 await leftover.host.close()
@@ -320,7 +322,7 @@ class PluginManager:
             row.status, row.error = STATUS_ERROR, str(candidate)
             return
         if candidate is not None:
-            self._record_builtin_version(row, candidate)
+            record_builtin_version(row, candidate.plugin, self._builtin_path(row.name))
         if not row.enabled:
             if row.status != STATUS_ERROR or candidate is not None:
                 row.status, row.error = STATUS_DISABLED, None
@@ -366,7 +368,7 @@ class PluginManager:
         if version is None:
             raise PluginError(row.name, ["no installed version is active"])
         return self._upload_active(row.name, version.version, version.path,
-                                   _stored_plugin(version), row)
+                                   stored_plugin(version), row)
 
     def _upload_active(self, name: str, version: str, path: str, plugin: LoadedPlugin,
                        row: PluginRow) -> ActivePlugin:
@@ -377,49 +379,11 @@ class PluginManager:
         host = self._upload_hosts(plugin.manifest, self.plugins_dir / path)
         return ActivePlugin(version, host, plugin, "upload", self._config(row))
 
-    def _record_builtin_version(self, row: PluginRow, active: ActivePlugin) -> None:
-        """Make the version row for a builtin match the code on disk."""
-        path = discover(self.plugins_dir / BUILTINS)[row.name]
-        manifest = active.plugin.manifest
-        sha = content_sha256(path)
-        tools = [spec.describe() for spec in active.plugin.tools]
-        existing = next((v for v in row.versions if v.version == manifest.version), None)
-        if existing is None:
-            row.versions.append(PluginVersionRow(
-                version=manifest.version, sha256=sha, manifest=manifest.to_dict(), tools=tools,
-                path=f"{BUILTINS}/{path.name}", installed_by="bot (builtin)"))
-        elif existing.sha256 != sha:  # shipped code changed without a version bump
-            existing.sha256, existing.manifest, existing.tools = sha, manifest.to_dict(), tools
-        row.active_version = manifest.version
+    def _builtin_path(self, name: str) -> Path:
+        return discover(self.plugins_dir / BUILTINS)[name]
 
     def _config(self, row: PluginRow) -> dict[str, Any]:
         return {**self.config_defaults.get(row.name, {}), **(row.config or {})}
-
-    @staticmethod
-    def check_new_version(row: PluginRow, version: str, sha256: str) -> None:
-        """Refuse an upload that is not a new version of an uploaded plugin."""
-        if row.source != "upload":
-            raise ConflictError(messages.shadows_builtin(row.name))
-        same = next((v for v in row.versions if v.version == version), None)
-        if same is not None:
-            raise ConflictError(messages.same_version(row.name, version,
-                                                      identical=same.sha256 == sha256))
-
-    @staticmethod
-    def _rollback_target(row: PluginRow, version: str | None) -> PluginVersionRow:
-        if row.source == "builtin":
-            raise ConflictError(messages.builtin_no_rollback(row.name))
-        versions = list(row.versions)
-        if version is not None:
-            match = next((v for v in versions if v.version == version), None)
-            if match is None:
-                close = difflib.get_close_matches(version, [v.version for v in versions], n=2)
-                raise NotFoundError(f"installed version of {row.name}", version, close)
-            return match
-        index = next((i for i, v in enumerate(versions) if v.version == row.active_version), 0)
-        if index == 0:
-            raise ConflictError(messages.nothing_to_roll_back(row.name, row.active_version))
-        return versions[index - 1]
 
     async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
                             action: str) -> None:
@@ -444,27 +408,8 @@ class PluginManager:
         await self._active.swap(row.name, active)
         return True
 
-    async def _on_tool_result(self, tool: Tool, result: ToolResult) -> None:
-        """Health: disable an upload whose calls crash or time out too often in a row."""
-        active = self._active.get(tool.plugin)
-        if active is None or active.source != "upload":
-            return
-        name, before = tool.plugin, self._failures.get(tool.plugin, 0)
-        count = before + 1 if result.error in ("crashed", "timeout") else 0
-        if count == before:
-            return
-        self._failures[name] = count
-        async with self.db.write() as session:
-            row = await PluginRepository(session).get(name)
-            if row is not None:
-                row.consecutive_failures = count
-        if self.max_consecutive_failures and count >= self.max_consecutive_failures:
-            reason = messages.auto_disabled(count, result.text)
-            log.warning("plugin %s: %s", name, reason)
-            await self.disable(name, actor="system", reason=reason)
-            await self._changed("auto-disable", name)
-
-    async def _changed(self, action: str, name: str) -> None:
+    async def notify(self, action: str, name: str) -> None:
+        """Tell the change listeners (App Home, admin channel) what happened."""
         for listener in self._listeners:
             try:
                 await listener(action, name)
@@ -484,9 +429,3 @@ class PluginManager:
         async with self.db.write() as session:
             AuditRepository(session).record(actor=actor, action=action, target=target,
                                             outcome=outcome, detail=detail)
-
-
-def _stored_plugin(version: PluginVersionRow) -> LoadedPlugin:
-    """The validated description stored at install time: no code runs to know the tools."""
-    return LoadedPlugin(Manifest.from_dict(version.manifest),
-                        tuple(ToolSpec.from_description(t) for t in version.tools))

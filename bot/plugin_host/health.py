@@ -1,0 +1,45 @@
+"""Health: an uploaded plugin whose calls crash or time out too often in a row is disabled,
+with the reason in its status and the audit trail, and the admins are told."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import messages
+from bot.plugin_host.manager import PluginManager
+from bot.plugin_host.protocol import ToolResult
+from bot.plugin_host.registry import Tool
+from bot.store.repositories import PluginRepository
+
+log = logging.getLogger(__name__)
+FAULTS = ("crashed", "timeout")
+
+
+class HealthMonitor:
+    """A registry listener. The count lives in the database (plugins.consecutive_failures);
+    the copy here only saves a write after successes."""
+
+    def __init__(self, manager: PluginManager, *, threshold: int) -> None:
+        self.manager = manager
+        self.threshold = threshold
+        self._known: dict[str, int] = {}
+
+    async def __call__(self, tool: Tool, result: ToolResult) -> None:
+        name = tool.plugin
+        if not self.manager.runs_upload(name):
+            return
+        failed = result.error in FAULTS
+        if not failed and self._known.get(name) == 0:
+            return
+        async with self.manager.db.write() as session:
+            row = await PluginRepository(session).get(name)
+            if row is None:
+                return
+            row.consecutive_failures = row.consecutive_failures + 1 if failed else 0
+            count = row.consecutive_failures
+        self._known[name] = count
+        if failed and self.threshold and count >= self.threshold:
+            reason = messages.auto_disabled(count, result.text)
+            log.warning("plugin %s: %s", name, reason)
+            await self.manager.disable(name, actor="system", reason=reason)
+            await self.manager.notify("auto-disable", name)

@@ -1,0 +1,61 @@
+"""Version rules for plugins: pure functions of database rows."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from bot import messages
+from bot.errors import ConflictError, NotFoundError
+from bot.plugin_host.discovery import BUILTINS
+from bot.plugin_host.loader import content_sha256
+from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
+from bot.store.models import PluginRow, PluginVersionRow
+
+
+def record_builtin_version(row: PluginRow, plugin: LoadedPlugin, path: Path) -> None:
+    """Make the version row for a builtin match the code on disk."""
+    manifest = plugin.manifest
+    sha = content_sha256(path)
+    tools = [spec.describe() for spec in plugin.tools]
+    existing = next((v for v in row.versions if v.version == manifest.version), None)
+    if existing is None:
+        row.versions.append(PluginVersionRow(
+            version=manifest.version, sha256=sha, manifest=manifest.to_dict(), tools=tools,
+            path=f"{BUILTINS}/{path.name}", installed_by="bot (builtin)"))
+    elif existing.sha256 != sha:  # shipped code changed without a version bump
+        existing.sha256, existing.manifest, existing.tools = sha, manifest.to_dict(), tools
+    row.active_version = manifest.version
+
+
+def check_new_version(row: PluginRow, version: str, sha256: str) -> None:
+    """Refuse an upload that is not a new version of an uploaded plugin."""
+    if row.source != "upload":
+        raise ConflictError(messages.shadows_builtin(row.name))
+    same = next((v for v in row.versions if v.version == version), None)
+    if same is not None:
+        raise ConflictError(messages.same_version(row.name, version,
+                                                  identical=same.sha256 == sha256))
+
+
+def rollback_target(row: PluginRow, version: str | None) -> PluginVersionRow:
+    """The version to go back to: the one named, or the one installed before the active."""
+    if row.source == "builtin":
+        raise ConflictError(messages.builtin_no_rollback(row.name))
+    versions = list(row.versions)
+    if version is not None:
+        match = next((v for v in versions if v.version == version), None)
+        if match is None:
+            close = difflib.get_close_matches(version, [v.version for v in versions], n=2)
+            raise NotFoundError(f"installed version of {row.name}", version, close)
+        return match
+    index = next((i for i, v in enumerate(versions) if v.version == row.active_version), 0)
+    if index == 0:
+        raise ConflictError(messages.nothing_to_roll_back(row.name, row.active_version))
+    return versions[index - 1]
+
+
+def stored_plugin(version: PluginVersionRow) -> LoadedPlugin:
+    """The validated description stored at install time: no code runs to know the tools."""
+    return LoadedPlugin(Manifest.from_dict(version.manifest),
+                        tuple(ToolSpec.from_description(t) for t in version.tools))
