@@ -80,13 +80,18 @@ class Cluster:
     namespace: str | None  # the kubeconfig context's namespace, if it names one
 
 
+def set_read_timeout(api: client.ApiClient, seconds: float | None) -> None:
+    """Per-cluster read timeout (plugin config `request_timeout`; default 20 s)."""
+    api.bot_read_timeout = float(seconds) if seconds else REQUEST_TIMEOUT[1]
+
+
 _clusters: dict[str, Cluster] = {}
 _lock = threading.Lock()
 
 
-def connect(kubeconfig: str | None) -> Cluster:
+def connect(kubeconfig: str | None, *, read_timeout: float | None = None) -> Cluster:
     """One client per kubeconfig; in-cluster config when running in a pod without one."""
-    key = kubeconfig or ""
+    key = f"{kubeconfig or ''}|{read_timeout or ''}"
     with _lock:
         if key not in _clusters:
             configuration = client.Configuration()
@@ -103,7 +108,9 @@ def connect(kubeconfig: str | None) -> Cluster:
                     raise ClusterError("No cluster is configured: set KUBECONFIG (or run the "
                                        "bot in a pod with a service account).") from None
             configuration.retries = 1
-            _clusters[key] = Cluster(client.ApiClient(configuration), namespace)
+            api = client.ApiClient(configuration)
+            set_read_timeout(api, read_timeout)
+            _clusters[key] = Cluster(api, namespace)
         return _clusters[key]
 
 
@@ -124,16 +131,20 @@ def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = 
     method, url, headers, body, post = api.param_serialize(
         method, path, query_params=params, header_params=headers_in, body=body,
         auth_settings=["BearerToken"])
+    read_timeout = getattr(api, "bot_read_timeout", REQUEST_TIMEOUT[1])
     try:
         response = api.call_api(method, url, header_params=headers, body=body,
-                                post_params=post, _request_timeout=REQUEST_TIMEOUT)
+                                post_params=post,
+                                _request_timeout=(REQUEST_TIMEOUT[0], read_timeout))
         data = response.read()
     except ApiException as exc:
         raise ClusterError(_api_error(exc.status, exc.body, what)) from None
-    except urllib3.exceptions.ReadTimeoutError:
-        raise ClusterError(f"The Kubernetes API server did not answer within "
-                           f"{REQUEST_TIMEOUT[1]} s while {what}.") from None
-    except (urllib3.exceptions.HTTPError, OSError):
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        # urllib3 wraps the last failure of its retries in MaxRetryError
+        cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+        if isinstance(cause, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            raise ClusterError(f"The Kubernetes API server did not answer within "
+                               f"{read_timeout:g} s while {what}.") from None
         raise ClusterError(f"The Kubernetes API server at {server(api)} is unreachable "
                            f"(while {what}).") from None
     if response.status >= 400:

@@ -260,3 +260,35 @@ async def test_run_kubectl_answers_through_the_registry_and_disabling_removes_it
     await services.plugins.disable("kubectl", actor="U_ADMIN")
     result = await services.registry.call("run_kubectl", {"command": "get pods"})
     assert result.error == "unknown_tool"
+
+
+async def test_slow_api_server_times_out_with_one_sentence(tmp_path: Path,
+                                                           cluster: FakeKubernetes) -> None:
+    services = await make_services(tmp_path, cluster.kubeconfig(tmp_path / "kc",
+                                                                namespace="prod"),
+                                   request_timeout=0.5)
+    cluster.delay_paths["/api/v1/namespaces/prod/pods"] = 2
+    try:
+        assert await refused(services, "get pods") == (
+            "The Kubernetes API server did not answer within 0.5 s while listing pods in "
+            "namespace prod.")
+    finally:
+        await services.close()
+
+
+def test_run_kubectl_through_the_cli(tmp_path: Path, cluster: FakeKubernetes) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+    env = subprocess_env(tmp_path, REPO / "plugins",
+                         KUBECONFIG=str(cluster.kubeconfig(tmp_path / "kc", namespace="prod")))
+    ok = subprocess.run([sys.executable, "-m", "bot", "plugin", "call", "run_kubectl",
+                         '{"command": "get deploy web"}'], env=env, capture_output=True,
+                        text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert rows(ok.stdout)[1][:4] == ["web", "3/3", "3", "3"]
+    no = subprocess.run([sys.executable, "-m", "bot", "plugin", "call", "run_kubectl",
+                         '{"command": "scale deploy web --replicas 0"}'], env=env,
+                        capture_output=True, text=True, timeout=60)
+    assert no.returncode == 1 and no.stderr.startswith("`kubectl scale` is not allowed")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,6 +102,7 @@ class FakeKubernetes:
         self.metrics: dict[str, list[dict[str, Any]]] = {"pods": [], "nodes": []}
         self.forbidden_namespaces: set[str] = set()
         self.metrics_installed = True
+        self.delay_paths: dict[str, float] = {}  # path prefix -> seconds before answering
         self.requests: list[str] = []
         self.changes: list[tuple[str, str, Any]] = []  # (method, path, body) of writes
         for path in fixtures:
@@ -315,6 +317,9 @@ class FakeKubernetes:
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
                 length = int(self.headers.get("Content-Length") or 0)
                 patch = json.loads(self.rfile.read(length)) if length else None
+                for prefix, seconds in fake.delay_paths.items():
+                    if parts.path.startswith(prefix):
+                        time.sleep(seconds)
                 if method == "GET":
                     status, body, content_type = fake.answer(parts.path, query, token)
                 else:

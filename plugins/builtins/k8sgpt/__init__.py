@@ -31,7 +31,8 @@ def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = Non
     if binary:
         return _run_binary(binary, namespace, kinds if filters else None, explain, ctx)
     try:
-        api = kube.connect(ctx.config.get("kubeconfig")).api
+        api = kube.connect(ctx.config.get("kubeconfig"),
+                           read_timeout=ctx.config.get("request_timeout")).api
         cluster = Cluster()
         for plural in sorted({p for kind in kinds for p in ANALYZERS[kind][1]}):
             cluster.objects[plural] = kube.list_objects(api, plural, namespace)

@@ -29,7 +29,8 @@ def run_kubectl(command: str, *, ctx: ToolContext) -> str:
     policy = Policy(ctx.config)
     try:
         parsed = parse(command)
-        target = cluster.connect(ctx.config.get("kubeconfig"))
+        target = cluster.connect(ctx.config.get("kubeconfig"),
+                                 read_timeout=ctx.config.get("request_timeout"))
         namespace = parsed.namespace or target.namespace or policy.default_namespace
         policy.check(namespace, all_namespaces=parsed.all_namespaces)
         return VERBS[parsed.verb](target.api, parsed, namespace)

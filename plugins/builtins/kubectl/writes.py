@@ -19,7 +19,8 @@ WORKLOADS = {"deployment": "deployments", "statefulset": "statefulsets",
 
 def _target(ctx: ToolContext, namespace: str) -> Any:
     Policy(ctx.config).check(namespace, all_namespaces=False)
-    return kube.connect(ctx.config.get("kubeconfig")).api
+    return kube.connect(ctx.config.get("kubeconfig"),
+                           read_timeout=ctx.config.get("request_timeout")).api
 
 
 def rollout_restart(kind: str, name: str, namespace: str, *, ctx: ToolContext) -> str:
