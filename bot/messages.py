@@ -241,3 +241,7 @@ def download_not_zip() -> str:
 def auto_disabled_notice(name: str, reason: str | None) -> str:
     return (f":rotating_light: Plugin `{name}` was {reason or 'disabled automatically'}. "
             f"Its tools are off until an admin enables it again (`/plugin enable {name}`).")
+
+
+def answer_attached() -> str:
+    return "_The full answer is long: it is attached as answer.md._"

@@ -132,8 +132,9 @@ async def test_stop_button_cancels_the_run_for_the_asker_only(slack_bot: Make) -
     assert answers(bot, ts)[0].startswith("Stopped. Tools that had run:")
 
 
-async def test_long_answers_are_split_under_slack_limits(slack_bot: Make) -> None:
+async def test_long_answers_fall_back_to_parts_under_slack_limits(slack_bot: Make) -> None:
     bot = await slack_bot()
+    bot.slack.failing["files.getUploadURLExternal"] = "not_allowed_token_type"
     paragraph = "word " * 500 + "\n\n"
     bot.ai.reply(paragraph * 40)  # about 100,000 characters
     ts, _ = await bot.mention("essay please")
@@ -146,3 +147,18 @@ async def test_long_answers_are_split_under_slack_limits(slack_bot: Make) -> Non
         assert all(len(b["text"]["text"]) <= 3000 for b in post["blocks"])
         assert sum(len(b["text"]["text"]) for b in post["blocks"]) <= 40_000
     assert sum(len(b["text"]["text"]) for p in posts for b in p["blocks"]) >= 99_000
+
+
+async def test_very_long_answers_are_attached_as_a_file(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    answer = "## Findings\n\n" + ("The pod restarted because of OOM. " * 600)
+    bot.ai.reply(answer)
+    ts, _ = await bot.mention("full report please")
+    upload = await until(lambda: next((u for u in bot.slack.uploads.values()
+                                       if u["completed"]), None))
+    assert upload["filename"] == "answer.md"
+    assert answer.strip().encode() in upload["body"]
+    assert (upload["completed"]["channel"], upload["completed"]["thread_ts"]) == ("C_INC", ts)
+    comment = upload["completed"]["initial_comment"]
+    assert comment.startswith("*Findings*") and len(comment) < 3000
+    assert comment.endswith("_The full answer is long: it is attached as answer.md._")

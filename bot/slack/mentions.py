@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot import messages
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Answered, Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.plugin_host.protocol import Caller
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 STATUS_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min): at most one a second per run
 HISTORY_LIMIT = 200
+INLINE_LIMIT = 12_000  # longer answers are attached as a file, with their beginning inline
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -81,8 +83,24 @@ async def _answer(ctx: SlackContext, channel: str, thread_ts: str, user: str | N
     finally:
         ctx.run_owners.pop(handle.run_id, None)
     await status.finish(result.status, result.tools)
+    if len(result.text) > INLINE_LIMIT and await _upload_answer(ctx, channel, thread_ts,
+                                                                result.text):
+        return
     for message in render.answer_messages(result.text):
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+
+
+async def _upload_answer(ctx: SlackContext, channel: str, thread_ts: str, text: str) -> bool:
+    """A long answer: its beginning inline, the whole of it as a Markdown file."""
+    head = render.split_text(render.to_mrkdwn(text), limit=2500)[0]
+    try:
+        await ctx.client.files_upload_v2(
+            channel=channel, thread_ts=thread_ts, content=text, filename="answer.md",
+            title="Full answer", initial_comment=f"{head}\n\n{messages.answer_attached()}")
+    except Exception:
+        log.warning("uploading a long answer failed; posting it in parts", exc_info=True)
+        return False
+    return True
 
 
 async def _history(ctx: SlackContext, channel: str, thread_ts: str, *,

@@ -51,7 +51,9 @@ class FakeSlack:
         self.downloads: list[tuple[str, str | None]] = []
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.users: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, bytes, shares
         self._rate_limits: dict[str, list[int]] = {}
+        self.failing: dict[str, str] = {}  # method -> the error Slack answers with
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -129,6 +131,8 @@ class FakeSlack:
         return f"1700000{next(self._ts):03d}.000200"
 
     def _api(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method in self.failing:
+            return {"ok": False, "error": self.failing[method]}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -182,6 +186,26 @@ class FakeSlack:
             return {"ok": False, "error": "file_not_found"}
         return {"ok": True, "file": file, "comments": [], "response_metadata":
                 {"next_cursor": ""}}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F_UP{len(self.uploads) + 1:04d}"
+        self.uploads[file_id] = {"filename": args["filename"], "length": int(args["length"]),
+                                 "body": None, "completed": None}
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}",
+                "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(args.get("files") or "[]")
+        for f in files:
+            upload = self.uploads.get(f.get("id", ""))
+            if upload is None or upload["body"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            upload["completed"] = {"title": f.get("title"), "channel": args.get("channel_id"),
+                                   "thread_ts": args.get("thread_ts"),
+                                   "initial_comment": args.get("initial_comment")}
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
@@ -254,6 +278,13 @@ class FakeSlack:
                 path = urlsplit(self.path).path
                 if path.startswith("/files-pri/"):
                     self._download(path)
+                elif path.startswith("/upload/v1/"):
+                    upload = fake.uploads.get(path.rsplit("/", 1)[-1])
+                    if upload is None:
+                        self._send(404, b"not found", "text/plain")
+                    else:
+                        upload["body"] = raw
+                        self._send(200, f"OK - {len(raw)}".encode(), "text/plain")
                 elif path.startswith("/response/"):
                     fake.responses[path].append(json.loads(raw or b"{}"))
                     self._send(200, b"ok", "text/plain")
