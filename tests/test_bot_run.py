@@ -80,3 +80,36 @@ def test_http_mode_answers_a_signed_mention_and_stops_cleanly(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0
+
+
+def test_socket_mode_answers_a_mention_and_acks_the_envelope(
+        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    from tests.fakes.slack_server import APP_TOKEN
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    socket_mode = FakeSocketMode().start()
+    fake_slack.socket_url = socket_mode.url
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
+                      "SLACK_API_URL": fake_slack.api_url,
+                      "OPENAI_BASE_URL": fake_openai.base_url,
+                      "OPENAI_API_KEY": fake_openai.api_key}
+    fake_openai.reply("Hello over Socket Mode.")
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            stderr=subprocess.PIPE)
+    try:
+        socket_mode.wait_connected()
+        envelope = socket_mode.send("events_api", {
+            "type": "event_callback", "event_id": "EvSM1", "team_id": "T0TEST",
+            "api_app_id": "A0TEST", "event": {"type": "app_mention", "user": "U1",
+                                              "text": "<@UBOT> hi", "channel": "C1",
+                                              "ts": "1700000000.000300"}})
+        fake_slack.wait_for(lambda: any(a["envelope_id"] == envelope
+                                        for a in socket_mode.acks))
+        fake_slack.wait_for(lambda: "Hello over Socket Mode." in fake_slack.posted_texts("C1"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        socket_mode.stop()
+    assert code == 0
+    assert [c.token for c in fake_slack.calls if c.method == "apps.connections.open"] == [
+        APP_TOKEN]

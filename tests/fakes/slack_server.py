@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-1-A0TEST-1-test-app-token"
 SIGNING_SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
 TEAM = "T0TEST"
@@ -54,6 +55,7 @@ class FakeSlack:
         self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, bytes, shares
         self._rate_limits: dict[str, list[int]] = {}
         self.failing: dict[str, str] = {}  # method -> the error Slack answers with
+        self.socket_url: str | None = None  # where apps.connections.open points
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -303,6 +305,12 @@ class FakeSlack:
                         self._json(429, {"ok": False, "error": "ratelimited"},
                                    {"Retry-After": str(limit[1])})
                         return
+                if method == "apps.connections.open":  # needs the app-level token
+                    if token != APP_TOKEN or not fake.socket_url:
+                        self._json(200, {"ok": False, "error": "invalid_auth"})
+                    else:
+                        self._json(200, {"ok": True, "url": fake.socket_url})
+                    return
                 if token != fake.token:
                     self._json(200, {"ok": False, "error": "invalid_auth" if token else
                                      "not_authed"})
