@@ -10,15 +10,16 @@ API server sends.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+
+from tests.fakes.base import FakeHTTPService
 
 TOKEN = "fake-k8s-token"
 FIXTURES = Path(__file__).parent / "k8s"
@@ -95,7 +96,7 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             target[key] = value
 
 
-class FakeKubernetes:
+class FakeKubernetes(FakeHTTPService):
     def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",)) -> None:
         self.objects: dict[str, list[dict[str, Any]]] = {plural: [] for plural in RESOURCES}
         self.logs: dict[tuple[str, str, str, bool], str] = {}
@@ -107,10 +108,7 @@ class FakeKubernetes:
         self.changes: list[tuple[str, str, Any]] = []  # (method, path, body) of writes
         for path in fixtures:
             self.load(path)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        super().__init__()
 
     def load(self, path: Path) -> None:
         kinds = {kind: plural for plural, (_, kind, _, _) in RESOURCES.items()}
@@ -126,18 +124,6 @@ class FakeKubernetes:
                 self.metrics["pods" if doc["kind"] == "PodMetrics" else "nodes"].append(doc)
             else:
                 self.objects[kinds[doc["kind"]]].append(doc)
-
-    def start(self) -> FakeKubernetes:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def kubeconfig(self, path: Path, *, token: str = TOKEN, namespace: str = "default") -> Path:
         path.write_text(yaml.safe_dump({

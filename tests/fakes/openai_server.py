@@ -15,8 +15,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.base import FakeHTTPService
 
 MODEL = "gpt-4o-mini"
 
@@ -29,11 +31,7 @@ class Scripted:
     delay: float = 0.0
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024  # the default backlog of 5 drops SYNs under concurrent load
-
-
-class FakeOpenAI:
+class FakeOpenAI(FakeHTTPService):
     def __init__(self, *, api_key: str = "sk-test-key") -> None:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
@@ -42,20 +40,9 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.default: Callable[[dict[str, Any]], Scripted] | None = None
-        self._server = _Server(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        super().__init__()
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     @property
     def base_url(self) -> str:

@@ -19,9 +19,11 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.base import FakeHTTPService
 
 BOT_TOKEN = "xoxb-test-bot-token"
 APP_TOKEN = "xapp-1-A0TEST-1-test-app-token"
@@ -37,12 +39,7 @@ class Call:
     token: str | None
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024
-    daemon_threads = True
-
-
-class FakeSlack:
+class FakeSlack(FakeHTTPService):
     def __init__(self, *, token: str = BOT_TOKEN) -> None:
         self.token = token
         self.calls: list[Call] = []
@@ -58,21 +55,7 @@ class FakeSlack:
         self.socket_url: str | None = None  # where apps.connections.open points
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
-
-    def start(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
 
     @property
     def api_url(self) -> str:
