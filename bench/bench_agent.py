@@ -148,6 +148,33 @@ async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100) -> list
     return rows
 
 
+async def bare_client(url: str, label: str, n: int = 100) -> list[list[str]]:
+    """The floor: the same 100 x 3 calls from a bare aiohttp client (no bot, no SDK)."""
+    import aiohttp
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "bench_echo",
+                                                        "parameters": {"type": "object"}}}]}
+    rows = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def run_three() -> None:
+            messages = list(body["messages"])
+            for _ in range(3):
+                async with session.post(f"{url}/chat/completions",
+                                        json={**body, "messages": messages}) as response:
+                    reply = (await response.json())["choices"][0]["message"]
+                messages = [*messages, reply] + [
+                    {"role": "tool", "tool_call_id": c["id"], "content": "x"}
+                    for c in reply.get("tool_calls") or []]
+        for pool in ("cold", "warm"):
+            started = time.perf_counter()
+            await asyncio.gather(*(run_three() for _ in range(n)))
+            wall = time.perf_counter() - started
+            rows.append([label, pool, str(n), f"{wall:.3f}", "0.6", f"{wall / 0.6:.2f}x",
+                         "(floor)", "-", "-"])
+    return rows
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fast, fast_url = start_fake(delay=0, tool_steps=1)
@@ -162,6 +189,9 @@ def main() -> None:
             try:
                 concurrent += asyncio.run(concurrent_runs(
                     Path(tmp) / label.split()[0], slow_url, label))
+                if server is ASYNC_SERVER:
+                    concurrent += asyncio.run(bare_client(
+                        slow_url, "same server, bare aiohttp client, no bot"))
             finally:
                 slow.kill()
     print(f"Machine: {machine()}\n")

@@ -162,3 +162,18 @@ async def test_very_long_answers_are_attached_as_a_file(slack_bot: Make) -> None
     comment = upload["completed"]["initial_comment"]
     assert comment.startswith("*Findings*") and len(comment) < 3000
     assert comment.endswith("_The full answer is long: it is attached as answer.md._")
+
+
+async def test_second_mention_in_a_thread_waits_for_the_first(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    bot.ai.reply("first answer", delay=0.6)
+    bot.ai.reply("second answer")
+    parent, _ = await bot.mention("first question")
+    await until(lambda: bot.ai.requests)
+    await bot.mention("second question", thread_ts=parent)
+    await asyncio.sleep(0.3)
+    assert len(bot.ai.requests) == 1  # the second run has not started yet
+    await until(lambda: answers(bot, parent) == ["first answer", "second answer"])
+    second = bot.ai.messages(1)
+    assert second[-1] == {"role": "user", "content": "second question"}
+    assert {"role": "assistant", "content": "first answer"} in second  # thread context
