@@ -59,14 +59,15 @@ class AuditRepository:
 
 
 async def first_delivery(session: AsyncSession, key: str) -> bool:
-    """Record `key` as processed; False if it already was (a retry or a duplicate)."""
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    """Record `key` as processed; False if it already was (a retry or a duplicate).
 
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
-        statement = sqlite_insert(ProcessedEvent).values(key=key, at=utcnow())
-        result = await session.execute(statement.on_conflict_do_nothing())
-        return bool(result.rowcount)
-    if await session.get(ProcessedEvent, key) is not None:
-        return False
-    session.add(ProcessedEvent(key=key))
-    return True
+    One atomic insert-or-ignore, so two replicas receiving the same retry cannot both win.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"deduplication needs SQLite or PostgreSQL, not {dialect}")
+    statement = insert(ProcessedEvent).values(key=key, at=utcnow()).on_conflict_do_nothing()
+    return bool((await session.execute(statement)).rowcount)
