@@ -282,3 +282,18 @@ async def test_automatic_disable_is_announced_in_the_admin_channel(slack_bot: Ma
     assert notice[0].startswith(":rotating_light: Plugin `crasher` was disabled "
                                 "automatically after 2 crashes or timeouts in a row")
     assert notice[0].endswith("(`/plugin enable crasher`).")
+
+
+async def test_remove_rollback_and_reload_as_admin(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    for version in ("1.0.0", "2.0.0"):
+        result = await bot.services.installer.install(
+            zips.package("versioned", version=version), "v.zip", actor="U_ADMIN")
+        assert result.ok, result.message
+    assert await command(bot, "rollback versioned", "U_ADMIN") == (
+        "Rolled versioned back from 2.0.0 to 1.0.0.")
+    assert "*  1.0.0" in await command(bot, "versions versioned", "U_ADMIN")
+    reloaded = await command(bot, "reload", "U_ADMIN")
+    assert reloaded.startswith("```Reloaded 3 plugins from disk and database.")
+    assert (await command(bot, "remove versioned", "U_ADMIN")).startswith("Removed versioned")
+    assert "versioned" not in [p.name for p in await bot.services.plugins.list()]
