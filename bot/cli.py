@@ -13,12 +13,14 @@ import json
 import logging
 import os
 import pwd
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bot import __version__, text_render
 from bot.app import Services, build_services
+from bot.commands import PluginCommands
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.plugin_host.packaging import pack_directory, scaffold
@@ -68,22 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
     plugin.add_argument("--actor", default=None,
                         help="who to record in the audit trail (default: cli:<os user>)")
     sub = plugin.add_subparsers(dest="plugin_command", metavar="SUBCOMMAND", required=True)
-    sub.add_parser("list", help="table of plugins").set_defaults(handler=_list)
-    for name, helptext, handler in (("info", "details of one plugin", _info),
-                                    ("enable", "enable a plugin", _enable),
-                                    ("disable", "disable a plugin", _disable),
-                                    ("remove", "remove an uploaded plugin", _remove)):
+    sub.add_parser("list", help="table of plugins").set_defaults(handler=_admin)
+    sub.add_parser("reload", help="re-read every plugin from disk and database").set_defaults(
+        handler=_admin)
+    tools = sub.add_parser("tools", help="the tools the agent can call")
+    tools.add_argument("name", nargs="?", default=None)
+    tools.set_defaults(handler=_admin)
+    for name, helptext in (("info", "details of one plugin"), ("enable", "enable a plugin"),
+                           ("disable", "disable a plugin"),
+                           ("remove", "remove an uploaded plugin"),
+                           ("versions", "installed versions of a plugin")):
         command = sub.add_parser(name, help=helptext)
         command.add_argument("name")
-        command.set_defaults(handler=handler)
-    versions = sub.add_parser("versions", help="installed versions of a plugin")
-    versions.add_argument("name")
-    versions.set_defaults(handler=_versions)
+        command.set_defaults(handler=_admin)
     rollback = sub.add_parser("rollback", help="make an earlier installed version active")
     rollback.add_argument("name")
     rollback.add_argument("version", nargs="?", default=None,
                           help="default: the version installed before the active one")
-    rollback.set_defaults(handler=_rollback)
+    rollback.set_defaults(handler=_admin)
     for name, helptext, handler in (
             ("install", "install a plugin from a .zip, a .py or a package directory", _install),
             ("check", "run every install check on a plugin without installing it", _check)):
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(handler=_call)
     audit = sub.add_parser("audit", help="recent audit trail entries")
     audit.add_argument("limit", nargs="?", type=int, default=20)
-    audit.set_defaults(handler=_audit)
+    audit.set_defaults(handler=_admin)
     return parser
 
 
@@ -179,45 +183,18 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _list(args: argparse.Namespace, settings: Settings) -> int:
+async def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    """The subcommands `/plugin` also has: one implementation (bot/commands.py) for the
+    terminal, the console and Slack. The operator at the terminal is an admin."""
+    words = [args.plugin_command] + [str(value) for value in (
+        getattr(args, "name", None), getattr(args, "version", None),
+        getattr(args, "limit", None)) if value is not None]
+
     async def action(services: Services) -> int:
-        print(text_render.plugin_list(await services.plugins.list()))
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _info(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        print(text_render.plugin_detail(await services.plugins.info(args.name)))
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _enable(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        print((await services.plugins.enable(args.name, actor=_actor(args))).message)
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _disable(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        print((await services.plugins.disable(args.name, actor=_actor(args))).message)
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        print((await services.plugins.remove(args.name, actor=_actor(args))).message)
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        print(text_render.audit_list(await services.plugins.audit(args.limit)))
-        return EXIT_OK
+        commands = PluginCommands(services.plugins, services.installer)
+        result = await commands.run(shlex.join(words), actor=_actor(args), is_admin=True)
+        print(result.text, file=sys.stdout if result.ok else sys.stderr)
+        return EXIT_OK if result.ok else EXIT_FAILED
     return await _with_services(settings, action)
 
 
@@ -238,21 +215,6 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
                                               Caller(user=_actor(args)))
         print(result.text, file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
-    return await _with_services(settings, action)
-
-
-async def _versions(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        print(text_render.version_list(await services.plugins.info(args.name)))
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _rollback(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        outcome = await services.plugins.rollback(args.name, args.version, actor=_actor(args))
-        print(outcome.message)
-        return EXIT_OK
     return await _with_services(settings, action)
 
 
