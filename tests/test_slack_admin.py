@@ -297,3 +297,17 @@ async def test_remove_rollback_and_reload_as_admin(slack_bot: Make) -> None:
     assert reloaded.startswith("```Reloaded 3 plugins from disk and database.")
     assert (await command(bot, "remove versioned", "U_ADMIN")).startswith("Removed versioned")
     assert "versioned" not in [p.name for p in await bot.services.plugins.list()]
+
+
+async def test_a_decision_taken_on_another_replica_is_seen(slack_bot: Make,
+                                                           gated: None) -> None:
+    asking = await slack_bot(enabled=("gated",))
+    other = await slack_bot(enabled=("gated",))  # a second replica, same database
+    asking.ai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
+    asking.ai.reply("finished")
+    await asking.mention("restart web", user="U_ASKER")
+    approval = await until(lambda: approval_id(asking))
+    _, path = await other.click("approve_tool", str(approval), user="U_ADMIN")
+    await until(lambda: other.responses(path))
+    await until(lambda: len(asking.ai.requests) >= 2, seconds=10)
+    assert asking.ai.messages(1)[-1]["content"] == "restarted web"

@@ -19,6 +19,7 @@ from bot.store.models import ApprovalRow, utcnow
 from bot.store.repositories import AuditRepository
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
 
 
 class SlackApprover:
@@ -45,7 +46,7 @@ class SlackApprover:
             text=f"Approval needed to run {tool}",
             blocks=render.approval_blocks(approval_id, tool, arguments, caller.user))
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            return await self._wait(approval_id, tool, future)
         except TimeoutError:
             decision = Decision(False, None, messages.approval_expired(tool, self.timeout))
             await self._record(approval_id, tool, "expired", None, decision)
@@ -53,6 +54,28 @@ class SlackApprover:
             return decision
         finally:
             self._waiting.pop(approval_id, None)
+
+    async def _wait(self, approval_id: str, tool: str,
+                    future: asyncio.Future[Decision]) -> Decision:
+        """The click usually lands here (the future); with several replicas it may land on
+        another one, which only updates the row: so the row is watched as well."""
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                return await asyncio.wait_for(asyncio.shield(future),
+                                              min(POLL_SECONDS, remaining))
+            except TimeoutError:
+                async with self.ctx.services.db.read() as session:
+                    row = await session.get(ApprovalRow, approval_id)
+                if row is not None and row.status in ("approved", "denied"):
+                    who = f"<@{row.decided_by}>"
+                    approved = row.status == "approved"
+                    return Decision(approved, row.decided_by,
+                                    messages.approval_approved(tool, who) if approved
+                                    else messages.approval_denied(tool, who))
 
     async def decide(self, approval_id: str, user: str, *, approve: bool,
                      body: dict[str, Any], respond: Any) -> None:
