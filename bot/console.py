@@ -136,13 +136,10 @@ class Console:
         except EOFError:
             answer = ""
         approved = answer.strip().lower() in ("y", "yes")
-        if approved:
-            await self.services.plugins.record_decision(self.actor, tool, run_id)
-        else:
-            await self.services.plugins.record_refusal(self.actor, "deny", tool,
-                                                       f"run {run_id}")
         text = (messages.approval_approved(tool, self.actor) if approved
                 else messages.approval_denied(tool, self.actor))
+        await self.services.plugins.record_decision(self.actor, tool, approved=approved,
+                                                    detail=f"run {run_id}: {text}")
         return Decision(approved, self.actor, text)
 
     def _interrupt(self) -> None:

@@ -68,3 +68,33 @@ def test_console_upload_installs_and_reports_problems(env: dict[str, str],
             "start with the zip signature)") in result.stdout
     assert "*  1.0.0" in result.stdout
     assert "cannot read" in result.stdout and "missing.zip" in result.stdout
+
+
+GATED = """
+def restart(text='x'):
+    return 'restarted ' + text
+def get_manifest():
+    return {'name': 'gated', 'version': '1.0.0'}
+def get_tools():
+    return [{'schema': {'name': 'restart', 'parameters': {'type': 'object', 'properties':
+             {'text': {'type': 'string'}}}}, 'handler': restart, 'requires_approval': True}]
+"""
+
+
+@pytest.mark.parametrize(("answer", "tool_result", "action"), [
+    ("y", "restarted web", "approve"),
+    ("n", "An admin (console:", "deny")])
+def test_console_asks_the_operator_to_approve(env: dict[str, str], plugins_dir: Path,
+                                              fake_openai: FakeOpenAI, answer: str,
+                                              tool_result: str, action: str) -> None:
+    write_plugin(plugins_dir / "builtins", "gated", GATED)
+    fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("restart", {"text": "web"}, "c1")])
+    fake_openai.reply("done")
+    env |= {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": fake_openai.api_key}
+    result = console(env, ["/plugin enable gated", "@bot restart web", answer,
+                           "/plugin audit 1"])
+    assert '? restart needs approval to run with {"text": "web"}. Approve? [y/N]' in (
+        result.stdout)
+    assert fake_openai.messages(1)[-1]["content"].startswith(tool_result)
+    audit_line = next(line for line in result.stdout.splitlines() if "  restart  " in line)
+    assert audit_line.split()[3:6] == [action, "restart", "ok"]

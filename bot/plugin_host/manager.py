@@ -105,9 +105,10 @@ class PluginManager:
         """Audit an attempt refused before it reached the manager (e.g. not an admin)."""
         await self._audit(actor, action, target, "refused", reason)
 
-    async def record_decision(self, actor: str, tool: str, run_id: str) -> None:
-        """Audit an approval granted outside Slack (the console)."""
-        await self._audit(actor, "approve", tool, "ok", f"run {run_id}")
+    async def record_decision(self, actor: str, tool: str, *, approved: bool,
+                              detail: str) -> None:
+        """Audit an approval decision taken outside Slack (the console), as Slack does."""
+        await self._audit(actor, "approve" if approved else "deny", tool, "ok", detail)
 
     # -- admin operations: serialised ------------------------------------------------------
 
