@@ -140,7 +140,7 @@ class PluginManager:
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
                 if row.source == "builtin":
-                    record_builtin_version(row, active.plugin, self._builtin_path(row.name))
+                    record_builtin_version(row, active.plugin, _source_path(active))
                 row.enabled, row.status, row.error = True, STATUS_ENABLED, None
                 row.consecutive_failures = 0
                 AuditRepository(session).record(actor=actor, action="enable", target=name,
@@ -323,7 +323,7 @@ class PluginManager:
             row.status, row.error = STATUS_ERROR, str(candidate)
             return
         if candidate is not None:
-            record_builtin_version(row, candidate.plugin, self._builtin_path(row.name))
+            record_builtin_version(row, candidate.plugin, _source_path(candidate))
         if not row.enabled:
             if row.status != STATUS_ERROR or candidate is not None:
                 row.status, row.error = STATUS_DISABLED, None
@@ -380,9 +380,6 @@ class PluginManager:
         host = self._upload_hosts(plugin.manifest, self.plugins_dir / path)
         return ActivePlugin(version, host, plugin, "upload", self._config(row))
 
-    def _builtin_path(self, name: str) -> Path:
-        return discover(self.plugins_dir / BUILTINS)[name]
-
     def _config(self, row: PluginRow) -> dict[str, Any]:
         return {**self.config_defaults.get(row.name, {}), **(row.config or {})}
 
@@ -430,3 +427,9 @@ class PluginManager:
         async with self.db.write() as session:
             AuditRepository(session).record(actor=actor, action=action, target=target,
                                             outcome=outcome, detail=detail)
+
+
+def _source_path(active: ActivePlugin) -> Path:
+    """Where a builtin was loaded from (its in-process host knows; no directory scan)."""
+    assert isinstance(active.host, InProcessHost)
+    return active.host.path
