@@ -177,3 +177,16 @@ async def test_second_mention_in_a_thread_waits_for_the_first(slack_bot: Make) -
     second = bot.ai.messages(1)
     assert second[-1] == {"role": "user", "content": "second question"}
     assert {"role": "assistant", "content": "first answer"} in second  # thread context
+
+
+async def test_status_shows_each_parallel_call_of_the_same_tool(slack_bot: Make) -> None:
+    bot = await slack_bot(enabled=("alpha",))
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "a"}, "c1"),
+                             call("alpha_echo", {"text": "b"}, "c2")])
+    bot.ai.reply("both done")
+    ts, _ = await bot.mention("twice")
+    await until(lambda: answers(bot, ts))
+    final = bot.slack.calls_to("chat.update")[-1]["text"].splitlines()
+    assert final[0] == ":white_check_mark: Done — 2 tool calls"
+    assert [line.split(" (")[0] for line in final[1:]] == [
+        ":white_check_mark: `alpha_echo`", ":white_check_mark: `alpha_echo`"]

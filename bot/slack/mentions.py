@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.agent.context import HistoryMessage
-from bot.agent.events import Answered, Event, Queued, Thinking, ToolFinished, ToolStarted
+from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
@@ -131,42 +131,36 @@ async def _history(ctx: SlackContext, channel: str, thread_ts: str, *,
 
 
 class StatusMessage:
-    """The run's status message, updated as tools run, at most once a second."""
+    """The run's status message, updated as tools run, at most once a second: a header
+    (queued, thinking, done) and one line per tool call, keyed by its call id."""
 
     def __init__(self, ctx: SlackContext, channel: str, ts: str) -> None:
         self.ctx = ctx
         self.channel = channel
         self.ts = ts
         self.run_id: str | None = None
-        self.lines: list[str] = []
+        self.header: str | None = None
+        self.tools: dict[str, str] = {}
         self._last = 0.0
         self._pending: asyncio.Task[None] | None = None
 
+    @property
+    def lines(self) -> list[str]:
+        return ([self.header] if self.header else []) + list(self.tools.values())
+
     async def observe(self, event: Event) -> None:
         if isinstance(event, Queued):
-            self._set_header(f":hourglass: Waiting for a free slot (position {event.position})")
+            self.header = f":hourglass: Waiting for a free slot (position {event.position})"
         elif isinstance(event, Thinking):
-            self._set_header(f":thought_balloon: Thinking (step {event.step})…")
+            self.header = f":thought_balloon: Thinking (step {event.step})…"
         elif isinstance(event, ToolStarted):
-            self.lines.append(render.tool_line(event.tool, event.arguments))
+            self.tools[event.call_id] = render.tool_line(event.tool, event.arguments)
         elif isinstance(event, ToolFinished):
-            done = render.tool_done_line(event.tool, event.ok, event.duration_ms, event.summary)
-            started = render.tool_line(event.tool, "")[: -len("``")]
-            for i, line in enumerate(self.lines):
-                if line.startswith(started):
-                    self.lines[i] = done
-                    break
-            else:
-                self.lines.append(done)
-        elif isinstance(event, Answered):
+            self.tools[event.call_id] = render.tool_done_line(
+                event.tool, event.ok, event.duration_ms, event.summary)
+        else:
             return
         self._schedule()
-
-    def _set_header(self, text: str) -> None:
-        if self.lines and self.lines[0].startswith((":hourglass:", ":thought_balloon:")):
-            self.lines[0] = text
-        else:
-            self.lines.insert(0, text)
 
     def _schedule(self) -> None:
         wait = STATUS_INTERVAL - (time.monotonic() - self._last)
@@ -193,10 +187,8 @@ class StatusMessage:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        self.lines = [line for line in self.lines
-                      if not line.startswith((":hourglass:", ":thought_balloon:"))]
         headline = {"answered": ":white_check_mark: Done", "cancelled": ":octagonal_sign: Stopped",
                     }.get(status, ":warning: Could not answer")
         ran = f" — {len(tools)} tool call{'s' if len(tools) != 1 else ''}" if tools else ""
-        self.lines.insert(0, headline + ran)
+        self.header = headline + ran
         await self.flush(done=True)
