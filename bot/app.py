@@ -39,7 +39,7 @@ class Services:
     registry: Registry
     plugins: PluginManager
     installer: Installer
-    sandbox: Sandbox | None
+    workers: WorkerFactory
     executor: ThreadPoolExecutor
     tool_log: ToolCallLog
     llm: LLM | None
@@ -65,8 +65,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
         await upgrade(db)
     registry = Registry(output_limit=settings.tool_output_limit)
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
-    sandbox = await asyncio.to_thread(_make_sandbox, settings)
-    workers = _WorkerFactory(settings, sandbox)
+    workers = WorkerFactory(settings)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
@@ -87,7 +86,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                   max_steps=settings.agent_max_steps,
                   context_tokens=settings.agent_context_tokens)
     services = Services(settings=settings, db=db, registry=registry, plugins=plugins,
-                        installer=installer, sandbox=sandbox, executor=executor,
+                        installer=installer, workers=workers, executor=executor,
                         tool_log=tool_log, llm=llm, agent=agent,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs))
     try:
@@ -134,19 +133,33 @@ def _make_sandbox(settings: Settings) -> Sandbox | None:
     return sandbox
 
 
-class _WorkerFactory:
-    """Builds the sandboxed hosts for uploaded plugins, and the install-time probe."""
+class WorkerFactory:
+    """Builds the sandboxed hosts for uploaded plugins, and the install-time probe.
 
-    def __init__(self, settings: Settings, sandbox: Sandbox | None) -> None:
+    The sandbox is detected (two short subprocesses) the first time it is needed, so
+    commands that never run uploaded code do not pay for it; `bot run` and `bot console`
+    detect it at start to log which one is in force.
+    """
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.sandbox = sandbox
+        self._sandbox: Sandbox | None = None
+        self._detected = False
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        if not self._detected:
+            self._sandbox = _make_sandbox(self.settings)
+            self._detected = True
+        return self._sandbox
 
     def _make(self, name: str, entry: Path, *, network: bool, idle: float,
               expected_name: str | None = None) -> WorkerHost:
-        if self.sandbox is None or self.sandbox.problem:
-            reason = self.sandbox.describe() if self.sandbox else "the sandbox is unavailable"
+        sandbox = self.sandbox
+        if sandbox is None or sandbox.problem:
+            reason = sandbox.describe() if sandbox else "the sandbox is unavailable"
             raise PluginError(name, [Problem("sandbox", reason)])
-        return WorkerHost(name=name, entry=entry, sandbox=self.sandbox, network=network,
+        return WorkerHost(name=name, entry=entry, sandbox=sandbox, network=network,
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
                           expected_name=expected_name)

@@ -155,6 +155,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.app import run
 
     async def action(services: Services) -> int:
+        await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
         await run(services)
         return EXIT_OK
     return await _with_services(settings, action)
@@ -165,6 +166,7 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import Console
 
     async def action(services: Services) -> int:
+        await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
         watcher = asyncio.create_task(refresh_plugins(services))
         try:
             return await Console(services).run()
