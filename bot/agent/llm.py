@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import openai
-from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from typing import TYPE_CHECKING, Any
 
 from bot import messages
 from bot.errors import BotError
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionMessage
 
 log = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"
@@ -22,6 +23,8 @@ class ModelError(BotError):
 class LLM:
     def __init__(self, *, api_key: str | None, base_url: str | None, model: str,
                  timeout: float = 60.0, max_retries: int = 2) -> None:
+        import openai  # here, not at module level: ~0.45 s that only model users pay
+
         self.model = model
         self.base_url = base_url or OPENAI_URL
         # A local server (Ollama, vLLM…) needs no key, but the client insists on one.
@@ -35,6 +38,9 @@ class LLM:
 
     async def complete(self, chat: list[dict[str, Any]],
                        tools: list[dict[str, Any]] | None) -> ChatCompletionMessage:
+        import openai
+        from openai.types.chat import ChatCompletion
+
         body: dict[str, Any] = {"model": self.model, "messages": chat}
         if tools:
             body["tools"] = tools
@@ -53,6 +59,8 @@ class LLM:
         return response.choices[0].message
 
     def _sentence(self, exc: openai.APIError) -> str:
+        import openai
+
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return messages.model_auth(self.base_url)
         if isinstance(exc, openai.NotFoundError):

@@ -16,9 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageToolCall
+from typing import TYPE_CHECKING, Any
 
 from bot import messages
 from bot.agent.approvals import Approver
@@ -30,6 +28,9 @@ from bot.agent.tool_log import ToolCallLog
 from bot.plugin_host.protocol import Caller, ToolResult
 from bot.plugin_host.registry import Registry
 from bot.store.models import ToolCallRow
+
+if TYPE_CHECKING:  # importing openai costs ~0.45 s; commands without a model skip it
+    from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageToolCall
 
 log = logging.getLogger(__name__)
 MAX_REPEATS = 2
