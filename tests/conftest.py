@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
+from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.plugin_factory import write_plugin
@@ -134,7 +135,7 @@ async def agent_services(settings: Settings, fake_openai: FakeOpenAI
         values: dict[str, object] = {
             "openai_base_url": fake_openai.base_url, "openai_api_key": fake_openai.api_key,
             "openai_max_retries": 1, "openai_timeout": 10}
-        custom = load_settings(**(settings.model_dump() | values | overrides))
+        custom = with_overrides(settings, **(values | overrides))
         services = await build_services(custom, default_enabled=frozenset(enabled))
         built.append(services)
         return services
@@ -142,6 +143,19 @@ async def agent_services(settings: Settings, fake_openai: FakeOpenAI
     yield make
     for services in built:
         await services.close()
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeKubernetes]:
+    """The fake Kubernetes API, serving tests/fakes/k8s/cluster.yaml."""
+    fake = FakeKubernetes().start()
+    yield fake
+    fake.stop()
+
+
+def with_overrides(settings: Settings, **values: object) -> Settings:
+    """`settings` with some values replaced, validated again like the environment's."""
+    return load_settings(**(settings.model_dump() | values))
 
 
 @pytest.fixture
@@ -168,7 +182,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
             "bot_admin_channel": "C_ADMIN", "openai_base_url": fake_openai.base_url,
             "openai_api_key": fake_openai.api_key, "openai_max_retries": 0,
             "plugin_sandbox": "process"}
-        custom = load_settings(**(settings.model_dump() | values | overrides))
+        custom = with_overrides(settings, **(values | overrides))
         services = await build_services(custom, default_enabled=frozenset(enabled))
         app, ctx = build_slack_app(services)
         runner, port = await serve_http(app, port=0, host="127.0.0.1")

@@ -16,9 +16,8 @@ from tests.fakes.openai_server import FakeOpenAI
 call = FakeOpenAI.tool_call
 
 
-async def test_agent_investigates_with_all_three_builtins(tmp_path: Path,
-                                                          fake_openai: FakeOpenAI) -> None:
-    cluster = FakeKubernetes().start()
+async def test_agent_investigates_with_all_three_builtins(
+        tmp_path: Path, fake_openai: FakeOpenAI, cluster: FakeKubernetes) -> None:
     settings = load_settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", plugins_dir=REPO / "plugins",
         kubeconfig=str(cluster.kubeconfig(tmp_path / "kc", namespace="prod")),
@@ -46,4 +45,3 @@ async def test_agent_investigates_with_all_three_builtins(tmp_path: Path,
         assert json.loads(tool_messages["c3"])["ok"] is True
     finally:
         await services.close()
-        cluster.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,6 @@ from bot.app import Services, build_services
 from bot.config import load_settings
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeKubernetes]:
-    fake = FakeKubernetes().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

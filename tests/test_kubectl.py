@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +16,6 @@ from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
 
 SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=")
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeKubernetes]:
-    fake = FakeKubernetes().start()
-    yield fake
-    fake.stop()
 
 
 async def make_services(tmp_path: Path, kubeconfig: Path, **config: object) -> Services:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +17,6 @@ from tests.fakes.openai_server import FakeOpenAI
 
 call = FakeOpenAI.tool_call
 WRITES = {"kubectl_rollout_restart", "kubectl_scale", "kubectl_delete_pod"}
-
-
-@pytest.fixture
-def cluster() -> Iterator[FakeKubernetes]:
-    fake = FakeKubernetes().start()
-    yield fake
-    fake.stop()
 
 
 async def build(tmp_path: Path, cluster: FakeKubernetes, fake_openai: FakeOpenAI,

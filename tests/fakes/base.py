@@ -12,6 +12,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no Nagle delay (headers and body in one go), no access log."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 class FakeHTTPService:
     """Subclasses provide `_handler()`; `start()`, `stop()` and `url` come from here."""
 

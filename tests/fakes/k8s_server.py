@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.fakes.base import FakeHTTPService
+from tests.fakes.base import FakeHTTPService, QuietHandler
 
 TOKEN = "fake-k8s-token"
 FIXTURES = Path(__file__).parent / "k8s"
@@ -279,13 +279,7 @@ class FakeKubernetes(FakeHTTPService):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self._reply("GET")
 

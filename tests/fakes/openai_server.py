@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.base import FakeHTTPService
+from tests.fakes.base import FakeHTTPService, QuietHandler
 
 MODEL = "gpt-4o-mini"
 
@@ -122,13 +122,7 @@ class FakeOpenAI(FakeHTTPService):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body must not wait for an ACK
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(body).encode()

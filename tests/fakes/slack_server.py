@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.base import FakeHTTPService
+from tests.fakes.base import FakeHTTPService, QuietHandler
 
 BOT_TOKEN = "xoxb-test-bot-token"
 APP_TOKEN = "xapp-1-A0TEST-1-test-app-token"
@@ -213,13 +213,7 @@ class FakeSlack(FakeHTTPService):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: bytes, content_type: str,
                       headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
