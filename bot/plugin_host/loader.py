@@ -26,10 +26,6 @@ def entry_file(path: Path) -> Path:
     return path / "__init__.py" if path.is_dir() else path
 
 
-def plugin_name_for(path: Path) -> str:
-    return path.name if path.is_dir() else path.stem
-
-
 def import_plugin(path: Path, *, name: str) -> ModuleType:
     """Execute the plugin at `path` as a fresh module; raise `PluginError` if it fails."""
     module_name = f"_bot_plugin_{name}_{next(_counter)}"

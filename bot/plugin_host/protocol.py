@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-SOURCES = ("builtin", "upload")
 STATUS_ENABLED, STATUS_DISABLED, STATUS_ERROR = "enabled", "disabled", "error"
 
 
