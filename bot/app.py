@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.agent.context import load_system_prompt
-from bot.agent.llm import LLM
+from bot.agent.llm import LLM, OPENAI_URL
 from bot.agent.loop import Agent
 from bot.agent.runs import Runs
 from bot.agent.tool_log import ToolCallLog
@@ -102,8 +102,11 @@ def _make_llm(settings: Settings) -> LLM | None:
     if not settings.llm_configured:
         return None
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return LLM(api_key=key, base_url=settings.openai_base_url, model=settings.openai_model,
-               timeout=settings.openai_timeout, max_retries=settings.openai_max_retries)
+    base_url = settings.openai_base_url or OPENAI_URL
+    return LLM(api_key=key, base_url=base_url, model=settings.openai_model,
+               timeout=settings.openai_timeout, max_retries=settings.openai_max_retries,
+               organization=settings.openai_org_id, project=settings.openai_project_id,
+               proxy=settings.proxy_for(base_url))
 
 
 async def refresh_plugins(services: Services) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,6 +28,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_org_id: str | None = None  # the names the openai SDK reads, for the same headers
+    openai_project_id: str | None = None
+    https_proxy: str | None = None  # the standard proxy variables, either case
+    http_proxy: str | None = None
+    all_proxy: str | None = None
+    no_proxy: str | None = None
 
     openai_timeout: float = Field(default=60, gt=0)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
@@ -92,6 +100,16 @@ class Settings(BaseSettings):
             for name in ("kubectl", "k8sgpt"):
                 defaults.setdefault(name, {}).setdefault("kubeconfig", self.kubeconfig)
         return defaults
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy for `url` by the standard HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY rules
+        (as httpx, curl and the `openai` SDK apply them)."""
+        parts = urlsplit(url)
+        if self.no_proxy and urllib.request.proxy_bypass_environment(
+                parts.hostname or "", {"no": self.no_proxy}):
+            return None
+        chosen = self.https_proxy if parts.scheme == "https" else self.http_proxy
+        return chosen or self.all_proxy
 
     def missing_for_run(self) -> list[str]:
         """Names of the settings `bot run` needs and does not have."""

@@ -169,6 +169,15 @@ def model_failed(url: str, status: int | None) -> str:
     return f"The model endpoint ({url}) failed{code}; please try again."
 
 
+def model_rejected(url: str, status: int, detail: str) -> str:
+    return f"The model endpoint ({url}) refused the request (HTTP {status}): {detail}"
+
+
+def model_bad_reply(url: str) -> str:
+    return (f"The model endpoint ({url}) did not answer with a chat completion: check "
+            "OPENAI_BASE_URL (OpenAI-compatible servers usually end in /v1).")
+
+
 def model_empty(url: str) -> str:
     return f"The model endpoint ({url}) returned no answer; please try again."
 

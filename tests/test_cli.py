@@ -94,9 +94,9 @@ def test_migrate_creates_the_schema(env: dict[str, str], tmp_path: Path) -> None
     assert (tmp_path / "m" / "x.db").exists()
 
 
-def test_commands_that_need_no_model_do_not_import_the_openai_client() -> None:
-    """Importing openai costs about 0.45 s; plugin commands and start-up must not pay it."""
+def test_commands_that_need_no_model_do_not_import_the_http_client() -> None:
+    """Importing aiohttp costs about 0.15 s; plugin commands and start-up must not pay it."""
     probe = subprocess.run([sys.executable, "-c", "import sys, bot.app, bot.cli; "
-                            "print('openai' in sys.modules)"], capture_output=True, text=True,
+                            "print('aiohttp' in sys.modules)"], capture_output=True, text=True,
                            timeout=60)
     assert probe.stdout.strip() == "False", probe.stderr

@@ -16,21 +16,18 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import messages
 from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
-from bot.agent.llm import LLM, ModelError
+from bot.agent.llm import LLM, ModelError, Reply, ToolCall
 from bot.agent.redaction import redact, redact_arguments
 from bot.agent.tool_log import ToolCallLog
 from bot.plugin_host.protocol import Caller, ToolResult
 from bot.plugin_host.registry import Registry
 from bot.store.models import ToolCallRow
-
-if TYPE_CHECKING:  # importing openai costs ~0.45 s; commands without a model skip it
-    from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageToolCall
 
 log = logging.getLogger(__name__)
 MAX_REPEATS = 2
@@ -126,8 +123,8 @@ class Agent:
         return self._finish(state, "no_answer",
                             messages.no_answer(self.max_steps, state.summary()))
 
-    async def _call(self, call: ChatCompletionMessageToolCall, state: _RunState) -> ToolResult:
-        name, raw = call.function.name, call.function.arguments or "{}"
+    async def _call(self, call: ToolCall, state: _RunState) -> ToolResult:
+        name, raw = call.name, call.arguments or "{}"
         key = (name, _canonical(raw))
         state.calls[key] += 1
         if state.calls[key] > MAX_REPEATS:
@@ -176,12 +173,11 @@ async def _tell(state: _RunState, event: object) -> None:
         log.exception("run %s: observer failed on %s", state.run_id, type(event).__name__)
 
 
-def _assistant_message(reply: ChatCompletionMessage) -> dict[str, Any]:
+def _assistant_message(reply: Reply) -> dict[str, Any]:
     return {"role": "assistant", "content": reply.content,
             "tool_calls": [{"id": c.id, "type": "function",
-                            "function": {"name": c.function.name,
-                                         "arguments": c.function.arguments}}
-                           for c in reply.tool_calls or []]}
+                            "function": {"name": c.name, "arguments": c.arguments}}
+                           for c in reply.tool_calls]}
 
 
 def _parse(raw: str) -> dict[str, Any] | str:

@@ -29,12 +29,16 @@ class Scripted:
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    raw: bytes | None = None  # sent as is instead of `body` (an HTML page, broken JSON)
+    drop: bool = False  # close the connection without answering
 
 
 class FakeOpenAI(FakeHTTPService):
-    def __init__(self, *, api_key: str = "sk-test-key") -> None:
+    def __init__(self, *, api_key: str | None = "sk-test-key") -> None:
+        """`api_key=None` plays a local server (Ollama, vLLM) that wants no key."""
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
+        self.request_headers: list[dict[str, str]] = []
         self.paths: list[str] = []
         self._script: deque[Scripted | Callable[[dict[str, Any]], Scripted]] = deque()
         self._lock = threading.Lock()
@@ -124,10 +128,12 @@ class FakeOpenAI(FakeHTTPService):
 
         class Handler(QuietHandler):
             def _send(self, status: int, body: dict[str, Any],
-                      headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                      headers: dict[str, str] | None = None, raw: bytes | None = None
+                      ) -> None:
+                data = json.dumps(body).encode() if raw is None else raw
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/json" if raw is None
+                                 else "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -136,7 +142,8 @@ class FakeOpenAI(FakeHTTPService):
                 self.flush_headers()
 
             def _authorised(self) -> bool:
-                if self.headers.get("Authorization") == f"Bearer {fake.api_key}":
+                if fake.api_key is None or (
+                        self.headers.get("Authorization") == f"Bearer {fake.api_key}"):
                     return True
                 self._send(401, {"error": {
                     "message": "Incorrect API key provided. You can find your API key at "
@@ -166,11 +173,15 @@ class FakeOpenAI(FakeHTTPService):
                                                "code": None}})
                     return
                 fake.requests.append(body)
+                fake.request_headers.append(dict(self.headers))
                 if not self._authorised():
                     return
                 scripted = fake._next(body)
                 if scripted.delay:
                     time.sleep(scripted.delay)
-                self._send(scripted.status, scripted.body, scripted.headers)
+                if scripted.drop:
+                    self.close_connection = True
+                    return
+                self._send(scripted.status, scripted.body, scripted.headers, scripted.raw)
 
         return Handler
