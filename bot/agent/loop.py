@@ -24,10 +24,9 @@ from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall
 from bot.agent.redaction import redact, redact_arguments
-from bot.agent.tool_log import ToolCallLog
+from bot.agent.tool_log import ToolCallLog, ToolCallRecord
 from bot.plugin_host.protocol import Caller, ToolResult
 from bot.plugin_host.registry import Registry
-from bot.store.models import ToolCallRow
 
 log = logging.getLogger(__name__)
 MAX_REPEATS = 2
@@ -139,7 +138,7 @@ class Agent:
         summary = redact(result.text.strip().splitlines()[0] if result.text.strip() else "")
         await _tell(state, ToolFinished(call.id, name, result.ok, duration, summary[:300]))
         if self.tool_log is not None:
-            self.tool_log.record(ToolCallRow(
+            self.tool_log.record(ToolCallRecord(
                 run_id=state.run_id, user=state.caller.user, channel=state.caller.channel,
                 thread_ts=state.caller.thread_ts, tool=name, plugin=result.plugin,
                 plugin_version=result.plugin_version, arguments=redact_arguments(raw),
