@@ -152,21 +152,24 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bot: cannot start: missing settings {', '.join(missing)} (Slack app "
               "credentials; see README, 'Connect to Slack')", file=sys.stderr)
         return EXIT_USAGE
+    from bot.app import settle_heap
     from bot.slack.app import run
 
     async def action(services: Services) -> int:
         await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
+        settle_heap()
         await run(services)
         return EXIT_OK
     return await _with_services(settings, action)
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import refresh_plugins
+    from bot.app import refresh_plugins, settle_heap
     from bot.console import Console
 
     async def action(services: Services) -> int:
         await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
+        settle_heap()
         watcher = asyncio.create_task(refresh_plugins(services))
         try:
             return await Console(services).run()
