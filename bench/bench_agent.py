@@ -4,7 +4,9 @@
   and a trivial tool; per-step time minus the raw model round trip measured with the same
   client against the same server, side by side;
 - 100 concurrent runs of 3 steps each against a fake model with 200 ms latency: wall time
-  against the ideal 3 x 200 ms, and the bot's peak RSS.
+  against the ideal 3 x 200 ms, and the bot's peak RSS; side by side, the same bot with the
+  `openai` SDK as its model client (what it used before; needs the test extras), and the
+  floor: a bare aiohttp client making the same calls with no bot at all.
 
 The fake model runs in its own process so that it does not share the bot's GIL.
 Run: python bench/bench_agent.py
@@ -20,11 +22,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, markdown_table, percentile
-from bot.app import build_services
+from bot.agent.llm import LLM, Reply, parse_message
+from bot.app import build_services, settle_heap
 from bot.config import load_settings
 from bot.plugin_host.protocol import Caller
 from tests.plugin_factory import write_plugin
@@ -127,9 +131,38 @@ async def step_overhead(tmp: Path, url: str, runs: int = 300) -> list[str]:
             f"{overhead * 1000:.3f}", "< 2", "yes" if overhead < 0.002 else "NO"]
 
 
-async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100) -> list[list[str]]:
+class SdkLLM(LLM):
+    """The bot's model client as it was: the `openai` SDK (aiohttp transport, its low-level
+    `post`, no response models), for the comparison row."""
+
+    def __init__(self, url: str) -> None:
+        import openai
+
+        super().__init__(api_key="sk-test-key", base_url=url, model="gpt-4o-mini")
+        self._sdk = openai.AsyncOpenAI(api_key="sk-test-key", base_url=url,
+                                       http_client=openai.DefaultAioHttpClient())
+
+    async def complete(self, chat: list[dict[str, Any]],
+                       tools: list[dict[str, Any]] | None) -> Reply:
+        body: dict[str, Any] = {"model": self.model, "messages": chat}
+        if tools:
+            body["tools"] = tools
+        data = await self._sdk.post("/chat/completions", cast_to=object, body=body)
+        return parse_message(data["choices"][0]["message"])  # type: ignore[index]
+
+    async def close(self) -> None:
+        await self._sdk.close()
+
+
+async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100, *,
+                          sdk: bool = False) -> list[list[str]]:
     """Two rounds on one bot: the first opens the connections, the second reuses them."""
     services = await services_for(tmp, url, agent_max_concurrent_runs=n)
+    if sdk:
+        assert services.llm is not None
+        await services.llm.close()
+        services.llm = services.agent.llm = SdkLLM(url)
+    settle_heap()  # as `bot run` and `bot console` do once started
     rows = []
     try:
         for pool in ("cold", "warm"):
@@ -175,6 +208,14 @@ async def bare_client(url: str, label: str, n: int = 100) -> list[list[str]]:
     return rows
 
 
+def sdk_installed() -> bool:
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fast, fast_url = start_fake(delay=0, tool_steps=1)
@@ -188,10 +229,18 @@ def main() -> None:
             slow, slow_url = start_fake(delay=0.2, tool_steps=2, server=server)
             try:
                 concurrent += asyncio.run(concurrent_runs(
-                    Path(tmp) / label.split()[0], slow_url, label))
+                    Path(tmp) / label.split()[0], slow_url, f"bot; {label}"))
                 if server is ASYNC_SERVER:
                     concurrent += asyncio.run(bare_client(
-                        slow_url, "same server, bare aiohttp client, no bot"))
+                        slow_url, "bare aiohttp client, no bot; asyncio server"))
+            finally:
+                slow.kill()
+        if sdk_installed():  # last: importing the SDK raises the process's peak RSS
+            slow, slow_url = start_fake(delay=0.2, tool_steps=2, server=ASYNC_SERVER)
+            try:
+                concurrent += asyncio.run(concurrent_runs(
+                    Path(tmp) / "sdk", slow_url,
+                    "bot with the openai SDK as model client; asyncio server", sdk=True))
             finally:
                 slow.kill()
     print(f"Machine: {machine()}\n")
@@ -199,11 +248,11 @@ def main() -> None:
           "in another process, trivial tool, 300 runs (ms, p50):\n")
     print(markdown_table(["raw model round trip", "agent time per step", "bot overhead",
                           "target", "met"], [overhead]))
-    print("\n100 concurrent 3-step runs, model latency 200 ms, cap = 100; the bot is the "
-          "same, the stand-in model server differs:\n")
-    print(markdown_table(["model server", "connection pool", "runs", "wall (s)", "ideal (s)",
-                          "ratio", "target",
-                          "met", "peak RSS of the bot (MiB)"], concurrent))
+    print("\n100 concurrent 3-step runs, model latency 200 ms, cap = 100; peak RSS is the "
+          "benchmark process's so far:\n")
+    print(markdown_table(["who calls; which stand-in model server", "connection pool", "runs",
+                          "wall (s)", "ideal (s)", "ratio", "target", "met",
+                          "peak RSS (MiB)"], concurrent))
 
 
 if __name__ == "__main__":
