@@ -155,6 +155,11 @@ def model_rate_limited(url: str) -> str:
     return f"The model endpoint ({url}) is rate limiting us; please try again in a minute."
 
 
+def model_quota(url: str) -> str:
+    return (f"The model endpoint ({url}) says the account has run out of quota: check the "
+            "plan and billing of the account behind OPENAI_API_KEY.")
+
+
 def model_timeout(url: str) -> str:
     return f"The model endpoint ({url}) did not answer in time; please try again."
 

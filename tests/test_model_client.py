@@ -168,6 +168,37 @@ async def test_an_html_page_instead_of_a_completion_names_the_setting(
         await llm.complete(CHAT, None)
 
 
+async def test_a_404_tells_a_missing_model_from_a_wrong_base_url(
+        llm: LLM, fake_openai: FakeOpenAI) -> None:
+    """Ollama answers a base URL without /v1 with a plain-text 404; OpenAI and vLLM name the
+    model (vLLM with its own error shape)."""
+    fake_openai.respond_with(lambda _: Scripted(status=404, raw=b"404 page not found"))
+    with pytest.raises(ModelError, match="check OPENAI_BASE_URL"):
+        await llm.complete(CHAT, None)
+    fake_openai.fail(404)
+    with pytest.raises(ModelError, match="check OPENAI_MODEL"):
+        await llm.complete(CHAT, None)
+    fake_openai.respond_with(lambda _: Scripted(status=404, body={
+        "object": "error", "message": "The model `llama9` does not exist.",
+        "type": "NotFoundError", "param": None, "code": 404}))
+    with pytest.raises(ModelError, match="check OPENAI_MODEL"):
+        await llm.complete(CHAT, None)
+    assert len(fake_openai.requests) == 3
+
+
+async def test_an_exhausted_quota_is_not_retried_as_a_rate_limit(
+        llm: LLM, fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail(429, message="You exceeded your current quota, please check your plan "
+                                  "and billing details.", kind="insufficient_quota",
+                     code="insufficient_quota")
+    with pytest.raises(ModelError) as raised:
+        await llm.complete(CHAT, None)
+    assert str(raised.value) == (
+        f"The model endpoint ({fake_openai.base_url}) says the account has run out of quota: "
+        "check the plan and billing of the account behind OPENAI_API_KEY.")
+    assert len(fake_openai.requests) == 1
+
+
 async def test_an_html_error_page_gives_the_status_only(llm: LLM, fake_openai: FakeOpenAI
                                                         ) -> None:
     for _ in range(3):  # a proxy in front of the model: 502 three times, no JSON
@@ -227,13 +258,13 @@ def test_retry_delay_follows_the_server_then_backs_off() -> None:
 async def test_model_calls_go_through_the_proxy(agent_services: Make,
                                                fake_openai: FakeOpenAI) -> None:
     """HTTP_PROXY points at the fake, which sees the absolute URL a proxy is sent."""
-    services = await agent_services(openai_base_url="http://model.invalid/v1",
+    services = await agent_services(openai_base_url="http://llm.invalid/v1",
                                     http_proxy=fake_openai.base_url.removesuffix("/v1"),
                                     openai_max_retries=0)
     result = await services.runs.ask("q", caller=Caller(user="U1"))
-    assert result.text.startswith("The model 'gpt-4o-mini' was not found at "
-                                  "http://model.invalid/v1")
-    assert fake_openai.paths == ["http://model.invalid/v1/chat/completions"]
+    assert result.text.startswith("The model endpoint (http://llm.invalid/v1) did not answer "
+                                  "with a chat completion")
+    assert fake_openai.paths == ["http://llm.invalid/v1/chat/completions"]
 
 
 @pytest.mark.parametrize(("env", "url", "expected"), [

@@ -16,6 +16,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 MAX_RETRY_AFTER = 60.0
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
+MODEL_WORD = re.compile(r"\bmodel\b", re.IGNORECASE)  # a 404 about the model, not the path
 
 
 class ModelError(BotError):
@@ -131,12 +133,17 @@ class LLM:
 
     def _status_failure(self, status: int, headers: Mapping[str, str], raw: bytes
                         ) -> _Failure:
-        detail = _error_message(raw)
+        detail, code = _error_detail(raw)
         reason = f"HTTP {status}: {detail or '(no error message)'}"
+        retry = status in RETRY_STATUSES or status >= 500
         if status in (401, 403):
             sentence = messages.model_auth(self.base_url)
-        elif status == 404:
+        elif status == 404 and (code == "model_not_found" or MODEL_WORD.search(detail)):
             sentence = messages.model_not_found(self.model, self.base_url)
+        elif status == 404:  # no such path: a base URL without /v1, or not an OpenAI API
+            sentence = messages.model_bad_reply(self.base_url)
+        elif status == 429 and code == "insufficient_quota":
+            sentence, retry = messages.model_quota(self.base_url), False
         elif status == 429:
             sentence = messages.model_rate_limited(self.base_url)
         elif status < 500 and status not in RETRY_STATUSES and detail:
@@ -146,8 +153,6 @@ class LLM:
         should_retry = headers.get("x-should-retry")
         if should_retry in ("true", "false"):
             retry = should_retry == "true"
-        else:
-            retry = status in RETRY_STATUSES or status >= 500
         return _Failure(sentence, retry, reason, headers)
 
     def _reply(self, raw: bytes) -> Reply:
@@ -241,16 +246,23 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return when.timestamp() - time.time()
 
 
-def _error_message(raw: bytes) -> str:
-    """The endpoint's own explanation, from OpenAI's `{"error": {"message"}}` body (or a
-    short plain-text body), redacted and cut to one line."""
+def _error_detail(raw: bytes) -> tuple[str, str | None]:
+    """The endpoint's own explanation and error code: OpenAI's `{"error": {"message",
+    "code"}}`, vLLM's top-level `{"message"}`, or a short plain-text body; redacted and cut
+    to one line."""
+    code = None
     try:
         body = json.loads(raw)
     except ValueError:
         text = raw.decode("utf-8", "replace").strip()
         text = "" if text.startswith("<") else text  # an HTML error page says nothing useful
     else:
-        error = body.get("error") if isinstance(body, dict) else None
-        text = error.get("message") if isinstance(error, dict) else error
+        body = body if isinstance(body, dict) else {}
+        error = body.get("error")
+        if isinstance(error, dict):
+            text, code = error.get("message"), error.get("code")
+        else:
+            text = error if isinstance(error, str) else body.get("message")
         text = text if isinstance(text, str) else ""
-    return redact(" ".join(text.split()))[:300]
+        code = code if isinstance(code, str) else None
+    return redact(" ".join(text.split()))[:300], code
