@@ -1,9 +1,10 @@
 """A fake OpenAI-compatible API on 127.0.0.1, for the real `openai` client.
 
 Serves `POST /v1/chat/completions` and `GET /v1/models`. Each test scripts the responses
-(completions, tool calls, errors with OpenAI's error bodies and headers, delays); every
-request body is recorded. Answers follow the public API: a `chat.completion` object, and
-errors as `{"error": {"message", "type", "param", "code"}}`.
+(completions, tool calls, errors with OpenAI's error bodies and headers, delays, raw
+non-JSON bodies, a dropped connection); every request body and its headers are recorded.
+`api_key=None` plays a local server that wants no key. Answers follow the public API: a
+`chat.completion` object, and errors as `{"error": {"message", "type", "param", "code"}}`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class Scripted:
 
 class FakeOpenAI(FakeHTTPService):
     def __init__(self, *, api_key: str | None = "sk-test-key") -> None:
-        """`api_key=None` plays a local server (Ollama, vLLM) that wants no key."""
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
