@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible API on 127.0.0.1, for the real `openai` client.
+"""A fake OpenAI-compatible API on 127.0.0.1, for the bot's model client and the `openai` SDK.
 
 Serves `POST /v1/chat/completions` and `GET /v1/models`. Each test scripts the responses
 (completions, tool calls, errors with OpenAI's error bodies and headers, delays, raw
