@@ -66,14 +66,14 @@ class _Failure:
 
 
 class LLM:
-    def __init__(self, *, api_key: str | None, base_url: str | None, model: str,
+    def __init__(self, *, api_key: str | None, base_url: str, model: str,
                  timeout: float = 60.0, max_retries: int = 2,
                  organization: str | None = None, project: str | None = None,
                  proxy: str | None = None) -> None:
         import aiohttp  # here, not at module level: ~0.15 s that only model users pay
 
         self.model = model
-        self.base_url = (base_url or OPENAI_URL).rstrip("/")
+        self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
         self._url = f"{self.base_url}/chat/completions"
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout,
