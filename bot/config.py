@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.request
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -103,10 +104,12 @@ class Settings(BaseSettings):
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy for `url` by the standard HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY rules
-        (as httpx, curl and the `openai` SDK apply them)."""
+        (as httpx, curl and the `openai` SDK apply them); a model on this machine (Ollama on
+        localhost) is never sent through a proxy, as Go's and Node's clients do."""
         parts = urlsplit(url)
-        if self.no_proxy and urllib.request.proxy_bypass_environment(
-                parts.hostname or "", {"no": self.no_proxy}):
+        host = parts.hostname or ""
+        if _loopback(host) or (self.no_proxy and urllib.request.proxy_bypass_environment(
+                host, {"no": self.no_proxy})):
             return None
         chosen = self.https_proxy if parts.scheme == "https" else self.http_proxy
         return chosen or self.all_proxy
@@ -117,6 +120,15 @@ class Settings(BaseSettings):
         if not self.slack_app_token and not self.slack_signing_secret:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -15,6 +15,17 @@ from tests.plugin_factory import write_plugin
 from tests.slack_harness import SlackBot
 
 REPO = Path(__file__).resolve().parents[1]
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fakes are on 127.0.0.1; a proxy set on the machine running the tests (a CI
+    runner's) must not carry the bot's calls to them (slack_sdk applies HTTPS_PROXY to any
+    host). Tests of the proxy rules set their own."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture
@@ -203,6 +214,7 @@ def subprocess_env(tmp_path: Path, plugins_dir: Path, **extra: str) -> dict[str,
     """The environment for running `bot` in a subprocess: none of the developer's Slack,
     OpenAI or database settings, a database in tmp_path, the test's plugins."""
     clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
+             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))
+             and k.upper() not in PROXY_VARIABLES}
     return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
                     "PLUGINS_DIR": str(plugins_dir), **extra}

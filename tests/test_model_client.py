@@ -272,6 +272,9 @@ async def test_model_calls_go_through_the_proxy(agent_services: Make,
     ({"https_proxy": "http://p:3128"}, "https://api.openai.com/v1", "http://p:3128"),
     ({"HTTPS_PROXY": "http://p:3128"}, "http://localhost:11434/v1", None),
     ({"HTTP_PROXY": "http://p:3128"}, "http://ollama:11434/v1", "http://p:3128"),
+    ({"HTTP_PROXY": "http://p:3128"}, "http://localhost:11434/v1", None),
+    ({"HTTP_PROXY": "http://p:3128"}, "http://127.0.0.1:11434/v1", None),
+    ({"HTTP_PROXY": "http://p:3128"}, "http://[::1]:11434/v1", None),
     ({"ALL_PROXY": "http://all:1"}, "https://api.openai.com/v1", "http://all:1"),
     ({"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "openai.com"},
      "https://api.openai.com/v1", None),
@@ -281,9 +284,6 @@ async def test_model_calls_go_through_the_proxy(agent_services: Make,
 ])
 def test_proxy_rules(env: dict[str, str], url: str, expected: str | None,
                      monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings().proxy_for(url) == expected
