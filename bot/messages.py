@@ -212,6 +212,15 @@ def run_cancelled(tools: Sequence[tuple[str, bool]]) -> str:
     return f"Stopped. Tools that had run: {tools_summary(tools)}."
 
 
+def run_interrupted(tools: Sequence[tuple[str, bool]]) -> str:
+    ran = f" Tools that had run: {tools_summary(tools)}." if tools else ""
+    return "The bot was restarting and stopped before answering; please ask again." + ran
+
+
+def run_not_started() -> str:
+    return "The bot was restarting before it could start on this; please ask again."
+
+
 def run_failed(run_id: str) -> str:
     return f"Something went wrong inside the bot; it is logged as run {run_id}."
 

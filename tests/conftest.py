@@ -200,7 +200,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         session = aiohttp.ClientSession()
         started.append((services, runner, ctx, session))
         return SlackBot(f"http://127.0.0.1:{port}/slack/events", fake_slack, fake_openai,
-                        services, session)
+                        services, session, ctx)
 
     yield make
     for services, runner, ctx, session in started:

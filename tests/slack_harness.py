@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.app import Services
+from bot.slack.context import SlackContext
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack, sign
 
@@ -27,6 +28,7 @@ class SlackBot:
     ai: FakeOpenAI
     services: Services
     session: aiohttp.ClientSession
+    ctx: SlackContext
     ts: itertools.count = field(default_factory=lambda: itertools.count(100))
 
     async def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,

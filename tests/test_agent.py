@@ -293,6 +293,24 @@ async def test_cancel_stops_tools_in_flight_and_says_what_ran(
                                             "Stopped. Tools that had run: alpha_echo (ok).")
 
 
+async def test_shutdown_stops_running_and_queued_runs_and_refuses_new_ones(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(agent_max_concurrent_runs=1)
+    fake_openai.reply("too late", delay=5)
+    running = services.runs.start("q1", caller=CALLER)
+    queued = services.runs.start("q2", caller=CALLER)
+    for _ in range(250):
+        if fake_openai.requests:
+            break
+        await asyncio.sleep(0.02)
+    assert services.runs.shutdown() == 2
+    results = [await running.result(), await queued.result(),
+               await services.runs.ask("q3", caller=CALLER)]
+    assert [r.status for r in results] == ["cancelled"] * 3
+    assert [r.text for r in results[1:]] == ["Stopped before it started."] * 2
+    assert len(fake_openai.requests) == 1
+
+
 async def test_runs_over_the_cap_wait_and_learn_their_position(
         agent_services: Make, fake_openai: FakeOpenAI) -> None:
     services = await agent_services(agent_max_concurrent_runs=2)

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def mention_body(event_id: str) -> str:
+    return json.dumps({"type": "event_callback", "event_id": event_id, "team_id": "T0TEST",
+                       "api_app_id": "A0TEST", "event": {
+                           "type": "app_mention", "user": "U1", "text": "<@UBOT> hi",
+                           "ts": "1700000000.000100", "channel": "C1"}})
+
+
+def post_event(port: int, body: str) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
+                                     data=body.encode(),
+                                     headers={"Content-Type": "application/json",
+                                              **sign(body)})
+    return urllib.request.urlopen(request, timeout=10)
 
 
 @pytest.fixture
@@ -52,22 +78,9 @@ def test_http_mode_answers_a_signed_mention_and_stops_cleanly(
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
                             stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        body = json.dumps({"type": "event_callback", "event_id": "EvRUN1", "team_id": "T0TEST",
-                           "api_app_id": "A0TEST", "event": {
-                               "type": "app_mention", "user": "U1", "text": "<@UBOT> hi",
-                               "ts": "1700000000.000100", "channel": "C1"}})
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
-                                         data=body.encode(),
-                                         headers={"Content-Type": "application/json",
-                                                  **sign(body)})
-        assert urllib.request.urlopen(request, timeout=10).status == 200
+        wait_for_port(port)
+        body = mention_body("EvRUN1")
+        assert post_event(port, body).status == 200
         bad = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
                                      data=body.encode(), headers={
                                          "Content-Type": "application/json",
@@ -80,6 +93,33 @@ def test_http_mode_answers_a_signed_mention_and_stops_cleanly(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0
+
+
+def test_sigterm_mid_answer_tells_the_thread_and_exits_cleanly(
+        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    """A deploy: SIGTERM while the model is thinking. The thread is told to ask again, the
+    status message says why, and the process exits 0 well within a pod's grace period."""
+    port = free_port()
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+                      "OPENAI_BASE_URL": fake_openai.base_url,
+                      "OPENAI_API_KEY": fake_openai.api_key}
+    fake_openai.reply("too late", delay=20)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port)
+        assert post_event(port, mention_body("EvTERM1")).status == 200
+        fake_slack.wait_for(lambda: fake_openai.requests)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = proc.wait(timeout=30)
+    assert code == 0 and time.monotonic() - started < 10
+    assert fake_slack.posted_texts("C1")[-1] == (
+        "The bot was restarting and stopped before answering; please ask again.")
+    updates = [c["text"] for c in fake_slack.calls_to("chat.update")]
+    assert "Interrupted: the bot restarted" in updates[-1]
 
 
 def test_socket_mode_answers_a_mention_and_acks_the_envelope(

@@ -196,3 +196,23 @@ async def test_status_shows_each_parallel_call_of_the_same_tool(slack_bot: Make)
     assert final[0] == ":white_check_mark: Done — 2 tool calls"
     assert [line.split(" (")[0] for line in final[1:]] == [
         ":white_check_mark: `alpha_echo`", ":white_check_mark: `alpha_echo`"]
+
+
+async def test_shutdown_tells_each_thread_to_ask_again(slack_bot: Make) -> None:
+    """A deploy stops the bot mid-answer: the run in progress and the mention waiting for
+    its turn each get a sentence, the status message says so, nothing new starts."""
+    bot = await slack_bot(enabled=("alpha",))
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "x"}, "c1")])
+    bot.ai.reply("too late", delay=5)
+    ts, _ = await bot.mention("first question")
+    await bot.mention("second question", thread_ts=ts)
+    await until(lambda: len(bot.ai.requests) == 2)  # the first run is in its second step
+    started = time.monotonic()
+    await bot.ctx.drain()
+    assert time.monotonic() - started < 3
+    assert answers(bot, ts) == [
+        "The bot was restarting and stopped before answering; please ask again. Tools that "
+        "had run: alpha_echo (ok).",
+        "The bot was restarting before it could start on this; please ask again."]
+    assert "Interrupted: the bot restarted" in bot.slack.calls_to("chat.update")[-1]["text"]
+    assert len(bot.ai.requests) == 2

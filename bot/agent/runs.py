@@ -23,6 +23,9 @@ class RunHandle:
         return await asyncio.shield(self.task)
 
 
+NOT_STARTED = "Stopped before it started."
+
+
 class Runs:
     """Starts agent runs as tasks; at most `limit` run at once, the rest wait in order."""
 
@@ -33,6 +36,7 @@ class Runs:
         self._waiting: list[tuple[asyncio.Future[None], Observer]] = []
         self._handles: dict[str, RunHandle] = {}
         self._notices: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def start(self, question: str, *, caller: Caller, history: Sequence[HistoryMessage] = (),
               observer: Observer = ignore) -> RunHandle:
@@ -57,6 +61,12 @@ class Runs:
         handle.task.cancel()
         return True
 
+    def shutdown(self) -> int:
+        """Stop every run, running or queued, and any started from now on; returns how many
+        were stopped. Their results say "cancelled" with what had run."""
+        self._closed = True
+        return sum(self.cancel(run_id) for run_id in list(self._handles))
+
     @property
     def running(self) -> int:
         return self._running
@@ -67,12 +77,14 @@ class Runs:
 
     async def _run(self, question: str, caller: Caller, history: Sequence[HistoryMessage],
                    observer: Observer, run_id: str) -> RunResult:
+        if self._closed:
+            return RunResult(run_id, "cancelled", NOT_STARTED)
         try:
             async with self._slot(observer):
                 return await self.agent.run(question, caller=caller, history=history,
                                             observer=observer, run_id=run_id)
         except asyncio.CancelledError:  # cancelled while still queued
-            return RunResult(run_id, "cancelled", "Stopped before it started.")
+            return RunResult(run_id, "cancelled", NOT_STARTED)
 
     @contextlib.asynccontextmanager
     async def _slot(self, observer: Observer) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -13,6 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Services
 from bot.commands import PluginCommands
 from bot.store.repositories import first_delivery
+
+log = logging.getLogger(__name__)
+DRAIN_SECONDS = 10.0  # within Kubernetes' default 30 s grace period, with room to spare
 
 
 @dataclass
@@ -25,6 +29,7 @@ class SlackContext:
     api_host: str
     commands: PluginCommands
     run_owners: dict[str, str] = field(default_factory=dict)  # run id -> asker
+    stopping: bool = False  # shutting down: runs stop, and their threads are told
     home_viewers: set[str] = field(default_factory=set)
     _thread_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = field(
         default_factory=dict)
@@ -60,7 +65,15 @@ class SlackContext:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drain(self) -> None:
+    async def drain(self, grace: float = DRAIN_SECONDS) -> None:
+        """Shut down: every run stops and its thread is told to ask again (mentions still
+        waiting for their turn too); work still going after `grace` seconds is cancelled."""
+        self.stopping = True
+        stopped = self.services.runs.shutdown()
+        if stopped:
+            log.info("stopping %d agent run(s) for shutdown", stopped)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -53,6 +54,10 @@ async def answer(ctx: SlackContext, event: dict[str, Any]) -> None:
     question = MENTION.sub("", event.get("text", "")).strip()
     async with ctx.thread_turn(channel, thread_ts):
         try:
+            if ctx.stopping:  # its turn came during shutdown: say so rather than start
+                await ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                                  text=messages.run_not_started())
+                return
             await _answer(ctx, channel, thread_ts, user, question, event["ts"])
         except Exception:
             log.exception("answering a mention in %s/%s failed", channel, thread_ts)
@@ -82,6 +87,9 @@ async def _answer(ctx: SlackContext, channel: str, thread_ts: str, user: str | N
         result = await handle.result()
     finally:
         ctx.run_owners.pop(handle.run_id, None)
+    if result.status == "cancelled" and ctx.stopping:
+        result = replace(result, status="interrupted", text=messages.run_interrupted(
+            [(t.tool, t.ok) for t in result.tools]))
     await status.finish(result.status, result.tools)
     if len(result.text) > INLINE_LIMIT and await _upload_answer(ctx, channel, thread_ts,
                                                                 result.text):
@@ -188,6 +196,7 @@ class StatusMessage:
             self._pending.cancel()
             self._pending = None
         headline = {"answered": ":white_check_mark: Done", "cancelled": ":octagonal_sign: Stopped",
+                    "interrupted": ":warning: Interrupted: the bot restarted",
                     }.get(status, ":warning: Could not answer")
         ran = f" — {len(tools)} tool call{'s' if len(tools) != 1 else ''}" if tools else ""
         self.header = headline + ran
