@@ -182,7 +182,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
     """The bot's real Slack endpoint (Bolt, HTTP mode) on a free port, over the fakes."""
     import aiohttp
 
-    from bot.slack.app import build_slack_app, serve_http
+    from bot.slack.app import build_slack_app, serve_http, start_shared_runs
 
     started: list[tuple[Services, object, object, aiohttp.ClientSession]] = []
 
@@ -196,6 +196,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         custom = with_overrides(settings, **(values | overrides))
         services = await build_services(custom, default_enabled=frozenset(enabled))
         app, ctx = build_slack_app(services)
+        await start_shared_runs(ctx)
         runner, port = await serve_http(app, port=0, host="127.0.0.1")
         session = aiohttp.ClientSession()
         started.append((services, runner, ctx, session))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 
@@ -20,6 +21,7 @@ from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
 from bot.slack import approvals, home, mentions, slash, uploads
 from bot.slack.context import SlackContext, api_host
+from bot.slack.shared_runs import SharedRuns
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -42,13 +44,21 @@ def build_slack_app(services: Services) -> tuple[AsyncApp, SlackContext]:
                        admins=frozenset(settings.bot_admin_users),
                        admin_channel=settings.bot_admin_channel,
                        api_host=api_host(settings.slack_api_url),
-                       commands=PluginCommands(services.plugins, services.installer))
+                       commands=PluginCommands(services.plugins, services.installer),
+                       shared=SharedRuns(services.db))
     approver = approvals.SlackApprover(ctx, timeout=settings.approval_timeout_seconds)
     services.agent.approver = approver
     for surface in (mentions, slash, uploads, home):
         surface.register(app, ctx)
     approvals.register(app, approver)
     return app, ctx
+
+
+async def start_shared_runs(ctx: SlackContext) -> None:
+    """Heartbeat, Stop requests from other replicas, runs lost with theirs (see
+    bot/slack/shared_runs.py); `drain` ends it."""
+    await ctx.shared.start(on_stop=ctx.services.runs.cancel,
+                           on_lost=functools.partial(mentions.tell_lost, ctx))
 
 
 async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0"
@@ -72,6 +82,7 @@ async def run(services: Services) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.create_task(refresh_plugins(services))
+    await start_shared_runs(ctx)
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -13,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.commands import PluginCommands
+from bot.slack.shared_runs import SharedRuns
 from bot.store.repositories import first_delivery
 
 log = logging.getLogger(__name__)
@@ -28,11 +27,9 @@ class SlackContext:
     admin_channel: str | None
     api_host: str
     commands: PluginCommands
-    run_owners: dict[str, str] = field(default_factory=dict)  # run id -> asker
+    shared: SharedRuns
     stopping: bool = False  # shutting down: runs stop, and their threads are told
     home_viewers: set[str] = field(default_factory=set)
-    _thread_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = field(
-        default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def is_admin(self, user: str | None) -> bool:
@@ -42,22 +39,6 @@ class SlackContext:
         """True the first time a delivery key is seen (Slack retries carry the same id)."""
         async with self.services.db.write() as session:
             return await first_delivery(session, key)
-
-    @contextlib.asynccontextmanager
-    async def thread_turn(self, channel: str, thread_ts: str) -> AsyncIterator[None]:
-        """One run at a time per thread; later mentions wait their turn, in order."""
-        key = (channel, thread_ts)
-        lock, users = self._thread_locks.get(key, (asyncio.Lock(), 0))
-        self._thread_locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._thread_locks[key]
-            if users <= 1:
-                del self._thread_locks[key]
-            else:
-                self._thread_locks[key] = (lock, users - 1)
 
     def spawn(self, coroutine: object) -> None:
         """Run work after Slack has been acknowledged, keeping a reference to the task."""
@@ -77,6 +58,7 @@ class SlackContext:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.shared.close()
 
 
 def api_host(url: str) -> str:

@@ -18,53 +18,89 @@ from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.slack.shared_runs import LostRun
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 STATUS_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min): at most one a second per run
 HISTORY_LIMIT = 200
 INLINE_LIMIT = 12_000  # longer answers are attached as a file, with their beginning inline
+INTERRUPTED = ":warning: Interrupted: the bot restarted"
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if not await ctx.first_time(f"event:{body.get('event_id') or event.get('ts')}"):
+        row_id = await ctx.shared.enqueue(
+            f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
+            event.get("thread_ts") or event["ts"], event["ts"], event.get("user"))
+        if row_id is None:
             log.info("ignoring a repeated delivery of %s", body.get("event_id"))
             return
-        ctx.spawn(answer(ctx, event))
+        ctx.spawn(answer(ctx, event, row_id))
 
     @app.action("stop_run")
     async def on_stop(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         run_id = body["actions"][0]["value"]
         user = body["user"]["id"]
-        if user != ctx.run_owners.get(run_id) and not ctx.is_admin(user):
-            await respond(text="Only the person who asked, or an admin, can stop this run.",
-                          response_type="ephemeral", replace_original=False)
-            return
-        if not ctx.services.runs.cancel(run_id):
-            await respond(text="That run has already finished.", response_type="ephemeral",
-                          replace_original=False)
+        refusal = await _stop(ctx, run_id, user)
+        if refusal:
+            await respond(text=refusal, response_type="ephemeral", replace_original=False)
 
 
-async def answer(ctx: SlackContext, event: dict[str, Any]) -> None:
+async def _stop(ctx: SlackContext, run_id: str, user: str) -> str | None:
+    """Stop a run wherever it runs; None, or the sentence that says why not."""
+    found = await ctx.shared.find(run_id)
+    if found is None or found[0].state == "done":
+        return "That run has already finished."
+    row, alive = found
+    if user != row.asker and not ctx.is_admin(user):
+        return "Only the person who asked, or an admin, can stop this run."
+    if ctx.services.runs.cancel(run_id):
+        return None
+    if not alive:  # its replica died; the thread is told as the run is recovered
+        return "That run was lost when the bot restarted; please ask again."
+    if await ctx.shared.request_stop(run_id, user):
+        return None  # the replica running it stops it within a second
+    return "That run has already finished."
+
+
+async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:
+    """A run whose replica died: finish its status message and tell the thread."""
+    if lost.status_ts:
+        try:
+            await ctx.client.chat_update(
+                channel=lost.channel, ts=lost.status_ts, text=INTERRUPTED,
+                blocks=render.status_blocks([INTERRUPTED], run_id=None, done=True))
+        except Exception:
+            log.warning("could not finish the status message of a lost run", exc_info=True)
+    try:
+        await ctx.client.chat_postMessage(
+            channel=lost.channel, thread_ts=lost.thread_ts,
+            text=messages.run_interrupted([]) if lost.started else messages.run_not_started())
+    except Exception:
+        log.warning("could not tell %s/%s about a lost run", lost.channel, lost.thread_ts,
+                    exc_info=True)
+
+
+async def answer(ctx: SlackContext, event: dict[str, Any], row_id: int) -> None:
     channel, user = event["channel"], event.get("user")
     thread_ts = event.get("thread_ts") or event["ts"]
     question = MENTION.sub("", event.get("text", "")).strip()
-    async with ctx.thread_turn(channel, thread_ts):
+    async with ctx.shared.turn(row_id, channel, thread_ts, event["ts"]):
         try:
             if ctx.stopping:  # its turn came during shutdown: say so rather than start
                 await ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                   text=messages.run_not_started())
                 return
-            await _answer(ctx, channel, thread_ts, user, question, event["ts"])
+            await _answer(ctx, row_id, channel, thread_ts, user, question, event["ts"])
         except Exception:
             log.exception("answering a mention in %s/%s failed", channel, thread_ts)
 
 
-async def _answer(ctx: SlackContext, channel: str, thread_ts: str, user: str | None,
-                  question: str, event_ts: str) -> None:
+async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
+                  user: str | None, question: str, event_ts: str) -> None:
     client = ctx.client
     if not question:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
@@ -79,14 +115,10 @@ async def _answer(ctx: SlackContext, channel: str, thread_ts: str, user: str | N
     handle = ctx.services.runs.start(question, caller=Caller(user=user, channel=channel,
                                                              thread_ts=thread_ts),
                                      history=history, observer=status.observe)
-    if user:
-        ctx.run_owners[handle.run_id] = user
+    await ctx.shared.running(row_id, handle.run_id, posted["ts"])
     status.run_id = handle.run_id
     await status.flush()
-    try:
-        result = await handle.result()
-    finally:
-        ctx.run_owners.pop(handle.run_id, None)
+    result = await handle.result()
     if result.status == "cancelled" and ctx.stopping:
         result = replace(result, status="interrupted", text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
@@ -196,8 +228,7 @@ class StatusMessage:
             self._pending.cancel()
             self._pending = None
         headline = {"answered": ":white_check_mark: Done", "cancelled": ":octagonal_sign: Stopped",
-                    "interrupted": ":warning: Interrupted: the bot restarted",
-                    }.get(status, ":warning: Could not answer")
+                    "interrupted": INTERRUPTED}.get(status, ":warning: Could not answer")
         ran = f" — {len(tools)} tool call{'s' if len(tools) != 1 else ''}" if tools else ""
         self.header = headline + ran
         await self.flush(done=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -141,3 +151,36 @@ class ApprovalRow(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending | approved | denied | expired
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None]
+
+
+class ReplicaRow(Base):
+    """A running `bot run` process, alive while its heartbeat is fresh."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SlackRunRow(Base):
+    """A mention being answered, or waiting for its turn in the thread, on some replica:
+    what lets any replica order a thread's runs, stop one, or report one lost with its
+    replica."""
+
+    __tablename__ = "slack_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(64))
+    thread_ts: Mapped[str] = mapped_column(String(64))
+    mention_ts: Mapped[str] = mapped_column(String(64))
+    asker: Mapped[str | None] = mapped_column(String(64))
+    replica: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # waiting | running | done
+    run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status_ts: Mapped[str | None] = mapped_column(String(64))
+    stop_requested_by: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_slack_runs_thread", "channel", "thread_ts"),)

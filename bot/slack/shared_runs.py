@@ -1,0 +1,228 @@
+"""Runs shared between replicas through the database.
+
+Every mention gets a row (waiting, running, done) naming the replica answering it, and
+every replica keeps its heartbeat row fresh. With those, whichever replica Slack sends a
+request to can:
+- keep a thread's runs in order: a mention waits while an earlier one in its thread is
+  live anywhere;
+- stop a run that lives elsewhere: the Stop click leaves a request on the row, which the
+  owner picks up within a tick;
+- tell a thread its question was lost when the replica answering it died (no heartbeat for
+  `stale` seconds): the row is closed once, atomically, and the thread is told.
+The same loop prunes what is no longer needed: handled Slack deliveries after a day, closed
+runs after a week, replicas silent for a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+
+from bot.store import Database
+from bot.store.models import ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
+from bot.store.repositories import first_delivery
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 20.0
+PRUNE_SECONDS = 3600.0
+KEEP_DELIVERIES = timedelta(days=1)  # Slack retries within minutes
+KEEP_RUNS = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class LostRun:
+    channel: str
+    thread_ts: str
+    status_ts: str | None
+    started: bool
+
+
+class SharedRuns:
+    def __init__(self, db: Database, *, tick: float = TICK_SECONDS,
+                 heartbeat: float = HEARTBEAT_SECONDS, stale: float = STALE_SECONDS) -> None:
+        self.db = db
+        self.tick = tick
+        self.heartbeat = heartbeat
+        self.stale = stale
+        self.replica = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._live = 0
+        self._stopped: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Condition()
+
+    async def start(self, *, on_stop: Callable[[str], object],
+                    on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
+        """Beat once, then keep beating, stopping and recovering in the background."""
+        await self._beat()
+        self._task = asyncio.create_task(self._watch(on_stop, on_lost))
+
+    async def close(self) -> None:
+        """Stop the loop and leave: any of our runs still open are lost at once to the
+        other replicas (a graceful shutdown has told their threads already)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        async with self.db.write() as session:
+            await session.execute(update(SlackRunRow).where(
+                SlackRunRow.replica == self.replica, SlackRunRow.state != "done").values(
+                state="done", finished_at=utcnow()))
+            await session.execute(delete(ReplicaRow).where(ReplicaRow.id == self.replica))
+
+    async def enqueue(self, delivery: str, channel: str, thread_ts: str, mention_ts: str,
+                      asker: str | None) -> int | None:
+        """Record a mention's Slack delivery as handled and its run as waiting, in one
+        transaction (never one without the other); None if the delivery was seen before
+        (Slack's retry, or another replica got it)."""
+        async with self.db.write() as session:
+            if not await first_delivery(session, delivery):
+                return None
+            row = SlackRunRow(channel=channel, thread_ts=thread_ts, mention_ts=mention_ts,
+                              asker=asker, replica=self.replica, state="waiting")
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    @contextlib.asynccontextmanager
+    async def turn(self, row_id: int, channel: str, thread_ts: str, mention_ts: str
+                   ) -> AsyncIterator[None]:
+        """Wait until no earlier mention (by Slack's ts) in the thread is live on any
+        replica; then run the block; close the row afterwards, however the block ends.
+
+        Rows are the only queue: a local lock could be taken in delivery order while the
+        database orders by ts, and the two would deadlock on an out-of-order retry. Runs
+        closing here wake local waiters at once; other replicas' are seen within a tick.
+        """
+        self._live += 1
+        try:
+            while await self._earlier_live(row_id, channel, thread_ts, mention_ts):
+                async with self._closed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closed.wait(), self.tick / 2)
+            yield
+        finally:
+            self._live -= 1
+            try:
+                async with self.db.write() as session:
+                    await session.execute(update(SlackRunRow).where(
+                        SlackRunRow.id == row_id).values(state="done", finished_at=utcnow()))
+            except Exception:
+                log.exception("could not close shared run row %d", row_id)
+            async with self._closed:
+                self._closed.notify_all()
+
+    async def running(self, row_id: int, run_id: str, status_ts: str) -> None:
+        async with self.db.write() as session:
+            await session.execute(update(SlackRunRow).where(SlackRunRow.id == row_id).values(
+                state="running", run_id=run_id, status_ts=status_ts))
+
+    async def find(self, run_id: str) -> tuple[SlackRunRow, bool] | None:
+        """The run's row and whether its replica is alive; None for an unknown run."""
+        async with self.db.read() as session:
+            row = (await session.execute(select(SlackRunRow).where(
+                SlackRunRow.run_id == run_id))).scalar_one_or_none()
+            if row is None:
+                return None
+            alive = await session.scalar(select(exists().where(
+                ReplicaRow.id == row.replica, ReplicaRow.heartbeat_at >= self._cutoff())))
+        return row, bool(alive)
+
+    async def request_stop(self, run_id: str, by: str) -> bool:
+        """Ask the replica running `run_id` to stop it; False if it is no longer running."""
+        async with self.db.write() as session:
+            result = await session.execute(update(SlackRunRow).where(
+                SlackRunRow.run_id == run_id, SlackRunRow.state == "running").values(
+                stop_requested_by=by))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _cutoff(self) -> datetime:
+        return utcnow() - timedelta(seconds=self.stale)
+
+    async def _earlier_live(self, row_id: int, channel: str, thread_ts: str,
+                            mention_ts: str) -> bool:
+        alive = select(ReplicaRow.id).where(ReplicaRow.heartbeat_at >= self._cutoff())
+        async with self.db.read() as session:
+            return bool(await session.scalar(select(exists().where(
+                SlackRunRow.channel == channel, SlackRunRow.thread_ts == thread_ts,
+                SlackRunRow.state != "done", SlackRunRow.replica.in_(alive),
+                or_(SlackRunRow.mention_ts < mention_ts,
+                    and_(SlackRunRow.mention_ts == mention_ts, SlackRunRow.id < row_id))))))
+
+    async def _beat(self) -> None:
+        async with self.db.write() as session:
+            row = await session.get(ReplicaRow, self.replica)
+            if row is None:
+                session.add(ReplicaRow(id=self.replica))
+            else:
+                row.heartbeat_at = utcnow()
+
+    async def _watch(self, on_stop: Callable[[str], object],
+                     on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
+        last_beat = last_prune = time.monotonic()
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                if time.monotonic() - last_beat >= self.heartbeat:
+                    await self._beat()
+                    last_beat = time.monotonic()
+                if self._live:
+                    await self._take_stop_requests(on_stop)
+                await self._recover(on_lost)
+                if time.monotonic() - last_prune >= PRUNE_SECONDS:
+                    await self.prune()
+                    last_prune = time.monotonic()
+            except Exception:
+                log.exception("shared run bookkeeping failed; trying again in %.0f s",
+                              self.tick)
+
+    async def _take_stop_requests(self, on_stop: Callable[[str], object]) -> None:
+        async with self.db.read() as session:
+            requested = (await session.execute(select(SlackRunRow.run_id).where(
+                SlackRunRow.replica == self.replica, SlackRunRow.state == "running",
+                SlackRunRow.stop_requested_by.is_not(None)))).scalars().all()
+        for run_id in requested:
+            if run_id is not None and run_id not in self._stopped:
+                self._stopped.add(run_id)
+                log.info("run %s: stop requested through another replica", run_id)
+                on_stop(run_id)
+
+    async def _recover(self, on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
+        alive = select(ReplicaRow.id).where(ReplicaRow.heartbeat_at >= self._cutoff())
+        async with self.db.read() as session:
+            orphans = (await session.execute(select(SlackRunRow).where(
+                SlackRunRow.state != "done", SlackRunRow.replica.not_in(alive)).limit(
+                20))).scalars().all()
+        for row in orphans:
+            async with self.db.write() as session:  # one replica wins each row
+                result = await session.execute(update(SlackRunRow).where(
+                    SlackRunRow.id == row.id, SlackRunRow.state != "done").values(
+                    state="done", finished_at=utcnow()))
+            if result.rowcount:  # type: ignore[attr-defined]
+                log.warning("run %s in %s/%s was lost with replica %s", row.run_id,
+                            row.channel, row.thread_ts, row.replica)
+                await on_lost(LostRun(row.channel, row.thread_ts, row.status_ts,
+                                      started=row.state == "running"))
+
+    async def prune(self) -> None:
+        """Forget what no replica needs any more (the loop does this hourly)."""
+        now = utcnow()
+        async with self.db.write() as session:
+            await session.execute(delete(ProcessedEvent).where(
+                ProcessedEvent.at < now - KEEP_DELIVERIES))
+            await session.execute(delete(SlackRunRow).where(
+                SlackRunRow.state == "done", SlackRunRow.finished_at < now - KEEP_RUNS))
+            await session.execute(delete(ReplicaRow).where(
+                ReplicaRow.heartbeat_at < now - timedelta(days=1)))

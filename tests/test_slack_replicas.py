@@ -1,0 +1,112 @@
+"""Two replicas on one database, as behind Slack's HTTP endpoint: a thread's runs keep
+their order, Stop works from either, and a run lost with its replica is reported once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.store.models import ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
+from tests.fakes.openai_server import Scripted
+from tests.slack_harness import SlackBot, until
+
+Make = Callable[..., Awaitable[SlackBot]]
+
+
+def answers(bot: SlackBot, thread_ts: str) -> list[str]:
+    return [c["text"] for c in bot.slack.calls_to("chat.postMessage")
+            if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
+
+
+def stop_button(bot: SlackBot) -> str | None:
+    return next((b["elements"][0]["value"] for c in bot.slack.calls_to("chat.update")
+                 for b in c.get("blocks", []) if b.get("type") == "actions"), None)
+
+
+async def test_stop_clicked_on_the_other_replica_stops_the_run(slack_bot: Make) -> None:
+    a, b = await slack_bot(), await slack_bot()
+    a.ai.reply("too late", delay=10)
+    ts, _ = await a.mention("a long question", user="U_ASKER")
+    run_id = await until(lambda: stop_button(a))
+    await until(lambda: a.ai.requests)
+    _, stranger = await b.click("stop_run", run_id, user="U_STRANGER")
+    await until(lambda: b.responses(stranger))
+    assert b.responses(stranger)[0]["text"] == (
+        "Only the person who asked, or an admin, can stop this run.")
+    started = time.monotonic()
+    _, asker = await b.click("stop_run", run_id, user="U_ASKER")
+    await until(lambda: answers(a, ts), 5)
+    assert time.monotonic() - started < 3
+    assert answers(a, ts) == ["Stopped. Tools that had run: no tools ran."]
+    assert b.responses(asker) == []
+    _, late = await b.click("stop_run", run_id, user="U_ASKER")
+    await until(lambda: b.responses(late))
+    assert b.responses(late)[0]["text"] == "That run has already finished."
+
+
+async def test_a_thread_keeps_its_order_across_replicas(slack_bot: Make) -> None:
+    a, b = await slack_bot(), await slack_bot()
+    asked: dict[str, float] = {}
+
+    def model(body: dict[str, Any]) -> Scripted:
+        question = body["messages"][-1]["content"]
+        asked[question] = time.monotonic()
+        return Scripted(body=a.ai.completion(f"answer to {question}"),
+                        delay=1.0 if question == "first" else 0)
+    a.ai.default = model
+    ts, _ = await a.mention("first")
+    await until(lambda: "first" in asked)
+    await b.mention("second", thread_ts=ts)
+    await until(lambda: len(answers(a, ts)) == 2, 10)
+    assert answers(a, ts) == ["answer to first", "answer to second"]
+    assert asked["second"] - asked["first"] >= 1.0
+
+
+async def test_a_run_lost_with_its_replica_is_reported_once(slack_bot: Make) -> None:
+    a, b = await slack_bot(), await slack_bot()
+    long_ago = utcnow() - timedelta(minutes=5)
+    async with a.services.db.write() as session:  # what a replica killed mid-answer leaves
+        session.add(ReplicaRow(id="dead:1:x", started_at=long_ago, heartbeat_at=long_ago))
+        session.add(SlackRunRow(channel="C_INC", thread_ts="1700000000.000001",
+                                mention_ts="1700000000.000001", asker="U1",
+                                replica="dead:1:x", state="running", run_id="lostrun",
+                                status_ts="1700000000.000002"))
+        session.add(SlackRunRow(channel="C_INC", thread_ts="1700000000.000003",
+                                mention_ts="1700000000.000004", asker="U2",
+                                replica="dead:1:x", state="waiting"))
+    await until(lambda: answers(a, "1700000000.000001") and answers(a, "1700000000.000003"))
+    await asyncio.sleep(2.5)  # both replicas have looked again, more than once
+    assert answers(a, "1700000000.000001") == [
+        "The bot was restarting and stopped before answering; please ask again."]
+    assert answers(a, "1700000000.000003") == [
+        "The bot was restarting before it could start on this; please ask again."]
+    updates = [c for c in a.slack.calls_to("chat.update") if c["ts"] == "1700000000.000002"]
+    assert [c["text"] for c in updates] == [":warning: Interrupted: the bot restarted"]
+    _, click = await b.click("stop_run", "lostrun", user="U1")
+    await until(lambda: b.responses(click))
+    assert b.responses(click)[0]["text"] == "That run has already finished."
+
+
+async def test_prune_forgets_only_what_is_old(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    old, fresh = utcnow() - timedelta(days=10), utcnow()
+    async with bot.services.db.write() as session:
+        session.add_all([ProcessedEvent(key="event:old", at=old),
+                         ProcessedEvent(key="event:new", at=fresh),
+                         ReplicaRow(id="gone", started_at=old, heartbeat_at=old),
+                         SlackRunRow(channel="C", thread_ts="1", mention_ts="1", asker=None,
+                                     replica="gone", state="done", finished_at=old),
+                         SlackRunRow(channel="C", thread_ts="2", mention_ts="2", asker=None,
+                                     replica="gone", state="done", finished_at=fresh)])
+    await bot.ctx.shared.prune()
+    async with bot.services.db.read() as session:
+        events = (await session.execute(select(ProcessedEvent.key))).scalars().all()
+        runs = (await session.execute(select(SlackRunRow.thread_ts))).scalars().all()
+        replicas = await session.scalar(select(func.count()).select_from(ReplicaRow).where(
+            ReplicaRow.id == "gone"))
+    assert (events, runs, replicas) == (["event:new"], ["2"], 0)
