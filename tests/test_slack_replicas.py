@@ -44,6 +44,11 @@ async def test_stop_clicked_on_the_other_replica_stops_the_run(slack_bot: Make) 
     assert time.monotonic() - started < 3
     assert answers(a, ts) == ["Stopped. Tools that had run: no tools ran."]
     assert b.responses(asker) == []
+    for _ in range(100):  # the row closes just after the answer is posted
+        found = await b.ctx.shared.find(run_id)
+        if found is not None and found[0].state == "done":
+            break
+        await asyncio.sleep(0.02)
     _, late = await b.click("stop_run", run_id, user="U_ASKER")
     await until(lambda: b.responses(late))
     assert b.responses(late)[0]["text"] == "That run has already finished."

@@ -59,6 +59,8 @@ async def _stop(ctx: SlackContext, run_id: str, user: str) -> str | None:
         return "Only the person who asked, or an admin, can stop this run."
     if ctx.services.runs.cancel(run_id):
         return None
+    if row.replica == ctx.shared.replica:  # ours, and over: its answer is being posted
+        return "That run has already finished."
     if not alive:  # its replica died; the thread is told as the run is recovered
         return "That run was lost when the bot restarted; please ask again."
     if await ctx.shared.request_stop(run_id, user):
