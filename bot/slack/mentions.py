@@ -53,19 +53,18 @@ async def _stop(ctx: SlackContext, run_id: str, user: str) -> str | None:
     """Stop a run wherever it runs; None, or the sentence that says why not."""
     found = await ctx.shared.find(run_id)
     if found is None or found[0].state == "done":
-        return "That run has already finished."
+        return "That run has already finished."  # or from before a restart
     row, alive = found
     if user != row.asker and not ctx.is_admin(user):
         return "Only the person who asked, or an admin, can stop this run."
-    if ctx.services.runs.cancel(run_id):
-        return None
-    if row.replica == ctx.shared.replica:  # ours, and over: its answer is being posted
-        return "That run has already finished."
+    finished = "That run has already finished."
+    if row.replica == ctx.shared.replica:  # ours: Runs knows whether it still runs
+        return None if ctx.services.runs.cancel(run_id) else finished
     if not alive:  # its replica died; the thread is told as the run is recovered
         return "That run was lost when the bot restarted; please ask again."
     if await ctx.shared.request_stop(run_id, user):
         return None  # the replica running it stops it within a second
-    return "That run has already finished."
+    return finished
 
 
 async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:

@@ -198,6 +198,7 @@ class SharedRuns:
                 self._stopped.add(run_id)
                 log.info("run %s: stop requested through another replica", run_id)
                 on_stop(run_id)
+        self._stopped.intersection_update(requested)  # forget runs whose rows closed
 
     async def _recover(self, on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
         alive = select(ReplicaRow.id).where(ReplicaRow.heartbeat_at >= self._cutoff())
