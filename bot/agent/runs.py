@@ -68,6 +68,11 @@ class Runs:
         return sum(self.cancel(run_id) for run_id in list(self._handles))
 
     @property
+    def closed(self) -> bool:
+        """True once `shutdown` has been called."""
+        return self._closed
+
+    @property
     def running(self) -> int:
         return self._running
 

@@ -28,7 +28,6 @@ class SlackContext:
     api_host: str
     commands: PluginCommands
     shared: SharedRuns
-    stopping: bool = False  # shutting down: runs stop, and their threads are told
     home_viewers: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -49,7 +48,6 @@ class SlackContext:
     async def drain(self, grace: float = DRAIN_SECONDS) -> None:
         """Shut down: every run stops and its thread is told to ask again (mentions still
         waiting for their turn too); work still going after `grace` seconds is cancelled."""
-        self.stopping = True
         stopped = self.services.runs.shutdown()
         if stopped:
             log.info("stopping %d agent run(s) for shutdown", stopped)

@@ -91,7 +91,7 @@ async def answer(ctx: SlackContext, event: dict[str, Any], row_id: int) -> None:
     question = MENTION.sub("", event.get("text", "")).strip()
     async with ctx.shared.turn(row_id, channel, thread_ts, event["ts"]):
         try:
-            if ctx.stopping:  # its turn came during shutdown: say so rather than start
+            if ctx.services.runs.closed:  # its turn came during shutdown: say so, not start
                 await ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                   text=messages.run_not_started())
                 return
@@ -120,7 +120,7 @@ async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
     status.run_id = handle.run_id
     await status.flush()
     result = await handle.result()
-    if result.status == "cancelled" and ctx.stopping:
+    if result.status == "cancelled" and ctx.services.runs.closed:
         result = replace(result, status="interrupted", text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
     await status.finish(result.status, result.tools)
