@@ -69,6 +69,16 @@ class SlackBot:
                           "trigger_id": "1.2.3", "api_app_id": "A0TEST"})
         return await self.post(body, "application/x-www-form-urlencoded"), response_path
 
+    def answers(self, thread_ts: str) -> list[str]:
+        """What the bot posted in a thread, besides its "Working on it…" placeholder."""
+        return [c["text"] for c in self.slack.calls_to("chat.postMessage")
+                if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
+
+    def stop_button(self) -> str | None:
+        """The run id on the first Stop button any status message has shown."""
+        return next((b["elements"][0]["value"] for c in self.slack.calls_to("chat.update")
+                     for b in c.get("blocks", []) if b.get("type") == "actions"), None)
+
     def responses(self, path: str) -> list[dict[str, Any]]:
         return self.slack.responses.get(path, [])
 

@@ -16,6 +16,7 @@ from bot.agent.events import Event, Queued, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.plugin_host.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI, Scripted
+from tests.slack_harness import until
 
 Make = Callable[..., Awaitable[Services]]
 call = FakeOpenAI.tool_call
@@ -299,10 +300,7 @@ async def test_shutdown_stops_running_and_queued_runs_and_refuses_new_ones(
     fake_openai.reply("too late", delay=5)
     running = services.runs.start("q1", caller=CALLER)
     queued = services.runs.start("q2", caller=CALLER)
-    for _ in range(250):
-        if fake_openai.requests:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: fake_openai.requests)
     assert services.runs.shutdown() == 2
     results = [await running.result(), await queued.result(),
                await services.runs.ask("q3", caller=CALLER)]

@@ -25,10 +25,6 @@ def plugins(builtin: Callable[..., Path]) -> None:
                             "alpha_hang": "async:import asyncio; await asyncio.sleep(30)"})
 
 
-def answers(bot: SlackBot, thread_ts: str) -> list[str]:
-    return [c["text"] for c in bot.slack.calls_to("chat.postMessage")
-            if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
-
 
 async def test_mention_is_answered_in_its_thread_with_tool_progress(slack_bot: Make) -> None:
     bot = await slack_bot(enabled=("alpha",))
@@ -36,8 +32,8 @@ async def test_mention_is_answered_in_its_thread_with_tool_progress(slack_bot: M
     bot.ai.reply("**All good**: alpha said `alpha:pods`.")
     ts, response = await bot.mention("are the pods ok?")
     assert response.status == 200
-    await until(lambda: answers(bot, ts))
-    assert answers(bot, ts) == ["*All good*: alpha said `alpha:pods`."]
+    await until(lambda: bot.answers(ts))
+    assert bot.answers(ts) == ["*All good*: alpha said `alpha:pods`."]
     statuses = [c["text"] for c in bot.slack.calls_to("chat.update")]
     assert any("`alpha_echo`" in text and "white_check_mark" in text for text in statuses)
     assert bot.ai.messages(0)[-1] == {"role": "user", "content": "are the pods ok?"}
@@ -51,7 +47,7 @@ async def test_thread_history_is_the_context(slack_bot: Make) -> None:
     bot.slack.add_thread_message("C_INC", parent, user="UBOT", text="Looking.", bot=True)
     bot.ai.reply("It is the database.")
     await bot.mention("any idea?", thread_ts=parent)
-    await until(lambda: answers(bot, parent))
+    await until(lambda: bot.answers(parent))
     sent = bot.ai.messages(0)
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[1]["content"] == "<@U_ONCALL>: checkout is 500ing"
@@ -68,9 +64,9 @@ async def test_retried_delivery_is_answered_once(slack_bot: Make) -> None:
                             headers={"X-Slack-Retry-Num": "1",
                                      "X-Slack-Retry-Reason": "http_timeout"})
     assert (first.status, retry.status) == (200, 200)
-    await until(lambda: answers(bot, ts))
+    await until(lambda: bot.answers(ts))
     await asyncio.sleep(0.3)
-    assert answers(bot, ts) == ["only once"]
+    assert bot.answers(ts) == ["only once"]
     assert len(bot.ai.requests) == 1
 
 
@@ -78,7 +74,7 @@ async def test_dedupe_holds_across_a_restart(slack_bot: Make) -> None:
     first = await slack_bot()
     first.ai.reply("answered before the restart")
     ts, _ = await first.mention("hello", event_id="EvRESTART")
-    await until(lambda: answers(first, ts))
+    await until(lambda: first.answers(ts))
     second = await slack_bot()  # a new process on the same database
     event = {"type": "app_mention", "user": "U_ASKER", "text": "<@UBOT> hello", "ts": ts,
              "channel": "C_INC", "event_ts": ts}
@@ -108,8 +104,8 @@ async def test_rate_limited_post_is_retried_and_the_answer_arrives(slack_bot: Ma
     bot.slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     started = time.monotonic()
     ts, _ = await bot.mention("hello")
-    await until(lambda: answers(bot, ts))
-    assert answers(bot, ts) == ["despite the 429"]
+    await until(lambda: bot.answers(ts))
+    assert bot.answers(ts) == ["despite the 429"]
     assert time.monotonic() - started >= 1.0
     posts = [c for c in bot.slack.calls if c.method == "chat.postMessage"]
     assert len(posts) >= 3  # the 429, its retry, and the answer
@@ -119,9 +115,7 @@ async def test_stop_button_cancels_the_run_for_the_asker_only(slack_bot: Make) -
     bot = await slack_bot(enabled=("alpha",), tool_timeout=20)
     bot.ai.reply(tool_calls=[call("alpha_hang", {}, "c1")])
     ts, _ = await bot.mention("hang please", user="U_ASKER")
-    run_id = await until(lambda: next(iter(
-        b["elements"][0]["value"] for c in bot.slack.calls_to("chat.update")
-        for b in c.get("blocks", []) if b.get("type") == "actions"), None))
+    run_id = await until(bot.stop_button)
     await until(lambda: any("alpha_hang" in c["text"] for c in bot.slack.calls_to(
         "chat.update")) or bot.services.runs.running)
     _, stranger = await bot.click("stop_run", str(run_id), user="U_STRANGER")
@@ -129,8 +123,8 @@ async def test_stop_button_cancels_the_run_for_the_asker_only(slack_bot: Make) -
     assert bot.responses(stranger)[0]["text"] == ("Only the person who asked, or an admin, "
                                                   "can stop this run.")
     await bot.click("stop_run", str(run_id), user="U_ASKER")
-    await until(lambda: answers(bot, ts))
-    assert answers(bot, ts)[0].startswith("Stopped. Tools that had run:")
+    await until(lambda: bot.answers(ts))
+    assert bot.answers(ts)[0].startswith("Stopped. Tools that had run:")
 
 
 async def test_long_answers_fall_back_to_parts_under_slack_limits(slack_bot: Make) -> None:
@@ -179,7 +173,7 @@ async def test_second_mention_in_a_thread_waits_for_the_first(slack_bot: Make) -
     await bot.mention("second question", thread_ts=parent)
     await asyncio.sleep(0.3)
     assert len(bot.ai.requests) == 1  # the second run has not started yet
-    await until(lambda: answers(bot, parent) == ["first answer", "second answer"])
+    await until(lambda: bot.answers(parent) == ["first answer", "second answer"])
     second = bot.ai.messages(1)
     assert second[-1] == {"role": "user", "content": "second question"}
     assert {"role": "assistant", "content": "first answer"} in second  # thread context
@@ -191,7 +185,7 @@ async def test_status_shows_each_parallel_call_of_the_same_tool(slack_bot: Make)
                              call("alpha_echo", {"text": "b"}, "c2")])
     bot.ai.reply("both done")
     ts, _ = await bot.mention("twice")
-    await until(lambda: answers(bot, ts))
+    await until(lambda: bot.answers(ts))
     final = bot.slack.calls_to("chat.update")[-1]["text"].splitlines()
     assert final[0] == ":white_check_mark: Done — 2 tool calls"
     assert [line.split(" (")[0] for line in final[1:]] == [
@@ -210,7 +204,7 @@ async def test_shutdown_tells_each_thread_to_ask_again(slack_bot: Make) -> None:
     started = time.monotonic()
     await bot.ctx.drain()
     assert time.monotonic() - started < 3
-    assert answers(bot, ts) == [
+    assert bot.answers(ts) == [
         "The bot was restarting and stopped before answering; please ask again. Tools that "
         "had run: alpha_echo (ok).",
         "The bot was restarting before it could start on this; please ask again."]

@@ -18,21 +18,13 @@ from tests.slack_harness import SlackBot, until
 Make = Callable[..., Awaitable[SlackBot]]
 
 
-def answers(bot: SlackBot, thread_ts: str) -> list[str]:
-    return [c["text"] for c in bot.slack.calls_to("chat.postMessage")
-            if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
-
-
-def stop_button(bot: SlackBot) -> str | None:
-    return next((b["elements"][0]["value"] for c in bot.slack.calls_to("chat.update")
-                 for b in c.get("blocks", []) if b.get("type") == "actions"), None)
 
 
 async def test_stop_clicked_on_the_other_replica_stops_the_run(slack_bot: Make) -> None:
     a, b = await slack_bot(), await slack_bot()
     a.ai.reply("too late", delay=10)
     ts, _ = await a.mention("a long question", user="U_ASKER")
-    run_id = await until(lambda: stop_button(a))
+    run_id = await until(a.stop_button)
     await until(lambda: a.ai.requests)
     _, stranger = await b.click("stop_run", run_id, user="U_STRANGER")
     await until(lambda: b.responses(stranger))
@@ -40,9 +32,9 @@ async def test_stop_clicked_on_the_other_replica_stops_the_run(slack_bot: Make) 
         "Only the person who asked, or an admin, can stop this run.")
     started = time.monotonic()
     _, asker = await b.click("stop_run", run_id, user="U_ASKER")
-    await until(lambda: answers(a, ts), 5)
+    await until(lambda: a.answers(ts), 5)
     assert time.monotonic() - started < 3
-    assert answers(a, ts) == ["Stopped. Tools that had run: no tools ran."]
+    assert a.answers(ts) == ["Stopped. Tools that had run: no tools ran."]
     assert b.responses(asker) == []
     for _ in range(100):  # the row closes just after the answer is posted
         found = await b.ctx.shared.find(run_id)
@@ -67,8 +59,8 @@ async def test_a_thread_keeps_its_order_across_replicas(slack_bot: Make) -> None
     ts, _ = await a.mention("first")
     await until(lambda: "first" in asked)
     await b.mention("second", thread_ts=ts)
-    await until(lambda: len(answers(a, ts)) == 2, 10)
-    assert answers(a, ts) == ["answer to first", "answer to second"]
+    await until(lambda: len(a.answers(ts)) == 2, 10)
+    assert a.answers(ts) == ["answer to first", "answer to second"]
     assert asked["second"] - asked["first"] >= 1.0
 
 
@@ -84,11 +76,11 @@ async def test_a_run_lost_with_its_replica_is_reported_once(slack_bot: Make) -> 
         session.add(SlackRunRow(channel="C_INC", thread_ts="1700000000.000003",
                                 mention_ts="1700000000.000004", asker="U2",
                                 replica="dead:1:x", state="waiting"))
-    await until(lambda: answers(a, "1700000000.000001") and answers(a, "1700000000.000003"))
+    await until(lambda: a.answers("1700000000.000001") and a.answers("1700000000.000003"))
     await asyncio.sleep(2.5)  # both replicas have looked again, more than once
-    assert answers(a, "1700000000.000001") == [
+    assert a.answers("1700000000.000001") == [
         "The bot was restarting and stopped before answering; please ask again."]
-    assert answers(a, "1700000000.000003") == [
+    assert a.answers("1700000000.000003") == [
         "The bot was restarting before it could start on this; please ask again."]
     updates = [c for c in a.slack.calls_to("chat.update") if c["ts"] == "1700000000.000002"]
     assert [c["text"] for c in updates] == [":warning: Interrupted: the bot restarted"]
