@@ -23,7 +23,7 @@ from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
 from bot.plugin_host.protocol import LoadedPlugin, Manifest
 from bot.plugin_host.registry import Registry
-from bot.plugin_host.sandbox import Sandbox, SandboxUnavailable, WorkerLimits
+from bot.plugin_host.sandbox import Sandbox, SandboxUnavailable, WorkerLimits, plugin_uids
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.migrate import upgrade
@@ -70,7 +70,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
-                            config_defaults=settings.plugin_defaults())
+                            config_defaults=settings.plugin_defaults(),
+                            sandbox_uids=plugin_uids(settings.sandbox_uid_range))
     registry.add_listener(HealthMonitor(plugins,
                                         threshold=settings.plugin_max_consecutive_failures))
     limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
@@ -136,10 +137,11 @@ def _make_sandbox(settings: Settings) -> Sandbox | None:
                           cpu_seconds=settings.plugin_worker_cpu_seconds,
                           open_files=settings.plugin_worker_max_open_files,
                           file_mb=settings.plugin_worker_max_file_mb,
-                          processes=settings.plugin_worker_max_processes)
+                          processes=settings.plugin_worker_max_processes,
+                          tmp_mb=settings.plugin_worker_tmp_mb)
     try:
         sandbox = Sandbox(mode=settings.plugin_sandbox, python=settings.plugin_python,
-                          limits=limits, user=settings.plugin_sandbox_user)
+                          limits=limits, uid_range=settings.sandbox_uid_range)
     except SandboxUnavailable as exc:
         log.error("uploaded plugins are disabled: %s", exc)
         return None
@@ -167,7 +169,7 @@ class WorkerFactory:
             self._detected = True
         return self._sandbox
 
-    def _make(self, name: str, entry: Path, *, network: bool, idle: float,
+    def _make(self, name: str, entry: Path, *, network: bool, idle: float, uid: int | None,
               expected_name: str | None = None) -> WorkerHost:
         sandbox = self.sandbox
         if sandbox is None or sandbox.problem:
@@ -176,14 +178,17 @@ class WorkerFactory:
         return WorkerHost(name=name, entry=entry, sandbox=sandbox, network=network,
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
-                          expected_name=expected_name)
+                          expected_name=expected_name, uid=uid)
 
-    def host(self, manifest: Manifest, entry: Path) -> WorkerHost:
+    def host(self, manifest: Manifest, entry: Path, uid: int | None) -> WorkerHost:
         return self._make(manifest.name, entry, network="network" in manifest.permissions,
-                          idle=self.settings.plugin_worker_idle_seconds)
+                          idle=self.settings.plugin_worker_idle_seconds, uid=uid)
 
     async def probe(self, name: str | None, entry: Path) -> LoadedPlugin:
-        host = self._make(name or "upload", entry, network=False, idle=0, expected_name=name)
+        sandbox = self.sandbox
+        uid = sandbox.probe_uid() if sandbox is not None and sandbox.root else None
+        host = self._make(name or "upload", entry, network=False, idle=0, uid=uid,
+                          expected_name=name)
         try:
             return await host.load()
         finally:

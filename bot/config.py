@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     # uploaded plugins: archive limits, sandbox, worker limits, health
     plugin_sandbox: Literal["auto", "bwrap", "process"] = "auto"
     plugin_python: str | None = None
-    plugin_sandbox_user: str = "nobody"
+    plugin_uid_range: str = "200000-265535"  # process/bwrap as root: one uid per plugin
     plugin_max_upload_mb: float = Field(default=10, gt=0)
     plugin_max_unpacked_mb: float = Field(default=50, gt=0)
     plugin_max_entries: int = Field(default=1000, ge=1)
@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     plugin_worker_max_open_files: int = Field(default=256, ge=16)
     plugin_worker_max_file_mb: int = Field(default=16, ge=1)
     plugin_worker_max_processes: int = Field(default=64, ge=1)
+    plugin_worker_tmp_mb: int = Field(default=64, ge=1, le=4096)
     plugin_max_response_mb: float = Field(default=4, gt=0)
     plugin_max_consecutive_failures: int = Field(default=3, ge=0)
     plugin_refresh_seconds: float = Field(default=5, ge=0)
@@ -84,6 +85,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("plugin_uid_range")
+    @classmethod
+    def _check_uid_range(cls, value: str) -> str:
+        from bot.plugin_host.sandbox import parse_uid_range
+
+        parse_uid_range(value)
+        return value
+
+    @property
+    def sandbox_uid_range(self) -> tuple[int, int]:
+        from bot.plugin_host.sandbox import parse_uid_range
+
+        return parse_uid_range(self.plugin_uid_range)
 
     @field_validator("log_level")
     @classmethod

@@ -83,6 +83,63 @@ def no_sandbox_for_uploads() -> str:
     return "uploaded plugins need the worker sandbox, which is not available in this process"
 
 
+# -- the plugin sandbox ------------------------------------------------------------------
+
+def uploads_disabled(problem: str) -> str:
+    return f"uploaded plugins are disabled: {problem}"
+
+
+def sandbox_in_force(kind: str, python: str, uid_range: tuple[int, int] | None) -> str:
+    who = f", each plugin under its own uid from {uid_range[0]}-{uid_range[1]}" if uid_range \
+        else ""
+    return f"uploaded plugins run in {kind} workers ({python}{who})"
+
+
+def bwrap_missing() -> str:
+    return ("bubblewrap is not installed (apt-get install bubblewrap); or, with the bot "
+            "running as root, set PLUGIN_SANDBOX=process")
+
+
+def bwrap_unusable(detail: str) -> str:
+    return (f"bubblewrap cannot start a sandbox here ({detail}): the kernel refuses "
+            "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or "
+            "kernel.apparmor_restrict_unprivileged_userns=0; in a container, allow them in "
+            "its security profile)")
+
+
+def process_sandbox_needs_root() -> str:
+    return ("PLUGIN_SANDBOX=process needs the bot to run as root (each plugin runs under its "
+            "own uid); run it as root or use bubblewrap (PLUGIN_SANDBOX=auto)")
+
+
+def process_sandbox_needs_tools(missing: Sequence[str]) -> str:
+    return (f"PLUGIN_SANDBOX=process needs util-linux's {', '.join(missing)} "
+            "(apt-get install util-linux)")
+
+
+def no_sandbox_python(minimum: tuple[int, int], uid: int | None, failures: str) -> str:
+    who = f"uid {uid}" if uid is not None else "this user"
+    return (f"no Python {minimum[0]}.{minimum[1]}+ interpreter that {who} can run "
+            f"({failures}); set PLUGIN_PYTHON")
+
+
+def no_free_sandbox_uid(name: str, uids: range) -> str:
+    return (f"Cannot install {name}: all {len(uids):,} sandbox uids of PLUGIN_UID_RANGE are "
+            "taken; remove unused plugins or widen the range.")
+
+
+def sandbox_failed_to_start(detail: str) -> str:
+    return f"the sandbox could not start the worker: {detail}"
+
+
+def sandbox_label(source: str, kind: str | None) -> str:
+    """Where a plugin's code runs, for `info`, `list` and the install card."""
+    if source == "builtin":
+        return "in-process (trusted builtin)"
+    return {"bwrap": "bubblewrap", "process": "process (own uid)"}.get(kind or "",
+                                                                      "none: uploads disabled")
+
+
 def installed(name: str, version: str, previous: str | None, enabled: bool) -> str:
     upgrade = f" (replacing {previous})" if previous else ""
     state = ("It is enabled: the agent uses the new code now." if enabled else

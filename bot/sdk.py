@@ -10,12 +10,13 @@ A handler that declares a keyword-only `ctx` parameter receives a `ToolContext`:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["PERMISSIONS", "ToolContext", "ToolError"]
+__all__ = ["PERMISSIONS", "ToolContext", "ToolError", "child_environment"]
 
 #: Permissions a manifest may ask for. The sandbox grants nothing that is not listed.
 PERMISSIONS: Mapping[str, str] = MappingProxyType(
@@ -44,3 +45,15 @@ class ToolError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.user_text = message
+
+
+CHILD_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "KUBECONFIG",
+                  "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """An explicit, minimal environment for a program a plugin runs (never a copy of the
+    bot's, which holds its Slack, model and database secrets)."""
+    env = {key: os.environ[key] for key in CHILD_ENV_KEYS if key in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env | extra

@@ -185,6 +185,24 @@ async def test_binary_on_path_is_used(services: Services, tmp_path: Path,
     assert {"--namespace", "prod", "--filter", "Pod", "--explain"} <= set(args)
 
 
+async def test_binary_gets_none_of_the_bots_secrets(services: Services, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attack: a k8sgpt child inherited the bot's whole environment (tokens, keys)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "k8sgpt"
+    script.write_text(f"#!/bin/sh\nenv > {tmp_path / 'env'}\n"
+                      "echo '{\"status\": \"OK\", \"problems\": 0, \"results\": []}'\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    for name in ("SLACK_BOT_TOKEN", "OPENAI_API_KEY", "SLACK_SIGNING_SECRET", "DATABASE_URL"):
+        monkeypatch.setenv(name, "s3cr3t-value")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
+    assert (await analyze(services, namespace="prod"))["status"] == "OK"
+    seen = (tmp_path / "env").read_text()
+    assert f"PATH={bin_dir}" in seen
+    assert "s3cr3t-value" not in seen
+
+
 async def test_cluster_errors_are_one_sentence(tmp_path: Path, cluster: FakeKubernetes,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")

@@ -167,7 +167,7 @@ def all_cmdlines() -> list[str]:
 
 def processes_with(argv_tail: list[str]) -> list[str]:
     tail = "\0".join(argv_tail) + "\0"
-    return [line for line in all_cmdlines() if line.endswith("\0" + tail)]
+    return [line for line in all_cmdlines() if line == tail or line.endswith("\0" + tail)]
 
 
 async def test_timeout_kills_the_grandchildren_too(services: Services) -> None:

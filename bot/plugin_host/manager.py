@@ -32,6 +32,7 @@ from bot.plugin_host.protocol import (
     Manifest,
 )
 from bot.plugin_host.registry import Registry
+from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
 from bot.plugin_host.versions import (
     check_new_version,
     record_builtin_version,
@@ -45,7 +46,7 @@ from bot.store.repositories import AuditRepository, PluginRepository, active_ver
 log = logging.getLogger(__name__)
 
 DEFAULT_ENABLED_BUILTINS = frozenset({"kubectl", "k8sgpt"})
-UploadHostFactory = Callable[[Manifest, Path], PluginHost]
+UploadHostFactory = Callable[[Manifest, Path, int | None], PluginHost]  # uid: the plugin's
 ChangeListener = Callable[[str, str], Awaitable[None]]  # (action, plugin name)
 
 
@@ -63,7 +64,8 @@ class PluginManager:
                  tool_timeout: float = 30.0, executor: Executor | None = None,
                  default_enabled: Iterable[str] = DEFAULT_ENABLED_BUILTINS,
                  upload_hosts: UploadHostFactory | None = None,
-                 config_defaults: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 config_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+                 sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE)) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
@@ -71,6 +73,7 @@ class PluginManager:
         self.config_defaults = dict(config_defaults or {})
         self._executor = executor
         self._upload_hosts = upload_hosts
+        self._sandbox_uids = sandbox_uids
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._listeners: list[ChangeListener] = []
@@ -211,6 +214,8 @@ class PluginManager:
                     row = PluginRow(name=name, source="upload", enabled=False, versions=[],
                                     status=STATUS_DISABLED, config={}, consecutive_failures=0)
                     repo.add(row)
+                if row.sandbox_uid is None:
+                    row.sandbox_uid = await self._new_sandbox_uid(repo, name)
                 check_new_version(row, version, sha256)
                 row.versions.append(PluginVersionRow(
                     version=version, sha256=sha256, manifest=plugin.manifest.to_dict(),
@@ -377,8 +382,14 @@ class PluginManager:
             raise PluginError(name, [messages.files_missing(path)])
         if self._upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
-        host = self._upload_hosts(plugin.manifest, self.plugins_dir / path)
+        host = self._upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
         return ActivePlugin(version, host, plugin, "upload", self._config(row))
+
+    async def _new_sandbox_uid(self, repo: PluginRepository, name: str) -> int:
+        uid = await repo.free_sandbox_uid(self._sandbox_uids)
+        if uid is None:
+            raise ConflictError(messages.no_free_sandbox_uid(name, self._sandbox_uids))
+        return uid
 
     def _config(self, row: PluginRow) -> dict[str, Any]:
         return {**self.config_defaults.get(row.name, {}), **(row.config or {})}

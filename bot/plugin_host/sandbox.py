@@ -1,25 +1,37 @@
-"""How uploaded-plugin workers are confined: bubblewrap when available, else a plain process.
+"""How uploaded-plugin workers are confined.
 
-Either way a worker gets a stripped environment, resource limits, its own private directory
-holding a copy of the plugin (so the bot's own directories can stay private), and — when
-the bot runs as root — an unprivileged user. Under bubblewrap it also gets a read-only view
-of the system, a private /tmp, its own PID namespace and /proc, and no network unless the
-plugin's manifest asks for the `network` permission.
+`PLUGIN_SANDBOX=auto` (the default) and `bwrap` mean bubblewrap: a read-only view of the
+system, a size-limited private /tmp, its own PID namespace and /proc, no network unless the
+manifest asks for `network`, no nested user namespaces. When bubblewrap is missing or cannot
+start here, uploads are refused with the reason — there is no silent fallback.
+
+`process` is for an operator who chose it, and only for a root bot: each plugin's workers run
+under the plugin's own uid (from `PLUGIN_UID_RANGE`, kept in the database), with
+`no_new_privs`, a fresh network namespace unless it has `network`, and private tmpfs on
+/tmp, /var/tmp and /dev/shm (util-linux `unshare` and `setpriv` do the switching).
+
+Either way a worker gets a stripped environment, resource limits and a private directory
+holding a copy of the plugin; when the bot is root, every process left under the plugin's
+uid is killed once the worker is gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import json
 import logging
 import os
-import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import messages
 from bot.plugin_host import worker_main
 
 log = logging.getLogger(__name__)
@@ -29,6 +41,13 @@ MIN_PYTHON = (3, 10)
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl",
              "/etc/ca-certificates", "/etc/localtime", "/etc/passwd", "/etc/group")
+ROOT_WORKER_BASE = Path("/run/bot-workers")  # never under /tmp: workers get their own /tmp
+PROBE_UIDS = 1024  # the top of the uid range: install probes and start-up checks
+DEFAULT_UID_RANGE = (200_000, 265_535)
+# Runs as root inside the worker's own mount namespace, then drops to the plugin's uid.
+PROCESS_SETUP = ("set -e; mount -t tmpfs -o size=\"$1\",mode=1777,nosuid,nodev tmpfs /tmp; "
+                 "for d in /var/tmp /dev/shm; do [ ! -d \"$d\" ] || mount --bind /tmp \"$d\"; "
+                 "done; cd /tmp; shift; exec \"$@\"")
 
 
 @dataclass(frozen=True)
@@ -38,11 +57,12 @@ class WorkerLimits:
     open_files: int = 256
     file_mb: int = 16
     processes: int = 64
+    tmp_mb: int = 64
 
-    def as_rlimits(self, *, dropped: bool) -> dict[str, int]:
+    def as_rlimits(self, *, own_uid: bool) -> dict[str, int]:
         limits = {"memory_bytes": self.memory_mb * 2**20, "cpu_seconds": self.cpu_seconds,
                   "open_files": self.open_files, "file_bytes": self.file_mb * 2**20}
-        if dropped:  # RLIMIT_NPROC counts every process of the uid: only safe for our own
+        if own_uid:  # RLIMIT_NPROC counts every process of the uid: only for the plugin's own
             limits["processes"] = self.processes
         return limits
 
@@ -55,7 +75,8 @@ class LaunchSpec:
     env: dict[str, str]
     cwd: str
     workdir: Path
-    user: int | None = None
+    uid: int | None = None  # the plugin's uid, when the bot is root
+    user: int | None = None  # what the bot starts the argv as (None: as itself)
     group: int | None = None
     pass_fds: tuple[int, ...] = field(default=())
 
@@ -66,77 +87,100 @@ class SandboxUnavailable(Exception):
 
 class Sandbox:
     def __init__(self, *, mode: str = "auto", python: str | None = None,
-                 limits: WorkerLimits | None = None, user: str = "nobody") -> None:
+                 limits: WorkerLimits | None = None,
+                 uid_range: tuple[int, int] = DEFAULT_UID_RANGE) -> None:
         if mode not in ("auto", "bwrap", "process"):
             raise ValueError(f"PLUGIN_SANDBOX must be auto, bwrap or process, not {mode!r}")
         self.mode = mode
         self.limits = limits or WorkerLimits()
-        self.drop = _account(user) if os.geteuid() == 0 else None
+        self.root = os.geteuid() == 0
+        self.uid_range = uid_range
+        self._probe_uids = itertools.count(os.getpid())
         self.problem: str | None = None
-        self.python, self.python_prefix = self._choose_python(python)
+        check_uid = self.probe_uid() if self.root else None
+        self.python, self.python_prefix = self._choose_python(python, check_uid)
         self.bwrap = shutil.which("bwrap")
-        self.kind = self._choose_kind()
+        self.tools = {name: shutil.which(name) for name in ("unshare", "setpriv", "kill")}
+        self.kind = self._choose_kind(check_uid)
 
     def describe(self) -> str:
         if self.problem:
-            return f"uploaded plugins are disabled: {self.problem}"
-        user = f", as uid {self.drop[0]}" if self.drop else ""
-        return f"uploaded plugins run in {self.kind} workers ({self.python}{user})"
+            return messages.uploads_disabled(self.problem)
+        return messages.sandbox_in_force(self.kind, self.python,
+                                         self.uid_range if self.root else None)
 
     def check(self) -> None:
         if self.problem:
             raise SandboxUnavailable(self.problem)
 
-    def prepare(self, *, name: str, entry: Path, network: bool,
-                fd_in: int, fd_out: int) -> LaunchSpec:
+    def probe_uid(self) -> int:
+        """A uid for a short-lived worker that belongs to no plugin (an install probe)."""
+        return self.uid_range[1] - next(self._probe_uids) % PROBE_UIDS
+
+    def prepare(self, *, name: str, entry: Path, network: bool, fd_in: int, fd_out: int,
+                uid: int | None) -> LaunchSpec:
         """Copy the plugin into a fresh private dir and build the worker's command line."""
         self.check()
-        workdir = Path(tempfile.mkdtemp(prefix=f"bot-worker-{name}-"))
+        uid = uid if self.root else None
+        if self.root and uid is None:
+            raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
+        base = ROOT_WORKER_BASE if self.root else Path(tempfile.gettempdir())
+        base.mkdir(mode=0o711, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"bot-worker-{name}-", dir=base))
         try:
-            code, tmp = self._populate(workdir, entry)
+            code = self._populate(workdir, entry)
         except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
             raise
-        inner_code = Path("/sandbox/code") if self.kind == "bwrap" else code
-        inner_tmp = "/tmp" if self.kind == "bwrap" else str(tmp)
-        config = {"fd_in": fd_in, "fd_out": fd_out, "entry": str(inner_code / "plugin" /
-                                                                  entry.name),
-                  "sdk_dir": str(inner_code / "sdk"),
-                  "limits": self.limits.as_rlimits(dropped=self.drop is not None)}
-        command = [self.python, "-I", "-B", str(inner_code / "worker_main.py"),
-                   json.dumps(config)]
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": inner_tmp,
-               "TMPDIR": inner_tmp, "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2"}
+        inner = Path("/sandbox/code") if self.kind == "bwrap" else code
+        config = {"fd_in": fd_in, "fd_out": fd_out, "entry": str(inner / "plugin" / entry.name),
+                  "sdk_dir": str(inner / "sdk"),
+                  "limits": self.limits.as_rlimits(own_uid=uid is not None)}
+        command = [self.python, "-I", "-B", str(inner / "worker_main.py"), json.dumps(config)]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+               "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2"}
         if self.kind == "bwrap":
-            command = self._bwrap_argv(code, network=network, fds=(fd_in, fd_out)) + command
-        return LaunchSpec(argv=command, env=env, cwd=str(tmp), workdir=workdir,
-                          user=self.drop[0] if self.drop else None,
-                          group=self.drop[1] if self.drop else None, pass_fds=(fd_in, fd_out))
+            argv = self._bwrap_argv(code, network=network) + command
+            return LaunchSpec(argv=argv, env=env, cwd="/", workdir=workdir, uid=uid, user=uid,
+                              group=uid, pass_fds=(fd_in, fd_out))
+        assert uid is not None  # process mode is root-only
+        argv = self._process_argv(uid, network=network) + command
+        return LaunchSpec(argv=argv, env=env, cwd="/", workdir=workdir, uid=uid,
+                          pass_fds=(fd_in, fd_out))
 
-    def _populate(self, workdir: Path, entry: Path) -> tuple[Path, Path]:
-        code, tmp = workdir / "code", workdir / "tmp"
+    async def reap(self, uid: int | None) -> None:
+        """Kill every process still running under a plugin's uid (setsid daemons too)."""
+        if uid is None or not self.root or not self.tools["kill"]:
+            return
+        for _ in range(2):  # a second pass catches children forked during the first
+            with contextlib.suppress(OSError):
+                proc = await asyncio.create_subprocess_exec(
+                    self.tools["kill"] or "kill", "-9", "-1", user=uid, group=uid,
+                    extra_groups=[], stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, cwd="/")
+                await proc.wait()
+
+    def _populate(self, workdir: Path, entry: Path) -> Path:
+        code = workdir / "code"
         (code / "sdk" / "bot").mkdir(parents=True)
         (code / "plugin").mkdir()
-        tmp.mkdir()
         shutil.copy2(worker_main.__file__, code / "worker_main.py")
         (code / "sdk" / "bot" / "__init__.py").write_text("")
         shutil.copy2(SDK_FILE, code / "sdk" / "bot" / "sdk.py")
         if entry.is_dir():
-            shutil.copytree(entry, code / "plugin" / entry.name,
+            shutil.copytree(entry, code / "plugin" / entry.name, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
-            shutil.copy2(entry, code / "plugin" / entry.name)
+            shutil.copy2(entry, code / "plugin" / entry.name, follow_symlinks=False)
         for path in [code, *code.rglob("*")]:  # readable by the worker, writable by nobody
-            path.chmod(0o555 if path.is_dir() else 0o444)
+            if not path.is_symlink():
+                path.chmod(0o555 if path.is_dir() else 0o444)
         workdir.chmod(0o755)
-        if self.drop:
-            os.chown(tmp, *self.drop)
-        tmp.chmod(0o700)
-        return code, tmp
+        return code
 
-    def _bwrap_argv(self, code: Path, *, network: bool, fds: tuple[int, int]) -> list[str]:
-        argv = [self.bwrap or "bwrap", "--die-with-parent", "--unshare-all", "--new-session",
-                "--cap-drop", "ALL", "--hostname", "plugin-sandbox"]
+    def _bwrap_argv(self, code: Path, *, network: bool) -> list[str]:
+        argv = [self.bwrap or "bwrap", "--die-with-parent", "--unshare-all", "--unshare-user",
+                "--new-session", "--cap-drop", "ALL", "--hostname", "plugin-sandbox"]
         if network:
             argv.append("--share-net")
         for path in SYSTEM_PATHS:
@@ -146,61 +190,110 @@ class Sandbox:
                 argv += ["--ro-bind", path, path]
         for path in ETC_FILES:
             argv += ["--ro-bind-try", path, path]
-        if self.python_prefix and not self.python_prefix.startswith("/usr/"):
-            argv += ["--ro-bind", self.python_prefix, self.python_prefix]
-        argv += ["--ro-bind", str(code), "/sandbox/code", "--proc", "/proc", "--dev", "/dev",
-                 "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp"]
+        argv += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", str(self.limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
+                 "--tmpfs", "/var/tmp", "--tmpfs", "/dev/shm"]
+        for path in self._python_paths():  # after /tmp, so a Python under /tmp still shows
+            argv += ["--ro-bind", path, path]
+        argv += ["--ro-bind", str(code), "/sandbox/code", "--remount-ro", "/",
+                 "--disable-userns", "--chdir", "/tmp"]
         return argv
 
-    def _choose_python(self, configured: str | None) -> tuple[str, str | None]:
-        candidates = [configured] if configured else [sys.executable, "/usr/bin/python3",
+    def _python_paths(self) -> list[str]:
+        """The interpreter's prefix (and a copied interpreter's own dir), unless the system
+        paths already hold them: only what the worker's Python needs."""
+        paths = [self.python_prefix or ""]
+        if not _under(self.python, tuple(paths)):
+            paths.append(os.path.dirname(self.python))
+        return [p for p in dict.fromkeys(paths) if p and not _under(p, SYSTEM_PATHS)]
+
+    def _process_argv(self, uid: int, *, network: bool) -> list[str]:
+        unshare = [self.tools["unshare"] or "unshare", "--mount", "--propagation", "private"]
+        if not network:
+            unshare.append("--net")  # loopback and abstract sockets of its own, nothing else
+        setpriv = [self.tools["setpriv"] or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+                   "--clear-groups", "--no-new-privs", "--inh-caps=-all",
+                   "--bounding-set=-all", "--"]
+        return [*unshare, "--", "/bin/sh", "-c", PROCESS_SETUP, "sh",
+                f"{self.limits.tmp_mb}m", *setpriv]
+
+    def _choose_python(self, configured: str | None, uid: int | None
+                       ) -> tuple[str, str | None]:
+        own = os.path.realpath(sys.executable)  # a venv's python is a link to its base
+        candidates = [configured] if configured else [own, "/usr/bin/python3",
                                                       "/usr/local/bin/python3"]
         failures = []
         for candidate in candidates:
-            prefix, why = _probe_python(candidate, self.drop)
+            real = os.path.realpath(candidate)  # the sandbox sees the real file, not a link
+            prefix, why = _probe_python(real, uid)
             if prefix is not None:
-                return candidate, prefix
+                return real, prefix
             failures.append(f"{candidate}: {why}")
-        who = f"user '{pwd.getpwuid(self.drop[0]).pw_name}'" if self.drop else "this user"
-        self.problem = (f"no Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ interpreter that {who} "
-                        f"can run ({'; '.join(failures)}); set PLUGIN_PYTHON")
+        self.problem = messages.no_sandbox_python(MIN_PYTHON, uid, "; ".join(failures))
         return candidates[0], None
 
-    def _choose_kind(self) -> str:
+    def _choose_kind(self, uid: int | None) -> str:
         if self.problem:
             return "none"
         if self.mode == "process":
-            return "process"
-        if self.bwrap and _bwrap_works(self.bwrap, self.drop):
-            return "bwrap"
-        if self.mode == "bwrap":
-            self.problem = ("PLUGIN_SANDBOX=bwrap but bubblewrap is "
-                            + ("not installed (apt-get install bubblewrap)" if not self.bwrap
-                               else "not usable here (user namespaces disabled?)"))
+            missing = [name for name, path in self.tools.items() if path is None]
+            if not self.root:
+                self.problem = messages.process_sandbox_needs_root()
+            elif missing:
+                self.problem = messages.process_sandbox_needs_tools(missing)
+            return "none" if self.problem else "process"
+        if not self.bwrap:
+            self.problem = messages.bwrap_missing()
             return "none"
-        return "process"
+        failure = _bwrap_failure(self.bwrap, uid)
+        if failure is not None:
+            self.problem = messages.bwrap_unusable(failure)
+            return "none"
+        return "bwrap"
 
 
-def _account(user: str) -> tuple[int, int]:
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise SandboxUnavailable(f"the sandbox user '{user}' does not exist") from None
-    return entry.pw_uid, entry.pw_gid
+def parse_uid_range(text: str) -> tuple[int, int]:
+    """`200000-265535` -> (200000, 265535); room for the probes and at least one plugin."""
+    low, sep, high = text.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ValueError("must look like 200000-265535")
+    start, end = int(low), int(high)
+    if start < 1000 or end - start < PROBE_UIDS + 1 or end > 2**31 - 2:
+        raise ValueError(f"must start at 1000 or above and span more than {PROBE_UIDS} uids")
+    return start, end
 
 
-def _run_as(drop: tuple[int, int] | None) -> dict[str, object]:
-    if drop is None:
+def plugin_uids(uid_range: tuple[int, int]) -> range:
+    """The uids handed out to plugins, one each (the top of the range is for probes)."""
+    return range(uid_range[0], uid_range[1] - PROBE_UIDS + 1)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a worker dir: its read-only directories would stop a non-root `rmtree`."""
+    with contextlib.suppress(OSError):
+        for item in [path, *path.rglob("*")]:
+            if not item.is_symlink() and item.is_dir():
+                with contextlib.suppress(OSError):
+                    item.chmod(stat.S_IRWXU)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
+
+def _run_as(uid: int | None) -> dict[str, object]:
+    if uid is None:
         return {}
-    return {"user": drop[0], "group": drop[1], "extra_groups": []}
+    return {"user": uid, "group": uid, "extra_groups": []}
 
 
-def _probe_python(python: str, drop: tuple[int, int] | None) -> tuple[str | None, str]:
+def _probe_python(python: str, uid: int | None) -> tuple[str | None, str]:
     code = "import sys; print(sys.version_info[0], sys.version_info[1], sys.base_prefix)"
     try:
         out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
                              timeout=10, env={"PATH": "/usr/bin:/bin"}, cwd="/",
-                             **_run_as(drop))  # type: ignore[call-overload]
+                             **_run_as(uid))  # type: ignore[call-overload]
     except (OSError, subprocess.SubprocessError) as exc:
         return None, type(exc).__name__ + (f" ({exc.strerror})" if isinstance(exc, OSError)
                                            else "")
@@ -212,14 +305,17 @@ def _probe_python(python: str, drop: tuple[int, int] | None) -> tuple[str | None
     return prefix.strip(), "ok"
 
 
-def _bwrap_works(bwrap: str, drop: tuple[int, int] | None) -> bool:
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc",
-            "/proc", "--dev", "/dev", "true"]
+def _bwrap_failure(bwrap: str, uid: int | None) -> str | None:
+    """None when bubblewrap can start a sandbox like the workers' here, else its words."""
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/",
+            "/", "--proc", "/proc", "--dev", "/dev", "--size", "1048576", "--tmpfs", "/tmp",
+            "--disable-userns", "true"]
     try:
         result = subprocess.run(argv, capture_output=True, timeout=10, cwd="/",
-                                **_run_as(drop))  # type: ignore[call-overload]
-    except (OSError, subprocess.SubprocessError):
-        return False
-    if result.returncode != 0:
-        log.warning("bubblewrap is installed but failed: %s", result.stderr.decode()[:200])
-    return result.returncode == 0
+                                **_run_as(uid))  # type: ignore[call-overload]
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if result.returncode == 0:
+        return None
+    text = result.stderr.decode(errors="replace").strip().splitlines()
+    return text[-1][:200] if text else f"exit code {result.returncode}"

@@ -13,15 +13,16 @@ import itertools
 import json
 import logging
 import os
-import shutil
 import signal
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bot import messages
 from bot.errors import PluginError, Problem
 from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
-from bot.plugin_host.sandbox import LaunchSpec, Sandbox, SandboxUnavailable
+from bot.plugin_host.sandbox import LaunchSpec, Sandbox, SandboxUnavailable, remove_tree
 from bot.plugin_host.validation import check_description
 from bot.sdk import ToolContext, ToolError
 
@@ -41,10 +42,13 @@ class WorkerFault(Exception):
 class WorkerProcess:
     """One live worker process and its protocol pipes."""
 
-    def __init__(self, name: str, spec: LaunchSpec, proc: asyncio.subprocess.Process,
-                 reader: asyncio.StreamReader, writer: asyncio.WriteTransport,
-                 max_line: int) -> None:
+    def __init__(self, name: str, sandbox: Sandbox, spec: LaunchSpec,
+                 proc: asyncio.subprocess.Process, reader: asyncio.StreamReader,
+                 writer: asyncio.WriteTransport, max_line: int) -> None:
         self.name = name
+        self.sandbox = sandbox
+        self.ready = False  # the worker said hello: the sandbox started it
+        self._output: deque[str] = deque(maxlen=3)
         self.max_line = max_line
         self.spec = spec
         self.proc = proc
@@ -58,12 +62,12 @@ class WorkerProcess:
 
     @classmethod
     async def start(cls, sandbox: Sandbox, *, name: str, entry: Path, network: bool,
-                    max_line: int) -> WorkerProcess:
+                    max_line: int, uid: int | None) -> WorkerProcess:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         try:
             spec = sandbox.prepare(name=name, entry=entry, network=network, fd_in=req_r,
-                                   fd_out=resp_w)
+                                   fd_out=resp_w, uid=uid)
             kwargs: dict[str, Any] = {}
             if spec.user is not None:
                 kwargs = {"user": spec.user, "group": spec.group, "extra_groups": []}
@@ -84,7 +88,7 @@ class WorkerProcess:
         writer, _ = await loop.connect_write_pipe(asyncio.Protocol,
                                                   os.fdopen(req_w, "wb", buffering=0))
         log.debug("plugin %s worker started: pid %d (%s)", name, proc.pid, sandbox.kind)
-        return cls(name, spec, proc, reader, writer, max_line)
+        return cls(name, sandbox, spec, proc, reader, writer, max_line)
 
     @property
     def alive(self) -> bool:
@@ -112,7 +116,8 @@ class WorkerProcess:
         self._writer.close()
         for task in self._tasks:
             task.cancel()
-        shutil.rmtree(self.spec.workdir, ignore_errors=True)
+        await self.sandbox.reap(self.spec.uid)
+        remove_tree(self.spec.workdir)
 
     async def _read_responses(self) -> None:
         while True:
@@ -127,6 +132,9 @@ class WorkerProcess:
                 return
             try:
                 message = json.loads(line)
+                if message == {"hello": 1} and not self.ready:
+                    self.ready = True
+                    continue
                 future = self._pending.get(message["id"])
             except (ValueError, KeyError, TypeError):
                 await self._break("the plugin wrote something that is not a protocol "
@@ -139,6 +147,10 @@ class WorkerProcess:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.proc.wait(), 2)
         code = self.proc.returncode
+        if not self.ready:  # it never reached its own first line: the sandbox failed
+            await asyncio.sleep(0.05)  # let the last output line be read
+            said = " / ".join(self._output) or f"exit code {code}"
+            return messages.sandbox_failed_to_start(said[:300])
         if code is None:
             return "the worker closed its protocol pipe"
         signum = -code if code < 0 else code - 128 if code > 128 else 0
@@ -183,7 +195,9 @@ class WorkerProcess:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                plugin_log.info("%s", line[:2000].decode(errors="replace"))
+                text = line[:2000].decode(errors="replace")
+                self._output.append(text[:200])
+                plugin_log.info("%s", text)
             if len(buffer) > 2000:
                 plugin_log.info("%s", buffer[:2000].decode(errors="replace"))
                 buffer = b""
@@ -196,8 +210,10 @@ class WorkerHost:
 
     def __init__(self, *, name: str, entry: Path, sandbox: Sandbox, network: bool,
                  probe_timeout: float = 10.0, idle_seconds: float = 300.0,
-                 max_line: int = 4 * 2**20, expected_name: str | None = None) -> None:
+                 max_line: int = 4 * 2**20, expected_name: str | None = None,
+                 uid: int | None = None) -> None:
         self.name = name
+        self.uid = uid
         self.entry = entry
         self.sandbox = sandbox
         self.network = network
@@ -232,7 +248,10 @@ class WorkerHost:
                                           f"{self.probe_timeout:g} s (endless loop at "
                                           "import?)")]) from None
         except WorkerFault as exc:
+            started = self._worker is not None and self._worker.ready
             await self.close()
+            if not started:
+                raise PluginError(self.name, [Problem("sandbox", exc.user_text)]) from None
             raise PluginError(self.name, [Problem("import", f"{exc.user_text} while loading "
                                           "the plugin (sys.exit or os._exit at import?)")]
                               ) from None
@@ -279,7 +298,7 @@ class WorkerHost:
             if self._worker is None:
                 self._worker = await WorkerProcess.start(
                     self.sandbox, name=self.name, entry=self.entry, network=self.network,
-                    max_line=self.max_line)
+                    max_line=self.max_line, uid=self.uid)
             return self._worker
 
     async def _discard(self, worker: WorkerProcess) -> None:

@@ -191,6 +191,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     worker = Worker(Plugin(config["entry"]), config["fd_out"])
+    worker.send({"hello": 1})  # the sandbox started us: failures from here on are the plugin's
     worker.serve(config["fd_in"])
 
 

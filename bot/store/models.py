@@ -51,6 +51,7 @@ class PluginRow(Base):
     """One plugin: its desired state (`enabled`) and what became of it (`status`, `error`)."""
 
     __tablename__ = "plugins"
+    __table_args__ = (UniqueConstraint("sandbox_uid", name="uq_plugins_sandbox_uid"),)
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
@@ -60,6 +61,8 @@ class PluginRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # an uploaded plugin's own uid for its sandboxed workers, assigned once (see sandbox.py)
+    sandbox_uid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -27,6 +27,13 @@ class PluginRepository:
     async def names(self) -> list[str]:
         return list((await self.session.execute(select(PluginRow.name))).scalars().all())
 
+    async def free_sandbox_uid(self, candidates: range) -> int | None:
+        """The lowest uid in `candidates` that no plugin holds yet."""
+        taken = set((await self.session.execute(
+            select(PluginRow.sandbox_uid).where(PluginRow.sandbox_uid.is_not(None)))
+        ).scalars().all())
+        return next((uid for uid in candidates if uid not in taken), None)
+
     def add(self, row: PluginRow) -> None:
         self.session.add(row)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import kube
 from bot.kube import ClusterError
-from bot.sdk import ToolContext, ToolError
+from bot.sdk import ToolContext, ToolError, child_environment
 
 from .analyzers import ANALYZERS, HINTS, Cluster
 
@@ -70,7 +70,8 @@ def _run_binary(binary: str, namespace: str | None, kinds: list[str] | None, exp
     if ctx.config.get("kubeconfig"):
         argv += ["--kubeconfig", ctx.config["kubeconfig"]]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=BINARY_TIMEOUT)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=BINARY_TIMEOUT,
+                              env=child_environment(), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise ToolError(f"k8sgpt did not finish within {BINARY_TIMEOUT} s.") from None
     except OSError as exc:
