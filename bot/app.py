@@ -24,6 +24,7 @@ from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
 from bot.plugin_host.protocol import LoadedPlugin, Manifest
 from bot.plugin_host.registry import Registry
 from bot.plugin_host.sandbox import Sandbox, SandboxUnavailable, WorkerLimits, plugin_uids
+from bot.plugin_host.schemas import SchemaLimits
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.migrate import upgrade
@@ -178,7 +179,10 @@ class WorkerFactory:
         return WorkerHost(name=name, entry=entry, sandbox=sandbox, network=network,
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
-                          expected_name=expected_name, uid=uid)
+                          expected_name=expected_name, uid=uid,
+                          schema_limits=SchemaLimits(
+                              max_tools=self.settings.plugin_max_tools,
+                              max_schema_bytes=self.settings.plugin_max_schema_kb * 1024))
 
     def host(self, manifest: Manifest, entry: Path, uid: int | None) -> WorkerHost:
         return self._make(manifest.name, entry, network="network" in manifest.permissions,

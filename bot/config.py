@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     plugin_worker_max_file_mb: int = Field(default=16, ge=1)
     plugin_worker_max_processes: int = Field(default=64, ge=1)
     plugin_worker_tmp_mb: int = Field(default=64, ge=1, le=4096)
+    plugin_max_tools: int = Field(default=128, ge=1, le=4096)
+    plugin_max_schema_kb: int = Field(default=64, ge=1, le=4096)
     plugin_max_response_mb: float = Field(default=4, gt=0)
     plugin_max_consecutive_failures: int = Field(default=3, ge=0)
     plugin_refresh_seconds: float = Field(default=5, ge=0)

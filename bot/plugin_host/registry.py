@@ -18,7 +18,8 @@ from typing import Any
 
 from bot import messages
 from bot.plugin_host.protocol import Caller, ToolResult, ToolSpec
-from bot.plugin_host.validation import compile_validator, describe_exception
+from bot.plugin_host.schemas import compile_validator
+from bot.plugin_host.validation import describe_exception
 from bot.sdk import ToolContext
 
 log = logging.getLogger(__name__)

@@ -152,13 +152,17 @@ class Sandbox:
         """Kill every process still running under a plugin's uid (setsid daemons too)."""
         if uid is None or not self.root or not self.tools["kill"]:
             return
-        for _ in range(2):  # a second pass catches children forked during the first
+        for _ in range(40):  # until none is left (a zombie still counts for RLIMIT_NPROC)
+            if not _processes_of(uid):
+                return
             with contextlib.suppress(OSError):
                 proc = await asyncio.create_subprocess_exec(
                     self.tools["kill"] or "kill", "-9", "-1", user=uid, group=uid,
                     extra_groups=[], stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, cwd="/")
                 await proc.wait()
+            await asyncio.sleep(0.05)
+        log.warning("processes of sandbox uid %d survived being killed", uid)
 
     def _populate(self, workdir: Path, entry: Path) -> Path:
         code = workdir / "code"
@@ -276,6 +280,17 @@ def remove_tree(path: Path) -> None:
                 with contextlib.suppress(OSError):
                     item.chmod(stat.S_IRWXU)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                        pids.append(int(entry.name))
+    return pids
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:

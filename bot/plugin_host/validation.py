@@ -1,7 +1,7 @@
 """Validate what a plugin module returns. Every problem is collected, with its exact field.
 
-This module must stay importable inside a sandboxed worker: it depends on the standard
-library, `jsonschema` and `packaging` only.
+It runs in the bot on plain data (a worker's description of an upload) or on a trusted
+builtin module; schema safety (refs, patterns, sizes) lives in `schemas.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from bot.errors import PluginError, Problem
 from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
+from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits, schema_problems
 from bot.sdk import PERMISSIONS
 
 PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -30,7 +31,8 @@ _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 
 
 def check_module(module: object, *, expected_name: str | None = None,
-                 config: dict[str, Any] | None = None) -> LoadedPlugin:
+                 config: dict[str, Any] | None = None,
+                 limits: SchemaLimits = DEFAULT_LIMITS) -> LoadedPlugin:
     """Call `get_manifest()` and `get_tools()` on `module` and validate both.
 
     Raises `PluginError` listing every problem found in either.
@@ -40,11 +42,11 @@ def check_module(module: object, *, expected_name: str | None = None,
     raw_manifest = _call_entry(module, "get_manifest", problems)
     raw_tools = _call_entry(module, "get_tools", problems, config=config)
     return _check(raw_manifest, raw_tools, problems, label=label, expected_name=expected_name,
-                  described=False)
+                  described=False, limits=limits)
 
 
-def check_description(described: dict[str, Any], *, expected_name: str | None = None
-                      ) -> LoadedPlugin:
+def check_description(described: dict[str, Any], *, expected_name: str | None = None,
+                      limits: SchemaLimits = DEFAULT_LIMITS) -> LoadedPlugin:
     """Validate what a sandboxed worker reported about a plugin it imported.
 
     The worker sends plain data: the manifest, the tool dicts with each handler replaced by
@@ -57,11 +59,11 @@ def check_description(described: dict[str, Any], *, expected_name: str | None = 
     problems = [Problem(f"{attr}()", str(described[f"{attr}_error"]))
                 for attr in ("get_manifest", "get_tools") if f"{attr}_error" in described]
     return _check(described.get("get_manifest"), described.get("get_tools"), problems,
-                  label=label, expected_name=expected_name, described=True)
+                  label=label, expected_name=expected_name, described=True, limits=limits)
 
 
 def _check(raw_manifest: Any, raw_tools: Any, problems: list[Problem], *, label: str,
-           expected_name: str | None, described: bool) -> LoadedPlugin:
+           expected_name: str | None, described: bool, limits: SchemaLimits) -> LoadedPlugin:
     manifest, warnings = None, []
     if raw_manifest is not None:
         manifest, manifest_warnings = validate_manifest(raw_manifest, problems,
@@ -71,7 +73,8 @@ def _check(raw_manifest: Any, raw_tools: Any, problems: list[Problem], *, label:
             label = raw_manifest["name"]
     tools: list[ToolSpec] = []
     if raw_tools is not None:
-        tools, tool_warnings = validate_tools(raw_tools, problems, described=described)
+        tools, tool_warnings = validate_tools(raw_tools, problems, described=described,
+                                              limits=limits)
         warnings += tool_warnings
     if problems or manifest is None:
         raise PluginError(label, problems or [Problem("get_manifest()", "returned nothing")])
@@ -152,17 +155,21 @@ def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str |
                     permissions=tuple(dict.fromkeys(permissions))), warnings
 
 
-def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False
-                   ) -> tuple[list[ToolSpec], list[str]]:
+def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False,
+                   limits: SchemaLimits = DEFAULT_LIMITS) -> tuple[list[ToolSpec], list[str]]:
     """Check the list `get_tools()` returned; append problems, return the valid specs."""
     if not isinstance(raw, list | tuple):
         problems.append(Problem("get_tools()", f"must return a list, got {type(raw).__name__}"))
+        return [], []
+    if len(raw) > limits.max_tools:
+        problems.append(Problem("get_tools()", f"returned {len(raw):,} tools, over the limit "
+                                f"of {limits.max_tools} per plugin (PLUGIN_MAX_TOOLS)"))
         return [], []
     specs: list[ToolSpec] = []
     warnings: list[str] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):
-        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, described)
+        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, described, limits)
         if spec is None:
             continue
         if spec.name in seen:
@@ -177,13 +184,13 @@ def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False
 
 
 def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: list[str],
-                   described: bool) -> ToolSpec | None:
+                   described: bool, limits: SchemaLimits) -> ToolSpec | None:
     if not isinstance(item, dict):
         problems.append(Problem(where, f"must be a dict with 'schema' and 'handler', got "
                                 f"{type(item).__name__}"))
         return None
     before = len(problems)
-    function = _normalise_schema(item.get("schema"), f"{where}.schema", problems)
+    function = _normalise_schema(item.get("schema"), f"{where}.schema", problems, limits)
     handler = item.get("handler")
     if described:  # a worker's {"callable": bool, "wants_ctx": bool}
         facts = handler if isinstance(handler, dict) else {}
@@ -212,7 +219,8 @@ def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: lis
                     handler=handler, wants_ctx=wants_ctx)
 
 
-def _normalise_schema(schema: Any, where: str, problems: list[Problem]) -> dict[str, Any] | None:
+def _normalise_schema(schema: Any, where: str, problems: list[Problem],
+                      limits: SchemaLimits) -> dict[str, Any] | None:
     """Accept the bare function object or the OpenAI wrapper; return the function object."""
     if not isinstance(schema, dict):
         problems.append(Problem(where, "must be a dict: the OpenAI function object "
@@ -235,11 +243,12 @@ def _normalise_schema(schema: Any, where: str, problems: list[Problem]) -> dict[
         problems.append(Problem(f"{where}.{key}", "is not a field of an OpenAI function "
                                 "(allowed: name, description, parameters, strict)"))
     if "parameters" in schema:
-        _check_parameters(schema["parameters"], f"{where}.parameters", problems)
+        _check_parameters(schema["parameters"], f"{where}.parameters", problems, limits)
     return schema if len(problems) == before else None
 
 
-def _check_parameters(params: Any, where: str, problems: list[Problem]) -> None:
+def _check_parameters(params: Any, where: str, problems: list[Problem],
+                      limits: SchemaLimits) -> None:
     if not isinstance(params, dict):
         problems.append(Problem(where, "must be a JSON Schema object (a dict)"))
         return
@@ -252,6 +261,7 @@ def _check_parameters(params: Any, where: str, problems: list[Problem]) -> None:
     if params.get("type") != "object":
         problems.append(Problem(f"{where}.type", "must be 'object': tool arguments are always "
                                 "an object of named parameters"))
+    problems += schema_problems(params, where, limits)
 
 
 def _takes_config(func: Callable[..., Any]) -> bool:
@@ -267,9 +277,3 @@ def _wants_ctx(handler: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
-
-
-def compile_validator(parameters: dict[str, Any]) -> Any:
-    """A ready jsonschema validator for a tool's (already checked) parameters."""
-    cls = validator_for(parameters, default=Draft202012Validator)
-    return cls(parameters)

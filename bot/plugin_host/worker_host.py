@@ -23,6 +23,7 @@ from bot import messages
 from bot.errors import PluginError, Problem
 from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
 from bot.plugin_host.sandbox import LaunchSpec, Sandbox, SandboxUnavailable, remove_tree
+from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits
 from bot.plugin_host.validation import check_description
 from bot.sdk import ToolContext, ToolError
 
@@ -136,6 +137,9 @@ class WorkerProcess:
                     self.ready = True
                     continue
                 future = self._pending.get(message["id"])
+            except RecursionError:
+                await self._break("the plugin sent a protocol message nested too deeply")
+                return
             except (ValueError, KeyError, TypeError):
                 await self._break("the plugin wrote something that is not a protocol "
                                   "message to the protocol pipe")
@@ -211,8 +215,10 @@ class WorkerHost:
     def __init__(self, *, name: str, entry: Path, sandbox: Sandbox, network: bool,
                  probe_timeout: float = 10.0, idle_seconds: float = 300.0,
                  max_line: int = 4 * 2**20, expected_name: str | None = None,
-                 uid: int | None = None) -> None:
+                 uid: int | None = None, schema_limits: SchemaLimits = DEFAULT_LIMITS
+                 ) -> None:
         self.name = name
+        self.schema_limits = schema_limits
         self.uid = uid
         self.entry = entry
         self.sandbox = sandbox
@@ -257,7 +263,9 @@ class WorkerHost:
                               ) from None
         if not response.get("ok"):
             raise PluginError(self.name, [Problem("worker", str(response.get("error")))])
-        return check_description(response["value"], expected_name=self.expected_name)
+        return await asyncio.to_thread(check_description, response["value"],  # never on the
+                                       expected_name=self.expected_name,   # event loop
+                                       limits=self.schema_limits)
 
     async def invoke(self, spec: ToolSpec, arguments: Mapping[str, Any],
                      ctx: ToolContext) -> Any:
