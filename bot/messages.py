@@ -123,6 +123,12 @@ def no_sandbox_python(minimum: tuple[int, int], uid: int | None, failures: str) 
             f"({failures}); set PLUGIN_PYTHON")
 
 
+def pack_refused_links(root: object, names: Sequence[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"{root} holds symbolic links or special files, which are never packed or "
+            f"followed: {shown}. Replace them with the files themselves.")
+
+
 def no_free_sandbox_uid(name: str, uids: range) -> str:
     return (f"Cannot install {name}: all {len(uids):,} sandbox uids of PLUGIN_UID_RANGE are "
             "taken; remove unused plugins or widen the range.")

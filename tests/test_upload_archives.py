@@ -130,8 +130,30 @@ async def test_binaries_and_nested_archives_are_refused(services: Services, name
 async def test_binary_content_under_an_innocent_name_is_refused(services: Services) -> None:
     nested = zips.package("inner")
     message = await refused(services, plugin_with(entry("evil/data.txt", nested)))
-    assert message == ("Refused plugin.zip: evil/data.txt: binary content (nested archive or "
-                       "executable) is not allowed")
+    assert message == ("Refused plugin.zip: evil/data.txt: binary content (nested archive, "
+                       "executable or NUL bytes) is not allowed")
+
+
+async def test_binary_content_after_a_text_start_is_refused(services: Services) -> None:
+    """Attack: the check read only the start; an ELF after 70 KB of text passed."""
+    body = b"# innocent\n" * 7000 + b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64
+    stored = entry("evil/notes.txt", body, method=zipfile.ZIP_STORED)
+    message = await refused(services, plugin_with(stored))
+    assert "evil/notes.txt: binary content" in message
+
+
+async def test_a_very_deep_path_is_refused(services: Services) -> None:
+    deep = "evil/" + "d/" * 40 + "x.py"
+    message = await refused(services, plugin_with(entry(deep, "x = 1\n")))
+    assert f"{deep}: the path is nested too deeply (at most 16 levels" in message
+
+
+async def test_a_name_that_is_both_file_and_directory_is_refused(services: Services) -> None:
+    for order in ((entry("evil/a", "x"), entry("evil/a/b.py", "y")),
+                  (entry("evil/a/b.py", "y"), entry("evil/a", "x"))):
+        message = await refused(services, plugin_with(*order))
+        assert ("evil/a/b.py: is inside 'evil/a', which is a file (one name used as both a "
+                "file and a directory)") in message
 
 
 async def test_header_that_understates_a_size_is_refused(services: Services) -> None:

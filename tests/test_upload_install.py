@@ -206,3 +206,50 @@ async def test_install_from_directory_and_single_file(services: Services,
     single = tmp_path / "lonely.py"
     single.write_text(plugin_source("lonely"))
     assert (await services.installer.install(single, actor="U1")).name == "lonely"
+
+
+async def test_a_version_that_differs_only_in_spelling_is_the_same(services: Services) -> None:
+    """Attack: 1.0.1 and 1.0.1.0 counted as two versions (PEP 440 says they are one)."""
+    source = plugin_source("goodone", tools={"goodone_echo": "return 'other'"},
+                           version="1.0.0.0")
+    message = await refused(services, source, name="goodone")
+    assert message == ("Refused goodone.zip: goodone 1.0.0 is already installed with "
+                       "different content: bump the version in get_manifest() and upload "
+                       "again.")
+
+
+@pytest.mark.parametrize("action", ["install", "check"])
+async def test_a_directory_with_a_symlink_is_refused_not_followed(
+        services: Services, tmp_path: Path, action: str) -> None:
+    """Attack: `bot plugin install DIR` packed a root-only file a link pointed at."""
+    from bot.plugin_host.packaging import scaffold
+    package = scaffold("linky", tmp_path)
+    secret = tmp_path / "secret.key"
+    secret.write_text("-----BEGIN PRIVATE KEY-----\n")
+    secret.chmod(0o600)
+    (package / "data.txt").symlink_to(secret)
+    (package / "sub").mkdir()
+    (package / "sub" / "etc").symlink_to("/etc", target_is_directory=True)
+    before = await snapshot_state(services)
+    result = await getattr(services.installer, action)(package, **(
+        {"actor": "U1"} if action == "install" else {}))
+    assert not result.ok
+    assert ("holds symbolic links or special files, which are never packed or followed: "
+            "data.txt, sub/etc.") in result.message
+    assert await snapshot_state(services) == before
+
+
+def test_pack_refuses_a_symlink(tmp_path: Path) -> None:
+    import subprocess
+
+    from bot.plugin_host.packaging import scaffold
+    from tests.conftest import subprocess_env
+    package = scaffold("linky", tmp_path)
+    (package / "key").symlink_to("/etc/shadow")
+    plugins = tmp_path / "plugins"
+    done = subprocess.run([sys.executable, "-m", "bot", "plugin", "pack", str(package)],
+                          capture_output=True, text=True, timeout=60,
+                          env=subprocess_env(tmp_path, plugins), cwd=tmp_path)
+    assert done.returncode != 0
+    assert "never packed or followed: key." in done.stderr
+    assert not list(tmp_path.glob("*.zip"))

@@ -21,6 +21,8 @@ BINARY_SUFFIXES = frozenset({".zip", ".whl", ".egg", ".jar", ".tar", ".gz", ".tg
                              ".xz", ".7z", ".rar", ".so", ".pyd", ".dll", ".dylib", ".exe",
                              ".pth", ".pyc", ".pyo"})
 BINARY_MAGIC = (b"PK\x03\x04", b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\x1f\x8b")
+MAX_DEPTH = 16  # path components of one entry
+MAX_NAME = 512  # characters of one entry name
 RATIO_MIN_BYTES = 64 * 1024  # tiny files compress absurdly well; judge ratios above this
 CHUNK = 64 * 1024
 
@@ -78,7 +80,7 @@ def _extract_module(data: bytes, filename: str, staging: Path) -> Layout:
     except UnicodeDecodeError:
         raise ArchiveError([Problem("upload", f"'{filename}' is not UTF-8 Python source")]
                            ) from None
-    if data.startswith(BINARY_MAGIC):
+    if data.startswith(BINARY_MAGIC) or b"\x00" in data:
         raise ArchiveError([Problem("upload", f"'{filename}' is a binary file, not Python "
                                     "source")])
     target = staging / name
@@ -121,12 +123,27 @@ def check_members(archive: zipfile.ZipFile, limits: Limits) -> list[tuple[str, z
                                     f"{limits.max_ratio:g}:1 (zip bomb?)"))
             continue
         members.append((name, info))
+    problems += _collisions(seen)
     if declared > limits.max_unpacked_bytes:
         problems.append(Problem("archive", f"unpacks to {declared:,} bytes, over the "
                                 f"{limits.max_unpacked_bytes:,}-byte limit"))
     if problems:
         raise ArchiveError(problems)
     return members
+
+
+def _collisions(seen: dict[str, str]) -> list[Problem]:
+    """Entries under a name that is also a file (`a/b` as a file and `a/b/c`)."""
+    files = {key for key, name in seen.items() if not name.endswith("/")}
+    problems = []
+    for key, name in seen.items():
+        parts = key.split("/")
+        above = next((p for p in ("/".join(parts[:i]) for i in range(1, len(parts)))
+                      if p in files), None)
+        if above is not None:
+            problems.append(Problem(name, f"is inside '{seen[above]}', which is a file (one "
+                                    "name used as both a file and a directory)"))
+    return problems
 
 
 def _decode_name(info: zipfile.ZipInfo) -> tuple[str, str | None]:
@@ -142,6 +159,9 @@ def _decode_name(info: zipfile.ZipInfo) -> tuple[str, str | None]:
 def _name_problem(name: str) -> str | None:
     if "\x00" in name:
         return "the name contains a NUL byte"
+    if len(name) > MAX_NAME or name.rstrip("/").count("/") >= MAX_DEPTH:
+        return (f"the path is nested too deeply (at most {MAX_DEPTH} levels and {MAX_NAME} "
+                "characters)")
     if "\\" in name:
         return "backslashes are not allowed in names (Windows-style path trick)"
     if name.startswith("/"):
@@ -198,9 +218,9 @@ def _copy_entry(archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo, targ
     try:
         with archive.open(info) as source, open(target, "xb") as sink:
             while chunk := source.read(CHUNK):
-                if written == 0 and chunk.startswith(BINARY_MAGIC):
-                    raise ArchiveError([Problem(name, "binary content (nested archive or "
-                                                "executable) is not allowed")])
+                if (written == 0 and chunk.startswith(BINARY_MAGIC)) or b"\x00" in chunk:
+                    raise ArchiveError([Problem(name, "binary content (nested archive, "
+                                                "executable or NUL bytes) is not allowed")])
                 written += len(chunk)
                 total += len(chunk)
                 if written > info.file_size:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import messages
-from bot.errors import ConflictError, PluginError, Problem
+from bot.errors import BotError, ConflictError, PluginError, Problem
 from bot.plugin_host.archive import ArchiveError, Layout, Limits, extract_upload
 from bot.plugin_host.discovery import UPLOADS
 from bot.plugin_host.manager import PluginManager
@@ -192,7 +192,10 @@ def _read_source(source: bytes | Path, filename: str | None,
     if isinstance(source, bytes):
         return source, filename or "upload.zip"
     if source.is_dir():
-        return pack_directory(source), f"{source.name}.zip"
+        try:
+            return pack_directory(source), f"{source.name}.zip"
+        except BotError as exc:
+            raise ArchiveError([Problem("upload", str(exc))]) from None
     try:
         size = source.stat().st_size
     except OSError as exc:

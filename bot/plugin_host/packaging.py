@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -17,21 +18,42 @@ _FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # same bytes for the same sources: same sha
 
 
 def pack_directory(path: Path) -> bytes:
-    """Zip a plugin package as one top-level directory, source files only, reproducibly."""
-    if not (path / "__init__.py").is_file():
+    """Zip a plugin package as one top-level directory, source files only, reproducibly.
+
+    Symbolic links and special files are refused, never followed: a link could pack a file
+    from outside the plugin (a root-only key) into an upload that anyone can read."""
+    if path.is_symlink() or not (path / "__init__.py").is_file() or \
+            (path / "__init__.py").is_symlink():
         raise BotError(f"{path} is not a plugin package: it has no __init__.py")
+    files = _source_files(path)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(path.rglob("*")):
+        for file in files:
             relative = file.relative_to(path)
-            if (not file.is_file() or _SKIP_DIRS.intersection(relative.parts[:-1])
-                    or file.suffix in (".pyc", ".pyo") or file.name.startswith(".")):
-                continue
             info = zipfile.ZipInfo(f"{path.name}/{relative.as_posix()}", _FIXED_TIME)
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, file.read_bytes())
     return buffer.getvalue()
+
+
+def _source_files(root: Path) -> list[Path]:
+    """The files to pack, walking without following links; refuses links and odd files."""
+    files, refused = [], []
+    for directory, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(directory)
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in [*dirnames, *filenames]:
+            entry = here / name
+            mode = entry.lstat().st_mode
+            if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                refused.append(entry.relative_to(root).as_posix())
+            elif stat.S_ISREG(mode) and not name.startswith(".") and \
+                    entry.suffix not in (".pyc", ".pyo"):
+                files.append(entry)
+    if refused:
+        raise BotError(messages.pack_refused_links(root, sorted(refused)))
+    return sorted(files)
 
 
 PLUGIN_TEMPLATE = '''"""{name} — describe what this plugin is for.

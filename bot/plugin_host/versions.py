@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from bot import messages
 from bot.errors import ConflictError, NotFoundError
 from bot.plugin_host.discovery import BUILTINS
@@ -32,10 +34,18 @@ def check_new_version(row: PluginRow, version: str, sha256: str) -> None:
     """Refuse an upload that is not a new version of an uploaded plugin."""
     if row.source != "upload":
         raise ConflictError(messages.shadows_builtin(row.name))
-    same = next((v for v in row.versions if v.version == version), None)
-    if same is not None:
-        raise ConflictError(messages.same_version(row.name, version,
+    same = next((v for v in row.versions if same_release(v.version, version)), None)
+    if same is not None:  # 1.0.1 and 1.0.1.0 are one release (PEP 440)
+        raise ConflictError(messages.same_version(row.name, same.version,
                                                   identical=same.sha256 == sha256))
+
+
+def same_release(a: str, b: str) -> bool:
+    """Whether two version strings name the same PEP 440 release (`1.0.1` == `1.0.1.0`)."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def rollback_target(row: PluginRow, version: str | None) -> PluginVersionRow:
@@ -44,7 +54,7 @@ def rollback_target(row: PluginRow, version: str | None) -> PluginVersionRow:
         raise ConflictError(messages.builtin_no_rollback(row.name))
     versions = list(row.versions)
     if version is not None:
-        match = next((v for v in versions if v.version == version), None)
+        match = next((v for v in versions if same_release(v.version, version)), None)
         if match is None:
             close = difflib.get_close_matches(version, [v.version for v in versions], n=2)
             raise NotFoundError(f"installed version of {row.name}", version, close)
