@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import ipaddress
 import json
 import socket
 import ssl
@@ -25,7 +26,11 @@ from tests.conftest import REPO
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        routes = {"/start": (302, "/middle"), "/middle": (301, "/ok"), "/loop": (302, "/loop")}
+        routes = {"/start": (302, "/middle"), "/middle": (301, "/ok"), "/loop": (302, "/loop"),
+                  "/to-metadata": (302, "http://169.254.169.254/latest/meta-data/"),
+                  "/to-file": (302, "file:///etc/passwd")}
+        if self.path.startswith("/to-port-"):
+            routes[self.path] = (302, "http://127.0.0.2:" + self.path.rsplit("-", 1)[1] + "/")
         if self.path in routes:
             status, location = routes[self.path]
             self.send_response(status)
@@ -78,11 +83,23 @@ def https_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     yield from serve(server)
 
 
+async def netdiag_services(tmp_path: Path, config: dict[str, Any]) -> Services:
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}",
+                             plugins_dir=REPO / "plugins", plugin_config={"netdiag": config})
+    return await build_services(settings, default_enabled=frozenset({"netdiag"}))
+
+
 @pytest.fixture
 async def services(tmp_path: Path) -> Services:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}",
-                             plugins_dir=REPO / "plugins")
-    built = await build_services(settings, default_enabled=frozenset({"netdiag"}))
+    """netdiag allowed to reach this machine, where the test servers run."""
+    built = await netdiag_services(tmp_path, {"allow_cidrs": ["127.0.0.0/8", "::1/128"]})
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def default_services(tmp_path: Path) -> Services:
+    built = await netdiag_services(tmp_path, {})
     yield built
     await built.close()
 
@@ -170,3 +187,76 @@ async def test_bad_arguments_never_reach_the_network(services: Services) -> None
     result = await services.registry.call("http_check", {"url": "ftp://example.com"})
     assert result.error == "bad_arguments"
     assert "does not match '^https?://'" in result.text
+
+
+@pytest.mark.parametrize(("tool", "args"), [
+    ("tcp_check", {"host": "127.0.0.1", "port": 0}),
+    ("tcp_check", {"host": "localhost", "port": 0}),  # checked after DNS resolution
+    ("tcp_check", {"host": "::ffff:127.0.0.1", "port": 0}),
+    ("tcp_check", {"host": "169.254.169.254", "port": 80}),
+    ("tcp_check", {"host": "fd00:ec2::254", "port": 80}),
+    ("tcp_check", {"host": "100.100.100.200", "port": 80}),
+    ("tls_cert", {"host": "localhost", "port": 0}),
+    ("http_check", {"url": "http://127.0.0.1:0/"}),
+    ("http_check", {"url": "http://169.254.169.254/latest/meta-data/"}),
+])
+async def test_loopback_and_metadata_are_refused_by_default(
+        default_services: Services, http_port: int, tool: str, args: dict[str, Any]) -> None:
+    """Attack: the agent was talked into probing cloud metadata and the bot's own ports."""
+    args = {k: (http_port if v == 0 else v) for k, v in args.items()}
+    if "url" in args:
+        args["url"] = args["url"].replace(":0/", f":{http_port}/")
+    result = await call(default_services, tool, **args)
+    assert result["ok" if tool != "tcp_check" else "open"] is False
+    assert result["refused"] is True
+    assert "which netdiag does not connect to" in result["error"]
+    assert "netdiag.allow_cidrs" in result["error"]
+
+
+def test_private_ranges_stay_allowed_by_default() -> None:
+    from plugins.builtins.netdiag.guard import Policy
+
+    policy = Policy()
+    for address in ("10.0.0.5", "172.16.3.4", "192.168.1.1", "fd12:3456::1", "8.8.8.8"):
+        assert policy.permits(ipaddress.ip_address(address)), address
+
+
+async def test_a_redirect_to_metadata_is_refused_at_that_hop(
+        services: Services, http_port: int) -> None:
+    result = await call(services, "http_check", url=f"http://127.0.0.1:{http_port}/to-metadata")
+    assert (result["ok"], result["refused"]) == (False, True)
+    assert result["error"].startswith("169.254.169.254 resolves to 169.254.169.254, which")
+    assert [r["to"] for r in result["redirects"]] == ["http://169.254.169.254/latest/meta-data/"]
+
+
+async def test_a_redirect_to_another_scheme_is_refused(services: Services,
+                                                       http_port: int) -> None:
+    result = await call(services, "http_check", url=f"http://127.0.0.1:{http_port}/to-file")
+    assert (result["ok"], result["refused"]) == (False, True)
+    assert result["error"] == "file:///etc/passwd is not an http(s) URL with a host"
+
+
+async def test_deny_cidrs_win_over_allow_and_nothing_reaches_the_denied_host(
+        tmp_path: Path, http_port: int) -> None:
+    built = await netdiag_services(tmp_path, {"allow_cidrs": ["127.0.0.0/8"],
+                                              "deny_cidrs": ["127.0.0.2/32"]})
+    try:
+        with socket.create_server(("127.0.0.2", 0)) as victim:
+            port = victim.getsockname()[1]
+            result = await call(built, "http_check",
+                                url=f"http://127.0.0.1:{http_port}/to-port-{port}")
+            assert (result["ok"], result["refused"]) == (False, True)
+            victim.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                victim.accept()  # the denied host never saw a connection
+    finally:
+        await built.close()
+
+
+async def test_a_bad_cidr_in_the_config_is_one_sentence(tmp_path: Path) -> None:
+    built = await netdiag_services(tmp_path, {"allow_cidrs": ["10.0.0.0/33"]})
+    try:
+        result = await call(built, "tcp_check", host="10.0.0.1", port=80)
+        assert result["error"].startswith("netdiag.allow_cidrs holds an invalid CIDR: ")
+    finally:
+        await built.close()

@@ -14,6 +14,10 @@ from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
 
+from bot.sdk import ToolContext
+
+from .guard import Policy, Refused
+
 DEFAULT_TIMEOUT = 5.0
 MAX_REDIRECTS = 5
 
@@ -47,11 +51,19 @@ async def dns_lookup(host: str) -> dict[str, Any]:
     return {"host": host, "ok": True, "ipv4": v4, "ipv6": v6, "latency_ms": _ms(started)}
 
 
-async def tcp_check(host: str, port: int,
-                    timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109 -- a tool argument
+def _policy(ctx: ToolContext | None) -> Policy:
+    return Policy.from_config(ctx.config if ctx is not None else {})
+
+
+async def tcp_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 -- a tool argument
+                    *, ctx: ToolContext | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        address = await asyncio.wait_for(asyncio.to_thread(_policy(ctx).resolve, host, port),
+                                         timeout)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
+    except Refused as exc:
+        return {"host": host, "port": port, "open": False, "refused": True, "error": str(exc)}
     except (OSError, TimeoutError) as exc:
         return {"host": host, "port": port, "open": False, "error": _describe(exc),
                 "latency_ms": _ms(started)}
@@ -78,15 +90,19 @@ def _cert_summary(der: bytes) -> dict[str, Any]:
             "expired": not_after < datetime.now(UTC)}
 
 
-def tls_cert(host: str, port: int = 443, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+def tls_cert(host: str, port: int = 443, timeout: float = DEFAULT_TIMEOUT, *,
+             ctx: ToolContext | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     verify_error = None
     try:
-        der = _fetch_cert(host, port, timeout, verify=True)
+        address = _policy(ctx).resolve(host, port)
+        der = _fetch_cert(host, address, port, timeout, verify=True)
+    except Refused as exc:
+        return {"host": host, "port": port, "ok": False, "refused": True, "error": str(exc)}
     except ssl.SSLCertVerificationError as exc:
         verify_error = _describe(exc)
         try:
-            der = _fetch_cert(host, port, timeout, verify=False)
+            der = _fetch_cert(host, address, port, timeout, verify=False)
         except (OSError, ssl.SSLError) as exc2:
             return {"host": host, "port": port, "ok": False, "error": _describe(exc2)}
     except (OSError, ssl.SSLError) as exc:
@@ -98,12 +114,12 @@ def tls_cert(host: str, port: int = 443, timeout: float = DEFAULT_TIMEOUT) -> di
             "latency_ms": _ms(started)}
 
 
-def _fetch_cert(host: str, port: int, timeout: float, *, verify: bool) -> bytes:
+def _fetch_cert(host: str, address: str, port: int, timeout: float, *, verify: bool) -> bytes:
     context = ssl.create_default_context()
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((host, port), timeout=timeout) as raw, \
+    with socket.create_connection((address, port), timeout=timeout) as raw, \
             context.wrap_socket(raw, server_hostname=host) as tls:
         der = tls.getpeercert(binary_form=True)
     if not der:
@@ -111,14 +127,17 @@ def _fetch_cert(host: str, port: int, timeout: float, *, verify: bool) -> bytes:
     return der
 
 
-def http_check(url: str, timeout: float = DEFAULT_TIMEOUT,
-               verify_tls: bool = True) -> dict[str, Any]:
+def http_check(url: str, timeout: float = DEFAULT_TIMEOUT, verify_tls: bool = True, *,
+               ctx: ToolContext | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     redirects: list[dict[str, Any]] = []
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            status, location, cert = _get_once(current, timeout, verify_tls)
+            status, location, cert = _get_once(current, timeout, verify_tls, _policy(ctx))
+        except Refused as exc:
+            return {"url": url, "ok": False, "refused": True, "error": str(exc),
+                    "redirects": redirects, "latency_ms": _ms(started)}
         except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
             return {"url": url, "ok": False, "error": _describe(exc), "redirects": redirects,
                     "latency_ms": _ms(started)}
@@ -138,19 +157,38 @@ def http_check(url: str, timeout: float = DEFAULT_TIMEOUT,
             "redirects": redirects, "latency_ms": _ms(started)}
 
 
-def _get_once(url: str, timeout: float, verify: bool
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to the address the policy checked, whatever DNS says next."""
+
+    pinned_address = ""  # set right after construction, before any connect
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.pinned_address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection, _PinnedHTTP):
+    """HTTPS over `_PinnedHTTP.connect`: TLS (SNI, hostname check) for the URL's host."""
+
+
+def _get_once(url: str, timeout: float, verify: bool, policy: Policy
               ) -> tuple[int, str | None, dict[str, Any] | None]:
     parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused(f"{url[:200]} is not an http(s) URL with a host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = policy.resolve(parts.hostname, port)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
         context = ssl.create_default_context()
         if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=context)
+        conn: _PinnedHTTP = _PinnedHTTPS(parts.hostname, port, timeout=timeout,
+                                         context=context)
     else:
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        conn = _PinnedHTTP(parts.hostname, port, timeout=timeout)
+    conn.pinned_address = address
     try:
         conn.request("GET", path, headers={"User-Agent": "chatops-bot-netdiag/1.0"})
         cert = None

@@ -1,0 +1,145 @@
+"""Mask secret-looking content before it reaches the model, Slack, a terminal or a log.
+
+Each pattern keeps enough context for a reader to see what was there (`Bearer [REDACTED]`,
+`password=[REDACTED]`, `postgres://app:[REDACTED]@db`) and nothing of the secret itself.
+`tests/test_redaction_corpus.py` holds the formats this must catch and the look-alikes (git
+SHAs, digests, UUIDs, pod hashes) it must leave alone.
+
+Why not a detector library: detect-secrets and its kin report *lines* of files with a
+secret, and their entropy detectors flag every image digest and commit SHA in kubectl
+output; we need spans replaced in place with no false alarms on that output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+MASK = "[REDACTED]"
+
+_KEYWORDS = (r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
+             r"|private[_-]?key|client[_-]?secret|credentials?|auth|key[_-]?data|accountkey"
+             r"|sharedaccesskey|session[_-]?key|signing[_-]?key|encryption[_-]?key")
+
+# Tokens whose shape alone says what they are (vendor prefixes, fixed layouts).
+_TOKENS = "|".join([
+    r"\bxox[abposre]-[A-Za-z0-9-]{8,}", r"\bxapp-\d+-[A-Za-z0-9-]{8,}",
+    r"\bsk-ant-[A-Za-z0-9_-]{20,}", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+    r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|AGPA)[0-9A-Z]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
+    r"\bgl(?:pat|rt|dt|ft|cbt|ptt|oas|imt|soat)-[A-Za-z0-9_-]{20,}",
+    r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}", r"\bwhsec_[0-9A-Za-z]{24,}",
+    r"\bAIza[0-9A-Za-z_-]{35}\b", r"\bGOCSPX-[0-9A-Za-z_-]{20,}", r"\bya29\.[0-9A-Za-z_-]{20,}",
+    r"\bSG\.[0-9A-Za-z_-]{16,}\.[0-9A-Za-z_-]{16,}", r"\bnpm_[A-Za-z0-9]{36}\b",
+    r"\bpypi-[A-Za-z0-9_-]{50,}", r"\bdo[opr]_v1_[a-f0-9]{64}\b",
+    r"\bshp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}\b", r"\bkey-[0-9a-f]{32}\b",
+    r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}", r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,}",
+    r"\bdapi[a-f0-9]{32}\b", r"\b\d{8,10}:AA[0-9A-Za-z_-]{33}\b",
+    r"\bglsa_[A-Za-z0-9]{32}_[a-f0-9]{8}\b", r"\bglc_[A-Za-z0-9+/=]{32,}",
+    r"\bNRAK-[A-Z0-9]{27}\b", r"\bATATT3[A-Za-z0-9_=+/-]{20,}", r"\blin_api_[A-Za-z0-9]{40}\b",
+    r"\bhf_[A-Za-z]{34,}\b", r"\bSK[0-9a-f]{32}\b", r"\bsq0(?:atp|csp)-[0-9A-Za-z_-]{22,}",
+    r"\bEAAA[0-9A-Za-z_-]{60,}", r"\bEAAC[0-9A-Za-z]{60,}", r"\bxkeysib-[a-f0-9]{64}-\w{16}",
+    r"\bAGE-SECRET-KEY-1[0-9A-Z]{58}\b",
+    r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+    r"(?<=hooks\.slack\.com/services/)T\w+/B\w+/\w+",
+    r"(?<=/api/webhooks/)\d+/[A-Za-z0-9_-]{20,}",
+])
+
+Replacement = str | Callable[[re.Match[str]], str]
+_PATTERNS: list[tuple[re.Pattern[str], Replacement]] = [
+    # PEM blocks (keys, PGP private key blocks), closed or cut off
+    (re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK|)-----"
+                r"(?:[\s\S]*?-----END \1PRIVATE KEY\2-----"
+                r"|(?:(?:\\n|\s)*[A-Za-z0-9+/=]{16,})+)"),
+     f"-----BEGIN \\1PRIVATE KEY\\2-----{MASK}-----END \\1PRIVATE KEY\\2-----"),
+    (re.compile(_TOKENS), MASK),
+    # credentials inside URLs: scheme://user:password@host, and a DSN's key@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}://[^\s:/@\"'<>]*:)[^\s@/\"'<>]+@"),
+     rf"\1{MASK}@"),
+    (re.compile(r"(?i)(://)[a-f0-9]{32}(?::[a-f0-9]{32})?@"), rf"\1{MASK}@"),
+    # HTTP auth headers: the scheme stays, the rest goes
+    (re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*[\"']?)(?:(basic|bearer|token|digest"
+                r"|negotiate|apikey|sso-key|ssws|splunk)\s+)?[^\s\"',;]+"),
+     lambda m: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{MASK}"),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*"), rf"\1 {MASK}"),
+    (re.compile(r"(?im)\b((?:set-)?cookie\s*:\s*)[^\n]+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)\b(x-(?:api|auth)-(?:key|token)\s*:\s*)\S+"), rf"\1{MASK}"),
+    # signed URLs (Azure SAS, S3 presigned)
+    (re.compile(r"(?i)([?&](?:sig|x-amz-signature|x-amz-security-token|signature)=)[^&\s\"']+"),
+     rf"\1{MASK}"),
+    # command-line flags
+    (re.compile(rf"(?i)((?<![\w-])--?(?:[\w-]*(?:{_KEYWORDS}))(?:=|[ \t]+))(?!-)"
+                r"(?!\[REDACTED\])[^\s\"']+"),
+     rf"\1{MASK}"),
+    # "key": "value" and key: 'value' with a quoted value (spaces and commas allowed)
+    (re.compile(rf"""(?ix)(?P<key>["']?\b[\w.-]*(?:{_KEYWORDS})\b["']?\s*[:=]\s*)
+                    (?P<q>["'])(?!\[REDACTED\])(?:\\.|(?!(?P=q)).)+(?P=q)"""),
+     rf"\g<key>\g<q>{MASK}\g<q>"),
+    # key: value unquoted (YAML): the value runs to the end of the line or a , ; { }
+    (re.compile(rf"""(?ix)(?P<key>\b[\w.-]*(?:{_KEYWORDS})\b[ \t]*:[ \t]*)
+                    (?!\[REDACTED\]|<?\d+\ bytes\b)  # kubectl's own "<18 bytes>" stays
+                    (?P<value>[^\s"',;}}{{][^\n"',;}}{{]*[^\s"',;}}{{])"""),
+     rf"\g<key>{MASK}"),
+    # key=value unquoted (env, query strings, flags): up to the next space
+    (re.compile(rf"""(?ix)(?P<key>\b[\w.-]*(?:{_KEYWORDS})\b\s*(?:=|\s=>)\s*)
+                    (?![\s"'])(?!\[REDACTED\])(?P<value>[^\s"',;}}{{]{{3,}})"""),
+     rf"\g<key>{MASK}"),
+]
+
+_SECRET_KEYS = re.compile(rf"(?i)({_KEYWORDS}|authorization|credential)")
+_YAML_DATA = re.compile(r"(?m)^(?P<indent>[ \t]*)(?:data|stringData|binaryData):[ \t]*\n"
+                        r"(?P<body>(?:(?P=indent)[ \t]+\S.*\n?)+)")
+_YAML_VALUE = re.compile(r"(?m)^(\s+[^\s:#]+:[ \t]*)(?!<\d+ bytes>$)(\S.*)$")
+_JSON_DATA = re.compile(r'"(?:data|stringData|binaryData)"\s*:\s*\{[^{}]*\}')
+_JSON_VALUE = re.compile(r'("[^"]+"\s*:\s*)"(?!<\d+ bytes>")[^"]*"')
+_SECRET_KIND = re.compile(r"""(?i)kind["']?\s*:\s*["']?Secret\b""")
+
+
+def redact(text: str) -> str:
+    """Mask every secret-looking span in `text`; clean text comes back unchanged."""
+    if not text:
+        return text
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    if _SECRET_KIND.search(text):
+        text = _mask_secret_data(text)
+    return text
+
+
+def _mask_secret_data(text: str) -> str:
+    """Kubernetes Secret objects: mask every value under data/stringData (YAML or JSON)."""
+    def yaml_block(match: re.Match[str]) -> str:
+        body = _YAML_VALUE.sub(rf"\1{MASK}", match.group("body"))
+        return match.group(0)[: match.start("body") - match.start()] + body
+
+    text = _YAML_DATA.sub(yaml_block, text)
+    return _JSON_DATA.sub(lambda m: _JSON_VALUE.sub(rf'\1"{MASK}"', m.group(0)), text)
+
+
+def redact_arguments(arguments: Mapping[str, Any] | str) -> str:
+    """Tool arguments for the audit trail: secret-named keys masked, values redacted."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            return redact(arguments)
+    return redact(json.dumps(_mask_keys(arguments), ensure_ascii=False, default=str))
+
+
+def _mask_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: MASK if _SECRET_KEYS.search(str(k)) else _mask_keys(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_keys(v) for v in value]
+    return value
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter whose every line (message, arguments, traceback) is masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
