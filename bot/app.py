@@ -72,7 +72,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
                             config_defaults=settings.plugin_defaults(),
-                            sandbox_uids=plugin_uids(settings.sandbox_uid_range))
+                            sandbox_uids=plugin_uids(settings.sandbox_uid_range),
+                            sandbox_kind=workers.kind)
     registry.add_listener(HealthMonitor(plugins,
                                         threshold=settings.plugin_max_consecutive_failures))
     limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
@@ -80,7 +81,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                     max_entries=settings.plugin_max_entries,
                     max_ratio=settings.plugin_max_compression_ratio)
     installer = Installer(manager=plugins, plugins_dir=settings.plugins_dir, limits=limits,
-                          prober=workers.probe)
+                          prober=workers.probe, sandbox_kind=workers.kind)
     tool_log = ToolCallLog(db)
     llm = _make_llm(settings)
     agent = Agent(llm=llm, registry=registry, tool_log=tool_log,
@@ -169,6 +170,11 @@ class WorkerFactory:
             self._sandbox = _make_sandbox(self.settings)
             self._detected = True
         return self._sandbox
+
+    def kind(self) -> str | None:
+        """The sandbox uploads run in here, or None when they cannot run."""
+        sandbox = self.sandbox
+        return None if sandbox is None or sandbox.problem else sandbox.kind
 
     def _make(self, name: str, entry: Path, *, network: bool, idle: float, uid: int | None,
               expected_name: str | None = None) -> WorkerHost:

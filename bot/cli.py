@@ -25,14 +25,18 @@ from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.plugin_host.packaging import pack_directory, scaffold
 from bot.plugin_host.protocol import Caller
+from bot.redaction import RedactingFormatter
 from bot.store import Database
 from bot.store.migrate import upgrade
+from bot.terminal import SafeStream
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -117,8 +121,9 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     level = settings.log_level
     if quiet and level != "DEBUG":
         level = "ERROR"
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _actor(args: argparse.Namespace) -> str:

@@ -24,6 +24,7 @@ from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.commands import PluginCommands
 from bot.plugin_host.protocol import Caller
+from bot.terminal import terminal_safe
 
 HELP = """\
 Ask anything (optionally starting with @bot) and the agent answers with the enabled tools.
@@ -173,7 +174,7 @@ class Console:
         return history
 
     def _print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(terminal_safe(text), file=self.out, flush=True)
 
 
 def _os_user() -> str:

@@ -141,9 +141,8 @@ def sandbox_failed_to_start(detail: str) -> str:
 def sandbox_label(source: str, kind: str | None) -> str:
     """Where a plugin's code runs, for `info`, `list` and the install card."""
     if source == "builtin":
-        return "in-process (trusted builtin)"
-    return {"bwrap": "bubblewrap", "process": "process (own uid)"}.get(kind or "",
-                                                                      "none: uploads disabled")
+        return "in-process"
+    return {"bwrap": "bubblewrap", "process": "process"}.get(kind or "", "none")
 
 
 def installed(name: str, version: str, previous: str | None, enabled: bool) -> str:

@@ -20,9 +20,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def plugin_list(plugins: Sequence[PluginInfo]) -> str:
     if not plugins:
         return "No plugins installed."
-    rows = [[p.name, p.version or "-", p.source, p.status, ", ".join(p.tool_names) or "-"]
-            for p in plugins]
-    text = table(["NAME", "VERSION", "SOURCE", "STATUS", "TOOLS"], rows)
+    rows = [[p.name, p.version or "-", p.source, p.sandbox, p.status,
+             ", ".join(p.tool_names) or "-"] for p in plugins]
+    text = table(["NAME", "VERSION", "SOURCE", "RUNS IN", "STATUS", "TOOLS"], rows)
     errors = [f"{p.name}: {p.error}" for p in plugins if p.error]
     if errors:
         text += "\n\nErrors:\n" + "\n".join(errors)
@@ -34,6 +34,7 @@ def plugin_detail(p: PluginInfo) -> str:
         f"Name:        {p.name}",
         f"Version:     {p.version or '-'}",
         f"Source:      {p.source}",
+        f"Runs in:     {p.sandbox}",
         f"Status:      {p.status}" + ("" if p.enabled or p.status != "error" else
                                       " (not enabled)"),
         f"Description: {p.description or '-'}",
@@ -80,6 +81,7 @@ def install_result(result: InstallResult) -> str:
              f"  version:     {result.version}",
              f"  tools:       {', '.join(result.tools) or 'none'}",
              f"  permissions: {', '.join(result.permissions) or 'none'}",
+             f"  runs in:     {result.sandbox}",
              f"  sha256:      {result.sha256}"]
     lines += [f"  warning:     {w}" for w in result.warnings]
     return "\n".join(lines)

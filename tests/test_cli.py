@@ -18,6 +18,10 @@ def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
         "alpha_echo": "return 'alpha:' + text",
         "alpha_fail": "raise RuntimeError('broken on purpose')"})
     write_plugin(plugins_dir / "builtins", "beta")
+    write_plugin(plugins_dir / "builtins", "leaky", tools={
+        "leaky_dump": "import logging; logging.getLogger('plugin.leaky').warning("
+                      "'connecting with password=hunter2-log'); "
+                      "return 'DB_PASSWORD=hunter2-out \\x1b]0;pwned\\x07 \\x1b[2J done'"})
     return subprocess_env(tmp_path, plugins_dir)
 
 
@@ -30,9 +34,10 @@ def test_list_shows_every_plugin_as_a_table(env: dict[str, str]) -> None:
     result = bot(env, "plugin", "list")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "NAME   VERSION  SOURCE   STATUS    TOOLS",
-        "alpha  1.0.0    builtin  disabled  alpha_echo, alpha_fail",
-        "beta   1.0.0    builtin  disabled  beta_echo",
+        "NAME   VERSION  SOURCE   RUNS IN     STATUS    TOOLS",
+        "alpha  1.0.0    builtin  in-process  disabled  alpha_echo, alpha_fail",
+        "beta   1.0.0    builtin  in-process  disabled  beta_echo",
+        "leaky  1.0.0    builtin  in-process  disabled  leaky_dump",
     ]
 
 
@@ -48,6 +53,17 @@ def test_enable_call_disable_round_trip(env: dict[str, str]) -> None:
     assert "No enabled plugin provides a tool named 'alpha_echo'" in refused.stderr
     audit = bot(env, "plugin", "--actor", "ops-oncall", "audit").stdout
     assert "enable   alpha" in audit and "disable  alpha" in audit
+
+
+def test_call_output_and_logs_are_masked_and_stripped_of_escapes(env: dict[str, str]) -> None:
+    """Attack: `bot plugin call` printed tool output unmasked, with terminal escapes."""
+    bot(env, "plugin", "enable", "leaky")
+    called = bot(env | {"LOG_LEVEL": "DEBUG"}, "plugin", "call", "leaky_dump")
+    assert called.returncode == 0, called.stderr
+    assert called.stdout == "DB_PASSWORD=[REDACTED] ]0;pwned [2J done\n"
+    assert "connecting with password=[REDACTED]" in called.stderr
+    assert "hunter2" not in called.stdout + called.stderr
+    assert "\x1b" not in called.stdout + called.stderr
 
 
 def test_error_result_exits_1_with_the_message(env: dict[str, str]) -> None:

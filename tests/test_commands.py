@@ -23,7 +23,7 @@ async def commands(builtin: Callable[..., Path], make_services: ServicesFactory
 
 async def test_read_commands_work_for_everyone(commands: PluginCommands) -> None:
     listing = await commands.run("list", actor="U_ANY", is_admin=False)
-    assert listing.ok and "netdiag  1.0.0    builtin  disabled" in listing.text
+    assert listing.ok and "netdiag  1.0.0    builtin  in-process  disabled" in listing.text
     tools = await commands.run("tools alpha", actor="U_ANY", is_admin=False)
     assert "alpha_echo  alpha   enabled" in tools.text
     assert (await commands.run("help", actor="U_ANY", is_admin=False)).text == HELP

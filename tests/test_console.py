@@ -35,7 +35,7 @@ def test_console_plugin_commands_question_and_ctrl_d(env: dict[str, str],
                            "@bot are the pods healthy?"])
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "alpha  1.0.0    builtin  disabled  alpha_echo" in out
+    assert "alpha  1.0.0    builtin  in-process  disabled  alpha_echo" in out
     assert "Enabled alpha 1.0.0 (alpha_echo)." in out
     assert "… thinking (step 1)" in out
     assert '→ alpha_echo {"text": "pods"}' in out

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.agent.redaction import MASK, redact, redact_arguments
+from bot.redaction import MASK, redact, redact_arguments
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -121,6 +121,25 @@ async def test_long_output_is_truncated_with_a_visible_marker(registry: Registry
     assert result.text.endswith("… [output truncated: 780 more characters not shown]")
 
 
+async def test_a_secret_on_the_truncation_boundary_is_masked_before_the_cut(
+        registry: Registry) -> None:
+    """Attack: truncation ran first and cut a token short of the length its pattern needs."""
+    token = "ghp_" + "Z9y8X7w6" * 5
+    registry.publish([make_tool("leaky", lambda n: "x" * 200 + " " + token + " " + "y" * 500)])
+    result = await registry.call("leaky", {"n": 1})
+    assert "truncated" in result.text
+    assert "Z9y8X7" not in result.text and "[REDACTED]" in result.text
+
+
+async def test_error_texts_are_masked_too(registry: Registry) -> None:
+    def fail(n: int) -> None:
+        raise ConnectionError("cannot reach postgres://app:hunter2-pw@db:5432/app")
+    registry.publish([make_tool("fail", fail)])
+    result = await registry.call("fail", {"n": 1})
+    assert "hunter2-pw" not in result.text
+    assert "postgres://app:[REDACTED]@db:5432/app" in result.text
+
+
 async def test_ctx_carries_caller_and_plugin_config(registry: Registry) -> None:
     def whoami(n: int, *, ctx: ToolContext) -> dict[str, Any]:
         return {"user": ctx.user, "channel": ctx.channel, "plugin": ctx.plugin,

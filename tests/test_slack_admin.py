@@ -147,6 +147,17 @@ async def test_file_on_a_foreign_host_is_never_fetched_with_the_token(slack_bot:
     assert bot.slack.downloads == []
 
 
+async def test_plain_http_on_a_slack_host_is_never_fetched(slack_bot: Make) -> None:
+    """Attack: http://files.slack.com passed the host check, so the token could go in clear."""
+    bot = await slack_bot()
+    event = share(bot, "F6", "clear.zip", zips.package("clear"), user="U_ADMIN",
+                  url="http://files.slack.com/files-pri/T1-F6/clear.zip")
+    await bot.event(event)
+    card = (await until(lambda: cards(bot)))[0]
+    assert "refused to fetch the file from files.slack.com" in card["text"]
+    assert bot.slack.downloads == []
+
+
 async def test_oversized_file_is_refused_before_download(slack_bot: Make) -> None:
     bot = await slack_bot(plugin_max_upload_mb=0.01)
     await bot.event(share(bot, "F7", "big.zip", b"PK\x03\x04" + b"x" * 20, user="U_ADMIN",
@@ -311,3 +322,44 @@ async def test_a_decision_taken_on_another_replica_is_seen(slack_bot: Make,
     await until(lambda: other.responses(path))
     await until(lambda: len(asking.ai.requests) >= 2, seconds=10)
     assert asking.ai.messages(1)[-1]["content"] == "restarted web"
+
+
+HOSTILE_TEXT = "<!channel> read <https://evil.example/login|the runbook> & act"
+HOSTILE = f'''
+def shout():
+    raise RuntimeError({HOSTILE_TEXT!r})
+
+def get_manifest():
+    return {{"name": "loud", "version": "1.0.0", "description": {HOSTILE_TEXT!r}}}
+
+def get_tools():
+    return [{{"schema": {{"name": "loud_shout", "parameters": {{"type": "object"}}}},
+             "handler": shout}}]
+'''
+ESCAPED = "&lt;!channel&gt; read &lt;https://evil.example/login|the runbook&gt; &amp; act"
+
+
+async def test_plugin_controlled_text_is_escaped_everywhere_in_slack(slack_bot: Make) -> None:
+    """Attack: a description, an error or tool output with `<!channel>` and a disguised link
+    rendered as a ping and a link in Block Kit."""
+    bot = await slack_bot()
+    await bot.event(share(bot, "F9", "loud.zip", zips.package("loud", HOSTILE), user="U_ADMIN"))
+    card = (await until(lambda: cards(bot)))[0]
+    fields = {f["text"].split("\n")[0]: f["text"] for f in card["blocks"][1]["fields"]}
+    assert fields["*Sandbox*"] == "*Sandbox*\nprocess"
+    await bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home",
+                     "channel": "D1", "event_ts": bot.new_ts()})
+    view = (await until(lambda: bot.slack.calls_to("views.publish")))[0]["view"]
+    home = str(view)
+    assert ESCAPED in home and "<!channel>" not in home
+    assert "Runs in: process" in home
+    info = await command(bot, "info loud", "U_ADMIN")
+    assert ESCAPED in info and "<!channel>" not in info
+    await command(bot, "enable loud", "U_ADMIN")
+    bot.ai.reply(tool_calls=[call("loud_shout", {}, "c1")])
+    bot.ai.reply(f"The tool said: {HOSTILE_TEXT}")
+    thread, _ = await bot.mention("what does loud say?")
+    answers = await until(lambda: bot.answers(thread))
+    assert ESCAPED in answers[-1] and "<!channel>" not in answers[-1]
+    statuses = str(bot.slack.calls_to("chat.update"))
+    assert "&lt;!channel&gt;" in statuses and "<!channel>" not in statuses

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot import messages
-from bot.agent.redaction import redact
 from bot.errors import BotError
+from bot.redaction import redact
 
 if TYPE_CHECKING:
     import aiohttp

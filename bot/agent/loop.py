@@ -23,10 +23,10 @@ from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall
-from bot.agent.redaction import redact, redact_arguments
 from bot.agent.tool_log import ToolCallLog, ToolCallRecord
 from bot.plugin_host.protocol import Caller, ToolResult
 from bot.plugin_host.registry import Registry
+from bot.redaction import redact, redact_arguments
 
 log = logging.getLogger(__name__)
 MAX_REPEATS = 2
@@ -112,7 +112,7 @@ class Agent:
                 results = await asyncio.gather(*(self._call(c, state)
                                                  for c in reply.tool_calls))
                 chat += [{"role": "tool", "tool_call_id": call.id,
-                          "content": redact(result.text)}
+                          "content": result.text}  # the registry masked it
                          for call, result in zip(reply.tool_calls, results, strict=True)]
                 continue
             if reply.content and reply.content.strip():
@@ -135,7 +135,7 @@ class Agent:
         result = refusal or await self.registry.call(name, raw, state.caller)
         duration = (time.perf_counter() - started) * 1000
         state.tools.append(ToolRun(name, result.ok, duration))
-        summary = redact(result.text.strip().splitlines()[0] if result.text.strip() else "")
+        summary = result.text.strip().splitlines()[0] if result.text.strip() else ""
         await _tell(state, ToolFinished(call.id, name, result.ok, duration, summary[:300]))
         if self.tool_log is not None:
             self.tool_log.record(ToolCallRecord(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.messages import sandbox_label
 from bot.store.models import PluginRow
 from bot.store.repositories import active_version
 
@@ -38,13 +39,14 @@ class PluginInfo:
     permissions: tuple[str, ...]
     tools: tuple[ToolInfo, ...]
     versions: tuple[VersionInfo, ...]
+    sandbox: str = ""  # where its code runs here: in-process, bubblewrap, process, none
 
     @property
     def tool_names(self) -> tuple[str, ...]:
         return tuple(tool.name for tool in self.tools)
 
 
-def plugin_info(row: PluginRow) -> PluginInfo:
+def plugin_info(row: PluginRow, sandbox_kind: str | None = None) -> PluginInfo:
     current = active_version(row)
     manifest = current.manifest if current else {}
     tools = tuple(ToolInfo(t["name"], t.get("description", ""),
@@ -57,4 +59,4 @@ def plugin_info(row: PluginRow) -> PluginInfo:
                       description=manifest.get("description", ""),
                       author=manifest.get("author", ""),
                       permissions=tuple(manifest.get("permissions", ())), tools=tools,
-                      versions=versions)
+                      versions=versions, sandbox=sandbox_label(row.source, sandbox_kind))

@@ -53,11 +53,14 @@ class InstallResult:
     permissions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
+    sandbox: str = ""  # where the probe ran it, and where it will run
 
 
 class Installer:
     def __init__(self, *, manager: PluginManager, plugins_dir: Path, limits: Limits,
-                 prober: Prober) -> None:
+                 prober: Prober, sandbox_kind: Callable[[], str | None] = lambda: None
+                 ) -> None:
+        self.sandbox_kind = sandbox_kind
         self.manager = manager
         self.uploads = plugins_dir / UPLOADS
         self.plugins_dir = plugins_dir
@@ -128,7 +131,8 @@ class Installer:
             if actor is None:
                 return _result(plugin, filename, sha, True,
                                messages.check_passed(plugin.manifest.name,
-                                                     plugin.manifest.version))
+                                                     plugin.manifest.version),
+                               self.sandbox_kind())
             return await self._commit(plugin, layout, filename, sha, actor, after_move)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -155,7 +159,7 @@ class Installer:
                     shutil.rmtree(final, ignore_errors=True)
                 return await self._refused(filename, sha, name, [Problem("", str(exc))],
                                            actor, audited=True)
-        return _result(plugin, filename, sha, True, outcome.message)
+        return _result(plugin, filename, sha, True, outcome.message, self.sandbox_kind())
 
     def _check_name(self, name: str | None) -> None:
         if name is None:
@@ -214,9 +218,10 @@ def _publishable(root: Path) -> None:
 
 
 def _result(plugin: LoadedPlugin, filename: str, sha: str, ok: bool,
-            message: str) -> InstallResult:
+            message: str, sandbox_kind: str | None) -> InstallResult:
     return InstallResult(ok=ok, message=message, filename=filename, sha256=sha,
                          name=plugin.manifest.name, version=plugin.manifest.version,
                          tools=tuple(t.name for t in plugin.tools),
                          permissions=plugin.manifest.permissions,
-                         warnings=plugin.warnings)
+                         warnings=plugin.warnings,
+                         sandbox=messages.sandbox_label("upload", sandbox_kind))

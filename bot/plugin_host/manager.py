@@ -65,7 +65,8 @@ class PluginManager:
                  default_enabled: Iterable[str] = DEFAULT_ENABLED_BUILTINS,
                  upload_hosts: UploadHostFactory | None = None,
                  config_defaults: Mapping[str, Mapping[str, Any]] | None = None,
-                 sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE)) -> None:
+                 sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE),
+                 sandbox_kind: Callable[[], str | None] | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
@@ -74,6 +75,7 @@ class PluginManager:
         self._executor = executor
         self._upload_hosts = upload_hosts
         self._sandbox_uids = sandbox_uids
+        self._sandbox_kind = sandbox_kind
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._listeners: list[ChangeListener] = []
@@ -86,11 +88,11 @@ class PluginManager:
 
     async def list(self) -> list[PluginInfo]:
         async with self.db.read() as session:
-            return [plugin_info(row) for row in await PluginRepository(session).all()]
+            return [self._info(row) for row in await PluginRepository(session).all()]
 
     async def info(self, name: str) -> PluginInfo:
         async with self.db.read() as session:
-            return plugin_info(await self._require(PluginRepository(session), name))
+            return self._info(await self._require(PluginRepository(session), name))
 
     async def audit(self, limit: int = 20, *, target: str | None = None) -> list[AuditEvent]:
         async with self.db.read() as session:
@@ -133,7 +135,7 @@ class PluginManager:
             async with self.db.read() as session:
                 row = await self._require(PluginRepository(session), name)
             if row.enabled and self._active.get(name):
-                return Outcome(messages.already_enabled(name), plugin_info(row), changed=False)
+                return Outcome(messages.already_enabled(name), self._info(row), changed=False)
             try:
                 active = await self._open(row)
             except PluginError as exc:
@@ -148,7 +150,7 @@ class PluginManager:
                 row.consecutive_failures = 0
                 AuditRepository(session).record(actor=actor, action="enable", target=name,
                                                 outcome="ok", detail=active.version)
-                info = plugin_info(row)
+                info = self._info(row)
             await self._active.swap(name, active)
         await self.notify("enable", name)
         return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
@@ -164,7 +166,7 @@ class PluginManager:
                 if was_on:
                     AuditRepository(session).record(actor=actor, action="disable", target=name,
                                                     outcome="ok", detail=reason)
-                info = plugin_info(row)
+                info = self._info(row)
             await self._active.swap(name, None)
         if was_on:
             await self.notify("disable", name)
@@ -227,7 +229,7 @@ class PluginManager:
                     actor=actor, action="install", target=name, outcome="ok",
                     detail=f"{version} sha256:{sha256[:12]}"
                     + (f" (was {previous})" if previous else ""))
-                info = plugin_info(row)
+                info = self._info(row)
             if candidate is not None:
                 await self._active.swap(name, candidate)
         await self.notify("install", name)
@@ -240,7 +242,7 @@ class PluginManager:
                 row = await self._require(PluginRepository(session), name)
             target = rollback_target(row, version)
             if target.version == row.active_version:
-                return Outcome(messages.already_at(name, target.version), plugin_info(row),
+                return Outcome(messages.already_at(name, target.version), self._info(row),
                                False)
             candidate = None
             if row.enabled:
@@ -253,7 +255,7 @@ class PluginManager:
                 AuditRepository(session).record(actor=actor, action="rollback", target=name,
                                                 outcome="ok",
                                                 detail=f"{previous} -> {target.version}")
-                info = plugin_info(row)
+                info = self._info(row)
             if candidate is not None:
                 await self._active.swap(name, candidate)
         await self.notify("rollback", name)
@@ -390,6 +392,12 @@ class PluginManager:
         if uid is None:
             raise ConflictError(messages.no_free_sandbox_uid(name, self._sandbox_uids))
         return uid
+
+    def _info(self, row: PluginRow) -> PluginInfo:
+        """The row as surfaces show it, with where its code runs in this process (asking
+        the sandbox only for uploads: detecting it starts two short subprocesses)."""
+        kind = self._sandbox_kind() if row.source == "upload" and self._sandbox_kind else None
+        return plugin_info(row, kind)
 
     def _config(self, row: PluginRow) -> dict[str, Any]:
         return {**self.config_defaults.get(row.name, {}), **(row.config or {})}

@@ -20,6 +20,7 @@ from bot import messages
 from bot.plugin_host.protocol import Caller, ToolResult, ToolSpec
 from bot.plugin_host.schemas import compile_validator
 from bot.plugin_host.validation import describe_exception
+from bot.redaction import redact
 from bot.sdk import ToolContext
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,10 @@ class Registry:
 
     def _result(self, tool: Tool, ok: bool, text: str, started: float, *,
                 error: str | None = None) -> ToolResult:
-        return ToolResult(ok=ok, text=text, tool=tool.spec.name, plugin=tool.plugin,
+        """Every result is masked here, once, before anything (the model, Slack, the CLI,
+        the audit trail) sees it — and before truncation, which could cut a secret in two."""
+        return ToolResult(ok=ok, text=truncate(redact(text), self.output_limit),
+                          tool=tool.spec.name, plugin=tool.plugin,
                           plugin_version=tool.plugin_version, error=error,
                           duration_ms=(time.perf_counter() - started) * 1000)
 
@@ -146,7 +150,7 @@ class Registry:
             text = "(no output)"
         else:
             text = json.dumps(value, ensure_ascii=False, default=str)
-        return truncate(text, self.output_limit)
+        return text
 
     async def _notify(self, tool: Tool, result: ToolResult) -> None:
         for listener in self._listeners:

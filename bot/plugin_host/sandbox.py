@@ -18,6 +18,7 @@ uid is killed once the worker is gone.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -28,6 +29,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +98,8 @@ class Sandbox:
         self.root = os.geteuid() == 0
         self.uid_range = uid_range
         self._probe_uids = itertools.count(os.getpid())
+        self._live: collections.Counter[int] = collections.Counter()  # workers per uid
+        self._uid_locks: dict[int, asyncio.Lock] = {}
         self.problem: str | None = None
         check_uid = self.probe_uid() if self.root else None
         self.python, self.python_prefix = self._choose_python(python, check_uid)
@@ -148,13 +152,34 @@ class Sandbox:
         return LaunchSpec(argv=argv, env=env, cwd="/", workdir=workdir, uid=uid,
                           pass_fds=(fd_in, fd_out))
 
-    async def reap(self, uid: int | None) -> None:
-        """Kill every process still running under a plugin's uid (setsid daemons too)."""
-        if uid is None or not self.root or not self.tools["kill"]:
+    @contextlib.asynccontextmanager
+    async def launching(self, uid: int | None) -> AsyncIterator[None]:
+        """Hold while starting a worker under `uid`: waits for a reap of that uid to end
+        (it would kill the new worker), and counts the worker as live once started."""
+        if uid is None:
+            yield
             return
-        for _ in range(40):  # until none is left (a zombie still counts for RLIMIT_NPROC)
-            if not _processes_of(uid):
-                return
+        async with self._uid_locks.setdefault(uid, asyncio.Lock()):
+            yield
+            self._live[uid] += 1
+
+    async def reap(self, uid: int | None) -> None:
+        """A worker under `uid` is gone: once it was the last one this process runs under
+        that uid, kill every process left under it (setsid daemons too)."""
+        if uid is None or not self.root:
+            return
+        self._live[uid] -= 1
+        if self._live[uid] > 0:  # another worker of the plugin still runs (an upgrade)
+            return
+        del self._live[uid]
+        async with self._uid_locks.setdefault(uid, asyncio.Lock()):
+            await self._kill_all(uid)
+
+    async def _kill_all(self, uid: int) -> None:
+        for _ in range(40):  # until no live process of the uid is left
+            live, zombies = _processes_of(uid)
+            if not live:
+                break
             with contextlib.suppress(OSError):
                 proc = await asyncio.create_subprocess_exec(
                     self.tools["kill"] or "kill", "-9", "-1", user=uid, group=uid,
@@ -162,7 +187,16 @@ class Sandbox:
                     stderr=asyncio.subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, cwd="/")
                 await proc.wait()
             await asyncio.sleep(0.05)
-        log.warning("processes of sandbox uid %d survived being killed", uid)
+        else:
+            log.warning("processes of sandbox uid %d survived being killed", uid)
+        # Zombies wait for init to reap them and still count for RLIMIT_NPROC: when they
+        # would leave the plugin's next worker under half its process limit, give init a
+        # few seconds (a slow init reaps every ~2 s; a real one at once).
+        for _ in range(60):
+            if zombies <= self.limits.processes // 2:
+                return
+            await asyncio.sleep(0.05)
+            zombies = _processes_of(uid)[1]
 
     def _populate(self, workdir: Path, entry: Path) -> Path:
         code = workdir / "code"
@@ -282,15 +316,25 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _processes_of(uid: int) -> list[int]:
-    pids = []
+def _processes_of(uid: int) -> tuple[list[int], int]:
+    """Live processes of `uid`, and how many zombies it has (dead, waiting for init)."""
+    pids, zombies = [], 0
     with os.scandir("/proc") as entries:
         for entry in entries:
             if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                with contextlib.suppress(OSError, IndexError):
+                    if entry.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if _zombie(entry):
+                        zombies += 1
+                    else:
                         pids.append(int(entry.name))
-    return pids
+    return pids, zombies
+
+
+def _zombie(entry: os.DirEntry[str]) -> bool:
+    with open(os.path.join(entry.path, "stat"), "rb") as handle:
+        return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:

@@ -49,6 +49,7 @@ class WorkerProcess:
         self.name = name
         self.sandbox = sandbox
         self.ready = False  # the worker said hello: the sandbox started it
+        self._reaped = False
         self._output: deque[str] = deque(maxlen=3)
         self.max_line = max_line
         self.spec = spec
@@ -66,19 +67,24 @@ class WorkerProcess:
                     max_line: int, uid: int | None) -> WorkerProcess:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        spec: LaunchSpec | None = None
         try:
             spec = sandbox.prepare(name=name, entry=entry, network=network, fd_in=req_r,
                                    fd_out=resp_w, uid=uid)
             kwargs: dict[str, Any] = {}
             if spec.user is not None:
                 kwargs = {"user": spec.user, "group": spec.group, "extra_groups": []}
-            proc = await asyncio.create_subprocess_exec(
-                *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, env=spec.env, cwd=spec.cwd,
-                pass_fds=spec.pass_fds, process_group=0, **kwargs)
+            async with sandbox.launching(spec.uid):
+                proc = await asyncio.create_subprocess_exec(
+                    *spec.argv, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                    env=spec.env, cwd=spec.cwd, pass_fds=spec.pass_fds, process_group=0,
+                    **kwargs)
         except BaseException:
             for fd in (req_r, req_w, resp_r, resp_w):
                 os.close(fd)
+            if spec is not None:
+                remove_tree(spec.workdir)
             raise
         os.close(req_r)
         os.close(resp_w)
@@ -97,6 +103,9 @@ class WorkerProcess:
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
         if not self.alive:
+            if self._fault is None:  # it just died: let the reader say how (or that the
+                with contextlib.suppress(TimeoutError):  # sandbox never started it)
+                    await asyncio.wait_for(asyncio.shield(self._tasks[0]), 3)
             raise WorkerFault(self._fault or "the worker is not running")
         rid = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -117,8 +126,10 @@ class WorkerProcess:
         self._writer.close()
         for task in self._tasks:
             task.cancel()
-        await self.sandbox.reap(self.spec.uid)
-        remove_tree(self.spec.workdir)
+        if not self._reaped:
+            self._reaped = True
+            await self.sandbox.reap(self.spec.uid)
+            remove_tree(self.spec.workdir)
 
     async def _read_responses(self) -> None:
         while True:

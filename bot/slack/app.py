@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
 from bot.slack import approvals, home, mentions, slash, uploads
-from bot.slack.context import SlackContext, api_host
+from bot.slack.context import SlackContext, api_origin
 from bot.slack.shared_runs import SharedRuns
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def build_slack_app(services: Services) -> tuple[AsyncApp, SlackContext]:
     ctx = SlackContext(services=services, client=client, bot_token=token,
                        admins=frozenset(settings.bot_admin_users),
                        admin_channel=settings.bot_admin_channel,
-                       api_host=api_host(settings.slack_api_url),
+                       api_origin=api_origin(settings.slack_api_url),
                        commands=PluginCommands(services.plugins, services.installer),
                        shared=SharedRuns(services.db))
     approver = approvals.SlackApprover(ctx, timeout=settings.approval_timeout_seconds)

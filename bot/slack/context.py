@@ -25,7 +25,7 @@ class SlackContext:
     bot_token: str
     admins: frozenset[str]
     admin_channel: str | None
-    api_host: str
+    api_origin: str
     commands: PluginCommands
     shared: SharedRuns
     home_viewers: set[str] = field(default_factory=set)
@@ -59,5 +59,7 @@ class SlackContext:
         await self.shared.close()
 
 
-def api_host(url: str) -> str:
-    return urlsplit(url).hostname or "slack.com"
+def api_origin(url: str) -> str:
+    """`scheme://host` of SLACK_API_URL: where, besides Slack's own hosts, the token may go."""
+    parts = urlsplit(url)
+    return f"{parts.scheme or 'https'}://{parts.hostname or 'slack.com'}"

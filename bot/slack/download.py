@@ -14,25 +14,25 @@ class DownloadError(Exception):
     """The file could not be fetched safely; the text says why, for the admin."""
 
 
-def allowed(url: str, api_host: str) -> bool:
-    """HTTPS on Slack's hosts, or the exact host of SLACK_API_URL (which may be plain HTTP
-    only when it is that configured host)."""
-    parts = urlsplit(url)
+def allowed(url: str, api_origin: str) -> bool:
+    """HTTPS on Slack's hosts, or the host of SLACK_API_URL with its own scheme (plain HTTP
+    only when SLACK_API_URL itself is plain HTTP: a local test server, never slack.com)."""
+    parts, api = urlsplit(url), urlsplit(api_origin)
     host = (parts.hostname or "").lower()
-    if host == api_host.lower() and parts.scheme in ("http", "https"):
+    if host == (api.hostname or "").lower() and parts.scheme in ("https", api.scheme):
         return True
     return parts.scheme == "https" and any(host == h or host.endswith("." + h)
                                            for h in SLACK_HOSTS)
 
 
-async def download(url: str, *, token: str, api_host: str, max_bytes: int,
+async def download(url: str, *, token: str, api_origin: str, max_bytes: int,
                    total_seconds: float = 30.0) -> bytes:
     """Fetch `url` with the token, following redirects only within allowed hosts and
     stopping as soon as the body is larger than `max_bytes`."""
     client_timeout = aiohttp.ClientTimeout(total=total_seconds)
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
         for _ in range(MAX_REDIRECTS + 1):
-            if not allowed(url, api_host):
+            if not allowed(url, api_origin):
                 host = urlsplit(url).hostname or url
                 raise DownloadError(f"refused to fetch the file from {host}: the bot sends its "
                                     "token only to Slack's own hosts")

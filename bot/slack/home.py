@@ -40,8 +40,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if action == "auto-disable" and ctx.admin_channel:
             plugin = await ctx.services.plugins.info(name)
             await ctx.client.chat_postMessage(channel=ctx.admin_channel,
-                                              text=messages.auto_disabled_notice(name,
-                                                                                 plugin.error))
+                                              text=render.escape(messages.auto_disabled_notice(
+                                                  name, plugin.error)))
         for viewer in list(ctx.home_viewers):
             await publish(ctx, viewer)
 
@@ -52,8 +52,9 @@ async def _change(ctx: SlackContext, user: str, command: str) -> str:
     result = await ctx.commands.run(command, actor=user, is_admin=ctx.is_admin(user))
     if not result.changed:
         await publish(ctx, user)  # a refusal changes nothing, but the clicker sees why
-        await ctx.client.chat_postEphemeral(channel=user, user=user, text=result.text)
-    return result.text
+        await ctx.client.chat_postEphemeral(channel=user, user=user,
+                                            text=render.escape(result.text))
+    return render.escape(result.text)
 
 
 async def publish(ctx: SlackContext, user: str) -> None:

@@ -22,11 +22,19 @@ _HEADING = re.compile(r"(?m)^#{1,6}\s+(.+?)\s*#*$")
 _BULLET = re.compile(r"(?m)^(\s*)[-*+]\s+")
 
 
+def escape(text: str) -> str:
+    """Slack's control characters as text: `<!channel>`, `<@U1>` and `<http://x|y>` from a
+    plugin, a tool or the model then render literally instead of pinging or disguising."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_mrkdwn(markdown: str) -> str:
-    """Markdown as models write it → Slack mrkdwn. Code spans and blocks are left alone."""
+    """Markdown as models write it → Slack mrkdwn, everything escaped first (the model may
+    repeat what a tool said); code spans and blocks are not reformatted."""
     parts = re.split(r"(```[\s\S]*?```|`[^`\n]+`)", markdown)
     out = []
     for part in parts:
+        part = escape(part)
         if part.startswith("`"):
             out.append(part)
             continue
@@ -113,42 +121,45 @@ def status_blocks(lines: Sequence[str], *, run_id: str | None, done: bool = Fals
 def tool_line(tool: str, arguments: object) -> str:
     args = arguments if isinstance(arguments, str) else json.dumps(arguments,
                                                                    ensure_ascii=False)
-    return f":hammer_and_wrench: `{tool}` `{args[:200]}`"
+    return f":hammer_and_wrench: `{tool}` `{escape(args[:200])}`"
 
 
 def tool_done_line(tool: str, ok: bool, duration_ms: float, summary: str) -> str:
     if ok:
         return f":white_check_mark: `{tool}` ({duration_ms:.0f} ms)"
-    return f":x: `{tool}` ({duration_ms:.0f} ms): {summary[:200]}"
+    return f":x: `{tool}` ({duration_ms:.0f} ms): {escape(summary[:200])}"
 
 
 def code(text: str) -> str:
+    text = escape(text)
     return f"```{text}```" if "\n" in text else text
 
 
 def install_card(result: InstallResult, *, can_enable: bool) -> dict[str, Any]:
     if not result.ok:
-        problems = "\n".join(f"• {p}" for p in result.problems) or result.message
-        text = f":no_entry: *Refused `{result.filename}`*\n{problems}"
-        return {"text": result.message, "blocks": [
+        problems = "\n".join(f"• {escape(str(p))}" for p in result.problems) or \
+            escape(result.message)
+        text = f":no_entry: *Refused `{escape(result.filename)}`*\n{problems}"
+        return {"text": escape(result.message), "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}]}
     fields = [("Plugin", f"`{result.name}` {result.version}"),
               ("Tools", ", ".join(f"`{t}`" for t in result.tools) or "none"),
               ("Permissions", ", ".join(result.permissions) or "none"),
+              ("Sandbox", result.sandbox or "none"),
               ("SHA-256", f"`{result.sha256[:16]}…`")]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f":package: {result.message}"}},
+                                     "text": f":package: {escape(result.message)}"}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"}
                                        for k, v in fields]}]
     if result.warnings:
         blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": "\n".join(result.warnings)[:2000]}]})
+            {"type": "mrkdwn", "text": escape("\n".join(result.warnings)[:2000])}]})
     if can_enable:
         blocks.append({"type": "actions", "elements": [{
             "type": "button", "action_id": "plugin_enable", "style": "primary",
             "value": result.name, "text": {"type": "plain_text", "text": "Enable"}}]})
-    return {"text": result.message, "blocks": blocks}
+    return {"text": escape(result.message), "blocks": blocks}
 
 
 STATUS_EMOJI = {"enabled": ":large_green_circle:", "disabled": ":white_circle:",
@@ -171,11 +182,12 @@ def home_view(plugins: Sequence[PluginInfo], *, is_admin: bool, admin_channel: s
 
 def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
     lines = [f"{STATUS_EMOJI.get(p.status, '')} *{p.name}* {p.version or ''} · {p.source} · "
-             f"{p.status}", p.description or "_no description_",
+             f"{p.status}", escape(p.description) or "_no description_",
              "Tools: " + (", ".join(f"`{t}`" for t in p.tool_names) or "none"),
-             "Permissions: " + (", ".join(p.permissions) or "none")]
+             "Permissions: " + (", ".join(p.permissions) or "none"),
+             "Runs in: " + p.sandbox]
     if p.error:
-        lines.append(f":warning: {p.error[:500]}")
+        lines.append(f":warning: {escape(p.error[:500])}")
     section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn",
                                                            "text": "\n".join(lines)}}
     if is_admin:
@@ -192,7 +204,8 @@ def approval_blocks(approval_id: str, tool: str, arguments: str, requested_by: s
     who = f" for <@{requested_by}>" if requested_by and requested_by.startswith("U") else ""
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": (
-            f":raised_hand: Approval needed{who}: run `{tool}` with\n```{arguments[:2500]}```")}},
+            f":raised_hand: Approval needed{who}: run `{tool}` with\n"
+            f"```{escape(arguments[:2500])}```")}},
         {"type": "actions", "block_id": "approval", "elements": [
             {"type": "button", "action_id": "approve_tool", "style": "primary",
              "value": approval_id, "text": {"type": "plain_text", "text": "Approve"}},

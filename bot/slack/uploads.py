@@ -52,7 +52,7 @@ async def _install(ctx: SlackContext, file_id: str, channel: str, user: str | No
         return  # screenshots and logs shared in the channel are not plugins
     if not ctx.is_admin(user):
         await ctx.client.chat_postEphemeral(channel=channel, user=user or "",
-                                            text=messages.upload_not_admin(name))
+                                            text=render.escape(messages.upload_not_admin(name)))
         await ctx.services.plugins.record_refusal(f"{user}", "install", name[:128],
                                                   messages.not_admin())
         return
@@ -72,7 +72,7 @@ async def _fetch_and_install(ctx: SlackContext, info: dict[str, Any], user: str 
                                       f"{limit:,}-byte upload limit", actor=f"{user}")
     try:
         data = await download(info.get("url_private_download") or info["url_private"],
-                              token=ctx.bot_token, api_host=ctx.api_host, max_bytes=limit)
+                              token=ctx.bot_token, api_origin=ctx.api_origin, max_bytes=limit)
     except DownloadError as exc:
         return await installer.refuse(name, str(exc), actor=f"{user}")
     if name.lower().endswith(".zip") and not data.startswith(ZIP_MAGIC):
