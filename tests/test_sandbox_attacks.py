@@ -390,3 +390,33 @@ def test_process_mode_as_a_non_root_bot_refuses_uploads(tmp_path: Path) -> None:
         "uploaded plugins are disabled: PLUGIN_SANDBOX=process needs the bot to run as root "
         "(each plugin runs under its own uid); run it as root or use bubblewrap "
         "(PLUGIN_SANDBOX=auto)")
+
+
+async def test_bubblewrap_runs_a_python_that_lives_under_tmp(
+        upload_services: Callable[..., Awaitable[Services]]) -> None:
+    """Attack on usability: a venv under /tmp was hidden by the sandbox's own /tmp, and
+    every upload was refused as 'sys.exit at import?'."""
+    if not existing("/usr/bin/bwrap"):
+        pytest.fail("bubblewrap must be installed for this test (.ci/run installs it)")
+    home = Path(tempfile.mkdtemp(prefix="bot-test-venv-"))
+    home.chmod(0o755)
+    try:
+        made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--copies", "--without-pip",
+                               str(home / "venv")], capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        python = home / "venv" / "bin" / "python3"
+        services = await upload_services(plugin_sandbox="auto", plugin_python=str(python))
+        await install(services, "evil", attacks("evil"))
+        status = await call(services, "evil_status")
+        assert isinstance(status, dict) and status["NoNewPrivs"] == "1"
+    finally:
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_the_bot_is_non_dumpable_from_the_import_of_its_package() -> None:
+    """Attack: /proc/<bot>/environ was readable during start-up, before hardening ran."""
+    probe = ("import bot, ctypes; libc = ctypes.CDLL(None); "
+             "print(libc.prctl(3, 0, 0, 0, 0))")  # PR_GET_DUMPABLE
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.stdout.strip() == "0", done.stderr
