@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -392,25 +393,28 @@ def test_process_mode_as_a_non_root_bot_refuses_uploads(tmp_path: Path) -> None:
         "(PLUGIN_SANDBOX=auto)")
 
 
+@pytest.fixture
+def venv_under_tmp() -> Iterator[Path]:
+    """A venv with a copied interpreter in a world-readable dir under /tmp."""
+    home = Path(tempfile.mkdtemp(prefix="bot-test-venv-"))
+    home.chmod(0o755)
+    made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--copies", "--without-pip",
+                           str(home / "venv")], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    yield home / "venv" / "bin" / "python3"
+    shutil.rmtree(home, ignore_errors=True)
+
+
 async def test_bubblewrap_runs_a_python_that_lives_under_tmp(
-        upload_services: Callable[..., Awaitable[Services]]) -> None:
+        venv_under_tmp: Path, upload_services: Callable[..., Awaitable[Services]]) -> None:
     """Attack on usability: a venv under /tmp was hidden by the sandbox's own /tmp, and
     every upload was refused as 'sys.exit at import?'."""
     if not existing("/usr/bin/bwrap"):
         pytest.fail("bubblewrap must be installed for this test (.ci/run installs it)")
-    home = Path(tempfile.mkdtemp(prefix="bot-test-venv-"))
-    home.chmod(0o755)
-    try:
-        made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--copies", "--without-pip",
-                               str(home / "venv")], capture_output=True, text=True, timeout=60)
-        assert made.returncode == 0, made.stderr
-        python = home / "venv" / "bin" / "python3"
-        services = await upload_services(plugin_sandbox="auto", plugin_python=str(python))
-        await install(services, "evil", attacks("evil"))
-        status = await call(services, "evil_status")
-        assert isinstance(status, dict) and status["NoNewPrivs"] == "1"
-    finally:
-        subprocess.run(["rm", "-rf", str(home)], check=False)
+    services = await upload_services(plugin_sandbox="auto", plugin_python=str(venv_under_tmp))
+    await install(services, "evil", attacks("evil"))
+    status = await call(services, "evil_status")
+    assert isinstance(status, dict) and status["NoNewPrivs"] == "1"
 
 
 def test_the_bot_is_non_dumpable_from_the_import_of_its_package() -> None:
