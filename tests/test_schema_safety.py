@@ -150,3 +150,19 @@ def test_the_schema_walk_finds_a_ref_deep_down() -> None:
     node["properties"] = {"x": {"$ref": "https://example.invalid/s"}}
     problems = schema_problems(deep, "p", DEFAULT_LIMITS)
     assert len(problems) == 1 and "points outside the schema" in problems[0].message
+
+
+@pytest.mark.parametrize(("pattern", "text", "expected"), [
+    ("^[a-z0-9-]+$", "checkout-api", True), ("^[a-z0-9-]+$", "Checkout_API", False),
+    ("api", "my-api-1", True), ("^é+$", "ééé", True), ("^.$", "日", True),
+    ("^.$", "日本", False), ("x$", "ax", True), ("^a", "\ud800a", False), ("a", "\ud800a", True),
+    ("", "", True),
+])
+def test_the_fast_re2_matcher_finds_what_a_search_finds(pattern: str, text: str,
+                                                         expected: bool) -> None:
+    import re
+
+    from bot.plugin_host.schemas import compile_pattern
+
+    assert (re.search(pattern, text) is not None) is expected  # the meaning, per Python
+    assert compile_pattern(pattern)(text) is expected

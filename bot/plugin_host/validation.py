@@ -7,6 +7,7 @@ builtin module; schema safety (refs, patterns, sizes) lives in `schemas.py`.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -253,7 +254,7 @@ def _check_parameters(params: Any, where: str, problems: list[Problem],
         problems.append(Problem(where, "must be a JSON Schema object (a dict)"))
         return
     try:
-        validator_for(params, default=Draft202012Validator).check_schema(params)
+        _check_against_metaschema(params)
     except SchemaError as exc:
         path = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in exc.path)
         problems.append(Problem(f"{where}{path}", f"is not valid JSON Schema: {exc.message}"))
@@ -262,6 +263,23 @@ def _check_parameters(params: Any, where: str, problems: list[Problem],
         problems.append(Problem(f"{where}.type", "must be 'object': tool arguments are always "
                                 "an object of named parameters"))
     problems += schema_problems(params, where, limits)
+
+
+_VALID_SCHEMAS: set[str] = set()
+
+
+def _check_against_metaschema(params: dict[str, Any]) -> None:
+    """jsonschema's `check_schema`, remembered for schemas already found valid: it is ~3 ms
+    a schema, most of start-up with many plugins, and tools repeat their schemas."""
+    try:
+        key = json.dumps(params, sort_keys=True)
+    except (TypeError, ValueError):
+        key = None  # not JSON data: check_schema will say what is wrong with it
+    if key is not None and key in _VALID_SCHEMAS:
+        return
+    validator_for(params, default=Draft202012Validator).check_schema(params)
+    if key is not None and len(_VALID_SCHEMAS) < 4096:
+        _VALID_SCHEMAS.add(key)
 
 
 def _takes_config(func: Callable[..., Any]) -> bool:
