@@ -6,7 +6,6 @@ or process that must not exist, the listener that received nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from bot.app import Services
 from bot.plugin_host.sandbox import ROOT_WORKER_BASE
 from tests import zips
 from tests.conftest import REPO
+from tests.slack_harness import until
 from tests.test_upload_runtime import processes_with
 
 ATTACKS = '''
@@ -224,29 +224,17 @@ async def test_one_plugin_holding_its_process_limit_does_not_starve_another(
 
 async def test_a_setsid_daemon_dies_with_its_worker(attacker: Services) -> None:
     assert await call(attacker, "evil_daemon", tag="7771") == "started"
-    for _ in range(50):  # positive signal first: it did start
-        if processes_with(["sleep", "7771"]):
-            break
-        await asyncio.sleep(0.1)
-    assert processes_with(["sleep", "7771"])
+    await until(lambda: processes_with(["sleep", "7771"]), 5)  # positive signal: it started
     await attacker.plugins.disable("evil", actor="U1")
-    for _ in range(50):
-        if not processes_with(["sleep", "7771"]):
-            break
-        await asyncio.sleep(0.1)
-    assert processes_with(["sleep", "7771"]) == []
+    await until(lambda: not processes_with(["sleep", "7771"]), 5)
 
 
 async def test_a_setsid_daemon_started_at_import_dies_with_the_probe(
         sandbox_mode: str, upload_services: Callable[..., Awaitable[Services]]) -> None:
     services = await upload_services(plugin_sandbox=sandbox_mode)
     result = await services.installer.check(zips.package("sneaky", IMPORT_DAEMON), "s.zip")
-    assert result.ok, result.message
-    for _ in range(50):
-        if not processes_with(["sleep", "7781"]):
-            break
-        await asyncio.sleep(0.1)
-    assert processes_with(["sleep", "7781"]) == []
+    assert result.ok, result.message  # the probe imported it, so the daemon was started
+    await until(lambda: not processes_with(["sleep", "7781"]), 5)
 
 
 async def test_host_temp_dirs_stay_untouched_and_private_tmp_is_bounded(
