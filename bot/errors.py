@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.redaction import redact
+
 
 class BotError(Exception):
     """Root of every error the bot raises on purpose; its text is fit for a user."""
@@ -20,6 +22,11 @@ class Problem:
 
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        # plugin-controlled text (an exception's message, a value it echoes) reaches the
+        # install card, `info`, App Home and the audit trail from here: masked once
+        object.__setattr__(self, "message", redact(self.message))
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

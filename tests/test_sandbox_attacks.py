@@ -412,3 +412,27 @@ def test_the_bot_is_non_dumpable_from_the_import_of_its_package() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=REPO, timeout=60)
     assert done.stdout.strip() == "0", done.stderr
+
+
+async def test_an_installed_upload_is_refused_at_load_without_a_sandbox_and_keeps_its_uid(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo_builtin: str,
+        upload_services: Callable[..., Awaitable[Services]]) -> None:
+    first = await upload_services(plugin_sandbox="process")
+    await install(first, "evil", attacks("evil"))
+    uid = (await call(first, "evil_identity"))["uid"]  # type: ignore[index]
+    await first.close()
+
+    monkeypatch.setenv("PATH", str(fake_bin(tmp_path, "unrelated", "exit 0")))
+    without = await upload_services(plugin_sandbox="auto")
+    info = await without.plugins.info("evil")
+    assert (info.status, info.sandbox) == ("error", "none")
+    assert "uploaded plugins are disabled: bubblewrap is not installed (apt-get install " \
+           "bubblewrap)" in (info.error or "")
+    await without.plugins.enable("echoer", actor="U1")
+    assert (await without.registry.call(echo_builtin, {"text": "x"})).ok
+    await without.close()
+
+    monkeypatch.undo()
+    again = await upload_services(plugin_sandbox="process")
+    await again.plugins.enable("evil", actor="U1")
+    assert (await call(again, "evil_identity"))["uid"] == uid  # type: ignore[index]

@@ -253,3 +253,13 @@ def test_pack_refuses_a_symlink(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "never packed or followed: key." in done.stderr
     assert not list(tmp_path.glob("*.zip"))
+
+
+async def test_a_secret_in_an_import_error_is_masked_in_the_refusal_and_the_audit(
+        services: Services) -> None:
+    source = "raise RuntimeError('cannot reach postgres://app:hunter2-pw@db:5432/app')\n"
+    message = await refused(services, source, name="leaky")
+    assert "postgres://app:[REDACTED]@db:5432/app" in message
+    assert "hunter2" not in message
+    event = (await services.plugins.audit(1))[0]
+    assert event.outcome == "refused" and "hunter2" not in (event.detail or "")
