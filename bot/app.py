@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.agent.context import load_system_prompt
 from bot.agent.llm import LLM, OPENAI_URL
@@ -177,7 +179,8 @@ class WorkerFactory:
         return None if sandbox is None or sandbox.problem else sandbox.kind
 
     def _make(self, name: str, entry: Path, *, network: bool, idle: float, uid: int | None,
-              expected_name: str | None = None) -> WorkerHost:
+              expected_name: str | None = None,
+              config: Mapping[str, Any] | None = None) -> WorkerHost:
         sandbox = self.sandbox
         if sandbox is None or sandbox.problem:
             reason = sandbox.describe() if sandbox else "the sandbox is unavailable"
@@ -185,7 +188,7 @@ class WorkerFactory:
         return WorkerHost(name=name, entry=entry, sandbox=sandbox, network=network,
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
-                          expected_name=expected_name, uid=uid,
+                          expected_name=expected_name, uid=uid, config=config,
                           schema_limits=SchemaLimits(
                               max_tools=self.settings.plugin_max_tools,
                               max_schema_bytes=self.settings.plugin_max_schema_kb * 1024))
@@ -198,7 +201,8 @@ class WorkerFactory:
         sandbox = self.sandbox
         uid = sandbox.probe_uid() if sandbox is not None and sandbox.root else None
         host = self._make(name or "upload", entry, network=False, idle=0, uid=uid,
-                          expected_name=name)
+                          expected_name=name,
+                          config=self.settings.plugin_defaults().get(name or "", {}))
         try:
             return await host.load()
         finally:

@@ -36,10 +36,16 @@ def plugins_dir(tmp_path: Path) -> Path:
     return root
 
 
+# Two bots with different databases on one host need different uid ranges (docs/plugins.md):
+# so do two test runs on one machine, or one's reaping kills the other's workers.
+_SLOT = 300_000 + (os.getpid() % 800) * 2_100
+UID_RANGE = f"{_SLOT}-{_SLOT + 2_099}"
+
+
 @pytest.fixture
 def settings(tmp_path: Path, plugins_dir: Path) -> Settings:
     return load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-                         plugins_dir=plugins_dir, tool_timeout=5)
+                         plugins_dir=plugins_dir, tool_timeout=5, plugin_uid_range=UID_RANGE)
 
 
 @pytest.fixture
@@ -97,7 +103,7 @@ def upload_settings(tmp_path: Path, plugins_dir: Path) -> Callable[..., Settings
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
             "plugins_dir": plugins_dir, "tool_timeout": 5, "plugin_sandbox": "process",
             "plugin_probe_timeout": 3, "plugin_worker_memory_mb": 256,
-            "plugin_max_consecutive_failures": 3}
+            "plugin_max_consecutive_failures": 3, "plugin_uid_range": UID_RANGE}
         return load_settings(**(values | overrides))
 
     return make
@@ -218,4 +224,4 @@ def subprocess_env(tmp_path: Path, plugins_dir: Path, **extra: str) -> dict[str,
              if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))
              and k.upper() not in PROXY_VARIABLES}
     return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-                    "PLUGINS_DIR": str(plugins_dir), **extra}
+                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_UID_RANGE": UID_RANGE, **extra}

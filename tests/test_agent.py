@@ -348,3 +348,43 @@ async def test_tool_results_are_json_for_structured_data(agent_services: Make,
     fake_openai.reply("ok")
     await services.runs.ask("q", caller=CALLER)
     assert json.loads(tool_messages(fake_openai, 1)[0]["content"]) == {"pods": ["p1"]}
+
+
+CONFIGURED = '''
+def get_manifest():
+    return {"name": "greeter", "version": "1.0.0"}
+
+def get_tools(config):
+    greeting = config.get("greeting", "hello")
+
+    def greet(who="world"):
+        return f"{greeting}, {who}"
+
+    return [{"schema": {"name": f"greet_{config.get('lang', 'en')}",
+                        "parameters": {"type": "object",
+                                       "properties": {"who": {"type": "string"}}}},
+             "handler": greet}]
+'''
+
+
+@pytest.mark.parametrize("sandbox", ["process", "bwrap"])
+async def test_an_upload_whose_get_tools_takes_config_is_installed_and_called(
+        agent_services: Make, fake_openai: FakeOpenAI, sandbox: str) -> None:
+    """docs/plugins.md promises `def get_tools(config)`; the worker used to call it bare."""
+    from tests import zips
+    from tests.conftest import bwrap_usable
+
+    if sandbox == "bwrap" and not bwrap_usable():
+        pytest.fail("bubblewrap must be usable here (.ci/run installs it)")
+    services = await agent_services(plugin_sandbox=sandbox, plugin_config={
+        "greeter": {"greeting": "hola", "lang": "es"}})
+    result = await services.installer.install(zips.package("greeter", CONFIGURED),
+                                              "greeter.zip", actor="U1")
+    assert (result.ok, result.tools) == (True, ("greet_es",)), result.message
+    await services.plugins.enable("greeter", actor="U1")
+    fake_openai.reply(tool_calls=[call("greet_es", {"who": "SRE"}, "c1")])
+    fake_openai.reply("It said hola.")
+    answer = await services.runs.ask("greet me", caller=CALLER)
+    assert answer.text == "It said hola."
+    assert tool_messages(fake_openai, 1) == [
+        {"role": "tool", "tool_call_id": "c1", "content": "hola, SRE"}]

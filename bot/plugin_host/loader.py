@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from bot.errors import PluginError, Problem
-from bot.plugin_host.validation import describe_exception
+from bot.plugin_host.describe import describe_exception
 
 _counter = itertools.count(1)
 _SKIP_PARTS = {"__pycache__"}

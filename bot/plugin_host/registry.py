@@ -17,9 +17,9 @@ from types import MappingProxyType
 from typing import Any
 
 from bot import messages
+from bot.plugin_host.describe import describe_exception
 from bot.plugin_host.protocol import Caller, ToolResult, ToolSpec
 from bot.plugin_host.schemas import compile_validator
-from bot.plugin_host.validation import describe_exception
 from bot.redaction import redact
 from bot.sdk import ToolContext
 

@@ -39,6 +39,7 @@ from bot.plugin_host import worker_main
 log = logging.getLogger(__name__)
 
 SDK_FILE = Path(__file__).resolve().parents[1] / "sdk.py"
+DESCRIBE_FILE = Path(__file__).resolve().parent / "describe.py"
 MIN_PYTHON = (3, 10)
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl",
@@ -205,6 +206,9 @@ class Sandbox:
         shutil.copy2(worker_main.__file__, code / "worker_main.py")
         (code / "sdk" / "bot" / "__init__.py").write_text("")
         shutil.copy2(SDK_FILE, code / "sdk" / "bot" / "sdk.py")
+        (code / "sdk" / "bot" / "plugin_host").mkdir()
+        (code / "sdk" / "bot" / "plugin_host" / "__init__.py").write_text("")
+        shutil.copy2(DESCRIBE_FILE, code / "sdk" / "bot" / "plugin_host" / "describe.py")
         if entry.is_dir():
             shutil.copytree(entry, code / "plugin" / entry.name, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -6,10 +6,9 @@ builtin module; schema safety (refs, patterns, sizes) lives in `schemas.py`.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -18,6 +17,7 @@ from jsonschema.validators import validator_for
 from packaging.version import InvalidVersion, Version
 
 from bot.errors import PluginError, Problem
+from bot.plugin_host.describe import describe_module
 from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
 from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits, schema_problems
 from bot.sdk import PERMISSIONS
@@ -34,37 +34,38 @@ _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 def check_module(module: object, *, expected_name: str | None = None,
                  config: dict[str, Any] | None = None,
                  limits: SchemaLimits = DEFAULT_LIMITS) -> LoadedPlugin:
-    """Call `get_manifest()` and `get_tools()` on `module` and validate both.
+    """Describe a (trusted, imported) module the way a worker describes an upload, validate
+    that description, and give each tool its handler back.
 
-    Raises `PluginError` listing every problem found in either.
+    Raises `PluginError` listing every problem found.
     """
-    problems: list[Problem] = []
-    label = expected_name or getattr(module, "__name__", "plugin")
-    raw_manifest = _call_entry(module, "get_manifest", problems)
-    raw_tools = _call_entry(module, "get_tools", problems, config=config)
-    return _check(raw_manifest, raw_tools, problems, label=label, expected_name=expected_name,
-                  described=False, limits=limits)
+    described, handlers = describe_module(module, config)
+    plugin = check_description(described, expected_name=expected_name, limits=limits,
+                               label=getattr(module, "__name__", "plugin"))
+    tools = tuple(replace(spec, handler=handlers[spec.name]) for spec in plugin.tools)
+    return replace(plugin, tools=tools)
 
 
 def check_description(described: dict[str, Any], *, expected_name: str | None = None,
-                      limits: SchemaLimits = DEFAULT_LIMITS) -> LoadedPlugin:
+                      limits: SchemaLimits = DEFAULT_LIMITS, label: str = "upload"
+                      ) -> LoadedPlugin:
     """Validate what a sandboxed worker reported about a plugin it imported.
 
     The worker sends plain data: the manifest, the tool dicts with each handler replaced by
     `{"callable": bool, "wants_ctx": bool}`, and the errors it met. Validation happens here,
     in the bot, never next to the untrusted code.
     """
-    label = expected_name or "upload"
+    label = expected_name or label
     if "import_error" in described:
         raise PluginError(label, [Problem("import", str(described["import_error"]))])
     problems = [Problem(f"{attr}()", str(described[f"{attr}_error"]))
                 for attr in ("get_manifest", "get_tools") if f"{attr}_error" in described]
     return _check(described.get("get_manifest"), described.get("get_tools"), problems,
-                  label=label, expected_name=expected_name, described=True, limits=limits)
+                  label=label, expected_name=expected_name, limits=limits)
 
 
 def _check(raw_manifest: Any, raw_tools: Any, problems: list[Problem], *, label: str,
-           expected_name: str | None, described: bool, limits: SchemaLimits) -> LoadedPlugin:
+           expected_name: str | None, limits: SchemaLimits) -> LoadedPlugin:
     manifest, warnings = None, []
     if raw_manifest is not None:
         manifest, manifest_warnings = validate_manifest(raw_manifest, problems,
@@ -74,43 +75,11 @@ def _check(raw_manifest: Any, raw_tools: Any, problems: list[Problem], *, label:
             label = raw_manifest["name"]
     tools: list[ToolSpec] = []
     if raw_tools is not None:
-        tools, tool_warnings = validate_tools(raw_tools, problems, described=described,
-                                              limits=limits)
+        tools, tool_warnings = validate_tools(raw_tools, problems, limits=limits)
         warnings += tool_warnings
     if problems or manifest is None:
         raise PluginError(label, problems or [Problem("get_manifest()", "returned nothing")])
     return LoadedPlugin(manifest=manifest, tools=tuple(tools), warnings=tuple(warnings))
-
-
-def _call_entry(module: object, attr: str, problems: list[Problem], *,
-                config: dict[str, Any] | None = None) -> Any:
-    func = getattr(module, attr, None)
-    if func is None:
-        problems.append(Problem(f"{attr}()", "is missing: a plugin must define it"))
-        return None
-    if not callable(func):
-        problems.append(Problem(f"{attr}()", f"is a {type(func).__name__}, not a function"))
-        return None
-    try:
-        if _takes_config(func):  # get_tools(config=...) sees the plugin's settings
-            return func(config=dict(config or {}))
-        return func()
-    except Exception as exc:  # plugin code: any failure is a validation problem
-        problems.append(Problem(f"{attr}()", f"raised {describe_exception(exc)}"))
-        return None
-
-
-def describe_exception(exc: BaseException) -> str:
-    """`TypeError: message (file.py:12)` — one line, pointing at the innermost frame."""
-    where = ""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is not None:
-        filename = tb.tb_frame.f_code.co_filename.rsplit("/", 1)[-1]
-        where = f" ({filename}:{tb.tb_lineno})"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
 
 
 def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str | None = None
@@ -156,7 +125,7 @@ def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str |
                     permissions=tuple(dict.fromkeys(permissions))), warnings
 
 
-def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False,
+def validate_tools(raw: Any, problems: list[Problem], *,
                    limits: SchemaLimits = DEFAULT_LIMITS) -> tuple[list[ToolSpec], list[str]]:
     """Check the list `get_tools()` returned; append problems, return the valid specs."""
     if not isinstance(raw, list | tuple):
@@ -170,7 +139,7 @@ def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False
     warnings: list[str] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):
-        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, described, limits)
+        spec = _validate_tool(item, f"tools[{index}]", problems, warnings, limits)
         if spec is None:
             continue
         if spec.name in seen:
@@ -185,21 +154,16 @@ def validate_tools(raw: Any, problems: list[Problem], *, described: bool = False
 
 
 def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: list[str],
-                   described: bool, limits: SchemaLimits) -> ToolSpec | None:
+                   limits: SchemaLimits) -> ToolSpec | None:
     if not isinstance(item, dict):
         problems.append(Problem(where, f"must be a dict with 'schema' and 'handler', got "
                                 f"{type(item).__name__}"))
         return None
     before = len(problems)
     function = _normalise_schema(item.get("schema"), f"{where}.schema", problems, limits)
-    handler = item.get("handler")
-    if described:  # a worker's {"callable": bool, "wants_ctx": bool}
-        facts = handler if isinstance(handler, dict) else {}
-        is_callable, wants_ctx = facts.get("callable") is True, facts.get("wants_ctx") is True
-        handler = None
-    else:
-        is_callable = callable(handler)
-        wants_ctx = is_callable and _wants_ctx(handler)
+    facts = item.get("handler")  # describe_module's {"callable": bool, "wants_ctx": bool}
+    facts = facts if isinstance(facts, dict) else {}
+    is_callable, wants_ctx = facts.get("callable") is True, facts.get("wants_ctx") is True
     if not is_callable:
         problems.append(Problem(f"{where}.handler", "must be a function (sync or async)"))
     approval = item.get("requires_approval", False)
@@ -217,7 +181,7 @@ def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: lis
     return ToolSpec(name=function["name"], description=function.get("description", ""),
                     parameters=function.get("parameters", _EMPTY_PARAMETERS),
                     requires_approval=approval, timeout=float(timeout) if timeout else None,
-                    handler=handler, wants_ctx=wants_ctx)
+                    wants_ctx=wants_ctx)
 
 
 def _normalise_schema(schema: Any, where: str, problems: list[Problem],
@@ -280,18 +244,3 @@ def _check_against_metaschema(params: dict[str, Any]) -> None:
     validator_for(params, default=Draft202012Validator).check_schema(params)
     if key is not None and len(_VALID_SCHEMAS) < 4096:
         _VALID_SCHEMAS.add(key)
-
-
-def _takes_config(func: Callable[..., Any]) -> bool:
-    try:
-        return "config" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _wants_ctx(handler: Callable[..., Any]) -> bool:
-    try:
-        parameter = inspect.signature(handler).parameters.get("ctx")
-    except (TypeError, ValueError):
-        return False
-    return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY

@@ -226,9 +226,10 @@ class WorkerHost:
     def __init__(self, *, name: str, entry: Path, sandbox: Sandbox, network: bool,
                  probe_timeout: float = 10.0, idle_seconds: float = 300.0,
                  max_line: int = 4 * 2**20, expected_name: str | None = None,
-                 uid: int | None = None, schema_limits: SchemaLimits = DEFAULT_LIMITS
-                 ) -> None:
+                 uid: int | None = None, schema_limits: SchemaLimits = DEFAULT_LIMITS,
+                 config: Mapping[str, Any] | None = None) -> None:
         self.name = name
+        self.config = dict(config or {})  # what get_tools(config) sees at describe time
         self.schema_limits = schema_limits
         self.uid = uid
         self.entry = entry
@@ -255,8 +256,9 @@ class WorkerHost:
         """Probe: import the plugin in a fresh worker and validate what it describes."""
         try:
             worker = await self._ensure_worker()
-            response = await asyncio.wait_for(worker.request({"op": "describe"}),
-                                              self.probe_timeout)
+            response = await asyncio.wait_for(
+                worker.request({"op": "describe", "config": dict(self.config)}),
+                self.probe_timeout)
         except SandboxUnavailable as exc:
             raise PluginError(self.name, [Problem("sandbox", str(exc))]) from None
         except TimeoutError:

@@ -1,11 +1,12 @@
 """The plugin worker: runs one uploaded plugin in a sandboxed subprocess.
 
-Standard library only — the sandbox copies this file (and `bot/sdk.py`) into the worker's
-private directory and starts it with `python -I -B`. It talks to the bot over two dedicated
+Standard library only — the sandbox copies this file, `bot/sdk.py` and
+`bot/plugin_host/describe.py` (the describe path builtins use too) into the worker's private
+directory and starts it with `python -I -B`. It talks to the bot over two dedicated
 pipe file descriptors, one JSON object per line, so that whatever the plugin prints to
 stdout/stderr cannot corrupt the protocol (those go to the bot's log).
 
-Requests:  {"id": 1, "op": "describe"}
+Requests:  {"id": 1, "op": "describe", "config": {...}}
            {"id": 2, "op": "call", "tool": "name", "arguments": {...}, "ctx": {...}}
 Responses: {"id": 1, "ok": true, "value": ...} or {"id": 1, "ok": false, "error": "..."}
 """
@@ -39,25 +40,17 @@ def apply_limits(limits: dict[str, int]) -> None:
             resource.setrlimit(which, (value, value))
 
 
-def describe_exception(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = ""
-    if tb is not None:
-        where = f" ({os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
-
-
 class Plugin:
     def __init__(self, entry: str) -> None:
         self.entry = entry
         self.module: Any = None
         self.handlers: dict[str, Any] = {}
 
-    def load(self) -> dict[str, Any]:
-        """Import the plugin and describe it as plain JSON data for the bot to validate."""
+    def load(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Import the plugin and describe it as plain JSON data for the bot to validate,
+        with the same `describe_module` the bot uses for its builtins."""
+        from bot.plugin_host.describe import describe_exception, describe_module
+
         package = os.path.isdir(self.entry)
         path = os.path.join(self.entry, "__init__.py") if package else self.entry
         spec = importlib.util.spec_from_file_location(
@@ -71,41 +64,7 @@ class Plugin:
         except (Exception, SystemExit) as exc:
             return {"import_error": describe_exception(exc)}
         self.module = module
-        out: dict[str, Any] = {}
-        for attr in ("get_manifest", "get_tools"):
-            func = getattr(module, attr, None)
-            if func is None:
-                out[f"{attr}_error"] = "is missing: a plugin must define it"
-            elif not callable(func):
-                out[f"{attr}_error"] = f"is a {type(func).__name__}, not a function"
-            else:
-                try:
-                    out[attr] = func()
-                except (Exception, SystemExit) as exc:
-                    out[f"{attr}_error"] = f"raised {describe_exception(exc)}"
-        if isinstance(out.get("get_tools"), list | tuple):
-            out["get_tools"] = [self._describe_tool(item) for item in out["get_tools"]]
-        return out
-
-    def _describe_tool(self, item: Any) -> Any:
-        if not isinstance(item, dict):
-            return item
-        described = dict(item)
-        handler = item.get("handler")
-        info = {"callable": callable(handler), "wants_ctx": False}
-        if callable(handler):
-            try:
-                param = inspect.signature(handler).parameters.get("ctx")
-                info["wants_ctx"] = bool(param and param.kind is param.KEYWORD_ONLY)
-            except (TypeError, ValueError):
-                pass
-            schema = item.get("schema")
-            if isinstance(schema, dict):
-                function = schema.get("function") if isinstance(schema.get("function"),
-                                                                dict) else schema
-                if isinstance(function.get("name"), str):
-                    self.handlers[function["name"]] = handler
-        described["handler"] = info
+        described, self.handlers = describe_module(module, config)
         return described
 
 
@@ -130,7 +89,7 @@ class Worker:
         rid = request.get("id")
         try:
             if request.get("op") == "describe":
-                value = self.plugin.load()
+                value = self.plugin.load(request.get("config") or {})
             elif request.get("op") == "call":
                 value = await self.call(request)
             else:
@@ -141,13 +100,13 @@ class Worker:
                 logging.getLogger("plugin").exception("tool call failed")
             self.send({"id": rid, "ok": False, "plain": isinstance(own_words, str),
                        "error": own_words if isinstance(own_words, str) else
-                       describe_exception(exc)})
+                       _describe(exc)})
         else:
             self.send({"id": rid, "ok": True, "value": value})
 
     async def call(self, request: dict[str, Any]) -> Any:
-        if self.plugin.module is None:
-            described = self.plugin.load()
+        if self.plugin.module is None:  # a fresh worker: load with the caller's config
+            described = self.plugin.load((request.get("ctx") or {}).get("config") or {})
             if "import_error" in described:
                 raise RuntimeError(f"the plugin failed to import: {described['import_error']}")
         handler = self.plugin.handlers[request["tool"]]
@@ -173,6 +132,12 @@ class Worker:
                     continue
                 asyncio.run_coroutine_threadsafe(self.handle(request), self.loop)
         os._exit(0)  # the bot closed the pipe: it wants us gone
+
+
+def _describe(exc: BaseException) -> str:
+    from bot.plugin_host.describe import describe_exception
+
+    return describe_exception(exc)
 
 
 def make_context(data: dict[str, Any]) -> Any:
