@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["PERMISSIONS", "ToolContext", "ToolError", "child_environment"]
+__all__ = ["PERMISSIONS", "ToolContext", "ToolError", "ToolFailure", "child_environment"]
 
 #: Permissions a manifest may ask for. The sandbox grants nothing that is not listed.
 PERMISSIONS: Mapping[str, str] = MappingProxyType(
@@ -37,14 +37,25 @@ class ToolContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("plugin"))
 
 
-class ToolError(Exception):
+class ToolFailure(Exception):
+    """A tool call that failed in a known way. `kind` goes into the result (`failed`,
+    `crashed`, …); `text` is shown to the model as written when `verbatim`, else after
+    "Tool 'x' failed: ". The bot raises subclasses; plugins raise `ToolError`."""
+
+    def __init__(self, text: str, *, kind: str = "failed", verbatim: bool = False) -> None:
+        super().__init__(text)
+        self.text = text
+        self.kind = kind
+        self.verbatim = verbatim
+
+
+class ToolError(ToolFailure):
     """Raise this to report a failure in your own words: the model sees exactly the message
     (no exception type, no file and line), e.g. `raise ToolError("namespace 'x' not found")`.
     Any other exception is reported as `Type: message (file.py:line)`."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.user_text = message
+        super().__init__(message, kind="failed", verbatim=True)
 
 
 CHILD_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "KUBECONFIG",

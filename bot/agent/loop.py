@@ -24,7 +24,7 @@ from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall
 from bot.agent.tool_log import ToolCallLog, ToolCallRecord
-from bot.plugin_host.protocol import Caller, ToolResult
+from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
 from bot.redaction import redact, redact_arguments
 
@@ -127,7 +127,7 @@ class Agent:
         key = (name, _canonical(raw))
         state.calls[key] += 1
         if state.calls[key] > MAX_REPEATS:
-            return ToolResult(False, messages.repeated_call(name), name, error="repeated")
+            return ToolResult(False, messages.repeated_call(name), name, error=ErrorKind.REPEATED)
         shown = _parse(raw)
         await _tell(state, ToolStarted(call.id, name, shown))
         started = time.perf_counter()
@@ -153,13 +153,13 @@ class Agent:
         if self.approver is None:
             return ToolResult(False, messages.approval_unavailable(name), name,
                               plugin=tool.plugin, plugin_version=tool.plugin_version,
-                              error="denied")
+                              error=ErrorKind.DENIED)
         decision = await self.approver(tool=name, arguments=redact_arguments(raw),
                                        caller=state.caller, run_id=state.run_id)
         if decision.approved:
             return None
         return ToolResult(False, decision.text, name, plugin=tool.plugin,
-                          plugin_version=tool.plugin_version, error="denied")
+                          plugin_version=tool.plugin_version, error=ErrorKind.DENIED)
 
     def _finish(self, state: _RunState, status: str, text: str) -> RunResult:
         return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)

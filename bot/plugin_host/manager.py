@@ -30,6 +30,7 @@ from bot.plugin_host.protocol import (
     STATUS_ERROR,
     LoadedPlugin,
     Manifest,
+    PluginSource,
 )
 from bot.plugin_host.registry import Registry
 from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
@@ -101,7 +102,7 @@ class PluginManager:
     def runs_upload(self, name: str) -> bool:
         """Whether `name` is loaded now as an uploaded (sandboxed) plugin."""
         active = self._active.get(name)
-        return active is not None and active.source == "upload"
+        return active is not None and active.source == PluginSource.UPLOAD
 
     def builtin_names(self) -> set[str]:
         return set(discover(self.plugins_dir / BUILTINS))
@@ -144,7 +145,7 @@ class PluginManager:
             await self._refuse_clash(name, active, actor=actor, action="enable")
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
-                if row.source == "builtin":
+                if row.source == PluginSource.BUILTIN:
                     record_builtin_version(row, active.plugin, _source_path(active))
                 row.enabled, row.status, row.error = True, STATUS_ENABLED, None
                 row.consecutive_failures = 0
@@ -178,7 +179,7 @@ class PluginManager:
             async with self.db.write() as session:
                 repo = PluginRepository(session)
                 row = await self._require(repo, name)
-                builtin = row.source == "builtin"
+                builtin = row.source == PluginSource.BUILTIN
                 outcome = "refused" if builtin else "ok"
                 detail = messages.builtin_not_removable(name) if builtin else None
                 AuditRepository(session).record(actor=actor, action="remove", target=name,
@@ -213,8 +214,9 @@ class PluginManager:
                 repo = PluginRepository(session)
                 row = await repo.get(name)
                 if row is None:
-                    row = PluginRow(name=name, source="upload", enabled=False, versions=[],
-                                    status=STATUS_DISABLED, config={}, consecutive_failures=0)
+                    row = PluginRow(name=name, source=PluginSource.UPLOAD, enabled=False,
+                                    versions=[], status=STATUS_DISABLED, config={},
+                                    consecutive_failures=0)
                     repo.add(row)
                 if row.sandbox_uid is None:
                     row.sandbox_uid = await self._new_sandbox_uid(repo, name)
@@ -304,13 +306,14 @@ class PluginManager:
             audit = AuditRepository(session)
             rows = {row.name: row for row in await repo.all()}
             for name in builtins.keys() - rows.keys():
-                rows[name] = PluginRow(name=name, source="builtin", status=STATUS_DISABLED,
+                rows[name] = PluginRow(name=name, source=PluginSource.BUILTIN,
+                                       status=STATUS_DISABLED,
                                        enabled=name in self.default_enabled, versions=[],
                                        config={}, consecutive_failures=0)
                 repo.add(rows[name])
             for name, row in sorted(rows.items()):
                 before = (row.status, row.error)
-                candidate = loaded.pop(name, None) if row.source == "builtin" else None
+                candidate = loaded.pop(name, None) if row.source == PluginSource.BUILTIN else None
                 await self._settle(row, candidate, fresh, on_disk=name in builtins)
                 if (row.status, row.error) != before and row.status == STATUS_ERROR:
                     audit.record(actor=actor, action="load", target=name, outcome="error",
@@ -323,7 +326,7 @@ class PluginManager:
     async def _settle(self, row: PluginRow, candidate: ActivePlugin | PluginError | None,
                       fresh: dict[str, ActivePlugin], *, on_disk: bool) -> None:
         """Decide one plugin's status at start-up; activate it when it should be on."""
-        if row.source == "builtin" and not on_disk:
+        if row.source == PluginSource.BUILTIN and not on_disk:
             row.status, row.error = STATUS_ERROR, messages.files_missing(f"{BUILTINS}/{row.name}")
             return
         if isinstance(candidate, PluginError):
@@ -359,11 +362,11 @@ class PluginManager:
         except PluginError as exc:
             log.error("builtin plugin %s failed to load: %s", name, exc)
             return exc
-        return ActivePlugin(plugin.manifest.version, host, plugin, "builtin")
+        return ActivePlugin(plugin.manifest.version, host, plugin, PluginSource.BUILTIN)
 
     async def _open(self, row: PluginRow) -> ActivePlugin:
         """Load the code for `row` (builtin from disk; upload through its host factory)."""
-        if row.source == "builtin":
+        if row.source == PluginSource.BUILTIN:
             path = discover(self.plugins_dir / BUILTINS).get(row.name)
             if path is None:
                 raise PluginError(row.name, [messages.files_missing(f"{BUILTINS}/{row.name}")])
@@ -385,7 +388,7 @@ class PluginManager:
         if self._upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self._upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
-        return ActivePlugin(version, host, plugin, "upload", self._config(row))
+        return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self._config(row))
 
     async def _new_sandbox_uid(self, repo: PluginRepository, name: str) -> int:
         uid = await repo.free_sandbox_uid(self._sandbox_uids)
@@ -396,7 +399,8 @@ class PluginManager:
     def _info(self, row: PluginRow) -> PluginInfo:
         """The row as surfaces show it, with where its code runs in this process (asking
         the sandbox only for uploads: detecting it starts two short subprocesses)."""
-        kind = self._sandbox_kind() if row.source == "upload" and self._sandbox_kind else None
+        uploaded = row.source == PluginSource.UPLOAD
+        kind = self._sandbox_kind() if uploaded and self._sandbox_kind else None
         return plugin_info(row, kind)
 
     def _config(self, row: PluginRow) -> dict[str, Any]:

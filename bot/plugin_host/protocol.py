@@ -4,9 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-STATUS_ENABLED, STATUS_DISABLED, STATUS_ERROR = "enabled", "disabled", "error"
+
+class PluginStatus(StrEnum):
+    """What became of a plugin (the database's `plugins.status`)."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    ERROR = "error"
+
+
+STATUS_ENABLED, STATUS_DISABLED, STATUS_ERROR = (PluginStatus.ENABLED, PluginStatus.DISABLED,
+                                                 PluginStatus.ERROR)
+
+
+class PluginSource(StrEnum):
+    """Where a plugin's code comes from (`plugins.source`)."""
+
+    BUILTIN = "builtin"
+    UPLOAD = "upload"
+    MCP = "mcp"
+
+
+class ErrorKind(StrEnum):
+    """Why a tool call failed (`ToolResult.error`, `tool_calls.error`)."""
+
+    UNKNOWN_TOOL = "unknown_tool"  # no enabled plugin offers it
+    BAD_ARGUMENTS = "bad_arguments"  # not JSON, not an object, or against the schema
+    TIMEOUT = "timeout"  # stopped at its timeout
+    FAILED = "failed"  # the handler raised
+    CRASHED = "crashed"  # the worker running it died or broke the protocol
+    REPEATED = "repeated"  # the agent's repeat guard refused the same call again
+    DENIED = "denied"  # an approval was denied or timed out
 
 
 class PluginModule(Protocol):
@@ -97,5 +128,5 @@ class ToolResult:
     tool: str
     plugin: str | None = None
     plugin_version: str | None = None
-    error: str | None = None  # unknown_tool | bad_arguments | timeout | failed | crashed
+    error: ErrorKind | None = None
     duration_ms: float = 0.0

@@ -18,10 +18,10 @@ from typing import Any
 
 from bot import messages
 from bot.plugin_host.describe import describe_exception
-from bot.plugin_host.protocol import Caller, ToolResult, ToolSpec
+from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult, ToolSpec
 from bot.plugin_host.schemas import compile_validator
 from bot.redaction import redact
-from bot.sdk import ToolContext
+from bot.sdk import ToolContext, ToolFailure
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,10 @@ class Registry:
         if tool is None:
             close = difflib.get_close_matches(name, list(self._snapshot.tools), n=2)
             return ToolResult(False, messages.unknown_tool(name, close), name,
-                              error="unknown_tool")
+                              error=ErrorKind.UNKNOWN_TOOL)
         args, problem = _parse_arguments(tool, arguments)
         if problem is not None:
-            return self._result(tool, False, problem, started, error="bad_arguments")
+            return self._result(tool, False, problem, started, error=ErrorKind.BAD_ARGUMENTS)
         caller = caller or Caller()
         ctx = ToolContext(user=caller.user, channel=caller.channel, thread_ts=caller.thread_ts,
                           run_id=caller.run_id, plugin=tool.plugin, config=tool.config,
@@ -120,22 +120,21 @@ class Registry:
             value = await asyncio.wait_for(tool.invoke(tool.spec, args, ctx), tool.timeout)
         except TimeoutError:
             result = self._result(tool, False, messages.tool_timed_out(name, tool.timeout),
-                                  started, error="timeout")
+                                  started, error=ErrorKind.TIMEOUT)
+        except ToolFailure as exc:  # a ToolError (the plugin's own words) or a worker fault
+            text = exc.text if exc.verbatim else messages.tool_failed(name, exc.text)
+            result = self._result(tool, False, text, started, error=ErrorKind(exc.kind))
         except Exception as exc:
             log.warning("tool %s (plugin %s) raised", name, tool.plugin, exc_info=True)
-            text = _error_text(exc)
-            plain = isinstance(getattr(exc, "user_text", None), str) and not hasattr(
-                exc, "error_kind")  # a ToolError: the plugin's own words, as they are
-            result = self._result(tool, False, text if plain else
-                                  messages.tool_failed(name, text), started,
-                                  error=getattr(exc, "error_kind", "failed"))
+            result = self._result(tool, False, messages.tool_failed(name, describe_exception(exc)),
+                                  started, error=ErrorKind.FAILED)
         else:
             result = self._result(tool, True, self._render(value), started)
         await self._notify(tool, result)
         return result
 
     def _result(self, tool: Tool, ok: bool, text: str, started: float, *,
-                error: str | None = None) -> ToolResult:
+                error: ErrorKind | None = None) -> ToolResult:
         """Every result is masked here, once, before anything (the model, Slack, the CLI,
         the audit trail) sees it — and before truncation, which could cut a secret in two."""
         return ToolResult(ok=ok, text=truncate(redact(text), self.output_limit),
@@ -187,7 +186,3 @@ def _parse_arguments(tool: Tool, arguments: str | Mapping[str, Any] | None
         return {}, messages.invalid_arguments(name, problems)
     return dict(arguments), None
 
-
-def _error_text(exc: BaseException) -> str:
-    text = getattr(exc, "user_text", None)
-    return text if isinstance(text, str) else describe_exception(exc)

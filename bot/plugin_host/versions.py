@@ -11,7 +11,7 @@ from bot import messages
 from bot.errors import ConflictError, NotFoundError
 from bot.plugin_host.discovery import BUILTINS
 from bot.plugin_host.loader import content_sha256
-from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
+from bot.plugin_host.protocol import LoadedPlugin, Manifest, PluginSource, ToolSpec
 from bot.store.models import PluginRow, PluginVersionRow
 
 
@@ -32,7 +32,7 @@ def record_builtin_version(row: PluginRow, plugin: LoadedPlugin, path: Path) -> 
 
 def check_new_version(row: PluginRow, version: str, sha256: str) -> None:
     """Refuse an upload that is not a new version of an uploaded plugin."""
-    if row.source != "upload":
+    if row.source != PluginSource.UPLOAD:
         raise ConflictError(messages.shadows_builtin(row.name))
     same = next((v for v in row.versions if same_release(v.version, version)), None)
     if same is not None:  # 1.0.1 and 1.0.1.0 are one release (PEP 440)
@@ -50,7 +50,7 @@ def same_release(a: str, b: str) -> bool:
 
 def rollback_target(row: PluginRow, version: str | None) -> PluginVersionRow:
     """The version to go back to: the one named, or the one installed before the active."""
-    if row.source == "builtin":
+    if row.source == PluginSource.BUILTIN:
         raise ConflictError(messages.builtin_no_rollback(row.name))
     versions = list(row.versions)
     if version is not None:

@@ -21,23 +21,21 @@ from typing import Any
 
 from bot import messages
 from bot.errors import PluginError, Problem
-from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
+from bot.plugin_host.protocol import ErrorKind, LoadedPlugin, ToolSpec
 from bot.plugin_host.sandbox import LaunchSpec, Sandbox, SandboxUnavailable, remove_tree
 from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits
 from bot.plugin_host.validation import check_description
-from bot.sdk import ToolContext, ToolError
+from bot.sdk import ToolContext, ToolError, ToolFailure
 
 log = logging.getLogger(__name__)
 
 
-class WorkerFault(Exception):
-    """A call that failed in the worker; `error_kind` goes into the tool result:
-    `crashed` when the worker itself failed, `failed` when the handler raised."""
+class WorkerFault(ToolFailure):
+    """A call that failed in the worker: `crashed` when the worker itself failed, `failed`
+    when the handler raised."""
 
-    def __init__(self, text: str, *, error_kind: str = "crashed") -> None:
-        self.user_text = text
-        self.error_kind = error_kind
-        super().__init__(text)
+    def __init__(self, text: str, *, kind: ErrorKind = ErrorKind.CRASHED) -> None:
+        super().__init__(text, kind=kind)
 
 
 class WorkerProcess:
@@ -270,8 +268,8 @@ class WorkerHost:
             started = self._worker is not None and self._worker.ready
             await self.close()
             if not started:
-                raise PluginError(self.name, [Problem("sandbox", exc.user_text)]) from None
-            raise PluginError(self.name, [Problem("import", f"{exc.user_text} while loading "
+                raise PluginError(self.name, [Problem("sandbox", exc.text)]) from None
+            raise PluginError(self.name, [Problem("import", f"{exc.text} while loading "
                                           "the plugin (sys.exit or os._exit at import?)")]
                               ) from None
         if not response.get("ok"):
@@ -302,7 +300,7 @@ class WorkerHost:
         if not response.get("ok"):
             if response.get("plain"):  # the plugin raised ToolError: its own words
                 raise ToolError(str(response.get("error")))
-            raise WorkerFault(str(response.get("error")), error_kind="failed")
+            raise WorkerFault(str(response.get("error")), kind=ErrorKind.FAILED)
         return response.get("value")
 
     async def close(self) -> None:

@@ -95,12 +95,13 @@ class Worker:
             else:
                 raise ValueError(f"unknown op {request.get('op')!r}")
         except (Exception, SystemExit) as exc:
-            own_words = getattr(exc, "user_text", None)
-            if not isinstance(own_words, str):
+            from bot.sdk import ToolFailure  # the sandbox's copy, on sys.path since main()
+
+            own_words = isinstance(exc, ToolFailure) and exc.verbatim
+            if not own_words:
                 logging.getLogger("plugin").exception("tool call failed")
-            self.send({"id": rid, "ok": False, "plain": isinstance(own_words, str),
-                       "error": own_words if isinstance(own_words, str) else
-                       _describe(exc)})
+            self.send({"id": rid, "ok": False, "plain": own_words,
+                       "error": exc.text if isinstance(exc, ToolFailure) else _describe(exc)})
         else:
             self.send({"id": rid, "ok": True, "value": value})
 
