@@ -105,3 +105,9 @@ async def until(predicate: Callable[[], Any], seconds: float = 10) -> Any:
             return value
         await asyncio.sleep(0.02)
     raise AssertionError("timed out waiting for the bot")
+
+
+def logged(caplog: Any, text: str) -> bool:
+    """Whether a log record so far contains `text`: the positive marker a test waits for
+    before it asserts that something did not happen."""
+    return any(text in record.getMessage() for record in caplog.records)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from tests import zips
 from tests.fakes.openai_server import FakeOpenAI
-from tests.slack_harness import SlackBot, until
+from tests.slack_harness import SlackBot, logged, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
@@ -96,7 +95,9 @@ async def test_admin_upload_installs_and_posts_a_card_in_the_files_thread(
     assert "uploaded_echo" in bot.services.registry.snapshot
 
 
-async def test_file_share_message_and_file_shared_install_once(slack_bot: Make) -> None:
+async def test_file_share_message_and_file_shared_install_once(
+        slack_bot: Make, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="bot.slack.uploads")
     bot = await slack_bot()
     event = share(bot, "F2", "once.zip", zips.package("once"), user="U_ADMIN")
     await bot.event(event)
@@ -104,7 +105,7 @@ async def test_file_share_message_and_file_shared_install_once(slack_bot: Make) 
                      "channel": "C_ADMIN", "ts": "1700000000.000100", "text": "",
                      "files": [{"id": "F2"}]})
     await until(lambda: cards(bot))
-    await asyncio.sleep(0.3)
+    await until(lambda: logged(caplog, "file F2 announced again: already handled"))
     assert len(cards(bot)) == 1 and len(bot.slack.downloads) == 1
 
 
@@ -118,11 +119,14 @@ async def test_upload_by_a_non_admin_installs_nothing(slack_bot: Make) -> None:
     assert "sneaky" not in [p.name for p in await bot.services.plugins.list()]
 
 
-async def test_upload_in_another_channel_is_ignored(slack_bot: Make) -> None:
+async def test_upload_in_another_channel_is_ignored(slack_bot: Make,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="bot.slack.uploads")
     bot = await slack_bot()
     await bot.event(share(bot, "F4", "elsewhere.zip", zips.package("elsewhere"),
                           user="U_ADMIN", channel="C_RANDOM"))
-    await asyncio.sleep(0.4)
+    await until(lambda: logged(caplog, "file F4 shared in C_RANDOM: uploads are accepted "
+                               "only in the admin channel"))
     assert bot.slack.calls_to("files.info") == [] and bot.slack.downloads == []
     assert bot.slack.calls_to("chat.postEphemeral") == []
 

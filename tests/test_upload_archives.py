@@ -51,7 +51,7 @@ def plugin_with(*extra: zips.Entry) -> bytes:
 ])
 async def test_path_tricks_are_refused(services: Services, name: str, expected: str) -> None:
     message = await refused(services, plugin_with(entry(name, "x = 1")))
-    assert message == f"Refused plugin.zip: {expected}" or expected in message
+    assert message.startswith("Refused plugin.zip") and expected in message
 
 
 async def test_symlink_entry_is_refused(services: Services) -> None:

@@ -38,8 +38,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 async def _maybe_install(ctx: SlackContext, file_id: str, channel: str | None,
                          user: str | None, *, thread_ts: str | None) -> None:
     if not ctx.admin_channel or channel != ctx.admin_channel:
-        return  # uploads elsewhere: silence
+        log.debug("file %s shared in %s: uploads are accepted only in the admin channel",
+                  file_id, channel)
+        return  # uploads elsewhere: silence in Slack
     if not await ctx.first_time(f"file:{file_id}"):
+        log.debug("file %s announced again: already handled", file_id)
         return  # file_shared and message/file_share both announce the same file
     ctx.spawn(_install(ctx, file_id, channel, user, thread_ts))
 
