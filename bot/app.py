@@ -15,7 +15,6 @@ from bot.agent.context import load_system_prompt
 from bot.agent.llm import LLM, OPENAI_URL
 from bot.agent.loop import Agent
 from bot.agent.runs import Runs
-from bot.agent.tool_log import ToolCallLog
 from bot.config import Settings
 from bot.errors import PluginError, Problem
 from bot.hardening import make_non_dumpable
@@ -30,6 +29,7 @@ from bot.plugin_host.schemas import SchemaLimits
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.migrate import upgrade
+from bot.store.tool_log import ToolCallLog
 
 log = logging.getLogger(__name__)
 TOOL_THREADS = 32

@@ -66,7 +66,7 @@ class PluginCommands:
         if sub in NEEDS_NAME and not args:
             return CommandResult(f"Usage: /plugin {sub} NAME\n\n{HELP}", ok=False)
         if sub in CHANGING and not is_admin:
-            await self.manager.record_refusal(actor, sub, args[0] if args else "*",
+            await self.manager.store.record_refusal(actor, sub, args[0] if args else "*",
                                               messages.not_admin())
             return CommandResult(messages.not_admin(), ok=False)
         try:
@@ -115,7 +115,7 @@ class PluginCommands:
         except ValueError:
             return CommandResult(f"'{args[0]}' is not a number. Usage: /plugin audit [N]",
                                  ok=False)
-        return CommandResult(text_render.audit_list(await self.manager.audit(limit)))
+        return CommandResult(text_render.audit_list(await self.manager.store.audit(limit)))
 
     async def _help(self, args: list[str], actor: str) -> CommandResult:
         return CommandResult(HELP)

@@ -139,7 +139,7 @@ class Console:
         approved = answer.strip().lower() in ("y", "yes")
         text = (messages.approval_approved(tool, self.actor) if approved
                 else messages.approval_denied(tool, self.actor))
-        await self.services.plugins.record_decision(self.actor, tool, approved=approved,
+        await self.services.plugins.store.record_decision(self.actor, tool, approved=approved,
                                                     detail=f"run {run_id}: {text}")
         return Decision(approved, self.actor, text)
 

@@ -38,7 +38,7 @@ async def test_changing_commands_are_refused_for_non_admins_and_audited(
     assert (result.ok, result.text) == (False, "You are not allowed to change plugins: only "
                                                "the users in BOT_ADMIN_USERS can. The attempt "
                                                "was recorded.")
-    event = (await commands.manager.audit(1))[0]
+    event = (await commands.manager.store.audit(1))[0]
     assert (event.actor, event.action, event.outcome) == ("U_INTRUDER", text.split()[0],
                                                           "refused")
     assert "alpha_echo" in commands.manager.registry.snapshot

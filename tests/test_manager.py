@@ -93,7 +93,7 @@ async def test_load_errors_are_audited_once_not_at_every_restart(
     first = await make_services(enabled=("syntax",))
     await first.close()
     second = await make_services(enabled=("syntax",))
-    events = await second.plugins.audit(10, target="syntax")
+    events = await second.plugins.store.audit(10, target="syntax")
     assert [(e.actor, e.action, e.outcome) for e in events] == [("system", "load", "error")]
 
 
@@ -108,7 +108,7 @@ async def test_enabling_a_plugin_whose_tool_clashes_names_both(
                                "provided by the enabled plugin 'first'. Disable 'first' first.")
     assert (await services.registry.call("shared_tool", {})).text == "first"
     assert (await services.plugins.info("second")).status == "disabled"
-    event = (await services.plugins.audit(1))[0]
+    event = (await services.plugins.store.audit(1))[0]
     assert (event.actor, event.action, event.target, event.outcome) == (
         "U1", "enable", "second", "refused")
 

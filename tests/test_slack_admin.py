@@ -54,7 +54,7 @@ async def test_changing_subcommands_are_refused_for_others_and_audited(
     bot = await slack_bot()
     reply = await command(bot, text, "U_SOMEONE")
     assert reply.startswith("You are not allowed to change plugins")
-    event = (await bot.services.plugins.audit(1))[0]
+    event = (await bot.services.plugins.store.audit(1))[0]
     assert (event.actor, event.outcome) == ("U_SOMEONE", "refused")
 
 
@@ -250,7 +250,7 @@ async def run_gated(bot: SlackBot, decision: str | None, user: str = "U_ADMIN") 
 async def test_approve_runs_the_tool(slack_bot: Make, gated: None) -> None:
     bot = await slack_bot(enabled=("gated",))
     assert await run_gated(bot, "approve_tool") == "restarted web"
-    actions = [e.action for e in await bot.services.plugins.audit(5, target="restart")]
+    actions = [e.action for e in await bot.services.plugins.store.audit(5, target="restart")]
     assert "approve" in actions
 
 

@@ -208,7 +208,7 @@ async def test_names_that_shadow_or_break_the_rules_are_refused(
 
 async def test_refusals_are_audited(services: Services) -> None:
     await refused(services, build())
-    event = (await services.plugins.audit(1))[0]
+    event = (await services.plugins.store.audit(1))[0]
     assert (event.actor, event.action, event.target, event.outcome) == (
         "U_ADMIN", "install", "plugin.zip", "refused")
     assert event.detail == "archive: the archive is empty"

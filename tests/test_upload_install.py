@@ -148,7 +148,7 @@ async def test_remove_deletes_files_and_rows_but_keeps_the_audit(services: Servi
     assert outcome.message.startswith("Removed goodone")
     assert not (services.settings.plugins_dir / "user_uploads" / "goodone").exists()
     assert [p.name for p in await services.plugins.list()] == []
-    actions = [e.action for e in await services.plugins.audit(10, target="goodone")]
+    actions = [e.action for e in await services.plugins.store.audit(10, target="goodone")]
     assert actions == ["remove", "install"]
 
 
@@ -261,5 +261,5 @@ async def test_a_secret_in_an_import_error_is_masked_in_the_refusal_and_the_audi
     message = await refused(services, source, name="leaky")
     assert "postgres://app:[REDACTED]@db:5432/app" in message
     assert "hunter2" not in message
-    event = (await services.plugins.audit(1))[0]
+    event = (await services.plugins.store.audit(1))[0]
     assert event.outcome == "refused" and "hunter2" not in (event.detail or "")

@@ -210,7 +210,7 @@ async def test_repeated_crashes_disable_the_plugin_with_the_reason(
     assert (info.status, info.enabled) == ("error", False)
     assert info.error.startswith("disabled automatically after 3 crashes or timeouts in a row")
     assert "whoami" not in services.registry.snapshot
-    event = (await services.plugins.audit(1, target="faulty"))[0]
+    event = (await services.plugins.store.audit(1, target="faulty"))[0]
     assert (event.actor, event.action) == ("system", "disable")
     assert (await services.registry.call("steady_echo")).ok
     await services.plugins.enable("faulty", actor="U1")

@@ -88,7 +88,7 @@ class LLM:
             self._headers["OpenAI-Project"] = project
         self._proxy = proxy  # resolved once by Settings.proxy_for: aiohttp's trust_env
         # re-reads the environment on a thread for every request (4x the CPU per call)
-        self._session: aiohttp.ClientSession | None = None
+        self._http: aiohttp.ClientSession | None = None
 
     async def complete(self, chat: list[dict[str, Any]],
                        tools: list[dict[str, Any]] | None) -> Reply:
@@ -175,16 +175,16 @@ class LLM:
     def _client(self) -> aiohttp.ClientSession:
         import aiohttp
 
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0))
-        return self._session
+        return self._http
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
 def parse_message(message: Mapping[str, Any]) -> Reply:

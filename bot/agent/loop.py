@@ -23,10 +23,10 @@ from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall
-from bot.agent.tool_log import ToolCallLog, ToolCallRecord
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
 from bot.redaction import redact, redact_arguments
+from bot.store.tool_log import ToolCallLog, ToolCallRecord
 
 log = logging.getLogger(__name__)
 MAX_REPEATS = 2

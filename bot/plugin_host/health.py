@@ -9,7 +9,6 @@ from bot import messages
 from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.protocol import ToolResult
 from bot.plugin_host.registry import Tool
-from bot.store.repositories import PluginRepository
 
 log = logging.getLogger(__name__)
 FAULTS = ("crashed", "timeout")
@@ -31,15 +30,12 @@ class HealthMonitor:
         failed = result.error in FAULTS
         if not failed and self._known.get(name) == 0:
             return
-        async with self.manager.db.write() as session:
-            row = await PluginRepository(session).get(name)
-            if row is None:
-                return
-            row.consecutive_failures = row.consecutive_failures + 1 if failed else 0
-            count = row.consecutive_failures
+        count = await self.manager.store.count_failure(name, failed=failed)
+        if count is None:
+            return
         self._known[name] = count
         if failed and self.threshold and count >= self.threshold:
             reason = messages.auto_disabled(count, result.text)
             log.warning("plugin %s: %s", name, reason)
-            await self.manager.disable(name, actor="system", reason=reason)
-            await self.manager.notify("auto-disable", name)
+            await self.manager.disable(name, actor="system", reason=reason,
+                                       event="auto-disable")

@@ -29,8 +29,6 @@ from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.packaging import pack_directory
 from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.validation import PLUGIN_NAME_RE
-from bot.plugin_host.versions import check_new_version
-from bot.store.repositories import AuditRepository, PluginRepository
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +87,7 @@ class Installer:
             for leftover in staging.iterdir():
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(leftover)
-        async with self.manager.db.read() as session:
-            rows = await PluginRepository(session).all()
-        referenced = {Path(v.path).parts[:3] for row in rows for v in row.versions}
+        referenced = {Path(path).parts[:3] for path in await self.manager.store.upload_paths()}
         for plugin_dir in (p for p in self.uploads.iterdir() if p.is_dir()) \
                 if self.uploads.is_dir() else ():
             if plugin_dir.name == STAGING:
@@ -172,10 +168,7 @@ class Installer:
             raise ArchiveError([Problem("name", messages.shadows_builtin(name))])
 
     async def _check_versions(self, plugin: LoadedPlugin, sha: str) -> None:
-        async with self.manager.db.read() as session:
-            row = await PluginRepository(session).get(plugin.manifest.name)
-        if row is not None:
-            check_new_version(row, plugin.manifest.version, sha)
+        await self.manager.store.check_upload(plugin.manifest.name, plugin.manifest.version, sha)
 
     async def _refused(self, filename: str, sha: str, name: str | None,
                        problems: list[Problem], actor: str | None, *,
@@ -184,10 +177,8 @@ class Installer:
                                filename=filename, sha256=sha, name=name,
                                problems=tuple(problems))
         if actor is not None and not audited:
-            async with self.manager.db.write() as session:
-                AuditRepository(session).record(
-                    actor=actor, action="install", target=name or filename[:128],
-                    outcome="refused", detail="; ".join(str(p) for p in problems)[:2000])
+            await self.manager.store.record_refusal(actor, "install", name or filename[:128],
+                                              "; ".join(str(p) for p in problems)[:2000])
         return result
 
 

@@ -24,6 +24,7 @@ from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
 from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
 from bot.plugin_host.hosts import InProcessHost, PluginHost
 from bot.plugin_host.info import PluginInfo, plugin_info
+from bot.plugin_host.plugin_store import PluginStore
 from bot.plugin_host.protocol import (
     STATUS_DISABLED,
     STATUS_ENABLED,
@@ -41,7 +42,7 @@ from bot.plugin_host.versions import (
     stored_plugin,
 )
 from bot.store import Database
-from bot.store.models import AuditEvent, PluginRow, PluginVersionRow
+from bot.store.models import PluginRow, PluginVersionRow
 from bot.store.repositories import AuditRepository, PluginRepository, active_version
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class PluginManager:
         self._upload_hosts = upload_hosts
         self._sandbox_uids = sandbox_uids
         self._sandbox_kind = sandbox_kind
+        self.store = PluginStore(db)  # audit trail and lock-free state
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._listeners: list[ChangeListener] = []
@@ -95,10 +97,6 @@ class PluginManager:
         async with self.db.read() as session:
             return self._info(await self._require(PluginRepository(session), name))
 
-    async def audit(self, limit: int = 20, *, target: str | None = None) -> list[AuditEvent]:
-        async with self.db.read() as session:
-            return list(await AuditRepository(session).recent(limit, target=target))
-
     def runs_upload(self, name: str) -> bool:
         """Whether `name` is loaded now as an uploaded (sandboxed) plugin."""
         active = self._active.get(name)
@@ -106,15 +104,6 @@ class PluginManager:
 
     def builtin_names(self) -> set[str]:
         return set(discover(self.plugins_dir / BUILTINS))
-
-    async def record_refusal(self, actor: str, action: str, target: str, reason: str) -> None:
-        """Audit an attempt refused before it reached the manager (e.g. not an admin)."""
-        await self._audit(actor, action, target, "refused", reason)
-
-    async def record_decision(self, actor: str, tool: str, *, approved: bool,
-                              detail: str) -> None:
-        """Audit an approval decision taken outside Slack (the console), as Slack does."""
-        await self._audit(actor, "approve" if approved else "deny", tool, "ok", detail)
 
     # -- admin operations: serialised ------------------------------------------------------
 
@@ -127,7 +116,7 @@ class PluginManager:
         """Re-read every plugin from disk and database, as at start-up."""
         async with self._lock:
             await self._sync_all(actor=actor)
-            await self._audit(actor, "reload", "*", "ok")
+            await self.store.record(actor, "reload", "*", "ok")
         await self.notify("reload", "*")
         return await self.list()
 
@@ -140,7 +129,7 @@ class PluginManager:
             try:
                 active = await self._open(row)
             except PluginError as exc:
-                await self._mark_error(name, str(exc), actor=actor, action="enable")
+                await self.store.mark_error(name, str(exc), actor=actor, action="enable")
                 raise
             await self._refuse_clash(name, active, actor=actor, action="enable")
             async with self.db.write() as session:
@@ -156,7 +145,10 @@ class PluginManager:
         await self.notify("enable", name)
         return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
 
-    async def disable(self, name: str, *, actor: str, reason: str | None = None) -> Outcome:
+    async def disable(self, name: str, *, actor: str, reason: str | None = None,
+                      event: str = "disable") -> Outcome:
+        """Switch a plugin off; with a `reason` it shows as `error` saying why. `event` is
+        what the change listeners hear (`auto-disable` from the health monitor)."""
         async with self._lock:
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
@@ -170,7 +162,7 @@ class PluginManager:
                 info = self._info(row)
             await self._active.swap(name, None)
         if was_on:
-            await self.notify("disable", name)
+            await self.notify(event, name)
         text = messages.disabled(name) if was_on else messages.already_disabled(name)
         return Outcome(text, info, was_on)
 
@@ -412,7 +404,7 @@ class PluginManager:
         if clash:
             await active.host.close()
             text = messages.tool_clash(name, *clash)
-            await self._audit(actor, action, name, "refused", text)
+            await self.store.record(actor, action, name, "refused", text)
             raise ConflictError(text)
 
     async def _try_activate(self, row: PluginRow) -> bool:
@@ -437,19 +429,6 @@ class PluginManager:
             except Exception:
                 log.exception("plugin change listener failed")
 
-    async def _mark_error(self, name: str, error: str, *, actor: str, action: str) -> None:
-        async with self.db.write() as session:
-            row = await PluginRepository(session).get(name)
-            if row is not None:
-                row.status, row.error = STATUS_ERROR, error
-            AuditRepository(session).record(actor=actor, action=action, target=name,
-                                            outcome="error", detail=error)
-
-    async def _audit(self, actor: str, action: str, target: str, outcome: str,
-                     detail: str | None = None) -> None:
-        async with self.db.write() as session:
-            AuditRepository(session).record(actor=actor, action=action, target=target,
-                                            outcome=outcome, detail=detail)
 
 
 def _source_path(active: ActivePlugin) -> Path:

@@ -21,7 +21,7 @@ from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
 from bot.slack import approvals, home, mentions, slash, uploads
 from bot.slack.context import SlackContext, api_origin
-from bot.slack.shared_runs import SharedRuns
+from bot.store.shared_runs import SharedRuns
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"

@@ -15,8 +15,7 @@ from bot.agent.approvals import Decision
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
-from bot.store.models import ApprovalRow, utcnow
-from bot.store.repositories import AuditRepository
+from bot.store.approvals import ApprovalRequest, ApprovalStatus, ApprovalStore
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -26,19 +25,15 @@ class SlackApprover:
     def __init__(self, ctx: SlackContext, *, timeout: float) -> None:
         self.ctx = ctx
         self.timeout = timeout
+        self.store = ApprovalStore(ctx.services.db)
         self._waiting: dict[str, asyncio.Future[Decision]] = {}
 
     async def __call__(self, *, tool: str, arguments: str, caller: Caller,
                        run_id: str) -> Decision:
         approval_id = uuid.uuid4().hex[:16]
-        async with self.ctx.services.db.write() as session:
-            session.add(ApprovalRow(id=approval_id, run_id=run_id, tool=tool,
-                                    arguments=arguments, requested_by=caller.user,
-                                    channel=caller.channel, thread_ts=caller.thread_ts,
-                                    status="pending"))
-            AuditRepository(session).record(actor=caller.user or "agent", action="request",
-                                            target=tool, outcome="pending",
-                                            detail=f"approval {approval_id} run {run_id}")
+        await self.store.request(ApprovalRequest(
+            id=approval_id, run_id=run_id, tool=tool, arguments=arguments,
+            requested_by=caller.user, channel=caller.channel, thread_ts=caller.thread_ts))
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._waiting[approval_id] = future
         posted = await self.ctx.client.chat_postMessage(
@@ -49,7 +44,7 @@ class SlackApprover:
             return await self._wait(approval_id, tool, future)
         except TimeoutError:
             decision = Decision(False, None, messages.approval_expired(tool, self.timeout))
-            await self._record(approval_id, tool, "expired", None, decision)
+            await self.store.decide(approval_id, ApprovalStatus.EXPIRED, None, decision.text)
             await self._close(posted, f":hourglass: Expired: `{tool}` was not run.")
             return decision
         finally:
@@ -68,25 +63,24 @@ class SlackApprover:
                 return await asyncio.wait_for(asyncio.shield(future),
                                               min(POLL_SECONDS, remaining))
             except TimeoutError:
-                async with self.ctx.services.db.read() as session:
-                    row = await session.get(ApprovalRow, approval_id)
-                if row is not None and row.status in ("approved", "denied"):
+                row = await self.store.get(approval_id)
+                if row is not None and row.status in (ApprovalStatus.APPROVED,
+                                                      ApprovalStatus.DENIED):
                     who = f"<@{row.decided_by}>"
-                    approved = row.status == "approved"
+                    approved = row.status == ApprovalStatus.APPROVED
                     return Decision(approved, row.decided_by,
                                     messages.approval_approved(tool, who) if approved
                                     else messages.approval_denied(tool, who))
 
     async def decide(self, approval_id: str, user: str, *, approve: bool,
                      body: dict[str, Any], respond: Any) -> None:
-        async with self.ctx.services.db.read() as session:
-            row = await session.get(ApprovalRow, approval_id)
-        if row is None or row.status != "pending":
+        row = await self.store.get(approval_id)
+        if row is None or row.status != ApprovalStatus.PENDING:
             await respond(text="This approval is no longer pending.",
                           response_type="ephemeral", replace_original=False)
             return
         if not self.ctx.is_admin(user):
-            await self.ctx.services.plugins.record_refusal(
+            await self.ctx.services.plugins.store.record_refusal(
                 user, "approve" if approve else "deny", row.tool, messages.not_admin())
             await respond(text="Only admins can approve or deny tool calls.",
                           response_type="ephemeral", replace_original=False)
@@ -94,23 +88,13 @@ class SlackApprover:
         who = f"<@{user}>"
         decision = Decision(approve, user, messages.approval_approved(row.tool, who) if approve
                             else messages.approval_denied(row.tool, who))
-        await self._record(approval_id, row.tool, "approved" if approve else "denied", user,
-                           decision)
+        await self.store.decide(approval_id, ApprovalStatus.APPROVED if approve
+                                else ApprovalStatus.DENIED, user, decision.text)
         mark = ":white_check_mark: Approved" if approve else ":no_entry: Denied"
         await respond(text=f"{mark} by {who}: `{row.tool}`", replace_original=True)
         future = self._waiting.get(approval_id)
         if future is not None and not future.done():
             future.set_result(decision)
-
-    async def _record(self, approval_id: str, tool: str, status: str, user: str | None,
-                      decision: Decision) -> None:
-        async with self.ctx.services.db.write() as session:
-            row = await session.get(ApprovalRow, approval_id)
-            if row is not None:
-                row.status, row.decided_by, row.decided_at = status, user, utcnow()
-            AuditRepository(session).record(
-                actor=user or "system", action={"approved": "approve", "denied": "deny"}.get(
-                    status, "expire"), target=tool, outcome="ok", detail=decision.text)
 
     async def _close(self, posted: Any, text: str) -> None:
         try:

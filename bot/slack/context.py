@@ -11,8 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.commands import PluginCommands
-from bot.slack.shared_runs import SharedRuns
-from bot.store.repositories import first_delivery
+from bot.store.shared_runs import SharedRuns
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0  # within Kubernetes' default 30 s grace period, with room to spare
@@ -36,8 +35,7 @@ class SlackContext:
 
     async def first_time(self, key: str) -> bool:
         """True the first time a delivery key is seen (Slack retries carry the same id)."""
-        async with self.services.db.write() as session:
-            return await first_delivery(session, key)
+        return await self.shared.first_time(key)
 
     def spawn(self, coroutine: object) -> None:
         """Run work after Slack has been acknowledged, keeping a reference to the task."""

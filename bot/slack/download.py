@@ -30,13 +30,13 @@ async def download(url: str, *, token: str, api_origin: str, max_bytes: int,
     """Fetch `url` with the token, following redirects only within allowed hosts and
     stopping as soon as the body is larger than `max_bytes`."""
     client_timeout = aiohttp.ClientTimeout(total=total_seconds)
-    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+    async with aiohttp.ClientSession(timeout=client_timeout) as http:
         for _ in range(MAX_REDIRECTS + 1):
             if not allowed(url, api_origin):
                 host = urlsplit(url).hostname or url
                 raise DownloadError(f"refused to fetch the file from {host}: the bot sends its "
                                     "token only to Slack's own hosts")
-            async with session.get(url, headers={"Authorization": f"Bearer {token}"},
+            async with http.get(url, headers={"Authorization": f"Bearer {token}"},
                                    allow_redirects=False) as response:
                 if response.status in (301, 302, 303, 307, 308):
                     url = urljoin(url, response.headers.get("Location", ""))

@@ -18,7 +18,7 @@ from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
-from bot.slack.shared_runs import LostRun
+from bot.store.shared_runs import LostRun
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")

@@ -56,7 +56,7 @@ async def _install(ctx: SlackContext, file_id: str, channel: str, user: str | No
     if not ctx.is_admin(user):
         await ctx.client.chat_postEphemeral(channel=channel, user=user or "",
                                             text=render.escape(messages.upload_not_admin(name)))
-        await ctx.services.plugins.record_refusal(f"{user}", "install", name[:128],
+        await ctx.services.plugins.store.record_refusal(f"{user}", "install", name[:128],
                                                   messages.not_admin())
         return
     thread_ts = thread_ts or _share_ts(info, channel)

@@ -82,6 +82,12 @@ class SharedRuns:
                 state="done", finished_at=utcnow()))
             await session.execute(delete(ReplicaRow).where(ReplicaRow.id == self.replica))
 
+    async def first_time(self, key: str) -> bool:
+        """True the first time a delivery key is seen, by any replica (Slack retries carry
+        the same id)."""
+        async with self.db.write() as session:
+            return await first_delivery(session, key)
+
     async def enqueue(self, delivery: str, channel: str, thread_ts: str, mention_ts: str,
                       asker: str | None) -> int | None:
         """Record a mention's Slack delivery as handled and its run as waiting, in one

@@ -1,0 +1,76 @@
+"""Approval requests and decisions, shared by every replica through their rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.store import Database
+from bot.store.models import ApprovalRow, utcnow
+from bot.store.repositories import AuditRepository
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+AUDIT_ACTION = {ApprovalStatus.APPROVED: "approve", ApprovalStatus.DENIED: "deny",
+                ApprovalStatus.EXPIRED: "expire"}
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: str
+    tool: str
+    status: ApprovalStatus
+    decided_by: str | None
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    id: str
+    run_id: str
+    tool: str
+    arguments: str
+    requested_by: str | None
+    channel: str | None
+    thread_ts: str | None
+
+
+class ApprovalStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def request(self, request: ApprovalRequest) -> None:
+        """Store a pending approval and audit the request, in one transaction."""
+        async with self.db.write() as session:
+            session.add(ApprovalRow(id=request.id, run_id=request.run_id, tool=request.tool,
+                                    arguments=request.arguments,
+                                    requested_by=request.requested_by,
+                                    channel=request.channel, thread_ts=request.thread_ts,
+                                    status=ApprovalStatus.PENDING))
+            AuditRepository(session).record(
+                actor=request.requested_by or "agent", action="request", target=request.tool,
+                outcome="pending", detail=f"approval {request.id} run {request.run_id}")
+
+    async def get(self, approval_id: str) -> Approval | None:
+        async with self.db.read() as session:
+            row = await session.get(ApprovalRow, approval_id)
+        if row is None:
+            return None
+        return Approval(row.id, row.tool, ApprovalStatus(row.status), row.decided_by)
+
+    async def decide(self, approval_id: str, status: ApprovalStatus, user: str | None,
+                     detail: str) -> None:
+        """Record a decision (or an expiry) and audit it, in one transaction."""
+        async with self.db.write() as session:
+            row = await session.get(ApprovalRow, approval_id)
+            if row is not None:
+                row.status, row.decided_by, row.decided_at = status, user, utcnow()
+            AuditRepository(session).record(
+                actor=user or "system", action=AUDIT_ACTION[status],
+                target=row.tool if row is not None else approval_id, outcome="ok",
+                detail=detail)
