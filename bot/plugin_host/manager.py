@@ -22,15 +22,14 @@ from bot import messages
 from bot.errors import ConflictError, NotFoundError, PluginError
 from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
 from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
-from bot.plugin_host.hosts import InProcessHost, PluginHost
 from bot.plugin_host.info import PluginInfo, plugin_info
+from bot.plugin_host.opener import PluginOpener, UploadHostFactory, source_path
 from bot.plugin_host.plugin_store import PluginStore
 from bot.plugin_host.protocol import (
     STATUS_DISABLED,
     STATUS_ENABLED,
     STATUS_ERROR,
     LoadedPlugin,
-    Manifest,
     PluginSource,
 )
 from bot.plugin_host.registry import Registry
@@ -43,12 +42,11 @@ from bot.plugin_host.versions import (
 )
 from bot.store import Database
 from bot.store.models import PluginRow, PluginVersionRow
-from bot.store.repositories import AuditRepository, PluginRepository, active_version
+from bot.store.repositories import AuditRepository, PluginRepository
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENABLED_BUILTINS = frozenset({"kubectl", "k8sgpt"})
-UploadHostFactory = Callable[[Manifest, Path, int | None], PluginHost]  # uid: the plugin's
 ChangeListener = Callable[[str, str], Awaitable[None]]  # (action, plugin name)
 
 
@@ -73,9 +71,9 @@ class PluginManager:
         self.registry = registry
         self.plugins_dir = plugins_dir
         self.default_enabled = frozenset(default_enabled)
-        self.config_defaults = dict(config_defaults or {})
-        self._executor = executor
-        self._upload_hosts = upload_hosts
+        self._opener = PluginOpener(plugins_dir=plugins_dir, executor=executor,
+                                    upload_hosts=upload_hosts,
+                                    config_defaults=dict(config_defaults or {}))
         self._sandbox_uids = sandbox_uids
         self._sandbox_kind = sandbox_kind
         self.store = PluginStore(db)  # audit trail and lock-free state
@@ -127,7 +125,7 @@ class PluginManager:
             if row.enabled and self._active.get(name):
                 return Outcome(messages.already_enabled(name), self._info(row), changed=False)
             try:
-                active = await self._open(row)
+                active = await self._opener.open(row)
             except PluginError as exc:
                 await self.store.mark_error(name, str(exc), actor=actor, action="enable")
                 raise
@@ -135,7 +133,7 @@ class PluginManager:
             async with self.db.write() as session:
                 row = await self._require(PluginRepository(session), name)
                 if row.source == PluginSource.BUILTIN:
-                    record_builtin_version(row, active.plugin, _source_path(active))
+                    record_builtin_version(row, active.plugin, source_path(active))
                 row.enabled, row.status, row.error = True, STATUS_ENABLED, None
                 row.consecutive_failures = 0
                 AuditRepository(session).record(actor=actor, action="enable", target=name,
@@ -200,7 +198,7 @@ class PluginManager:
                 check_new_version(row, version, sha256)
             candidate = None
             if row is not None and row.enabled:
-                candidate = self._upload_active(name, version, path, plugin, row)
+                candidate = self._opener.upload(name, version, path, plugin, row)
                 await self._refuse_clash(name, candidate, actor=actor, action="install")
             async with self.db.write() as session:
                 repo = PluginRepository(session)
@@ -240,7 +238,7 @@ class PluginManager:
                                False)
             candidate = None
             if row.enabled:
-                candidate = self._upload_active(name, target.version, target.path,
+                candidate = self._opener.upload(name, target.version, target.path,
                                                 stored_plugin(target), row)
                 await self._refuse_clash(name, candidate, actor=actor, action="rollback")
             async with self.db.write() as session:
@@ -291,7 +289,8 @@ class PluginManager:
 
     async def _sync_all(self, *, actor: str) -> None:
         builtins = discover(self.plugins_dir / BUILTINS)
-        loaded = {name: await self._load_builtin(name, path) for name, path in builtins.items()}
+        loaded = {name: await self._opener.load_builtin(name, path)
+                  for name, path in builtins.items()}
         fresh: dict[str, ActivePlugin] = {}
         async with self.db.write() as session:
             repo = PluginRepository(session)
@@ -325,7 +324,7 @@ class PluginManager:
             row.status, row.error = STATUS_ERROR, str(candidate)
             return
         if candidate is not None:
-            record_builtin_version(row, candidate.plugin, _source_path(candidate))
+            record_builtin_version(row, candidate.plugin, source_path(candidate))
         if not row.enabled:
             if row.status != STATUS_ERROR or candidate is not None:
                 row.status, row.error = STATUS_DISABLED, None
@@ -333,7 +332,7 @@ class PluginManager:
                 await candidate.host.close()
             return
         try:
-            active = candidate or await self._open(row)
+            active = candidate or await self._opener.open(row)
         except PluginError as exc:
             row.status, row.error = STATUS_ERROR, str(exc)
             return
@@ -342,45 +341,9 @@ class PluginManager:
             await active.host.close()
             row.status, row.error = STATUS_ERROR, messages.tool_clash(row.name, *clash)
             return
-        active.config = self._config(row)
+        active.config = self._opener.config(row)
         fresh[row.name] = active
         row.status, row.error = STATUS_ENABLED, None
-
-    async def _load_builtin(self, name: str, path: Path) -> ActivePlugin | PluginError:
-        host = InProcessHost(path, name=name, executor=self._executor,
-                             config=self.config_defaults.get(name))
-        try:
-            plugin = await host.load()
-        except PluginError as exc:
-            log.error("builtin plugin %s failed to load: %s", name, exc)
-            return exc
-        return ActivePlugin(plugin.manifest.version, host, plugin, PluginSource.BUILTIN)
-
-    async def _open(self, row: PluginRow) -> ActivePlugin:
-        """Load the code for `row` (builtin from disk; upload through its host factory)."""
-        if row.source == PluginSource.BUILTIN:
-            path = discover(self.plugins_dir / BUILTINS).get(row.name)
-            if path is None:
-                raise PluginError(row.name, [messages.files_missing(f"{BUILTINS}/{row.name}")])
-            loaded = await self._load_builtin(row.name, path)
-            if isinstance(loaded, PluginError):
-                raise loaded
-            loaded.config = self._config(row)
-            return loaded
-        version = active_version(row)
-        if version is None:
-            raise PluginError(row.name, ["no installed version is active"])
-        return self._upload_active(row.name, version.version, version.path,
-                                   stored_plugin(version), row)
-
-    def _upload_active(self, name: str, version: str, path: str, plugin: LoadedPlugin,
-                       row: PluginRow) -> ActivePlugin:
-        if not (self.plugins_dir / path).exists():
-            raise PluginError(name, [messages.files_missing(path)])
-        if self._upload_hosts is None:
-            raise PluginError(name, [messages.no_sandbox_for_uploads()])
-        host = self._upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
-        return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self._config(row))
 
     async def _new_sandbox_uid(self, repo: PluginRepository, name: str) -> int:
         uid = await repo.free_sandbox_uid(self._sandbox_uids)
@@ -395,9 +358,6 @@ class PluginManager:
         kind = self._sandbox_kind() if uploaded and self._sandbox_kind else None
         return plugin_info(row, kind)
 
-    def _config(self, row: PluginRow) -> dict[str, Any]:
-        return {**self.config_defaults.get(row.name, {}), **(row.config or {})}
-
     async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
                             action: str) -> None:
         clash = self._active.clash(name, active.plugin.tools)
@@ -409,7 +369,7 @@ class PluginManager:
 
     async def _try_activate(self, row: PluginRow) -> bool:
         try:
-            active = await self._open(row)
+            active = await self._opener.open(row)
         except PluginError as exc:
             log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
             return False
@@ -428,10 +388,3 @@ class PluginManager:
                 await listener(action, name)
             except Exception:
                 log.exception("plugin change listener failed")
-
-
-
-def _source_path(active: ActivePlugin) -> Path:
-    """Where a builtin was loaded from (its in-process host knows; no directory scan)."""
-    assert isinstance(active.host, InProcessHost)
-    return active.host.path

@@ -1,0 +1,80 @@
+"""Turn a plugin row into running code: a builtin imported in-process, an upload bound to
+its sandboxed host. The manager decides *when*; this knows *how*."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from bot import messages
+from bot.errors import PluginError
+from bot.plugin_host.active import ActivePlugin
+from bot.plugin_host.discovery import BUILTINS, discover
+from bot.plugin_host.hosts import InProcessHost, PluginHost
+from bot.plugin_host.protocol import LoadedPlugin, Manifest, PluginSource
+from bot.plugin_host.versions import stored_plugin
+from bot.store.models import PluginRow
+from bot.store.repositories import active_version
+
+log = logging.getLogger(__name__)
+UploadHostFactory = Callable[[Manifest, Path, int | None], PluginHost]  # uid: the plugin's
+
+
+class PluginOpener:
+    def __init__(self, *, plugins_dir: Path, executor: Executor | None,
+                 upload_hosts: UploadHostFactory | None,
+                 config_defaults: Mapping[str, Mapping[str, Any]]) -> None:
+        self.plugins_dir = plugins_dir
+        self.executor = executor
+        self.upload_hosts = upload_hosts
+        self.config_defaults = config_defaults
+
+    def config(self, row: PluginRow) -> dict[str, Any]:
+        """A plugin's settings: PLUGIN_CONFIG's entry, overridden by its database config."""
+        return {**self.config_defaults.get(row.name, {}), **(row.config or {})}
+
+    async def load_builtin(self, name: str, path: Path) -> ActivePlugin | PluginError:
+        host = InProcessHost(path, name=name, executor=self.executor,
+                             config=self.config_defaults.get(name))
+        try:
+            plugin = await host.load()
+        except PluginError as exc:
+            log.error("builtin plugin %s failed to load: %s", name, exc)
+            return exc
+        return ActivePlugin(plugin.manifest.version, host, plugin, PluginSource.BUILTIN)
+
+    async def open(self, row: PluginRow) -> ActivePlugin:
+        """Load the code for `row` (builtin from disk; upload through its host factory)."""
+        if row.source == PluginSource.BUILTIN:
+            path = discover(self.plugins_dir / BUILTINS).get(row.name)
+            if path is None:
+                raise PluginError(row.name, [messages.files_missing(f"{BUILTINS}/{row.name}")])
+            loaded = await self.load_builtin(row.name, path)
+            if isinstance(loaded, PluginError):
+                raise loaded
+            loaded.config = self.config(row)
+            return loaded
+        version = active_version(row)
+        if version is None:
+            raise PluginError(row.name, ["no installed version is active"])
+        return self.upload(row.name, version.version, version.path, stored_plugin(version),
+                           row)
+
+    def upload(self, name: str, version: str, path: str, plugin: LoadedPlugin,
+               row: PluginRow) -> ActivePlugin:
+        """An uploaded version bound to its sandboxed host (the worker starts lazily)."""
+        if not (self.plugins_dir / path).exists():
+            raise PluginError(name, [messages.files_missing(path)])
+        if self.upload_hosts is None:
+            raise PluginError(name, [messages.no_sandbox_for_uploads()])
+        host = self.upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
+        return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
+
+
+def source_path(active: ActivePlugin) -> Path:
+    """Where a builtin was loaded from (its in-process host knows; no directory scan)."""
+    assert isinstance(active.host, InProcessHost)
+    return active.host.path
