@@ -11,8 +11,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import pwd
 import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,7 +26,7 @@ from bot.plugin_host.protocol import Caller
 from bot.redaction import RedactingFormatter
 from bot.store import Database
 from bot.store.migrate import upgrade
-from bot.terminal import SafeStream
+from bot.terminal import SafeStream, os_user
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
@@ -129,10 +127,7 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
 def _actor(args: argparse.Namespace) -> str:
     if getattr(args, "actor", None):
         return args.actor
-    try:
-        return f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
-    except KeyError:
-        return f"cli:uid{os.getuid()}"
+    return f"cli:{os_user()}"
 
 
 async def _with_services(settings: Settings,

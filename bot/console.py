@@ -24,7 +24,7 @@ from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.commands import PluginCommands
 from bot.plugin_host.protocol import Caller
-from bot.terminal import terminal_safe
+from bot.terminal import os_user, terminal_safe
 
 HELP = """\
 Ask anything (optionally starting with @bot) and the agent answers with the enabled tools.
@@ -40,7 +40,7 @@ class Console:
         self.services = services
         self.out = out
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
-        self.user = _os_user()
+        self.user = os_user()
         self.actor = f"console:{self.user}"
         self.commands = PluginCommands(services.plugins, services.installer)
         self._current: str | None = None
@@ -175,13 +175,6 @@ class Console:
 
     def _print(self, text: str) -> None:
         print(terminal_safe(text), file=self.out, flush=True)
-
-
-def _os_user() -> str:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return f"uid{os.getuid()}"
 
 
 def _count(n: int, noun: str) -> str:

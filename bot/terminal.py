@@ -8,6 +8,8 @@ newline and tab.
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 from typing import TextIO
 
@@ -29,3 +31,11 @@ class SafeStream:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)
+
+
+def os_user() -> str:
+    """Who runs this command, for the audit trail (`cli:<name>`, `console:<name>`)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid{os.getuid()}"

@@ -7,6 +7,7 @@ import stat
 import unicodedata
 import zipfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -201,7 +202,8 @@ async def test_upload_over_the_size_limit_is_refused(
     ("Bad-Name", "'Bad-Name' is not a valid plugin name"),
 ])
 async def test_names_that_shadow_or_break_the_rules_are_refused(
-        services: Services, name: str, expected: str) -> None:
+        services: Services, builtin: Callable[..., Path], name: str, expected: str) -> None:
+    builtin("kubectl")  # the reserved names are the builtins found on disk
     message = await refused(services, zips.package(name))
     assert expected in message
 

@@ -153,20 +153,29 @@ async def test_remove_deletes_files_and_rows_but_keeps_the_audit(services: Servi
 
 
 CRASH_SCRIPT = """
-import asyncio, os, sys
+import asyncio, logging, os, sys
 sys.path.insert(0, {repo!r})
 sys.path.insert(0, {tests!r})
 from bot.app import build_services
 from bot.config import load_settings
 from tests import zips
 
+class DieAtTheMarker(logging.Handler):
+    # the process dies where the installer says the files are in place, before the commit
+    def emit(self, record):
+        if record.getMessage().startswith("moved crashy 2.0.0 into "):
+            os._exit(9)
+
+installer_log = logging.getLogger("bot.plugin_host.installer")
+installer_log.setLevel(logging.INFO)
+installer_log.addHandler(DieAtTheMarker())
+
 async def main():
     settings = load_settings(database_url={url!r}, plugins_dir={plugins!r},
-                             plugin_sandbox="process")
+                             plugin_sandbox="process", plugin_uid_range={uids!r})
     services = await build_services(settings, default_enabled=frozenset())
     v2 = zips.package("crashy", tools={{"crashy_which": "return 'v2'"}}, version="2.0.0")
-    await services.installer.install(v2, "crashy.zip", actor="U1",
-                                     after_move=lambda: os._exit(9))
+    await services.installer.install(v2, "crashy.zip", actor="U1")
 
 asyncio.run(main())
 """
@@ -181,7 +190,8 @@ async def test_crash_between_move_and_commit_leaves_a_consistent_state(
     settings = first.settings
     await first.close()
     script = CRASH_SCRIPT.format(repo=str(REPO), tests=str(REPO), url=settings.database_url,
-                                 plugins=str(settings.plugins_dir))
+                                 plugins=str(settings.plugins_dir),
+                                 uids=settings.plugin_uid_range)
     crashed = await asyncio.create_subprocess_exec(sys.executable, "-c", textwrap.dedent(script))
     assert await asyncio.wait_for(crashed.wait(), 60) == 9
     crashy_dir = settings.plugins_dir / "user_uploads" / "crashy"

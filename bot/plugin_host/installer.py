@@ -33,7 +33,7 @@ from bot.plugin_host.validation import PLUGIN_NAME_RE
 log = logging.getLogger(__name__)
 
 STAGING = ".staging"
-RESERVED_NAMES = frozenset({"bot", "kubectl", "k8sgpt", "netdiag"})
+RESERVED_NAMES = frozenset({"bot"})  # and every builtin's name, from discovery
 Prober = Callable[[str | None, Path], Awaitable[LoadedPlugin]]
 
 
@@ -70,10 +70,10 @@ class Installer:
         """Every install check, without installing anything."""
         return await self._run(source, filename, actor=None)
 
-    async def install(self, source: bytes | Path, filename: str | None = None, *, actor: str,
-                      after_move: Callable[[], None] | None = None) -> InstallResult:
-        """Install an upload. `after_move` is a fault-injection point for crash tests."""
-        return await self._run(source, filename, actor=actor, after_move=after_move)
+    async def install(self, source: bytes | Path, filename: str | None = None, *, actor: str
+                      ) -> InstallResult:
+        """Install an upload: every check, then one atomic commit, then hot-load."""
+        return await self._run(source, filename, actor=actor)
 
     async def refuse(self, filename: str, reason: str, *, actor: str) -> InstallResult:
         """Refuse an upload before it reached the pipeline (download failed, too large)."""
@@ -102,8 +102,8 @@ class Installer:
             log.warning("swept leftover from an interrupted install: %s", path)
         return removed
 
-    async def _run(self, source: bytes | Path, filename: str | None, *, actor: str | None,
-                   after_move: Callable[[], None] | None = None) -> InstallResult:
+    async def _run(self, source: bytes | Path, filename: str | None, *, actor: str | None
+                   ) -> InstallResult:
         try:
             data, filename = _read_source(source, filename, self.limits)
         except ArchiveError as exc:
@@ -129,12 +129,12 @@ class Installer:
                                messages.check_passed(plugin.manifest.name,
                                                      plugin.manifest.version),
                                self.sandbox_kind())
-            return await self._commit(plugin, layout, filename, sha, actor, after_move)
+            return await self._commit(plugin, layout, filename, sha, actor)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str, sha: str,
-                      actor: str, after_move: Callable[[], None] | None) -> InstallResult:
+                      actor: str) -> InstallResult:
         name = plugin.manifest.name
         entry_name = name if layout.entry.is_dir() else f"{name}.py"
         final = self.uploads / name / sha
@@ -144,8 +144,8 @@ class Installer:
                 final.mkdir(parents=True)
                 os.rename(layout.entry, final / entry_name)
                 _publishable(final)
-            if after_move is not None:
-                after_move()
+            log.info("moved %s %s into %s; recording it", name, plugin.manifest.version,
+                     final)  # a crash from here to the commit leaves an orphan, swept later
             try:
                 outcome = await self.manager.register_version(
                     plugin, sha256=sha, path=f"{UPLOADS}/{name}/{sha}/{entry_name}",
@@ -164,7 +164,7 @@ class Installer:
             raise ArchiveError([Problem("name", messages.bad_plugin_name(name))])
         if name in sys.stdlib_module_names:
             raise ArchiveError([Problem("name", messages.shadows_stdlib(name))])
-        if name in RESERVED_NAMES or name in self.manager.builtin_names():
+        if name in RESERVED_NAMES | self.manager.builtin_names():
             raise ArchiveError([Problem("name", messages.shadows_builtin(name))])
 
     async def _check_versions(self, plugin: LoadedPlugin, sha: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.plugin_host.archive import ZIP_MAGIC
 from bot.plugin_host.installer import InstallResult
 from bot.slack import render
 from bot.slack.context import SlackContext
@@ -15,7 +16,6 @@ from bot.slack.download import DownloadError, download
 
 log = logging.getLogger(__name__)
 PLUGIN_SUFFIXES = (".zip", ".py")
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
