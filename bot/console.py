@@ -44,7 +44,6 @@ class Console:
         self.actor = f"console:{self.user}"
         self.commands = PluginCommands(services.plugins, services.installer)
         self._current: str | None = None
-        services.agent.approver = self._approve
 
     async def run(self) -> int:
         self._print(self._banner())
@@ -99,7 +98,7 @@ class Console:
             return
         handle = self.services.runs.start(question, caller=Caller(user=self.actor,
                                                                   channel="console"),
-                                          observer=self._progress)
+                                          observer=self._progress, approver=self._approve)
         self._current = handle.run_id
         try:
             result = await handle.result()

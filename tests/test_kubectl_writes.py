@@ -64,7 +64,6 @@ async def test_allowed_write_tools_all_require_approval(writable: Services) -> N
 async def test_approved_restart_scale_and_delete_change_the_cluster(
         writable: Services, cluster: FakeKubernetes, fake_openai: FakeOpenAI) -> None:
     asked: list[str] = []
-    writable.agent.approver = approver(True, asked)
     fake_openai.reply(tool_calls=[
         call("kubectl_rollout_restart", {"kind": "deployment", "name": "web",
                                          "namespace": "prod"}, "c1"),
@@ -73,7 +72,8 @@ async def test_approved_restart_scale_and_delete_change_the_cluster(
         call("kubectl_delete_pod", {"name": "image-broken-6c7d8e9f0-qwert",
                                     "namespace": "prod"}, "c3")])
     fake_openai.reply("done")
-    await writable.runs.ask("fix things", caller=Caller(user="U1", channel="C1"))
+    await writable.runs.ask("fix things", caller=Caller(user="U1", channel="C1"),
+                            approver=approver(True, asked))
     assert len(asked) == 3
     results = {m["tool_call_id"]: m["content"] for m in fake_openai.messages(1)
                if m["role"] == "tool"}
@@ -94,11 +94,11 @@ async def test_approved_restart_scale_and_delete_change_the_cluster(
 
 async def test_denied_writes_change_nothing(writable: Services, cluster: FakeKubernetes,
                                             fake_openai: FakeOpenAI) -> None:
-    writable.agent.approver = approver(False, [])
     fake_openai.reply(tool_calls=[call("kubectl_delete_pod", {
         "name": "memhog-0", "namespace": "prod"}, "c1")])
     fake_openai.reply("ok")
-    await writable.runs.ask("delete memhog", caller=Caller(user="U1", channel="C1"))
+    await writable.runs.ask("delete memhog", caller=Caller(user="U1", channel="C1"),
+                            approver=approver(False, []))
     assert cluster.changes == []
     assert [m["content"] for m in fake_openai.messages(1) if m["role"] == "tool"] == [
         "denied by U_ADMIN"]

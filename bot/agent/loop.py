@@ -57,6 +57,7 @@ class _RunState:
     run_id: str
     caller: Caller
     observer: Observer
+    approver: Approver | None = None
     tools: list[ToolRun] = field(default_factory=list)
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
     steps: int = 0
@@ -79,9 +80,11 @@ class Agent:
 
     async def run(self, question: str, *, caller: Caller,
                   history: Sequence[HistoryMessage] = (), observer: Observer = ignore,
-                  run_id: str | None = None) -> RunResult:
-        """Answer `question`. Never raises for model or tool faults; cancellable."""
-        state = _RunState(run_id or uuid.uuid4().hex[:12], caller, observer)
+                  run_id: str | None = None, approver: Approver | None = None) -> RunResult:
+        """Answer `question`. Never raises for model or tool faults; cancellable. The run's
+        `approver` (else the one the agent was built with) decides gated tool calls."""
+        state = _RunState(run_id or uuid.uuid4().hex[:12], caller, observer,
+                          approver or self.approver)
         if self.llm is None:
             return RunResult(state.run_id, "not_configured", messages.llm_not_configured())
         chat = build_messages(self.system_prompt, history, question,
@@ -150,11 +153,11 @@ class Agent:
         tool = self.registry.snapshot.get(name)
         if tool is None or not tool.spec.requires_approval:
             return None
-        if self.approver is None:
+        if state.approver is None:
             return ToolResult(False, messages.approval_unavailable(name), name,
                               plugin=tool.plugin, plugin_version=tool.plugin_version,
                               error=ErrorKind.DENIED)
-        decision = await self.approver(tool=name, arguments=redact_arguments(raw),
+        decision = await state.approver(tool=name, arguments=redact_arguments(raw),
                                        caller=state.caller, run_id=state.run_id)
         if decision.approved:
             return None

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Observer, Queued, ignore
 from bot.agent.loop import Agent, RunResult
@@ -39,19 +40,22 @@ class Runs:
         self._closed = False
 
     def start(self, question: str, *, caller: Caller, history: Sequence[HistoryMessage] = (),
-              observer: Observer = ignore) -> RunHandle:
+              observer: Observer = ignore, approver: Approver | None = None) -> RunHandle:
+        """Start a run; `approver` decides its tool calls that need approval (the surface
+        asking knows how to ask: buttons in Slack, a prompt in the console)."""
         run_id = uuid.uuid4().hex[:12]
-        task = asyncio.create_task(self._run(question, caller, history, observer, run_id))
+        task = asyncio.create_task(self._run(question, caller, history, observer, run_id,
+                                             approver))
         handle = RunHandle(run_id, task)
         self._handles[run_id] = handle
         task.add_done_callback(lambda _: self._handles.pop(run_id, None))
         return handle
 
     async def ask(self, question: str, *, caller: Caller,
-                  history: Sequence[HistoryMessage] = (), observer: Observer = ignore
-                  ) -> RunResult:
+                  history: Sequence[HistoryMessage] = (), observer: Observer = ignore,
+                  approver: Approver | None = None) -> RunResult:
         return await self.start(question, caller=caller, history=history,
-                                observer=observer).result()
+                                observer=observer, approver=approver).result()
 
     def cancel(self, run_id: str) -> bool:
         """Stop a run: its tool calls in flight are cancelled; its result says what ran."""
@@ -81,13 +85,14 @@ class Runs:
         return len(self._waiting)
 
     async def _run(self, question: str, caller: Caller, history: Sequence[HistoryMessage],
-                   observer: Observer, run_id: str) -> RunResult:
+                   observer: Observer, run_id: str, approver: Approver | None) -> RunResult:
         if self._closed:
             return RunResult(run_id, "cancelled", NOT_STARTED)
         try:
             async with self._slot(observer):
                 return await self.agent.run(question, caller=caller, history=history,
-                                            observer=observer, run_id=run_id)
+                                            observer=observer, run_id=run_id,
+                                            approver=approver)
         except asyncio.CancelledError:  # cancelled while still queued
             return RunResult(run_id, "cancelled", NOT_STARTED)
 

@@ -47,7 +47,7 @@ def build_slack_app(services: Services) -> tuple[AsyncApp, SlackContext]:
                        commands=PluginCommands(services.plugins, services.installer),
                        shared=SharedRuns(services.db))
     approver = approvals.SlackApprover(ctx, timeout=settings.approval_timeout_seconds)
-    services.agent.approver = approver
+    ctx.approver = approver  # passed to every run the mentions start
     for surface in (mentions, slash, uploads, home):
         surface.register(app, ctx)
     approvals.register(app, approver)

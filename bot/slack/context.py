@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.agent.approvals import Approver
 from bot.app import Services
 from bot.commands import PluginCommands
 from bot.store.shared_runs import SharedRuns
@@ -27,6 +28,7 @@ class SlackContext:
     api_origin: str
     commands: PluginCommands
     shared: SharedRuns
+    approver: Approver | None = None
     home_viewers: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -115,7 +115,8 @@ async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
     status = StatusMessage(ctx, channel, posted["ts"])
     handle = ctx.services.runs.start(question, caller=Caller(user=user, channel=channel,
                                                              thread_ts=thread_ts),
-                                     history=history, observer=status.observe)
+                                     history=history, observer=status.observe,
+                                     approver=ctx.approver)
     await ctx.shared.running(row_id, handle.run_id, posted["ts"])
     status.run_id = handle.run_id
     await status.flush()
