@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from bot import messages
@@ -39,17 +40,29 @@ class ToolRun:
     duration_ms: float
 
 
+class RunStatus(StrEnum):
+    """How an agent run ended."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"  # out of steps without a final answer
+    MODEL_ERROR = "model_error"
+    CANCELLED = "cancelled"  # stopped by a user, or before it started
+    INTERRUPTED = "interrupted"  # cancelled because the bot is shutting down
+    NOT_CONFIGURED = "not_configured"
+    FAILED = "failed"  # a bug in the bot: logged with the run id
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
-    status: str  # answered | model_error | no_answer | cancelled | not_configured | failed
+    status: RunStatus
     text: str
     tools: tuple[ToolRun, ...] = ()
     steps: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.status == "answered"
+        return self.status == RunStatus.ANSWERED
 
 
 @dataclass
@@ -86,7 +99,7 @@ class Agent:
         state = _RunState(run_id or uuid.uuid4().hex[:12], caller, observer,
                           approver or self.approver)
         if self.llm is None:
-            return RunResult(state.run_id, "not_configured", messages.llm_not_configured())
+            return RunResult(state.run_id, RunStatus.NOT_CONFIGURED, messages.llm_not_configured())
         chat = build_messages(self.system_prompt, history, question,
                               budget=self.context_tokens)
         try:
@@ -95,12 +108,12 @@ class Agent:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            return self._finish(state, "cancelled", messages.run_cancelled(state.summary()))
+            return self._finish(state, RunStatus.CANCELLED, messages.run_cancelled(state.summary()))
         except ModelError as exc:
-            return self._finish(state, "model_error", str(exc))
+            return self._finish(state, RunStatus.MODEL_ERROR, str(exc))
         except Exception:
             log.exception("agent run %s failed", state.run_id)
-            return self._finish(state, "failed", messages.run_failed(state.run_id))
+            return self._finish(state, RunStatus.FAILED, messages.run_failed(state.run_id))
 
     async def _loop(self, chat: list[dict[str, Any]], state: _RunState) -> RunResult:
         assert self.llm is not None
@@ -121,8 +134,8 @@ class Agent:
             if reply.content and reply.content.strip():
                 text = redact(reply.content.strip())
                 await _tell(state, Answered(text))
-                return self._finish(state, "answered", text)
-        return self._finish(state, "no_answer",
+                return self._finish(state, RunStatus.ANSWERED, text)
+        return self._finish(state, RunStatus.NO_ANSWER,
                             messages.no_answer(self.max_steps, state.summary()))
 
     async def _call(self, call: ToolCall, state: _RunState) -> ToolResult:
@@ -164,7 +177,7 @@ class Agent:
         return ToolResult(False, decision.text, name, plugin=tool.plugin,
                           plugin_version=tool.plugin_version, error=ErrorKind.DENIED)
 
-    def _finish(self, state: _RunState, status: str, text: str) -> RunResult:
+    def _finish(self, state: _RunState, status: RunStatus, text: str) -> RunResult:
         return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)
 
 

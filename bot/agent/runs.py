@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Observer, Queued, ignore
-from bot.agent.loop import Agent, RunResult
+from bot.agent.loop import Agent, RunResult, RunStatus
 from bot.plugin_host.protocol import Caller
 
 
@@ -87,14 +87,14 @@ class Runs:
     async def _run(self, question: str, caller: Caller, history: Sequence[HistoryMessage],
                    observer: Observer, run_id: str, approver: Approver | None) -> RunResult:
         if self._closed:
-            return RunResult(run_id, "cancelled", NOT_STARTED)
+            return RunResult(run_id, RunStatus.CANCELLED, NOT_STARTED)
         try:
             async with self._slot(observer):
                 return await self.agent.run(question, caller=caller, history=history,
                                             observer=observer, run_id=run_id,
                                             approver=approver)
         except asyncio.CancelledError:  # cancelled while still queued
-            return RunResult(run_id, "cancelled", NOT_STARTED)
+            return RunResult(run_id, RunStatus.CANCELLED, NOT_STARTED)
 
     @contextlib.asynccontextmanager
     async def _slot(self, observer: Observer) -> AsyncIterator[None]:

@@ -15,10 +15,11 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
+from bot.agent.loop import RunStatus
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
-from bot.store.shared_runs import LostRun
+from bot.store.shared_runs import LostRun, RunState
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -52,7 +53,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 async def _stop(ctx: SlackContext, run_id: str, user: str) -> str | None:
     """Stop a run wherever it runs; None, or the sentence that says why not."""
     found = await ctx.shared.find(run_id)
-    if found is None or found[0].state == "done":
+    if found is None or found[0].state == RunState.DONE:
         return "That run has already finished."  # or from before a restart
     row, alive = found
     if user != row.asker and not ctx.is_admin(user):
@@ -121,8 +122,8 @@ async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
     status.run_id = handle.run_id
     await status.flush()
     result = await handle.result()
-    if result.status == "cancelled" and ctx.services.runs.closed:
-        result = replace(result, status="interrupted", text=messages.run_interrupted(
+    if result.status == RunStatus.CANCELLED and ctx.services.runs.closed:
+        result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
     await status.finish(result.status, result.tools)
     if len(result.text) > INLINE_LIMIT and await _upload_answer(ctx, channel, thread_ts,
@@ -225,12 +226,13 @@ class StatusMessage:
         except Exception:
             log.warning("could not update the status message", exc_info=True)
 
-    async def finish(self, status: str, tools: Any) -> None:
+    async def finish(self, status: RunStatus, tools: Any) -> None:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        headline = {"answered": ":white_check_mark: Done", "cancelled": ":octagonal_sign: Stopped",
-                    "interrupted": INTERRUPTED}.get(status, ":warning: Could not answer")
+        headline = {RunStatus.ANSWERED: ":white_check_mark: Done",
+                    RunStatus.CANCELLED: ":octagonal_sign: Stopped",
+                    RunStatus.INTERRUPTED: INTERRUPTED}.get(status, ":warning: Could not answer")
         ran = f" — {len(tools)} tool call{'s' if len(tools) != 1 else ''}" if tools else ""
         self.header = headline + ran
         await self.flush(done=True)

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import and_, delete, exists, or_, select, update
 
@@ -39,6 +40,14 @@ STALE_SECONDS = 20.0
 PRUNE_SECONDS = 3600.0
 KEEP_DELIVERIES = timedelta(days=1)  # Slack retries within minutes
 KEEP_RUNS = timedelta(days=7)
+
+
+class RunState(StrEnum):
+    """A Slack run's row: waiting for its turn in the thread, running, or done."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,8 @@ class SharedRuns:
             self._task = None
         async with self.db.write() as session:
             await session.execute(update(SlackRunRow).where(
-                SlackRunRow.replica == self.replica, SlackRunRow.state != "done").values(
-                state="done", finished_at=utcnow()))
+                SlackRunRow.replica == self.replica, SlackRunRow.state != RunState.DONE).values(
+                state=RunState.DONE, finished_at=utcnow()))
             await session.execute(delete(ReplicaRow).where(ReplicaRow.id == self.replica))
 
     async def first_time(self, key: str) -> bool:
@@ -97,7 +106,7 @@ class SharedRuns:
             if not await first_delivery(session, delivery):
                 return None
             row = SlackRunRow(channel=channel, thread_ts=thread_ts, mention_ts=mention_ts,
-                              asker=asker, replica=self.replica, state="waiting")
+                              asker=asker, replica=self.replica, state=RunState.WAITING)
             session.add(row)
             await session.flush()
             return row.id
@@ -124,7 +133,7 @@ class SharedRuns:
             try:
                 async with self.db.write() as session:
                     await session.execute(update(SlackRunRow).where(
-                        SlackRunRow.id == row_id).values(state="done", finished_at=utcnow()))
+                        SlackRunRow.id == row_id).values(state=RunState.DONE, finished_at=utcnow()))
             except Exception:
                 log.exception("could not close shared run row %d", row_id)
             async with self._closed:
@@ -133,7 +142,7 @@ class SharedRuns:
     async def running(self, row_id: int, run_id: str, status_ts: str) -> None:
         async with self.db.write() as session:
             await session.execute(update(SlackRunRow).where(SlackRunRow.id == row_id).values(
-                state="running", run_id=run_id, status_ts=status_ts))
+                state=RunState.RUNNING, run_id=run_id, status_ts=status_ts))
 
     async def find(self, run_id: str) -> tuple[SlackRunRow, bool] | None:
         """The run's row and whether its replica is alive; None for an unknown run."""
@@ -150,7 +159,7 @@ class SharedRuns:
         """Ask the replica running `run_id` to stop it; False if it is no longer running."""
         async with self.db.write() as session:
             result = await session.execute(update(SlackRunRow).where(
-                SlackRunRow.run_id == run_id, SlackRunRow.state == "running").values(
+                SlackRunRow.run_id == run_id, SlackRunRow.state == RunState.RUNNING).values(
                 stop_requested_by=by))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -163,7 +172,7 @@ class SharedRuns:
         async with self.db.read() as session:
             return bool(await session.scalar(select(exists().where(
                 SlackRunRow.channel == channel, SlackRunRow.thread_ts == thread_ts,
-                SlackRunRow.state != "done", SlackRunRow.replica.in_(alive),
+                SlackRunRow.state != RunState.DONE, SlackRunRow.replica.in_(alive),
                 or_(SlackRunRow.mention_ts < mention_ts,
                     and_(SlackRunRow.mention_ts == mention_ts, SlackRunRow.id < row_id))))))
 
@@ -197,7 +206,7 @@ class SharedRuns:
     async def _take_stop_requests(self, on_stop: Callable[[str], object]) -> None:
         async with self.db.read() as session:
             requested = (await session.execute(select(SlackRunRow.run_id).where(
-                SlackRunRow.replica == self.replica, SlackRunRow.state == "running",
+                SlackRunRow.replica == self.replica, SlackRunRow.state == RunState.RUNNING,
                 SlackRunRow.stop_requested_by.is_not(None)))).scalars().all()
         for run_id in requested:
             if run_id is not None and run_id not in self._stopped:
@@ -210,18 +219,18 @@ class SharedRuns:
         alive = select(ReplicaRow.id).where(ReplicaRow.heartbeat_at >= self._cutoff())
         async with self.db.read() as session:
             orphans = (await session.execute(select(SlackRunRow).where(
-                SlackRunRow.state != "done", SlackRunRow.replica.not_in(alive)).limit(
+                SlackRunRow.state != RunState.DONE, SlackRunRow.replica.not_in(alive)).limit(
                 20))).scalars().all()
         for row in orphans:
             async with self.db.write() as session:  # one replica wins each row
                 result = await session.execute(update(SlackRunRow).where(
-                    SlackRunRow.id == row.id, SlackRunRow.state != "done").values(
-                    state="done", finished_at=utcnow()))
+                    SlackRunRow.id == row.id, SlackRunRow.state != RunState.DONE).values(
+                    state=RunState.DONE, finished_at=utcnow()))
             if result.rowcount:  # type: ignore[attr-defined]
                 log.warning("run %s in %s/%s was lost with replica %s", row.run_id,
                             row.channel, row.thread_ts, row.replica)
                 await on_lost(LostRun(row.channel, row.thread_ts, row.status_ts,
-                                      started=row.state == "running"))
+                                      started=row.state == RunState.RUNNING))
 
     async def prune(self) -> None:
         """Forget what no replica needs any more (the loop does this hourly)."""
@@ -230,6 +239,6 @@ class SharedRuns:
             await session.execute(delete(ProcessedEvent).where(
                 ProcessedEvent.at < now - KEEP_DELIVERIES))
             await session.execute(delete(SlackRunRow).where(
-                SlackRunRow.state == "done", SlackRunRow.finished_at < now - KEEP_RUNS))
+                SlackRunRow.state == RunState.DONE, SlackRunRow.finished_at < now - KEEP_RUNS))
             await session.execute(delete(ReplicaRow).where(
                 ReplicaRow.heartbeat_at < now - timedelta(days=1)))
