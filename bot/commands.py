@@ -55,16 +55,15 @@ class PluginCommands:
         try:
             words = shlex.split(text)
         except ValueError as exc:
-            return CommandResult(f"Could not parse that command ({exc}).\n\n{HELP}", ok=False)
+            return CommandResult(messages.command_unparsable(exc, HELP), ok=False)
         if not words:
             return CommandResult(HELP)
         sub, args = words[0].lower(), words[1:]
         if sub not in self._handlers:
             close = difflib.get_close_matches(sub, list(self._handlers), n=1)
-            return CommandResult(f"Unknown subcommand '{sub}'.{messages.did_you_mean(close)}"
-                                 f"\n\n{HELP}", ok=False)
+            return CommandResult(messages.unknown_subcommand(sub, close, HELP), ok=False)
         if sub in NEEDS_NAME and not args:
-            return CommandResult(f"Usage: /plugin {sub} NAME\n\n{HELP}", ok=False)
+            return CommandResult(messages.command_needs_name(sub, HELP), ok=False)
         if sub in CHANGING and not is_admin:
             await self.manager.store.record_refusal(actor, sub, args[0] if args else "*",
                                               messages.not_admin())
@@ -113,8 +112,7 @@ class PluginCommands:
         try:
             limit = min(max(int(args[0]), 1), 200) if args else 20
         except ValueError:
-            return CommandResult(f"'{args[0]}' is not a number. Usage: /plugin audit [N]",
-                                 ok=False)
+            return CommandResult(messages.audit_count_not_a_number(args[0]), ok=False)
         return CommandResult(text_render.audit_list(await self.manager.store.audit(limit)))
 
     async def _help(self, args: list[str], actor: str) -> CommandResult:

@@ -330,3 +330,52 @@ def auto_disabled_notice(name: str, reason: str | None) -> str:
 
 def answer_attached() -> str:
     return "_The full answer is long: it is attached as answer.md._"
+
+
+# -- Slack runs, approvals and /plugin ----------------------------------------------------
+
+RUN_FINISHED = "That run has already finished."
+RUN_STOP_NOT_ALLOWED = "Only the person who asked, or an admin, can stop this run."
+RUN_LOST = "That run was lost when the bot restarted; please ask again."
+EMPTY_MENTION = "Ask me something after the mention, e.g. `@bot why is checkout-api crashlooping?`"
+WORKING = "Working on it…"
+RUN_NOT_STARTED = "Stopped before it started."
+STATUS_DONE = ":white_check_mark: Done"
+STATUS_STOPPED = ":octagonal_sign: Stopped"
+STATUS_INTERRUPTED = ":warning: Interrupted: the bot restarted"
+STATUS_FAILED = ":warning: Could not answer"
+APPROVAL_NOT_PENDING = "This approval is no longer pending."
+APPROVAL_ADMINS_ONLY = "Only admins can approve or deny tool calls."
+
+
+def tool_calls_count(n: int) -> str:
+    return f" — {n} tool call{'s' if n != 1 else ''}" if n else ""
+
+
+def approval_needed(tool: str) -> str:
+    return f"Approval needed to run {tool}"
+
+
+def approval_expired_card(tool: str) -> str:
+    return f":hourglass: Expired: `{tool}` was not run."
+
+
+def approval_decided_card(tool: str, who: str, *, approved: bool) -> str:
+    mark = ":white_check_mark: Approved" if approved else ":no_entry: Denied"
+    return f"{mark} by {who}: `{tool}`"
+
+
+def command_unparsable(error: object, help_text: str) -> str:
+    return f"Could not parse that command ({error}).\n\n{help_text}"
+
+
+def unknown_subcommand(sub: str, close: Sequence[str], help_text: str) -> str:
+    return f"Unknown subcommand '{sub}'.{did_you_mean(close)}\n\n{help_text}"
+
+
+def command_needs_name(sub: str, help_text: str) -> str:
+    return f"Usage: /plugin {sub} NAME\n\n{help_text}"
+
+
+def audit_count_not_a_number(value: str) -> str:
+    return f"'{value}' is not a number. Usage: /plugin audit [N]"

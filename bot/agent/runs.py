@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from bot import messages
 from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Observer, Queued, ignore
@@ -24,7 +25,7 @@ class RunHandle:
         return await asyncio.shield(self.task)
 
 
-NOT_STARTED = "Stopped before it started."
+NOT_STARTED = messages.RUN_NOT_STARTED
 
 
 class Runs:

@@ -38,14 +38,14 @@ class SlackApprover:
         self._waiting[approval_id] = future
         posted = await self.ctx.client.chat_postMessage(
             channel=caller.channel or "", thread_ts=caller.thread_ts,
-            text=f"Approval needed to run {tool}",
+            text=messages.approval_needed(tool),
             blocks=render.approval_blocks(approval_id, tool, arguments, caller.user))
         try:
             return await self._wait(approval_id, tool, future)
         except TimeoutError:
             decision = Decision(False, None, messages.approval_expired(tool, self.timeout))
             await self.store.decide(approval_id, ApprovalStatus.EXPIRED, None, decision.text)
-            await self._close(posted, f":hourglass: Expired: `{tool}` was not run.")
+            await self._close(posted, messages.approval_expired_card(tool))
             return decision
         finally:
             self._waiting.pop(approval_id, None)
@@ -76,13 +76,13 @@ class SlackApprover:
                      body: dict[str, Any], respond: Any) -> None:
         row = await self.store.get(approval_id)
         if row is None or row.status != ApprovalStatus.PENDING:
-            await respond(text="This approval is no longer pending.",
+            await respond(text=messages.APPROVAL_NOT_PENDING,
                           response_type="ephemeral", replace_original=False)
             return
         if not self.ctx.is_admin(user):
             await self.ctx.services.plugins.store.record_refusal(
                 user, "approve" if approve else "deny", row.tool, messages.not_admin())
-            await respond(text="Only admins can approve or deny tool calls.",
+            await respond(text=messages.APPROVAL_ADMINS_ONLY,
                           response_type="ephemeral", replace_original=False)
             return
         who = f"<@{user}>"
@@ -90,8 +90,8 @@ class SlackApprover:
                             else messages.approval_denied(row.tool, who))
         await self.store.decide(approval_id, ApprovalStatus.APPROVED if approve
                                 else ApprovalStatus.DENIED, user, decision.text)
-        mark = ":white_check_mark: Approved" if approve else ":no_entry: Denied"
-        await respond(text=f"{mark} by {who}: `{row.tool}`", replace_original=True)
+        await respond(text=messages.approval_decided_card(row.tool, who, approved=approve),
+                      replace_original=True)
         future = self._waiting.get(approval_id)
         if future is not None and not future.done():
             future.set_result(decision)

@@ -26,7 +26,7 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 STATUS_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min): at most one a second per run
 HISTORY_LIMIT = 200
 INLINE_LIMIT = 12_000  # longer answers are attached as a file, with their beginning inline
-INTERRUPTED = ":warning: Interrupted: the bot restarted"
+INTERRUPTED = messages.STATUS_INTERRUPTED
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -54,15 +54,15 @@ async def _stop(ctx: SlackContext, run_id: str, user: str) -> str | None:
     """Stop a run wherever it runs; None, or the sentence that says why not."""
     found = await ctx.shared.find(run_id)
     if found is None or found[0].state == RunState.DONE:
-        return "That run has already finished."  # or from before a restart
+        return messages.RUN_FINISHED  # or from before a restart
     row, alive = found
     if user != row.asker and not ctx.is_admin(user):
-        return "Only the person who asked, or an admin, can stop this run."
-    finished = "That run has already finished."
+        return messages.RUN_STOP_NOT_ALLOWED
+    finished = messages.RUN_FINISHED
     if row.replica == ctx.shared.replica:  # ours: Runs knows whether it still runs
         return None if ctx.services.runs.cancel(run_id) else finished
     if not alive:  # its replica died; the thread is told as the run is recovered
-        return "That run was lost when the bot restarted; please ask again."
+        return messages.RUN_LOST
     if await ctx.shared.request_stop(run_id, user):
         return None  # the replica running it stops it within a second
     return finished
@@ -106,12 +106,11 @@ async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
     client = ctx.client
     if not question:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                      text="Ask me something after the mention, e.g. "
-                                           "`@bot why is checkout-api crashlooping?`")
+                                      text=messages.EMPTY_MENTION)
         return
     history = await _history(ctx, channel, thread_ts, exclude=event_ts)
     posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                           text="Working on it…",
+                                           text=messages.WORKING,
                                            blocks=render.status_blocks([], run_id=None))
     status = StatusMessage(ctx, channel, posted["ts"])
     handle = ctx.services.runs.start(question, caller=Caller(user=user, channel=channel,
@@ -230,9 +229,8 @@ class StatusMessage:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        headline = {RunStatus.ANSWERED: ":white_check_mark: Done",
-                    RunStatus.CANCELLED: ":octagonal_sign: Stopped",
-                    RunStatus.INTERRUPTED: INTERRUPTED}.get(status, ":warning: Could not answer")
-        ran = f" — {len(tools)} tool call{'s' if len(tools) != 1 else ''}" if tools else ""
-        self.header = headline + ran
+        headline = {RunStatus.ANSWERED: messages.STATUS_DONE,
+                    RunStatus.CANCELLED: messages.STATUS_STOPPED,
+                    RunStatus.INTERRUPTED: INTERRUPTED}.get(status, messages.STATUS_FAILED)
+        self.header = headline + messages.tool_calls_count(len(tools) if tools else 0)
         await self.flush(done=True)
