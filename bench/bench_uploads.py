@@ -108,7 +108,10 @@ async def measure(mode: str, root: Path) -> dict[str, str]:
 
 def main() -> None:
     from bot.plugin_host.sandbox import Sandbox
-    modes = ["process"] + (["bwrap"] if Sandbox(mode="auto").kind == "bwrap" else [])
+    from bot.plugin_host.sandbox_detect import detect_sandbox
+    detected = detect_sandbox(mode="auto")
+    bwrap = isinstance(detected, Sandbox) and detected.kind == "bwrap"
+    modes = ["process"] + (["bwrap"] if bwrap else [])
     rows = []
     for repeat in range(REPEATS):  # the modes side by side, in each repeat
         with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,8 @@ from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
 from bot.plugin_host.protocol import LoadedPlugin, Manifest
 from bot.plugin_host.registry import Registry
-from bot.plugin_host.sandbox import Sandbox, SandboxUnavailable, WorkerLimits, plugin_uids
+from bot.plugin_host.sandbox import Sandbox, WorkerLimits, plugin_uids
+from bot.plugin_host.sandbox_detect import Unavailable, detect_sandbox
 from bot.plugin_host.schemas import SchemaLimits
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
@@ -136,20 +137,16 @@ async def refresh_plugins(services: Services) -> None:
             log.exception("refreshing plugin state from the database failed")
 
 
-def _make_sandbox(settings: Settings) -> Sandbox | None:
+def _make_sandbox(settings: Settings) -> Sandbox | Unavailable:
     limits = WorkerLimits(memory_mb=settings.plugin_worker_memory_mb,
                           cpu_seconds=settings.plugin_worker_cpu_seconds,
                           open_files=settings.plugin_worker_max_open_files,
                           file_mb=settings.plugin_worker_max_file_mb,
                           processes=settings.plugin_worker_max_processes,
                           tmp_mb=settings.plugin_worker_tmp_mb)
-    try:
-        sandbox = Sandbox(mode=settings.plugin_sandbox, python=settings.plugin_python,
-                          limits=limits, uid_range=settings.sandbox_uid_range)
-    except SandboxUnavailable as exc:
-        log.error("uploaded plugins are disabled: %s", exc)
-        return None
-    (log.error if sandbox.problem else log.info)("%s", sandbox.describe())
+    sandbox = detect_sandbox(mode=settings.plugin_sandbox, python=settings.plugin_python,
+                             limits=limits, uid_range=settings.sandbox_uid_range)
+    (log.error if isinstance(sandbox, Unavailable) else log.info)("%s", sandbox.describe())
     return sandbox
 
 
@@ -163,28 +160,25 @@ class WorkerFactory:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._sandbox: Sandbox | None = None
-        self._detected = False
+        self._sandbox: Sandbox | Unavailable | None = None
 
     @property
-    def sandbox(self) -> Sandbox | None:
-        if not self._detected:
+    def sandbox(self) -> Sandbox | Unavailable:
+        if self._sandbox is None:
             self._sandbox = _make_sandbox(self.settings)
-            self._detected = True
         return self._sandbox
 
     def kind(self) -> str | None:
         """The sandbox uploads run in here, or None when they cannot run."""
         sandbox = self.sandbox
-        return None if sandbox is None or sandbox.problem else sandbox.kind
+        return sandbox.kind if isinstance(sandbox, Sandbox) else None
 
     def _make(self, name: str, entry: Path, *, network: bool, idle: float, uid: int | None,
               expected_name: str | None = None,
               config: Mapping[str, Any] | None = None) -> WorkerHost:
         sandbox = self.sandbox
-        if sandbox is None or sandbox.problem:
-            reason = sandbox.describe() if sandbox else "the sandbox is unavailable"
-            raise PluginError(name, [Problem("sandbox", reason)])
+        if isinstance(sandbox, Unavailable):
+            raise PluginError(name, [Problem("sandbox", sandbox.describe())])
         return WorkerHost(name=name, entry=entry, sandbox=sandbox, network=network,
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
@@ -199,7 +193,7 @@ class WorkerFactory:
 
     async def probe(self, name: str | None, entry: Path) -> LoadedPlugin:
         sandbox = self.sandbox
-        uid = sandbox.probe_uid() if sandbox is not None and sandbox.root else None
+        uid = sandbox.probe_uid() if isinstance(sandbox, Sandbox) and sandbox.root else None
         host = self._make(name or "upload", entry, network=False, idle=0, uid=uid,
                           expected_name=name,
                           config=self.settings.plugin_defaults().get(name or "", {}))

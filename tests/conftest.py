@@ -78,8 +78,10 @@ async def make_services(settings: Settings) -> AsyncIterator[ServicesFactory]:
 
 def bwrap_usable() -> bool:
     from bot.plugin_host.sandbox import Sandbox
+    from bot.plugin_host.sandbox_detect import detect_sandbox
 
-    return Sandbox(mode="auto").kind == "bwrap"
+    sandbox = detect_sandbox(mode="auto")
+    return isinstance(sandbox, Sandbox) and sandbox.kind == "bwrap"
 
 
 SANDBOX_MODES = ["process", "bwrap"]

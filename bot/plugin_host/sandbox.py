@@ -26,8 +26,6 @@ import logging
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -85,38 +83,32 @@ class LaunchSpec:
 
 
 class SandboxUnavailable(Exception):
-    """Uploaded plugins cannot run here; the message says why and what to change."""
+    """This worker cannot be started here (a plugin with no sandbox uid as root); the
+    message says why."""
 
 
 class Sandbox:
-    def __init__(self, *, mode: str = "auto", python: str | None = None,
+    """A sandbox known to work here (see `detect_sandbox`): builds workers' command lines,
+    reaps what they leave. Constructing one runs nothing."""
+
+    def __init__(self, *, kind: str, python: str, python_prefix: str | None,
                  limits: WorkerLimits | None = None,
-                 uid_range: tuple[int, int] = DEFAULT_UID_RANGE) -> None:
-        if mode not in ("auto", "bwrap", "process"):
-            raise ValueError(f"PLUGIN_SANDBOX must be auto, bwrap or process, not {mode!r}")
-        self.mode = mode
+                 uid_range: tuple[int, int] = DEFAULT_UID_RANGE, bwrap: str | None = None,
+                 tools: dict[str, str | None] | None = None) -> None:
+        self.kind = kind
+        self.python, self.python_prefix = python, python_prefix
         self.limits = limits or WorkerLimits()
-        self.root = os.geteuid() == 0
         self.uid_range = uid_range
+        self.bwrap = bwrap
+        self.tools = tools or {}
+        self.root = os.geteuid() == 0
         self._probe_uids = itertools.count(os.getpid())
         self._live: collections.Counter[int] = collections.Counter()  # workers per uid
         self._uid_locks: dict[int, asyncio.Lock] = {}
-        self.problem: str | None = None
-        check_uid = self.probe_uid() if self.root else None
-        self.python, self.python_prefix = self._choose_python(python, check_uid)
-        self.bwrap = shutil.which("bwrap")
-        self.tools = {name: shutil.which(name) for name in ("unshare", "setpriv", "kill")}
-        self.kind = self._choose_kind(check_uid)
 
     def describe(self) -> str:
-        if self.problem:
-            return messages.uploads_disabled(self.problem)
         return messages.sandbox_in_force(self.kind, self.python,
                                          self.uid_range if self.root else None)
-
-    def check(self) -> None:
-        if self.problem:
-            raise SandboxUnavailable(self.problem)
 
     def probe_uid(self) -> int:
         """A uid for a short-lived worker that belongs to no plugin (an install probe)."""
@@ -125,7 +117,6 @@ class Sandbox:
     def prepare(self, *, name: str, entry: Path, network: bool, fd_in: int, fd_out: int,
                 uid: int | None) -> LaunchSpec:
         """Copy the plugin into a fresh private dir and build the worker's command line."""
-        self.check()
         uid = uid if self.root else None
         if self.root and uid is None:
             raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
@@ -259,40 +250,6 @@ class Sandbox:
         return [*unshare, "--", "/bin/sh", "-c", PROCESS_SETUP, "sh",
                 f"{self.limits.tmp_mb}m", *setpriv]
 
-    def _choose_python(self, configured: str | None, uid: int | None
-                       ) -> tuple[str, str | None]:
-        own = os.path.realpath(sys.executable)  # a venv's python is a link to its base
-        candidates = [configured] if configured else [own, "/usr/bin/python3",
-                                                      "/usr/local/bin/python3"]
-        failures = []
-        for candidate in candidates:
-            real = os.path.realpath(candidate)  # the sandbox sees the real file, not a link
-            prefix, why = _probe_python(real, uid)
-            if prefix is not None:
-                return real, prefix
-            failures.append(f"{candidate}: {why}")
-        self.problem = messages.no_sandbox_python(MIN_PYTHON, uid, "; ".join(failures))
-        return candidates[0], None
-
-    def _choose_kind(self, uid: int | None) -> str:
-        if self.problem:
-            return "none"
-        if self.mode == "process":
-            missing = [name for name, path in self.tools.items() if path is None]
-            if not self.root:
-                self.problem = messages.process_sandbox_needs_root()
-            elif missing:
-                self.problem = messages.process_sandbox_needs_tools(missing)
-            return "none" if self.problem else "process"
-        if not self.bwrap:
-            self.problem = messages.bwrap_missing()
-            return "none"
-        failure = _bwrap_failure(self.bwrap, uid)
-        if failure is not None:
-            self.problem = messages.bwrap_unusable(failure)
-            return "none"
-        return "bwrap"
-
 
 def parse_uid_range(text: str) -> tuple[int, int]:
     """`200000-265535` -> (200000, 265535); room for the probes and at least one plugin."""
@@ -343,42 +300,3 @@ def _zombie(entry: os.DirEntry[str]) -> bool:
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root + "/") for root in roots)
-
-
-def _run_as(uid: int | None) -> dict[str, object]:
-    if uid is None:
-        return {}
-    return {"user": uid, "group": uid, "extra_groups": []}
-
-
-def _probe_python(python: str, uid: int | None) -> tuple[str | None, str]:
-    code = "import sys; print(sys.version_info[0], sys.version_info[1], sys.base_prefix)"
-    try:
-        out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
-                             timeout=10, env={"PATH": "/usr/bin:/bin"}, cwd="/",
-                             **_run_as(uid))  # type: ignore[call-overload]
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, type(exc).__name__ + (f" ({exc.strerror})" if isinstance(exc, OSError)
-                                           else "")
-    if out.returncode != 0:
-        return None, f"exit code {out.returncode}"
-    major, minor, prefix = out.stdout.split(maxsplit=2)
-    if (int(major), int(minor)) < MIN_PYTHON:
-        return None, f"Python {major}.{minor} is too old"
-    return prefix.strip(), "ok"
-
-
-def _bwrap_failure(bwrap: str, uid: int | None) -> str | None:
-    """None when bubblewrap can start a sandbox like the workers' here, else its words."""
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/",
-            "/", "--proc", "/proc", "--dev", "/dev", "--size", "1048576", "--tmpfs", "/tmp",
-            "--disable-userns", "true"]
-    try:
-        result = subprocess.run(argv, capture_output=True, timeout=10, cwd="/",
-                                **_run_as(uid))  # type: ignore[call-overload]
-    except (OSError, subprocess.SubprocessError) as exc:
-        return str(exc)
-    if result.returncode == 0:
-        return None
-    text = result.stderr.decode(errors="replace").strip().splitlines()
-    return text[-1][:200] if text else f"exit code {result.returncode}"
