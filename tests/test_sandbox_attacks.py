@@ -436,3 +436,20 @@ async def test_an_installed_upload_is_refused_at_load_without_a_sandbox_and_keep
     again = await upload_services(plugin_sandbox="process")
     await again.plugins.enable("evil", actor="U1")
     assert (await call(again, "evil_identity"))["uid"] == uid  # type: ignore[index]
+
+
+def test_a_non_root_bot_removes_its_read_only_worker_dirs() -> None:
+    """Low finding: a non-root bot left a /tmp/bot-worker-* behind for every worker, since
+    the plugin copy is read-only and rmtree could not empty its directories."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the check as another user")
+    probe = ("import os, pathlib, tempfile; from bot.plugin_host.sandbox import remove_tree; "
+             "os.setgroups([]); os.setgid(65534); os.setuid(65534); "
+             "work = pathlib.Path(tempfile.mkdtemp(prefix='bot-worker-test-')); "
+             "code = work / 'code' / 'plugin'; code.mkdir(parents=True); "
+             "(code / 'x.py').write_text('x = 1'); "
+             "[p.chmod(0o444 if p.is_file() else 0o555) for p in [code / 'x.py', code, "
+             "work / 'code']]; remove_tree(work); print(work.exists())")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}, cwd=REPO, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
