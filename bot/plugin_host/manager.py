@@ -32,7 +32,7 @@ from bot.plugin_host.protocol import (
     LoadedPlugin,
     PluginSource,
 )
-from bot.plugin_host.registry import Registry
+from bot.plugin_host.registry import Registry, tell_all
 from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
 from bot.plugin_host.versions import (
     check_new_version,
@@ -383,8 +383,4 @@ class PluginManager:
 
     async def notify(self, action: str, name: str) -> None:
         """Tell the change listeners (App Home, admin channel) what happened."""
-        for listener in self._listeners:
-            try:
-                await listener(action, name)
-            except Exception:
-                log.exception("plugin change listener failed")
+        await tell_all(self._listeners, action, name, what="plugin change listener")

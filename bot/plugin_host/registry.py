@@ -152,11 +152,17 @@ class Registry:
         return text
 
     async def _notify(self, tool: Tool, result: ToolResult) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(tool, result)
-            except Exception:
-                log.exception("result listener failed for tool %s", tool.spec.name)
+        await tell_all(self._listeners, tool, result, what=f"result listener for {tool.spec.name}")
+
+
+async def tell_all(listeners: Iterable[Callable[..., Awaitable[None]]], *args: Any,
+                   what: str) -> None:
+    """Call each listener in turn; one that fails is logged and never stops the others."""
+    for listener in listeners:
+        try:
+            await listener(*args)
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def truncate(text: str, limit: int) -> str:

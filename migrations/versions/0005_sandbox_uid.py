@@ -1,21 +1,11 @@
-"""a sandbox uid of its own for each uploaded plugin
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01
-"""
+"""A sandbox uid of its own for each uploaded plugin (revision 0005, after 0004)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0005", "0004"
 
 FIRST_UID = 200_000  # the start of the default PLUGIN_UID_RANGE
 
