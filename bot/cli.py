@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     plugin.add_argument("--actor", default=None,
                         help="who to record in the audit trail (default: cli:<os user>)")
     sub = plugin.add_subparsers(dest="plugin_command", metavar="SUBCOMMAND", required=True)
+    _add_admin_commands(sub)
+    _add_author_commands(sub)
+    return parser
+
+
+def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`bot plugin list|reload|tools|info|enable|…|rollback|call|audit` for operators."""
     sub.add_parser("list", help="table of plugins").set_defaults(handler=_admin)
     sub.add_parser("reload", help="re-read every plugin from disk and database").set_defaults(
         handler=_admin)
@@ -90,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("version", nargs="?", default=None,
                           help="default: the version installed before the active one")
     rollback.set_defaults(handler=_admin)
+    call = sub.add_parser("call", help="run one tool and print its result")
+    call.add_argument("tool")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    call.set_defaults(handler=_call)
+    audit = sub.add_parser("audit", help="recent audit trail entries")
+    audit.add_argument("limit", nargs="?", type=int, default=20)
+    audit.set_defaults(handler=_admin)
+
+
+def _add_author_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`bot plugin install|check|pack|new` for plugin authors."""
     for name, helptext, handler in (
             ("install", "install a plugin from a .zip, a .py or a package directory", _install),
             ("check", "run every install check on a plugin without installing it", _check)):
@@ -105,14 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name")
     new.add_argument("--dir", type=Path, default=Path("."), help="parent directory")
     new.set_defaults(handler=_new)
-    call = sub.add_parser("call", help="run one tool and print its result")
-    call.add_argument("tool")
-    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
-    call.set_defaults(handler=_call)
-    audit = sub.add_parser("audit", help="recent audit trail entries")
-    audit.add_argument("limit", nargs="?", type=int, default=20)
-    audit.set_defaults(handler=_admin)
-    return parser
 
 
 def _configure_logging(settings: Settings, *, quiet: bool) -> None:
