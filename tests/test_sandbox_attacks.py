@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.app import Services
 from bot.plugin_host.sandbox import ROOT_WORKER_BASE
 from tests import zips
@@ -331,8 +332,8 @@ async def test_auto_without_bubblewrap_refuses_uploads_with_the_fix(
     monkeypatch.setenv("PATH", str(fake_bin(tmp_path, "unrelated", "exit 0")))
     services = await upload_services(plugin_sandbox="auto")
     await services.plugins.enable("echoer", actor="U1")
-    await assert_uploads_refused(services, echo_builtin,
-                                 "bubblewrap is not installed (apt-get install bubblewrap)")
+    await assert_uploads_refused(services, echo_builtin, messages.bwrap_missing())
+    assert "apt-get install bubblewrap" in messages.bwrap_missing()  # the fix is named
 
 
 async def test_auto_with_a_bubblewrap_the_kernel_refuses_says_so(
@@ -375,10 +376,8 @@ def test_process_mode_as_a_non_root_bot_refuses_uploads(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"}, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == (
-        "uploaded plugins are disabled: PLUGIN_SANDBOX=process needs the bot to run as root "
-        "(each plugin runs under its own uid); run it as root or use bubblewrap "
-        "(PLUGIN_SANDBOX=auto)")
+    assert done.stdout.strip() == messages.uploads_disabled(
+        messages.process_sandbox_needs_root())
 
 
 @pytest.fixture
@@ -426,8 +425,7 @@ async def test_an_installed_upload_is_refused_at_load_without_a_sandbox_and_keep
     without = await upload_services(plugin_sandbox="auto")
     info = await without.plugins.info("evil")
     assert (info.status, info.sandbox) == ("error", "none")
-    assert "uploaded plugins are disabled: bubblewrap is not installed (apt-get install " \
-           "bubblewrap)" in (info.error or "")
+    assert messages.uploads_disabled(messages.bwrap_missing()) in (info.error or "")
     await without.plugins.enable("echoer", actor="U1")
     assert (await without.registry.call(echo_builtin, {"text": "x"})).ok
     await without.close()
