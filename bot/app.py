@@ -17,7 +17,6 @@ from bot.agent.loop import Agent
 from bot.agent.runs import Runs
 from bot.config import Settings
 from bot.errors import PluginError, Problem
-from bot.hardening import make_non_dumpable
 from bot.plugin_host.archive import Limits
 from bot.plugin_host.health import HealthMonitor
 from bot.plugin_host.installer import Installer
@@ -64,7 +63,6 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                          default_enabled: frozenset[str] = DEFAULT_ENABLED_BUILTINS,
                          ) -> Services:
     """Open the database (migrating it), load plugins, and return the running services."""
-    make_non_dumpable()
     db = Database(settings.database_url)
     if migrate:
         await upgrade(db)

@@ -25,9 +25,6 @@ class RunHandle:
         return await asyncio.shield(self.task)
 
 
-NOT_STARTED = messages.RUN_NOT_STARTED
-
-
 class Runs:
     """Starts agent runs as tasks; at most `limit` run at once, the rest wait in order."""
 
@@ -88,14 +85,14 @@ class Runs:
     async def _run(self, question: str, caller: Caller, history: Sequence[HistoryMessage],
                    observer: Observer, run_id: str, approver: Approver | None) -> RunResult:
         if self._closed:
-            return RunResult(run_id, RunStatus.CANCELLED, NOT_STARTED)
+            return RunResult(run_id, RunStatus.CANCELLED, messages.RUN_NOT_STARTED)
         try:
             async with self._slot(observer):
                 return await self.agent.run(question, caller=caller, history=history,
                                             observer=observer, run_id=run_id,
                                             approver=approver)
         except asyncio.CancelledError:  # cancelled while still queued
-            return RunResult(run_id, RunStatus.CANCELLED, NOT_STARTED)
+            return RunResult(run_id, RunStatus.CANCELLED, messages.RUN_NOT_STARTED)
 
     @contextlib.asynccontextmanager
     async def _slot(self, observer: Observer) -> AsyncIterator[None]:

@@ -7,11 +7,11 @@ import logging
 
 from bot import messages
 from bot.plugin_host.manager import PluginManager
-from bot.plugin_host.protocol import ToolResult
+from bot.plugin_host.protocol import ErrorKind, ToolResult
 from bot.plugin_host.registry import Tool
 
 log = logging.getLogger(__name__)
-FAULTS = ("crashed", "timeout")
+FAULTS = (ErrorKind.CRASHED, ErrorKind.TIMEOUT)  # what a plugin's health counts
 
 
 class HealthMonitor:

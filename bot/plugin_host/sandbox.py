@@ -174,7 +174,7 @@ class Sandbox:
                 break
             with contextlib.suppress(OSError):
                 proc = await asyncio.create_subprocess_exec(
-                    self.tools["kill"] or "kill", "-9", "-1", user=uid, group=uid,
+                    self.tools.get("kill") or "kill", "-9", "-1", user=uid, group=uid,
                     extra_groups=[], stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}, cwd="/")
                 await proc.wait()
@@ -241,10 +241,10 @@ class Sandbox:
         return [p for p in dict.fromkeys(paths) if p and not _under(p, SYSTEM_PATHS)]
 
     def _process_argv(self, uid: int, *, network: bool) -> list[str]:
-        unshare = [self.tools["unshare"] or "unshare", "--mount", "--propagation", "private"]
+        unshare = [self.tools.get("unshare") or "unshare", "--mount", "--propagation", "private"]
         if not network:
             unshare.append("--net")  # loopback and abstract sockets of its own, nothing else
-        setpriv = [self.tools["setpriv"] or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+        setpriv = [self.tools.get("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
                    "--clear-groups", "--no-new-privs", "--inh-caps=-all",
                    "--bounding-set=-all", "--"]
         return [*unshare, "--", "/bin/sh", "-c", PROCESS_SETUP, "sh",

@@ -161,7 +161,8 @@ class WorkerProcess:
             await asyncio.wait_for(self.proc.wait(), 2)
         code = self.proc.returncode
         if not self.ready:  # it never reached its own first line: the sandbox failed
-            await asyncio.sleep(0.05)  # let the last output line be read
+            with contextlib.suppress(TimeoutError):  # its last words: read to the end
+                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 1)
             said = " / ".join(self._output) or f"exit code {code}"
             return messages.sandbox_failed_to_start(said[:300])
         if code is None:

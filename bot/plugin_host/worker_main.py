@@ -95,13 +95,15 @@ class Worker:
             else:
                 raise ValueError(f"unknown op {request.get('op')!r}")
         except (Exception, SystemExit) as exc:
-            from bot.sdk import ToolFailure  # the sandbox's copy, on sys.path since main()
+            from bot.plugin_host.describe import describe_exception  # the sandbox's copies,
+            from bot.sdk import ToolFailure  # on sys.path since main()
 
             own_words = isinstance(exc, ToolFailure) and exc.verbatim
             if not own_words:
                 logging.getLogger("plugin").exception("tool call failed")
             self.send({"id": rid, "ok": False, "plain": own_words,
-                       "error": exc.text if isinstance(exc, ToolFailure) else _describe(exc)})
+                       "error": exc.text if isinstance(exc, ToolFailure)
+                       else describe_exception(exc)})
         else:
             self.send({"id": rid, "ok": True, "value": value})
 
@@ -133,12 +135,6 @@ class Worker:
                     continue
                 asyncio.run_coroutine_threadsafe(self.handle(request), self.loop)
         os._exit(0)  # the bot closed the pipe: it wants us gone
-
-
-def _describe(exc: BaseException) -> str:
-    from bot.plugin_host.describe import describe_exception
-
-    return describe_exception(exc)
 
 
 def make_context(data: dict[str, Any]) -> Any:

@@ -26,7 +26,9 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 STATUS_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min): at most one a second per run
 HISTORY_LIMIT = 200
 INLINE_LIMIT = 12_000  # longer answers are attached as a file, with their beginning inline
-INTERRUPTED = messages.STATUS_INTERRUPTED
+HEADLINES = {RunStatus.ANSWERED: messages.STATUS_DONE,
+             RunStatus.CANCELLED: messages.STATUS_STOPPED,
+             RunStatus.INTERRUPTED: messages.STATUS_INTERRUPTED}
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -73,8 +75,8 @@ async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:
     if lost.status_ts:
         try:
             await ctx.client.chat_update(
-                channel=lost.channel, ts=lost.status_ts, text=INTERRUPTED,
-                blocks=render.status_blocks([INTERRUPTED], run_id=None, done=True))
+                channel=lost.channel, ts=lost.status_ts, text=messages.STATUS_INTERRUPTED,
+                blocks=render.status_blocks([messages.STATUS_INTERRUPTED], run_id=None, done=True))
         except Exception:
             log.warning("could not finish the status message of a lost run", exc_info=True)
     try:
@@ -229,8 +231,6 @@ class StatusMessage:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        headline = {RunStatus.ANSWERED: messages.STATUS_DONE,
-                    RunStatus.CANCELLED: messages.STATUS_STOPPED,
-                    RunStatus.INTERRUPTED: INTERRUPTED}.get(status, messages.STATUS_FAILED)
+        headline = HEADLINES.get(status, messages.STATUS_FAILED)
         self.header = headline + messages.tool_calls_count(len(tools) if tools else 0)
         await self.flush(done=True)
