@@ -40,9 +40,6 @@ class SchemaLimits:
 DEFAULT_LIMITS = SchemaLimits()
 
 
-
-
-
 def compile_pattern(pattern: str) -> Matcher:
     """Whether a string contains a match of `pattern` (JSON Schema's `pattern` is a search),
     on RE2. Cached: schemas repeat their patterns. Raises re2.error for what RE2 refuses."""
@@ -70,20 +67,17 @@ def _matcher(compiled: Any) -> Matcher:
     return found
 
 
-def schema_problems(params: dict[str, Any], where: str, limits: SchemaLimits
-                    ) -> list[Problem]:
-    """Everything that makes a (metaschema-valid) parameters schema unsafe to use."""
-    size = len(json.dumps(params, default=str))
+def schema_problems(params: dict[str, Any], where: str, limits: SchemaLimits, *,
+                    size: int | None = None) -> list[Problem]:
+    """Everything that makes a (metaschema-valid) parameters schema unsafe to use. `size`:
+    its length as JSON, when the caller has serialised it already."""
+    size = len(json.dumps(params, default=str)) if size is None else size
     if size > limits.max_schema_bytes:
         return [Problem(where, f"is {size:,} bytes of JSON, over the "
                         f"{limits.max_schema_bytes:,}-byte limit for one tool's schema")]
-    problems = []
-    keys = {key for _, key, _ in _walk(params, where)}
-    if {"unevaluatedProperties", "patternProperties"} <= keys:  # jsonschema's own regexes
-        problems.append(Problem(where, "unevaluatedProperties together with "
-                                "patternProperties is not supported; use "
-                                "additionalProperties"))
+    problems, keys = [], set()
     for path, key, value in _walk(params, where):
+        keys.add(key)
         if key in REF_KEYS and not (isinstance(value, str) and value.startswith("#")):
             problems.append(Problem(f"{path}.{key}", f"{value!r} points outside the schema: "
                                     "only refs inside it ('#/...') are allowed"))
@@ -92,6 +86,10 @@ def schema_problems(params: dict[str, Any], where: str, limits: SchemaLimits
         elif key == "patternProperties" and isinstance(value, dict):
             for pattern in value:
                 problems += _pattern_problem(pattern, f"{path}.patternProperties")
+    if {"unevaluatedProperties", "patternProperties"} <= keys:  # jsonschema's own regexes
+        problems.insert(0, Problem(where, "unevaluatedProperties together with "
+                                   "patternProperties is not supported; use "
+                                   "additionalProperties"))
     return problems
 
 

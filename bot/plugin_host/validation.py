@@ -217,8 +217,9 @@ def _check_parameters(params: Any, where: str, problems: list[Problem],
     if not isinstance(params, dict):
         problems.append(Problem(where, "must be a JSON Schema object (a dict)"))
         return
+    text = _as_json(params)
     try:
-        _check_against_metaschema(params)
+        _check_against_metaschema(params, text)
     except SchemaError as exc:
         path = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in exc.path)
         problems.append(Problem(f"{where}{path}", f"is not valid JSON Schema: {exc.message}"))
@@ -226,19 +227,25 @@ def _check_parameters(params: Any, where: str, problems: list[Problem],
     if params.get("type") != "object":
         problems.append(Problem(f"{where}.type", "must be 'object': tool arguments are always "
                                 "an object of named parameters"))
-    problems += schema_problems(params, where, limits)
+    problems += schema_problems(params, where, limits,
+                                size=len(text) if text is not None else None)
 
 
 _VALID_SCHEMAS: set[str] = set()
 
 
-def _check_against_metaschema(params: dict[str, Any]) -> None:
+def _as_json(params: dict[str, Any]) -> str | None:
+    """The schema as canonical JSON (the cache key, and its size); None if it is not JSON
+    data, which check_schema then explains."""
+    try:
+        return json.dumps(params, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_against_metaschema(params: dict[str, Any], key: str | None) -> None:
     """jsonschema's `check_schema`, remembered for schemas already found valid: it is ~3 ms
     a schema, most of start-up with many plugins, and tools repeat their schemas."""
-    try:
-        key = json.dumps(params, sort_keys=True)
-    except (TypeError, ValueError):
-        key = None  # not JSON data: check_schema will say what is wrong with it
     if key is not None and key in _VALID_SCHEMAS:
         return
     validator_for(params, default=Draft202012Validator).check_schema(params)
