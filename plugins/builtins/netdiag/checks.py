@@ -114,13 +114,17 @@ def tls_cert(host: str, port: int = 443, timeout: float = DEFAULT_TIMEOUT, *,
             "latency_ms": _ms(started)}
 
 
-def _fetch_cert(host: str, address: str, port: int, timeout: float, *, verify: bool) -> bytes:
+def _tls_context(verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _fetch_cert(host: str, address: str, port: int, timeout: float, *, verify: bool) -> bytes:
     with socket.create_connection((address, port), timeout=timeout) as raw, \
-            context.wrap_socket(raw, server_hostname=host) as tls:
+            _tls_context(verify).wrap_socket(raw, server_hostname=host) as tls:
         der = tls.getpeercert(binary_form=True)
     if not der:
         raise ssl.SSLError("the server sent no certificate")
@@ -132,9 +136,13 @@ def http_check(url: str, timeout: float = DEFAULT_TIMEOUT, verify_tls: bool = Tr
     started = time.perf_counter()
     redirects: list[dict[str, Any]] = []
     current = url
+    try:
+        policy = _policy(ctx)
+    except Refused as exc:  # a bad CIDR in the config
+        return {"url": url, "ok": False, "refused": True, "error": str(exc)}
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            status, location, cert = _get_once(current, timeout, verify_tls, _policy(ctx))
+            status, location, cert = _get_once(current, timeout, verify_tls, policy)
         except Refused as exc:
             return {"url": url, "ok": False, "refused": True, "error": str(exc),
                     "redirects": redirects, "latency_ms": _ms(started)}
@@ -180,12 +188,8 @@ def _get_once(url: str, timeout: float, verify: bool, policy: Policy
     address = policy.resolve(parts.hostname, port)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
-        context = ssl.create_default_context()
-        if not verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         conn: _PinnedHTTP = _PinnedHTTPS(parts.hostname, port, timeout=timeout,
-                                         context=context)
+                                         context=_tls_context(verify))
     else:
         conn = _PinnedHTTP(parts.hostname, port, timeout=timeout)
     conn.pinned_address = address
