@@ -216,7 +216,7 @@ async def test_plugins_cannot_see_or_signal_each_other(attacker: Services) -> No
 async def test_one_plugin_holding_its_process_limit_does_not_starve_another(
         attacker: Services) -> None:
     held = await call(attacker, "evil_hold", count=40)
-    assert isinstance(held, int) and held < 16  # stopped at its own limit
+    assert isinstance(held, int) and 0 < held < 16  # it started some, then hit its own limit
     assert isinstance(await call(attacker, "victim_identity"), dict)
     await attacker.plugins.disable("victim", actor="U1")  # a fresh victim worker starts fine
     await attacker.plugins.enable("victim", actor="U1")

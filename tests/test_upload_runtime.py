@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import Services
 from tests import zips
+from tests.slack_harness import until
 
 FAULTY = '''
 import json, os, socket, subprocess, sys, time
@@ -171,7 +172,9 @@ def processes_with(argv_tail: list[str]) -> list[str]:
 
 
 async def test_timeout_kills_the_grandchildren_too(services: Services) -> None:
-    result = await services.registry.call("grandchild")
+    call = asyncio.ensure_future(services.registry.call("grandchild"))
+    await until(lambda: processes_with(["sleep", "4321"]), 5)  # positive signal: it runs
+    result = await call
     assert result.error == "timeout"
     for _ in range(50):
         if not processes_with(["sleep", "4321"]):
