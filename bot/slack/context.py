@@ -35,10 +35,6 @@ class SlackContext:
     def is_admin(self, user: str | None) -> bool:
         return user is not None and user in self.admins
 
-    async def first_time(self, key: str) -> bool:
-        """True the first time a delivery key is seen (Slack retries carry the same id)."""
-        return await self.shared.first_time(key)
-
     def spawn(self, coroutine: object) -> None:
         """Run work after Slack has been acknowledged, keeping a reference to the task."""
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]

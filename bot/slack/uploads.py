@@ -41,7 +41,7 @@ async def _maybe_install(ctx: SlackContext, file_id: str, channel: str | None,
         log.debug("file %s shared in %s: uploads are accepted only in the admin channel",
                   file_id, channel)
         return  # uploads elsewhere: silence in Slack
-    if not await ctx.first_time(f"file:{file_id}"):
+    if not await ctx.shared.first_time(f"file:{file_id}"):
         log.debug("file %s announced again: already handled", file_id)
         return  # file_shared and message/file_share both announce the same file
     ctx.spawn(_install(ctx, file_id, channel, user, thread_ts))
