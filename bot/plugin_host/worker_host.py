@@ -57,8 +57,9 @@ class WorkerProcess:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._fault: str | None = None
-        self._tasks = [asyncio.create_task(self._read_responses()),
-                       asyncio.create_task(self._read_output())]
+        self._responses = asyncio.create_task(self._read_responses())
+        self._output_reader = asyncio.create_task(self._read_output())
+        self._tasks = (self._responses, self._output_reader)
 
     @classmethod
     async def start(cls, sandbox: Sandbox, *, name: str, entry: Path, network: bool,
@@ -103,7 +104,7 @@ class WorkerProcess:
         if not self.alive:
             if self._fault is None:  # it just died: let the reader say how (or that the
                 with contextlib.suppress(TimeoutError):  # sandbox never started it)
-                    await asyncio.wait_for(asyncio.shield(self._tasks[0]), 3)
+                    await asyncio.wait_for(asyncio.shield(self._responses), 3)
             raise WorkerFault(self._fault or "the worker is not running")
         rid = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -162,7 +163,7 @@ class WorkerProcess:
         code = self.proc.returncode
         if not self.ready:  # it never reached its own first line: the sandbox failed
             with contextlib.suppress(TimeoutError):  # its last words: read to the end
-                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 1)
+                await asyncio.wait_for(asyncio.shield(self._output_reader), 1)
             said = " / ".join(self._output) or f"exit code {code}"
             return messages.sandbox_failed_to_start(said[:300])
         if code is None:
