@@ -28,6 +28,7 @@ from bot.plugin_host.sandbox_detect import Unavailable, detect_sandbox
 from bot.plugin_host.schemas import SchemaLimits
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
+from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
 from bot.store.tool_log import ToolCallLog
 
@@ -40,6 +41,7 @@ MB = 2**20
 class Services:
     settings: Settings
     db: Database
+    audit: AuditLog
     registry: Registry
     plugins: PluginManager
     installer: Installer
@@ -66,6 +68,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     db = Database(settings.database_url)
     if migrate:
         await upgrade(db)
+    audit = AuditLog(db)
     registry = Registry(output_limit=settings.tool_output_limit)
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
     workers = WorkerFactory(settings)
@@ -74,15 +77,15 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                             default_enabled=default_enabled, upload_hosts=workers.host,
                             config_defaults=settings.plugin_defaults(),
                             sandbox_uids=plugin_uids(settings.sandbox_uid_range),
-                            sandbox_kind=workers.kind)
+                            sandbox_kind=workers.kind, audit=audit)
     registry.add_listener(HealthMonitor(plugins,
                                         threshold=settings.plugin_max_consecutive_failures))
     limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
                     max_unpacked_bytes=int(settings.plugin_max_unpacked_mb * MB),
                     max_entries=settings.plugin_max_entries,
                     max_ratio=settings.plugin_max_compression_ratio)
-    installer = Installer(manager=plugins, plugins_dir=settings.plugins_dir, limits=limits,
-                          prober=workers.probe, sandbox_kind=workers.kind)
+    installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
+                          limits=limits, prober=workers.probe, sandbox_kind=workers.kind)
     tool_log = ToolCallLog(db)
     llm = _make_llm(settings)
     agent = Agent(llm=llm, registry=registry, tool_log=tool_log,
@@ -90,7 +93,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                                                    settings.agent_system_prompt_file),
                   max_steps=settings.agent_max_steps,
                   context_tokens=settings.agent_context_tokens)
-    services = Services(settings=settings, db=db, registry=registry, plugins=plugins,
+    services = Services(settings=settings, db=db, audit=audit, registry=registry, plugins=plugins,
                         installer=installer, workers=workers, executor=executor,
                         tool_log=tool_log, llm=llm, agent=agent,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs))

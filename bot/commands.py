@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from bot import messages, text_render
 from bot.errors import BotError
-from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import PluginManager
+from bot.store.audit import AuditLog
 
 HELP = """\
 /plugin list                     every plugin, its version, status and tools
@@ -41,9 +41,9 @@ class CommandResult:
 
 
 class PluginCommands:
-    def __init__(self, manager: PluginManager, installer: Installer) -> None:
+    def __init__(self, manager: PluginManager, audit: AuditLog) -> None:
         self.manager = manager
-        self.installer = installer
+        self.audit = audit
         self._handlers: dict[str, Callable[[list[str], str], Awaitable[CommandResult]]] = {
             "list": self._list, "info": self._info, "tools": self._tools,
             "enable": self._enable, "disable": self._disable, "remove": self._remove,
@@ -65,8 +65,8 @@ class PluginCommands:
         if sub in NEEDS_NAME and not args:
             return CommandResult(messages.command_needs_name(sub, HELP), ok=False)
         if sub in CHANGING and not is_admin:
-            await self.manager.store.record_refusal(actor, sub, args[0] if args else "*",
-                                              messages.not_admin())
+            await self.audit.refusal(actor, sub, args[0] if args else "*",
+                                     messages.not_admin())
             return CommandResult(messages.not_admin(), ok=False)
         try:
             return await self._handlers[sub](args, actor)
@@ -113,7 +113,7 @@ class PluginCommands:
             limit = min(max(int(args[0]), 1), 200) if args else 20
         except ValueError:
             return CommandResult(messages.audit_count_not_a_number(args[0]), ok=False)
-        return CommandResult(text_render.audit_list(await self.manager.store.audit(limit)))
+        return CommandResult(text_render.audit_list(await self.audit.recent(limit)))
 
     async def _help(self, args: list[str], actor: str) -> CommandResult:
         return CommandResult(HELP)

@@ -42,7 +42,7 @@ class Console:
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self.user = os_user()
         self.actor = f"console:{self.user}"
-        self.commands = PluginCommands(services.plugins, services.installer)
+        self.commands = PluginCommands(services.plugins, services.audit)
         self._current: str | None = None
 
     async def run(self) -> int:
@@ -138,8 +138,8 @@ class Console:
         approved = answer.strip().lower() in ("y", "yes")
         text = (messages.approval_approved(tool, self.actor) if approved
                 else messages.approval_denied(tool, self.actor))
-        await self.services.plugins.store.record_decision(self.actor, tool, approved=approved,
-                                                    detail=f"run {run_id}: {text}")
+        await self.services.audit.decision(self.actor, tool, approved=approved,
+                                           detail=f"run {run_id}: {text}")
         return Decision(approved, self.actor, text)
 
     def _interrupt(self) -> None:

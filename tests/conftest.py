@@ -190,7 +190,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
     """The bot's real Slack endpoint (Bolt, HTTP mode) on a free port, over the fakes."""
     import aiohttp
 
-    from bot.slack.app import build_slack_app, serve_http, start_shared_runs
+    from bot.slack.app import build_slack_app, serve_http
 
     started: list[tuple[Services, object, object, aiohttp.ClientSession]] = []
 
@@ -203,19 +203,19 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
             "plugin_sandbox": "process"}
         custom = with_overrides(settings, **(values | overrides))
         services = await build_services(custom, default_enabled=frozenset(enabled))
-        app, ctx = build_slack_app(services)
-        await start_shared_runs(ctx)
-        runner, port = await serve_http(app, port=0, host="127.0.0.1")
+        endpoint = build_slack_app(services)
+        await endpoint.start()
+        runner, port = await serve_http(endpoint.app, port=0, host="127.0.0.1")
         session = aiohttp.ClientSession()
-        started.append((services, runner, ctx, session))
+        started.append((services, runner, endpoint, session))
         return SlackBot(f"http://127.0.0.1:{port}/slack/events", fake_slack, fake_openai,
-                        services, session, ctx)
+                        services, session, endpoint)
 
     yield make
-    for services, runner, ctx, session in started:
+    for services, runner, endpoint, session in started:
         await session.close()
         await runner.cleanup()  # type: ignore[attr-defined]
-        await ctx.drain()  # type: ignore[attr-defined]
+        await endpoint.drain()  # type: ignore[attr-defined]
         await services.close()
 
 

@@ -50,3 +50,17 @@ def write_plugin(directory: Path, name: str, source: str | None = None, *,
     path = directory / f"{name}.py"
     path.write_text(textwrap.dedent(text))
     return path
+
+
+# A plugin whose one tool needs an admin's approval; RAN lists the calls that went through.
+GATED = """
+RAN = []
+def restart(text='x'):
+    RAN.append(text)
+    return 'restarted ' + text
+def get_manifest():
+    return {'name': 'gated', 'version': '1.0.0'}
+def get_tools():
+    return [{'schema': {'name': 'restart', 'parameters': {'type': 'object', 'properties':
+             {'text': {'type': 'string'}}}}, 'handler': restart, 'requires_approval': True}]
+"""

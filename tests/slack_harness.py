@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.app import Services
-from bot.slack.context import SlackContext
+from bot.slack.app import SlackEndpoint
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack, sign
 
@@ -28,7 +28,7 @@ class SlackBot:
     ai: FakeOpenAI
     services: Services
     session: aiohttp.ClientSession
-    ctx: SlackContext
+    endpoint: SlackEndpoint
     ts: itertools.count = field(default_factory=lambda: itertools.count(100))
 
     async def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,

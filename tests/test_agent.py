@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot import messages
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, ToolFinished, ToolStarted
 from bot.app import Services
@@ -99,7 +100,7 @@ async def test_disabling_between_steps_removes_the_tool_and_refuses_calls(
     assert "alpha_echo" not in fake_openai.tool_names(1)
     assert "beta_echo" in fake_openai.tool_names(1)
     refused = tool_messages(fake_openai, 2)[-1]
-    assert refused["content"].startswith("No enabled plugin provides a tool named 'alpha_echo'")
+    assert refused["content"].startswith(messages.unknown_tool("alpha_echo", []))
     assert result.text == "alpha is gone"
 
 
@@ -116,11 +117,11 @@ async def test_enabling_between_runs_lists_the_new_tools(agent_services: Make,
 
 
 @pytest.mark.parametrize(("tool_call", "expected"), [
-    (call("alpha_echo", "{text: oops", "c1"), "Arguments for 'alpha_echo' are not valid JSON"),
-    (call("alpha_echo", {"text": 42}, "c1"), "Invalid arguments for 'alpha_echo': text: 42 is "
-                                             "not of type 'string'."),
-    (call("kubectl_delete", {}, "c1"), "No enabled plugin provides a tool named "
-                                       "'kubectl_delete'"),
+    (call("alpha_echo", "{text: oops", "c1"),
+     messages.bad_json_arguments("alpha_echo", "Expecting property")[:-1]),
+    (call("alpha_echo", {"text": 42}, "c1"),
+     messages.invalid_arguments("alpha_echo", ["text: 42 is not of type 'string'"])),
+    (call("kubectl_delete", {}, "c1"), messages.unknown_tool("kubectl_delete", [])),
 ])
 async def test_bad_calls_go_back_to_the_model_and_the_loop_continues(
         agent_services: Make, fake_openai: FakeOpenAI, tool_call: dict[str, Any],
@@ -152,9 +153,7 @@ async def test_same_call_three_times_is_refused_with_a_note(agent_services: Make
     fake_openai.reply("ok")
     await services.runs.ask("q", caller=CALLER)
     assert tool_messages(fake_openai, 2)[-1]["content"] == "alpha:same"
-    assert tool_messages(fake_openai, 3)[-1]["content"] == (
-        "Refused: 'alpha_echo' was already called twice with exactly these arguments in this "
-        "run. Use the earlier results, or change the arguments.")
+    assert tool_messages(fake_openai, 3)[-1]["content"] == messages.repeated_call("alpha_echo")
 
 
 async def test_max_steps_last_request_has_no_tools(agent_services: Make,
@@ -166,8 +165,8 @@ async def test_max_steps_last_request_has_no_tools(agent_services: Make,
     assert len(fake_openai.requests) == 3
     assert "tools" in fake_openai.requests[1] and "tools" not in fake_openai.requests[2]
     assert result.status == "no_answer"
-    assert result.text == ("I could not reach an answer within 3 steps. Tools run: "
-                           "alpha_echo (ok), alpha_echo (ok). Try a narrower question.")
+    assert result.text == messages.no_answer(3, [("alpha_echo", True)] * 2)
+    assert "alpha_echo (ok), alpha_echo (ok)" in result.text
 
 
 async def test_answer_on_the_last_step_is_used(agent_services: Make,
@@ -183,9 +182,8 @@ async def test_credentials_rejected_gives_one_sentence(agent_services: Make,
                                                        fake_openai: FakeOpenAI) -> None:
     services = await agent_services(openai_api_key="sk-wrong")
     result = await services.runs.ask("q", caller=CALLER)
-    assert (result.status, result.text) == (
-        "model_error", f"The model endpoint ({fake_openai.base_url}) rejected the "
-                       "credentials: check OPENAI_API_KEY.")
+    assert (result.status, result.text) == ("model_error",
+                                            messages.model_auth(fake_openai.base_url))
 
 
 async def test_model_not_found_gives_one_sentence(agent_services: Make,
@@ -201,8 +199,7 @@ async def test_unreachable_endpoint_gives_one_sentence(agent_services: Make) -> 
                                     openai_max_retries=0)
     result = await services.runs.ask("q", caller=CALLER)
     assert (result.status, result.text) == (
-        "model_error", "The model endpoint http://127.0.0.1:9/v1 is unreachable: check "
-                       "OPENAI_BASE_URL and that the server is up.")
+        "model_error", messages.model_unreachable("http://127.0.0.1:9/v1"))
 
 
 async def test_rate_limit_is_retried_after_retry_after(agent_services: Make,
@@ -291,7 +288,7 @@ async def test_cancel_stops_tools_in_flight_and_says_what_ran(
     result = await handle.result()
     assert time.monotonic() - started < 1
     assert (result.status, result.text) == ("cancelled",
-                                            "Stopped. Tools that had run: alpha_echo (ok).")
+                                            messages.run_cancelled([("alpha_echo", True)]))
 
 
 async def test_shutdown_stops_running_and_queued_runs_and_refuses_new_ones(
@@ -305,7 +302,7 @@ async def test_shutdown_stops_running_and_queued_runs_and_refuses_new_ones(
     results = [await running.result(), await queued.result(),
                await services.runs.ask("q3", caller=CALLER)]
     assert [r.status for r in results] == ["cancelled"] * 3
-    assert [r.text for r in results[1:]] == ["Stopped before it started."] * 2
+    assert [r.text for r in results[1:]] == [messages.RUN_NOT_STARTED] * 2
     assert len(fake_openai.requests) == 1
 
 
@@ -334,9 +331,7 @@ async def test_runs_over_the_cap_wait_and_learn_their_position(
 async def test_no_model_configured_answers_with_what_to_set(agent_services: Make) -> None:
     services = await agent_services(openai_base_url=None, openai_api_key=None)
     result = await services.runs.ask("q", caller=CALLER)
-    assert (result.status, result.text) == (
-        "not_configured", "No language model is configured: set OPENAI_API_KEY (or "
-        "OPENAI_BASE_URL for a local OpenAI-compatible server such as Ollama) and restart.")
+    assert (result.status, result.text) == ("not_configured", messages.llm_not_configured())
 
 
 async def test_tool_results_are_json_for_structured_data(agent_services: Make,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot import messages
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
@@ -116,10 +117,9 @@ def test_sigterm_mid_answer_tells_the_thread_and_exits_cleanly(
         started = time.monotonic()
         code = proc.wait(timeout=30)
     assert code == 0 and time.monotonic() - started < 10
-    assert fake_slack.posted_texts("C1")[-1] == (
-        "The bot was restarting and stopped before answering; please ask again.")
+    assert fake_slack.posted_texts("C1")[-1] == messages.run_interrupted([])
     updates = [c["text"] for c in fake_slack.calls_to("chat.update")]
-    assert "Interrupted: the bot restarted" in updates[-1]
+    assert messages.STATUS_INTERRUPTED in updates[-1]
 
 
 def test_socket_mode_answers_a_mention_and_acks_the_envelope(

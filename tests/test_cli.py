@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from tests.conftest import subprocess_env
 from tests.plugin_factory import write_plugin
 
@@ -50,7 +51,7 @@ def test_enable_call_disable_round_trip(env: dict[str, str]) -> None:
     assert bot(env, "plugin", "disable", "alpha").returncode == 0
     refused = bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
     assert refused.returncode == 1
-    assert "No enabled plugin provides a tool named 'alpha_echo'" in refused.stderr
+    assert messages.unknown_tool("alpha_echo", []) in refused.stderr
     audit = bot(env, "plugin", "--actor", "ops-oncall", "audit").stdout
     assert "enable   alpha" in audit and "disable  alpha" in audit
 

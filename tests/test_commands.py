@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.app import Services
 from bot.commands import HELP, PluginCommands
 from tests.conftest import ServicesFactory
@@ -18,7 +19,7 @@ async def commands(builtin: Callable[..., Path], make_services: ServicesFactory
     builtin("netdiag")
     builtin("alpha")
     services: Services = await make_services(enabled=("alpha",))
-    return PluginCommands(services.plugins, services.installer)
+    return PluginCommands(services.plugins, services.audit)
 
 
 async def test_read_commands_work_for_everyone(commands: PluginCommands) -> None:
@@ -35,10 +36,8 @@ async def test_read_commands_work_for_everyone(commands: PluginCommands) -> None
 async def test_changing_commands_are_refused_for_non_admins_and_audited(
         commands: PluginCommands, text: str) -> None:
     result = await commands.run(text, actor="U_INTRUDER", is_admin=False)
-    assert (result.ok, result.text) == (False, "You are not allowed to change plugins: only "
-                                               "the users in BOT_ADMIN_USERS can. The attempt "
-                                               "was recorded.")
-    event = (await commands.manager.store.audit(1))[0]
+    assert (result.ok, result.text) == (False, messages.not_admin())
+    event = (await commands.audit.recent(1))[0]
     assert (event.actor, event.action, event.outcome) == ("U_INTRUDER", text.split()[0],
                                                           "refused")
     assert "alpha_echo" in commands.manager.registry.snapshot
@@ -49,13 +48,12 @@ async def test_admin_enable_and_disable(commands: PluginCommands) -> None:
     assert (enabled.ok, enabled.changed) == (True, True)
     assert "netdiag_echo" in commands.manager.registry.snapshot
     again = await commands.run("enable netdiag", actor="U_ADMIN", is_admin=True)
-    assert (again.text, again.changed) == ("netdiag is already enabled.", False)
+    assert (again.text, again.changed) == (messages.already_enabled("netdiag"), False)
 
 
 async def test_unknown_subcommand_and_name(commands: PluginCommands) -> None:
     unknown = await commands.run("enabel netdiag", actor="U", is_admin=True)
-    assert unknown.text.startswith("Unknown subcommand 'enabel'. Did you mean 'enable'?")
-    assert HELP in unknown.text
+    assert unknown.text == messages.unknown_subcommand("enabel", ["enable"], HELP)
     name = await commands.run("info netdig", actor="U", is_admin=True)
     assert (name.ok, name.text) == (False, "No plugin named 'netdig'. Did you mean 'netdiag'?")
 
@@ -64,14 +62,13 @@ async def test_malformed_commands(commands: PluginCommands) -> None:
     assert (await commands.run("info", actor="U", is_admin=True)).text.startswith(
         "Usage: /plugin info NAME")
     assert (await commands.run("audit many", actor="U", is_admin=True)).text == (
-        "'many' is not a number. Usage: /plugin audit [N]")
-    assert (await commands.run('info "unclosed', actor="U", is_admin=True)).text.startswith(
-        "Could not parse that command (No closing quotation).")
+        messages.audit_count_not_a_number("many"))
+    assert (await commands.run('info "unclosed', actor="U", is_admin=True)).text == (
+        messages.command_unparsable("No closing quotation", HELP))
 
 
 async def test_builtin_remove_and_rollback_are_explained(commands: PluginCommands) -> None:
     removed = await commands.run("remove alpha", actor="U", is_admin=True)
-    assert removed.text == ("'alpha' is a built-in plugin and cannot be removed; disable it "
-                            "instead.")
+    assert removed.text == messages.builtin_not_removable("alpha")
     rolled = await commands.run("rollback alpha", actor="U", is_admin=True)
-    assert rolled.text == "'alpha' is built in: its only version is the one shipped with the bot."
+    assert rolled.text == messages.builtin_no_rollback("alpha")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
-from tests.plugin_factory import write_plugin
+from tests.plugin_factory import GATED, write_plugin
 
 
 @pytest.fixture
@@ -50,9 +51,8 @@ def test_console_without_a_model_still_runs_admin_commands(env: dict[str, str]) 
     assert result.returncode == 0
     assert "no model configured" in result.stdout
     assert "Name:        alpha" in result.stdout
-    assert ("No language model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a "
-            "local OpenAI-compatible server such as Ollama) and restart.") in result.stdout
-    assert "Unknown subcommand 'nope'." in result.stdout
+    assert messages.llm_not_configured() in result.stdout
+    assert messages.unknown_subcommand("nope", [], "").splitlines()[0] in result.stdout
 
 
 def test_console_upload_installs_and_reports_problems(env: dict[str, str],
@@ -62,23 +62,11 @@ def test_console_upload_installs_and_reports_problems(env: dict[str, str],
     broken.write_bytes(b"not a zip at all")
     result = console(env, [f"upload {good}", f"upload {broken}", "/plugin versions uploaded",
                            f"upload {tmp_path / 'missing.zip'}"])
-    assert "Installed uploaded 1.0.0. It is disabled until an admin enables uploaded." in (
-        result.stdout)
+    assert messages.installed("uploaded", "1.0.0", None, enabled=False) in result.stdout
     assert ("Refused broken.zip: upload: 'broken.zip' is not a zip archive (its bytes do not "
             "start with the zip signature)") in result.stdout
     assert "*  1.0.0" in result.stdout
     assert "cannot read" in result.stdout and "missing.zip" in result.stdout
-
-
-GATED = """
-def restart(text='x'):
-    return 'restarted ' + text
-def get_manifest():
-    return {'name': 'gated', 'version': '1.0.0'}
-def get_tools():
-    return [{'schema': {'name': 'restart', 'parameters': {'type': 'object', 'properties':
-             {'text': {'type': 'string'}}}}, 'handler': restart, 'requires_approval': True}]
-"""
 
 
 @pytest.mark.parametrize(("answer", "tool_result", "action"), [

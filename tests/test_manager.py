@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot import messages
 from bot.errors import ConflictError, NotFoundError, PluginError
 from bot.store.models import AuditEvent, PluginRow
 from tests.conftest import ServicesFactory
@@ -93,7 +94,7 @@ async def test_load_errors_are_audited_once_not_at_every_restart(
     first = await make_services(enabled=("syntax",))
     await first.close()
     second = await make_services(enabled=("syntax",))
-    events = await second.plugins.store.audit(10, target="syntax")
+    events = await second.audit.recent(10, target="syntax")
     assert [(e.actor, e.action, e.outcome) for e in events] == [("system", "load", "error")]
 
 
@@ -108,7 +109,7 @@ async def test_enabling_a_plugin_whose_tool_clashes_names_both(
                                "provided by the enabled plugin 'first'. Disable 'first' first.")
     assert (await services.registry.call("shared_tool", {})).text == "first"
     assert (await services.plugins.info("second")).status == "disabled"
-    event = (await services.plugins.store.audit(1))[0]
+    event = (await services.audit.recent(1))[0]
     assert (event.actor, event.action, event.target, event.outcome) == (
         "U1", "enable", "second", "refused")
 
@@ -164,7 +165,7 @@ async def test_builtin_whose_files_vanish_shows_error_and_is_not_dropped(
     shutil.rmtree(path)
     second = await make_services(enabled=("gone",))
     info = await second.plugins.info("gone")
-    assert (info.status, info.error) == ("error", "plugin files are missing: builtins/gone")
+    assert (info.status, info.error) == ("error", messages.files_missing("builtins/gone"))
     assert info.enabled  # the admin's choice is kept for when the files come back
 
 

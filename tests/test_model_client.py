@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.agent.llm import (
     LLM,
     ModelError,
@@ -193,9 +194,7 @@ async def test_an_exhausted_quota_is_not_retried_as_a_rate_limit(
                      code="insufficient_quota")
     with pytest.raises(ModelError) as raised:
         await llm.complete(CHAT, None)
-    assert str(raised.value) == (
-        f"The model endpoint ({fake_openai.base_url}) says the account has run out of quota: "
-        "check the plan and billing of the account behind OPENAI_API_KEY.")
+    assert str(raised.value) == messages.model_quota(fake_openai.base_url)
     assert len(fake_openai.requests) == 1
 
 
@@ -206,8 +205,7 @@ async def test_an_html_error_page_gives_the_status_only(llm: LLM, fake_openai: F
                                                     headers={"retry-after": "0.01"}))
     with pytest.raises(ModelError) as raised:
         await llm.complete(CHAT, None)
-    assert str(raised.value) == (f"The model endpoint ({fake_openai.base_url}) failed "
-                                 "(HTTP 502); please try again.")
+    assert str(raised.value) == messages.model_failed(fake_openai.base_url, 502)
     assert len(fake_openai.requests) == 3
 
 
@@ -228,8 +226,7 @@ async def test_a_dropped_connection_is_retried(llm: LLM, fake_openai: FakeOpenAI
         fake_openai.respond_with(lambda _: Scripted(drop=True))
     with pytest.raises(ModelError) as raised:
         await llm.complete(CHAT, None)
-    assert str(raised.value) == (f"The model endpoint ({fake_openai.base_url}) failed; "
-                                 "please try again.")
+    assert str(raised.value) == messages.model_failed(fake_openai.base_url, None)
     assert len(fake_openai.requests) == 5
 
 

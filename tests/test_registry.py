@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot import messages
 from bot.plugin_host.protocol import Caller, ToolSpec
 from bot.plugin_host.registry import Registry, Tool
 from bot.sdk import ToolContext
@@ -58,8 +59,8 @@ async def test_unknown_tool_is_an_error_result_with_suggestion(registry: Registr
     registry.publish([make_tool("dns_lookup", lambda n, s="": "")])
     result = await registry.call("dns_lokup", {"n": 1})
     assert not result.ok and result.error == "unknown_tool"
-    assert result.text == ("No enabled plugin provides a tool named 'dns_lokup' (its plugin may "
-                           "be disabled or removed). Did you mean 'dns_lookup'?")
+    assert result.text == messages.unknown_tool("dns_lokup", ["dns_lookup"])
+    assert result.text.endswith("Did you mean 'dns_lookup'?")
 
 
 async def test_arguments_that_are_not_json_are_refused(registry: Registry) -> None:
@@ -67,14 +68,14 @@ async def test_arguments_that_are_not_json_are_refused(registry: Registry) -> No
     registry.publish([make_tool("t", lambda n, s="": calls.append(n))])
     result = await registry.call("t", "{n: 1")
     assert (result.ok, result.error) == (False, "bad_arguments")
-    assert result.text.startswith("Arguments for 't' are not valid JSON: Expecting property")
+    assert result.text.startswith(messages.bad_json_arguments("t", "Expecting property")[:-1])
     assert calls == []
 
 
 async def test_arguments_must_be_an_object(registry: Registry) -> None:
     registry.publish([make_tool("t", lambda n, s="": "")])
     result = await registry.call("t", "[1, 2]")
-    assert result.text == "Arguments for 't' must be a JSON object, got list."
+    assert result.text == messages.arguments_not_object("t", "list")
 
 
 async def test_schema_violations_are_all_listed_and_handler_not_run(registry: Registry) -> None:
@@ -82,9 +83,9 @@ async def test_schema_violations_are_all_listed_and_handler_not_run(registry: Re
     registry.publish([make_tool("t", lambda n, s="": calls.append(n))])
     result = await registry.call("t", {"n": -1, "s": 5, "extra": True})
     assert result.error == "bad_arguments"
-    assert result.text == ("Invalid arguments for 't': Additional properties are not allowed "
-                           "('extra' was unexpected); n: -1 is less than the minimum of 0; "
-                           "s: 5 is not of type 'string'.")
+    assert result.text == messages.invalid_arguments("t", [
+        "Additional properties are not allowed ('extra' was unexpected)",
+        "n: -1 is less than the minimum of 0", "s: 5 is not of type 'string'"])
     assert calls == []
 
 
@@ -118,7 +119,7 @@ async def test_long_output_is_truncated_with_a_visible_marker(registry: Registry
     registry.publish([make_tool("big", lambda n: "x" * 1000)])
     result = await registry.call("big", {"n": 1})
     assert len(result.text) <= 300
-    assert result.text.endswith("… [output truncated: 780 more characters not shown]")
+    assert result.text.endswith(messages.truncated(780))
 
 
 async def test_a_secret_on_the_truncation_boundary_is_masked_before_the_cut(

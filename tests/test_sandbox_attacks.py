@@ -360,7 +360,7 @@ async def test_a_sandbox_that_fails_to_start_workers_says_so(
     services = await upload_services(plugin_sandbox="auto")
     result = await services.installer.install(attacks("evil"), "evil.zip", actor="U1")
     assert not result.ok
-    assert ("sandbox: the sandbox could not start the worker: bwrap: Can't mount proc"
+    assert (f"sandbox: {messages.sandbox_failed_to_start('')}bwrap: Can't mount proc"
             in result.message), result.message
     assert "sys.exit" not in result.message
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from tests import zips
 from tests.fakes.openai_server import FakeOpenAI
+from tests.plugin_factory import GATED
 from tests.slack_harness import SlackBot, logged, until
 
 Make = Callable[..., Awaitable[SlackBot]]
@@ -43,8 +45,7 @@ async def test_enable_disable_as_admin(slack_bot: Make) -> None:
     assert await command(bot, "enable netdiag", "U_ADMIN") == (
         "Enabled netdiag 1.0.0 (netdiag_echo).")
     assert "netdiag_echo" in bot.services.registry.snapshot
-    assert await command(bot, "disable netdiag", "U_ADMIN") == (
-        "Disabled netdiag. Its tools are no longer offered to the agent.")
+    assert await command(bot, "disable netdiag", "U_ADMIN") == messages.disabled("netdiag")
 
 
 @pytest.mark.parametrize("text", ["enable netdiag", "disable alpha", "remove alpha",
@@ -53,15 +54,15 @@ async def test_changing_subcommands_are_refused_for_others_and_audited(
         slack_bot: Make, text: str) -> None:
     bot = await slack_bot()
     reply = await command(bot, text, "U_SOMEONE")
-    assert reply.startswith("You are not allowed to change plugins")
-    event = (await bot.services.plugins.store.audit(1))[0]
+    assert reply == messages.not_admin()
+    event = (await bot.services.audit.recent(1))[0]
     assert (event.actor, event.outcome) == ("U_SOMEONE", "refused")
 
 
 async def test_unknown_subcommand_and_name(slack_bot: Make) -> None:
     bot = await slack_bot()
     assert (await command(bot, "enabel netdiag", "U_ADMIN")).startswith(
-        "```Unknown subcommand 'enabel'. Did you mean 'enable'?")
+        "```" + messages.unknown_subcommand("enabel", ["enable"], "").strip())
     assert await command(bot, "enable netdig", "U_ADMIN") == (
         "No plugin named 'netdig'. Did you mean 'netdiag'?")
 
@@ -84,8 +85,7 @@ async def test_admin_upload_installs_and_posts_a_card_in_the_files_thread(
     await bot.event(share(bot, "F1", "uploaded.zip", zips.package("uploaded"), user="U_ADMIN"))
     card = (await until(lambda: cards(bot)))[0]
     assert card["thread_ts"] == "1700000000.000100"
-    assert card["text"] == ("Installed uploaded 1.0.0. It is disabled until an admin enables "
-                            "uploaded.")
+    assert card["text"] == messages.installed("uploaded", "1.0.0", None, enabled=False)
     assert card["blocks"][-1]["elements"][0]["action_id"] == "plugin_enable"
     assert (await bot.services.plugins.info("uploaded")).version == "1.0.0"
     download_path, token = bot.slack.downloads[0]
@@ -114,7 +114,7 @@ async def test_upload_by_a_non_admin_installs_nothing(slack_bot: Make) -> None:
     await bot.event(share(bot, "F3", "sneaky.zip", zips.package("sneaky"), user="U_SOMEONE"))
     notice = (await until(lambda: bot.slack.calls_to("chat.postEphemeral")))[0]
     assert notice["user"] == "U_SOMEONE"
-    assert notice["text"].startswith("Only admins can install plugins: nothing was installed")
+    assert notice["text"] == messages.upload_not_admin("sneaky.zip")
     assert bot.slack.downloads == []
     assert "sneaky" not in [p.name for p in await bot.services.plugins.list()]
 
@@ -171,7 +171,7 @@ async def test_login_page_instead_of_a_zip_is_refused(slack_bot: Make) -> None:
     bot.slack.file_bodies["F8"] = b"<!DOCTYPE html><html>Sign in</html>"
     await bot.event(event)
     card = (await until(lambda: cards(bot)))[0]
-    assert "Slack sent a web page instead of the file" in card["text"]
+    assert messages.download_not_zip() in card["text"]
 
 
 async def test_app_home_toggle_then_a_mention_uses_the_tool(slack_bot: Make) -> None:
@@ -208,23 +208,13 @@ async def test_app_home_is_read_only_for_non_admins(slack_bot: Make) -> None:
     assert not [b for b in view["blocks"] if "accessory" in b]
     await bot.click("plugin_toggle", "netdiag", user="U_SOMEONE")
     notice = (await until(lambda: bot.slack.calls_to("chat.postEphemeral")))[0]
-    assert notice["text"].startswith("You are not allowed to change plugins")
+    assert notice["text"] == messages.not_admin()
     assert "netdiag_echo" not in bot.services.registry.snapshot
 
 
 @pytest.fixture
 def gated(builtin: Callable[..., Path]) -> None:
-    builtin("gated", """
-RAN = []
-def restart(text='x'):
-    RAN.append(text)
-    return 'restarted ' + text
-def get_manifest():
-    return {'name': 'gated', 'version': '1.0.0'}
-def get_tools():
-    return [{'schema': {'name': 'restart', 'parameters': {'type': 'object', 'properties':
-             {'text': {'type': 'string'}}}}, 'handler': restart, 'requires_approval': True}]
-""")
+    builtin("gated", GATED)
 
 
 def approval_id(bot: SlackBot) -> str | None:
@@ -250,7 +240,7 @@ async def run_gated(bot: SlackBot, decision: str | None, user: str = "U_ADMIN") 
 async def test_approve_runs_the_tool(slack_bot: Make, gated: None) -> None:
     bot = await slack_bot(enabled=("gated",))
     assert await run_gated(bot, "approve_tool") == "restarted web"
-    actions = [e.action for e in await bot.services.plugins.store.audit(5, target="restart")]
+    actions = [e.action for e in await bot.services.audit.recent(5, target="restart")]
     assert "approve" in actions
 
 
@@ -274,7 +264,7 @@ async def test_non_admin_cannot_decide(slack_bot: Make, gated: None) -> None:
     approval = await until(lambda: approval_id(bot))
     _, path = await bot.click("approve_tool", str(approval), user="U_ASKER")
     replies = await until(lambda: bot.responses(path))
-    assert replies[0]["text"] == "Only admins can approve or deny tool calls."
+    assert replies[0]["text"] == messages.APPROVAL_ADMINS_ONLY
     await until(lambda: len(bot.ai.requests) >= 2, seconds=10)
     assert bot.ai.messages(1)[-1]["content"].startswith("No admin approved 'restart'")
 
@@ -288,9 +278,9 @@ async def test_automatic_disable_is_announced_in_the_admin_channel(slack_bot: Ma
         await bot.services.registry.call("crasher_boom")
     notice = await until(lambda: [t for t in bot.slack.posted_texts("C_ADMIN")
                                   if "crasher" in t])
-    assert notice[0].startswith(":rotating_light: Plugin `crasher` was disabled "
-                                "automatically after 2 crashes or timeouts in a row")
-    assert notice[0].endswith("(`/plugin enable crasher`).")
+    reason = (await bot.services.plugins.info("crasher")).error
+    assert reason and reason.startswith(messages.auto_disabled(2, "").split(" (last")[0])
+    assert notice[0] == messages.auto_disabled_notice("crasher", reason)
 
 
 async def test_remove_rollback_and_reload_as_admin(slack_bot: Make) -> None:
@@ -303,7 +293,7 @@ async def test_remove_rollback_and_reload_as_admin(slack_bot: Make) -> None:
         "Rolled versioned back from 2.0.0 to 1.0.0.")
     assert "*  1.0.0" in await command(bot, "versions versioned", "U_ADMIN")
     reloaded = await command(bot, "reload", "U_ADMIN")
-    assert reloaded.startswith("```Reloaded 3 plugins from disk and database.")
+    assert reloaded.startswith("```" + messages.reloaded(3))
     assert (await command(bot, "remove versioned", "U_ADMIN")).startswith("Removed versioned")
     assert "versioned" not in [p.name for p in await bot.services.plugins.list()]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot import messages
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import sign
 from tests.slack_harness import SlackBot, logged, until
@@ -124,11 +124,10 @@ async def test_stop_button_cancels_the_run_for_the_asker_only(slack_bot: Make) -
         "chat.update")) or bot.services.runs.running)
     _, stranger = await bot.click("stop_run", str(run_id), user="U_STRANGER")
     await until(lambda: bot.responses(stranger))
-    assert bot.responses(stranger)[0]["text"] == ("Only the person who asked, or an admin, "
-                                                  "can stop this run.")
+    assert bot.responses(stranger)[0]["text"] == messages.RUN_STOP_NOT_ALLOWED
     await bot.click("stop_run", str(run_id), user="U_ASKER")
     await until(lambda: bot.answers(ts))
-    assert bot.answers(ts)[0].startswith("Stopped. Tools that had run:")
+    assert bot.answers(ts)[0].startswith(messages.run_cancelled([]).split(":")[0])
 
 
 async def test_long_answers_fall_back_to_parts_under_slack_limits(slack_bot: Make) -> None:
@@ -165,17 +164,19 @@ async def test_very_long_answers_are_attached_as_a_file(slack_bot: Make) -> None
     assert (upload["completed"]["channel"], upload["completed"]["thread_ts"]) == ("C_INC", ts)
     comment = upload["completed"]["initial_comment"]
     assert comment.startswith("*Findings*") and len(comment) < 3000
-    assert comment.endswith("_The full answer is long: it is attached as answer.md._")
+    assert comment.endswith(messages.answer_attached())
 
 
-async def test_second_mention_in_a_thread_waits_for_the_first(slack_bot: Make) -> None:
+async def test_second_mention_in_a_thread_waits_for_the_first(
+        slack_bot: Make, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="bot.store.shared_runs")
     bot = await slack_bot()
     bot.ai.reply("first answer", delay=0.6)
     bot.ai.reply("second answer")
     parent, _ = await bot.mention("first question")
     await until(lambda: bot.ai.requests)
     await bot.mention("second question", thread_ts=parent)
-    await asyncio.sleep(0.3)
+    await until(lambda: logged(caplog, "waits for the one before it in the thread"))
     assert len(bot.ai.requests) == 1  # the second run has not started yet
     await until(lambda: bot.answers(parent) == ["first answer", "second answer"])
     second = bot.ai.messages(1)
@@ -191,7 +192,8 @@ async def test_status_shows_each_parallel_call_of_the_same_tool(slack_bot: Make)
     ts, _ = await bot.mention("twice")
     await until(lambda: bot.answers(ts))
     final = bot.slack.calls_to("chat.update")[-1]["text"].splitlines()
-    assert final[0] == ":white_check_mark: Done — 2 tool calls"
+    assert final[0] == messages.STATUS_DONE + messages.tool_calls_count(2)
+    assert final[0].endswith("— 2 tool calls")
     assert [line.split(" (")[0] for line in final[1:]] == [
         ":white_check_mark: `alpha_echo`", ":white_check_mark: `alpha_echo`"]
 
@@ -206,11 +208,9 @@ async def test_shutdown_tells_each_thread_to_ask_again(slack_bot: Make) -> None:
     await bot.mention("second question", thread_ts=ts)
     await until(lambda: len(bot.ai.requests) == 2)  # the first run is in its second step
     started = time.monotonic()
-    await bot.ctx.drain()
+    await bot.endpoint.drain()
     assert time.monotonic() - started < 3
-    assert bot.answers(ts) == [
-        "The bot was restarting and stopped before answering; please ask again. Tools that "
-        "had run: alpha_echo (ok).",
-        "The bot was restarting before it could start on this; please ask again."]
-    assert "Interrupted: the bot restarted" in bot.slack.calls_to("chat.update")[-1]["text"]
+    assert bot.answers(ts) == [messages.run_interrupted([("alpha_echo", True)]),
+                               messages.run_not_started()]
+    assert messages.STATUS_INTERRUPTED in bot.slack.calls_to("chat.update")[-1]["text"]
     assert len(bot.ai.requests) == 2

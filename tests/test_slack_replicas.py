@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot import messages
 from bot.store.models import ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
 from tests.fakes.openai_server import Scripted
 from tests.slack_harness import SlackBot, until
@@ -28,22 +29,22 @@ async def test_stop_clicked_on_the_other_replica_stops_the_run(slack_bot: Make) 
     await until(lambda: a.ai.requests)
     _, stranger = await b.click("stop_run", run_id, user="U_STRANGER")
     await until(lambda: b.responses(stranger))
-    assert b.responses(stranger)[0]["text"] == (
-        "Only the person who asked, or an admin, can stop this run.")
+    assert b.responses(stranger)[0]["text"] == messages.RUN_STOP_NOT_ALLOWED
     started = time.monotonic()
     _, asker = await b.click("stop_run", run_id, user="U_ASKER")
     await until(lambda: a.answers(ts), 5)
     assert time.monotonic() - started < 3
-    assert a.answers(ts) == ["Stopped. Tools that had run: no tools ran."]
+    assert a.answers(ts) == [messages.run_cancelled([])]
+    assert a.answers(ts)[0].endswith("no tools ran.")
     assert b.responses(asker) == []
     for _ in range(100):  # the row closes just after the answer is posted
-        found = await b.ctx.shared.find(run_id)
+        found = await b.endpoint.shared.find(run_id)
         if found is not None and found[0].state == "done":
             break
         await asyncio.sleep(0.02)
     _, late = await b.click("stop_run", run_id, user="U_ASKER")
     await until(lambda: b.responses(late))
-    assert b.responses(late)[0]["text"] == "That run has already finished."
+    assert b.responses(late)[0]["text"] == messages.RUN_FINISHED
 
 
 async def test_a_thread_keeps_its_order_across_replicas(slack_bot: Make) -> None:
@@ -77,16 +78,16 @@ async def test_a_run_lost_with_its_replica_is_reported_once(slack_bot: Make) -> 
                                 mention_ts="1700000000.000004", asker="U2",
                                 replica="dead:1:x", state="waiting"))
     await until(lambda: a.answers("1700000000.000001") and a.answers("1700000000.000003"))
-    await asyncio.sleep(2.5)  # both replicas have looked again, more than once
-    assert a.answers("1700000000.000001") == [
-        "The bot was restarting and stopped before answering; please ask again."]
-    assert a.answers("1700000000.000003") == [
-        "The bot was restarting before it could start on this; please ask again."]
+    seen = a.endpoint.shared.passes, b.endpoint.shared.passes
+    await until(lambda: a.endpoint.shared.passes >= seen[0] + 2
+                and b.endpoint.shared.passes >= seen[1] + 2, 10)  # both looked again, twice
+    assert a.answers("1700000000.000001") == [messages.run_interrupted([])]
+    assert a.answers("1700000000.000003") == [messages.run_not_started()]
     updates = [c for c in a.slack.calls_to("chat.update") if c["ts"] == "1700000000.000002"]
-    assert [c["text"] for c in updates] == [":warning: Interrupted: the bot restarted"]
+    assert [c["text"] for c in updates] == [messages.STATUS_INTERRUPTED]
     _, click = await b.click("stop_run", "lostrun", user="U1")
     await until(lambda: b.responses(click))
-    assert b.responses(click)[0]["text"] == "That run has already finished."
+    assert b.responses(click)[0]["text"] == messages.RUN_FINISHED
 
 
 async def test_prune_forgets_only_what_is_old(slack_bot: Make) -> None:
@@ -100,7 +101,7 @@ async def test_prune_forgets_only_what_is_old(slack_bot: Make) -> None:
                                      replica="gone", state="done", finished_at=old),
                          SlackRunRow(channel="C", thread_ts="2", mention_ts="2", asker=None,
                                      replica="gone", state="done", finished_at=fresh)])
-    await bot.ctx.shared.prune()
+    await bot.endpoint.shared.prune()
     async with bot.services.db.read() as session:
         events = (await session.execute(select(ProcessedEvent.key))).scalars().all()
         runs = (await session.execute(select(SlackRunRow.thread_ts))).scalars().all()

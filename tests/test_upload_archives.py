@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.app import Services
 from tests import zips
 from tests.conftest import snapshot_state
@@ -197,9 +198,9 @@ async def test_upload_over_the_size_limit_is_refused(
 
 
 @pytest.mark.parametrize(("name", "expected"), [
-    ("json", "'json' is the name of a Python standard-library module; choose another name."),
-    ("kubectl", "'kubectl' is the name of a built-in plugin; choose another name."),
-    ("Bad-Name", "'Bad-Name' is not a valid plugin name"),
+    ("json", messages.shadows_stdlib("json")),
+    ("kubectl", messages.shadows_builtin("kubectl")),
+    ("Bad-Name", messages.bad_plugin_name("Bad-Name")),
 ])
 async def test_names_that_shadow_or_break_the_rules_are_refused(
         services: Services, builtin: Callable[..., Path], name: str, expected: str) -> None:
@@ -210,7 +211,7 @@ async def test_names_that_shadow_or_break_the_rules_are_refused(
 
 async def test_refusals_are_audited(services: Services) -> None:
     await refused(services, build())
-    event = (await services.plugins.store.audit(1))[0]
+    event = (await services.audit.recent(1))[0]
     assert (event.actor, event.action, event.target, event.outcome) == (
         "U_ADMIN", "install", "plugin.zip", "refused")
     assert event.detail == "archive: the archive is empty"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.app import Services
 from tests import zips
 from tests.conftest import REPO, snapshot_state
@@ -103,8 +104,7 @@ async def test_check_reports_without_installing(services: Services) -> None:
     before = await snapshot_state(services)
     ok = await services.installer.check(zips.package("fresh"), "fresh.zip")
     bad = await services.installer.check(zips.package("faulty", "import nope\n"), "f.zip")
-    assert ok.ok and ok.message == ("fresh 1.0.0 passed every install check (nothing was "
-                                    "installed).")
+    assert ok.ok and ok.message == messages.check_passed("fresh", "1.0.0")
     assert not bad.ok and "No module named 'nope'" in bad.message
     assert await snapshot_state(services) == before
 
@@ -148,7 +148,7 @@ async def test_remove_deletes_files_and_rows_but_keeps_the_audit(services: Servi
     assert outcome.message.startswith("Removed goodone")
     assert not (services.settings.plugins_dir / "user_uploads" / "goodone").exists()
     assert [p.name for p in await services.plugins.list()] == []
-    actions = [e.action for e in await services.plugins.store.audit(10, target="goodone")]
+    actions = [e.action for e in await services.audit.recent(10, target="goodone")]
     assert actions == ["remove", "install"]
 
 
@@ -271,5 +271,5 @@ async def test_a_secret_in_an_import_error_is_masked_in_the_refusal_and_the_audi
     message = await refused(services, source, name="leaky")
     assert "postgres://app:[REDACTED]@db:5432/app" in message
     assert "hunter2" not in message
-    event = (await services.plugins.store.audit(1))[0]
+    event = (await services.audit.recent(1))[0]
     assert event.outcome == "refused" and "hunter2" not in (event.detail or "")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages
 from bot.app import Services
 from tests import zips
 from tests.slack_harness import until
@@ -211,9 +212,9 @@ async def test_repeated_crashes_disable_the_plugin_with_the_reason(
         assert (await services.registry.call("exit_now")).error == "crashed"
     info = await services.plugins.info("faulty")
     assert (info.status, info.enabled) == ("error", False)
-    assert info.error.startswith("disabled automatically after 3 crashes or timeouts in a row")
+    assert info.error.startswith(messages.auto_disabled(3, "").split(" (last")[0])
     assert "whoami" not in services.registry.snapshot
-    event = (await services.plugins.store.audit(1, target="faulty"))[0]
+    event = (await services.audit.recent(1, target="faulty"))[0]
     assert (event.actor, event.action) == ("system", "disable")
     assert (await services.registry.call("steady_echo")).ok
     await services.plugins.enable("faulty", actor="U1")

@@ -29,6 +29,7 @@ from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.packaging import pack_directory
 from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.validation import PLUGIN_NAME_RE
+from bot.store.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,21 @@ class InstallResult:
 
 
 class Installer:
-    def __init__(self, *, manager: PluginManager, plugins_dir: Path, limits: Limits,
-                 prober: Prober, sandbox_kind: Callable[[], str | None] = lambda: None
-                 ) -> None:
+    def __init__(self, *, manager: PluginManager, audit: AuditLog, plugins_dir: Path,
+                 limits: Limits, prober: Prober,
+                 sandbox_kind: Callable[[], str | None] = lambda: None) -> None:
         self.sandbox_kind = sandbox_kind
         self.manager = manager
+        self.audit = audit
         self.uploads = plugins_dir / UPLOADS
         self.plugins_dir = plugins_dir
         self.limits = limits
         self._probe = prober
         self._lock = asyncio.Lock()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.limits.max_upload_bytes
 
     async def check(self, source: bytes | Path, filename: str | None = None) -> InstallResult:
         """Every install check, without installing anything."""
@@ -177,8 +183,8 @@ class Installer:
                                filename=filename, sha256=sha, name=name,
                                problems=tuple(problems))
         if actor is not None and not audited:
-            await self.manager.store.record_refusal(actor, "install", name or filename[:128],
-                                              "; ".join(str(p) for p in problems)[:2000])
+            await self.audit.refusal(actor, "install", name or filename[:128],
+                                     "; ".join(str(p) for p in problems)[:2000])
         return result
 
 

@@ -9,7 +9,6 @@ and never wait for the lock.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from bot import messages
-from bot.errors import ConflictError, NotFoundError, PluginError
+from bot.errors import ConflictError, PluginError
 from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
 from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
 from bot.plugin_host.info import PluginInfo, plugin_info
 from bot.plugin_host.opener import PluginOpener, UploadHostFactory, source_path
-from bot.plugin_host.plugin_store import PluginStore
+from bot.plugin_host.plugin_store import PluginStore, require_plugin
 from bot.plugin_host.protocol import (
     STATUS_DISABLED,
     STATUS_ENABLED,
@@ -36,11 +35,13 @@ from bot.plugin_host.registry import Registry, tell_all
 from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
 from bot.plugin_host.versions import (
     check_new_version,
+    new_plugin_row,
     record_builtin_version,
     rollback_target,
     stored_plugin,
 )
 from bot.store import Database
+from bot.store.audit import AuditLog
 from bot.store.models import PluginRow, PluginVersionRow
 from bot.store.repositories import AuditRepository, PluginRepository
 
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ENABLED_BUILTINS = frozenset({"kubectl", "k8sgpt"})
 ChangeListener = Callable[[str, str], Awaitable[None]]  # (action, plugin name)
+# Changes one plugin row in a write transaction: the row, and the audit entry's detail.
+RowChange = Callable[[PluginRepository], Awaitable[tuple[PluginRow, "str | None"]]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class PluginManager:
                  upload_hosts: UploadHostFactory | None = None,
                  config_defaults: Mapping[str, Mapping[str, Any]] | None = None,
                  sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE),
-                 sandbox_kind: Callable[[], str | None] | None = None) -> None:
+                 sandbox_kind: Callable[[], str | None] | None = None,
+                 audit: AuditLog | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
@@ -76,7 +80,8 @@ class PluginManager:
                                     config_defaults=dict(config_defaults or {}))
         self._sandbox_uids = sandbox_uids
         self._sandbox_kind = sandbox_kind
-        self.store = PluginStore(db)  # audit trail and lock-free state
+        self.store = PluginStore(db)  # lock-free state
+        self.audit = audit or AuditLog(db)
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._listeners: list[ChangeListener] = []
@@ -93,7 +98,7 @@ class PluginManager:
 
     async def info(self, name: str) -> PluginInfo:
         async with self.db.read() as session:
-            return self._info(await self._require(PluginRepository(session), name))
+            return self._info(await require_plugin(PluginRepository(session), name))
 
     def runs_upload(self, name: str) -> bool:
         """Whether `name` is loaded now as an uploaded (sandboxed) plugin."""
@@ -114,14 +119,14 @@ class PluginManager:
         """Re-read every plugin from disk and database, as at start-up."""
         async with self._lock:
             await self._sync_all(actor=actor)
-            await self.store.record(actor, "reload", "*", "ok")
+            await self.audit.record(actor, "reload", "*", "ok")
         await self.notify("reload", "*")
         return await self.list()
 
     async def enable(self, name: str, *, actor: str) -> Outcome:
         async with self._lock:
             async with self.db.read() as session:
-                row = await self._require(PluginRepository(session), name)
+                row = await require_plugin(PluginRepository(session), name)
             if row.enabled and self._active.get(name):
                 return Outcome(messages.already_enabled(name), self._info(row), changed=False)
             try:
@@ -129,17 +134,16 @@ class PluginManager:
             except PluginError as exc:
                 await self.store.mark_error(name, str(exc), actor=actor, action="enable")
                 raise
-            await self._refuse_clash(name, active, actor=actor, action="enable")
-            async with self.db.write() as session:
-                row = await self._require(PluginRepository(session), name)
+
+            async def switch_on(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+                row = await require_plugin(repo, name)
                 if row.source == PluginSource.BUILTIN:
                     record_builtin_version(row, active.plugin, source_path(active))
                 row.enabled, row.status, row.error = True, STATUS_ENABLED, None
                 row.consecutive_failures = 0
-                AuditRepository(session).record(actor=actor, action="enable", target=name,
-                                                outcome="ok", detail=active.version)
-                info = self._info(row)
-            await self._active.swap(name, active)
+                return row, active.version
+
+            info = await self._transition(name, "enable", active, switch_on, actor=actor)
         await self.notify("enable", name)
         return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
 
@@ -149,7 +153,7 @@ class PluginManager:
         what the change listeners hear (`auto-disable` from the health monitor)."""
         async with self._lock:
             async with self.db.write() as session:
-                row = await self._require(PluginRepository(session), name)
+                row = await require_plugin(PluginRepository(session), name)
                 was_on = row.enabled or self._active.get(name) is not None
                 row.enabled = False
                 row.status = STATUS_ERROR if reason else STATUS_DISABLED
@@ -168,7 +172,7 @@ class PluginManager:
         async with self._lock:
             async with self.db.write() as session:
                 repo = PluginRepository(session)
-                row = await self._require(repo, name)
+                row = await require_plugin(repo, name)
                 builtin = row.source == PluginSource.BUILTIN
                 outcome = "refused" if builtin else "ok"
                 detail = messages.builtin_not_removable(name) if builtin else None
@@ -191,6 +195,7 @@ class PluginManager:
         switches to the new code at once.
         """
         name, version = plugin.manifest.name, plugin.manifest.version
+        previous: str | None = None
         async with self._lock:
             async with self.db.read() as session:
                 row = await PluginRepository(session).get(name)
@@ -199,14 +204,12 @@ class PluginManager:
             candidate = None
             if row is not None and row.enabled:
                 candidate = self._opener.upload(name, version, path, plugin, row)
-                await self._refuse_clash(name, candidate, actor=actor, action="install")
-            async with self.db.write() as session:
-                repo = PluginRepository(session)
+
+            async def add_version(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+                nonlocal previous
                 row = await repo.get(name)
                 if row is None:
-                    row = PluginRow(name=name, source=PluginSource.UPLOAD, enabled=False,
-                                    versions=[], status=STATUS_DISABLED, config={},
-                                    consecutive_failures=0)
+                    row = new_plugin_row(name, PluginSource.UPLOAD, enabled=False)
                     repo.add(row)
                 if row.sandbox_uid is None:
                     row.sandbox_uid = await self._new_sandbox_uid(repo, name)
@@ -217,13 +220,10 @@ class PluginManager:
                 previous, row.active_version = row.active_version, version
                 if row.enabled:
                     row.status, row.error = STATUS_ENABLED, None
-                AuditRepository(session).record(
-                    actor=actor, action="install", target=name, outcome="ok",
-                    detail=f"{version} sha256:{sha256[:12]}"
-                    + (f" (was {previous})" if previous else ""))
-                info = self._info(row)
-            if candidate is not None:
-                await self._active.swap(name, candidate)
+                return row, (f"{version} sha256:{sha256[:12]}"
+                             + (f" (was {previous})" if previous else ""))
+
+            info = await self._transition(name, "install", candidate, add_version, actor=actor)
         await self.notify("install", name)
         return Outcome(messages.installed(name, version, previous, info.enabled), info, True)
 
@@ -231,25 +231,23 @@ class PluginManager:
         """Make an earlier installed version active (the one before the current by default)."""
         async with self._lock:
             async with self.db.read() as session:
-                row = await self._require(PluginRepository(session), name)
+                row = await require_plugin(PluginRepository(session), name)
             target = rollback_target(row, version)
-            if target.version == row.active_version:
+            previous = row.active_version
+            if target.version == previous:
                 return Outcome(messages.already_at(name, target.version), self._info(row),
                                False)
             candidate = None
             if row.enabled:
                 candidate = self._opener.upload(name, target.version, target.path,
                                                 stored_plugin(target), row)
-                await self._refuse_clash(name, candidate, actor=actor, action="rollback")
-            async with self.db.write() as session:
-                row = await self._require(PluginRepository(session), name)
-                previous, row.active_version = row.active_version, target.version
-                AuditRepository(session).record(actor=actor, action="rollback", target=name,
-                                                outcome="ok",
-                                                detail=f"{previous} -> {target.version}")
-                info = self._info(row)
-            if candidate is not None:
-                await self._active.swap(name, candidate)
+
+            async def point_back(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+                row = await require_plugin(repo, name)
+                row.active_version = target.version
+                return row, f"{previous} -> {target.version}"
+
+            info = await self._transition(name, "rollback", candidate, point_back, actor=actor)
         await self.notify("rollback", name)
         return Outcome(messages.rolled_back(name, previous, target.version), info, True)
 
@@ -280,12 +278,26 @@ class PluginManager:
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _require(self, repo: PluginRepository, name: str) -> PluginRow:
-        row = await repo.get(name)
-        if row is None:
-            close = difflib.get_close_matches(name, await repo.names(), n=2, cutoff=0.5)
-            raise NotFoundError("plugin", name, close)
-        return row
+    async def _transition(self, name: str, action: str, candidate: ActivePlugin | None,
+                          change: RowChange, *, actor: str) -> PluginInfo:
+        """The one way a plugin moves to new state (called holding the lock): refuse a tool
+        clash, apply `change` and its audit entry in one transaction, then swap the code the
+        agent calls. The caller tells the listeners once the lock is released."""
+        if candidate is not None:
+            await self._refuse_clash(name, candidate, actor=actor, action=action)
+        try:
+            async with self.db.write() as session:
+                row, detail = await change(PluginRepository(session))
+                AuditRepository(session).record(actor=actor, action=action, target=name,
+                                                outcome="ok", detail=detail)
+                info = self._info(row)
+        except BaseException:
+            if candidate is not None:
+                await candidate.host.close()
+            raise
+        if candidate is not None:
+            await self._active.swap(name, candidate)
+        return info
 
     async def _sync_all(self, *, actor: str) -> None:
         builtins = discover(self.plugins_dir / BUILTINS)
@@ -297,10 +309,8 @@ class PluginManager:
             audit = AuditRepository(session)
             rows = {row.name: row for row in await repo.all()}
             for name in builtins.keys() - rows.keys():
-                rows[name] = PluginRow(name=name, source=PluginSource.BUILTIN,
-                                       status=STATUS_DISABLED,
-                                       enabled=name in self.default_enabled, versions=[],
-                                       config={}, consecutive_failures=0)
+                rows[name] = new_plugin_row(name, PluginSource.BUILTIN,
+                                            enabled=name in self.default_enabled)
                 repo.add(rows[name])
             for name, row in sorted(rows.items()):
                 before = (row.status, row.error)
@@ -364,7 +374,7 @@ class PluginManager:
         if clash:
             await active.host.close()
             text = messages.tool_clash(name, *clash)
-            await self.store.record(actor, action, name, "refused", text)
+            await self.audit.refusal(actor, action, name, text)
             raise ConflictError(text)
 
     async def _try_activate(self, row: PluginRow) -> bool:

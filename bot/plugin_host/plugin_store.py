@@ -1,41 +1,30 @@
-"""Plugin state in the database that needs no admin lock: the audit trail, failure counts,
+"""Plugin state in the database that needs no admin lock: failure counts, load errors,
 version checks. `PluginManager.store`; the manager's own transitions hold its lock."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
 
+from bot.errors import NotFoundError
 from bot.plugin_host.protocol import STATUS_ERROR
 from bot.plugin_host.versions import check_new_version
 from bot.store import Database
-from bot.store.models import AuditEvent
+from bot.store.models import PluginRow
 from bot.store.repositories import AuditRepository, PluginRepository
+
+
+async def require_plugin(repo: PluginRepository, name: str) -> PluginRow:
+    """The plugin's row, or NotFoundError naming the closest names there are."""
+    row = await repo.get(name)
+    if row is None:
+        close = difflib.get_close_matches(name, await repo.names(), n=2, cutoff=0.5)
+        raise NotFoundError("plugin", name, close)
+    return row
 
 
 class PluginStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    async def audit(self, limit: int = 20, *, target: str | None = None) -> list[AuditEvent]:
-        async with self.db.read() as session:
-            events: Sequence[AuditEvent] = await AuditRepository(session).recent(
-                limit, target=target)
-        return list(events)
-
-    async def record(self, actor: str, action: str, target: str, outcome: str,
-                     detail: str | None = None) -> None:
-        async with self.db.write() as session:
-            AuditRepository(session).record(actor=actor, action=action, target=target,
-                                            outcome=outcome, detail=detail)
-
-    async def record_refusal(self, actor: str, action: str, target: str, reason: str) -> None:
-        """Audit an attempt refused before it changed anything (not an admin, bad upload)."""
-        await self.record(actor, action, target, "refused", reason)
-
-    async def record_decision(self, actor: str, tool: str, *, approved: bool,
-                              detail: str) -> None:
-        """Audit an approval decision taken outside Slack (the console), as Slack does."""
-        await self.record(actor, "approve" if approved else "deny", tool, "ok", detail)
 
     async def mark_error(self, name: str, error: str, *, actor: str, action: str) -> None:
         async with self.db.write() as session:

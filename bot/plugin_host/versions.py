@@ -11,8 +11,20 @@ from bot import messages
 from bot.errors import ConflictError, NotFoundError
 from bot.plugin_host.discovery import BUILTINS
 from bot.plugin_host.loader import content_sha256
-from bot.plugin_host.protocol import LoadedPlugin, Manifest, PluginSource, ToolSpec
+from bot.plugin_host.protocol import (
+    STATUS_DISABLED,
+    LoadedPlugin,
+    Manifest,
+    PluginSource,
+    ToolSpec,
+)
 from bot.store.models import PluginRow, PluginVersionRow
+
+
+def new_plugin_row(name: str, source: PluginSource, *, enabled: bool) -> PluginRow:
+    """A plugin the database has not seen: no versions yet, not loaded."""
+    return PluginRow(name=name, source=source, enabled=enabled, versions=[],
+                     status=STATUS_DISABLED, config={}, consecutive_failures=0)
 
 
 def record_builtin_version(row: PluginRow, plugin: LoadedPlugin, path: Path) -> None:

@@ -16,16 +16,19 @@ from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.store.approvals import ApprovalRequest, ApprovalStatus, ApprovalStore
+from bot.store.audit import AuditLog
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 
 
 class SlackApprover:
-    def __init__(self, ctx: SlackContext, *, timeout: float) -> None:
+    def __init__(self, ctx: SlackContext, *, store: ApprovalStore, audit: AuditLog,
+                 timeout: float) -> None:
         self.ctx = ctx
         self.timeout = timeout
-        self.store = ApprovalStore(ctx.services.db)
+        self.store = store
+        self.audit = audit
         self._waiting: dict[str, asyncio.Future[Decision]] = {}
 
     async def __call__(self, *, tool: str, arguments: str, caller: Caller,
@@ -80,7 +83,7 @@ class SlackApprover:
                           response_type="ephemeral", replace_original=False)
             return
         if not self.ctx.is_admin(user):
-            await self.ctx.services.plugins.store.record_refusal(
+            await self.audit.refusal(
                 user, "approve" if approve else "deny", row.tool, messages.not_admin())
             await respond(text=messages.APPROVAL_ADMINS_ONLY,
                           response_type="ephemeral", replace_original=False)

@@ -1,4 +1,6 @@
-"""What every Slack surface needs: the services, who the admins are, and shared helpers."""
+"""What every Slack surface needs: the Web API client, who the admins are, and the work
+started after Slack was acknowledged. The services each surface uses are given to its
+`register` by name (bot/slack/app.py)."""
 
 from __future__ import annotations
 
@@ -9,27 +11,17 @@ from urllib.parse import urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.agent.approvals import Approver
-from bot.app import Services
-from bot.commands import PluginCommands
-from bot.store.shared_runs import SharedRuns
-
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0  # within Kubernetes' default 30 s grace period, with room to spare
 
 
 @dataclass
 class SlackContext:
-    services: Services
     client: AsyncWebClient
     bot_token: str
     admins: frozenset[str]
     admin_channel: str | None
     api_origin: str
-    commands: PluginCommands
-    shared: SharedRuns
-    approver: Approver | None = None
-    home_viewers: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def is_admin(self, user: str | None) -> bool:
@@ -41,18 +33,13 @@ class SlackContext:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drain(self, grace: float = DRAIN_SECONDS) -> None:
-        """Shut down: every run stops and its thread is told to ask again (mentions still
-        waiting for their turn too); work still going after `grace` seconds is cancelled."""
-        stopped = self.services.runs.shutdown()
-        if stopped:
-            log.info("stopping %d agent run(s) for shutdown", stopped)
+    async def finish_tasks(self, grace: float) -> None:
+        """Wait up to `grace` seconds for the spawned work, then cancel what still runs."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.shared.close()
 
 
 def api_origin(url: str) -> str:

@@ -6,20 +6,22 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
+from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.agent.loop import RunStatus
+from bot.agent.runs import Runs
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
-from bot.store.shared_runs import LostRun, RunState
+from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -31,41 +33,54 @@ HEADLINES = {RunStatus.ANSWERED: messages.STATUS_DONE,
              RunStatus.INTERRUPTED: messages.STATUS_INTERRUPTED}
 
 
-def register(app: AsyncApp, ctx: SlackContext) -> None:
+@dataclass(frozen=True)
+class Mentions:
+    """What answering a mention uses: Slack, the thread's turn across replicas, the runs."""
+
+    ctx: SlackContext
+    shared: SharedRuns
+    runs: Runs
+    approver: Approver
+
+
+def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs,
+             approver: Approver) -> None:
+    m = Mentions(ctx, shared, runs, approver)
+
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        row_id = await ctx.shared.enqueue(
+        row_id = await shared.enqueue(
             f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
             event.get("thread_ts") or event["ts"], event["ts"], event.get("user"))
         if row_id is None:
             log.info("ignoring a repeated delivery of %s", body.get("event_id"))
             return
-        ctx.spawn(answer(ctx, event, row_id))
+        ctx.spawn(answer(m, event, row_id))
 
     @app.action("stop_run")
     async def on_stop(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         run_id = body["actions"][0]["value"]
         user = body["user"]["id"]
-        refusal = await _stop(ctx, run_id, user)
+        refusal = await _stop(m, run_id, user)
         if refusal:
             await respond(text=refusal, response_type="ephemeral", replace_original=False)
 
 
-async def _stop(ctx: SlackContext, run_id: str, user: str) -> str | None:
+async def _stop(m: Mentions, run_id: str, user: str) -> str | None:
     """Stop a run wherever it runs; None, or the sentence that says why not."""
-    found = await ctx.shared.find(run_id)
+    found = await m.shared.find(run_id)
     if found is None or found[0].state == RunState.DONE:
         return messages.RUN_FINISHED  # or from before a restart
     row, alive = found
-    if user != row.asker and not ctx.is_admin(user):
+    if user != row.asker and not m.ctx.is_admin(user):
         return messages.RUN_STOP_NOT_ALLOWED
     finished = messages.RUN_FINISHED
-    if row.replica == ctx.shared.replica:  # ours: Runs knows whether it still runs
-        return None if ctx.services.runs.cancel(run_id) else finished
+    if row.replica == m.shared.replica:  # ours: Runs knows whether it still runs
+        return None if m.runs.cancel(run_id) else finished
     if not alive:  # its replica died; the thread is told as the run is recovered
         return messages.RUN_LOST
-    if await ctx.shared.request_stop(run_id, user):
+    if await m.shared.request_stop(run_id, user):
         return None  # the replica running it stops it within a second
     return finished
 
@@ -88,24 +103,24 @@ async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:
                     exc_info=True)
 
 
-async def answer(ctx: SlackContext, event: dict[str, Any], row_id: int) -> None:
+async def answer(m: Mentions, event: dict[str, Any], row_id: int) -> None:
     channel, user = event["channel"], event.get("user")
     thread_ts = event.get("thread_ts") or event["ts"]
     question = MENTION.sub("", event.get("text", "")).strip()
-    async with ctx.shared.turn(row_id, channel, thread_ts, event["ts"]):
+    async with m.shared.turn(row_id, channel, thread_ts, event["ts"]):
         try:
-            if ctx.services.runs.closed:  # its turn came during shutdown: say so, not start
-                await ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+            if m.runs.closed:  # its turn came during shutdown: say so, not start
+                await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                   text=messages.run_not_started())
                 return
-            await _answer(ctx, row_id, channel, thread_ts, user, question, event["ts"])
+            await _answer(m, row_id, channel, thread_ts, user, question, event["ts"])
         except Exception:
             log.exception("answering a mention in %s/%s failed", channel, thread_ts)
 
 
-async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
+async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
                   user: str | None, question: str, event_ts: str) -> None:
-    client = ctx.client
+    ctx, client = m.ctx, m.ctx.client
     if not question:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                       text=messages.EMPTY_MENTION)
@@ -115,15 +130,14 @@ async def _answer(ctx: SlackContext, row_id: int, channel: str, thread_ts: str,
                                            text=messages.WORKING,
                                            blocks=render.status_blocks([], run_id=None))
     status = StatusMessage(ctx, channel, posted["ts"])
-    handle = ctx.services.runs.start(question, caller=Caller(user=user, channel=channel,
-                                                             thread_ts=thread_ts),
-                                     history=history, observer=status.observe,
-                                     approver=ctx.approver)
-    await ctx.shared.running(row_id, handle.run_id, posted["ts"])
+    handle = m.runs.start(question, caller=Caller(user=user, channel=channel,
+                                                  thread_ts=thread_ts),
+                          history=history, observer=status.observe, approver=m.approver)
+    await m.shared.running(row_id, handle.run_id, posted["ts"])
     status.run_id = handle.run_id
     await status.flush()
     result = await handle.result()
-    if result.status == RunStatus.CANCELLED and ctx.services.runs.closed:
+    if result.status == RunStatus.CANCELLED and m.runs.closed:
         result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
     await status.finish(result.status, result.tools)

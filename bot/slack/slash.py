@@ -6,15 +6,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.commands import PluginCommands
 from bot.slack import render
 from bot.slack.context import SlackContext
 
 
-def register(app: AsyncApp, ctx: SlackContext) -> None:
+def register(app: AsyncApp, ctx: SlackContext, *, commands: PluginCommands) -> None:
     @app.command("/plugin")
     async def on_plugin(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()  # within Slack's 3 s; the work finishes through response_url
         user = command["user_id"]
-        result = await ctx.commands.run(command.get("text", ""), actor=user,
-                                        is_admin=ctx.is_admin(user))
+        result = await commands.run(command.get("text", ""), actor=user,
+                                    is_admin=ctx.is_admin(user))
         await respond(text=render.code(result.text), response_type="ephemeral")

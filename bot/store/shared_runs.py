@@ -70,6 +70,7 @@ class SharedRuns:
         self._stopped: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Condition()
+        self.passes = 0  # bookkeeping rounds completed: what `bot doctor` and tests watch
 
     async def start(self, *, on_stop: Callable[[str], object],
                     on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
@@ -123,6 +124,9 @@ class SharedRuns:
         """
         self._live += 1
         try:
+            if await self._earlier_live(row_id, channel, thread_ts, mention_ts):
+                log.info("mention %s in %s/%s waits for the one before it in the thread",
+                         mention_ts, channel, thread_ts)
             while await self._earlier_live(row_id, channel, thread_ts, mention_ts):
                 async with self._closed:
                     with contextlib.suppress(TimeoutError):
@@ -199,6 +203,7 @@ class SharedRuns:
                 if time.monotonic() - last_prune >= PRUNE_SECONDS:
                     await self.prune()
                     last_prune = time.monotonic()
+                self.passes += 1
             except Exception:
                 log.exception("shared run bookkeeping failed; trying again in %.0f s",
                               self.tick)

@@ -1,0 +1,41 @@
+"""The audit trail: who did what to which plugin or tool, and how it ended.
+
+One service for every writer outside a plugin transition — commands refused to a non-admin,
+uploads refused before they touched anything, approval decisions taken in the console — and
+for every reader (`/plugin audit`, tests). Changes that also write a plugin row (enable,
+install, rollback, approvals in Slack) add their entry in that row's transaction instead,
+through `AuditRepository`, so that a change and its entry are never apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.store import Database
+from bot.store.models import AuditEvent
+from bot.store.repositories import AuditRepository
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def recent(self, limit: int = 20, *, target: str | None = None) -> list[AuditEvent]:
+        async with self.db.read() as session:
+            events: Sequence[AuditEvent] = await AuditRepository(session).recent(
+                limit, target=target)
+        return list(events)
+
+    async def record(self, actor: str, action: str, target: str, outcome: str,
+                     detail: str | None = None) -> None:
+        async with self.db.write() as session:
+            AuditRepository(session).record(actor=actor, action=action, target=target,
+                                            outcome=outcome, detail=detail)
+
+    async def refusal(self, actor: str, action: str, target: str, reason: str) -> None:
+        """An attempt refused before it changed anything (not an admin, a bad upload)."""
+        await self.record(actor, action, target, "refused", reason)
+
+    async def decision(self, actor: str, tool: str, *, approved: bool, detail: str) -> None:
+        """An approval decision taken outside Slack (the console), recorded as Slack does."""
+        await self.record(actor, "approve" if approved else "deny", tool, "ok", detail)
