@@ -7,10 +7,11 @@ import gc
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import messages
 from bot.agent.context import load_system_prompt
 from bot.agent.llm import LLM, OPENAI_URL
 from bot.agent.loop import Agent
@@ -26,10 +27,12 @@ from bot.plugin_host.registry import Registry
 from bot.plugin_host.sandbox import Sandbox, WorkerLimits, plugin_uids
 from bot.plugin_host.sandbox_detect import Unavailable, detect_sandbox
 from bot.plugin_host.schemas import SchemaLimits
+from bot.plugin_host.upload_dir import Owner, UploadDir
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
+from bot.store.repositories import database_id
 from bot.store.tool_log import ToolCallLog
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class Services:
     llm: LLM | None
     agent: Agent
     runs: Runs
+    notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
         await self.plugins.close()
@@ -66,8 +70,10 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                          ) -> Services:
     """Open the database (migrating it), load plugins, and return the running services."""
     db = Database(settings.database_url)
+    notices = [messages.new_database(db.label)] if db.created else []
     if migrate:
         await upgrade(db)
+    files = UploadDir(settings.plugins_dir)
     audit = AuditLog(db)
     registry = Registry(output_limit=settings.tool_output_limit)
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
@@ -77,7 +83,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                             default_enabled=default_enabled, upload_hosts=workers.host,
                             config_defaults=settings.plugin_defaults(),
                             sandbox_uids=plugin_uids(settings.sandbox_uid_range),
-                            sandbox_kind=workers.kind, audit=audit)
+                            sandbox_kind=workers.kind, audit=audit, files=files)
     registry.add_listener(HealthMonitor(plugins,
                                         threshold=settings.plugin_max_consecutive_failures))
     limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
@@ -85,7 +91,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                     max_entries=settings.plugin_max_entries,
                     max_ratio=settings.plugin_max_compression_ratio)
     installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
-                          limits=limits, prober=workers.probe, sandbox_kind=workers.kind)
+                          limits=limits, prober=workers.probe, sandbox_kind=workers.kind,
+                          files=files)
     tool_log = ToolCallLog(db)
     llm = _make_llm(settings)
     agent = Agent(llm=llm, registry=registry, tool_log=tool_log,
@@ -96,14 +103,27 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     services = Services(settings=settings, db=db, audit=audit, registry=registry, plugins=plugins,
                         installer=installer, workers=workers, executor=executor,
                         tool_log=tool_log, llm=llm, agent=agent,
-                        runs=Runs(agent, limit=settings.agent_max_concurrent_runs))
+                        runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
+                        notices=notices)
     try:
-        await installer.sweep()
+        if migrate:
+            notices += await _claim_uploads(db, installer)
+        installer.sweep()
         await plugins.start()
     except BaseException:
         await services.close()
         raise
     return services
+
+
+async def _claim_uploads(db: Database, installer: Installer) -> list[str]:
+    """Own the uploads directory when nobody does; a notice when another database does."""
+    async with db.read() as session:
+        me = Owner(await database_id(session), db.label)
+    notice = await installer.open_uploads(me)
+    if notice:
+        log.warning("%s", notice)
+    return [notice] if notice else []
 
 
 def _make_llm(settings: Settings) -> LLM | None:

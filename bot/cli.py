@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bot import __version__, text_render
+from bot import __version__, messages, text_render
 from bot.app import Services, build_services
 from bot.commands import PluginCommands
 from bot.config import Settings, load_settings
@@ -104,6 +104,10 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     audit = sub.add_parser("audit", help="recent audit trail entries")
     audit.add_argument("limit", nargs="?", type=int, default=20)
     audit.set_defaults(handler=_admin)
+    gc = sub.add_parser("gc", help="delete uploaded plugin files no installed version uses "
+                        "(lists them and asks first)")
+    gc.add_argument("--yes", action="store_true", help="delete without asking")
+    gc.set_defaults(handler=_gc)
 
 
 def _add_author_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -147,6 +151,8 @@ async def _with_services(settings: Settings,
     except BotError as exc:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    for notice in services.notices:
+        print(f"bot: {notice}", file=sys.stderr)
     try:
         return await action(services)
     except BotError as exc:
@@ -247,6 +253,31 @@ async def _check(args: argparse.Namespace, settings: Settings) -> int:
         print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
     return await _with_services(settings, action)
+
+
+async def _gc(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(services: Services) -> int:
+        doomed = await services.installer.unreferenced()
+        if not doomed:
+            print(messages.gc_nothing(services.installer.uploads))
+            return EXIT_OK
+        print(messages.gc_listing(len(doomed)))
+        for path in doomed:
+            print(f"  {path}")
+        if not args.yes and not _confirm(messages.gc_question(len(doomed))):
+            print(messages.gc_kept())
+            return EXIT_FAILED
+        await services.installer.collect(doomed, actor=_actor(args))
+        print(messages.gc_done(len(doomed)))
+        return EXIT_OK
+    return await _with_services(settings, action)
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 async def _pack(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 
+# Builtins and examples ship next to the code: found there whatever the current directory.
+CODE_PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
+
 
 class Settings(BaseSettings):
     """Runtime settings; every field is read from the environment variable of the same name."""
@@ -46,7 +49,7 @@ class Settings(BaseSettings):
     approval_timeout_seconds: float = Field(default=300, gt=0)
 
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
-    plugins_dir: Path = Path("./plugins")
+    plugins_dir: Path = CODE_PLUGINS_DIR
     kubeconfig: str | None = None
     plugin_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     port: int = Field(default=3000, ge=1, le=65535)
@@ -101,6 +104,11 @@ class Settings(BaseSettings):
         from bot.plugin_host.sandbox import parse_uid_range
 
         return parse_uid_range(self.plugin_uid_range)
+
+    @field_validator("plugins_dir")
+    @classmethod
+    def _absolute_plugins_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()  # resolved once: the same dir for every part
 
     @field_validator("log_level")
     @classmethod

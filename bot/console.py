@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import pwd
 import signal
@@ -32,6 +33,8 @@ Ask anything (optionally starting with @bot) and the agent answers with the enab
   upload PATH        install a plugin from a .zip, a .py or a package directory
   help               this text
   exit or Ctrl-D     leave (Ctrl-C stops an answer in progress)"""
+
+log = logging.getLogger(__name__)
 
 
 class Console:
@@ -58,7 +61,7 @@ class Console:
                 except EOFError:
                     self._print("\nBye.")
                     return 0
-                if not await self.handle(line.strip()):
+                if not await self._handle_safely(line.strip()):
                     return 0
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -67,6 +70,15 @@ class Console:
                 with contextlib.suppress(OSError):
                     import readline
                     readline.write_history_file(history)
+
+    async def _handle_safely(self, line: str) -> bool:
+        """Whatever goes wrong with one line is one line on the terminal, then the prompt."""
+        try:
+            return await self.handle(line)
+        except Exception as exc:
+            log.exception("console line %r failed", line[:200])
+            self._print(messages.console_line_failed(exc))
+            return True
 
     async def handle(self, line: str) -> bool:
         """Handle one line; False means leave."""
@@ -157,6 +169,8 @@ class Console:
                  "or OPENAI_BASE_URL)")
         return (f"ChatOps bot console — {_count(len(snapshot), 'tool')} from "
                 f"{_count(plugins, 'enabled plugin')}; {model}.\n"
+                f"{messages.locations(self.services.db.label, self.services.settings.plugins_dir)}."
+                "\n"
                 "Type a question, /plugin help, upload PATH, or help. Ctrl-D exits.")
 
     def _setup_readline(self) -> Path | None:

@@ -379,3 +379,42 @@ def command_needs_name(sub: str, help_text: str) -> str:
 
 def audit_count_not_a_number(value: str) -> str:
     return f"'{value}' is not a number. Usage: /plugin audit [N]"
+
+
+def new_database(where: str) -> str:
+    return f"created a new database at {where} (DATABASE_URL chooses another)"
+
+
+def uploads_owned_elsewhere(root: object, database: str) -> str:
+    return (f"{root} holds the uploaded plugins of another database ({database}): this one "
+            "leaves those files alone and installs nothing there. Give it its own "
+            "PLUGINS_DIR, or use that database's DATABASE_URL.")
+
+
+def gc_nothing(root: object) -> str:
+    return f"Nothing to delete: every version directory in {root} is an installed version."
+
+
+def gc_listing(count: int) -> str:
+    return (f"{count} version director{'y' if count == 1 else 'ies'} no installed version "
+            "uses (left by interrupted installs):")
+
+
+def gc_question(count: int) -> str:
+    return f"Delete {'it' if count == 1 else f'these {count}'}? [y/N] "
+
+
+def gc_kept() -> str:
+    return "Nothing deleted."
+
+
+def gc_done(count: int) -> str:
+    return f"Deleted {count} director{'y' if count == 1 else 'ies'}."
+
+
+def locations(database: str, plugins_dir: object) -> str:
+    return f"Database {database}; plugins {plugins_dir}"
+
+
+def console_line_failed(error: BaseException) -> str:
+    return f"That failed ({type(error).__name__}: {error}); the log has the details."

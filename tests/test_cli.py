@@ -81,10 +81,13 @@ def test_bad_json_arguments_are_a_usage_error(env: dict[str, str]) -> None:
     assert bot(env, "plugin", "call", "alpha_echo", "[1]").returncode == 2
 
 
-def test_unknown_plugin_gets_did_you_mean(env: dict[str, str]) -> None:
-    result = bot(env, "plugin", "enable", "alpah")
-    assert (result.returncode, result.stderr) == (
-        1, "No plugin named 'alpah'. Did you mean 'alpha'?\n")
+def test_unknown_plugin_gets_did_you_mean(env: dict[str, str], tmp_path: Path) -> None:
+    first = bot(env, "plugin", "enable", "alpah")  # and says where it created the database
+    refusal = "No plugin named 'alpah'. Did you mean 'alpha'?\n"
+    created = f"bot: {messages.new_database(str(tmp_path / 'bot.db'))}\n"
+    assert (first.returncode, first.stderr) == (1, created + refusal)
+    again = bot(env, "plugin", "enable", "alpah")
+    assert (again.returncode, again.stderr) == (1, refusal)
 
 
 def test_actor_option_is_recorded(env: dict[str, str]) -> None:

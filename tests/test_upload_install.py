@@ -198,7 +198,11 @@ async def test_crash_between_move_and_commit_leaves_a_consistent_state(
     assert len(list(crashy_dir.iterdir())) == 2  # v2's files were moved, then the crash
 
     after = await upload_services()
-    assert len(list(crashy_dir.iterdir())) == 1  # the orphan was swept
+    assert len(list(crashy_dir.iterdir())) == 2  # start-up deletes no version directory
+    orphans = await after.installer.unreferenced()
+    assert [p.parent.name for p in orphans] == ["crashy"] and len(orphans) == 1
+    await after.installer.collect(orphans, actor="U1")  # what `bot plugin gc` does
+    assert len(list(crashy_dir.iterdir())) == 1
     info = await after.plugins.info("crashy")
     assert (info.version, [v.version for v in info.versions]) == ("1.0.0", ["1.0.0"])
     assert (await after.registry.call("crashy_which")).text == "v1"

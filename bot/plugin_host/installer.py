@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,12 @@ from bot.plugin_host.discovery import UPLOADS
 from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.packaging import pack_directory
 from bot.plugin_host.protocol import LoadedPlugin
+from bot.plugin_host.upload_dir import Owner, UploadDir
 from bot.plugin_host.validation import PLUGIN_NAME_RE
 from bot.store.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
-STAGING = ".staging"
 RESERVED_NAMES = frozenset({"bot"})  # and every builtin's name, from discovery
 Prober = Callable[[str | None, Path], Awaitable[LoadedPlugin]]
 
@@ -58,11 +57,13 @@ class InstallResult:
 class Installer:
     def __init__(self, *, manager: PluginManager, audit: AuditLog, plugins_dir: Path,
                  limits: Limits, prober: Prober,
-                 sandbox_kind: Callable[[], str | None] = lambda: None) -> None:
+                 sandbox_kind: Callable[[], str | None] = lambda: None,
+                 files: UploadDir | None = None) -> None:
         self.sandbox_kind = sandbox_kind
         self.manager = manager
         self.audit = audit
-        self.uploads = plugins_dir / UPLOADS
+        self.files = files or UploadDir(plugins_dir)
+        self.uploads = self.files.root
         self.plugins_dir = plugins_dir
         self.limits = limits
         self._probe = prober
@@ -85,28 +86,36 @@ class Installer:
         """Refuse an upload before it reached the pipeline (download failed, too large)."""
         return await self._refused(filename, "", None, [Problem("upload", reason)], actor)
 
-    async def sweep(self) -> list[Path]:
-        """Remove staging leftovers and install dirs no version row points at."""
-        removed = []
-        staging = self.uploads / STAGING
-        if staging.is_dir():
-            for leftover in staging.iterdir():
-                shutil.rmtree(leftover, ignore_errors=True)
-                removed.append(leftover)
-        referenced = {Path(path).parts[:3] for path in await self.manager.store.upload_paths()}
-        for plugin_dir in (p for p in self.uploads.iterdir() if p.is_dir()) \
-                if self.uploads.is_dir() else ():
-            if plugin_dir.name == STAGING:
-                continue
-            for version_dir in [p for p in plugin_dir.iterdir() if p.is_dir()]:
-                if (UPLOADS, plugin_dir.name, version_dir.name) not in referenced:
-                    shutil.rmtree(version_dir, ignore_errors=True)
-                    removed.append(version_dir)
-            if not any(plugin_dir.iterdir()):
-                plugin_dir.rmdir()
-        for path in removed:
-            log.warning("swept leftover from an interrupted install: %s", path)
-        return removed
+    async def open_uploads(self, me: Owner) -> str | None:
+        """Look who owns the uploads directory; the sentence saying whose it is when it
+        belongs to another database (then nothing is installed or deleted there)."""
+        has_versions = bool(await self.manager.store.upload_paths())
+        return self.files.open(me, has_versions=has_versions)
+
+    def sweep(self) -> list[Path]:
+        """Remove what interrupted installs left in the staging area (nothing else)."""
+        return self.files.sweep_staging()
+
+    async def unreferenced(self) -> list[Path]:
+        """Version directories no row of this database points at: `bot plugin gc`. None
+        in a directory this database does not own (another's, or nobody's yet)."""
+        self._require_ownership()
+        if not self.files.ours and self.files.me is not None:
+            return []
+        return self.files.unreferenced(await self.manager.store.upload_paths())
+
+    async def collect(self, paths: list[Path], *, actor: str) -> None:
+        """Delete what `unreferenced` listed (and still is), and audit it."""
+        self._require_ownership()
+        still = set(await self.unreferenced())
+        doomed = [path for path in paths if path in still]
+        self.files.delete(doomed)
+        await self.audit.record(actor, "gc", "*", "ok", f"deleted {len(doomed)} directories")
+
+    def _require_ownership(self) -> None:
+        if self.files.theirs and self.files.owner is not None:
+            raise ConflictError(messages.uploads_owned_elsewhere(self.files.root,
+                                                                 self.files.owner.database))
 
     async def _run(self, source: bytes | Path, filename: str | None, *, actor: str | None
                    ) -> InstallResult:
@@ -115,10 +124,10 @@ class Installer:
         except ArchiveError as exc:
             return await self._refused(filename or str(source), "", None, exc.problems, actor)
         sha = hashlib.sha256(data).hexdigest()
-        staging = self.uploads / STAGING / uuid.uuid4().hex
-        staging.mkdir(parents=True)
-        try:
+        with self.files.staging_area() as staging:
             try:
+                if actor is not None:
+                    self._require_ownership()
                 layout = extract_upload(data, filename, staging, self.limits)
                 self._check_name(layout.name)
                 plugin = await self._probe(layout.name, layout.entry)
@@ -136,8 +145,6 @@ class Installer:
                                                      plugin.manifest.version),
                                self.sandbox_kind())
             return await self._commit(plugin, layout, filename, sha, actor)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str, sha: str,
                       actor: str) -> InstallResult:
@@ -145,6 +152,7 @@ class Installer:
         entry_name = name if layout.entry.is_dir() else f"{name}.py"
         final = self.uploads / name / sha
         async with self._lock:
+            self.files.claim()  # the first install makes this database the owner
             created = not final.exists()
             if created:
                 final.mkdir(parents=True)

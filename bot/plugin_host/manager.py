@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 from bot import messages
 from bot.errors import ConflictError, PluginError
 from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
-from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
+from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.info import PluginInfo, plugin_info
 from bot.plugin_host.opener import PluginOpener, UploadHostFactory, source_path
 from bot.plugin_host.plugin_store import PluginStore, require_plugin
@@ -33,6 +32,7 @@ from bot.plugin_host.protocol import (
 )
 from bot.plugin_host.registry import Registry, tell_all
 from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
+from bot.plugin_host.upload_dir import UploadDir
 from bot.plugin_host.versions import (
     check_new_version,
     new_plugin_row,
@@ -70,7 +70,7 @@ class PluginManager:
                  config_defaults: Mapping[str, Mapping[str, Any]] | None = None,
                  sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE),
                  sandbox_kind: Callable[[], str | None] | None = None,
-                 audit: AuditLog | None = None) -> None:
+                 audit: AuditLog | None = None, files: UploadDir | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
@@ -82,6 +82,7 @@ class PluginManager:
         self._sandbox_kind = sandbox_kind
         self.store = PluginStore(db)  # lock-free state
         self.audit = audit or AuditLog(db)
+        self.files = files or UploadDir(plugins_dir)
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._listeners: list[ChangeListener] = []
@@ -183,7 +184,7 @@ class PluginManager:
             if builtin:
                 raise ConflictError(messages.builtin_not_removable(name))
             await self._active.swap(name, None)
-            shutil.rmtree(self.plugins_dir / UPLOADS / name, ignore_errors=True)
+            self.files.remove_plugin(name)  # not in a directory another database owns
         await self.notify("remove", name)
         return Outcome(messages.removed(name), None, True)
 

@@ -34,8 +34,13 @@ class Database:
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.path: Path | None = None  # the SQLite file, absolute
+        self.created = False  # whether opening it created the file
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            _create_private(Path(parsed.database).expanduser())
+            self.path = Path(parsed.database).expanduser().resolve()
+            self.created = _create_private(self.path)
+        self.label = str(self.path) if self.path else parsed.render_as_string(
+            hide_password=True)
         self.engine: AsyncEngine = create_async_engine(url)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
@@ -80,9 +85,12 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _create_private(path: Path) -> None:
+def _create_private(path: Path) -> bool:
     """Create the database file owner-only (0600) before SQLite opens it; its WAL and shm
-    files inherit the mode. Plugin workers, even when they share our user, never need it."""
+    files inherit the mode. Plugin workers, even when they share our user, never need it.
+    Whether the file is new."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.exists():
+        return False
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    return True

@@ -187,3 +187,12 @@ class SlackRunRow(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_slack_runs_thread", "channel", "thread_ts"),)
+
+
+class MetaRow(Base):
+    """Facts about the database itself: `database_id`, written by migration 0006."""
+
+    __tablename__ = "bot_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

@@ -8,7 +8,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.store.models import AuditEvent, PluginRow, PluginVersionRow, ProcessedEvent, utcnow
+from bot.store.models import (
+    AuditEvent,
+    MetaRow,
+    PluginRow,
+    PluginVersionRow,
+    ProcessedEvent,
+    utcnow,
+)
 
 
 class PluginRepository:
@@ -78,3 +85,11 @@ async def first_delivery(session: AsyncSession, key: str) -> bool:
         raise NotImplementedError(f"deduplication needs SQLite or PostgreSQL, not {dialect}")
     statement = insert(ProcessedEvent).values(key=key, at=utcnow()).on_conflict_do_nothing()
     return bool((await session.execute(statement)).rowcount)
+
+
+async def database_id(session: AsyncSession) -> str:
+    """This database's own id (migration 0006 wrote it)."""
+    row = await session.get(MetaRow, "database_id")
+    if row is None:
+        raise LookupError("bot_meta has no database_id: run `bot migrate`")
+    return row.value

@@ -1,0 +1,101 @@
+"""Operating the bot: several databases meeting one plugins dir lose nothing, the staging
+sweep spares installs in progress, `bot plugin gc` asks before it deletes, and the CLI
+finds its builtins from any directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot import messages
+from bot.plugin_host.upload_dir import UploadDir
+from tests.conftest import REPO, subprocess_env
+from tests.plugin_factory import write_plugin
+
+
+def bot(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
+                          text=True, timeout=90, input=stdin, cwd=cwd)
+
+
+def database(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_env(tmp_path: Path, plugins_dir: Path, db: str) -> dict[str, str]:
+    return subprocess_env(tmp_path, plugins_dir, DATABASE_URL=database(tmp_path / db),
+                          PLUGIN_SANDBOX="process")
+
+
+def test_a_second_database_leaves_the_first_ones_uploads_alone(
+        tmp_path: Path, plugins_dir: Path) -> None:
+    first = make_env(tmp_path, plugins_dir, "a.db")
+    package = write_plugin(tmp_path / "src", "mine")
+    installed = bot(first, "plugin", "install", str(package))
+    assert installed.returncode == 0, installed.stderr
+    version_dirs = list((plugins_dir / "user_uploads" / "mine").iterdir())
+
+    second = make_env(tmp_path, plugins_dir, "b.db")
+    listed = bot(second, "plugin", "list")  # once deleted every upload a.db had
+    notice = messages.uploads_owned_elsewhere(plugins_dir / "user_uploads", str(tmp_path / "a.db"))
+    assert listed.returncode == 0 and f"bot: {notice}" in listed.stderr
+    refused = bot(second, "plugin", "install", str(write_plugin(tmp_path / "src2", "theirs")))
+    assert refused.returncode == 1 and notice in refused.stderr
+    gc = bot(second, "plugin", "gc", "--yes")
+    assert gc.returncode == 1 and notice in gc.stderr
+
+    assert list((plugins_dir / "user_uploads" / "mine").iterdir()) == version_dirs
+    assert not (plugins_dir / "user_uploads" / "theirs").exists()
+    info = bot(first, "plugin", "info", "mine")
+    assert info.returncode == 0 and "Status:      disabled" in info.stdout, info.stdout
+    assert notice not in info.stderr
+
+
+def test_gc_lists_asks_and_deletes_only_what_no_version_uses(
+        tmp_path: Path, plugins_dir: Path) -> None:
+    env = make_env(tmp_path, plugins_dir, "a.db")
+    assert bot(env, "plugin", "install", str(write_plugin(tmp_path / "src", "kept"))
+               ).returncode == 0
+    orphan = plugins_dir / "user_uploads" / "kept" / ("0" * 64)
+    orphan.mkdir()
+    (orphan / "kept.py").write_text("left by an interrupted install\n")
+
+    declined = bot(env, "plugin", "gc", stdin="n\n")
+    assert declined.returncode == 1
+    assert str(orphan) in declined.stdout and messages.gc_kept() in declined.stdout
+    assert orphan.exists()
+    deleted = bot(env, "plugin", "gc", "--yes")
+    assert deleted.returncode == 0 and messages.gc_done(1) in deleted.stdout
+    assert not orphan.exists()
+    assert messages.gc_nothing(plugins_dir / "user_uploads") in bot(env, "plugin", "gc").stdout
+    called = bot(env, "plugin", "info", "kept")
+    assert called.returncode == 0 and "error" not in called.stdout
+    assert "gc" in bot(env, "plugin", "audit", "1").stdout
+
+
+def test_the_staging_sweep_spares_an_install_in_progress(tmp_path: Path) -> None:
+    ours, other_process = UploadDir(tmp_path), UploadDir(tmp_path)
+    abandoned = other_process.staging / "abandoned"
+    abandoned.mkdir(parents=True)  # its installer died: no lock is held on it
+    with ours.staging_area() as area:
+        (area / "half-unpacked.py").write_text("")
+        assert other_process.sweep_staging() == [abandoned]
+        assert area.exists()
+    assert not area.exists() and list(ours.staging.iterdir()) == []
+
+
+def test_builtins_are_found_from_any_directory(tmp_path: Path, plugins_dir: Path) -> None:
+    env = subprocess_env(tmp_path, plugins_dir)
+    del env["PLUGINS_DIR"]  # the default: the plugins/ next to the code
+    elsewhere = tmp_path / "my-plugin"
+    elsewhere.mkdir()
+    listed = bot(env, "plugin", "list", cwd=elsewhere)
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    assert names == sorted(os.listdir(REPO / "plugins" / "builtins"))
+    assert not (elsewhere / "plugins").exists() and not (elsewhere / "data").exists()
+    assert not (REPO / "plugins" / "user_uploads" / ".owner.json").exists() or (
+        "pytest" not in (REPO / "plugins" / "user_uploads" / ".owner.json").read_text())
