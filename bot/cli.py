@@ -155,6 +155,9 @@ async def _with_services(settings: Settings,
         print(f"bot: {notice}", file=sys.stderr)
     try:
         return await action(services)
+    except ConfigError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BotError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     kubeconfig: str | None = None
     plugin_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"
     log_level: str = "INFO"
 
     tool_timeout: float = Field(default=30.0, gt=0, le=600)

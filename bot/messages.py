@@ -418,3 +418,17 @@ def locations(database: str, plugins_dir: object) -> str:
 
 def console_line_failed(error: BaseException) -> str:
     return f"That failed ({type(error).__name__}: {error}); the log has the details."
+
+
+def slack_token_rejected(setting: str, error: str) -> str:
+    return (f"Slack rejected {setting} ({error}): copy the token again from the app's "
+            "settings at api.slack.com/apps")
+
+
+def slack_unreachable(url: str, error: BaseException) -> str:
+    return f"Slack is unreachable at {url} ({type(error).__name__}: {error or 'no answer'})"
+
+
+def port_unavailable(host: str, port: int, error: OSError) -> str:
+    return (f"cannot listen on {host}:{port} ({error.strerror or error}): another process "
+            "has it; set PORT (or HOST) to a free one")

@@ -153,3 +153,94 @@ def test_socket_mode_answers_a_mention_and_acks_the_envelope(
     assert code == 0
     assert [c.token for c in fake_slack.calls if c.method == "apps.connections.open"] == [
         APP_TOKEN]
+
+
+def start_bot(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            stderr=subprocess.PIPE)
+
+
+def read_until(proc: subprocess.Popen[str], text: str, seconds: float = 30) -> list[str]:
+    """stderr lines up to the first that contains `text` (the positive signal)."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"never logged {text!r}: {''.join(lines)}")
+
+
+def stop_within_10_s(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = proc.wait(timeout=30)
+    assert time.monotonic() - started < 10
+    assert proc.stderr is not None
+    return code, proc.stderr.read()
+
+
+def test_sigterm_while_slack_is_unreachable_exits_at_once(base_env: dict[str, str]) -> None:
+    closed = free_port()
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-test",
+                      "SLACK_API_URL": f"http://127.0.0.1:{closed}/api/"}
+    proc = start_bot(env)
+    seen = read_until(proc, "trying again in 1 s")
+    assert f"Slack is unreachable at http://127.0.0.1:{closed}/api/" in seen[-1]
+    code, rest = stop_within_10_s(proc)
+    assert code == 0
+    assert "Traceback" not in "".join(seen) + rest
+
+
+def test_sigterm_during_the_socket_mode_connect_exits_at_once(
+        base_env: dict[str, str], fake_slack: FakeSlack) -> None:
+    from tests.fakes.slack_server import APP_TOKEN
+
+    fake_slack.socket_url = f"ws://127.0.0.1:{free_port()}/link"  # nothing listens there
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
+                      "SLACK_API_URL": fake_slack.api_url}
+    proc = start_bot(env)
+    seen = read_until(proc, "Failed to connect")
+    code, rest = stop_within_10_s(proc)
+    assert code == 0
+    assert "Traceback" not in "".join(seen) + rest
+
+
+@pytest.mark.parametrize(("mode", "rejected"), [("http", "SLACK_BOT_TOKEN"),
+                                               ("socket", "SLACK_BOT_TOKEN"),
+                                               ("socket", "SLACK_APP_TOKEN")])
+def test_a_rejected_token_is_one_line_and_exit_2(base_env: dict[str, str],
+                                                 fake_slack: FakeSlack, mode: str,
+                                                 rejected: str) -> None:
+    fake_slack.socket_url = "ws://127.0.0.1:9/never-used"
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": fake_slack.api_url,
+                      "PORT": str(free_port()), rejected: "xoxb-not-the-right-one"}
+    env |= ({"SLACK_SIGNING_SECRET": SIGNING_SECRET} if mode == "http"
+            else {"SLACK_APP_TOKEN": env.get("SLACK_APP_TOKEN", "xapp-1-wrong")})
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "bot: " + messages.slack_token_rejected(rejected, "invalid_auth"))
+    assert "Traceback" not in result.stderr and "will be unused" not in result.stderr
+
+
+def test_a_port_in_use_names_the_port_and_the_setting(base_env: dict[str, str],
+                                                      fake_slack: FakeSlack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                          "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+                          "HOST": "127.0.0.1"}
+        result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                                capture_output=True, timeout=60)
+    assert result.returncode == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"bot: cannot listen on 127.0.0.1:{port} (") and "set PORT" in last
+    assert "Traceback" not in result.stderr

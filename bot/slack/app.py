@@ -18,10 +18,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import messages
 from bot.agent.runs import Runs
 from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
-from bot.slack import approvals, home, mentions, slash, uploads
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.slack import approvals, connect, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.store.approvals import ApprovalStore
 from bot.store.shared_runs import SharedRuns
@@ -64,6 +67,7 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     secret = settings.slack_signing_secret.get_secret_value() if (
         settings.slack_signing_secret) else None
     client = _web_client(token, settings.slack_api_url)
+    connect.add_filter_once(logging.getLogger("slack_bolt.AsyncApp"), connect.DropTokenNotice)
     app = AsyncApp(client=client, signing_secret=secret,
                    request_verification_enabled=secret is not None)
     ctx = SlackContext(client=client, bot_token=token,
@@ -98,37 +102,71 @@ async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0"
     runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(messages.port_unavailable(host, port, exc)) from None
     bound = runner.addresses[0][1] if runner.addresses else port
     return runner, bound
 
 
 async def run(services: Services) -> None:
-    """`bot run`: Socket Mode with an app token, else HTTP on PORT; until SIGTERM/SIGINT."""
-    settings = services.settings
+    """`bot run`: Socket Mode with an app token, else HTTP on HOST:PORT; until SIGTERM or
+    SIGINT, which are heard in every state (connecting to Slack included)."""
+    stop = _stop_on_signals()
     endpoint = build_slack_app(services)
+    try:
+        identity = await connect.check_token(endpoint.ctx.client, stop)
+    except connect.Stopped:
+        return
+    log.info("signed in to Slack as %s in %s", identity.get("user"), identity.get("team"))
+    watcher = asyncio.create_task(refresh_plugins(services))
+    await endpoint.start()
+    try:
+        if services.settings.slack_app_token is not None:
+            await _serve_socket_mode(endpoint, services.settings.slack_app_token
+                                     .get_secret_value(), stop)
+        else:
+            await _serve_http_mode(endpoint, services.settings, stop)
+    except connect.Stopped:
+        pass
+    finally:
+        watcher.cancel()
+        await endpoint.drain()
+        log.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(refresh_plugins(services))
-    await endpoint.start()
+    return stop
+
+
+async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str,
+                             stop: asyncio.Event) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(endpoint.app, app_token)
+    connect.add_filter_once(handler.client.logger, connect.OneLine)
     try:
-        if settings.slack_app_token is not None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-            handler = AsyncSocketModeHandler(endpoint.app,
-                                             settings.slack_app_token.get_secret_value())
-            await handler.connect_async()
-            log.info("connected to Slack in Socket Mode")
-            await stop.wait()
-            await handler.close_async()
-        else:
-            runner, port = await serve_http(endpoint.app, port=settings.port)
-            log.info("listening for Slack on http://0.0.0.0:%d%s", port, EVENTS_PATH)
-            await stop.wait()
-            await runner.cleanup()
+        handler.client.wss_uri = await connect.socket_url(endpoint.ctx.client, app_token,
+                                                          stop)
+        await connect.until_stopped(handler.connect_async(), stop)
+        log.info("connected to Slack in Socket Mode")
+        await stop.wait()
     finally:
-        watcher.cancel()
-        await endpoint.drain()
-        log.info("stopped")
+        await handler.close_async()
+
+
+async def _serve_http_mode(endpoint: SlackEndpoint, settings: Settings,
+                           stop: asyncio.Event) -> None:
+    runner, port = await serve_http(endpoint.app, port=settings.port, host=settings.host)
+    log.info("listening for Slack on http://%s:%d%s", settings.host, port, EVENTS_PATH)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

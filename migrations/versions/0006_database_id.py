@@ -1,5 +1,7 @@
-"""An id for the database itself (revision 0006, after 0005): the owner written into a
-plugins dir's uploads, so that another database opening that directory leaves it alone."""
+"""the database's own id (revision 0006, after 0005)
+
+Written into a plugins dir's uploads as their owner, so that another database opening
+that directory leaves it alone."""
 
 from __future__ import annotations
 
