@@ -69,10 +69,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                          default_enabled: frozenset[str] = DEFAULT_ENABLED_BUILTINS,
                          ) -> Services:
     """Open the database (migrating it), load plugins, and return the running services."""
-    db = Database(settings.database_url)
+    db = await open_database(settings.database_url, migrate=migrate)
     notices = [messages.new_database(db.label)] if db.created else []
-    if migrate:
-        await upgrade(db)
     files = UploadDir(settings.plugins_dir)
     audit = AuditLog(db)
     registry = Registry(output_limit=settings.tool_output_limit)
@@ -114,6 +112,21 @@ async def build_services(settings: Settings, *, migrate: bool = True,
         await services.close()
         raise
     return services
+
+
+async def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open (creating an SQLite file if need be), check and migrate the database; one
+    DatabaseFault sentence if it is unusable."""
+    db = Database(url)
+    try:
+        await db.check()
+        if migrate:
+            with db.faults():
+                await upgrade(db)
+    except BaseException:
+        await db.dispose()
+        raise
+    return db
 
 
 async def _claim_uploads(db: Database, installer: Installer) -> list[str]:

@@ -17,15 +17,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bot import __version__, messages, text_render
-from bot.app import Services, build_services
+from bot.app import Services, build_services, open_database
 from bot.commands import PluginCommands
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.plugin_host.packaging import pack_directory, scaffold
 from bot.plugin_host.protocol import Caller
 from bot.redaction import RedactingFormatter
-from bot.store import Database
-from bot.store.migrate import upgrade
 from bot.terminal import SafeStream, os_user
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -148,6 +146,9 @@ async def _with_services(settings: Settings,
                          action: Callable[[Services], Awaitable[int]]) -> int:
     try:
         services = await build_services(settings)
+    except ConfigError as exc:  # a setting, or what it names, is unusable
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BotError as exc:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -198,11 +199,12 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
     try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
+        db = await open_database(settings.database_url)
+    except ConfigError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    await db.dispose()
     print("Database schema is up to date.")
     return EXIT_OK
 

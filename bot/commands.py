@@ -15,6 +15,7 @@ from bot import messages, text_render
 from bot.errors import BotError
 from bot.plugin_host.manager import PluginManager
 from bot.store.audit import AuditLog
+from bot.store.database import DatabaseFault
 
 HELP = """\
 /plugin list                     every plugin, its version, status and tools
@@ -66,10 +67,12 @@ class PluginCommands:
             return CommandResult(messages.command_needs_name(sub, HELP), ok=False)
         if sub in CHANGING and not is_admin:
             await self.audit.refusal(actor, sub, args[0] if args else "*",
-                                     messages.not_admin())
+                                     messages.not_admin(), best_effort=True)
             return CommandResult(messages.not_admin(), ok=False)
         try:
             return await self._handlers[sub](args, actor)
+        except DatabaseFault as exc:
+            return CommandResult(messages.change_not_saved(str(exc)), ok=False)
         except BotError as exc:
             return CommandResult(str(exc), ok=False)
 

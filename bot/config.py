@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 import urllib.request
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -106,6 +108,24 @@ class Settings(BaseSettings):
 
         return parse_uid_range(self.plugin_uid_range)
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        from bot.store.urls import normalise_database_url
+
+        return normalise_database_url(value)
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _check_kubeconfig(cls, value: str | None) -> str | None:
+        if value:
+            paths = [Path(part).expanduser() for part in value.split(os.pathsep) if part]
+            if paths and not any(path.is_file() for path in paths):
+                raise ValueError(f"names {value}, which is not a file; point it at a "
+                                 "kubeconfig, or unset it to use ~/.kube/config or the "
+                                 "pod's service account")
+        return value
+
     @field_validator("plugins_dir")
     @classmethod
     def _absolute_plugins_dir(cls, value: Path) -> Path:
@@ -161,9 +181,14 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; malformed values raise one `ConfigError`."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # a value pydantic-settings could not even decode (JSON)
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = found.group(1).upper() if found else "a setting"
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(f"invalid settings: {name} (is not valid JSON{cause})") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{field.upper()} ({error['msg']})")
+            problems.append(f"{field.upper()} ({error['msg'].removeprefix('Value error, ')})")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -432,3 +432,42 @@ def slack_unreachable(url: str, error: BaseException) -> str:
 def port_unavailable(host: str, port: int, error: OSError) -> str:
     return (f"cannot listen on {host}:{port} ({error.strerror or error}): another process "
             "has it; set PORT (or HOST) to a free one")
+
+
+def database_fault(label: str, what: str) -> str:
+    return f"The database {label} cannot be used: {what}."
+
+
+def database_file_unusable(error: OSError) -> str:
+    return (f"{error.strerror or error} ({error.filename or 'its directory'}); check that "
+            "its directory exists and is writable")
+
+
+DATABASE_HINTS = (
+    ("readonly", "it is read-only (check the file, its directory and the file system)"),
+    ("disk is full", "the disk is full: free some space and the bot carries on by itself"),
+    ("malformed", "the file is corrupt: stop the bot, restore the file from a backup (or "
+                  "move it aside to start afresh) and start again"),
+    ("not a database", "the file is not an SQLite database: check DATABASE_URL"),
+    ("unable to open", "the file cannot be opened: check that its directory exists and is "
+                       "writable"),
+    ("locked", "another process held it locked too long; try again"),
+    ("disk i/o error", "the file system refused the write (read-only, or failing): check "
+                       "it; the bot carries on by itself once it works"),
+)
+
+
+def database_error(detail: str) -> str:
+    lowered = detail.lower()
+    for needle, hint in DATABASE_HINTS:
+        if needle in lowered:
+            return hint
+    return detail
+
+
+def change_not_saved(fault: str) -> str:
+    return f"Nothing was changed: {fault}"
+
+
+def mention_not_saved(fault: str) -> str:
+    return f"I cannot take questions right now — {fault} Ask again in a moment."

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot import messages
 from bot.plugin_host.upload_dir import UploadDir
 from tests.conftest import REPO, subprocess_env
@@ -99,3 +101,28 @@ def test_builtins_are_found_from_any_directory(tmp_path: Path, plugins_dir: Path
     assert not (elsewhere / "plugins").exists() and not (elsewhere / "data").exists()
     assert not (REPO / "plugins" / "user_uploads" / ".owner.json").exists() or (
         "pytest" not in (REPO / "plugins" / "user_uploads" / ".owner.json").read_text())
+
+
+@pytest.mark.parametrize(("setting", "value", "says"), [
+    ("DATABASE_URL", "nonsense", "DATABASE_URL (is not a database URL"),
+    ("DATABASE_URL", "postgresql://bot:pw@db.invalid/bot",
+     "DATABASE_URL (needs the asyncpg driver, which is not installed: "
+     "pip install -e '.[postgres]')"),
+    ("DATABASE_URL", "mysql://bot:pw@db.invalid/bot", "names the 'mysql' backend"),
+    ("DATABASE_URL", "sqlite+aiosqlite:////proc/no/such/dir/bot.db",
+     "The database /proc/no/such/dir/bot.db cannot be used"),
+    ("PLUGIN_CONFIG", "{bad", "PLUGIN_CONFIG (is not valid JSON"),
+    ("KUBECONFIG", "/no/such/kubeconfig", "KUBECONFIG (names /no/such/kubeconfig, which is "
+                                          "not a file"),
+    ("PORT", "http", "PORT (Input should be a valid integer"),
+])
+def test_each_start_up_fault_is_one_line_and_exit_2(tmp_path: Path, plugins_dir: Path,
+                                                    setting: str, value: str,
+                                                    says: str) -> None:
+    env = subprocess_env(tmp_path, plugins_dir) | {setting: value}
+    for command in (["plugin", "list"], ["migrate"], ["console"]):
+        result = bot(env, *command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and says in result.stderr, result.stderr
+        assert result.stderr.startswith("bot: ")
+    assert "pw" not in bot(env, "plugin", "list").stderr.replace("pip", "")

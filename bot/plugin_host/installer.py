@@ -30,6 +30,7 @@ from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.upload_dir import Owner, UploadDir
 from bot.plugin_host.validation import PLUGIN_NAME_RE
 from bot.store.audit import AuditLog
+from bot.store.database import DatabaseFault
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class Installer:
                 return await self._refused(filename, sha, None, exc.problems, actor)
             except PluginError as exc:
                 return await self._refused(filename, sha, exc.name, list(exc.problems), actor)
-            except ConflictError as exc:
+            except (ConflictError, DatabaseFault) as exc:
                 return await self._refused(filename, sha, None, [Problem("", str(exc))], actor)
             if actor is None:
                 return _result(plugin, filename, sha, True,
@@ -164,7 +165,7 @@ class Installer:
                 outcome = await self.manager.register_version(
                     plugin, sha256=sha, path=f"{UPLOADS}/{name}/{sha}/{entry_name}",
                     actor=actor)
-            except ConflictError as exc:
+            except (ConflictError, DatabaseFault) as exc:  # nothing recorded: nothing kept
                 if created:
                     shutil.rmtree(final, ignore_errors=True)
                 return await self._refused(filename, sha, name, [Problem("", str(exc))],
@@ -192,7 +193,8 @@ class Installer:
                                problems=tuple(problems))
         if actor is not None and not audited:
             await self.audit.refusal(actor, "install", name or filename[:128],
-                                     "; ".join(str(p) for p in problems)[:2000])
+                                     "; ".join(str(p) for p in problems)[:2000],
+                                     best_effort=True)
         return result
 
 

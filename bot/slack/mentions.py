@@ -21,6 +21,7 @@ from bot.agent.runs import Runs
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.store.database import DatabaseFault
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,14 @@ def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        row_id = await shared.enqueue(
-            f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
-            event.get("thread_ts") or event["ts"], event["ts"], event.get("user"))
+        thread_ts = event.get("thread_ts") or event["ts"]
+        try:
+            row_id = await shared.enqueue(
+                f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
+                thread_ts, event["ts"], event.get("user"))
+        except DatabaseFault as exc:
+            await _not_saved(m, event["channel"], thread_ts, exc)
+            return
         if row_id is None:
             log.info("ignoring a repeated delivery of %s", body.get("event_id"))
             return
@@ -107,15 +113,30 @@ async def answer(m: Mentions, event: dict[str, Any], row_id: int) -> None:
     channel, user = event["channel"], event.get("user")
     thread_ts = event.get("thread_ts") or event["ts"]
     question = MENTION.sub("", event.get("text", "")).strip()
-    async with m.shared.turn(row_id, channel, thread_ts, event["ts"]):
-        try:
-            if m.runs.closed:  # its turn came during shutdown: say so, not start
-                await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                  text=messages.run_not_started())
-                return
-            await _answer(m, row_id, channel, thread_ts, user, question, event["ts"])
-        except Exception:
-            log.exception("answering a mention in %s/%s failed", channel, thread_ts)
+    try:
+        async with m.shared.turn(row_id, channel, thread_ts, event["ts"]):
+            try:
+                if m.runs.closed:  # its turn came during shutdown: say so, not start
+                    await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                                        text=messages.run_not_started())
+                    return
+                await _answer(m, row_id, channel, thread_ts, user, question, event["ts"])
+            except DatabaseFault:
+                raise
+            except Exception:
+                log.exception("answering a mention in %s/%s failed", channel, thread_ts)
+    except DatabaseFault as exc:
+        await _not_saved(m, channel, thread_ts, exc)
+
+
+async def _not_saved(m: Mentions, channel: str, thread_ts: str, fault: DatabaseFault) -> None:
+    """The database failed under a mention: the thread hears it, not just the log."""
+    log.error("a mention in %s/%s could not be recorded: %s", channel, thread_ts, fault)
+    try:
+        await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                            text=messages.mention_not_saved(str(fault)))
+    except Exception:
+        log.warning("could not tell %s/%s either", channel, thread_ts, exc_info=True)
 
 
 async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
@@ -133,7 +154,10 @@ async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
     handle = m.runs.start(question, caller=Caller(user=user, channel=channel,
                                                   thread_ts=thread_ts),
                           history=history, observer=status.observe, approver=m.approver)
-    await m.shared.running(row_id, handle.run_id, posted["ts"])
+    try:  # bookkeeping for Stop across replicas: the answer matters more
+        await m.shared.running(row_id, handle.run_id, posted["ts"])
+    except DatabaseFault as exc:
+        log.error("run %s continues unrecorded: %s", handle.run_id, exc)
     status.run_id = handle.run_id
     await status.flush()
     result = await handle.result()

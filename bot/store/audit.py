@@ -9,11 +9,15 @@ through `AuditRepository`, so that a change and its entry are never apart.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from bot.store import Database
+from bot.store.database import DatabaseFault
 from bot.store.models import AuditEvent
 from bot.store.repositories import AuditRepository
+
+log = logging.getLogger(__name__)
 
 
 class AuditLog:
@@ -32,9 +36,16 @@ class AuditLog:
             AuditRepository(session).record(actor=actor, action=action, target=target,
                                             outcome=outcome, detail=detail)
 
-    async def refusal(self, actor: str, action: str, target: str, reason: str) -> None:
-        """An attempt refused before it changed anything (not an admin, a bad upload)."""
-        await self.record(actor, action, target, "refused", reason)
+    async def refusal(self, actor: str, action: str, target: str, reason: str, *,
+                      best_effort: bool = False) -> None:
+        """An attempt refused before it changed anything (not an admin, a bad upload).
+        `best_effort`: a database fault is logged, so that the refusal still gets said."""
+        try:
+            await self.record(actor, action, target, "refused", reason)
+        except DatabaseFault as exc:
+            if not best_effort:
+                raise
+            log.error("could not audit a refused %s by %s: %s", action, actor, exc)
 
     async def decision(self, actor: str, tool: str, *, approved: bool, detail: str) -> None:
         """An approval decision taken outside Slack (the console), recorded as Slack does."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,8 +18,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import messages
+from bot.errors import ConfigError
+
 _IMMEDIATE = "bot_begin_immediate"
 BUSY_TIMEOUT_MS = 15_000
+
+
+class DatabaseFault(ConfigError):
+    """The database cannot be read or written (read-only, full, corrupt, unreachable): one
+    sentence naming it and the fault. At start it stops the command (exit 2); while
+    running, the surface that hit it tells the user their change was not saved."""
 
 
 class Database:
@@ -38,9 +48,14 @@ class Database:
         self.created = False  # whether opening it created the file
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             self.path = Path(parsed.database).expanduser().resolve()
-            self.created = _create_private(self.path)
         self.label = str(self.path) if self.path else parsed.render_as_string(
             hide_password=True)
+        if self.path is not None:
+            try:
+                self.created = _create_private(self.path)
+            except OSError as exc:
+                raise DatabaseFault(messages.database_fault(
+                    self.label, messages.database_file_unusable(exc))) from None
         self.engine: AsyncEngine = create_async_engine(url)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
@@ -51,14 +66,40 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads; never takes the write lock."""
-        async with self._reads() as session:
-            yield session
+        with self.faults():
+            async with self._reads() as session:
+                yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
-        async with self._writes() as session, session.begin():
-            yield session
+        with self.faults():
+            async with self._writes() as session, session.begin():
+                yield session
+
+    @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Turn the driver's errors about the database itself into one DatabaseFault
+        sentence; a constraint violation stays what it is (callers rely on it)."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (OperationalError, DatabaseError) as exc:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise DatabaseFault(messages.database_fault(
+                self.label, messages.database_error(detail))) from exc
+
+    async def check(self) -> None:
+        """At start: SQLite's own `quick_check` of the file; a corrupt file is refused."""
+        if not self.is_sqlite:
+            return
+        with self.faults():
+            async with self.engine.connect() as connection:
+                rows = (await connection.execute(text("PRAGMA quick_check"))).scalars().all()
+        if list(rows) != ["ok"]:
+            raise DatabaseFault(messages.database_fault(
+                self.label, messages.database_error("database disk image is malformed")))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -30,6 +30,7 @@ from enum import StrEnum
 from sqlalchemy import and_, delete, exists, or_, select, update
 
 from bot.store import Database
+from bot.store.database import DatabaseFault
 from bot.store.models import ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
 from bot.store.repositories import first_delivery
 
@@ -191,6 +192,7 @@ class SharedRuns:
     async def _watch(self, on_stop: Callable[[str], object],
                      on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
         last_beat = last_prune = time.monotonic()
+        failing = False
         while True:
             await asyncio.sleep(self.tick)
             try:
@@ -204,6 +206,14 @@ class SharedRuns:
                     await self.prune()
                     last_prune = time.monotonic()
                 self.passes += 1
+                if failing:
+                    log.warning("shared run bookkeeping works again")
+                failing = False
+            except DatabaseFault as exc:  # one line when it starts failing, not every tick
+                if not failing:
+                    log.error("shared run bookkeeping failed, trying again every %.0f s: %s",
+                              self.tick, exc)
+                failing = True
             except Exception:
                 log.exception("shared run bookkeeping failed; trying again in %.0f s",
                               self.tick)

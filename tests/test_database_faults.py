@@ -1,0 +1,125 @@
+"""The database failing under the bot: a full disk, a read-only file system, a corrupt file.
+Each is one sentence naming the file and the fault — at start (exit 2) and in Slack (the
+user who asked is told) — and the bot carries on by itself once the fault clears.
+
+The full and read-only cases need a small file system of their own: a tmpfs mounted for
+the test, which needs root (skipped otherwise, with the reason). A file system cannot be
+made read-only under a running bot (the kernel refuses while it has the file open for
+writing), so read-only is tested at start; a running bot meets it as a failed write, which
+the full-disk test covers end to end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import messages
+from tests.conftest import subprocess_env
+from tests.slack_harness import SlackBot, until
+
+Make = Callable[..., Awaitable[SlackBot]]
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for a full or read-only disk needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system `directory` is on, to the last byte."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * size)
+    return filler
+
+
+def checkpoint(db: Path) -> None:
+    """Empty the WAL, so that the next write must grow a file."""
+    connection = sqlite3.connect(db)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+
+
+async def command(bot: SlackBot, text: str, user: str = "U_ADMIN") -> str:
+    _, path = await bot.command(text, user=user)
+    return (await until(lambda: bot.responses(path), 20))[0]["text"]
+
+
+async def test_a_full_disk_is_told_in_slack_and_passes_by_itself(
+        slack_bot: Make, builtin: Callable[..., Path], small_fs: Path) -> None:
+    builtin("netdiag")
+    db = small_fs / "bot.db"
+    bot = await slack_bot(database_url=f"sqlite+aiosqlite:///{db}")
+    checkpoint(db)
+    filler = fill(small_fs)
+
+    reply = await command(bot, "enable netdiag")
+    fault = messages.database_fault(str(db), messages.database_error("database or disk is full"))
+    assert reply == messages.change_not_saved(fault)
+    assert "netdiag_echo" not in bot.services.registry.snapshot
+    ts, _ = await bot.mention("why is checkout down?")
+    said = await until(lambda: bot.answers(ts), 20)
+    assert said == [messages.mention_not_saved(fault)]
+
+    filler.unlink()
+    assert (await command(bot, "enable netdiag")).startswith("Enabled netdiag")
+    assert "netdiag_echo" in bot.services.registry.snapshot
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, text=True,
+                          capture_output=True, timeout=60)
+
+
+def test_a_read_only_database_at_start_is_one_line(tmp_path: Path, plugins_dir: Path,
+                                                  small_fs: Path) -> None:
+    env = subprocess_env(tmp_path, plugins_dir,
+                         DATABASE_URL=f"sqlite+aiosqlite:///{small_fs / 'bot.db'}")
+    assert run_cli(env, "migrate").returncode == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    result = run_cli(env, "plugin", "list")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"bot: The database {small_fs / 'bot.db'} cannot be used: ")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_corrupt_database_is_refused_at_start(tmp_path: Path, plugins_dir: Path) -> None:
+    path = tmp_path / "bot.db"
+    env = subprocess_env(tmp_path, plugins_dir)
+    assert run_cli(env, "migrate").returncode == 0
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE filler (x TEXT)")
+    connection.executemany("INSERT INTO filler VALUES (?)", [("x" * 300,)] * 2000)
+    connection.commit()
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 8192] = b"\xab" * 8192  # pages SQLite checks
+    path.write_bytes(bytes(data))
+
+    result = run_cli(env, "plugin", "list")
+    assert result.returncode == 2
+    assert result.stderr == "bot: " + messages.database_fault(
+        str(path), messages.database_error("database disk image is malformed")) + "\n"
+    assert result.stdout == ""
