@@ -21,12 +21,16 @@ from bot.app import Services, build_services, open_database
 from bot.commands import PluginCommands
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
+from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.packaging import pack_directory, scaffold
 from bot.plugin_host.protocol import Caller
 from bot.redaction import RedactingFormatter
 from bot.terminal import SafeStream, os_user
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
+                   "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
+ACTOR_HELP = "who to record in the audit trail (default: cli:<os user>)"
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
 
@@ -38,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "doctor":  # reads the settings itself: a bad one is a failed check
+        from bot.doctor import run_doctor
+
+        logging.basicConfig(level="CRITICAL")
+        return asyncio.run(run_doctor())
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -51,24 +60,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bot", description="Slack ChatOps bot for SRE teams.")
+    parser = argparse.ArgumentParser(prog="bot", description="Slack ChatOps bot for SRE teams.",
+                                     epilog=SETTINGS_EPILOG)
     parser.add_argument("--version", action="version", version=f"bot {__version__}")
+    parser.add_argument("--actor", dest="top_actor", default=None, help=ACTOR_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="connect to Slack: Socket Mode when SLACK_APP_TOKEN "
-                              "is set, else HTTP on PORT at /slack/events")
+                              "is set, else HTTP on PORT at /slack/events",
+                              description="Answer @mentions, /plugin, uploads, App Home and "
+                              "approvals in Slack until SIGTERM/SIGINT. Needs SLACK_BOT_TOKEN "
+                              "and SLACK_SIGNING_SECRET (HTTP on HOST:PORT at /slack/events) "
+                              "or SLACK_APP_TOKEN (Socket Mode).", epilog=SETTINGS_EPILOG)
     run.set_defaults(handler=_run)
 
     console = commands.add_parser("console", help="the bot in a terminal: ask questions, "
-                                  "run /plugin commands, upload plugins (no Slack needed)")
+                                  "run /plugin commands, upload plugins (no Slack needed)",
+                                  description="The Slack bot's handlers in a terminal: "
+                                  "questions go to the agent (OPENAI_API_KEY or "
+                                  "OPENAI_BASE_URL), '/plugin …' and 'upload PATH' manage "
+                                  "plugins as an admin. Ctrl-C stops an answer, Ctrl-D leaves.",
+                                  epilog=SETTINGS_EPILOG)
     console.set_defaults(handler=_console)
 
-    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate = commands.add_parser("migrate", help="upgrade the database schema",
+                                  description="Create the database if need be and bring its "
+                                  "schema to this version (bot run does it at start).",
+                                  epilog=SETTINGS_EPILOG)
     migrate.set_defaults(handler=_migrate)
 
-    plugin = commands.add_parser("plugin", help="manage plugins (same database as the bot)")
-    plugin.add_argument("--actor", default=None,
-                        help="who to record in the audit trail (default: cli:<os user>)")
+    doctor = commands.add_parser("doctor", help="check settings, database, plugins, sandbox, "
+                                 "Slack, model and cluster; one line each",
+                                 description="One line per check, ✓ or ✗ with what to do; "
+                                 "exit 1 if any fails. Changes nothing.",
+                                 epilog=SETTINGS_EPILOG)
+    doctor.set_defaults(handler=None)
+
+    plugin = commands.add_parser("plugin", help="manage plugins (same database as the bot)",
+                                 epilog=SETTINGS_EPILOG)
+    plugin.add_argument("--actor", default=None, help=ACTOR_HELP)
     sub = plugin.add_subparsers(dest="plugin_command", metavar="SUBCOMMAND", required=True)
     _add_admin_commands(sub)
     _add_author_commands(sub)
@@ -137,8 +167,9 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
 
 
 def _actor(args: argparse.Namespace) -> str:
-    if getattr(args, "actor", None):
-        return args.actor
+    chosen = getattr(args, "actor", None) or getattr(args, "top_actor", None)
+    if chosen:
+        return str(chosen)
     return f"cli:{os_user()}"
 
 
@@ -169,8 +200,7 @@ async def _with_services(settings: Settings,
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     missing = settings.missing_for_run()
     if missing:
-        print(f"bot: cannot start: missing settings {', '.join(missing)} (Slack app "
-              "credentials; see README, 'Connect to Slack')", file=sys.stderr)
+        print(f"bot: {messages.missing_for_run(missing)}", file=sys.stderr)
         return EXIT_USAGE
     from bot.app import settle_heap
     from bot.slack.app import run
@@ -300,7 +330,8 @@ async def _pack(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _new(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        root = scaffold(args.name, args.dir)
+        root = scaffold(args.name, args.dir,
+                        frozenset(discover(settings.plugins_dir / BUILTINS)))
     except BotError as exc:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_FAILED

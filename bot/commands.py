@@ -113,9 +113,12 @@ class PluginCommands:
 
     async def _audit(self, args: list[str], actor: str) -> CommandResult:
         try:
-            limit = min(max(int(args[0]), 1), 200) if args else 20
+            limit = int(args[0]) if args else 20
         except ValueError:
             return CommandResult(messages.audit_count_not_a_number(args[0]), ok=False)
+        if limit < 1:
+            return CommandResult(messages.audit_count_not_positive(limit), ok=False)
+        limit = min(limit, 200)
         return CommandResult(text_render.audit_list(await self.audit.recent(limit)))
 
     async def _help(self, args: list[str], actor: str) -> CommandResult:

@@ -115,6 +115,16 @@ class Settings(BaseSettings):
 
         return normalise_database_url(value)
 
+    @field_validator("openai_base_url", "slack_api_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL; e.g. "
+                                 "http://localhost:11434/v1")
+        return value
+
     @field_validator("kubeconfig")
     @classmethod
     def _check_kubeconfig(cls, value: str | None) -> str | None:
@@ -164,7 +174,7 @@ class Settings(BaseSettings):
         """Names of the settings `bot run` needs and does not have."""
         missing = [] if self.slack_bot_token else ["SLACK_BOT_TOKEN"]
         if not self.slack_app_token and not self.slack_signing_secret:
-            missing.append("SLACK_SIGNING_SECRET")
+            missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
         return missing
 
 

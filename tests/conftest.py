@@ -18,6 +18,19 @@ REPO = Path(__file__).resolve().parents[1]
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def checkout_uploads_untouched() -> Iterator[None]:
+    """No test may install into, claim or delete in the checkout's own plugins/user_uploads
+    (the default PLUGINS_DIR): a developer's uploads live there."""
+    uploads = REPO / "plugins" / "user_uploads"
+
+    def listing() -> list[str]:
+        return sorted(p.name for p in uploads.iterdir() if p.name != ".staging")
+    before = listing()
+    yield
+    assert listing() == before, "a test changed plugins/user_uploads of the checkout"
+
+
 @pytest.fixture(autouse=True)
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fakes are on 127.0.0.1; a proxy set on the machine running the tests (a CI

@@ -63,9 +63,9 @@ def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> 
     result = subprocess.run([sys.executable, "-m", "bot", "run"], env=base_env, text=True,
                             capture_output=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr == ("bot: cannot start: missing settings SLACK_BOT_TOKEN, "
-                             "SLACK_SIGNING_SECRET (Slack app credentials; see README, "
-                             "'Connect to Slack')\n")
+    assert result.stderr == "bot: " + messages.missing_for_run([
+        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"]) + "\n"
+    assert "SLACK_APP_TOKEN" in result.stderr
 
 
 def test_http_mode_answers_a_signed_mention_and_stops_cleanly(

@@ -94,13 +94,15 @@ def test_builtins_are_found_from_any_directory(tmp_path: Path, plugins_dir: Path
     del env["PLUGINS_DIR"]  # the default: the plugins/ next to the code
     elsewhere = tmp_path / "my-plugin"
     elsewhere.mkdir()
+    uploads = REPO / "plugins" / "user_uploads"
+    before = sorted(p.name for p in uploads.iterdir())
+    bot(env, "plugin", "list", cwd=elsewhere)  # the second run has the builtins' rows
     listed = bot(env, "plugin", "list", cwd=elsewhere)
     assert listed.returncode == 0, listed.stderr
+    assert sorted(p.name for p in uploads.iterdir()) == before  # opening claimed nothing
     names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
     assert names == sorted(os.listdir(REPO / "plugins" / "builtins"))
     assert not (elsewhere / "plugins").exists() and not (elsewhere / "data").exists()
-    assert not (REPO / "plugins" / "user_uploads" / ".owner.json").exists() or (
-        "pytest" not in (REPO / "plugins" / "user_uploads" / ".owner.json").read_text())
 
 
 @pytest.mark.parametrize(("setting", "value", "says"), [
@@ -126,3 +128,69 @@ def test_each_start_up_fault_is_one_line_and_exit_2(tmp_path: Path, plugins_dir:
         assert len(result.stderr.splitlines()) == 1 and says in result.stderr, result.stderr
         assert result.stderr.startswith("bot: ")
     assert "pw" not in bot(env, "plugin", "list").stderr.replace("pip", "")
+
+
+def test_author_and_operator_mistakes_are_one_clear_line(tmp_path: Path,
+                                                          plugins_dir: Path) -> None:
+    write_plugin(plugins_dir / "builtins", "netdiag")
+    env = make_env(tmp_path, plugins_dir, "a.db")
+    work = tmp_path / "work"
+    work.mkdir()
+    for name, says in (("json", messages.shadows_stdlib("json")),
+                       ("netdiag", messages.shadows_builtin("netdiag"))):
+        made = bot(env, "plugin", "new", name, cwd=work)
+        assert (made.returncode, made.stderr) == (1, f"bot: {says}\n")
+        assert not (work / name).exists()
+    missing = bot(env, "plugin", "install", str(work / "missing.zip"))
+    assert missing.stderr.splitlines()[-1] == (
+        f"Refused {work / 'missing.zip'}: cannot read {work / 'missing.zip'}: "
+        "No such file or directory")
+    (work / "empty.zip").write_bytes(b"")
+    empty = bot(env, "plugin", "install", str(work / "empty.zip"))
+    assert messages.upload_empty("empty.zip") in empty.stderr
+    broken = work / "broken"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("def get_manifest(:\n")
+    checked = bot(env, "plugin", "check", str(broken))
+    assert f"Refused {broken}/: " in checked.stderr and "frozen" not in checked.stderr
+    assert "SyntaxError: invalid syntax (__init__.py, line 1)" in checked.stderr
+    packed = bot(env, "plugin", "pack", str(work / "nosuchdir"))
+    assert packed.stderr == f"bot: {messages.no_such_directory(work / 'nosuchdir')}\n"
+    for count in ("0", "-5"):
+        audit = bot(env, "plugin", "audit", count)
+        assert (audit.returncode, audit.stderr.strip()) == (
+            1, messages.audit_count_not_positive(int(count)))
+    assert bot(env, "--actor", "alice", "plugin", "enable", "netdiag").returncode == 0
+    assert "alice" in bot(env, "plugin", "audit", "1").stdout
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://models.example.com/v1"])
+def test_a_model_url_that_is_no_http_url_is_refused_at_start(
+        tmp_path: Path, plugins_dir: Path, url: str) -> None:
+    env = subprocess_env(tmp_path, plugins_dir, OPENAI_BASE_URL=url)
+    result = bot(env, "console")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"bot: invalid settings: OPENAI_BASE_URL ('{url}' is not "
+                                    "an http(s) URL")
+
+
+def test_every_command_says_settings_come_from_the_environment() -> None:
+    env = dict(os.environ)
+    for command in (["--help"], ["run", "--help"], ["console", "--help"],
+                    ["migrate", "--help"], ["doctor", "--help"], ["plugin", "--help"]):
+        shown = bot(env, *command).stdout
+        assert "environment variables" in shown.replace("\n", " "), command
+    assert "Socket Mode" in bot(env, "run", "--help").stdout
+
+
+def test_the_console_refuses_a_directory_that_is_no_package_and_carries_on(
+        tmp_path: Path, plugins_dir: Path) -> None:
+    env = make_env(tmp_path, plugins_dir, "a.db")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "tool.py").write_text("x = 1\n")
+    result = bot(env, "console", stdin=f"upload {plain}\n/plugin list\nexit\n")
+    assert result.returncode == 0
+    assert f"{plain} is not a plugin package: it has no __init__.py" in result.stdout
+    assert result.stdout.rstrip().endswith("Bye.")
+    assert "No plugins installed." in result.stdout  # the next queued line ran

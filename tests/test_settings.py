@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config import Settings, load_settings
@@ -16,7 +18,8 @@ def test_defaults_match_the_runtime_contract(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.port == 3000
     assert settings.openai_model == "gpt-4o-mini"
     assert settings.slack_api_url == "https://slack.com/api/"
-    assert str(settings.plugins_dir) == "plugins"
+    # ./plugins of the checkout, found wherever the command runs (builtins ship there)
+    assert settings.plugins_dir == Path(__file__).resolve().parents[1] / "plugins"
 
 
 def test_admin_users_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,6 +48,7 @@ def test_tokens_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_for_run_names_what_http_mode_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(var, raising=False)
-    assert load_settings().missing_for_run() == ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+    assert load_settings().missing_for_run() == [
+        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"]
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
     assert load_settings().missing_for_run() == ["SLACK_BOT_TOKEN"]

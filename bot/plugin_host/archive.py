@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from bot import messages
 from bot.errors import Problem
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -54,6 +55,8 @@ def extract_upload(data: bytes, filename: str, staging: Path, limits: Limits) ->
     if len(data) > limits.max_upload_bytes:
         raise ArchiveError([Problem("upload", f"{len(data):,} bytes is over the "
                                     f"{limits.max_upload_bytes:,}-byte upload limit")])
+    if not data:
+        raise ArchiveError([Problem("", messages.upload_empty(filename))])
     lower = filename.lower()
     if lower.endswith(".py"):
         return _extract_module(data, filename, staging)

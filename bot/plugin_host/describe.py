@@ -44,11 +44,14 @@ def describe_module(module: object, config: Mapping[str, Any] | None = None
 def describe_exception(exc: BaseException) -> str:
     """`TypeError: message (file.py:12)` — one line, pointing at the innermost frame."""
     where = ""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    tb, innermost = exc.__traceback__, None
+    while tb is not None:  # the innermost frame of real code (not importlib's <frozen …>)
+        if not tb.tb_frame.f_code.co_filename.startswith("<"):
+            innermost = tb
         tb = tb.tb_next
-    if tb is not None:
-        where = f" ({os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})"
+    if innermost is not None and not isinstance(exc, SyntaxError):  # it names its own line
+        where = (f" ({os.path.basename(innermost.tb_frame.f_code.co_filename)}:"
+                 f"{innermost.tb_lineno})")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
 

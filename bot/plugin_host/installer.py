@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import shutil
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +27,12 @@ from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.packaging import pack_directory
 from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.upload_dir import Owner, UploadDir
-from bot.plugin_host.validation import PLUGIN_NAME_RE
+from bot.plugin_host.validation import plugin_name_problem
 from bot.store.audit import AuditLog
 from bot.store.database import DatabaseFault
 
 log = logging.getLogger(__name__)
 
-RESERVED_NAMES = frozenset({"bot"})  # and every builtin's name, from discovery
 Prober = Callable[[str | None, Path], Awaitable[LoadedPlugin]]
 
 
@@ -90,7 +88,8 @@ class Installer:
     async def open_uploads(self, me: Owner) -> str | None:
         """Look who owns the uploads directory; the sentence saying whose it is when it
         belongs to another database (then nothing is installed or deleted there)."""
-        has_versions = bool(await self.manager.store.upload_paths())
+        has_versions = any(Path(path).parts[:1] == (UPLOADS,)
+                           for path in await self.manager.store.upload_paths())
         return self.files.open(me, has_versions=has_versions)
 
     def sweep(self) -> list[Path]:
@@ -121,7 +120,7 @@ class Installer:
     async def _run(self, source: bytes | Path, filename: str | None, *, actor: str | None
                    ) -> InstallResult:
         try:
-            data, filename = _read_source(source, filename, self.limits)
+            data, archive_name, filename = _read_source(source, filename, self.limits)
         except ArchiveError as exc:
             return await self._refused(filename or str(source), "", None, exc.problems, actor)
         sha = hashlib.sha256(data).hexdigest()
@@ -129,7 +128,7 @@ class Installer:
             try:
                 if actor is not None:
                     self._require_ownership()
-                layout = extract_upload(data, filename, staging, self.limits)
+                layout = extract_upload(data, archive_name, staging, self.limits)
                 self._check_name(layout.name)
                 plugin = await self._probe(layout.name, layout.entry)
                 self._check_name(plugin.manifest.name)
@@ -173,14 +172,9 @@ class Installer:
         return _result(plugin, filename, sha, True, outcome.message, self.sandbox_kind())
 
     def _check_name(self, name: str | None) -> None:
-        if name is None:
-            return
-        if not PLUGIN_NAME_RE.match(name):
-            raise ArchiveError([Problem("name", messages.bad_plugin_name(name))])
-        if name in sys.stdlib_module_names:
-            raise ArchiveError([Problem("name", messages.shadows_stdlib(name))])
-        if name in RESERVED_NAMES | self.manager.builtin_names():
-            raise ArchiveError([Problem("name", messages.shadows_builtin(name))])
+        problem = name and plugin_name_problem(name, self.manager.builtin_names())
+        if problem:
+            raise ArchiveError([Problem("name", problem)])
 
     async def _check_versions(self, plugin: LoadedPlugin, sha: str) -> None:
         await self.manager.store.check_upload(plugin.manifest.name, plugin.manifest.version, sha)
@@ -199,23 +193,24 @@ class Installer:
 
 
 def _read_source(source: bytes | Path, filename: str | None,
-                 limits: Limits) -> tuple[bytes, str]:
+                 limits: Limits) -> tuple[bytes, str, str]:
+    """The upload's bytes, the name that says what they are (.zip or .py), and the name
+    to show (a package directory is shown as itself, not as the zip it was packed into)."""
     if isinstance(source, bytes):
-        return source, filename or "upload.zip"
+        return source, filename or "upload.zip", filename or "upload.zip"
     if source.is_dir():
         try:
-            return pack_directory(source), f"{source.name}.zip"
+            return pack_directory(source), f"{source.name}.zip", f"{source}/"
         except BotError as exc:
-            raise ArchiveError([Problem("upload", str(exc))]) from None
+            raise ArchiveError([Problem("", str(exc))]) from None
     try:
         size = source.stat().st_size
     except OSError as exc:
-        raise ArchiveError([Problem("upload", f"cannot read {source}: {exc.strerror}")]
-                           ) from None
+        raise ArchiveError([Problem("", messages.cannot_read(exc))]) from None
     if size > limits.max_upload_bytes:
         raise ArchiveError([Problem("upload", f"{size:,} bytes is over the "
                                     f"{limits.max_upload_bytes:,}-byte upload limit")])
-    return source.read_bytes(), filename or source.name
+    return source.read_bytes(), filename or source.name, filename or str(source)
 
 
 def _publishable(root: Path) -> None:

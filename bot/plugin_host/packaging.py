@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot import messages
 from bot.errors import BotError
-from bot.plugin_host.validation import PLUGIN_NAME_RE
+from bot.plugin_host.validation import plugin_name_problem
 
 _SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache",
               ".ruff_cache", "tests"}
@@ -22,6 +22,10 @@ def pack_directory(path: Path) -> bytes:
 
     Symbolic links and special files are refused, never followed: a link could pack a file
     from outside the plugin (a root-only key) into an upload that anyone can read."""
+    if not path.exists():
+        raise BotError(messages.no_such_directory(path))
+    if not path.is_symlink() and not path.is_dir():
+        raise BotError(messages.not_a_directory(path))
     if path.is_symlink() or not (path / "__init__.py").is_file() or \
             (path / "__init__.py").is_symlink():
         raise BotError(f"{path} is not a plugin package: it has no __init__.py")
@@ -117,10 +121,12 @@ def test_greet_tool():
 '''
 
 
-def scaffold(name: str, parent: Path) -> Path:
-    """Create `parent/<name>/` (the plugin package) with `tests/`; return the package dir."""
-    if not PLUGIN_NAME_RE.match(name):
-        raise BotError(messages.bad_plugin_name(name))
+def scaffold(name: str, parent: Path, builtins: frozenset[str] = frozenset()) -> Path:
+    """Create `parent/<name>/` (the plugin package) with `tests/`; return the package dir.
+    A name an install would refuse is refused here, before anything is written."""
+    problem = plugin_name_problem(name, builtins)
+    if problem:
+        raise BotError(problem)
     root = parent / name
     if root.exists():
         raise BotError(f"{root} already exists; choose another name or directory.")

@@ -57,7 +57,7 @@ class UploadDir:
         """Look who owns the directory (claiming it when nobody does and this database has
         versions in it); the sentence saying whose it is when it is another database's."""
         self.me = me
-        self.owner = self._read_owner()
+        self.owner = self.read_owner()
         if self.owner is None and has_versions:
             self.claim()
         if self.owner is not None and self.owner.database_id == me.database_id:
@@ -127,7 +127,7 @@ class UploadDir:
         if self.ours or self.me is None:  # None: opened without a database id (tests)
             shutil.rmtree(self.root / name, ignore_errors=True)
 
-    def _read_owner(self) -> Owner | None:
+    def read_owner(self) -> Owner | None:
         try:
             data = json.loads((self.root / OWNER_FILE).read_text())
             return Owner(str(data["database_id"]), str(data.get("database", "?")))

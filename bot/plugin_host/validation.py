@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +17,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 from packaging.version import InvalidVersion, Version
 
+from bot import messages
 from bot.errors import PluginError, Problem
 from bot.plugin_host.describe import describe_module
 from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
@@ -23,6 +25,21 @@ from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits, schema_problem
 from bot.sdk import PERMISSIONS
 
 PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+RESERVED_NAMES = frozenset({"bot"})  # and every builtin's name, from discovery
+
+
+def plugin_name_problem(name: str, builtins: set[str] | frozenset[str]) -> str | None:
+    """Why `name` cannot be an uploaded plugin's name, or None: the one rule for
+    `bot plugin new` and every install."""
+    if not PLUGIN_NAME_RE.match(name):
+        return messages.bad_plugin_name(name)
+    if name in sys.stdlib_module_names:
+        return messages.shadows_stdlib(name)
+    if name in RESERVED_NAMES | builtins:
+        return messages.shadows_builtin(name)
+    return None
+
+
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TIMEOUT = 600.0
 _MANIFEST_KEYS = {"name", "version", "description", "author", "permissions"}

@@ -30,3 +30,16 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
     async with db.write_engine.begin() as connection:
         await connection.run_sync(_run)
+
+
+async def revisions(db: Database) -> tuple[str | None, str | None]:
+    """The database's migration revision, and the newest this code has."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    with db.faults():
+        async with db.engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision())
+    return current, head

@@ -25,8 +25,8 @@ class QuietHandler(BaseHTTPRequestHandler):
 class FakeHTTPService:
     """Subclasses provide `_handler()`; `start()`, `stop()` and `url` come from here."""
 
-    def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+    def __init__(self, port: int = 0) -> None:
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
 

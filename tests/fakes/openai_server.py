@@ -35,7 +35,7 @@ class Scripted:
 
 
 class FakeOpenAI(FakeHTTPService):
-    def __init__(self, *, api_key: str | None = "sk-test-key") -> None:
+    def __init__(self, *, api_key: str | None = "sk-test-key", port: int = 0) -> None:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
@@ -44,7 +44,7 @@ class FakeOpenAI(FakeHTTPService):
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.default: Callable[[dict[str, Any]], Scripted] | None = None
-        super().__init__()
+        super().__init__(port)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -185,3 +185,43 @@ class FakeOpenAI(FakeHTTPService):
                 self._send(scripted.status, scripted.body, scripted.headers, scripted.raw)
 
         return Handler
+
+
+def demo_model(fake: FakeOpenAI) -> Callable[[dict[str, Any]], Scripted]:
+    """For trying the console without a real model: `call TOOL {json}` makes that tool
+    call and then answers with its result; anything else is answered with the tools the
+    bot offered."""
+    def answer(body: dict[str, Any]) -> Scripted:
+        last = body["messages"][-1]
+        if last.get("role") == "tool":
+            return Scripted(body=fake.completion(f"The tool said: {last.get('content')}"))
+        words = str(last.get("content") or "").split(maxsplit=2)
+        if len(words) >= 2 and words[0] == "call":
+            arguments = words[2] if len(words) == 3 else "{}"
+            return Scripted(body=fake.completion(None, [fake.tool_call(words[1], arguments)]))
+        tools = [t["function"]["name"] for t in body.get("tools") or []]
+        return Scripted(body=fake.completion(
+            "(fake model) I can call: " + (", ".join(tools) or "no tools")
+            + ". Say `call TOOL {json}` to make me call one."))
+    return answer
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible model server.")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--api-key", default=None, help="the key it demands (default: none)")
+    args = parser.parse_args()
+    fake = FakeOpenAI(api_key=args.api_key, port=args.port)
+    fake.default = demo_model(fake)
+    print(f"fake model at {fake.base_url} (model {MODEL}); Ctrl-C stops it", flush=True)
+    fake.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,7 @@ def builtin_not_removable(name: str) -> str:
 
 
 def files_missing(path: str) -> str:
-    return f"plugin files are missing: {path}"
+    return f"its files are missing: {path}"
 
 
 def no_sandbox_for_uploads() -> str:
@@ -381,93 +381,6 @@ def audit_count_not_a_number(value: str) -> str:
     return f"'{value}' is not a number. Usage: /plugin audit [N]"
 
 
-def new_database(where: str) -> str:
-    return f"created a new database at {where} (DATABASE_URL chooses another)"
-
-
-def uploads_owned_elsewhere(root: object, database: str) -> str:
-    return (f"{root} holds the uploaded plugins of another database ({database}): this one "
-            "leaves those files alone and installs nothing there. Give it its own "
-            "PLUGINS_DIR, or use that database's DATABASE_URL.")
-
-
-def gc_nothing(root: object) -> str:
-    return f"Nothing to delete: every version directory in {root} is an installed version."
-
-
-def gc_listing(count: int) -> str:
-    return (f"{count} version director{'y' if count == 1 else 'ies'} no installed version "
-            "uses (left by interrupted installs):")
-
-
-def gc_question(count: int) -> str:
-    return f"Delete {'it' if count == 1 else f'these {count}'}? [y/N] "
-
-
-def gc_kept() -> str:
-    return "Nothing deleted."
-
-
-def gc_done(count: int) -> str:
-    return f"Deleted {count} director{'y' if count == 1 else 'ies'}."
-
-
-def locations(database: str, plugins_dir: object) -> str:
-    return f"Database {database}; plugins {plugins_dir}"
-
-
-def console_line_failed(error: BaseException) -> str:
-    return f"That failed ({type(error).__name__}: {error}); the log has the details."
-
-
-def slack_token_rejected(setting: str, error: str) -> str:
-    return (f"Slack rejected {setting} ({error}): copy the token again from the app's "
-            "settings at api.slack.com/apps")
-
-
-def slack_unreachable(url: str, error: BaseException) -> str:
-    return f"Slack is unreachable at {url} ({type(error).__name__}: {error or 'no answer'})"
-
-
-def port_unavailable(host: str, port: int, error: OSError) -> str:
-    return (f"cannot listen on {host}:{port} ({error.strerror or error}): another process "
-            "has it; set PORT (or HOST) to a free one")
-
-
-def database_fault(label: str, what: str) -> str:
-    return f"The database {label} cannot be used: {what}."
-
-
-def database_file_unusable(error: OSError) -> str:
-    return (f"{error.strerror or error} ({error.filename or 'its directory'}); check that "
-            "its directory exists and is writable")
-
-
-DATABASE_HINTS = (
-    ("readonly", "it is read-only (check the file, its directory and the file system)"),
-    ("disk is full", "the disk is full: free some space and the bot carries on by itself"),
-    ("malformed", "the file is corrupt: stop the bot, restore the file from a backup (or "
-                  "move it aside to start afresh) and start again"),
-    ("not a database", "the file is not an SQLite database: check DATABASE_URL"),
-    ("unable to open", "the file cannot be opened: check that its directory exists and is "
-                       "writable"),
-    ("locked", "another process held it locked too long; try again"),
-    ("disk i/o error", "the file system refused the write (read-only, or failing): check "
-                       "it; the bot carries on by itself once it works"),
-)
-
-
-def database_error(detail: str) -> str:
-    lowered = detail.lower()
-    for needle, hint in DATABASE_HINTS:
-        if needle in lowered:
-            return hint
-    return detail
-
-
-def change_not_saved(fault: str) -> str:
-    return f"Nothing was changed: {fault}"
-
-
-def mention_not_saved(fault: str) -> str:
-    return f"I cannot take questions right now — {fault} Ask again in a moment."
+# Operations (data locations, start-up and database faults, gc, doctor) live in their own
+# module to keep this one readable; every sentence is still `messages.<name>`.
+from bot.messages.operations import *  # noqa: E402, F403
