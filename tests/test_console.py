@@ -63,7 +63,7 @@ def test_console_upload_installs_and_reports_problems(env: dict[str, str],
     result = console(env, [f"upload {good}", f"upload {broken}", "/plugin versions uploaded",
                            f"upload {tmp_path / 'missing.zip'}"])
     assert messages.installed("uploaded", "1.0.0", None, enabled=False) in result.stdout
-    assert ("Refused broken.zip: upload: 'broken.zip' is not a zip archive (its bytes do not "
+    assert (f"Refused {broken}: upload: 'broken.zip' is not a zip archive (its bytes do not "
             "start with the zip signature)") in result.stdout
     assert "*  1.0.0" in result.stdout
     assert "cannot read" in result.stdout and "missing.zip" in result.stdout

@@ -51,3 +51,36 @@ async def test_errors_map_to_the_sdks_exceptions(sdk: openai.AsyncOpenAI,
         await wrong.chat.completions.create(**ask)  # type: ignore[call-overload]
     await wrong.close()
     assert denied.value.code == "invalid_api_key"
+
+
+async def test_the_fake_runs_on_its_own_for_trying_the_console() -> None:
+    """`python -m tests.fakes.openai_server --port N`, as the README says, read by the SDK."""
+    import asyncio
+    import socket
+    import sys
+
+    from tests.conftest import REPO
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port), cwd=REPO,
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        line = await asyncio.wait_for(server.stdout.readline(), 20)
+        assert line.decode().startswith(f"fake model at http://127.0.0.1:{port}/v1")
+        client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="any")
+        tools = [{"type": "function", "function": {"name": "dns_lookup", "parameters": {
+            "type": "object", "properties": {"host": {"type": "string"}}}}}]
+        called = await client.chat.completions.create(
+            model="gpt-4o-mini", tools=tools,  # type: ignore[arg-type]
+            messages=[{"role": "user", "content": 'call dns_lookup {"host": "x"}'}])
+        call = called.choices[0].message.tool_calls[0]  # type: ignore[index]
+        assert (call.function.name, call.function.arguments) == (  # type: ignore[union-attr]
+            "dns_lookup", '{"host": "x"}')
+        await client.close()
+    finally:
+        server.terminate()
+        await server.wait()

@@ -115,6 +115,7 @@ async def run(services: Services) -> None:
     """`bot run`: Socket Mode with an app token, else HTTP on HOST:PORT; until SIGTERM or
     SIGINT, which are heard in every state (connecting to Slack included)."""
     stop = _stop_on_signals()
+    log.info("%s", messages.locations(services.db.label, services.settings.plugins_dir))
     endpoint = build_slack_app(services)
     try:
         identity = await connect.check_token(endpoint.ctx.client, stop)
