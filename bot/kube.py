@@ -21,57 +21,55 @@ REQUEST_TIMEOUT = (5, 20)  # connect, read (seconds)
 
 @dataclass(frozen=True)
 class Resource:
+    """One resource type the cluster serves (from discovery)."""
+
     plural: str
     group_version: str  # "v1" or "apps/v1"
     kind: str
     namespaced: bool
     short: tuple[str, ...] = ()
+    singular: str = ""
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ()
 
     @property
     def path_prefix(self) -> str:
         return "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
 
     @property
+    def group(self) -> str:
+        return self.group_version.rpartition("/")[0]
+
+    @property
     def name_prefix(self) -> str:
-        group = self.group_version.rpartition("/")[0]
-        return self.kind.lower() + (f".{group}" if group else "")
+        """How kubectl names its objects: `pod`, `deployment.apps`."""
+        return self.kind.lower() + (f".{self.group}" if self.group else "")
 
-
-RESOURCES = [
-    Resource("pods", "v1", "Pod", True, ("po", "pod")),
-    Resource("services", "v1", "Service", True, ("svc", "service")),
-    Resource("endpoints", "v1", "Endpoints", True, ("ep",)),
-    Resource("nodes", "v1", "Node", False, ("no", "node")),
-    Resource("namespaces", "v1", "Namespace", False, ("ns", "namespace")),
-    Resource("events", "v1", "Event", True, ("ev", "event")),
-    Resource("configmaps", "v1", "ConfigMap", True, ("cm", "configmap")),
-    Resource("secrets", "v1", "Secret", True, ("secret",)),
-    Resource("persistentvolumeclaims", "v1", "PersistentVolumeClaim", True, ("pvc",)),
-    Resource("serviceaccounts", "v1", "ServiceAccount", True, ("sa",)),
-    Resource("deployments", "apps/v1", "Deployment", True, ("deploy", "deployment")),
-    Resource("replicasets", "apps/v1", "ReplicaSet", True, ("rs", "replicaset")),
-    Resource("statefulsets", "apps/v1", "StatefulSet", True, ("sts", "statefulset")),
-    Resource("daemonsets", "apps/v1", "DaemonSet", True, ("ds", "daemonset")),
-    Resource("jobs", "batch/v1", "Job", True, ("job",)),
-    Resource("cronjobs", "batch/v1", "CronJob", True, ("cj", "cronjob")),
-    Resource("ingresses", "networking.k8s.io/v1", "Ingress", True, ("ing", "ingress")),
-    Resource("ingressclasses", "networking.k8s.io/v1", "IngressClass", False, ("ingressclass",)),
-    Resource("horizontalpodautoscalers", "autoscaling/v2", "HorizontalPodAutoscaler", True,
-             ("hpa",)),
-]
-BY_NAME = {alias: r for r in RESOURCES for alias in (r.plural, r.kind.lower(), *r.short)}
+    @property
+    def aliases(self) -> set[str]:
+        return {self.plural, self.singular or self.kind.lower(), self.kind.lower(),
+                *self.short}
 
 
 class ClusterError(Exception):
     """An API failure in one sentence that names what was being done."""
 
 
-def resource(name: str) -> Resource:
-    found = BY_NAME.get(name.lower().split(".")[0])
-    if found is None:
-        raise ClusterError(f'The resource type "{name}" is not supported (try pods, '
-                           "deployments, services, nodes, events, …; see api-resources).")
-    return found
+def resolve(api: client.ApiClient, name: str) -> list[Resource]:
+    """The resource types `name` means on this cluster (a category means several)."""
+    from bot.kube_discovery import for_api
+
+    def fetch(path: str, what: str) -> Any:
+        return request(api, path, what=what)
+    return for_api(api, fetch).resolve(name)
+
+
+def resource(api: client.ApiClient, name: str) -> Resource:
+    """The one resource type `name` means (a category is refused here)."""
+    found = resolve(api, name)
+    if len(found) > 1:
+        raise ClusterError(f'"{name}" names {len(found)} resource types; give one.')
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -118,14 +116,18 @@ def server(api: client.ApiClient) -> str:
     return str(api.configuration.host)
 
 
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
 def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = None,
             what: str, raw: bool = False, method: str = "GET",
             body: dict[str, Any] | None = None,
-            content_type: str = "application/merge-patch+json") -> Any:
+            content_type: str = "application/merge-patch+json",
+            accept: str = "application/json") -> Any:
     """Call `path` (GET unless told); JSON (or text when `raw`), or a ClusterError saying
     what failed."""
     params = [(k, v) for k, v in (query or {}).items() if v not in (None, "", False)]
-    headers_in = {"Accept": "application/json"}
+    headers_in = {"Accept": accept}
     if body is not None:
         headers_in["Content-Type"] = content_type
     method, url, headers, body, post = api.param_serialize(
@@ -171,7 +173,7 @@ def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
 def list_objects(api: client.ApiClient, name: str, namespace: str | None = None, *,
                  query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every object of a kind, in one namespace or (None) all of them, with `kind` set."""
-    res = resource(name)
+    res = resource(api, name)
     if res.namespaced and namespace:
         path = f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
         where = f" in namespace {namespace}"

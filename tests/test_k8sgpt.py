@@ -213,6 +213,6 @@ async def test_cluster_errors_are_one_sentence(tmp_path: Path, cluster: FakeKube
     try:
         result = await built.registry.call("k8sgpt_analyze", {"filters": ["Node"]})
         assert result.text == ("The cluster rejected the bot's credentials (HTTP 401) while "
-                               "listing nodes.")
+                               "discovering the cluster's resource types.")
     finally:
         await built.close()

@@ -25,8 +25,14 @@ class QuietHandler(BaseHTTPRequestHandler):
 class FakeHTTPService:
     """Subclasses provide `_handler()`; `start()`, `stop()` and `url` come from here."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, tls: bool = False) -> None:
         self._server = _Server(("127.0.0.1", port), self._handler())
+        self.scheme = "https" if tls else "http"
+        if tls:  # the handshake runs in each request's thread, not in the accept loop
+            from tests.fakes.tls import certificates
+
+            self._server.socket = certificates().server_context().wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
 
@@ -43,4 +49,4 @@ class FakeHTTPService:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"

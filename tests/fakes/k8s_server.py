@@ -9,6 +9,7 @@ API server sends.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterable
@@ -19,7 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from tests.fakes import k8s_tables
 from tests.fakes.base import FakeHTTPService, QuietHandler
+from tests.fakes.tls import certificates
 
 TOKEN = "fake-k8s-token"
 FIXTURES = Path(__file__).parent / "k8s"
@@ -42,7 +45,30 @@ RESOURCES: dict[str, tuple[str, str, bool, tuple[str, ...]]] = {
     "ingresses": ("networking.k8s.io/v1", "Ingress", True, ("ing",)),
     "ingressclasses": ("networking.k8s.io/v1", "IngressClass", False, ()),
     "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler", True, ("hpa",)),
+    "replicationcontrollers": ("v1", "ReplicationController", True, ("rc",)),
+    "persistentvolumes": ("v1", "PersistentVolume", False, ("pv",)),
+    "resourcequotas": ("v1", "ResourceQuota", True, ("quota",)),
+    "limitranges": ("v1", "LimitRange", True, ("limits",)),
+    "storageclasses": ("storage.k8s.io/v1", "StorageClass", False, ("sc",)),
+    "poddisruptionbudgets": ("policy/v1", "PodDisruptionBudget", True, ("pdb",)),
+    "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy", True, ("netpol",)),
+    "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice", True, ()),
+    "leases": ("coordination.k8s.io/v1", "Lease", True, ()),
+    "roles": ("rbac.authorization.k8s.io/v1", "Role", True, ()),
+    "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding", True, ()),
+    "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole", False, ()),
+    "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", False, ()),
+    "validatingwebhookconfigurations": ("admissionregistration.k8s.io/v1",
+                                        "ValidatingWebhookConfiguration", False, ()),
+    "mutatingwebhookconfigurations": ("admissionregistration.k8s.io/v1",
+                                      "MutatingWebhookConfiguration", False, ()),
+    "customresourcedefinitions": ("apiextensions.k8s.io/v1", "CustomResourceDefinition",
+                                  False, ("crd", "crds")),
 }
+# kube-apiserver's `all` category: what `kubectl get all` lists
+CATEGORIES = {plural: ("all",) for plural in (
+    "pods", "replicationcontrollers", "services", "daemonsets", "deployments", "replicasets",
+    "statefulsets", "horizontalpodautoscalers", "cronjobs", "jobs")}
 METRICS = "metrics.k8s.io/v1beta1"
 
 
@@ -97,7 +123,11 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
 
 
 class FakeKubernetes(FakeHTTPService):
-    def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",)) -> None:
+    def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",
+                                                   FIXTURES / "crds.yaml")) -> None:
+        self.resources = dict(RESOURCES)  # and every CRD's, as its fixture is loaded
+        self.categories: dict[str, tuple[str, ...]] = dict(CATEGORIES)
+        self.printers: dict[str, Any] = {}  # plural -> a CRD's table printer
         self.objects: dict[str, list[dict[str, Any]]] = {plural: [] for plural in RESOURCES}
         self.logs: dict[tuple[str, str, str, bool], str] = {}
         self.metrics: dict[str, list[dict[str, Any]]] = {"pods": [], "nodes": []}
@@ -108,13 +138,13 @@ class FakeKubernetes(FakeHTTPService):
         self.changes: list[tuple[str, str, Any]] = []  # (method, path, body) of writes
         for path in fixtures:
             self.load(path)
-        super().__init__()
+        super().__init__(tls=True)  # a real API server speaks only TLS
 
     def load(self, path: Path) -> None:
-        kinds = {kind: plural for plural, (_, kind, _, _) in RESOURCES.items()}
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc:
                 continue
+            kinds = {kind: plural for plural, (_, kind, _, _) in self.resources.items()}
             if doc["kind"] == "FakePodLogs":
                 for entry in doc["logs"]:
                     key = (entry["namespace"], entry["pod"], entry.get("container", ""),
@@ -124,11 +154,29 @@ class FakeKubernetes(FakeHTTPService):
                 self.metrics["pods" if doc["kind"] == "PodMetrics" else "nodes"].append(doc)
             else:
                 self.objects[kinds[doc["kind"]]].append(doc)
+                if doc["kind"] == "CustomResourceDefinition":
+                    self._serve_crd(doc)
+
+    def _serve_crd(self, crd: dict[str, Any]) -> None:
+        """Serve a CRD's resource (its storage version) as kube-apiserver does."""
+        spec, names = crd["spec"], crd["spec"]["names"]
+        version = next(v for v in spec["versions"] if v.get("storage"))
+        plural = names["plural"]
+        self.resources[plural] = (f"{spec['group']}/{version['name']}", names["kind"],
+                                  spec["scope"] == "Namespaced",
+                                  tuple(names.get("shortNames") or ()))
+        if names.get("categories"):
+            self.categories[plural] = tuple(names["categories"])
+        self.printers[plural] = k8s_tables.crd_printer(
+            version.get("additionalPrinterColumns") or [])
+        self.objects.setdefault(plural, [])
 
     def kubeconfig(self, path: Path, *, token: str = TOKEN, namespace: str = "default") -> Path:
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "fake", "cluster": {
+                "server": self.url,
+                "certificate-authority-data": base64.b64encode(certificates().ca_pem).decode()}}],
             "users": [{"name": "bot", "user": {"token": token}}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "bot",
                                                       "namespace": namespace}}]}))
@@ -136,8 +184,8 @@ class FakeKubernetes(FakeHTTPService):
 
     # -- routing -----------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, str], token: str | None
-               ) -> tuple[int, Any, str]:
+    def answer(self, path: str, query: dict[str, str], token: str | None,
+               accept: str = "application/json") -> tuple[int, Any, str]:
         if token != TOKEN:
             return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
         parts = [p for p in path.split("/") if p]
@@ -157,7 +205,7 @@ class FakeKubernetes(FakeHTTPService):
             return self._metrics(rest, namespace)
         plural, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), (
             rest[2] if len(rest) > 2 else None)
-        if plural not in RESOURCES or RESOURCES[plural][0] != group_version:
+        if plural not in self.resources or self.resources[plural][0] != group_version:
             return 404, _status(404, "NotFound", "the server could not find the requested "
                                 "resource"), "application/json"
         if namespace in self.forbidden_namespaces:
@@ -168,7 +216,13 @@ class FakeKubernetes(FakeHTTPService):
                 f' in the namespace "{namespace}"'), kind=plural), "application/json"
         if sub == "log":
             return self._log(namespace or "", name or "", query)
-        return self._get_or_list(plural, namespace, name, query)
+        status, body, content_type = self._get_or_list(plural, namespace, name, query)
+        if status == 200 and "as=Table" in accept:
+            items = body.get("items", [body])
+            body = k8s_tables.table(self.resources[plural][1], items,
+                                    self.printers.get(plural),
+                                    query.get("includeObject", "PartialObjectMetadata"))
+        return status, body, content_type
 
     def write(self, method: str, path: str, patch: Any, token: str | None
               ) -> tuple[int, Any, str]:
@@ -196,7 +250,7 @@ class FakeKubernetes(FakeHTTPService):
 
     def _get_or_list(self, plural: str, namespace: str | None, name: str | None,
                      query: dict[str, str]) -> tuple[int, Any, str]:
-        group_version, kind, namespaced, _ = RESOURCES[plural]
+        group_version, kind, namespaced, _ = self.resources[plural]
         items = [o for o in self.objects[plural]
                  if not namespaced or namespace is None
                  or o["metadata"].get("namespace") == namespace]
@@ -254,7 +308,7 @@ class FakeKubernetes(FakeHTTPService):
         if parts == ["api"]:
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if parts == ["apis"]:
-            groups = sorted({gv.rpartition("/")[0] for gv, *_ in RESOURCES.values()
+            groups = sorted({gv.rpartition("/")[0] for gv, *_ in self.resources.values()
                              if "/" in gv} | ({"metrics.k8s.io"} if self.metrics_installed
                                                 else set()))
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
@@ -265,8 +319,10 @@ class FakeKubernetes(FakeHTTPService):
         group_version = "v1" if parts[0] == "api" else "/".join(parts[1:3])
         resources = [{"name": plural, "singularName": kind.lower(), "namespaced": namespaced,
                       "kind": kind, "verbs": ["get", "list", "watch"],
-                      **({"shortNames": list(short)} if short else {})}
-                     for plural, (gv, kind, namespaced, short) in RESOURCES.items()
+                      **({"shortNames": list(short)} if short else {}),
+                      **({"categories": list(self.categories[plural])}
+                         if plural in self.categories else {})}
+                     for plural, (gv, kind, namespaced, short) in self.resources.items()
                      if gv == group_version]
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
                 "resources": resources}
@@ -274,7 +330,7 @@ class FakeKubernetes(FakeHTTPService):
     def _gv(self, group: str) -> str:
         if group == "metrics.k8s.io":
             return METRICS
-        return next(gv for gv, *_ in RESOURCES.values() if gv.startswith(group + "/"))
+        return next(gv for gv, *_ in self.resources.values() if gv.startswith(group + "/"))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -301,7 +357,8 @@ class FakeKubernetes(FakeHTTPService):
                     if parts.path.startswith(prefix):
                         time.sleep(seconds)
                 if method == "GET":
-                    status, body, content_type = fake.answer(parts.path, query, token)
+                    status, body, content_type = fake.answer(
+                        parts.path, query, token, self.headers.get("Accept") or "")
                 else:
                     status, body, content_type = fake.write(method, parts.path, patch, token)
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()

@@ -10,7 +10,7 @@ from kubernetes import client
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 
-from . import output
+from . import output, tables
 from .command import Command, Refused
 
 Obj = dict[str, Any]
@@ -63,56 +63,85 @@ def _read(api: client.ApiClient, res: Resource, name: str, namespace: str) -> Ob
     return obj
 
 
-def _targets(args: Sequence[str]) -> list[tuple[Resource, list[str]]]:
-    """`pods`, `po,svc`, `pod web-1 web-2`, `pod/web-1 deploy/web` → resources and names."""
+def _targets(api: client.ApiClient, args: Sequence[str]) -> list[tuple[Resource, list[str]]]:
+    """`pods`, `po,svc`, `all`, `pod web-1 web-2`, `pod/web-1 deploy/web` → resources and
+    names, resolved by the cluster's discovery (CRDs included)."""
     if all("/" in a for a in args):
         grouped: dict[str, tuple[Resource, list[str]]] = {}
         for arg in args:
             kind, name = arg.split("/", 1)
-            res = cluster.resource(kind)
-            grouped.setdefault(res.plural, (res, []))[1].append(name)
+            res = cluster.resource(api, kind)
+            grouped.setdefault(f"{res.plural}.{res.group}", (res, []))[1].append(name)
         return list(grouped.values())
     kinds, names = args[0], list(args[1:])
-    resources = [cluster.resource(k) for k in kinds.split(",")]
+    resources = [r for k in kinds.split(",") if k for r in cluster.resolve(api, k)]
     if names and len(resources) > 1:
         raise Refused("Name objects of several kinds as kind/name, e.g. `pod/a deploy/b`.")
     return [(res, names) for res in resources]
 
 
+def _table(api: client.ApiClient, res: Resource, command: Command, namespace: str,
+           names: list[str]) -> Obj:
+    """The server's Table for the objects (one request per named object)."""
+    query = {"labelSelector": command.selector, "fieldSelector": command.field_selector}
+    if not names:
+        path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
+                if res.namespaced and not command.all_namespaces else
+                f"{res.path_prefix}/{res.plural}")
+        return cluster.request(api, path, query=query, accept=cluster.TABLE,
+                               what=f"listing {res.plural}" + (
+                                   f" {_where(namespace, command.all_namespaces)}"
+                                   if res.namespaced else ""))
+    tables = [cluster.request(api, _object_path(res, name, namespace), accept=cluster.TABLE,
+                              what=_getting(res, name, namespace)) for name in names]
+    first = dict(tables[0])
+    first["rows"] = [row for t in tables for row in t.get("rows") or []]
+    return first
+
+
+def _object_path(res: Resource, name: str, namespace: str) -> str:
+    return (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}" if res.namespaced
+            else f"{res.path_prefix}/{res.plural}/{name}")
+
+
+def _getting(res: Resource, name: str, namespace: str) -> str:
+    return f"getting {res.kind.lower()} {name}" + (f" in namespace {namespace}"
+                                                   if res.namespaced else "")
+
+
 def get(api: client.ApiClient, command: Command, namespace: str) -> str:
-    blocks: list[str] = []
-    collected: list[Obj] = []
-    several = len(_targets(command.args)) > 1
-    for res, names in _targets(command.args):
-        if res.plural == "events":
-            return events(api, command, namespace)
-        objects = ([_read(api, res, n, namespace) for n in names] if names
-                   else _list(api, res, command, namespace))
-        if command.output in ("yaml", "json"):
-            collected += objects
-            continue
-        if command.output == "name":
-            blocks.append("\n".join(f"{res.name_prefix}/{o['metadata']['name']}"
-                                    for o in objects))
-            continue
-        if not objects:
-            blocks.append(f"No {res.plural} found" + (
-                f" in {namespace} namespace." if res.namespaced and not
-                command.all_namespaces else "."))
-            continue
-        blocks.append(output.get_table(
-            res.kind, objects, wide=command.output == "wide",
-            with_namespace=command.all_namespaces and res.namespaced,
-            name_prefix=f"{res.name_prefix}/" if several else ""))
+    targets = _targets(api, command.args)
     if command.output in ("yaml", "json"):
-        single = len(collected) == 1 and any(names for _, names in _targets(command.args))
+        collected = [o for res, names in targets for o in (
+            [_read(api, res, n, namespace) for n in names] if names
+            else _list(api, res, command, namespace))]
+        single = len(collected) == 1 and any(names for _, names in targets)
         return output.serialise(collected, fmt=command.output, single=single)
+    several = len(targets) > 1
+    blocks: list[str] = []
+    for res, names in targets:
+        if command.output == "name":
+            objects = ([_read(api, res, n, namespace) for n in names] if names
+                       else _list(api, res, command, namespace))
+            blocks += [f"{res.name_prefix}/{o['metadata']['name']}" for o in objects]
+            continue
+        table = _table(api, res, command, namespace, names)
+        if table.get("rows"):
+            blocks.append(tables.render(
+                table, res, wide=command.output == "wide", name_prefix=several,
+                with_namespace=command.all_namespaces and res.namespaced))
+    if command.output == "name":
+        return "\n".join(blocks)
+    if not blocks:
+        return (f"No resources found in {namespace} namespace." if any(
+            r.namespaced for r, _ in targets) and not command.all_namespaces
+            else "No resources found")
     return "\n\n".join(blocks)
 
 
 def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
     pieces = []
-    for res, names in _targets(command.args):
+    for res, names in _targets(api, command.args):
         objects = ([_read(api, res, n, namespace) for n in names] if names
                    else _list(api, res, command, namespace))
         for obj in objects[:20]:
@@ -216,7 +245,7 @@ def rollout(api: client.ApiClient, command: Command, namespace: str) -> str:
     kind, _, name = targets[0].partition("/")
     if not name and len(targets) > 1:
         kind, name = targets[0], targets[1]
-    res = cluster.resource(kind)
+    res = cluster.resource(api, kind)
     if res.kind not in ("Deployment", "StatefulSet", "DaemonSet"):
         raise Refused("rollout works on deployments, statefulsets and daemonsets.")
     obj = _read(api, res, name, namespace)
@@ -242,7 +271,8 @@ def _rollout_history(api: client.ApiClient, res: Resource, obj: Obj, namespace: 
     if res.kind != "Deployment":
         return f"{res.name_prefix}/{obj['metadata']['name']}: history is kept as "\
                "controllerrevisions; use get controllerrevisions."
-    replica_sets = _list(api, cluster.resource("replicasets"), Command(verb="get"), namespace)
+    replica_sets = _list(api, cluster.resource(api, "replicasets.apps"), Command(verb="get"),
+                         namespace)
     owned = [rs for rs in replica_sets if any(
         ref.get("kind") == "Deployment" and ref.get("name") == obj["metadata"]["name"]
         for ref in rs["metadata"].get("ownerReferences", []))]

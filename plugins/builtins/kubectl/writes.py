@@ -26,7 +26,7 @@ def _target(ctx: ToolContext, namespace: str) -> Any:
 def rollout_restart(kind: str, name: str, namespace: str, *, ctx: ToolContext) -> str:
     try:
         api = _target(ctx, namespace)
-        res = kube.resource(WORKLOADS[kind])
+        res = kube.resource(api, WORKLOADS[kind])
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         kube.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}",
                      method="PATCH", what=f"restarting {kind} {name} in namespace {namespace}",
@@ -40,7 +40,7 @@ def rollout_restart(kind: str, name: str, namespace: str, *, ctx: ToolContext) -
 def scale(kind: str, name: str, namespace: str, replicas: int, *, ctx: ToolContext) -> str:
     try:
         api = _target(ctx, namespace)
-        res = kube.resource(WORKLOADS[kind])
+        res = kube.resource(api, WORKLOADS[kind])
         kube.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}/scale",
                      method="PATCH", body={"spec": {"replicas": replicas}},
                      what=f"scaling {kind} {name} in namespace {namespace}")
