@@ -8,6 +8,7 @@ run in the bot's process and share this; uploaded plugins run sandboxed and cann
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -55,13 +56,18 @@ class ClusterError(Exception):
     """An API failure in one sentence that names what was being done."""
 
 
-def resolve(api: client.ApiClient, name: str) -> list[Resource]:
-    """The resource types `name` means on this cluster (a category means several)."""
+def discovery(api: client.ApiClient) -> Any:
+    """The cluster's (cached) discovery: bot.kube_discovery.Discovery."""
     from bot.kube_discovery import for_api
 
     def fetch(path: str, what: str) -> Any:
         return request(api, path, what=what)
-    return for_api(api, fetch).resolve(name)
+    return for_api(api, fetch)
+
+
+def resolve(api: client.ApiClient, name: str) -> list[Resource]:
+    """The resource types `name` means on this cluster (a category means several)."""
+    return discovery(api).resolve(name)
 
 
 def resource(api: client.ApiClient, name: str) -> Resource:
@@ -163,7 +169,7 @@ def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
     if status == 401:
         return f"The cluster rejected the bot's credentials (HTTP 401) while {what}."
     if status == 403:
-        return f"The bot is not allowed to do that (HTTP 403) while {what}: {message}"
+        return _forbidden(message, what)
     if status == 404:
         return (f"Not found while {what}: {message}." if message and "could not find" not in
                 message else f"Not found while {what} (is that API installed?).")
@@ -183,3 +189,20 @@ def list_objects(api: client.ApiClient, name: str, namespace: str | None = None,
     for item in items:
         item.setdefault("kind", res.kind)
     return items
+
+
+RBAC_DENIAL = re.compile(r'User "(?P<user>[^"]+)" cannot (?P<verb>[\w-]+) resource '
+                         r'"(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"'
+                         r'(?: in the namespace "(?P<namespace>[^"]+)")?')
+
+
+def _forbidden(message: str, what: str) -> str:
+    """kube-apiserver's RBAC denial as one sentence: who may not do what, where."""
+    found = RBAC_DENIAL.search(message)
+    if found is None:
+        return f"The bot is not allowed to do that (HTTP 403) while {what}: {message}"
+    resource = found["resource"] + (f".{found['group']}" if found["group"] else "")
+    where = f"in namespace {found['namespace']}" if found["namespace"] else "cluster-wide"
+    return (f"The bot's Kubernetes identity {found['user']} may not {found['verb']} "
+            f"{resource} {where} (HTTP 403, RBAC): grant it a Role or ClusterRole with that "
+            "verb, or ask about something it can read.")

@@ -125,8 +125,10 @@ async def test_logs_with_container_tail_previous_and_since(services: Services,
     assert await kubectl(services, "logs sidecar-app-0 -n default -c proxy") == "proxy ready"
     await kubectl(services, "logs web-5f6d7c8b9-xyz12 --since 5m")
     assert any("sinceSeconds=300" in r for r in cluster.requests)
-    missing_container = await refused(services, "logs sidecar-app-0 -n default")
-    assert "a container name must be specified for pod sidecar-app-0" in missing_container
+    defaulted = await kubectl(services, "logs sidecar-app-0 -n default")  # no 400: as kubectl
+    assert defaulted == 'Defaulted container "app" out of: app, proxy\napp ready'
+    unknown = await refused(services, "logs sidecar-app-0 -n default -c nope")
+    assert "container nope is not valid for pod sidecar-app-0" in unknown
 
 
 async def test_events_sorted_by_time(services: Services) -> None:
@@ -223,8 +225,10 @@ async def test_api_errors_are_one_sentence_naming_the_object(services: Services,
         'Not found while getting pod nope in namespace prod: pods "nope" not found.')
     cluster.forbidden_namespaces.add("secure")
     forbidden = await refused(services, "get pods -n secure")
-    assert forbidden.startswith("The bot is not allowed to do that (HTTP 403) while listing "
-                                "pods in namespace secure: pods is forbidden:")
+    assert forbidden == (
+        "The bot's Kubernetes identity system:serviceaccount:chatops:bot may not list pods in "
+        "namespace secure (HTTP 403, RBAC): grant it a Role or ClusterRole with that verb, or "
+        "ask about something it can read.")
 
 
 async def test_bad_credentials_and_unreachable_server(tmp_path: Path,

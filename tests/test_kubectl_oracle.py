@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Services
-from tests.fakes.k8s_server import FakeKubernetes
+from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 from tests.test_kubectl import make_services
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
@@ -30,7 +30,9 @@ GET_COMMANDS = [
     "get events", "get deploy,svc", "get all", "get all -A",
     "get pod/web-5f6d7c8b9-xyz12 deploy/web", "get po,svc -A", "get ingressclasses",
     "get rollouts", "get ro -o wide", "get certificates", "get cert", "get crd",
-    "get leases -A", "get networkpolicies",
+    "get leases -A", "get networkpolicies", "get pods --show-labels",
+    "get deploy -L app", "get pods -L app,pod-template-hash --no-headers",
+    "get nodes --no-headers -o wide", "get deploy web --show-labels", "api-resources",
 ]
 
 
@@ -64,4 +66,56 @@ async def test_get_prints_what_kubectl_prints(services: Services, tmp_path: Path
         if result.text != expected:
             differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
                                f"{result.text}")
+    assert not differences, "\n\n".join(differences)
+
+
+LOG_COMMANDS = [
+    "logs orders-7f8e9d0c1-aaaaa --tail 2", "logs orders-7f8e9d0c1-bbbbb --tail 2",
+    "logs pod/orders-7f8e9d0c1-bbbbb -c orders --tail 3", "logs deploy/orders --tail 2",
+    "logs deployment/orders -c envoy --tail 1", "logs -l app=orders",
+    "logs -l app=orders --prefix --tail 1 -c envoy",
+    "logs orders-7f8e9d0c1-aaaaa --all-containers --tail 1",
+    "logs orders-7f8e9d0c1-aaaaa --all-containers --prefix --tail 1",
+    "logs orders-7f8e9d0c1-bbbbb -c orders --timestamps --tail 2",
+    "logs -l app=orders --all-containers --prefix --tail 1",
+]
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> AsyncIterator[FakeKubernetes]:
+    cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "crds.yaml",
+                              FIXTURES / "logs.yaml"]).start()
+    yield cluster
+    cluster.stop()
+
+
+def kubectl_with_notices(kubeconfig: Path, command: str) -> str:
+    """What the SRE sees in a terminal: kubectl's notices (stderr) above the log."""
+    done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *command.split()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return (done.stderr + done.stdout).rstrip("\n")
+
+
+def same_log(command: str, ours: str, theirs: str) -> bool:
+    """kubectl reads several streams (-l, --all-containers) concurrently, so their order
+    varies from run to run; the lines must be the same."""
+    if "-l" in command.split() or "--all-containers" in command.split():
+        return sorted(ours.splitlines()) == sorted(theirs.splitlines())
+    return ours == theirs
+
+
+async def test_logs_print_what_kubectl_prints(shop: FakeKubernetes, tmp_path: Path) -> None:
+    kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="shop")
+    services = await make_services(tmp_path, kubeconfig)
+    differences = []
+    try:
+        for command in LOG_COMMANDS:
+            expected = kubectl_with_notices(kubeconfig, command)
+            result = await services.registry.call("run_kubectl", {"command": command})
+            if not same_log(command, result.text, expected):
+                differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
+                                   f"{result.text}")
+    finally:
+        await services.close()
     assert not differences, "\n\n".join(differences)

@@ -276,12 +276,17 @@ class FakeKubernetes(FakeHTTPService):
             return 404, _status(404, "NotFound", f'pods "{pod}" not found', name=pod,
                                 kind="pods"), "application/json"
         containers = [c["name"] for c in pods[0]["spec"]["containers"]]
+        inits = [c["name"] for c in pods[0]["spec"].get("initContainers") or []]
         container = query.get("container") or ""
         if not container and len(containers) > 1:
+            also = f" or one of the init containers: [{' '.join(inits)}]" if inits else ""
             return 400, _status(400, "BadRequest", (
                 f"a container name must be specified for pod {pod}, choose one of: "
-                f"[{' '.join(containers)}]")), "application/json"
+                f"[{' '.join(containers)}]{also}")), "application/json"
         container = container or containers[0]
+        if container not in containers + inits:
+            return 400, _status(400, "BadRequest", (
+                f"container {container} is not valid for pod {pod}")), "application/json"
         previous = query.get("previous") == "true"
         text = self.logs.get((namespace, pod, container, previous))
         if text is None:
@@ -289,9 +294,15 @@ class FakeKubernetes(FakeHTTPService):
             return 400, _status(400, "BadRequest", (
                 f'{what} "{container}" in pod "{pod}" not found')), "application/json"
         lines = text.splitlines(keepends=True)
+        if query.get("timestamps") == "true":  # one second apart, from a fixed start
+            lines = [f"2026-11-25T10:00:{i % 60:02d}.{i:09d}Z {line}"
+                     for i, line in enumerate(lines)]
         if query.get("tailLines"):
-            lines = lines[-int(query["tailLines"]):]
-        return 200, "".join(lines), "text/plain"
+            lines = lines[-int(query["tailLines"]):] if int(query["tailLines"]) else []
+        body = "".join(lines)
+        if query.get("limitBytes"):
+            body = body.encode()[:int(query["limitBytes"])].decode(errors="ignore")
+        return 200, body, "text/plain"
 
     def _metrics(self, rest: list[str], namespace: str | None) -> tuple[int, Any, str]:
         if not self.metrics_installed:
@@ -317,6 +328,12 @@ class FakeKubernetes(FakeHTTPService):
                  "preferredVersion": {"groupVersion": self._gv(g),
                                       "version": self._gv(g).split("/")[1]}} for g in groups]}
         group_version = "v1" if parts[0] == "api" else "/".join(parts[1:3])
+        if group_version == METRICS:
+            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": METRICS,
+                    "resources": [{"name": plural, "singularName": "", "namespaced": plural ==
+                                   "pods", "kind": kind, "verbs": ["get", "list"]}
+                                  for plural, kind in (("nodes", "NodeMetrics"),
+                                                       ("pods", "PodMetrics"))]}
         resources = [{"name": plural, "singularName": kind.lower(), "namespaced": namespaced,
                       "kind": kind, "verbs": ["get", "list", "watch"],
                       **({"shortNames": list(short)} if short else {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from datetime import datetime
 
 READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources")
 ALLOWED = ("get, describe, logs, events, top pods|nodes, rollout status|history, "
@@ -14,9 +15,13 @@ OUTPUTS = ("wide", "yaml", "json", "name")
 FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
                "--selector": "selector", "--field-selector": "field_selector",
                "-o": "output", "--output": "output", "-c": "container",
-               "--container": "container", "--tail": "tail", "--since": "since"}
+               "--container": "container", "--tail": "tail", "--since": "since",
+               "-L": "label_columns", "--label-columns": "label_columns",
+               "--since-time": "since_time"}
 BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
-              "-p": "previous", "--previous": "previous", "--all-containers": "all_containers"}
+              "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
+              "--show-labels": "show_labels", "--no-headers": "no_headers",
+              "--timestamps": "timestamps", "--prefix": "prefix"}
 
 
 class Refused(Exception):
@@ -37,6 +42,12 @@ class Command:
     since: int | None = None  # seconds
     previous: bool = False
     all_containers: bool = False
+    show_labels: bool = False
+    timestamps: bool = False
+    prefix: bool = False
+    since_time: str | None = None
+    no_headers: bool = False
+    label_columns: list[str] = field(default_factory=list)
 
 
 def parse(line: str) -> Command:
@@ -93,6 +104,15 @@ def _set(command: Command, attribute: str, value: str) -> None:
         setattr(command, attribute, int(value))
     elif attribute == "since":
         setattr(command, attribute, _seconds(value))
+    elif attribute == "since_time":
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise Refused(f"--since-time needs an RFC3339 time such as "
+                          f"2026-11-30T10:00:00Z, not {value!r}.") from None
+        command.since_time = value
+    elif attribute == "label_columns":  # -L a,b and -L a -L b
+        command.label_columns += [key for key in value.split(",") if key]
     else:
         setattr(command, attribute, value)
 
@@ -116,5 +136,5 @@ def _check(command: Command) -> None:
     if command.verb in ("get", "describe") and not command.args:
         raise Refused(f"`kubectl {command.verb}` needs a resource type, e.g. "
                       f"`{command.verb} pods -n prod`.")
-    if command.verb == "logs" and not command.args:
+    if command.verb == "logs" and not command.args and command.selector is None:
         raise Refused("`kubectl logs` needs a pod name, e.g. `logs checkout-api-7d9f -n prod`.")

@@ -10,7 +10,7 @@ from kubernetes import client
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 
-from . import output, tables
+from . import logs, output, tables
 from .command import Command, Refused
 
 Obj = dict[str, Any]
@@ -129,7 +129,9 @@ def get(api: client.ApiClient, command: Command, namespace: str) -> str:
         if table.get("rows"):
             blocks.append(tables.render(
                 table, res, wide=command.output == "wide", name_prefix=several,
-                with_namespace=command.all_namespaces and res.namespaced))
+                with_namespace=command.all_namespaces and res.namespaced,
+                show_labels=command.show_labels, label_columns=command.label_columns,
+                no_headers=command.no_headers))
     if command.output == "name":
         return "\n".join(blocks)
     if not blocks:
@@ -153,21 +155,6 @@ def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
                 f"{obj['metadata']['name']}").get("items", [])
             pieces.append(output.describe(obj, related))
     return "\n\n\n".join(pieces) or f"No {command.args[0]} found."
-
-
-def logs(api: client.ApiClient, command: Command, namespace: str) -> str:
-    target = command.args[0]
-    pod = target.split("/", 1)[1] if "/" in target else target
-    if "/" in target and not target.startswith(("pod/", "po/", "pods/")):
-        raise Refused("Give the pod's name for logs (deployment/… is not supported).")
-    query = {"container": command.container, "tailLines": command.tail,
-             "previous": "true" if command.previous else None,
-             "sinceSeconds": command.since}
-    what = f"reading logs of pod {pod} in namespace {namespace}" + (
-        f" (container {command.container})" if command.container else "")
-    text = cluster.request(api, f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query=query,
-                           what=what, raw=True)
-    return text.rstrip("\n") or "(no log lines)"
 
 
 def events(api: client.ApiClient, command: Command, namespace: str) -> str:
@@ -285,18 +272,13 @@ def _rollout_history(api: client.ApiClient, res: Resource, obj: Obj, namespace: 
 
 
 def api_resources(api: client.ApiClient, command: Command, namespace: str) -> str:
-    rows = []
-    groups = [("v1", "/api/v1")] + [
-        (g["preferredVersion"]["groupVersion"], f"/apis/{g['preferredVersion']['groupVersion']}")
-        for g in cluster.request(api, "/apis", what="discovering API groups")["groups"]]
-    for group_version, path in groups:
-        for r in cluster.request(api, path, what=f"discovering {group_version}")["resources"]:
-            if "/" not in r["name"]:
-                rows.append([r["name"], ",".join(r.get("shortNames", [])), group_version,
-                             str(r["namespaced"]).lower(), r["kind"]])
-    return output.table(["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"],
-                        sorted(rows))
+    """kubectl's table of what the cluster serves, from the same discovery `get` uses."""
+    found = cluster.discovery(api).resources()  # cached, as kubectl caches it
+    rows = sorted(([r.plural, ",".join(r.short), r.group_version, str(r.namespaced).lower(),
+                    r.kind] for r in found), key=lambda row: (row[2].rpartition("/")[0],
+                                                               row[0]))
+    return output.table(["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"], rows)
 
 
-VERBS = {"get": get, "describe": describe, "logs": logs, "events": events, "top": top,
+VERBS = {"get": get, "describe": describe, "logs": logs.logs, "events": events, "top": top,
          "rollout": rollout, "api-resources": api_resources}
