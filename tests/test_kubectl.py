@@ -15,7 +15,8 @@ from bot.config import load_settings
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
 
-SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=")
+SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=",
+                 "YXBwbGllZC10b2tlbi12YWx1ZQ==", "applied-token-value")
 
 
 async def make_services(tmp_path: Path, kubeconfig: Path, **config: object) -> Services:
@@ -113,7 +114,7 @@ async def test_describe_shows_the_objects_events(services: Services) -> None:
     text = await kubectl(services, "describe pod checkout-api-7d9f8b6c5-abcde")
     assert text.startswith("Name:         checkout-api-7d9f8b6c5-abcde\nNamespace:    prod")
     assert "CrashLoopBackOff" in text
-    assert re.search(r"Warning\s+BackOff\s+pod/checkout-api-7d9f8b6c5-abcde", text)
+    assert re.search(r"Warning\s+BackOff\s+Pod/checkout-api-7d9f8b6c5-abcde", text)
 
 
 async def test_logs_with_container_tail_previous_and_since(services: Services,
@@ -187,7 +188,9 @@ async def test_shell_metacharacters_are_refused(services: Services, command: str
 @pytest.mark.parametrize("command", [
     "get secret db-credentials -o yaml", "get secret db-credentials -o json",
     "get secrets -o yaml", "describe secret db-credentials", "get secrets",
-    "get all-the-things", "describe secrets"])
+    "get all-the-things", "describe secrets", "get secret applied-credentials -o json",
+    "get secrets -o wide --show-labels", "get secrets -A -o yaml", "get secrets -o name",
+    "describe secret applied-credentials"])
 async def test_secret_values_never_appear(services: Services, command: str) -> None:
     result = await services.registry.call("run_kubectl", {"command": command})
     for value in SECRET_VALUES:

@@ -33,6 +33,9 @@ GET_COMMANDS = [
     "get leases -A", "get networkpolicies", "get pods --show-labels",
     "get deploy -L app", "get pods -L app,pod-template-hash --no-headers",
     "get nodes --no-headers -o wide", "get deploy web --show-labels", "api-resources",
+    "events", "events -A", "events --for pod/checkout-api-7d9f8b6c5-abcde",
+    "events --for deploy/web", "events --types=Warning", "events --types Normal",
+    "events -n kube-system",
 ]
 
 

@@ -17,7 +17,7 @@ FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
                "-o": "output", "--output": "output", "-c": "container",
                "--container": "container", "--tail": "tail", "--since": "since",
                "-L": "label_columns", "--label-columns": "label_columns",
-               "--since-time": "since_time"}
+               "--since-time": "since_time", "--for": "for_object", "--types": "types"}
 BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
               "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
               "--show-labels": "show_labels", "--no-headers": "no_headers",
@@ -46,6 +46,8 @@ class Command:
     timestamps: bool = False
     prefix: bool = False
     since_time: str | None = None
+    for_object: str | None = None
+    types: list[str] = field(default_factory=list)
     no_headers: bool = False
     label_columns: list[str] = field(default_factory=list)
 
@@ -111,6 +113,8 @@ def _set(command: Command, attribute: str, value: str) -> None:
             raise Refused(f"--since-time needs an RFC3339 time such as "
                           f"2026-11-30T10:00:00Z, not {value!r}.") from None
         command.since_time = value
+    elif attribute == "types":
+        command.types += [kind for kind in value.split(",") if kind]
     elif attribute == "label_columns":  # -L a,b and -L a -L b
         command.label_columns += [key for key in value.split(",") if key]
     else:

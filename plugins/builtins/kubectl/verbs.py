@@ -158,11 +158,21 @@ def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
 
 
 def events(api: client.ApiClient, command: Command, namespace: str) -> str:
+    """`kubectl events`: oldest first, `--for kind/name`, `--types Warning,Normal`."""
     path = ("/api/v1/events" if command.all_namespaces
             else f"/api/v1/namespaces/{namespace}/events")
-    data = cluster.request(api, path, query={"fieldSelector": command.field_selector},
+    selectors = [command.field_selector] if command.field_selector else []
+    if command.for_object:
+        kind, _, name = command.for_object.partition("/")
+        if not name:
+            raise Refused("--for needs kind/name, e.g. --for pod/web-1.")
+        res = cluster.resource(api, kind)
+        selectors.append(f"involvedObject.kind={res.kind},involvedObject.name={name}")
+    data = cluster.request(api, path, query={"fieldSelector": ",".join(selectors) or None},
                            what=f"listing events {_where(namespace, command.all_namespaces)}")
-    items = data.get("items", [])
+    types = {t.lower() for t in command.types}
+    items = [e for e in data.get("items", [])
+             if not types or (e.get("type") or "").lower() in types]
     if not items:
         return f"No events found in {namespace} namespace." if not command.all_namespaces \
             else "No events found."
