@@ -190,7 +190,11 @@ async def test_shell_metacharacters_are_refused(services: Services, command: str
     "get secrets -o yaml", "describe secret db-credentials", "get secrets",
     "get all-the-things", "describe secrets", "get secret applied-credentials -o json",
     "get secrets -o wide --show-labels", "get secrets -A -o yaml", "get secrets -o name",
-    "describe secret applied-credentials"])
+    "describe secret applied-credentials",
+    "get secret db-credentials -o jsonpath={.data.password}",
+    "get secrets -o jsonpath={..data}", "get secrets -o custom-columns=N:.metadata.name,D:.data",
+    "get secrets --sort-by=.data.password",
+    "get secret applied-credentials -o jsonpath={.metadata.annotations}"])
 async def test_secret_values_never_appear(services: Services, command: str) -> None:
     result = await services.registry.call("run_kubectl", {"command": command})
     for value in SECRET_VALUES:
@@ -297,3 +301,17 @@ def test_run_kubectl_through_the_cli(tmp_path: Path, cluster: FakeKubernetes) ->
                          '{"command": "scale deploy web --replicas 0"}'], env=env,
                         capture_output=True, text=True, timeout=60)
     assert no.returncode == 1 and no.stderr.startswith("`kubectl scale` is not allowed")
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("get pods -o jsonpath={.items[0].metadata.name", "error parsing jsonpath template: "
+                                                     "unclosed { in the template"),
+    ("get pods -o jsonpath='{range .items[*]}{.metadata.name}'", "{range} without an {end}"),
+    ("get pods -o jsonpath={.items[99].metadata.name}", "array index out of bounds: index 99"),
+    ("get pods -o custom-columns=NAME", "custom-columns needs HEADER:PATH pairs"),
+    ("get pods -o jsonpath={.items[x]}", "[x] is not an index"),
+    ("get pods -o template={{.kind}}", "-o template={{.kind}} is not supported"),
+])
+async def test_bad_templates_are_one_sentence(services: Services, command: str,
+                                              says: str) -> None:
+    assert says in await refused(services, command)

@@ -5,6 +5,7 @@ and CRDs as kube-apiserver does — so kubectl itself runs against it unchanged.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -36,6 +37,21 @@ GET_COMMANDS = [
     "events", "events -A", "events --for pod/checkout-api-7d9f8b6c5-abcde",
     "events --for deploy/web", "events --types=Warning", "events --types Normal",
     "events -n kube-system",
+    "get pods -o jsonpath={.items[*].metadata.name}",
+    "get pod web-5f6d7c8b9-xyz12 -o jsonpath={.status.podIP}",
+    """get pods -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}"""
+    """{.status.phase}{"\\n"}{end}'""",
+    "get deploy -o custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,"
+    "IMAGE:.spec.template.spec.containers[*].image",
+    "get pods --sort-by=.metadata.creationTimestamp",
+    "get pods --sort-by=.status.containerStatuses[0].restartCount -o wide",
+    "get ro -o jsonpath={.items[0].status.phase}",
+    """get cert -o jsonpath='{.items[?(@.metadata.name=="checkout-tls")]"""
+    """.status.conditions[0].message}'""",
+    "get pods -o jsonpath={.items[0].metadata.labels}",
+    "get nodes -o custom-columns=NAME:.metadata.name,KUBELET:.status.nodeInfo.kubeletVersion "
+    "--no-headers",
+    "get deploy web -o jsonpath={.spec.template.spec.containers[0].resources}",
 ]
 
 
@@ -54,7 +70,7 @@ async def services(tmp_path: Path, fake: FakeKubernetes) -> AsyncIterator[Servic
 
 
 def real_kubectl(kubeconfig: Path, command: str) -> str:
-    done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *command.split()],
+    done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *shlex.split(command)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return (done.stdout or done.stderr).rstrip("\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,7 @@ def events_table(events: Sequence[Obj], *, with_namespace: bool) -> str:
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MASKED = re.compile(r"<\d+ bytes>")  # masking twice must not measure the mask
 
 
 def mask_secret(obj: Obj) -> Obj:
@@ -91,7 +93,8 @@ def mask_secret(obj: Obj) -> Obj:
     masked = dict(obj)
     for key in ("data", "stringData"):
         if obj.get(key):
-            masked[key] = {k: f"<{_size(v, key == 'data')} bytes>" for k, v in obj[key].items()}
+            masked[key] = {k: v if MASKED.fullmatch(str(v)) else
+                           f"<{_size(v, key == 'data')} bytes>" for k, v in obj[key].items()}
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if LAST_APPLIED in annotations:  # `kubectl apply` keeps the whole manifest there
         masked["metadata"] = {**obj["metadata"], "annotations": {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
@@ -10,8 +10,9 @@ from kubernetes import client
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 
-from . import logs, output, tables
+from . import logs, output
 from .command import Command, Refused
+from .get import get, list_objects, read_object, targets, where
 
 Obj = dict[str, Any]
 
@@ -34,118 +35,11 @@ class Policy:
             raise Refused(f"The namespace {namespace!r} is off limits for this bot.")
 
 
-def _where(namespace: str | None, all_namespaces: bool) -> str:
-    return "in all namespaces" if all_namespaces else f"in namespace {namespace}"
-
-
-def _list(api: client.ApiClient, res: Resource, command: Command, namespace: str) -> list[Obj]:
-    path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
-            if res.namespaced and not command.all_namespaces else
-            f"{res.path_prefix}/{res.plural}")
-    what = f"listing {res.plural}" + (f" {_where(namespace, command.all_namespaces)}"
-                                      if res.namespaced else "")
-    data = cluster.request(api, path, query={"labelSelector": command.selector,
-                                             "fieldSelector": command.field_selector},
-                           what=what)
-    items = data.get("items", [])
-    for item in items:
-        item.setdefault("kind", res.kind)
-    return items
-
-
-def _read(api: client.ApiClient, res: Resource, name: str, namespace: str) -> Obj:
-    path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}" if res.namespaced
-            else f"{res.path_prefix}/{res.plural}/{name}")
-    what = f"getting {res.kind.lower()} {name}" + (f" in namespace {namespace}"
-                                                   if res.namespaced else "")
-    obj = cluster.request(api, path, what=what)
-    obj.setdefault("kind", res.kind)
-    return obj
-
-
-def _targets(api: client.ApiClient, args: Sequence[str]) -> list[tuple[Resource, list[str]]]:
-    """`pods`, `po,svc`, `all`, `pod web-1 web-2`, `pod/web-1 deploy/web` → resources and
-    names, resolved by the cluster's discovery (CRDs included)."""
-    if all("/" in a for a in args):
-        grouped: dict[str, tuple[Resource, list[str]]] = {}
-        for arg in args:
-            kind, name = arg.split("/", 1)
-            res = cluster.resource(api, kind)
-            grouped.setdefault(f"{res.plural}.{res.group}", (res, []))[1].append(name)
-        return list(grouped.values())
-    kinds, names = args[0], list(args[1:])
-    resources = [r for k in kinds.split(",") if k for r in cluster.resolve(api, k)]
-    if names and len(resources) > 1:
-        raise Refused("Name objects of several kinds as kind/name, e.g. `pod/a deploy/b`.")
-    return [(res, names) for res in resources]
-
-
-def _table(api: client.ApiClient, res: Resource, command: Command, namespace: str,
-           names: list[str]) -> Obj:
-    """The server's Table for the objects (one request per named object)."""
-    query = {"labelSelector": command.selector, "fieldSelector": command.field_selector}
-    if not names:
-        path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
-                if res.namespaced and not command.all_namespaces else
-                f"{res.path_prefix}/{res.plural}")
-        return cluster.request(api, path, query=query, accept=cluster.TABLE,
-                               what=f"listing {res.plural}" + (
-                                   f" {_where(namespace, command.all_namespaces)}"
-                                   if res.namespaced else ""))
-    tables = [cluster.request(api, _object_path(res, name, namespace), accept=cluster.TABLE,
-                              what=_getting(res, name, namespace)) for name in names]
-    first = dict(tables[0])
-    first["rows"] = [row for t in tables for row in t.get("rows") or []]
-    return first
-
-
-def _object_path(res: Resource, name: str, namespace: str) -> str:
-    return (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}" if res.namespaced
-            else f"{res.path_prefix}/{res.plural}/{name}")
-
-
-def _getting(res: Resource, name: str, namespace: str) -> str:
-    return f"getting {res.kind.lower()} {name}" + (f" in namespace {namespace}"
-                                                   if res.namespaced else "")
-
-
-def get(api: client.ApiClient, command: Command, namespace: str) -> str:
-    targets = _targets(api, command.args)
-    if command.output in ("yaml", "json"):
-        collected = [o for res, names in targets for o in (
-            [_read(api, res, n, namespace) for n in names] if names
-            else _list(api, res, command, namespace))]
-        single = len(collected) == 1 and any(names for _, names in targets)
-        return output.serialise(collected, fmt=command.output, single=single)
-    several = len(targets) > 1
-    blocks: list[str] = []
-    for res, names in targets:
-        if command.output == "name":
-            objects = ([_read(api, res, n, namespace) for n in names] if names
-                       else _list(api, res, command, namespace))
-            blocks += [f"{res.name_prefix}/{o['metadata']['name']}" for o in objects]
-            continue
-        table = _table(api, res, command, namespace, names)
-        if table.get("rows"):
-            blocks.append(tables.render(
-                table, res, wide=command.output == "wide", name_prefix=several,
-                with_namespace=command.all_namespaces and res.namespaced,
-                show_labels=command.show_labels, label_columns=command.label_columns,
-                no_headers=command.no_headers))
-    if command.output == "name":
-        return "\n".join(blocks)
-    if not blocks:
-        return (f"No resources found in {namespace} namespace." if any(
-            r.namespaced for r, _ in targets) and not command.all_namespaces
-            else "No resources found")
-    return "\n\n".join(blocks)
-
-
 def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
     pieces = []
-    for res, names in _targets(api, command.args):
-        objects = ([_read(api, res, n, namespace) for n in names] if names
-                   else _list(api, res, command, namespace))
+    for res, names in targets(api, command.args):
+        objects = ([read_object(api, res, n, namespace) for n in names] if names
+                   else list_objects(api, res, command, namespace))
         for obj in objects[:20]:
             ns = obj["metadata"].get("namespace") or namespace
             selector = f"involvedObject.name={obj['metadata']['name']}"
@@ -169,7 +63,7 @@ def events(api: client.ApiClient, command: Command, namespace: str) -> str:
         res = cluster.resource(api, kind)
         selectors.append(f"involvedObject.kind={res.kind},involvedObject.name={name}")
     data = cluster.request(api, path, query={"fieldSelector": ",".join(selectors) or None},
-                           what=f"listing events {_where(namespace, command.all_namespaces)}")
+                           what=f"listing events {where(namespace, command.all_namespaces)}")
     types = {t.lower() for t in command.types}
     items = [e for e in data.get("items", [])
              if not types or (e.get("type") or "").lower() in types]
@@ -245,7 +139,7 @@ def rollout(api: client.ApiClient, command: Command, namespace: str) -> str:
     res = cluster.resource(api, kind)
     if res.kind not in ("Deployment", "StatefulSet", "DaemonSet"):
         raise Refused("rollout works on deployments, statefulsets and daemonsets.")
-    obj = _read(api, res, name, namespace)
+    obj = read_object(api, res, name, namespace)
     if action == "status":
         return _rollout_status(res.kind.lower(), obj)
     return _rollout_history(api, res, obj, namespace)
@@ -268,7 +162,7 @@ def _rollout_history(api: client.ApiClient, res: Resource, obj: Obj, namespace: 
     if res.kind != "Deployment":
         return f"{res.name_prefix}/{obj['metadata']['name']}: history is kept as "\
                "controllerrevisions; use get controllerrevisions."
-    replica_sets = _list(api, cluster.resource(api, "replicasets.apps"), Command(verb="get"),
+    replica_sets = list_objects(api, cluster.resource(api, "replicasets.apps"), Command(verb="get"),
                          namespace)
     owned = [rs for rs in replica_sets if any(
         ref.get("kind") == "Deployment" and ref.get("name") == obj["metadata"]["name"]
