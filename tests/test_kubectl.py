@@ -315,3 +315,13 @@ def test_run_kubectl_through_the_cli(tmp_path: Path, cluster: FakeKubernetes) ->
 async def test_bad_templates_are_one_sentence(services: Services, command: str,
                                               says: str) -> None:
     assert says in await refused(services, command)
+
+
+async def test_raw_reads_only_health_and_version(services: Services,
+                                                 cluster: FakeKubernetes) -> None:
+    said = await refused(services, "get --raw /api/v1/namespaces/prod/secrets")
+    assert said.startswith("get --raw reads only /healthz, /readyz, /livez, /version")
+    assert "auth can-i|whoami" in await refused(services, "exec web -- sh")
+    await kubectl(services, "auth can-i delete pods")  # a question, not a change
+    assert [method for method, _, _ in cluster.changes] == ["POST"]
+    assert cluster.changes[0][1].endswith("/selfsubjectaccessreviews")

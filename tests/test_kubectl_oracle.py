@@ -52,12 +52,18 @@ GET_COMMANDS = [
     "get nodes -o custom-columns=NAME:.metadata.name,KUBELET:.status.nodeInfo.kubeletVersion "
     "--no-headers",
     "get deploy web -o jsonpath={.spec.template.spec.containers[0].resources}",
+    "auth can-i list pods", "auth can-i list pods -n secure", "auth can-i delete pods",
+    "auth can-i get deployments.apps", "auth can-i list pods -A",
+    "auth can-i get pod/web-5f6d7c8b9-xyz12", "auth can-i watch ro", "auth whoami",
+    "get --raw /healthz", "get --raw /readyz", "get --raw /version",
 ]
 
 
 @pytest.fixture(scope="module")
 def fake() -> AsyncIterator[FakeKubernetes]:
     cluster = FakeKubernetes().start()
+    cluster.forbidden_namespaces.add("secure")  # RBAC: the bot's role does not reach it
+    cluster.denied.add(("delete", "pods", None))
     yield cluster
     cluster.stop()
 
@@ -72,7 +78,8 @@ async def services(tmp_path: Path, fake: FakeKubernetes) -> AsyncIterator[Servic
 def real_kubectl(kubeconfig: Path, command: str) -> str:
     done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *shlex.split(command)],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    no = command.startswith("auth can-i") and done.stdout.strip() == "no"  # kubectl exits 1
+    assert done.returncode == 0 or no, done.stderr
     return (done.stdout or done.stderr).rstrip("\n")
 
 
@@ -138,3 +145,11 @@ async def test_logs_print_what_kubectl_prints(shop: FakeKubernetes, tmp_path: Pa
     finally:
         await services.close()
     assert not differences, "\n\n".join(differences)
+
+
+async def test_version_names_the_server_as_kubectl_does(services: Services,
+                                                        tmp_path: Path) -> None:
+    theirs = real_kubectl(tmp_path / "kc", "version").splitlines()
+    result = await services.registry.call("run_kubectl", {"command": "version"})
+    assert result.text in theirs  # kubectl adds its own client's version; there is no client
+    assert result.text == "Server Version: v1.30.2"

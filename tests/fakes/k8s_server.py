@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.fakes import k8s_tables
+from tests.fakes import k8s_reviews, k8s_tables
 from tests.fakes.base import FakeHTTPService, QuietHandler
 from tests.fakes.tls import certificates
 
@@ -132,6 +132,7 @@ class FakeKubernetes(FakeHTTPService):
         self.logs: dict[tuple[str, str, str, bool], str] = {}
         self.metrics: dict[str, list[dict[str, Any]]] = {"pods": [], "nodes": []}
         self.forbidden_namespaces: set[str] = set()
+        self.denied: set[tuple[str, str, str | None]] = set()  # (verb, resource, namespace)
         self.metrics_installed = True
         self.delay_paths: dict[str, float] = {}  # path prefix -> seconds before answering
         self.requests: list[str] = []
@@ -189,6 +190,8 @@ class FakeKubernetes(FakeHTTPService):
         if token != TOKEN:
             return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
         parts = [p for p in path.split("/") if p]
+        if path in k8s_reviews.HEALTH:
+            return 200, "ok", "text/plain; charset=utf-8"
         if path == "/version":
             return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.2",
                          "platform": "linux/amd64"}, "application/json"
@@ -208,12 +211,11 @@ class FakeKubernetes(FakeHTTPService):
         if plural not in self.resources or self.resources[plural][0] != group_version:
             return 404, _status(404, "NotFound", "the server could not find the requested "
                                 "resource"), "application/json"
-        if namespace in self.forbidden_namespaces:
-            verb = "get" if name else "list"
-            return 403, _status(403, "Forbidden", (
-                f'{plural} is forbidden: User "system:serviceaccount:chatops:bot" cannot '
-                f'{verb} resource "{plural}" in API group "{group_version.rpartition("/")[0]}"'
-                f' in the namespace "{namespace}"'), kind=plural), "application/json"
+        verb = "get" if name else "list"
+        if not k8s_reviews.allowed(self, verb, plural, namespace):
+            return 403, _status(403, "Forbidden", k8s_reviews.denial(
+                verb, plural, group_version.rpartition("/")[0], namespace),
+                kind=plural), "application/json"
         if sub == "log":
             return self._log(namespace or "", name or "", query)
         status, body, content_type = self._get_or_list(plural, namespace, name, query)
@@ -223,6 +225,17 @@ class FakeKubernetes(FakeHTTPService):
                                     self.printers.get(plural),
                                     query.get("includeObject", "PartialObjectMetadata"))
         return status, body, content_type
+
+    def create(self, path: str, body: Any, token: str | None) -> tuple[int, Any, str]:
+        """POST: only the review APIs (the bot creates nothing else)."""
+        if token != TOKEN:
+            return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
+        answer = k8s_reviews.create(self, path, body)
+        if answer is None:
+            return 405, _status(405, "MethodNotAllowed", "the server does not allow this "
+                                "method on the requested resource"), "application/json"
+        self.changes.append(("POST", path, body))
+        return answer
 
     def write(self, method: str, path: str, patch: Any, token: str | None
               ) -> tuple[int, Any, str]:
@@ -321,13 +334,17 @@ class FakeKubernetes(FakeHTTPService):
         if parts == ["apis"]:
             groups = sorted({gv.rpartition("/")[0] for gv, *_ in self.resources.values()
                              if "/" in gv} | ({"metrics.k8s.io"} if self.metrics_installed
-                                                else set()))
+                                                else set())
+                            | {gv.rpartition("/")[0] for gv in k8s_reviews.REVIEW_RESOURCES})
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": g, "versions": [{"groupVersion": self._gv(g), "version":
                                           self._gv(g).split("/")[1]}],
                  "preferredVersion": {"groupVersion": self._gv(g),
                                       "version": self._gv(g).split("/")[1]}} for g in groups]}
         group_version = "v1" if parts[0] == "api" else "/".join(parts[1:3])
+        reviews = k8s_reviews.discovery(group_version)
+        if reviews is not None:
+            return reviews
         if group_version == METRICS:
             return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": METRICS,
                     "resources": [{"name": plural, "singularName": "", "namespaced": plural ==
@@ -347,6 +364,9 @@ class FakeKubernetes(FakeHTTPService):
     def _gv(self, group: str) -> str:
         if group == "metrics.k8s.io":
             return METRICS
+        for group_version in k8s_reviews.REVIEW_RESOURCES:
+            if group_version.startswith(group + "/"):
+                return group_version
         return next(gv for gv, *_ in self.resources.values() if gv.startswith(group + "/"))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -362,6 +382,9 @@ class FakeKubernetes(FakeHTTPService):
             def do_DELETE(self) -> None:
                 self._reply("DELETE")
 
+            def do_POST(self) -> None:
+                self._reply("POST")
+
             def _reply(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 fake.requests.append(self.path)
@@ -376,6 +399,8 @@ class FakeKubernetes(FakeHTTPService):
                 if method == "GET":
                     status, body, content_type = fake.answer(
                         parts.path, query, token, self.headers.get("Accept") or "")
+                elif method == "POST":
+                    status, body, content_type = fake.create(parts.path, patch, token)
                 else:
                     status, body, content_type = fake.write(method, parts.path, patch, token)
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()

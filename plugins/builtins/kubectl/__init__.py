@@ -1,9 +1,11 @@
 """kubectl — read-only Kubernetes access for the agent, through the official client.
 
 One tool, `run_kubectl`, takes a kubectl-style command line (with or without the leading
-`kubectl`) and answers like kubectl: `get` (-n, -A, -l, --field-selector, -o
-wide|yaml|json|name, several kinds, short names), `describe`, `logs` (-c, --tail,
---previous, --since), `events`, `top pods|nodes`, `rollout status|history`, `api-resources`.
+`kubectl`) and answers like kubectl: `get` of every type the cluster serves (CRDs too; the
+API server's Table, -o wide|yaml|json|name|jsonpath=|custom-columns=, --sort-by, -L,
+--show-labels, --no-headers), `describe`, `logs` (pods, workloads, -l; the default
+container; --all-containers, --prefix, --timestamps), `events` (--for, --types), `top
+pods|nodes`, `rollout status|history`, `api-resources`, `auth can-i|whoami`, `version`.
 Anything that changes the cluster, and shell syntax, is refused with a sentence saying so.
 Secret values never leave the cluster: Secrets show keys and sizes only.
 

@@ -7,9 +7,10 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 
-READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources")
+READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources", "auth",
+              "version")
 ALLOWED = ("get, describe, logs, events, top pods|nodes, rollout status|history, "
-           "api-resources")
+           "api-resources, auth can-i|whoami, version")
 # Shell syntax is refused to say "one command, no pipeline" (nothing runs a shell): the
 # braces, brackets and parentheses of -o jsonpath= templates are not shell syntax here.
 META = re.compile(r"[;&|`<>\n\r]|\$\(|\$\{")
@@ -21,7 +22,7 @@ FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
                "--container": "container", "--tail": "tail", "--since": "since",
                "-L": "label_columns", "--label-columns": "label_columns",
                "--since-time": "since_time", "--for": "for_object", "--types": "types",
-               "--sort-by": "sort_by"}
+               "--sort-by": "sort_by", "--raw": "raw"}
 BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
               "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
               "--show-labels": "show_labels", "--no-headers": "no_headers",
@@ -52,6 +53,7 @@ class Command:
     since_time: str | None = None
     for_object: str | None = None
     sort_by: str | None = None
+    raw: str | None = None
     types: list[str] = field(default_factory=list)
     no_headers: bool = False
     label_columns: list[str] = field(default_factory=list)
@@ -144,7 +146,7 @@ def _check(command: Command) -> None:
     if command.verb == "top" and (not command.args or command.args[0] not in
                                   ("pods", "pod", "po", "nodes", "node", "no")):
         raise Refused("Use `top pods` or `top nodes`.")
-    if command.verb in ("get", "describe") and not command.args:
+    if command.verb in ("get", "describe") and not command.args and command.raw is None:
         raise Refused(f"`kubectl {command.verb}` needs a resource type, e.g. "
                       f"`{command.verb} pods -n prod`.")
     if command.verb == "logs" and not command.args and command.selector is None:

@@ -12,7 +12,7 @@ from kubernetes import client
 from bot import kube as cluster
 from bot.kube import Resource
 
-from . import jsonpath, output, tables
+from . import extras, jsonpath, output, tables
 from .command import Command, Refused
 
 Obj = dict[str, Any]
@@ -96,6 +96,8 @@ def _getting(res: Resource, name: str, namespace: str) -> str:
 
 
 def get(api: client.ApiClient, command: Command, namespace: str) -> str:
+    if command.raw is not None:
+        return extras.raw(api, command.raw)
     wanted = targets(api, command.args)
     out = command.output or ""
     if out in ("yaml", "json", "name") or out.startswith(("jsonpath=", "custom-columns=")):

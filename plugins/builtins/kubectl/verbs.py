@@ -10,7 +10,7 @@ from kubernetes import client
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 
-from . import logs, output
+from . import extras, logs, output
 from .command import Command, Refused
 from .get import get, list_objects, read_object, targets, where
 
@@ -185,4 +185,5 @@ def api_resources(api: client.ApiClient, command: Command, namespace: str) -> st
 
 
 VERBS = {"get": get, "describe": describe, "logs": logs.logs, "events": events, "top": top,
-         "rollout": rollout, "api-resources": api_resources}
+         "rollout": rollout, "api-resources": api_resources, "auth": extras.auth,
+         "version": extras.version}

@@ -1,0 +1,58 @@
+"""The fake API server's review APIs and health endpoints, as kube-apiserver serves them:
+SelfSubjectAccessReview (`kubectl auth can-i`), SelfSubjectReview (`auth whoami`),
+`/healthz`, `/readyz`, `/livez`. Who may do what comes from the fake's `denied` rules and
+`forbidden_namespaces`, the same ones its reads obey."""
+
+from __future__ import annotations
+
+from typing import Any
+
+USER = "system:serviceaccount:chatops:bot"
+GROUPS = ["system:serviceaccounts", "system:serviceaccounts:chatops", "system:authenticated"]
+REVIEW_RESOURCES = {
+    "authorization.k8s.io/v1": [("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+                                ("selfsubjectrulesreviews", "SelfSubjectRulesReview")],
+    "authentication.k8s.io/v1": [("selfsubjectreviews", "SelfSubjectReview")],
+}
+HEALTH = ("/healthz", "/readyz", "/livez")
+
+
+def allowed(fake: Any, verb: str, resource: str, namespace: str | None) -> bool:
+    if namespace and namespace in fake.forbidden_namespaces:
+        return False
+    return not any(v in (verb, "*") and r in (resource, "*") and ns in (namespace, None)
+                   for v, r, ns in fake.denied)
+
+
+def denial(verb: str, resource: str, group: str, namespace: str | None) -> str:
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    return (f'{resource} is forbidden: User "{USER}" cannot {verb} resource "{resource}" in '
+            f'API group "{group}"{where}')
+
+
+def discovery(group_version: str) -> dict[str, Any] | None:
+    if group_version not in REVIEW_RESOURCES:
+        return None
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+            "resources": [{"name": plural, "singularName": "", "namespaced": False,
+                           "kind": kind, "verbs": ["create"]}
+                          for plural, kind in REVIEW_RESOURCES[group_version]]}
+
+
+def create(fake: Any, path: str, body: Any) -> tuple[int, Any, str] | None:
+    """The answer to a POST on a review API; None for any other path."""
+    spec = (body or {}).get("spec") or {}
+    if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+        attributes = spec.get("resourceAttributes") or {}
+        ok = allowed(fake, attributes.get("verb", ""), attributes.get("resource", ""),
+                     attributes.get("namespace") or None)
+        status = {"allowed": ok, **({} if ok else {"reason": ""})}
+        return 201, {"kind": "SelfSubjectAccessReview", "apiVersion":
+                     "authorization.k8s.io/v1", "metadata": {}, "spec": spec,
+                     "status": status}, "application/json"
+    if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
+        return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
+                     "metadata": {}, "status": {"userInfo": {
+                         "username": USER, "uid": "5f0e6c1a-0000-4000-8000-000000000b07",
+                         "groups": GROUPS}}}, "application/json"
+    return None
