@@ -65,6 +65,35 @@ def discovery(api: client.ApiClient) -> Any:
     return for_api(api, fetch)
 
 
+def human_duration(seconds: float) -> str:
+    """k8s.io/apimachinery/pkg/util/duration.HumanDuration: kubectl's AGE and LAST SEEN
+    (the fake API server builds its Tables with it too)."""
+    seconds = int(seconds)
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        years = hours // (24 * 365)
+        days = (hours // 24) % 365
+        return f"{years}y{days}d" if days else f"{years}y"
+    return f"{hours // (24 * 365)}y"
+
+
 def resolve(api: client.ApiClient, name: str) -> list[Resource]:
     """The resource types `name` means on this cluster (a category means several)."""
     return discovery(api).resolve(name)

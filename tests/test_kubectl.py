@@ -325,3 +325,13 @@ async def test_raw_reads_only_health_and_version(services: Services,
     await kubectl(services, "auth can-i delete pods")  # a question, not a change
     assert [method for method, _, _ in cluster.changes] == ["POST"]
     assert cluster.changes[0][1].endswith("/selfsubjectaccessreviews")
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (-5, "0s"), (59, "59s"), (119, "119s"), (125, "2m5s"), (600, "10m"), (179 * 60, "179m"),
+    (3 * 3600 + 60, "3h1m"), (47 * 3600, "47h"), (3 * 86400 + 3600, "3d1h"), (8 * 86400, "8d"),
+    (729 * 86400, "729d"), (3 * 365 * 86400 + 5 * 86400, "3y5d"), (9 * 365 * 86400, "9y")])
+def test_ages_read_as_kubectl_prints_them(seconds: int, shown: str) -> None:
+    from bot.kube import human_duration
+
+    assert human_duration(seconds) == shown

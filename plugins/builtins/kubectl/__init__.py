@@ -42,8 +42,9 @@ def run_kubectl(command: str, *, ctx: ToolContext) -> str:
 
 def get_manifest() -> dict:
     return {"name": "kubectl", "version": "1.0.0",
-            "description": "Read-only kubectl: get, describe, logs, events, top, rollout "
-                           "status/history, api-resources",
+            "description": "Read-only kubectl: get (every type, CRDs too), describe, "
+                           "logs, events, top, rollout status/history, api-resources, "
+                           "auth can-i/whoami, version",
             "author": "SRE Team", "permissions": ["network"]}
 
 
@@ -53,9 +54,10 @@ def get_tools(config: dict | None = None) -> list[dict]:
         "description": ("Run a read-only kubectl command against the cluster and get "
                         "kubectl's output, e.g. 'get pods -n prod', 'describe pod web-1 -n "
                         "prod', 'logs checkout-api-7d9f -n prod --previous --tail 50', "
-                        "'events -n prod', 'top pods -n prod', 'rollout status "
-                        "deployment/web -n prod'. Changes (delete, apply, scale, exec, …) "
-                        "are refused."),
+                        "'events -n prod --for pod/web-1', 'top pods -n prod', 'rollout "
+                        "status deployment/web -n prod', 'get rollouts -A' (any CRD), 'get "
+                        "pods -o jsonpath={.items[*].spec.nodeName}', 'auth can-i list pods "
+                        "-n prod'. Changes (delete, apply, scale, exec, …) are refused."),
         "parameters": {"type": "object", "properties": {"command": {
             "type": "string", "description": "The kubectl command line, with or without "
                                              "the leading 'kubectl'", "maxLength": 500}},

@@ -14,34 +14,17 @@ from typing import Any
 
 import yaml
 
+from bot.kube import human_duration
+
 Obj = dict[str, Any]
 
 
 def age(timestamp: str | None, now: datetime | None = None) -> str:
-    """kubectl's HumanDuration."""
+    """How long ago, as kubectl prints it; `<unknown>` for no time."""
     if not timestamp:
         return "<unknown>"
     then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    return f"{hours // (24 * 365)}y"
+    return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
