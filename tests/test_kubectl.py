@@ -335,3 +335,11 @@ def test_ages_read_as_kubectl_prints_them(seconds: int, shown: str) -> None:
     from bot.kube import human_duration
 
     assert human_duration(seconds) == shown
+
+
+async def test_a_field_selector_the_server_does_not_support_is_its_sentence(
+        services: Services) -> None:
+    said = await refused(services, "get pods --field-selector spec.foo=bar")
+    assert said == ("The Kubernetes API answered HTTP 400 while listing pods in namespace "
+                    "prod: field label not supported: spec.foo")
+    assert await kubectl(services, "get pods --field-selector spec.nodeName=node-1 -o name")

@@ -111,6 +111,30 @@ def _fields_match(obj: dict[str, Any], selector: str) -> bool:
     return True
 
 
+# The field labels kube-apiserver registers per kind (every kind has the metadata ones).
+FIELD_LABELS: dict[str, set[str]] = {
+    "Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+            "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
+            "status.podIPs", "status.nominatedNodeName"},
+    "Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+              "involvedObject.uid", "involvedObject.apiVersion",
+              "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+              "reportingComponent", "source", "type"},
+    "Node": {"spec.unschedulable"}, "Namespace": {"status.phase"},
+    "Secret": {"type"}, "ReplicaSet": {"status.replicas"},
+    "Job": {"status.successful"}, "ReplicationController": {"status.replicas"},
+}
+
+
+def _unsupported_fields(kind: str, selector: str) -> str | None:
+    allowed = {"metadata.name", "metadata.namespace"} | FIELD_LABELS.get(kind, set())
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key = term.replace("!=", "=").replace("==", "=").split("=", 1)[0]
+        if key not in allowed:
+            return key
+    return None
+
+
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
     """JSON merge patch (RFC 7386)."""
     for key, value in patch.items():
@@ -277,6 +301,10 @@ class FakeKubernetes(FakeHTTPService):
             items = [o for o in items if _labels_match(o["metadata"].get("labels") or {},
                                                        query["labelSelector"])]
         if query.get("fieldSelector"):
+            unsupported = _unsupported_fields(kind, query["fieldSelector"])
+            if unsupported:  # kube-apiserver accepts only the labels each kind registers
+                return 400, _status(400, "BadRequest", "field label not supported: "
+                                    f"{unsupported}"), "application/json"
             items = [o for o in items if _fields_match(o, query["fieldSelector"])]
         return 200, {"kind": f"{kind}List", "apiVersion": group_version,
                      "metadata": {"resourceVersion": "12345"}, "items": items}, (
