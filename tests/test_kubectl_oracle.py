@@ -56,6 +56,7 @@ GET_COMMANDS = [
     "auth can-i get deployments.apps", "auth can-i list pods -A",
     "auth can-i get pod/web-5f6d7c8b9-xyz12", "auth can-i watch ro", "auth whoami",
     "get --raw /healthz", "get --raw /readyz", "get --raw /version",
+    "top pods", "top nodes", "top pods -A", "top po -n kube-system",
 ]
 
 
@@ -80,7 +81,10 @@ def real_kubectl(kubeconfig: Path, command: str) -> str:
                           capture_output=True, text=True, timeout=60)
     no = command.startswith("auth can-i") and done.stdout.strip() == "no"  # kubectl exits 1
     assert done.returncode == 0 or no, done.stderr
-    return (done.stdout or done.stderr).rstrip("\n")
+    text = (done.stdout or done.stderr).rstrip("\n")
+    if command.startswith("top"):  # kubectl's top printer ends each line with its padding
+        text = "\n".join(line.rstrip() for line in text.splitlines())
+    return text
 
 
 async def test_get_prints_what_kubectl_prints(services: Services, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,47 +87,53 @@ def top(api: client.ApiClient, command: Command, namespace: str) -> str:
                                "(metrics-server is not installed), so `top` cannot "
                                "work.") from None
         raise
-    items = data.get("items", [])
+    items = sorted(data.get("items", []), key=lambda m: (
+        m["metadata"].get("namespace", ""), m["metadata"]["name"]))
     if nodes:
-        capacity = {n["metadata"]["name"]: n["status"].get("allocatable", {}) for n in
-                    cluster.request(api, "/api/v1/nodes", what="listing nodes")["items"]}
+        allocatable = {n["metadata"]["name"]: n["status"].get("allocatable", {}) for n in
+                       cluster.request(api, "/api/v1/nodes", what="listing nodes")["items"]}
         rows = []
         for m in items:
-            cpu, mem = _millicores(m["usage"]["cpu"]), _mebibytes(m["usage"]["memory"])
-            alloc = capacity.get(m["metadata"]["name"], {})
-            cpu_pct = _pct(cpu, _millicores(alloc.get("cpu", "0")))
-            mem_pct = _pct(mem, _mebibytes(alloc.get("memory", "0")))
-            rows.append([m["metadata"]["name"], f"{cpu}m", cpu_pct, f"{mem}Mi", mem_pct])
+            cpu, memory = _millicores(m["usage"]["cpu"]), _bytes(m["usage"]["memory"])
+            alloc = allocatable.get(m["metadata"]["name"], {})
+            rows.append([m["metadata"]["name"], f"{cpu}m",
+                         _pct(cpu, _millicores(alloc.get("cpu", "0"))), f"{memory // MI}Mi",
+                         _pct(memory, _bytes(alloc.get("memory", "0")))])
         return output.table(["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"], rows)
-    rows = [[m["metadata"]["name"],
-             f"{sum(_millicores(c['usage']['cpu']) for c in m['containers'])}m",
-             f"{sum(_mebibytes(c['usage']['memory']) for c in m['containers'])}Mi"]
-            for m in items]
-    return output.table(["NAME", "CPU(cores)", "MEMORY(bytes)"], rows) if rows else (
-        f"No pod metrics found in {namespace} namespace.")
+    rows = [([m["metadata"].get("namespace", "")] if command.all_namespaces else []) + [
+        m["metadata"]["name"],
+        f"{sum(_millicores(c['usage']['cpu']) for c in m['containers'])}m",
+        f"{sum(_bytes(c['usage']['memory']) for c in m['containers']) // MI}Mi"]
+        for m in items]
+    headers = ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+    return output.table((["NAMESPACE"] if command.all_namespaces else []) + headers, rows) \
+        if rows else f"No resources found in {namespace} namespace."
+
+
+MI = 2**20
+SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+            "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9,
+            "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+def _quantity(value: str) -> float:
+    """A Kubernetes quantity ("250m", "1.5Gi", "120000000n") as a number."""
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * SUFFIXES[suffix]
+    return float(value)
 
 
 def _millicores(value: str) -> int:
-    if value.endswith("n"):
-        return int(value[:-1]) // 1_000_000
-    if value.endswith("u"):
-        return int(value[:-1]) // 1000
-    if value.endswith("m"):
-        return int(value[:-1])
-    return int(float(value) * 1000)
+    return math.ceil(round(_quantity(value) * 1000, 6))  # Quantity.MilliValue rounds up
 
 
-def _mebibytes(value: str) -> int:
-    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024, "K": 1000 / 2**20,
-             "M": 10**6 / 2**20, "G": 10**9 / 2**20}
-    for suffix, factor in units.items():
-        if value.endswith(suffix):
-            return int(float(value[: -len(suffix)]) * factor)
-    return int(int(value) / 2**20)
+def _bytes(value: str) -> int:
+    return math.ceil(round(_quantity(value), 6))
 
 
 def _pct(used: int, total: int) -> str:
-    return f"{round(used * 100 / total)}%" if total else "<unknown>"
+    return f"{int(used * 100 / total)}%" if total else "<unknown>"
 
 
 def rollout(api: client.ApiClient, command: Command, namespace: str) -> str:
