@@ -158,8 +158,10 @@ async def test_rollout_status_and_history(services: Services) -> None:
         'Waiting for deployment "checkout-api" rollout to finish: 0 of 2 updated replicas are '
         "available...")
     history = await kubectl(services, "rollout history deployment/web")
-    assert rows(history)[1:] == [["REVISION", "CHANGE-CAUSE"], ["2", "deploy web revision 2"],
-                                 ["3", "deploy web revision 3"]]
+    assert history.splitlines() == ["deployment.apps/web ", "REVISION  CHANGE-CAUSE",
+                                    "2         deploy web revision 2",
+                                    "3         deploy web revision 3"]
+    assert "cannot watch" in await refused(services, "rollout status deployment/web -w")
 
 
 async def test_api_resources(services: Services) -> None:

@@ -57,6 +57,8 @@ GET_COMMANDS = [
     "auth can-i get pod/web-5f6d7c8b9-xyz12", "auth can-i watch ro", "auth whoami",
     "get --raw /healthz", "get --raw /readyz", "get --raw /version",
     "top pods", "top nodes", "top pods -A", "top po -n kube-system",
+    "rollout status deployment/web", "rollout history deployment/web",
+    "rollout history sts/memhog", "rollout status deploy/checkout-api --watch=false",
 ]
 
 

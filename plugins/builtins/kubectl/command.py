@@ -23,6 +23,7 @@ FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
                "-L": "label_columns", "--label-columns": "label_columns",
                "--since-time": "since_time", "--for": "for_object", "--types": "types",
                "--sort-by": "sort_by", "--raw": "raw"}
+WATCH_FLAGS = ("--watch", "-w")  # kubectl bool flags: --watch=false is the only answer
 BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
               "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
               "--show-labels": "show_labels", "--no-headers": "no_headers",
@@ -86,7 +87,9 @@ def _apply_flags(command: Command, words: list[str]) -> None:
     while i < len(words):
         word = words[i]
         name, eq, inline = word.partition("=")
-        if word.startswith("-") and name in FLAG_VALUES:
+        if name in WATCH_FLAGS:
+            _set(command, "watch", inline if eq else "true")
+        elif word.startswith("-") and name in FLAG_VALUES:
             if eq:
                 value = inline
             elif i + 1 < len(words):
@@ -115,6 +118,10 @@ def _set(command: Command, attribute: str, value: str) -> None:
         setattr(command, attribute, int(value))
     elif attribute == "since":
         setattr(command, attribute, _seconds(value))
+    elif attribute == "watch":  # the tool answers once: only "do not watch" is meaningful
+        if value.lower() not in ("false", "0"):
+            raise Refused("This tool answers once and cannot watch; drop --watch (or give "
+                          "--watch=false).")
     elif attribute == "since_time":
         try:
             datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -166,20 +166,26 @@ def _rollout_status(kind: str, obj: Obj) -> str:
 
 
 def _rollout_history(api: client.ApiClient, res: Resource, obj: Obj, namespace: str) -> str:
-    if res.kind != "Deployment":
-        return f"{res.name_prefix}/{obj['metadata']['name']}: history is kept as "\
-               "controllerrevisions; use get controllerrevisions."
-    replica_sets = list_objects(api, cluster.resource(api, "replicasets.apps"), Command(verb="get"),
-                         namespace)
-    owned = [rs for rs in replica_sets if any(
-        ref.get("kind") == "Deployment" and ref.get("name") == obj["metadata"]["name"]
-        for ref in rs["metadata"].get("ownerReferences", []))]
-    rows = sorted((int(rs["metadata"].get("annotations", {}).get(
-        "deployment.kubernetes.io/revision", 0)), rs["metadata"].get("annotations", {}).get(
-        "kubernetes.io/change-cause", "<none>")) for rs in owned)
-    header = f"deployment.apps/{obj['metadata']['name']}\n"  # as kubectl prints it
-    return header + output.table(["REVISION", "CHANGE-CAUSE"],
-                                 [[str(rev), cause] for rev, cause in rows])
+    """kubectl's history: a Deployment's ReplicaSets, or a StatefulSet's or DaemonSet's
+    ControllerRevisions, by revision, with their change causes."""
+    name = obj["metadata"]["name"]
+    deployment = res.kind == "Deployment"
+    kept = list_objects(api, cluster.resource(
+        api, "replicasets.apps" if deployment else "controllerrevisions.apps"),
+        Command(verb="get"), namespace)
+    owned = [o for o in kept if any(ref.get("kind") == res.kind and ref.get("name") == name
+                                    for ref in o["metadata"].get("ownerReferences") or [])]
+    revisions = sorted((int((o["metadata"].get("annotations") or {}).get(
+        "deployment.kubernetes.io/revision", 0)) if deployment else int(o.get("revision", 0)),
+        (o["metadata"].get("annotations") or {}).get("kubernetes.io/change-cause", "<none>"))
+        for o in owned)
+    header = f"{res.name_prefix}/{name} "  # kubectl's own trailing space
+    if not revisions:
+        return f"{header}\nNo rollout history found."
+    width = max(len("REVISION"), *(len(str(rev)) for rev, _ in revisions)) + 2
+    lines = [f"{'REVISION'.ljust(width)}CHANGE-CAUSE"] + [
+        f"{str(rev).ljust(width)}{cause}" for rev, cause in revisions]
+    return header + "\n" + "\n".join(lines)
 
 
 def api_resources(api: client.ApiClient, command: Command, namespace: str) -> str:
