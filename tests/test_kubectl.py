@@ -114,7 +114,7 @@ async def test_describe_shows_the_objects_events(services: Services) -> None:
     text = await kubectl(services, "describe pod checkout-api-7d9f8b6c5-abcde")
     assert text.startswith("Name:         checkout-api-7d9f8b6c5-abcde\nNamespace:    prod")
     assert "CrashLoopBackOff" in text
-    assert re.search(r"Warning\s+BackOff\s+Pod/checkout-api-7d9f8b6c5-abcde", text)
+    assert re.search(r"Warning\s+BackOff\s+\S+ \(x23 over \S+\)\s+kubelet", text)
 
 
 async def test_logs_with_container_tail_previous_and_since(services: Services,

@@ -5,6 +5,7 @@ and CRDs as kube-apiserver does — so kubectl itself runs against it unchanged.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -159,3 +160,26 @@ async def test_version_names_the_server_as_kubectl_does(services: Services,
     result = await services.registry.call("run_kubectl", {"command": "version"})
     assert result.text in theirs  # kubectl adds its own client's version; there is no client
     assert result.text == "Server Version: v1.30.2"
+
+
+DESCRIBED = ["describe pod checkout-api-7d9f8b6c5-abcde", "describe deploy web",
+             "describe pod web-5f6d7c8b9-xyz12", "describe pvc data-pending",
+             "describe pod image-broken-6c7d8e9f0-qwert"]
+
+
+def events_section(text: str) -> str:
+    """From `Events:` on; "<none>" is aligned with the keys above it, which differ still."""
+    section = text[text.index("Events:"):].rstrip()
+    return re.sub(r"^Events:\s+<none>$", "Events: <none>", section)
+
+
+async def test_describe_ends_with_kubectls_events_section(services: Services,
+                                                          tmp_path: Path) -> None:
+    differences = []
+    for command in DESCRIBED:
+        expected = events_section(real_kubectl(tmp_path / "kc", command))
+        result = await services.registry.call("run_kubectl", {"command": command})
+        if events_section(result.text) != expected:
+            differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
+                               f"{events_section(result.text)}")
+    assert not differences, "\n\n".join(differences)

@@ -129,10 +129,26 @@ def describe(obj: Obj, events: Sequence[Obj]) -> str:
             if obj.get(section):
                 body = yaml.safe_dump(_trim(obj[section]), sort_keys=False).rstrip()
                 lines += ["", f"{section.capitalize()}:", _indent(body)]
-    lines += ["", "Events:" + ("  <none>" if not events else "")]
-    if events:
-        lines.append(_indent(events_table(events, with_namespace=False)))
+    lines += ["", describe_events(events)]
     return "\n".join(lines)
+
+
+def describe_events(events: Sequence[Obj]) -> str:
+    """The Events section as kubectl describe prints it (oldest first, two-space columns)."""
+    if not events:
+        return "Events:  <none>"
+    rows = [["Type", "Reason", "Age", "From", "Message"],
+            ["----", "------", "----", "----", "-------"]]
+    for e in sorted(events, key=_event_time):
+        source = e.get("source") or {}
+        origin = ", ".join(filter(None, (source.get("component"), source.get("host")))) or (
+            e.get("reportingComponent") or "")
+        rows.append([e.get("type", ""), e.get("reason", ""), event_interval(e), origin,
+                     (e.get("message") or "").strip()])
+    widths = [max(len(row[i]) for row in rows) + 2 for i in range(4)]
+    return "Events:\n" + "\n".join(
+        "  " + "".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+        + row[4] for row in rows)
 
 
 def _trim(value: Any, depth: int = 0) -> Any:

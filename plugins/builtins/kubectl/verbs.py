@@ -43,7 +43,10 @@ def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
                    else list_objects(api, res, command, namespace))
         for obj in objects[:20]:
             ns = obj["metadata"].get("namespace") or namespace
-            selector = f"involvedObject.name={obj['metadata']['name']}"
+            meta = obj["metadata"]
+            selector = ",".join(f"involvedObject.{k}={v}" for k, v in (  # as kubectl asks
+                ("name", meta["name"]), ("namespace", meta.get("namespace")),
+                ("kind", obj.get("kind") or res.kind), ("uid", meta.get("uid"))) if v)
             related = cluster.request(
                 api, f"/api/v1/namespaces/{ns}/events" if res.namespaced else "/api/v1/events",
                 query={"fieldSelector": selector}, what=f"listing events for {res.kind.lower()} "
