@@ -112,7 +112,8 @@ async def test_node_status_and_json_output(services: Services) -> None:
 
 async def test_describe_shows_the_objects_events(services: Services) -> None:
     text = await kubectl(services, "describe pod checkout-api-7d9f8b6c5-abcde")
-    assert text.startswith("Name:         checkout-api-7d9f8b6c5-abcde\nNamespace:    prod")
+    assert text.startswith("Name:             checkout-api-7d9f8b6c5-abcde\n"
+                           "Namespace:        prod")
     assert "CrashLoopBackOff" in text
     assert re.search(r"Warning\s+BackOff\s+\S+ \(x23 over \S+\)\s+kubelet", text)
 

@@ -183,3 +183,23 @@ async def test_describe_ends_with_kubectls_events_section(services: Services,
             differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
                                f"{events_section(result.text)}")
     assert not differences, "\n\n".join(differences)
+
+
+async def test_describe_pod_is_kubectls_describe(shop: FakeKubernetes, tmp_path: Path) -> None:
+    """Pods have kubectl's describer: every line, alignment included."""
+    kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="prod")
+    services = await make_services(tmp_path, kubeconfig)
+    differences = []
+    try:
+        for command in ("describe pods", "describe pods -n default",
+                        "describe pod checkout-api-7d9f8b6c5-abcde",
+                        "describe po/memhog-0", "describe pods -n shop",
+                        "describe pods -l app=web"):
+            expected = real_kubectl(kubeconfig, command)
+            result = await services.registry.call("run_kubectl", {"command": command})
+            if result.text != expected:
+                differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
+                                   f"{result.text}")
+    finally:
+        await services.close()
+    assert not differences, "\n\n".join(differences)

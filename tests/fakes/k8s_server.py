@@ -20,8 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.fakes import k8s_reviews, k8s_tables
+from tests.fakes import k8s_crds, k8s_reviews, k8s_tables
 from tests.fakes.base import FakeHTTPService, QuietHandler
+from tests.fakes.k8s_selectors import fields_match, labels_match, merge, unsupported_fields
 from tests.fakes.tls import certificates
 
 TOKEN = "fake-k8s-token"
@@ -77,75 +78,6 @@ def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, A
             "message": message, "reason": reason, "details": details, "code": code}
 
 
-def _labels_match(labels: dict[str, str], selector: str) -> bool:
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            if labels.get(key) == value:
-                return False
-        elif "==" in term or "=" in term:
-            key, value = term.replace("==", "=").split("=", 1)
-            if labels.get(key) != value:
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def _field(obj: dict[str, Any], path: str) -> str:
-    value: Any = obj
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return "" if value is None else str(value)
-
-
-def _fields_match(obj: dict[str, Any], selector: str) -> bool:
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        negate = "!=" in term
-        key, value = term.replace("!=", "=").replace("==", "=").split("=", 1)
-        if (_field(obj, key) == value) == negate:
-            return False
-    return True
-
-
-# The field labels kube-apiserver registers per kind (every kind has the metadata ones).
-FIELD_LABELS: dict[str, set[str]] = {
-    "Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-            "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
-            "status.podIPs", "status.nominatedNodeName"},
-    "Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-              "involvedObject.uid", "involvedObject.apiVersion",
-              "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-              "reportingComponent", "source", "type"},
-    "Node": {"spec.unschedulable"}, "Namespace": {"status.phase"},
-    "Secret": {"type"}, "ReplicaSet": {"status.replicas"},
-    "Job": {"status.successful"}, "ReplicationController": {"status.replicas"},
-}
-
-
-def _unsupported_fields(kind: str, selector: str) -> str | None:
-    allowed = {"metadata.name", "metadata.namespace"} | FIELD_LABELS.get(kind, set())
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        key = term.replace("!=", "=").replace("==", "=").split("=", 1)[0]
-        if key not in allowed:
-            return key
-    return None
-
-
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    """JSON merge patch (RFC 7386)."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = value
-
-
 class FakeKubernetes(FakeHTTPService):
     def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",
                                                    FIXTURES / "crds.yaml")) -> None:
@@ -192,7 +124,7 @@ class FakeKubernetes(FakeHTTPService):
                                   tuple(names.get("shortNames") or ()))
         if names.get("categories"):
             self.categories[plural] = tuple(names["categories"])
-        self.printers[plural] = k8s_tables.crd_printer(
+        self.printers[plural] = k8s_crds.crd_printer(
             version.get("additionalPrinterColumns") or [])
         self.objects.setdefault(plural, [])
 
@@ -276,7 +208,7 @@ class FakeKubernetes(FakeHTTPService):
                 if obj in items:
                     items.remove(obj)
             return 200, obj, "application/json"
-        _merge(obj, patch or {})
+        merge(obj, patch or {})
         if scale:
             return 200, {"kind": "Scale", "apiVersion": "autoscaling/v1",
                          "metadata": obj["metadata"],
@@ -298,14 +230,14 @@ class FakeKubernetes(FakeHTTPService):
             return 404, _status(404, "NotFound", f'{plural} "{name}" not found', name=name,
                                 kind=plural), "application/json"
         if query.get("labelSelector"):
-            items = [o for o in items if _labels_match(o["metadata"].get("labels") or {},
+            items = [o for o in items if labels_match(o["metadata"].get("labels") or {},
                                                        query["labelSelector"])]
         if query.get("fieldSelector"):
-            unsupported = _unsupported_fields(kind, query["fieldSelector"])
+            unsupported = unsupported_fields(kind, query["fieldSelector"])
             if unsupported:  # kube-apiserver accepts only the labels each kind registers
                 return 400, _status(400, "BadRequest", "field label not supported: "
                                     f"{unsupported}"), "application/json"
-            items = [o for o in items if _fields_match(o, query["fieldSelector"])]
+            items = [o for o in items if fields_match(o, query["fieldSelector"])]
         return 200, {"kind": f"{kind}List", "apiVersion": group_version,
                      "metadata": {"resourceVersion": "12345"}, "items": items}, (
             "application/json")

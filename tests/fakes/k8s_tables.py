@@ -8,131 +8,20 @@ and one row of cells per object. Kinds without a printer get the server's defaul
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.kube import human_duration
+from tests.fakes.k8s_pods import POD_COLUMNS, pod_row
+from tests.fakes.k8s_time import NOW, parse_time, since
+from tests.fakes.k8s_time import age as _age
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int]  # name, type, priority
-NOW: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def since(value: str | None) -> str:
-    """translateTimestampSince: `<unknown>` for no time."""
-    if not value:
-        return "<unknown>"
-    return human_duration((NOW() - parse_time(value)).total_seconds())
-
-
-def _age(o: Obj) -> str:
-    return since(o["metadata"].get("creationTimestamp"))
 
 
 def _name(o: Obj) -> str:
     return str(o["metadata"]["name"])
-
-
-# -- pods --------------------------------------------------------------------------------
-
-
-def _restartable(container: Obj) -> bool:
-    return container.get("restartPolicy") == "Always"
-
-
-def pod_row(pod: Obj) -> list[Any]:
-    spec, status = pod.get("spec", {}), pod.get("status", {})
-    init_specs = spec.get("initContainers") or []
-    sidecars = {c["name"] for c in init_specs if _restartable(c)}
-    total = len(spec.get("containers") or []) + len(sidecars)
-    ready = restarts = 0
-    last_restart: datetime | None = None
-    reason = status.get("reason") or status.get("phase") or ""
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "PodScheduled" and condition.get("reason") == \
-                "SchedulingGated":
-            reason = "SchedulingGated"
-
-    def note(container: Obj) -> None:
-        nonlocal last_restart
-        finished = ((container.get("lastState") or {}).get("terminated") or {}).get(
-            "finishedAt")
-        if finished and (last_restart is None or parse_time(finished) > last_restart):
-            last_restart = parse_time(finished)
-
-    initializing = False
-    init_statuses = status.get("initContainerStatuses") or []
-    for i, container in enumerate(init_statuses):
-        restarts += container.get("restartCount", 0)
-        note(container)
-        state = container.get("state") or {}
-        terminated, waiting = state.get("terminated"), state.get("waiting")
-        if terminated and terminated.get("exitCode") == 0:
-            continue
-        if container["name"] in sidecars and container.get("started"):
-            if container.get("ready"):
-                ready += 1
-            continue
-        if terminated:
-            reason = ("Init:" + terminated["reason"] if terminated.get("reason") else
-                      f"Init:Signal:{terminated['signal']}" if terminated.get("signal") else
-                      f"Init:ExitCode:{terminated.get('exitCode', 0)}")
-        elif waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
-            reason = "Init:" + waiting["reason"]
-        else:
-            reason = f"Init:{i}/{len(init_specs)}"
-        initializing = True
-        break
-    initialized = any(c.get("type") == "Initialized" and c.get("status") == "True"
-                      for c in status.get("conditions") or [])
-    if not initializing or initialized:
-        has_running = False
-        for container in reversed(status.get("containerStatuses") or []):
-            restarts += container.get("restartCount", 0)
-            note(container)
-            state = container.get("state") or {}
-            waiting, terminated = state.get("waiting"), state.get("terminated")
-            if waiting and waiting.get("reason"):
-                reason = waiting["reason"]
-            elif terminated and terminated.get("reason"):
-                reason = terminated["reason"]
-            elif terminated:
-                reason = (f"Signal:{terminated['signal']}" if terminated.get("signal") else
-                          f"ExitCode:{terminated.get('exitCode', 0)}")
-            elif container.get("ready") and "running" in state:
-                has_running = True
-                ready += 1
-        if reason == "Completed" and has_running:
-            pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                            for c in status.get("conditions") or [])
-            reason = "Running" if pod_ready else "NotReady"
-    if pod["metadata"].get("deletionTimestamp"):
-        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
-    restart_cell = str(restarts)
-    if last_restart is not None:
-        restart_cell = (f"{restarts} ("
-                        f"{human_duration((NOW() - last_restart).total_seconds())} ago)")
-    gates = spec.get("readinessGates") or []
-    gate_cell = "<none>"
-    if gates:
-        true = {c.get("type") for c in status.get("conditions") or []
-                if c.get("status") == "True"}
-        gate_cell = f"{sum(1 for g in gates if g.get('conditionType') in true)}/{len(gates)}"
-    return [_name(pod), f"{ready}/{total}", reason, restart_cell, _age(pod),
-            status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
-            status.get("nominatedNodeName") or "<none>", gate_cell]
-
-
-POD_COLUMNS: list[Column] = [("Name", "string", 0), ("Ready", "string", 0),
-                             ("Status", "string", 0), ("Restarts", "string", 0),
-                             ("Age", "string", 0), ("IP", "string", 1), ("Node", "string", 1),
-                             ("Nominated Node", "string", 1), ("Readiness Gates", "string", 1)]
 
 
 # -- workloads ---------------------------------------------------------------------------
@@ -457,46 +346,6 @@ def default_row(o: Obj) -> list[Any]:
 
 
 DEFAULT_COLUMNS: list[Column] = [("Name", "string", 0), ("Created At", "date", 0)]
-
-
-FILTER = re.compile(r'\[\?\(@\.(\w+)==["\']([^"\']*)["\']\)\]')
-
-
-def jsonpath_value(obj: Obj, path: str) -> Any:
-    """The paths CRDs use for printer columns: `.a.b`, `.a[0].b`, `.a[?(@.k=="v")].b`."""
-    value: Any = obj
-    for token in re.findall(r'\.\w[\w-]*|\[\d+\]|\[\?\(@\.\w+==["\'][^"\']*["\']\)\]', path):
-        if token.startswith("."):
-            value = value.get(token[1:]) if isinstance(value, dict) else None
-        elif token.startswith("[?"):
-            key, wanted = FILTER.match(token).groups()  # type: ignore[union-attr]
-            value = next((item for item in value or [] if isinstance(item, dict)
-                          and str(item.get(key)) == wanted), None)
-        else:
-            index = int(token[1:-1])
-            value = value[index] if isinstance(value, list) and index < len(value) else None
-        if value is None:
-            return None
-    return value
-
-
-def crd_printer(columns: Sequence[Obj]) -> tuple[list[Column], Callable[[Obj], list[Any]]]:
-    """The columns a CRD declares (Age added when it declares none), as the
-    apiextensions table convertor builds them: dates become human durations."""
-    declared = list(columns) or [{"name": "Age", "type": "date",
-                                  "jsonPath": ".metadata.creationTimestamp"}]
-    definitions = [("Name", "string", 0)] + [
-        (c["name"], c.get("type", "string"), c.get("priority", 0)) for c in declared]
-
-    def row(o: Obj) -> list[Any]:
-        cells: list[Any] = [_name(o)]
-        for column in declared:
-            value = jsonpath_value(o, column["jsonPath"])
-            if column.get("type") == "date" and isinstance(value, str):
-                value = since(value)
-            cells.append(value)
-        return cells
-    return definitions, row
 
 
 def table(kind: str, items: Sequence[Obj], printer: tuple[list[Column],

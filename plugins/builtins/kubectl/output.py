@@ -129,26 +129,53 @@ def describe(obj: Obj, events: Sequence[Obj]) -> str:
             if obj.get(section):
                 body = yaml.safe_dump(_trim(obj[section]), sort_keys=False).rstrip()
                 lines += ["", f"{section.capitalize()}:", _indent(body)]
-    lines += ["", describe_events(events)]
+    lines += ["", tabwrite(describe_events_lines(events))]
     return "\n".join(lines)
 
 
-def describe_events(events: Sequence[Obj]) -> str:
-    """The Events section as kubectl describe prints it (oldest first, two-space columns)."""
+def describe_events_lines(events: Sequence[Obj]) -> list[str]:
+    """The Events section as kubectl describe writes it (tab-separated; oldest first)."""
     if not events:
-        return "Events:  <none>"
-    rows = [["Type", "Reason", "Age", "From", "Message"],
-            ["----", "------", "----", "----", "-------"]]
+        return ["Events:\t<none>"]
+    lines = ["Events:", "  Type\tReason\tAge\tFrom\tMessage",
+             "  ----\t------\t----\t----\t-------"]
     for e in sorted(events, key=_event_time):
         source = e.get("source") or {}
         origin = ", ".join(filter(None, (source.get("component"), source.get("host")))) or (
             e.get("reportingComponent") or "")
-        rows.append([e.get("type", ""), e.get("reason", ""), event_interval(e), origin,
-                     (e.get("message") or "").strip()])
-    widths = [max(len(row[i]) for row in rows) + 2 for i in range(4)]
-    return "Events:\n" + "\n".join(
-        "  " + "".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-        + row[4] for row in rows)
+        lines.append("  " + "\t".join([e.get("type", ""), e.get("reason", ""),
+                                        event_interval(e), origin,
+                                        (e.get("message") or "").strip()]))
+    return lines
+
+
+def tabwrite(lines: Sequence[str]) -> str:
+    """Go's tabwriter (minwidth 0, padding 2, no flags), as kubectl describe aligns: a
+    column's width is set by each run of consecutive lines that have a cell there; a
+    line's last cell is free."""
+    rows = [line.split("\t") for line in lines]
+    widths: list[list[int]] = [[0] * (len(row) - 1) for row in rows]
+    _widths(rows, widths, 0, 0, len(rows))
+    return "\n".join("".join(cell.ljust(width) for cell, width in zip(row, widths[i],
+                                                                       strict=False))
+                     + row[-1] for i, row in enumerate(rows))
+
+
+def _widths(rows: list[list[str]], widths: list[list[int]], column: int, start: int,
+            stop: int) -> None:
+    i = start
+    while i < stop:
+        if len(rows[i]) - 1 <= column:
+            i += 1
+            continue
+        end = i
+        while end < stop and len(rows[end]) - 1 > column:
+            end += 1
+        width = max(len(rows[r][column]) for r in range(i, end)) + 2
+        for r in range(i, end):
+            widths[r][column] = width
+        _widths(rows, widths, column + 1, i, end)
+        i = end
 
 
 def _trim(value: Any, depth: int = 0) -> Any:

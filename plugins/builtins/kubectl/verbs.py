@@ -11,6 +11,7 @@ from kubernetes import client
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 
+from . import describe as describers
 from . import extras, logs, output
 from .command import Command, Refused
 from .get import get, list_objects, read_object, targets, where
@@ -51,8 +52,11 @@ def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
                 api, f"/api/v1/namespaces/{ns}/events" if res.namespaced else "/api/v1/events",
                 query={"fieldSelector": selector}, what=f"listing events for {res.kind.lower()} "
                 f"{obj['metadata']['name']}").get("items", [])
-            pieces.append(output.describe(obj, related))
-    return "\n\n\n".join(pieces) or f"No {command.args[0]} found."
+            pieces.append(describers.describe_pod(obj, related) if res.kind == "Pod"
+                          else output.describe(obj, related))
+    return "\n\n\n".join(pieces) or (
+        f"No resources found in {namespace} namespace." if not command.all_namespaces
+        else "No resources found")
 
 
 def events(api: client.ApiClient, command: Command, namespace: str) -> str:
