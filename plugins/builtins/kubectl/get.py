@@ -24,28 +24,23 @@ def where(namespace: str | None, all_namespaces: bool) -> str:
 
 def list_objects(api: client.ApiClient, res: Resource, command: Command,
                  namespace: str) -> list[Obj]:
-    path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
-            if res.namespaced and not command.all_namespaces else
-            f"{res.path_prefix}/{res.plural}")
-    what = f"listing {res.plural}" + (f" {where(namespace, command.all_namespaces)}"
-                                      if res.namespaced else "")
-    data = cluster.request(api, path, query={"labelSelector": command.selector,
-                                             "fieldSelector": command.field_selector},
-                           what=what)
+    data = cluster.request(api, _list_path(res, command, namespace),
+                           query={"labelSelector": command.selector,
+                                  "fieldSelector": command.field_selector},
+                           what=_listing(res, command, namespace))
     items = data.get("items", [])
     for item in items:
         item.setdefault("kind", res.kind)
-    return items
+    return [output.mask_secret(item) for item in items]
 
 
 def read_object(api: client.ApiClient, res: Resource, name: str, namespace: str) -> Obj:
-    path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}" if res.namespaced
-            else f"{res.path_prefix}/{res.plural}/{name}")
-    what = f"getting {res.kind.lower()} {name}" + (f" in namespace {namespace}"
-                                                   if res.namespaced else "")
-    obj = cluster.request(api, path, what=what)
+    """One object, as every output sees it: a Secret's values already masked (the one
+    place they are, so that no output form can forget)."""
+    obj = cluster.request(api, _object_path(res, name, namespace),
+                          what=_getting(res, name, namespace))
     obj.setdefault("kind", res.kind)
-    return obj
+    return output.mask_secret(obj)
 
 
 def targets(api: client.ApiClient, args: Sequence[str]) -> list[tuple[Resource, list[str]]]:
@@ -71,18 +66,24 @@ def _table(api: client.ApiClient, res: Resource, command: Command, namespace: st
     query = {"labelSelector": command.selector, "fieldSelector": command.field_selector,
              "includeObject": "Object" if command.sort_by else None}  # to sort by any field
     if not names:
-        path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
-                if res.namespaced and not command.all_namespaces else
-                f"{res.path_prefix}/{res.plural}")
-        return cluster.request(api, path, query=query, accept=cluster.TABLE,
-                               what=f"listing {res.plural}" + (
-                                   f" {where(namespace, command.all_namespaces)}"
-                                   if res.namespaced else ""))
+        return cluster.request(api, _list_path(res, command, namespace), query=query,
+                               accept=cluster.TABLE, what=_listing(res, command, namespace))
     tables = [cluster.request(api, _object_path(res, name, namespace), accept=cluster.TABLE,
                               what=_getting(res, name, namespace)) for name in names]
     first = dict(tables[0])
     first["rows"] = [row for t in tables for row in t.get("rows") or []]
     return first
+
+
+def _list_path(res: Resource, command: Command, namespace: str) -> str:
+    return (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
+            if res.namespaced and not command.all_namespaces else
+            f"{res.path_prefix}/{res.plural}")
+
+
+def _listing(res: Resource, command: Command, namespace: str) -> str:
+    return f"listing {res.plural}" + (f" {where(namespace, command.all_namespaces)}"
+                                      if res.namespaced else "")
 
 
 def _object_path(res: Resource, name: str, namespace: str) -> str:
@@ -128,8 +129,8 @@ def _nothing(wanted: list[tuple[Resource, list[str]]], command: Command, namespa
 
 def _from_objects(api: client.ApiClient, command: Command, namespace: str,
                   wanted: list[tuple[Resource, list[str]]]) -> str:
-    """The forms built from whole objects, every Secret masked first."""
-    found = [(res, output.mask_secret(o)) for res, names in wanted for o in (
+    """The forms built from whole objects (masked as they were read)."""
+    found = [(res, o) for res, names in wanted for o in (
         [read_object(api, res, n, namespace) for n in names] if names
         else list_objects(api, res, command, namespace))]
     if command.sort_by:
@@ -163,8 +164,7 @@ def _custom_columns(spec: str, objects: list[Obj], no_headers: bool) -> str:
         columns.append((header, path))
     rows = [[",".join(jsonpath.text_of(v) for v in jsonpath.values(path, o)) or "<none>"
              for _, path in columns] for o in objects]
-    text = output.table([h for h, _ in columns], rows)
-    return "\n".join(text.splitlines()[1:]) if no_headers else text
+    return output.table([h for h, _ in columns], rows, show_headers=not no_headers)
 
 
 def _sorted(items: list[Any], path: str, *, key: Any) -> list[Any]:

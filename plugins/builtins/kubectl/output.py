@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,12 +26,14 @@ def age(timestamp: str | None, now: datetime | None = None) -> str:
     return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [list(headers), *rows]]
-    return "\n".join(lines)
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+          show_headers: bool = True) -> str:
+    """kubectl's table layout; without headers the widths come from the rows alone, as
+    kubectl's tabwriter has them with --no-headers."""
+    shown = [list(headers), *rows] if show_headers else [list(r) for r in rows]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(headers))] if shown else []
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in shown)
 
 
 def event_interval(e: Obj) -> str:
@@ -66,7 +67,6 @@ def events_table(events: Sequence[Obj], *, with_namespace: bool) -> str:
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-MASKED = re.compile(r"<\d+ bytes>")  # masking twice must not measure the mask
 
 
 def mask_secret(obj: Obj) -> Obj:
@@ -76,8 +76,7 @@ def mask_secret(obj: Obj) -> Obj:
     masked = dict(obj)
     for key in ("data", "stringData"):
         if obj.get(key):
-            masked[key] = {k: v if MASKED.fullmatch(str(v)) else
-                           f"<{_size(v, key == 'data')} bytes>" for k, v in obj[key].items()}
+            masked[key] = {k: f"<{_size(v, key == 'data')} bytes>" for k, v in obj[key].items()}
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if LAST_APPLIED in annotations:  # `kubectl apply` keeps the whole manifest there
         masked["metadata"] = {**obj["metadata"], "annotations": {
@@ -95,7 +94,7 @@ def _size(value: str, encoded: bool) -> int:
 
 
 def _clean(obj: Obj) -> Obj:
-    obj = mask_secret(obj)
+    """Without managedFields (callers have masked Secrets already)."""
     metadata = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
     return {**obj, "metadata": metadata}
 
@@ -110,8 +109,8 @@ def serialise(objects: Sequence[Obj], *, fmt: str, single: bool) -> str:
 
 
 def describe(obj: Obj, events: Sequence[Obj]) -> str:
-    """A readable summary like `kubectl describe`: metadata, key spec/status, events."""
-    obj = mask_secret(obj)
+    """A readable summary like `kubectl describe`: metadata, key spec/status, events (the
+    object comes masked from get.read_object/list_objects)."""
     meta = obj["metadata"]
     lines = [f"Name:         {meta['name']}"]
     if meta.get("namespace"):

@@ -50,12 +50,4 @@ def render(table: Obj, res: Resource, *, wide: bool, with_namespace: bool,
     headers = (["NAMESPACE"] if with_namespace else []) + headers + [
         key.rsplit("/", 1)[-1].upper() for key in label_columns] + (
         ["LABELS"] if show_labels else [])
-    if no_headers:  # widths come from the rows alone, as kubectl's tabwriter has them
-        widths = _widths(rows)
-        return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-                         .rstrip() for row in rows)
-    return output.table(headers, rows)
-
-
-def _widths(rows: list[list[str]]) -> list[int]:
-    return [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return output.table(headers, rows, show_headers=not no_headers)
