@@ -88,9 +88,7 @@ class Installer:
     async def open_uploads(self, me: Owner) -> str | None:
         """Look who owns the uploads directory; the sentence saying whose it is when it
         belongs to another database (then nothing is installed or deleted there)."""
-        has_versions = any(Path(path).parts[:1] == (UPLOADS,)
-                           for path in await self.manager.store.upload_paths())
-        return self.files.open(me, has_versions=has_versions)
+        return self.files.open(me, has_versions=await self.manager.store.has_uploads())
 
     def sweep(self) -> list[Path]:
         """Remove what interrupted installs left in the staging area (nothing else)."""

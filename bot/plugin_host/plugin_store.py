@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 
 from bot.errors import NotFoundError
-from bot.plugin_host.protocol import STATUS_ERROR
+from bot.plugin_host.protocol import STATUS_ERROR, PluginSource
 from bot.plugin_host.versions import check_new_version
 from bot.store import Database
 from bot.store.models import PluginRow
@@ -43,6 +43,10 @@ class PluginStore:
                 return None
             row.consecutive_failures = row.consecutive_failures + 1 if failed else 0
             return row.consecutive_failures
+
+    async def has_uploads(self) -> bool:
+        async with self.db.read() as session:
+            return await PluginRepository(session).any_of_source(PluginSource.UPLOAD)
 
     async def upload_paths(self) -> set[str]:
         """Every installed version's path (relative to the plugins dir)."""

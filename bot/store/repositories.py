@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -40,6 +40,11 @@ class PluginRepository:
             select(PluginRow.sandbox_uid).where(PluginRow.sandbox_uid.is_not(None)))
         ).scalars().all())
         return next((uid for uid in candidates if uid not in taken), None)
+
+    async def any_of_source(self, source: str) -> bool:
+        """Whether any plugin of this source exists (one indexed query, no rows loaded)."""
+        query = select(exists().where(PluginRow.source == source))
+        return bool((await self.session.execute(query)).scalar())
 
     def add(self, row: PluginRow) -> None:
         self.session.add(row)
