@@ -22,7 +22,7 @@ from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
 from bot.plugin_host.upload_dir import UploadDir
-from bot.store.database import Database
+from bot.store.database import Database, sqlite_file
 from bot.store.migrate import revisions
 from bot.store.repositories import database_id
 
@@ -36,6 +36,13 @@ def get_tools():
                         "parameters": {"type": "object", "properties": {}}},
              "handler": lambda: "pong"}]
 '''
+
+
+@dataclass
+class Found:
+    """What one check learns that a later one uses (the database is opened once)."""
+
+    database_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,20 +62,21 @@ async def diagnose() -> list[Check]:
     except ConfigError as exc:
         return [Check("settings", False, str(exc))]
     checks = [Check("settings", True, messages.doctor_settings_ok())]
-    steps: list[Callable[[Settings], Awaitable[Check]]] = [
+    found = Found()
+    steps: list[Callable[[Settings, Found], Awaitable[Check]]] = [
         check_database, check_plugins_dir, check_sandbox, check_slack, check_model,
         check_cluster]
     for step in steps:
         try:
-            checks.append(await asyncio.wait_for(step(settings), CHECK_TIMEOUT))
+            checks.append(await asyncio.wait_for(step(settings, found), CHECK_TIMEOUT))
         except TimeoutError:
             checks.append(Check(step.__name__.removeprefix("check_"), False,
                                 messages.doctor_timed_out(CHECK_TIMEOUT)))
     return checks
 
 
-async def check_database(settings: Settings) -> Check:
-    path = _sqlite_path(settings.database_url)  # never created by a check
+async def check_database(settings: Settings, found: Found) -> Check:
+    path = sqlite_file(settings.database_url)  # never created by a check
     if path is not None and not path.exists():
         return Check("database", False, messages.doctor_no_database(path))
     try:
@@ -81,8 +89,8 @@ async def check_database(settings: Settings) -> Check:
         if current != head:
             return Check("database", False, messages.doctor_migrations_pending(
                 db.label, current, head))
-        async with db.write():
-            pass  # BEGIN IMMEDIATE: the write lock can be taken (not read-only, not locked)
+        async with db.write() as session:  # BEGIN IMMEDIATE: not read-only, not locked
+            found.database_id = await database_id(session)
         return Check("database", True, messages.doctor_database_ok(db.label, head))
     except BotError as exc:
         return Check("database", False, str(exc))
@@ -90,23 +98,14 @@ async def check_database(settings: Settings) -> Check:
         await db.dispose()
 
 
-def _sqlite_path(url: str) -> Path | None:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database).expanduser().resolve()
-
-
-async def check_plugins_dir(settings: Settings) -> Check:
+async def check_plugins_dir(settings: Settings, found: Found) -> Check:
     root = settings.plugins_dir
     builtins = sorted(discover(root / BUILTINS))
     if not builtins:
         return Check("plugins", False, messages.doctor_no_builtins(root))
     files = UploadDir(root)
     owner = files.read_owner()
-    mine = await _database_id(settings)
+    mine = found.database_id
     if owner is not None and mine is not None and owner.database_id != mine:
         return Check("plugins", False, messages.uploads_owned_elsewhere(root / UPLOADS,
                                                                        owner.database))
@@ -115,21 +114,7 @@ async def check_plugins_dir(settings: Settings) -> Check:
     return Check("plugins", True, messages.doctor_plugins_ok(root, builtins, whose))
 
 
-async def _database_id(settings: Settings) -> str | None:
-    path = _sqlite_path(settings.database_url)
-    if path is not None and not path.exists():
-        return None
-    db = Database(settings.database_url)
-    try:
-        async with db.read() as session:
-            return await database_id(session)
-    except (BotError, LookupError):
-        return None
-    finally:
-        await db.dispose()
-
-
-async def check_sandbox(settings: Settings) -> Check:
+async def check_sandbox(settings: Settings, found: Found) -> Check:
     from bot.app import WorkerFactory
     from bot.plugin_host.sandbox_detect import Unavailable
 
@@ -158,7 +143,7 @@ def _write_probe_plugin() -> Path:
     return folder
 
 
-async def check_slack(settings: Settings) -> Check:
+async def check_slack(settings: Settings, found: Found) -> Check:
     if settings.slack_bot_token is None:
         return Check("slack", None, messages.doctor_skipped("SLACK_BOT_TOKEN"))
     from slack_sdk.web.async_client import AsyncWebClient
@@ -179,7 +164,7 @@ async def check_slack(settings: Settings) -> Check:
                                                          identity.get("team")))
 
 
-async def check_model(settings: Settings) -> Check:
+async def check_model(settings: Settings, found: Found) -> Check:
     if not settings.llm_configured:
         return Check("model", None, messages.doctor_skipped("OPENAI_API_KEY or OPENAI_BASE_URL"))
     from bot.agent.llm import OPENAI_URL
@@ -202,7 +187,7 @@ async def check_model(settings: Settings) -> Check:
                  messages.doctor_model_ok(base, settings.openai_model, found, len(models)))
 
 
-async def check_cluster(settings: Settings) -> Check:
+async def check_cluster(settings: Settings, found: Found) -> Check:
     from bot import kube
 
     kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG")

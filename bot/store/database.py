@@ -44,10 +44,8 @@ class Database:
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self.path: Path | None = None  # the SQLite file, absolute
+        self.path = sqlite_file(url)  # the SQLite file, absolute
         self.created = False  # whether opening it created the file
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            self.path = Path(parsed.database).expanduser().resolve()
         self.label = str(self.path) if self.path else parsed.render_as_string(
             hide_password=True)
         if self.path is not None:
@@ -124,6 +122,14 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of the SQLite file a URL names; None for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
 
 
 def _create_private(path: Path) -> bool:
