@@ -96,8 +96,9 @@ def _logging_order(pod: Obj) -> tuple[Any, ...]:
     phase = {"Running": 0, "Unknown": 1, "Pending": 2}.get(status.get("phase", ""), 3)
     restarts = max((c.get("restartCount", 0) for c in status.get("containerStatuses") or []),
                    default=0)
+    ready_since = (ready or {}).get("lastTransitionTime") if is_ready else None
     return (not pod.get("spec", {}).get("nodeName"), phase, not is_ready,
-            (ready or {}).get("lastTransitionTime") or "~" if is_ready else "~", -restarts,
+            ready_since or "~", -restarts,  # "~" sorts after any timestamp
             pod["metadata"].get("creationTimestamp") or "~")
 
 
