@@ -53,7 +53,12 @@ class Resource:
 
 
 class ClusterError(Exception):
-    """An API failure in one sentence that names what was being done."""
+    """An API failure in one sentence that names what was being done; `reason` is the API
+    server's own message, when it gave one."""
+
+    def __init__(self, sentence: str, reason: str = "") -> None:
+        super().__init__(sentence)
+        self.reason = reason
 
 
 def discovery(api: client.ApiClient) -> Any:
@@ -175,7 +180,7 @@ def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = 
                                 _request_timeout=(REQUEST_TIMEOUT[0], read_timeout))
         data = response.read()
     except ApiException as exc:
-        raise ClusterError(_api_error(exc.status, exc.body, what)) from None
+        raise ClusterError(_api_error(exc.status, exc.body, what), _message(exc.body)) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         # urllib3 wraps the last failure of its retries in MaxRetryError
         cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
@@ -185,16 +190,20 @@ def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = 
         raise ClusterError(f"The Kubernetes API server at {server(api)} is unreachable "
                            f"(while {what}).") from None
     if response.status >= 400:
-        raise ClusterError(_api_error(response.status, data, what))
+        raise ClusterError(_api_error(response.status, data, what), _message(data))
     text = data.decode("utf-8", errors="replace")
     return text if raw else json.loads(text)
 
 
-def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
+def _message(body: bytes | str | None) -> str:
     try:
-        message = json.loads(body or "{}").get("message", "")
+        return str(json.loads(body or "{}").get("message", ""))
     except (TypeError, ValueError, AttributeError):
-        message = ""
+        return ""
+
+
+def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
+    message = _message(body)
     if status == 401:
         return f"The cluster rejected the bot's credentials (HTTP 401) while {what}."
     if status == 403:

@@ -95,7 +95,8 @@ _PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str], Replacement]] = [
      rf"\g<key>\g<q>{MASK}\g<q>"),
     # key: value unquoted (YAML): the value runs to the end of the line or a , ; { }
     (_KEY_ROOTS, re.compile(rf"""(?ix)(?P<key>(?:{_KEYWORDS})\b[ \t]*:[ \t]*)
-                    (?!\[REDACTED\]|<?\d+\ bytes\b)  # kubectl's own "<18 bytes>" stays
+                    (?!\[REDACTED\]|<?\d+\ bytes\b|<set\ to\ the\ key\ )  # kubectl's "<18
+                    # bytes>" and describe's "<set to the key 'k' in secret 's'>" stay
                     (?P<value>[^\s"',;}}{{][^\n"',;}}{{]*[^\s"',;}}{{])"""),
      rf"\g<key>{MASK}"),
     # key=value unquoted (env, query strings, flags): up to the next space

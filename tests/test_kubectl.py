@@ -13,7 +13,7 @@ import yaml
 from bot.app import Services, build_services
 from bot.config import load_settings
 from tests.conftest import REPO
-from tests.fakes.k8s_server import FakeKubernetes
+from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 
 SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=",
                  "YXBwbGllZC10b2tlbi12YWx1ZQ==", "applied-token-value")
@@ -209,6 +209,24 @@ async def test_secret_shows_keys_and_sizes(services: Services) -> None:
     assert data["data"] == {"username": "<8 bytes>", "password": "<15 bytes>"}
     described = await kubectl(services, "describe secret db-credentials")
     assert "password:  15 bytes" in described
+
+
+async def test_describe_hides_a_service_account_token_that_kubectl_would_print(
+        tmp_path: Path) -> None:
+    """kubectl describe prints a service-account token in full; the bot shows its size."""
+    fake = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "describe.yaml"]).start()
+    services = await make_services(tmp_path, fake.kubeconfig(tmp_path / "kc", namespace="ops"))
+    try:
+        for command in ("describe secret exporter-sa-token", "describe secrets",
+                        "get secret exporter-sa-token -o yaml"):
+            text = await kubectl(services, command)
+            assert "exporter-sa-token" in text  # the Secret was there to leak
+            assert "sa-token-value" not in text and "ZXlKaGJHY2" not in text
+        described = await kubectl(services, "describe secret exporter-sa-token")
+        assert "token:      60 bytes" in described
+    finally:
+        await services.close()
+        fake.stop()
 
 
 async def test_namespace_deny_and_allow_lists(tmp_path: Path,

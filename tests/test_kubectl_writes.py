@@ -117,4 +117,4 @@ async def test_writes_to_missing_objects_are_one_sentence(writable: Services) ->
     result = await writable.registry.call("kubectl_scale", {
         "kind": "statefulset", "name": "ghost", "namespace": "prod", "replicas": 1})
     assert result.text == ('Not found while scaling statefulset ghost in namespace prod: '
-                           'statefulsets "ghost" not found.')
+                           'statefulsets.apps "ghost" not found.')

@@ -82,6 +82,13 @@ def test_kubernetes_secret_json_data() -> None:
     assert masked["metadata"] == {"name": "db"}
 
 
+def test_describes_reference_to_a_secret_key_stays_but_a_literal_value_goes() -> None:
+    """kubectl describe names where a variable comes from; that is not the secret."""
+    reference = "      API_TOKEN:  <set to the key 'token' in secret 'exporter-token'>"
+    assert redact(reference) == reference
+    assert redact("      API_TOKEN:  abc123def") == f"      API_TOKEN:  {MASK}"
+
+
 def test_configmap_data_is_not_touched() -> None:
     text = "kind: ConfigMap\ndata:\n  LOG_LEVEL: debug\n"
     assert redact(text) == text

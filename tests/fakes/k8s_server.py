@@ -227,7 +227,9 @@ class FakeKubernetes(FakeHTTPService):
             for obj in items:
                 if obj["metadata"]["name"] == name:
                     return 200, obj, "application/json"
-            return 404, _status(404, "NotFound", f'{plural} "{name}" not found', name=name,
+            group = group_version.rpartition("/")[0]  # kube-apiserver names the group
+            qualified = f"{plural}.{group}" if group else plural
+            return 404, _status(404, "NotFound", f'{qualified} "{name}" not found', name=name,
                                 kind=plural), "application/json"
         if query.get("labelSelector"):
             items = [o for o in items if labels_match(o["metadata"].get("labels") or {},

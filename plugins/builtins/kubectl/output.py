@@ -26,6 +26,12 @@ def age(timestamp: str | None, now: datetime | None = None) -> str:
     return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
 
 
+def human_between(start: str, end: str) -> str:
+    """How long from one timestamp to another, as kubectl prints durations."""
+    first, last = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+    return human_duration((last - first).total_seconds())
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
           show_headers: bool = True) -> str:
     """kubectl's table layout; without headers the widths come from the rows alone, as
@@ -108,30 +114,6 @@ def serialise(objects: Sequence[Obj], *, fmt: str, single: bool) -> str:
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=False).rstrip()
 
 
-def describe(obj: Obj, events: Sequence[Obj]) -> str:
-    """A readable summary like `kubectl describe`: metadata, key spec/status, events (the
-    object comes masked from get.read_object/list_objects)."""
-    meta = obj["metadata"]
-    lines = [f"Name:         {meta['name']}"]
-    if meta.get("namespace"):
-        lines.append(f"Namespace:    {meta['namespace']}")
-    labels = meta.get("labels") or {}
-    lines.append("Labels:       " + ("\n              ".join(f"{k}={v}" for k, v in
-                                                               labels.items()) or "<none>"))
-    lines.append(f"Created:      {meta.get('creationTimestamp', '')} "
-                 f"({age(meta.get('creationTimestamp'))} ago)")
-    if obj.get("kind") == "Secret":
-        lines += ["Type:         " + obj.get("type", "Opaque"), "", "Data", "===="]
-        lines += [f"{k}:  {v.strip('<>')}" for k, v in (obj.get("data") or {}).items()]
-    else:
-        for section in ("spec", "status"):
-            if obj.get(section):
-                body = yaml.safe_dump(_trim(obj[section]), sort_keys=False).rstrip()
-                lines += ["", f"{section.capitalize()}:", _indent(body)]
-    lines += ["", tabwrite(describe_events_lines(events))]
-    return "\n".join(lines)
-
-
 def describe_events_lines(events: Sequence[Obj]) -> list[str]:
     """The Events section as kubectl describe writes it (tab-separated; oldest first)."""
     if not events:
@@ -175,15 +157,3 @@ def _widths(rows: list[list[str]], widths: list[list[int]], column: int, start: 
             widths[r][column] = width
         _widths(rows, widths, column + 1, i, end)
         i = end
-
-
-def _trim(value: Any, depth: int = 0) -> Any:
-    if isinstance(value, dict):
-        return {k: _trim(v, depth + 1) for k, v in value.items() if k != "managedFields"}
-    if isinstance(value, list) and len(value) > 20:
-        return [*value[:20], f"... {len(value) - 20} more"]
-    return value
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())

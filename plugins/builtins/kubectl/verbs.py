@@ -52,8 +52,7 @@ def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
                 api, f"/api/v1/namespaces/{ns}/events" if res.namespaced else "/api/v1/events",
                 query={"fieldSelector": selector}, what=f"listing events for {res.kind.lower()} "
                 f"{obj['metadata']['name']}").get("items", [])
-            pieces.append(describers.describe_pod(obj, related) if res.kind == "Pod"
-                          else output.describe(obj, related))
+            pieces.append(describers.describe_object(api, {"kind": res.kind, **obj}, related))
     return "\n\n\n".join(pieces) or (
         f"No resources found in {namespace} namespace." if not command.all_namespaces
         else "No resources found")
