@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from . import describe as describers
 from . import extras, logs, output
 from .command import Command, Refused
 from .get import get, list_objects, read_object, targets, where
+from .quantity import Quantity
 
 Obj = dict[str, Any]
 
@@ -117,25 +117,12 @@ def top(api: client.ApiClient, command: Command, namespace: str) -> str:
 
 
 MI = 2**20
-SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-            "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9,
-            "T": 1e12, "P": 1e15, "E": 1e18}
-
-
-def _quantity(value: str) -> float:
-    """A Kubernetes quantity ("250m", "1.5Gi", "120000000n") as a number."""
-    for suffix in sorted(SUFFIXES, key=len, reverse=True):
-        if value.endswith(suffix):
-            return float(value[: -len(suffix)]) * SUFFIXES[suffix]
-    return float(value)
-
-
 def _millicores(value: str) -> int:
-    return math.ceil(round(_quantity(value) * 1000, 6))  # Quantity.MilliValue rounds up
+    return Quantity.parse(value).milli()
 
 
 def _bytes(value: str) -> int:
-    return math.ceil(round(_quantity(value), 6))
+    return Quantity.parse(value).whole()
 
 
 def _pct(used: int, total: int) -> str:
