@@ -55,6 +55,8 @@ GET_COMMANDS = [
     "auth can-i list pods", "auth can-i list pods -n secure", "auth can-i delete pods",
     "auth can-i get deployments.apps", "auth can-i list pods -A",
     "auth can-i get pod/web-5f6d7c8b9-xyz12", "auth can-i watch ro", "auth whoami",
+    "auth can-i --list", "auth can-i --list -n secure", "auth can-i --list --no-headers",
+    "get pods -o custom-columns=N:.metadata.name,P:.spec.priority --no-headers",
     "get --raw /healthz", "get --raw /readyz", "get --raw /version",
     "top pods", "top nodes", "top pods -A", "top po -n kube-system",
     "rollout status deployment/web", "rollout history deployment/web",

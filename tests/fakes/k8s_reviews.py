@@ -15,6 +15,19 @@ REVIEW_RESOURCES = {
     "authentication.k8s.io/v1": [("selfsubjectreviews", "SelfSubjectReview")],
 }
 HEALTH = ("/healthz", "/readyz", "/livez")
+# What a read-only ClusterRole plus the default system:basic-user and discovery roles give a
+# service account; a forbidden namespace keeps only the cluster-wide part.
+REVIEW_RULES = [
+    {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+     "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+    {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"],
+     "resources": ["selfsubjectreviews"]},
+]
+READ_RULES = [{"verbs": ["get", "list", "watch"], "apiGroups": ["*"], "resources": ["*"]}]
+NON_RESOURCE_RULES = [
+    {"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz",
+                                           "/livez", "/openapi", "/openapi/*", "/readyz",
+                                           "/version", "/version/"]}]
 
 
 def allowed(fake: Any, verb: str, resource: str, namespace: str | None) -> bool:
@@ -50,6 +63,13 @@ def create(fake: Any, path: str, body: Any) -> tuple[int, Any, str] | None:
         return 201, {"kind": "SelfSubjectAccessReview", "apiVersion":
                      "authorization.k8s.io/v1", "metadata": {}, "spec": spec,
                      "status": status}, "application/json"
+    if path == "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews":
+        namespace = spec.get("namespace") or ""
+        rules = REVIEW_RULES + ([] if namespace in fake.forbidden_namespaces else READ_RULES)
+        return 201, {"kind": "SelfSubjectRulesReview", "apiVersion":
+                     "authorization.k8s.io/v1", "metadata": {}, "spec": spec,
+                     "status": {"resourceRules": rules, "nonResourceRules": NON_RESOURCE_RULES,
+                                "incomplete": False}}, "application/json"
     if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews":
         return 201, {"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1",
                      "metadata": {}, "status": {"userInfo": {

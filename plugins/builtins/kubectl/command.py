@@ -27,7 +27,7 @@ WATCH_FLAGS = ("--watch", "-w")  # kubectl bool flags: --watch=false is the only
 BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
               "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
               "--show-labels": "show_labels", "--no-headers": "no_headers",
-              "--timestamps": "timestamps", "--prefix": "prefix"}
+              "--timestamps": "timestamps", "--prefix": "prefix", "--list": "list_rules"}
 
 
 class Refused(Exception):
@@ -58,6 +58,7 @@ class Command:
     types: list[str] = field(default_factory=list)
     no_headers: bool = False
     label_columns: list[str] = field(default_factory=list)
+    list_rules: bool = False  # auth can-i --list
 
 
 def parse(line: str) -> Command:

@@ -15,6 +15,7 @@ from .command import Command, Refused
 
 RAW_PATHS = ("/healthz", "/readyz", "/livez", "/version")
 ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+RULES_REVIEW = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
@@ -23,7 +24,10 @@ def auth(api: client.ApiClient, command: Command, namespace: str) -> str:
     if action == "whoami":
         return _whoami(api)
     if action != "can-i":
-        raise Refused("Use `auth can-i VERB RESOURCE [-n NS]` or `auth whoami`.")
+        raise Refused("Use `auth can-i VERB RESOURCE [-n NS]`, `auth can-i --list` or "
+                      "`auth whoami`.")
+    if command.list_rules:
+        return _rules(api, namespace, headers=not command.no_headers)
     if len(rest) < 2:
         raise Refused("`auth can-i` needs a verb and a resource, e.g. `auth can-i list pods "
                       "-n prod`.")
@@ -41,6 +45,72 @@ def auth(api: client.ApiClient, command: Command, namespace: str) -> str:
                                    "spec": {"resourceAttributes": attributes}},
                              what=f"asking whether the bot may {verb} {res.plural}")
     return "yes" if (review.get("status") or {}).get("allowed") else "no"
+
+
+def _rules(api: client.ApiClient, namespace: str, *, headers: bool) -> str:
+    """`auth can-i --list`: the rules review, broken down to one verb per resource, simple
+    rules merged again, sorted as kubectl sorts them."""
+    review = cluster.request(api, RULES_REVIEW, method="POST", content_type="application/json",
+                             body={"apiVersion": "authorization.k8s.io/v1",
+                                   "kind": "SelfSubjectRulesReview",
+                                   "spec": {"namespace": namespace}},
+                             what=f"asking what the bot may do in namespace {namespace}")
+    status = review.get("status") or {}
+    rules = _compact([piece for rule in status.get("resourceRules") or []
+                      for piece in _breakdown(rule)])
+    rules += [{"verbs": [verb], "nonResourceURLs": [url]}
+              for rule in status.get("nonResourceRules") or []
+              for url in rule.get("nonResourceURLs") or [] for verb in rule.get("verbs") or []]
+    rows = [[_resource_group(r), _go_list(r.get("nonResourceURLs")),
+             _go_list(r.get("resourceNames")), _go_list(r["verbs"])]
+            for r in sorted(rules, key=_rule_string)]
+    text = output.table(["Resources", "Non-Resource URLs", "Resource Names", "Verbs"], rows,
+                        show_headers=headers)
+    if status.get("incomplete"):
+        text = f"Warning: the list may be incomplete: {status.get('evaluationError', '')}\n" \
+            + text
+    return text
+
+
+def _breakdown(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    names = rule.get("resourceNames") or [None]
+    return [{"verbs": [verb], "apiGroups": [group], "resources": [resource],
+             **({"resourceNames": [name]} if name else {})}
+            for group in rule.get("apiGroups") or [] for resource in rule.get("resources") or []
+            for verb in rule.get("verbs") or [] for name in names]
+
+
+def _compact(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """rbac CompactRules: one rule per group, resource and name, its verbs merged in order."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for rule in rules:
+        key = (rule["apiGroups"][0], rule["resources"][0], *(rule.get("resourceNames") or [""]))
+        if key in merged:
+            merged[key]["verbs"] += [v for v in rule["verbs"] if v not in merged[key]["verbs"]]
+        else:
+            merged[key] = {**rule, "verbs": list(rule["verbs"])}
+    return list(merged.values())
+
+
+def _go_list(values: list[str] | None) -> str:
+    return f"[{' '.join(values or [])}]"
+
+
+def _resource_group(rule: dict[str, Any]) -> str:
+    """describe.CombineResourceGroup: resource.group[/subresource]."""
+    if not rule.get("resources"):
+        return ""
+    resource, _, sub = rule["resources"][0].partition("/")
+    group = (rule.get("apiGroups") or [""])[0]
+    return resource + (f".{group}" if group else "") + (f"/{sub}" if sub else "")
+
+
+def _rule_string(rule: dict[str, Any]) -> str:
+    """PolicyRule.String(), which kubectl sorts by."""
+    return (f"&PolicyRule{{Verbs:{_go_list(rule.get('verbs'))},APIGroups:"
+            f"{_go_list(rule.get('apiGroups'))},Resources:{_go_list(rule.get('resources'))},"
+            f"ResourceNames:{_go_list(rule.get('resourceNames'))},NonResourceURLs:"
+            f"{_go_list(rule.get('nonResourceURLs'))},}}")
 
 
 def _whoami(api: client.ApiClient) -> str:

@@ -37,7 +37,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
     """kubectl's table layout; without headers the widths come from the rows alone, as
     kubectl's tabwriter has them with --no-headers."""
     shown = [list(headers), *rows] if show_headers else [list(r) for r in rows]
-    widths = [max(len(row[i]) for row in shown) for i in range(len(headers))] if shown else []
+    # kubectl's tabwriter: padding 3, minimum width 6 (so a cell is padded to 3 at least)
+    widths = [max(3, *(len(row[i]) for row in shown)) for i in range(len(headers))] \
+        if shown else []
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
                      for row in shown)
 
