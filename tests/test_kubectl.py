@@ -229,6 +229,20 @@ async def test_describe_hides_a_service_account_token_that_kubectl_would_print(
         fake.stop()
 
 
+async def test_explain_reads_the_clusters_openapi_and_says_when_a_field_is_missing(
+        services: Services, cluster: FakeKubernetes) -> None:
+    text = await kubectl(services, "explain cert.spec.issuerRef")
+    assert text.startswith("GROUP:      cert-manager.io\nKIND:       Certificate\n")
+    assert "name\t<string> -required-" in text
+    assert await refused(services, "explain pod.spec.nope") == (
+        'The field "nope" does not exist in Pod; `explain pod.spec` lists the fields there.')
+    assert (await refused(services, "explain gizmos")).startswith(
+        'The server has no resource type "gizmos".')
+    documents = [r for r in cluster.requests if r.startswith("/openapi/v3/")]
+    await kubectl(services, "explain cert.spec")  # the document's URL has its hash: cached
+    assert [r for r in cluster.requests if r.startswith("/openapi/v3/")] == documents
+
+
 async def test_namespace_deny_and_allow_lists(tmp_path: Path,
                                               cluster: FakeKubernetes) -> None:
     kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="prod")

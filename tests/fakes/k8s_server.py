@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.fakes import k8s_crds, k8s_reviews, k8s_tables
+from tests.fakes import k8s_crds, k8s_openapi, k8s_reviews, k8s_tables
 from tests.fakes.base import FakeHTTPService, QuietHandler
 from tests.fakes.k8s_selectors import fields_match, labels_match, merge, unsupported_fields
 from tests.fakes.tls import certificates
@@ -146,6 +146,8 @@ class FakeKubernetes(FakeHTTPService):
         if token != TOKEN:
             return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
         parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["openapi"]:
+            return k8s_openapi.answer(self, parts)
         if path in k8s_reviews.HEALTH:
             return 200, "ok", "text/plain; charset=utf-8"
         if path == "/version":

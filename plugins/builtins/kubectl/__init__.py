@@ -5,7 +5,8 @@ One tool, `run_kubectl`, takes a kubectl-style command line (with or without the
 API server's Table, -o wide|yaml|json|name|jsonpath=|custom-columns=, --sort-by, -L,
 --show-labels, --no-headers), `describe`, `logs` (pods, workloads, -l; the default
 container; --all-containers, --prefix, --timestamps), `events` (--for, --types), `top
-pods|nodes`, `rollout status|history`, `api-resources`, `auth can-i|whoami`, `version`.
+pods|nodes`, `rollout status|history`, `api-resources`, `auth can-i|whoami [--list]`,
+`version`, `explain` (from the cluster's OpenAPI v3).
 Anything that changes the cluster, and shell syntax, is refused with a sentence saying so.
 Secret values never leave the cluster: Secrets show keys and sizes only.
 
@@ -44,7 +45,7 @@ def get_manifest() -> dict:
     return {"name": "kubectl", "version": "1.0.0",
             "description": "Read-only kubectl: get (every type, CRDs too), describe, "
                            "logs, events, top, rollout status/history, api-resources, "
-                           "auth can-i/whoami, version",
+                           "auth can-i/whoami, version, explain",
             "author": "SRE Team", "permissions": ["network"]}
 
 

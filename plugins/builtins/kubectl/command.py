@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources", "auth",
-              "version")
+              "version", "explain")
 ALLOWED = ("get, describe, logs, events, top pods|nodes, rollout status|history, "
-           "api-resources, auth can-i|whoami, version")
+           "api-resources, auth can-i|whoami, version, explain")
 # Shell syntax is refused to say "one command, no pipeline" (nothing runs a shell): the
 # braces, brackets and parentheses of -o jsonpath= templates are not shell syntax here.
 META = re.compile(r"[;&|`<>\n\r]|\$\(|\$\{")
@@ -27,7 +27,8 @@ WATCH_FLAGS = ("--watch", "-w")  # kubectl bool flags: --watch=false is the only
 BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
               "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
               "--show-labels": "show_labels", "--no-headers": "no_headers",
-              "--timestamps": "timestamps", "--prefix": "prefix", "--list": "list_rules"}
+              "--timestamps": "timestamps", "--prefix": "prefix", "--list": "list_rules",
+              "--recursive": "recursive"}
 
 
 class Refused(Exception):
@@ -59,6 +60,7 @@ class Command:
     no_headers: bool = False
     label_columns: list[str] = field(default_factory=list)
     list_rules: bool = False  # auth can-i --list
+    recursive: bool = False  # explain --recursive
 
 
 def parse(line: str) -> Command:

@@ -11,7 +11,7 @@ from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 
 from . import describe as describers
-from . import extras, logs, output
+from . import explain, extras, logs, output
 from .command import Command, Refused
 from .get import get, list_objects, read_object, targets, where
 from .quantity import Quantity
@@ -192,4 +192,4 @@ def api_resources(api: client.ApiClient, command: Command, namespace: str) -> st
 
 VERBS = {"get": get, "describe": describe, "logs": logs.logs, "events": events, "top": top,
          "rollout": rollout, "api-resources": api_resources, "auth": extras.auth,
-         "version": extras.version}
+         "version": extras.version, "explain": explain.explain}
