@@ -378,3 +378,18 @@ async def test_a_field_selector_the_server_does_not_support_is_its_sentence(
     assert said == ("The Kubernetes API answered HTTP 400 while listing pods in namespace "
                     "prod: field label not supported: spec.foo")
     assert await kubectl(services, "get pods --field-selector spec.nodeName=node-1 -o name")
+
+
+def test_the_fake_refuses_a_malformed_continue_token(cluster: FakeKubernetes,
+                                                     tmp_path: Path) -> None:
+    from bot import kube
+
+    api = kube.connect(str(cluster.kubeconfig(tmp_path / "kc", namespace="prod"))).api
+    first = kube.request(api, "/api/v1/pods", query={"limit": 2}, what="listing pods")
+    assert len(first["items"]) == 2 and first["metadata"]["remainingItemCount"] > 0
+    rest = kube.request(api, "/api/v1/pods", what="listing pods",
+                        query={"limit": 100, "continue": first["metadata"]["continue"]})
+    assert "continue" not in rest["metadata"]
+    with pytest.raises(kube.ClusterError, match="HTTP 400 .*continue key is not valid"):
+        kube.request(api, "/api/v1/pods", query={"limit": 2, "continue": "%%%"},
+                     what="listing pods")

@@ -160,6 +160,15 @@ async def test_logs_print_what_kubectl_prints(shop: FakeKubernetes, tmp_path: Pa
     assert not differences, "\n\n".join(differences)
 
 
+async def test_the_fake_pages_lists_as_kube_apiserver_does(services: Services,
+                                                         tmp_path: Path) -> None:
+    """kubectl reads lists in pages (limit/continue); two at a time it prints the same."""
+    paged = real_kubectl(tmp_path / "kc", "get pods -A --chunk-size=2")
+    result = await services.registry.call("run_kubectl", {"command": "get pods -A"})
+    assert result.text == paged
+    assert len(paged.splitlines()) > 5  # several pages were needed
+
+
 async def test_version_names_the_server_as_kubectl_does(services: Services,
                                                         tmp_path: Path) -> None:
     theirs = real_kubectl(tmp_path / "kc", "version").splitlines()

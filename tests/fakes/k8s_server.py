@@ -73,6 +73,25 @@ CATEGORIES = {plural: ("all",) for plural in (
 METRICS = "metrics.k8s.io/v1beta1"
 
 
+def _page(items: list[Any], query: dict[str, str]) -> tuple[list[Any], dict[str, Any]] | None:
+    """`limit` and `continue` as kube-apiserver pages a list; None for a bad token."""
+    metadata: dict[str, Any] = {"resourceVersion": "12345"}
+    offset = 0
+    if query.get("continue"):
+        try:
+            offset = int(base64.b64decode(query["continue"], validate=True).decode())
+        except ValueError:
+            return None
+    limit = int(query.get("limit") or 0)
+    if limit <= 0:
+        return items[offset:], metadata
+    page, rest = items[offset:offset + limit], len(items) - offset - limit
+    if rest > 0:
+        metadata["continue"] = base64.b64encode(str(offset + limit).encode()).decode()
+        metadata["remainingItemCount"] = rest
+    return page, metadata
+
+
 def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "details": details, "code": code}
@@ -179,9 +198,11 @@ class FakeKubernetes(FakeHTTPService):
         status, body, content_type = self._get_or_list(plural, namespace, name, query)
         if status == 200 and "as=Table" in accept:
             items = body.get("items", [body])
+            metadata = body.get("metadata", {}) if "items" in body else {}
             body = k8s_tables.table(self.resources[plural][1], items,
                                     self.printers.get(plural),
                                     query.get("includeObject", "PartialObjectMetadata"))
+            body["metadata"] = {**body["metadata"], **metadata}  # a page's continue token
         return status, body, content_type
 
     def create(self, path: str, body: Any, token: str | None) -> tuple[int, Any, str]:
@@ -242,9 +263,13 @@ class FakeKubernetes(FakeHTTPService):
                 return 400, _status(400, "BadRequest", "field label not supported: "
                                     f"{unsupported}"), "application/json"
             items = [o for o in items if fields_match(o, query["fieldSelector"])]
+        page = _page(items, query)
+        if page is None:
+            return 400, _status(400, "BadRequest", "continue key is not valid: the continue "
+                                "token is malformed"), "application/json"
+        items, metadata = page
         return 200, {"kind": f"{kind}List", "apiVersion": group_version,
-                     "metadata": {"resourceVersion": "12345"}, "items": items}, (
-            "application/json")
+                     "metadata": metadata, "items": items}, "application/json"
 
     def _log(self, namespace: str, pod: str, query: dict[str, str]) -> tuple[int, Any, str]:
         pods = [p for p in self.objects["pods"] if p["metadata"]["name"] == pod
