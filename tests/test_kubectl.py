@@ -390,6 +390,6 @@ def test_the_fake_refuses_a_malformed_continue_token(cluster: FakeKubernetes,
     rest = kube.request(api, "/api/v1/pods", what="listing pods",
                         query={"limit": 100, "continue": first["metadata"]["continue"]})
     assert "continue" not in rest["metadata"]
-    with pytest.raises(kube.ClusterError, match="HTTP 400 .*continue key is not valid"):
+    with pytest.raises(kube.ClusterError, match=r"HTTP 400 .*continue key is not valid"):
         kube.request(api, "/api/v1/pods", query={"limit": 2, "continue": "%%%"},
                      what="listing pods")
