@@ -56,9 +56,18 @@ class ClusterError(Exception):
     """An API failure in one sentence that names what was being done; `reason` is the API
     server's own message, when it gave one."""
 
-    def __init__(self, sentence: str, reason: str = "") -> None:
+    def __init__(self, sentence: str, reason: str = "", status: int = 0) -> None:
         super().__init__(sentence)
         self.reason = reason
+        self.status = status  # the HTTP status, when the server answered
+
+
+class UnknownResourceType(ClusterError):
+    """Discovery has no such type: the cluster does not serve it."""
+
+
+class ClusterUnreachable(ClusterError):
+    """No answer at all from the API server (refused, reset, no route, TLS failure)."""
 
 
 def discovery(api: client.ApiClient) -> Any:
@@ -180,17 +189,19 @@ def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = 
                                 _request_timeout=(REQUEST_TIMEOUT[0], read_timeout))
         data = response.read()
     except ApiException as exc:
-        raise ClusterError(_api_error(exc.status, exc.body, what), _message(exc.body)) from None
+        raise ClusterError(_api_error(exc.status, exc.body, what), _message(exc.body),
+                           exc.status or 0) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         # urllib3 wraps the last failure of its retries in MaxRetryError
         cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
         if isinstance(cause, urllib3.exceptions.ReadTimeoutError | TimeoutError):
             raise ClusterError(f"The Kubernetes API server did not answer within "
                                f"{read_timeout:g} s while {what}.") from None
-        raise ClusterError(f"The Kubernetes API server at {server(api)} is unreachable "
-                           f"(while {what}).") from None
+        raise ClusterUnreachable(f"The Kubernetes API server at {server(api)} is unreachable "
+                                 f"(while {what}).") from None
     if response.status >= 400:
-        raise ClusterError(_api_error(response.status, data, what), _message(data))
+        raise ClusterError(_api_error(response.status, data, what), _message(data),
+                           response.status)
     text = data.decode("utf-8", errors="replace")
     return text if raw else json.loads(text)
 

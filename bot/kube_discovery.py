@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.kube import ClusterError, Resource
+from bot.kube import ClusterError, Resource, UnknownResourceType
 
 TTL_SECONDS = 600.0
 WHAT = "discovering the cluster's resource types"
@@ -41,7 +41,7 @@ class Discovery:
         if not found:
             close = difflib.get_close_matches(name.lower(), self._names(), n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise ClusterError(f'The server has no resource type "{name}".{hint} '
+            raise UnknownResourceType(f'The server has no resource type "{name}".{hint} '
                                "`api-resources` lists what it serves.")
         return found
 

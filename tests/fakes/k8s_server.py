@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
@@ -92,6 +93,18 @@ def _page(items: list[Any], query: dict[str, str]) -> tuple[list[Any], dict[str,
     return page, metadata
 
 
+def _waiting_reason(pod: dict[str, Any], container: str) -> str:
+    """Why a container has not started ("" once it has), as the kubelet says it."""
+    status = pod.get("status") or {}
+    statuses = (status.get("containerStatuses") or []) + (
+        status.get("initContainerStatuses") or [])
+    found = next((s for s in statuses if s.get("name") == container), None)
+    if found is None:
+        return "ContainerCreating"
+    waiting = (found.get("state") or {}).get("waiting")
+    return (waiting.get("reason") or "ContainerCreating") if waiting is not None else ""
+
+
 def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "details": details, "code": code}
@@ -111,6 +124,8 @@ class FakeKubernetes(FakeHTTPService):
         self.metrics_installed = True
         self.delay_paths: dict[str, float] = {}  # path prefix -> seconds before answering
         self.requests: list[str] = []
+        self.in_flight = self.most_in_flight = 0  # requests being answered at once
+        self._counting = threading.Lock()
         self.changes: list[tuple[str, str, Any]] = []  # (method, path, body) of writes
         for path in fixtures:
             self.load(path)
@@ -291,10 +306,17 @@ class FakeKubernetes(FakeHTTPService):
                 f"container {container} is not valid for pod {pod}")), "application/json"
         previous = query.get("previous") == "true"
         text = self.logs.get((namespace, pod, container, previous))
-        if text is None:
-            what = "previous terminated container" if previous else "container"
+        if text is None and previous:
             return 400, _status(400, "BadRequest", (
-                f'{what} "{container}" in pod "{pod}" not found')), "application/json"
+                f'previous terminated container "{container}" in pod "{pod}" not found')), (
+                "application/json")
+        if text is None:  # as the kubelet answers: not started yet, or nothing written
+            waiting = _waiting_reason(pods[0], container)
+            if waiting:
+                return 400, _status(400, "BadRequest", (
+                    f'container "{container}" in pod "{pod}" is waiting to start: {waiting}')), (
+                    "application/json")
+            text = ""
         lines = text.splitlines(keepends=True)
         if query.get("timestamps") == "true":  # one second apart, from a fixed start
             lines = [f"2026-11-25T10:00:{i % 60:02d}.{i:09d}Z {line}"
@@ -375,6 +397,16 @@ class FakeKubernetes(FakeHTTPService):
                 self._reply("POST")
 
             def _reply(self, method: str) -> None:
+                with fake._counting:
+                    fake.in_flight += 1
+                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    self._answer(method)
+                finally:
+                    with fake._counting:
+                        fake.in_flight -= 1
+
+            def _answer(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 fake.requests.append(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}

@@ -1,11 +1,18 @@
 """k8sgpt — find what is broken in a cluster, in k8sgpt's result shape.
 
-With a `k8sgpt` binary on PATH (or config `binary`), runs `k8sgpt analyze --output json`.
-Otherwise runs built-in analyzers that mirror k8sgpt's core ones (Pod, Deployment,
-ReplicaSet, StatefulSet, Service, Ingress, PersistentVolumeClaim, Node, CronJob, Job,
-HorizontalPodAutoscaler) and return the same JSON: provider, errors, status
-(OK | ProblemDetected), problems, results[] with kind, name (namespace/name), error[] of
-{Text, KubernetesDoc, Sensitive}, details and parentObject. Read-only.
+With a `k8sgpt` binary on PATH (or config `binary`), runs `k8sgpt analyze --output json`
+with a minimal environment. Otherwise runs built-in analyzers that follow k8sgpt's own
+(pkg/analyzer in k8sgpt-ai/k8sgpt): its core ones by default (Pod, DaemonSet, Deployment,
+ReplicaSet, PersistentVolumeClaim, Service, Ingress, StatefulSet, Job, CronJob, Node,
+ValidatingWebhookConfiguration, MutatingWebhookConfiguration, ConfigMap) and its additional
+ones by filter (HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicy, Log,
+GatewayClass, Gateway, HTTPRoute, Storage, Security), with k8sgpt's conditions and texts, and
+three checks of ours. Each analyzer runs on its own: one that cannot list its objects is an
+entry in `errors` and the others still report. The JSON is k8sgpt's: provider, errors,
+status (OK | ProblemDetected), problems (the number of failure texts), results[] with kind,
+name, error[] of {Text, KubernetesDoc, Sensitive}, details and parentObject. Read-only.
+
+Config: `kubeconfig`, `request_timeout`, `binary`, `concurrency` (lists at once; 8).
 """
 
 from __future__ import annotations
@@ -16,50 +23,36 @@ import subprocess
 from typing import Any
 
 from bot import kube
-from bot.kube import ClusterError
 from bot.sdk import ToolContext, ToolError, child_environment
 
-from .analyzers import ANALYZERS, HINTS, Cluster
+from .runner import analyze, choose
 
 BINARY_TIMEOUT = 60
+CONCURRENCY = 8
 
 
 def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = None,
                    explain: bool = False, *, ctx: ToolContext) -> dict[str, Any]:
-    kinds = _kinds(filters)
     binary = ctx.config.get("binary") or shutil.which("k8sgpt")
     if binary:
-        return _run_binary(binary, namespace, kinds if filters else None, explain, ctx)
+        return _run_binary(binary, namespace, filters, explain, ctx)
+    names, errors = choose(filters)
     try:
         api = kube.connect(ctx.config.get("kubeconfig"),
                            read_timeout=ctx.config.get("request_timeout")).api
-        cluster = Cluster()
-        for plural in sorted({p for kind in kinds for p in ANALYZERS[kind][1]}):
-            cluster.objects[plural] = kube.list_objects(api, plural, namespace)
-    except ClusterError as exc:
+        result = analyze(api, names, namespace,
+                         concurrency=int(ctx.config.get("concurrency", CONCURRENCY)),
+                         explain=explain)
+    except kube.ClusterError as exc:  # unreachable, or no kubeconfig: nothing to analyse
         raise ToolError(str(exc)) from None
-    findings = [f for kind in kinds for f in ANALYZERS[kind][0](cluster)]
-    if explain:
-        for finding in findings:
-            finding.details = HINTS[finding.kind]
-    return {"provider": "", "errors": None,
-            "status": "ProblemDetected" if findings else "OK", "problems": len(findings),
-            "results": [f.as_k8sgpt() for f in findings]}
-
-
-def _kinds(filters: list[str] | None) -> list[str]:
-    if not filters:
-        return list(ANALYZERS)
-    by_lower = {k.lower(): k for k in ANALYZERS}
-    unknown = [f for f in filters if f.lower() not in by_lower]
-    if unknown:
-        raise ToolError(f"Unknown filter(s) {', '.join(unknown)}; available: "
-                        f"{', '.join(ANALYZERS)}.")
-    return [by_lower[f.lower()] for f in filters]
+    if errors:
+        result["errors"] = errors + (result["errors"] or [])
+    return result
 
 
 def _run_binary(binary: str, namespace: str | None, kinds: list[str] | None, explain: bool,
                 ctx: ToolContext) -> dict[str, Any]:
+    """The real k8sgpt, when installed: it sees none of the bot's secrets."""
     argv = [binary, "analyze", "--output", "json"]
     if namespace:
         argv += ["--namespace", namespace]
@@ -94,14 +87,20 @@ def get_manifest() -> dict:
 def get_tools() -> list[dict]:
     return [{"schema": {
         "name": "k8sgpt_analyze",
-        "description": ("Scan the cluster for problems (crashlooping or unschedulable pods, "
-                        "image pull errors, OOM kills, failing readiness, services without "
-                        "endpoints, broken ingresses, pending volumes, unhealthy nodes, failed "
-                        "jobs, …) and say what is wrong with each object."),
+        "description": (
+            "Scan the cluster for problems with k8sgpt's analyzers and say what is wrong with "
+            "each object. Core (default): Pod, DaemonSet, Deployment, ReplicaSet, "
+            "PersistentVolumeClaim, Service, Ingress, StatefulSet, Job, CronJob, Node, "
+            "ValidatingWebhookConfiguration, MutatingWebhookConfiguration, ConfigMap. "
+            "Additional (by filter): HorizontalPodAutoscaler, PodDisruptionBudget, "
+            "NetworkPolicy, Log, GatewayClass, Gateway, HTTPRoute, Storage, Security. Beyond "
+            "k8sgpt, ours: a container OOMKilled and running again, a ReplicaSet failing to "
+            "create some of its pods, a CronJob whose last job failed. An analyzer that "
+            "cannot read its objects is listed in `errors`; the rest still report."),
         "parameters": {"type": "object", "properties": {
             "namespace": {"type": "string", "description": "Only this namespace"},
             "filters": {"type": "array", "items": {"type": "string"},
-                        "description": "Only these kinds, e.g. [\"Pod\", \"Service\"]"},
+                        "description": "Only these analyzers, e.g. [\"Pod\", \"Service\"]"},
             "explain": {"type": "boolean", "description": "Add a remediation hint"}},
             "additionalProperties": False}},
         "handler": k8sgpt_analyze, "timeout": 90}]

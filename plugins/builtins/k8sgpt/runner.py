@@ -1,0 +1,118 @@
+"""One analysis: list what the chosen analyzers read (concurrently, at most `concurrency`
+requests at a time), run each on its own, and report in k8sgpt's JSON shape."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kubernetes import client
+
+from bot import kube
+
+from .analysis import ANALYZERS, Analyzer, LiveSnapshot
+from .common import Finding, Obj
+from .hints import HINTS
+
+NOT_FOUND = "the server could not find the requested resource"
+
+
+def choose(filters: list[str] | None) -> tuple[list[str], list[str]]:
+    """The analyzers to run (core ones without filters) and k8sgpt's error for each filter
+    that names none."""
+    if not filters:
+        return [name for name, a in ANALYZERS.items() if a.core], []
+    by_lower = {name.lower(): name for name in ANALYZERS}
+    chosen = list(dict.fromkeys(by_lower[f.lower()] for f in filters if f.lower() in by_lower))
+    errors = [f'"{f}" filter does not exist. Available filters: {", ".join(ANALYZERS)}.'
+              for f in filters if f.lower() not in by_lower]
+    return chosen, errors
+
+
+def analyze(api: client.ApiClient, names: list[str], namespace: str | None, *,
+            concurrency: int, explain: bool) -> dict[str, Any]:
+    wanted = sorted({p for n in names for p in (*ANALYZERS[n].lists, *ANALYZERS[n].reads)})
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        fetched = dict(zip(wanted, pool.map(lambda p: _list(api, p, namespace), wanted),
+                           strict=True))
+        snapshot = LiveSnapshot(api=api, scope=namespace,
+                                logs=lambda requests: list(pool.map(
+                                    lambda r: _log(api, *r), requests)))
+        for plural, answer in fetched.items():
+            if isinstance(answer, list):
+                snapshot.objects[plural] = answer
+            else:
+                snapshot.failed.add(plural)
+        errors, findings = [], []
+        for name in names:
+            failure = next((fetched[p] for p in ANALYZERS[name].lists
+                            if not isinstance(fetched[p], list)), None)
+            if failure is not None:
+                errors.append(f"[{name}] {_error_text(ANALYZERS[name], failure)}")
+                continue
+            found = sorted(ANALYZERS[name].run(snapshot), key=lambda f: f.name)
+            if explain:
+                for finding in found:
+                    finding.details = HINTS[name]
+            findings += found
+    return report(findings, errors)
+
+
+def report(findings: list[Finding], errors: list[str]) -> dict[str, Any]:
+    problems = sum(len(f.texts) for f in findings)  # k8sgpt counts failure texts
+    return {"provider": "", "errors": errors or None,
+            "status": "ProblemDetected" if problems else "OK", "problems": problems,
+            "results": [f.as_k8sgpt() for f in findings]}
+
+
+def _error_text(analyzer: Analyzer, failure: Exception) -> str:
+    if isinstance(failure, LookupError):  # the kind is not served
+        if analyzer.api:
+            kind = failure.args[0]
+            return f'no matches for kind "{kind}" in version "{analyzer.api}"'
+        return NOT_FOUND
+    return getattr(failure, "reason", "") or str(failure)
+
+
+def _list(api: client.ApiClient, plural: str, namespace: str | None) -> list[Obj] | Exception:
+    """Every object of a kind (Secrets by name only: their data is never read), or why not.
+    A cluster that cannot be reached, or whose discovery fails (rejected credentials), stops
+    the analysis: nothing could be analysed."""
+    try:
+        res = kube.resource(api, plural)
+    except kube.UnknownResourceType:
+        return LookupError(KINDS.get(plural, plural))
+    try:
+        if plural == "secrets":
+            return _names(api, res, namespace)
+        return kube.list_objects(api, plural, namespace)
+    except kube.ClusterUnreachable:
+        raise
+    except kube.ClusterError as exc:
+        return exc
+
+
+KINDS = {"gatewayclasses": "GatewayClass", "gateways": "Gateway", "httproutes": "HTTPRoute"}
+
+
+def _names(api: client.ApiClient, res: kube.Resource, namespace: str | None) -> list[Obj]:
+    """A kind's objects as metadata only, from the server's Table."""
+    path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}" if namespace
+            else f"{res.path_prefix}/{res.plural}")
+    table = kube.request(api, path, accept=kube.TABLE, what=f"listing {res.plural}")
+    return [{"metadata": (row.get("object") or {}).get("metadata") or {}}
+            for row in table.get("rows") or []]
+
+
+def _log(api: client.ApiClient, pod: Obj, container: str, previous: bool) -> str | Exception:
+    meta = pod["metadata"]
+    try:
+        return kube.request(
+            api, f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta['name']}/log",
+            query={"container": container, "tailLines": 100,
+                   "previous": "true" if previous else None},
+            what=f"reading the log of {meta['name']}", raw=True)
+    except kube.ClusterUnreachable:
+        raise
+    except kube.ClusterError as exc:
+        return Exception(exc.reason or str(exc))
