@@ -13,7 +13,7 @@ from typing import Any
 
 from bot import messages
 from bot.agent.context import load_system_prompt
-from bot.agent.llm import LLM, OPENAI_URL
+from bot.agent.llm import AZURE_VERSION, LLM, OPENAI_URL, Azure
 from bot.agent.loop import Agent
 from bot.agent.runs import Runs
 from bot.config import Settings
@@ -143,11 +143,13 @@ def _make_llm(settings: Settings) -> LLM | None:
     if not settings.llm_configured:
         return None
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    base_url = settings.openai_base_url or OPENAI_URL
+    azure = (Azure(settings.azure_openai_endpoint, settings.openai_api_version or AZURE_VERSION)
+             if settings.azure_openai_endpoint else None)
+    base_url = settings.azure_openai_endpoint or settings.openai_base_url or OPENAI_URL
     return LLM(api_key=key, base_url=base_url, model=settings.openai_model,
                timeout=settings.openai_timeout, max_retries=settings.openai_max_retries,
                organization=settings.openai_org_id, project=settings.openai_project_id,
-               proxy=settings.proxy_for(base_url))
+               proxy=settings.proxy_for(base_url), azure=azure)
 
 
 def settle_heap() -> None:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_org_id: str | None = None  # the names the openai SDK reads, for the same headers
     openai_project_id: str | None = None
+    azure_openai_endpoint: str | None = None  # Azure OpenAI: OPENAI_MODEL names the deployment
+    openai_api_version: str | None = None  # Azure's api-version, e.g. 2024-10-21
     https_proxy: str | None = None  # the standard proxy variables, either case
     http_proxy: str | None = None
     all_proxy: str | None = None
@@ -85,7 +87,7 @@ class Settings(BaseSettings):
 
     @property
     def llm_configured(self) -> bool:
-        return bool(self.openai_api_key or self.openai_base_url)
+        return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
 
     @field_validator("bot_admin_users", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from bot import messages, text_render
 from bot.agent.approvals import Decision
-from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
+from bot.agent.events import AnswerDelta, Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.commands import PluginCommands
 from bot.plugin_host.protocol import Caller
@@ -47,6 +47,7 @@ class Console:
         self.actor = f"console:{self.user}"
         self.commands = PluginCommands(services.plugins, services.audit)
         self._current: str | None = None
+        self._streamed = ""  # the answer's text printed so far as it streamed
 
     async def run(self) -> int:
         self._print(self._banner())
@@ -112,11 +113,16 @@ class Console:
                                                                   channel="console"),
                                           observer=self._progress, approver=self._approve)
         self._current = handle.run_id
+        self._streamed = ""
         try:
             result = await handle.result()
         finally:
             self._current = None
-        self._print(result.text if result.ok else f"! {result.text}")
+        if result.ok and self._streamed and result.text.startswith(self._streamed.strip()):
+            self._print(result.text[len(self._streamed.strip()):].lstrip("\n"))
+        else:
+            self._end_stream()
+            self._print(result.text if result.ok else f"! {result.text}")
 
     async def _upload(self, path_text: str) -> None:
         if not path_text:
@@ -126,6 +132,13 @@ class Console:
         self._print(text_render.install_result(result))
 
     async def _progress(self, event: Event) -> None:
+        if isinstance(event, AnswerDelta):  # the answer as it is written
+            self.out.write(terminal_safe(event.text))
+            self.out.flush()
+            self._streamed += event.text
+            return
+        if isinstance(event, Queued | Thinking | ToolStarted):
+            self._end_stream()
         if isinstance(event, Queued):
             self._print(f"… waiting for a free slot (position {event.position})")
         elif isinstance(event, Thinking):
@@ -185,6 +198,13 @@ class Console:
             readline.read_history_file(history)
         readline.set_history_length(1000)
         return history
+
+    def _end_stream(self) -> None:
+        """Text streamed before a tool step is not the answer: end its line, forget it."""
+        if self._streamed:
+            if not self._streamed.endswith("\n"):
+                self.out.write("\n")
+            self._streamed = ""
 
     def _print(self, text: str) -> None:
         print(terminal_safe(text), file=self.out, flush=True)

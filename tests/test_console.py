@@ -46,6 +46,19 @@ def test_console_plugin_commands_question_and_ctrl_d(env: dict[str, str],
     assert fake_openai.messages(1)[-1]["content"] == "alpha:pods"
 
 
+def test_console_prints_a_long_answer_as_it_streams_and_once(env: dict[str, str],
+                                                             fake_openai: FakeOpenAI) -> None:
+    answer = "\n".join(f"Finding {i}: pod web-{i} restarted after an OOM kill." for i in range(6))
+    fake_openai.reply(answer)
+    env |= {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": fake_openai.api_key}
+    result = console(env, ["@bot what happened to web?"])
+    assert result.returncode == 0, result.stderr
+    assert fake_openai.requests[0]["stream"] is True
+    for i in range(6):  # every line of the answer, each exactly once
+        assert result.stdout.count(f"Finding {i}: pod web-{i} restarted") == 1
+    assert answer in result.stdout
+
+
 def test_console_without_a_model_still_runs_admin_commands(env: dict[str, str]) -> None:
     result = console(env, ["/plugin info alpha", "why is it down?", "/plugin nope", "exit"])
     assert result.returncode == 0

@@ -1,10 +1,12 @@
-"""The chat-completions client against the fake OpenAI server, over real HTTP: what it sends,
-what it accepts from OpenAI-compatible servers, its retries, and its sentences."""
+"""The model client (the `openai` SDK) against the fake OpenAI server, over real HTTP: what
+it sends, what it accepts from OpenAI-compatible servers, its retries, its sentences,
+streaming and its fallback, and Azure OpenAI."""
 
 from __future__ import annotations
 
-import email.utils
 import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -12,14 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot import messages
-from bot.agent.llm import (
-    LLM,
-    ModelError,
-    Reply,
-    ToolCall,
-    parse_message,
-    retry_delay,
-)
+from bot.agent.events import AnswerDelta
+from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage, parse_message
 from bot.app import Services
 from bot.config import load_settings
 from bot.plugin_host.protocol import Caller
@@ -48,9 +44,10 @@ async def test_sends_the_chat_tools_and_credentials(llm: LLM, fake_openai: FakeO
                                                     ) -> None:
     fake_openai.reply("hello")
     tools = [{"type": "function", "function": {"name": "t", "parameters": {"type": "object"}}}]
-    assert await llm.complete(CHAT, tools) == Reply("hello")
+    assert await llm.complete(CHAT, tools) == Reply("hello", usage=Usage(10, 5))
     assert fake_openai.requests == [{"model": "gpt-4o-mini", "messages": CHAT,
-                                     "tools": tools}]
+                                     "tools": tools, "stream": True,
+                                     "stream_options": {"include_usage": True}}]
     headers = fake_openai.request_headers[0]
     assert headers["Authorization"] == "Bearer sk-test-key"
     assert headers["Content-Type"] == "application/json"
@@ -83,7 +80,8 @@ async def test_tool_calls_are_parsed(llm: LLM, fake_openai: FakeOpenAI) -> None:
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("a", {"x": 1}, "c1"),
                                   FakeOpenAI.tool_call("b", "{}", "c2")])
     reply = await llm.complete(CHAT, None)
-    assert reply == Reply(None, (ToolCall("c1", "a", '{"x": 1}'), ToolCall("c2", "b", "{}")))
+    assert reply.tool_calls == (ToolCall("c1", "a", '{"x": 1}'), ToolCall("c2", "b", "{}"))
+    assert reply.content is None
 
 
 def test_the_usual_variations_of_compatible_servers_are_accepted() -> None:
@@ -109,6 +107,7 @@ async def test_arguments_as_an_object_reach_the_tool(
     services = await agent_services(enabled=("alpha",))
     message = {"role": "assistant", "content": None, "tool_calls": [
         {"type": "function", "function": {"name": "alpha_echo", "arguments": {"text": "x"}}}]}
+    fake_openai.streaming = "ignore"  # a server that answers whole even when asked to stream
     body = fake_openai.completion(None)
     body["choices"][0]["message"] = message
     fake_openai.respond_with(lambda _: Scripted(body=body))
@@ -241,17 +240,6 @@ async def test_an_unreachable_endpoint_is_retried_then_explained() -> None:
     assert time.monotonic() - started >= 0.3  # one back-off of 0.5 s less jitter
 
 
-def test_retry_delay_follows_the_server_then_backs_off() -> None:
-    assert retry_delay({"retry-after-ms": "250"}, 0) == 0.25
-    assert retry_delay({"retry-after": "2"}, 0) == 2.0
-    later = email.utils.formatdate(time.time() + 10, usegmt=True)
-    assert 8 < retry_delay({"retry-after": later}, 0) <= 10
-    for headers in ({}, {"retry-after": "120"}, {"retry-after": "soon"}, {"retry-after": "0"}):
-        assert 0.375 <= retry_delay(headers, 0) <= 0.5
-        assert 0.75 <= retry_delay(headers, 1) <= 1.0
-        assert 6.0 <= retry_delay(headers, 10) <= 8.0
-
-
 async def test_model_calls_go_through_the_proxy(agent_services: Make,
                                                fake_openai: FakeOpenAI) -> None:
     """HTTP_PROXY points at the fake, which sees the absolute URL a proxy is sent."""
@@ -284,3 +272,93 @@ def test_proxy_rules(env: dict[str, str], url: str, expected: str | None,
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings().proxy_for(url) == expected
+
+
+async def test_answers_stream_and_tool_calls_split_across_chunks_are_assembled(
+        agent_services: Make, fake_openai: FakeOpenAI, builtin: Callable[..., Path]) -> None:
+    """The fake streams as OpenAI does: a tool call's id and name first, its arguments in
+    two pieces; the answer a few words at a time."""
+    builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text"})
+    services = await agent_services(enabled=("alpha",))
+    fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("alpha_echo", {"text": "split me"})])
+    answer = ("Line one of the answer.\nLine two, with more words.\nLine three.\n"
+              "Line four is here.\nLine five.\nThe end.")
+    fake_openai.reply(answer)
+    events: list[object] = []
+
+    async def observe(event: object) -> None:
+        events.append(event)
+
+    result = await services.runs.ask("q", caller=Caller(user="U1"), observer=observe)
+    assert result.text == answer
+    assert fake_openai.messages(1)[-1]["content"] == "alpha:split me"  # arguments whole
+    deltas = [e for e in events if isinstance(e, AnswerDelta)]
+    assert len(deltas) >= 2 and all(d.step == 2 for d in deltas)
+    streamed = "".join(d.text for d in deltas)
+    assert answer.startswith(streamed) and streamed  # told as it came, never ahead of it
+    assert all(r.get("stream") is True for r in fake_openai.requests)
+
+
+async def test_a_secret_in_a_streamed_answer_is_never_told(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services()
+    fake_openai.reply("Found it in the pod env:\nDB_PASSWORD: hunter2-prod\nrotate it now.\n"
+                      "Then restart.\nDone.")
+    deltas: list[str] = []
+
+    async def observe(event: object) -> None:
+        if isinstance(event, AnswerDelta):
+            deltas.append(event.text)
+
+    result = await services.runs.ask("q", caller=Caller(user="U1"), observer=observe)
+    assert "hunter2" not in result.text and "hunter2" not in "".join(deltas)
+    assert "DB_PASSWORD: [REDACTED]" in "".join(deltas)  # the line was told, masked
+
+
+async def test_a_server_that_cannot_stream_is_asked_plainly_once(
+        llm: LLM, fake_openai: FakeOpenAI) -> None:
+    fake_openai.streaming = "refuse"
+    fake_openai.reply("plain answer")
+    fake_openai.reply("again plain")
+    assert (await llm.complete(CHAT, None)).content == "plain answer"
+    assert (await llm.complete(CHAT, None)).content == "again plain"
+    assert [r.get("stream") for r in fake_openai.requests] == [True, None, None]
+    assert llm.streams is False
+
+
+async def test_a_server_that_ignores_stream_is_read_whole(llm: LLM,
+                                                         fake_openai: FakeOpenAI) -> None:
+    fake_openai.streaming = "ignore"
+    fake_openai.reply("whole answer")
+    assert (await llm.complete(CHAT, None)).content == "whole answer"
+    assert llm.streams is False
+
+
+async def test_azure_settings_call_the_deployment_with_its_key(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(openai_base_url=None,
+                                    azure_openai_endpoint=fake_openai.base_url.removesuffix(
+                                        "/v1"),
+                                    openai_api_version="2024-10-21",
+                                    openai_model="sre-gpt4o")
+    fake_openai.reply("from azure")
+    result = await services.runs.ask("q", caller=Caller(user="U1"))
+    assert result.text == "from azure"
+    assert fake_openai.paths == [
+        "/openai/deployments/sre-gpt4o/chat/completions?api-version=2024-10-21"]
+    assert fake_openai.request_headers[0]["api-key"] == fake_openai.api_key
+    assert "Authorization" not in fake_openai.request_headers[0]
+
+
+def test_commands_that_never_ask_the_model_do_not_import_the_sdk(tmp_path: Path) -> None:
+    """Importing openai costs ~0.3 s and 15 MiB: `bot plugin list` must not pay it."""
+    probe = ("import sys\nsys.argv = ['bot', 'plugin', 'list']\nfrom bot.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print('SDK-LOADED' if 'openai' in sys.modules else 'SDK-ABSENT')\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                               "OPENAI_API_KEY": "sk-test",
+                               "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"})
+    assert "kubectl" in done.stdout, done.stderr  # the command ran
+    assert done.stdout.strip().endswith("SDK-ABSENT")

@@ -34,11 +34,20 @@ class ToolFinished:
 
 
 @dataclass(frozen=True)
+class AnswerDelta:
+    """Part of the answer's text as the model writes it (streamed); the whole answer still
+    comes in Answered."""
+
+    step: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Answered:
     text: str
 
 
-Event = Queued | Thinking | ToolStarted | ToolFinished | Answered
+Event = Queued | Thinking | ToolStarted | ToolFinished | AnswerDelta | Answered
 Observer = Callable[[Event], Awaitable[None]]
 
 

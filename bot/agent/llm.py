@@ -1,25 +1,20 @@
-"""The chat model: OpenAI chat completions with tools, against any OpenAI-compatible endpoint.
+"""The chat model through the official `openai` SDK (`AsyncOpenAI`, or `AsyncAzureOpenAI` for
+Azure OpenAI), against any OpenAI-compatible endpoint, with tools.
 
-One request shape (`POST {base_url}/chat/completions`), one reply shape, and every failure
-turned into one sentence for the user. Retries follow the `openai` SDK's documented policy
-(2 by default; 408, 409, 429, 5xx and connection failures; `retry-after-ms`/`retry-after`
-up to 60 s, else exponential back-off from 0.5 s to 8 s with jitter; `x-should-retry`
-overrides). Why this is not the `openai` SDK: its request path costs about 0.8 ms of CPU
-per call against 0.2 ms here, and with 100 concurrent runs on two cores that alone kept the
-bot at 1.35x of the ideal wall time (docs/architecture.md, "The model client").
+The SDK sends, retries (its policy: 408, 409, 429, 5xx and connection failures, honouring
+`retry-after-ms`/`retry-after` and `x-should-retry`) and raises typed errors; this module
+turns each into one sentence for the user, streams answers (text reported as it arrives),
+and reads replies tolerantly, as compatible servers vary. `openai` is imported on the first
+model call, so commands that never ask the model do not pay for it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import json
 import logging
-import random
 import re
-import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,16 +23,13 @@ from bot.errors import BotError
 from bot.redaction import redact
 
 if TYPE_CHECKING:
-    import aiohttp
+    import openai
 
 log = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"
-USER_AGENT = "chatops-bot (OpenAI-compatible chat client; aiohttp)"
-RETRY_STATUSES = frozenset({408, 409, 429})
-MAX_RETRY_AFTER = 60.0
-INITIAL_BACKOFF = 0.5
-MAX_BACKOFF = 8.0
+AZURE_VERSION = "2024-10-21"  # Azure OpenAI's GA api-version when OPENAI_API_VERSION is unset
 MODEL_WORD = re.compile(r"\bmodel\b", re.IGNORECASE)  # a 404 about the model, not the path
+OnText = Callable[[str], Awaitable[None]]
 
 
 class ModelError(BotError):
@@ -52,108 +44,111 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
-class Reply:
-    content: str | None
-    tool_calls: tuple[ToolCall, ...] = ()
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass(frozen=True)
-class _Failure:
-    sentence: str
-    retry: bool
-    reason: str
-    headers: Mapping[str, str] | None = None
+class Reply:
+    content: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class Azure:
+    """Azure OpenAI: the resource endpoint and API version; OPENAI_MODEL names the
+    deployment."""
+
+    endpoint: str
+    api_version: str
 
 
 class LLM:
     def __init__(self, *, api_key: str | None, base_url: str, model: str,
                  timeout: float = 60.0, max_retries: int = 2,
                  organization: str | None = None, project: str | None = None,
-                 proxy: str | None = None) -> None:
-        import aiohttp  # here, not at module level: ~0.15 s that only model users pay
-
+                 proxy: str | None = None, azure: Azure | None = None) -> None:
         self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.max_retries = max_retries
-        self._url = f"{self.base_url}/chat/completions"
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout,
-                                              sock_read=timeout)
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         "User-Agent": USER_AGENT}
-        if api_key:  # a local server (Ollama, vLLM…) needs none; send none rather than a dummy
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        if organization:
-            self._headers["OpenAI-Organization"] = organization
-        if project:
-            self._headers["OpenAI-Project"] = project
-        self._proxy = proxy  # resolved once by Settings.proxy_for: aiohttp's trust_env
-        # re-reads the environment on a thread for every request (4x the CPU per call)
-        self._http: aiohttp.ClientSession | None = None
+        self.base_url = (azure.endpoint if azure else base_url).rstrip("/")
+        self._settings = {"api_key": api_key, "timeout": timeout, "max_retries": max_retries,
+                          "organization": organization, "project": project}
+        self._proxy = proxy  # resolved once by Settings.proxy_for (loopback never proxied)
+        self._azure = azure
+        self._sdk: openai.AsyncOpenAI | None = None
+        self.streams = True  # until the endpoint shows it cannot
 
-    async def complete(self, chat: list[dict[str, Any]],
-                       tools: list[dict[str, Any]] | None) -> Reply:
-        """The model's next message; raises ModelError (one sentence) when there is none."""
-        body: dict[str, Any] = {"model": self.model, "messages": chat}
+    def _client(self) -> openai.AsyncOpenAI:
+        if self._sdk is None:
+            import openai
+
+            settings = self._settings
+            http = openai.DefaultAsyncHttpxClient(
+                proxy=self._proxy, trust_env=False, follow_redirects=False,
+                timeout=openai.Timeout(settings["timeout"], connect=settings["timeout"]),
+                event_hooks={"response": [_quota_is_final]})
+            common: dict[str, Any] = {
+                "api_key": settings["api_key"], "max_retries": settings["max_retries"],
+                "organization": settings["organization"], "project": settings["project"],
+                "http_client": http, "_enforce_credentials": bool(settings["api_key"])}
+            self._sdk = (openai.AsyncAzureOpenAI(azure_endpoint=self._azure.endpoint,
+                                                 api_version=self._azure.api_version, **common)
+                         if self._azure else openai.AsyncOpenAI(base_url=self.base_url,
+                                                                **common))
+        return self._sdk
+
+    def _extra(self) -> dict[str, Any]:
+        """A local server (Ollama, vLLM…) needs no key: send none rather than a dummy."""
+        import openai
+
+        return {} if self._settings["api_key"] else {"Authorization": openai.omit}
+
+    async def complete(self, chat: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                       on_text: OnText | None = None) -> Reply:
+        """The model's next message, streamed when the endpoint can (`on_text` hears the
+        answer's text as it arrives); raises ModelError (one sentence) when there is none."""
+        import openai
+
+        request: dict[str, Any] = {"model": self.model, "messages": chat}
         if tools:
-            body["tools"] = tools
-        data = json.dumps(body, ensure_ascii=False).encode()
-        for attempt in range(self.max_retries + 1):
-            outcome = await self._attempt(data)
-            if isinstance(outcome, Reply):
-                return outcome
-            if not outcome.retry or attempt == self.max_retries:
-                log.warning("model call to %s failed: %s", self._url, outcome.reason)
-                raise ModelError(outcome.sentence)
-            delay = retry_delay(outcome.headers or {}, attempt)
-            log.info("model call to %s failed (%s); retry %d of %d in %.2f s", self._url,
-                     outcome.reason, attempt + 1, self.max_retries, delay)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    async def _attempt(self, data: bytes) -> Reply | _Failure:
-        import aiohttp
-
+            request["tools"] = tools
         try:
-            async with self._client().post(self._url, data=data, headers=self._headers,
-                                           proxy=self._proxy, allow_redirects=False
-                                           ) as response:
-                raw = await response.read()
-                status, headers = response.status, response.headers
-        except aiohttp.InvalidURL as exc:
-            return _Failure(messages.model_unreachable(self.base_url), False, repr(exc))
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            return _Failure(messages.model_unreachable(self.base_url), True, repr(exc))
-        except TimeoutError as exc:  # connected, then waited longer than the timeout
-            return _Failure(messages.model_timeout(self.base_url), True, repr(exc))
-        except aiohttp.ClientError as exc:  # dropped connection, broken response
-            return _Failure(messages.model_failed(self.base_url, None), True, repr(exc))
-        if 200 <= status < 300:
-            return self._reply(raw)
-        return self._status_failure(status, headers, raw)
+            if self.streams:
+                try:
+                    return await self._stream(request, on_text)
+                except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                    if not _about_streaming(exc):
+                        raise
+                    log.info("model at %s refused to stream (%s); asking without streaming",
+                             self.base_url, _detail(exc)[0] or exc.status_code)
+                    reply = await self._plain(request)
+                    self.streams = False  # it answers, just not as a stream: once per endpoint
+                    return reply
+            return await self._plain(request)
+        except openai.APIError as exc:
+            log.warning("model call to %s failed: %s", self.base_url, _reason(exc))
+            raise ModelError(self._sentence(exc)) from None
 
-    def _status_failure(self, status: int, headers: Mapping[str, str], raw: bytes
-                        ) -> _Failure:
-        detail, code = _error_detail(raw)
-        reason = f"HTTP {status}: {detail or '(no error message)'}"
-        retry = status in RETRY_STATUSES or status >= 500
-        if status in (401, 403):
-            sentence = messages.model_auth(self.base_url)
-        elif status == 404 and (code == "model_not_found" or MODEL_WORD.search(detail)):
-            sentence = messages.model_not_found(self.model, self.base_url)
-        elif status == 404:  # no such path: a base URL without /v1, or not an OpenAI API
-            sentence = messages.model_bad_reply(self.base_url)
-        elif status == 429 and code == "insufficient_quota":
-            sentence, retry = messages.model_quota(self.base_url), False
-        elif status == 429:
-            sentence = messages.model_rate_limited(self.base_url)
-        elif status < 500 and status not in RETRY_STATUSES and detail:
-            sentence = messages.model_rejected(self.base_url, status, detail)
-        else:
-            sentence = messages.model_failed(self.base_url, status)
-        should_retry = headers.get("x-should-retry")
-        if should_retry in ("true", "false"):
-            retry = should_retry == "true"
-        return _Failure(sentence, retry, reason, headers)
+    async def _plain(self, request: dict[str, Any]) -> Reply:
+        raw = await self._client().chat.completions.with_raw_response.create(
+            **request, extra_headers=self._extra())
+        return self._reply(raw.http_response.content)
+
+    async def _stream(self, request: dict[str, Any], on_text: OnText | None) -> Reply:
+        stream = await self._client().chat.completions.create(
+            **request, stream=True, stream_options={"include_usage": True},
+            extra_headers=self._extra())
+        response = stream.response
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            self.streams = False  # it ignored stream=true and answered whole
+            return self._reply(await response.aread())
+        assembler = Assembler()
+        async for chunk in stream:
+            piece = assembler.add(chunk.model_dump(exclude_unset=True))
+            if piece and on_text is not None:
+                await on_text(piece)
+        return assembler.reply()
 
     def _reply(self, raw: bytes) -> Reply:
         try:
@@ -162,29 +157,89 @@ class LLM:
             body = None
         if not isinstance(body, dict) or "choices" not in body:
             log.warning("model at %s answered without a chat completion: %.200r",
-                        self._url, raw)
+                        self.base_url, raw)
             raise ModelError(messages.model_bad_reply(self.base_url))
         choices = body["choices"]
         first = choices[0] if isinstance(choices, list) and choices else None
         message = first.get("message") if isinstance(first, dict) else None
         if not isinstance(message, dict):
-            log.warning("model at %s answered with no message: %.200r", self._url, raw)
+            log.warning("model at %s answered with no message: %.200r", self.base_url, raw)
             raise ModelError(messages.model_empty(self.base_url))
-        return parse_message(message)
+        reply = parse_message(message)
+        return Reply(reply.content, reply.tool_calls, _usage(body.get("usage")))
 
-    def _client(self) -> aiohttp.ClientSession:
-        import aiohttp
+    def _sentence(self, exc: openai.APIError) -> str:
+        import openai
 
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0))
-        return self._http
+        if isinstance(exc, openai.APITimeoutError):
+            return messages.model_timeout(self.base_url)
+        if isinstance(exc, openai.APIConnectionError):
+            connect = type(exc.__cause__).__name__ in ("ConnectError", "ConnectTimeout",
+                                                       "UnsupportedProtocol", "InvalidURL")
+            return (messages.model_unreachable(self.base_url) if connect
+                    else messages.model_failed(self.base_url, None))
+        if not isinstance(exc, openai.APIStatusError):
+            return messages.model_failed(self.base_url, None)
+        status, (detail, code) = exc.status_code, _detail(exc)
+        if status in (401, 403):
+            return messages.model_auth(self.base_url)
+        if status == 404:
+            return (messages.model_not_found(self.model, self.base_url)
+                    if code == "model_not_found" or MODEL_WORD.search(detail)
+                    else messages.model_bad_reply(self.base_url))
+        if status == 429:
+            return (messages.model_quota(self.base_url) if code == "insufficient_quota"
+                    else messages.model_rate_limited(self.base_url))
+        if status < 500 and status not in (408, 409) and detail and status >= 400:
+            return messages.model_rejected(self.base_url, status, detail)
+        return messages.model_failed(self.base_url, status)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        if self._sdk is not None:
+            await self._sdk.close()
+            self._sdk = None
+
+
+class Assembler:
+    """A streamed answer put back together: content pieces, and tool calls whose id, name
+    and arguments arrive split across chunks (keyed by their index)."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.refusal: list[str] = []
+        self.calls: dict[int, dict[str, str]] = {}
+        self.usage: Usage | None = None
+
+    def add(self, chunk: Mapping[str, Any]) -> str:
+        """Take one chunk; the answer text it adds ("" for none)."""
+        if chunk.get("usage"):
+            self.usage = _usage(chunk["usage"])
+        text = ""
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                text += delta["content"]
+            if delta.get("refusal"):
+                self.refusal.append(delta["refusal"])
+            for call in delta.get("tool_calls") or []:
+                slot = self.calls.setdefault(int(call.get("index") or 0),
+                                             {"id": "", "name": "", "arguments": ""})
+                function = call.get("function") or {}
+                slot["id"] = call.get("id") or slot["id"]
+                slot["name"] += function.get("name") or ""
+                slot["arguments"] += function.get("arguments") or ""
+        if text:
+            self.content.append(text)
+        return text
+
+    def reply(self) -> Reply:
+        message = {"content": "".join(self.content) or None,
+                   "refusal": "".join(self.refusal) or None,
+                   "tool_calls": [{"id": c["id"], "type": "function",
+                                   "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                  for _, c in sorted(self.calls.items())]}
+        reply = parse_message(message)
+        return Reply(reply.content, reply.tool_calls, self.usage)
 
 
 def parse_message(message: Mapping[str, Any]) -> Reply:
@@ -205,7 +260,7 @@ def parse_message(message: Mapping[str, Any]) -> Reply:
         if not isinstance(function, dict) or raw.get("type", "function") != "function":
             continue
         arguments = function.get("arguments")
-        if arguments is None:
+        if arguments is None or arguments == "":
             arguments = "{}"
         elif not isinstance(arguments, str):
             arguments = json.dumps(arguments)
@@ -214,55 +269,47 @@ def parse_message(message: Mapping[str, Any]) -> Reply:
     return Reply(content, tuple(calls))
 
 
-def retry_delay(headers: Mapping[str, str], retries_so_far: int) -> float:
-    """Seconds to wait before the next attempt: the server's `retry-after-ms` or
-    `retry-after` (seconds or an HTTP date) when it is between 0 and 60 s, else
-    exponential back-off with jitter — the `openai` SDK's policy."""
-    suggested = _retry_after(headers)
-    if suggested is not None and 0 < suggested <= MAX_RETRY_AFTER:
-        return suggested
-    backoff = min(INITIAL_BACKOFF * 2.0 ** retries_so_far, MAX_BACKOFF)
-    return backoff * (1 - 0.25 * random.random())
+async def _quota_is_final(response: Any) -> None:
+    """An exhausted quota answers 429 like a rate limit, but waiting cannot help: tell the
+    SDK not to retry it."""
+    if response.status_code == 429:
+        await response.aread()
+        if b"insufficient_quota" in response.content:
+            response.headers["x-should-retry"] = "false"
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return float(milliseconds) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
+def _about_streaming(exc: openai.APIStatusError) -> bool:
+    """A refusal of `stream` itself (the server cannot stream), not of the request."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body["error"] if isinstance(body.get("error"), dict) else body
+    return error.get("param") == "stream" or "stream" in str(error.get("message", "")).lower()
+
+
+def _usage(value: object) -> Usage | None:
+    if not isinstance(value, Mapping):
         return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()
+    return Usage(int(value.get("prompt_tokens") or 0), int(value.get("completion_tokens") or 0))
 
 
-def _error_detail(raw: bytes) -> tuple[str, str | None]:
+def _detail(exc: openai.APIStatusError) -> tuple[str, str | None]:
     """The endpoint's own explanation and error code: OpenAI's `{"error": {"message",
     "code"}}`, vLLM's top-level `{"message"}`, or a short plain-text body; redacted and cut
     to one line."""
-    code = None
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        text = raw.decode("utf-8", "replace").strip()
-        text = "" if text.startswith("<") else text  # an HTML error page says nothing useful
+    body, code, text = exc.body, None, ""
+    if isinstance(body, dict):  # the SDK passes OpenAI's inner "error" object, or the body
+        error = body["error"] if isinstance(body.get("error"), dict) else body
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        text = next((v for v in (error.get("message"), body.get("error"))
+                     if isinstance(v, str)), "")
     else:
-        body = body if isinstance(body, dict) else {}
-        error = body.get("error")
-        if isinstance(error, dict):
-            text, code = error.get("message"), error.get("code")
-        else:
-            text = error if isinstance(error, str) else body.get("message")
-        text = text if isinstance(text, str) else ""
-        code = code if isinstance(code, str) else None
+        raw = (body if isinstance(body, str) else exc.response.text).strip()
+        text = "" if raw.startswith("<") else raw  # an HTML error page says nothing useful
     return redact(" ".join(text.split()))[:300], code
+
+
+def _reason(exc: openai.APIError) -> str:
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {_detail(exc)[0] or '(no error message)'}"
+    return f"{type(exc).__name__}: {exc.__cause__!r}"

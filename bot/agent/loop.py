@@ -22,7 +22,15 @@ from typing import Any
 from bot import messages
 from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage, build_messages
-from bot.agent.events import Answered, Observer, Thinking, ToolFinished, ToolStarted, ignore
+from bot.agent.events import (
+    AnswerDelta,
+    Answered,
+    Observer,
+    Thinking,
+    ToolFinished,
+    ToolStarted,
+    ignore,
+)
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
@@ -122,7 +130,8 @@ class Agent:
             last = step == self.max_steps
             tools = None if last else (self.registry.snapshot.openai_tools() or None)
             await _tell(state, Thinking(step))
-            reply = await self.llm.complete(chat, tools)
+            stream = SafeStream(state, step)
+            reply = await self.llm.complete(chat, tools, stream.add)
             if reply.tool_calls and not last:
                 chat.append(_assistant_message(reply))
                 results = await asyncio.gather(*(self._call(c, state)
@@ -179,6 +188,29 @@ class Agent:
 
     def _finish(self, state: _RunState, status: RunStatus, text: str) -> RunResult:
         return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)
+
+
+class SafeStream:
+    """The answer's text as it streams, told only as far as redaction is sure of it: whole
+    lines, one line behind (a secret's value can sit on the line after its key), and only
+    while masking what came later leaves what was told unchanged."""
+
+    def __init__(self, state: _RunState, step: int) -> None:
+        self.state, self.step = state, step
+        self.text, self.told, self.stopped = "", "", False
+
+    async def add(self, piece: str) -> None:
+        self.text += piece
+        lines = self.text.split("\n")
+        if self.stopped or len(lines) < 3:
+            return
+        settled = redact("\n".join(lines[:-2]) + "\n")
+        if not settled.startswith(self.told):
+            self.stopped = True  # masking reached back: the whole answer comes at the end
+            return
+        if len(settled) > len(self.told):
+            fresh, self.told = settled[len(self.told):], settled
+            await _tell(self.state, AnswerDelta(self.step, fresh))
 
 
 async def _tell(state: _RunState, event: object) -> None:

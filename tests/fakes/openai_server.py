@@ -1,6 +1,10 @@
 """A fake OpenAI-compatible API on 127.0.0.1, for the bot's model client and the `openai` SDK.
 
-Serves `POST /v1/chat/completions` and `GET /v1/models`. Each test scripts the responses
+Serves `POST /v1/chat/completions` (streamed as server-sent `chat.completion.chunk` events
+when asked, as OpenAI streams: content and tool-call arguments split across chunks, `usage`
+last with `stream_options.include_usage`), Azure OpenAI's
+`POST /openai/deployments/{name}/chat/completions?api-version=…` with its `api-key` header,
+and `GET /v1/models`. Each test scripts the responses
 (completions, tool calls, errors with OpenAI's error bodies and headers, delays, raw
 non-JSON bodies, a dropped connection); every request body and its headers are recorded.
 `api_key=None` plays a local server that wants no key. Answers follow the public API: a
@@ -11,13 +15,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.fakes.base import FakeHTTPService, QuietHandler
 
@@ -38,12 +45,13 @@ class FakeOpenAI(FakeHTTPService):
     def __init__(self, *, api_key: str | None = "sk-test-key", port: int = 0) -> None:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
-        self.request_headers: list[dict[str, str]] = []
+        self.request_headers: list[Message] = []
         self.paths: list[str] = []
         self._script: deque[Scripted | Callable[[dict[str, Any]], Scripted]] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.default: Callable[[dict[str, Any]], Scripted] | None = None
+        self.streaming = "yes"  # "refuse": 400 to stream=true; "ignore": answer plain JSON
         super().__init__(port)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -167,14 +175,25 @@ class FakeOpenAI(FakeHTTPService):
                 fake.paths.append(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                if self.path != "/v1/chat/completions":
+                path, _, query_text = self.path.partition("?")  # as sent: a proxy gets URLs
+                query = parse_qs(query_text)
+                azure = AZURE_PATH.fullmatch(path)
+                if path != "/v1/chat/completions" and not azure:
                     self._send(404, {"error": {"message": f"Unknown path {self.path}",
                                                "type": "invalid_request_error", "param": None,
                                                "code": None}})
                     return
                 fake.requests.append(body)
-                fake.request_headers.append(dict(self.headers))
-                if not self._authorised():
+                fake.request_headers.append(self.headers)  # names match in any case
+                if azure and not query.get("api-version"):
+                    self._send(404, {"error": {"code": "404", "message": "Resource not found"}})
+                    return
+                if not (self._azure_authorised() if azure else self._authorised()):
+                    return
+                if body.get("stream") and fake.streaming == "refuse":
+                    self._send(400, {"error": {"message": "Streaming is not supported by this "
+                                               "server.", "type": "invalid_request_error",
+                                               "param": "stream", "code": None}})
                     return
                 scripted = fake._next(body)
                 if scripted.delay:
@@ -182,9 +201,71 @@ class FakeOpenAI(FakeHTTPService):
                 if scripted.drop:
                     self.close_connection = True
                     return
+                if (body.get("stream") and fake.streaming == "yes" and scripted.status == 200
+                        and scripted.raw is None):
+                    self._stream(scripted.body, body.get("stream_options") or {})
+                    return
                 self._send(scripted.status, scripted.body, scripted.headers, scripted.raw)
 
+            def _azure_authorised(self) -> bool:
+                if fake.api_key is None or self.headers.get("api-key") == fake.api_key:
+                    return True
+                self._send(401, {"error": {"code": "401", "message": "Access denied due to "
+                                           "invalid subscription key or wrong API endpoint."}})
+                return False
+
+            def _stream(self, completion: dict[str, Any], options: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                for chunk in stream_chunks(completion, bool(options.get("include_usage"))):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.close_connection = True
+
         return Handler
+
+
+AZURE_PATH = re.compile(r"/openai/deployments/[^/]+/chat/completions")
+
+
+def _halves(text: str) -> list[str]:
+    cut = max(1, len(text) // 2)
+    return [text[:cut], text[cut:]] if len(text) > 1 else [text]
+
+
+def stream_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A chat.completion as OpenAI streams it: the role, the content a few words at a time,
+    each tool call's id and name and then its arguments in pieces, the finish reason, and
+    (when asked) the usage in a last chunk without choices."""
+    base = {key: completion[key] for key in ("id", "created", "model", "system_fingerprint")}
+    base["object"] = "chat.completion.chunk"
+    choice = completion["choices"][0]
+    message = choice["message"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        out = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                    "finish_reason": finish}]}
+        if include_usage:
+            out["usage"] = None
+        return out
+
+    chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
+    words = re.findall(r"\S+\s*|\s+", message.get("content") or "")
+    chunks += [chunk({"content": "".join(words[i:i + 3])}) for i in range(0, len(words), 3)]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        chunks.append(chunk({"tool_calls": [{"index": index, "id": call["id"],
+                                             "type": "function", "function": {
+                                                 "name": call["function"]["name"],
+                                                 "arguments": ""}}]}))
+        chunks += [chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                   for piece in _halves(call["function"]["arguments"])]
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": completion.get("usage")})
+    return chunks
 
 
 def demo_model(fake: FakeOpenAI) -> Callable[[dict[str, Any]], Scripted]:
