@@ -33,6 +33,7 @@ from bot.store import Database
 from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
 from bot.store.repositories import database_id
+from bot.store.run_records import RunRecords
 from bot.store.tool_log import ToolCallLog
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Services:
     llm: LLM | None
     agent: Agent
     runs: Runs
+    records: RunRecords
     notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
@@ -73,7 +75,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     notices = [messages.new_database(db.label)] if db.created else []
     files = UploadDir(settings.plugins_dir)
     audit = AuditLog(db)
-    registry = Registry(output_limit=settings.tool_output_limit)
+    registry = Registry(output_limit=settings.tool_output_keep_limit)  # the agent pages it
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
     workers = WorkerFactory(settings)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
@@ -91,22 +93,23 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
                           limits=limits, prober=workers.probe, sandbox_kind=workers.kind,
                           files=files)
-    tool_log = ToolCallLog(db)
-    llm = _make_llm(settings)
-    agent = Agent(llm=llm, registry=registry, tool_log=tool_log,
+    tool_log, llm = ToolCallLog(db), _make_llm(settings)
+    records = RunRecords(db, per_run_limit=settings.tool_output_keep_limit)
+    agent = Agent(llm=llm, registry=registry, tool_log=tool_log, records=records,
                   system_prompt=load_system_prompt(settings.agent_system_prompt,
                                                    settings.agent_system_prompt_file),
-                  max_steps=settings.agent_max_steps,
+                  max_steps=settings.agent_max_steps, output_limit=settings.tool_output_limit,
                   context_tokens=settings.agent_context_tokens)
     services = Services(settings=settings, db=db, audit=audit, registry=registry, plugins=plugins,
                         installer=installer, workers=workers, executor=executor,
-                        tool_log=tool_log, llm=llm, agent=agent,
+                        tool_log=tool_log, llm=llm, agent=agent, records=records,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
                         notices=notices)
     try:
         if migrate:
             notices += await _claim_uploads(db, installer)
         installer.sweep()
+        await records.sweep_outputs()  # of runs a crash left unfinished
         await plugins.start()
     except BaseException:
         await services.close()

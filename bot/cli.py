@@ -247,7 +247,7 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
         getattr(args, "limit", None)) if value is not None]
 
     async def action(services: Services) -> int:
-        commands = PluginCommands(services.plugins, services.audit)
+        commands = PluginCommands(services.plugins, services.audit, services.records)
         result = await commands.run(shlex.join(words), actor=_actor(args), is_admin=True)
         print(result.text, file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED

@@ -16,6 +16,7 @@ from bot.errors import BotError
 from bot.plugin_host.manager import PluginManager
 from bot.store.audit import AuditLog
 from bot.store.database import DatabaseFault
+from bot.store.run_records import RunRecords
 
 HELP = """\
 /plugin list                     every plugin, its version, status and tools
@@ -28,6 +29,7 @@ HELP = """\
 /plugin rollback NAME [VERSION]  go back to an earlier version              (admins)
 /plugin reload                   re-read every plugin from disk and database (admins)
 /plugin audit [N]                the last N audit entries (default 20)
+/plugin runs [N]                 the last N agent runs and the tokens they used (default 20)
 /plugin help                     this text"""
 
 CHANGING = {"enable", "disable", "remove", "rollback", "reload"}
@@ -42,14 +44,16 @@ class CommandResult:
 
 
 class PluginCommands:
-    def __init__(self, manager: PluginManager, audit: AuditLog) -> None:
+    def __init__(self, manager: PluginManager, audit: AuditLog,
+                 records: RunRecords | None = None) -> None:
         self.manager = manager
         self.audit = audit
+        self.records = records
         self._handlers: dict[str, Callable[[list[str], str], Awaitable[CommandResult]]] = {
             "list": self._list, "info": self._info, "tools": self._tools,
             "enable": self._enable, "disable": self._disable, "remove": self._remove,
             "versions": self._versions, "rollback": self._rollback, "reload": self._reload,
-            "audit": self._audit, "help": self._help}
+            "audit": self._audit, "runs": self._runs, "help": self._help}
 
     async def run(self, text: str, *, actor: str, is_admin: bool) -> CommandResult:
         """Run the text after `/plugin` (e.g. `enable netdiag`)."""
@@ -112,14 +116,28 @@ class PluginCommands:
                              + text_render.plugin_list(plugins), changed=True)
 
     async def _audit(self, args: list[str], actor: str) -> CommandResult:
-        try:
-            limit = int(args[0]) if args else 20
-        except ValueError:
-            return CommandResult(messages.audit_count_not_a_number(args[0]), ok=False)
-        if limit < 1:
-            return CommandResult(messages.audit_count_not_positive(limit), ok=False)
-        limit = min(limit, 200)
+        limit = _count(args)
+        if isinstance(limit, CommandResult):
+            return limit
         return CommandResult(text_render.audit_list(await self.audit.recent(limit)))
+
+    async def _runs(self, args: list[str], actor: str) -> CommandResult:
+        limit = _count(args)
+        if isinstance(limit, CommandResult):
+            return limit
+        runs = await self.records.recent_usage(limit) if self.records is not None else []
+        return CommandResult(text_render.run_list(runs))
 
     async def _help(self, args: list[str], actor: str) -> CommandResult:
         return CommandResult(HELP)
+
+
+def _count(args: list[str]) -> int | CommandResult:
+    """How many entries `audit`/`runs` show: 20 by default, at most 200."""
+    try:
+        limit = int(args[0]) if args else 20
+    except ValueError:
+        return CommandResult(messages.audit_count_not_a_number(args[0]), ok=False)
+    if limit < 1:
+        return CommandResult(messages.audit_count_not_positive(limit), ok=False)
+    return min(limit, 200)

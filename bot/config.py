@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     tool_timeout: float = Field(default=30.0, gt=0, le=600)
-    tool_output_limit: int = Field(default=16_000, ge=200)
+    tool_output_limit: int = Field(default=16_000, ge=200)  # what the model sees at once
+    tool_output_keep_limit: int = Field(default=4_000_000, ge=1000)  # kept per run, to page
 
     # uploaded plugins: archive limits, sandbox, worker limits, health
     plugin_sandbox: Literal["auto", "bwrap", "process"] = "auto"

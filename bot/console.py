@@ -45,7 +45,7 @@ class Console:
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self.user = os_user()
         self.actor = f"console:{self.user}"
-        self.commands = PluginCommands(services.plugins, services.audit)
+        self.commands = PluginCommands(services.plugins, services.audit, services.records)
         self._current: str | None = None
         self._streamed = ""  # the answer's text printed so far as it streamed
 

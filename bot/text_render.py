@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from bot.plugin_host.info import PluginInfo
 from bot.plugin_host.installer import InstallResult
 from bot.store.models import AuditEvent
+from bot.store.run_records import RunUsage
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -63,6 +64,17 @@ def audit_list(events: Sequence[AuditEvent]) -> str:
     rows = [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target, e.outcome,
              (e.detail or "").splitlines()[0][:80] if e.detail else ""] for e in events]
     return table(["WHEN (UTC)", "ACTOR", "ACTION", "TARGET", "OUTCOME", "DETAIL"], rows)
+
+
+def run_list(runs: Sequence[RunUsage]) -> str:
+    if not runs:
+        return "No agent run has finished yet."
+    rows = [[r.at.strftime("%Y-%m-%d %H:%M:%S") if r.at else "", r.run_id, r.user or "",
+             r.channel or "", r.status, str(r.steps), f"{r.prompt_tokens:,}",
+             f"{r.completion_tokens:,}"] for r in runs]
+    total = sum(r.prompt_tokens + r.completion_tokens for r in runs)
+    return table(["WHEN (UTC)", "RUN", "USER", "CHANNEL", "ENDED", "STEPS", "PROMPT TOKENS",
+                  "COMPLETION TOKENS"], rows) + f"\n{total:,} tokens in these {len(runs)} runs."
 
 
 def version_list(p: PluginInfo) -> str:

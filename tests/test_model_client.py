@@ -315,6 +315,25 @@ async def test_a_secret_in_a_streamed_answer_is_never_told(
     assert "DB_PASSWORD: [REDACTED]" in "".join(deltas)  # the line was told, masked
 
 
+async def test_a_secret_split_from_its_key_across_lines_is_never_told(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services()
+    fake_openai.reply('The config has:\n{"password":\n  "hunter2-prod"}\nand more\nlines\n'
+                      "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1234567890abcdef\n"
+                      "-----END RSA PRIVATE KEY-----\nend\nreally\nthe end")
+    deltas: list[str] = []
+
+    async def observe(event: object) -> None:
+        if isinstance(event, AnswerDelta):
+            deltas.append(event.text)
+
+    result = await services.runs.ask("q", caller=Caller(user="U1"), observer=observe)
+    told = "".join(deltas)
+    for secret in ("hunter2", "MIIEowIBAAKCAQEA1234567890abcdef"):
+        assert secret not in told and secret not in result.text
+    assert told.startswith("The config has:")
+
+
 async def test_a_server_that_cannot_stream_is_asked_plainly_once(
         llm: LLM, fake_openai: FakeOpenAI) -> None:
     fake_openai.streaming = "refuse"

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot import messages
+from bot.agent import paging
 from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage, build_messages
 from bot.agent.events import (
@@ -31,10 +32,12 @@ from bot.agent.events import (
     ToolStarted,
     ignore,
 )
-from bot.agent.llm import LLM, ModelError, Reply, ToolCall
+from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage
+from bot.agent.paging import Pager
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
 from bot.redaction import redact, redact_arguments
+from bot.store.run_records import RunRecords, RunUsage
 from bot.store.tool_log import ToolCallLog, ToolCallRecord
 
 log = logging.getLogger(__name__)
@@ -79,9 +82,16 @@ class _RunState:
     caller: Caller
     observer: Observer
     approver: Approver | None = None
+    pager: Pager | None = None
     tools: list[ToolRun] = field(default_factory=list)
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
     steps: int = 0
+    tokens: list[int] = field(default_factory=lambda: [0, 0])  # prompt, completion
+
+    def count(self, usage: Usage | None) -> None:
+        if usage is not None:
+            self.tokens[0] += usage.prompt_tokens
+            self.tokens[1] += usage.completion_tokens
 
     def summary(self) -> list[tuple[str, bool]]:
         return [(t.tool, t.ok) for t in self.tools]
@@ -90,8 +100,11 @@ class _RunState:
 class Agent:
     def __init__(self, *, llm: LLM | None, registry: Registry, tool_log: ToolCallLog | None,
                  system_prompt: str, max_steps: int = 10, context_tokens: int = 12_000,
-                 approver: Approver | None = None) -> None:
+                 approver: Approver | None = None, records: RunRecords | None = None,
+                 output_limit: int = 16_000) -> None:
         self.llm = llm
+        self.records = records
+        self.output_limit = output_limit
         self.approver = approver
         self.registry = registry
         self.tool_log = tool_log
@@ -108,8 +121,14 @@ class Agent:
                           approver or self.approver)
         if self.llm is None:
             return RunResult(state.run_id, RunStatus.NOT_CONFIGURED, messages.llm_not_configured())
+        state.pager = Pager(self.records, state.run_id, self.output_limit)
         chat = build_messages(self.system_prompt, history, question,
                               budget=self.context_tokens)
+        result = await self._run(chat, state)
+        await self._keep_records(state, result)
+        return result
+
+    async def _run(self, chat: list[dict[str, Any]], state: _RunState) -> RunResult:
         try:
             return await self._loop(chat, state)
         except asyncio.CancelledError:
@@ -123,21 +142,42 @@ class Agent:
             log.exception("agent run %s failed", state.run_id)
             return self._finish(state, RunStatus.FAILED, messages.run_failed(state.run_id))
 
+    async def _keep_records(self, state: _RunState, result: RunResult) -> None:
+        """Drop the run's kept outputs and write its token usage; never fails the run."""
+        if self.records is None or self.llm is None:
+            return
+        try:
+            if state.pager is not None and state.pager.kept:
+                await self.records.drop_outputs(state.run_id)
+            await self.records.record_usage(RunUsage(
+                state.run_id, state.caller.user, state.caller.channel, self.llm.model,
+                str(result.status), state.steps, *state.tokens))
+        except Exception:
+            log.exception("run %s: could not write its records", state.run_id)
+
+    def _tools(self, state: _RunState) -> list[dict[str, Any]]:
+        tools = self.registry.snapshot.openai_tools()
+        if state.pager is not None and state.pager.kept:  # only while there is more to read
+            tools = [t for t in tools if t["function"]["name"] != paging.TOOL]
+            tools.append(paging.SCHEMA)
+        return tools
+
     async def _loop(self, chat: list[dict[str, Any]], state: _RunState) -> RunResult:
-        assert self.llm is not None
+        assert self.llm is not None and state.pager is not None
         for step in range(1, self.max_steps + 1):
             state.steps = step
             last = step == self.max_steps
-            tools = None if last else (self.registry.snapshot.openai_tools() or None)
+            tools = None if last else (self._tools(state) or None)
             await _tell(state, Thinking(step))
             stream = SafeStream(state, step)
             reply = await self.llm.complete(chat, tools, stream.add)
+            state.count(reply.usage)
             if reply.tool_calls and not last:
                 chat.append(_assistant_message(reply))
                 results = await asyncio.gather(*(self._call(c, state)
                                                  for c in reply.tool_calls))
-                chat += [{"role": "tool", "tool_call_id": call.id,
-                          "content": result.text}  # the registry masked it
+                chat += [{"role": "tool", "tool_call_id": call.id,  # the registry masked it
+                          "content": await state.pager.for_model(call.id, result.text)}
                          for call, result in zip(reply.tool_calls, results, strict=True)]
                 continue
             if reply.content and reply.content.strip():
@@ -157,7 +197,7 @@ class Agent:
         await _tell(state, ToolStarted(call.id, name, shown))
         started = time.perf_counter()
         refusal = await self._approval(name, raw, state)
-        result = refusal or await self.registry.call(name, raw, state.caller)
+        result = refusal or await self._invoke(name, raw, state)
         duration = (time.perf_counter() - started) * 1000
         state.tools.append(ToolRun(name, result.ok, duration))
         summary = result.text.strip().splitlines()[0] if result.text.strip() else ""
@@ -169,6 +209,13 @@ class Agent:
                 plugin_version=result.plugin_version, arguments=redact_arguments(raw),
                 duration_ms=duration, outcome="ok" if result.ok else result.error or "error"))
         return result
+
+    async def _invoke(self, name: str, raw: str, state: _RunState) -> ToolResult:
+        if name == paging.TOOL and state.pager is not None and state.pager.kept:
+            arguments = _parse(raw)
+            ok, text = await state.pager.read(arguments if isinstance(arguments, dict) else {})
+            return ToolResult(ok, text, name, error=None if ok else ErrorKind.BAD_ARGUMENTS)
+        return await self.registry.call(name, raw, state.caller)
 
     async def _approval(self, name: str, raw: str, state: _RunState) -> ToolResult | None:
         """None when the call may run; otherwise the result that explains why not."""
@@ -192,25 +239,34 @@ class Agent:
 
 class SafeStream:
     """The answer's text as it streams, told only as far as redaction is sure of it: whole
-    lines, one line behind (a secret's value can sit on the line after its key), and only
-    while masking what came later leaves what was told unchanged."""
+    lines, one line behind (a secret's value can sit on the line after its key), only while
+    that next line leaves the masking of the told ones unchanged, and never a PEM block
+    (many lines; the whole answer comes at the end). Linear: only the untold tail is read."""
 
     def __init__(self, state: _RunState, step: int) -> None:
         self.state, self.step = state, step
-        self.text, self.told, self.stopped = "", "", False
+        self.tail: list[str] = []  # pieces not told yet
+        self.context = ""  # the last line told: a key there can mask a value in the next
+        self.stopped = False
 
     async def add(self, piece: str) -> None:
-        self.text += piece
-        lines = self.text.split("\n")
-        if self.stopped or len(lines) < 3:
+        if self.stopped:
             return
-        settled = redact("\n".join(lines[:-2]) + "\n")
-        if not settled.startswith(self.told):
-            self.stopped = True  # masking reached back: the whole answer comes at the end
+        self.tail.append(piece)
+        if "\n" not in piece:
             return
-        if len(settled) > len(self.told):
-            fresh, self.told = settled[len(self.told):], settled
-            await _tell(self.state, AnswerDelta(self.step, fresh))
+        lines = "".join(self.tail).split("\n")
+        if len(lines) < 3:
+            self.tail = ["\n".join(lines)]
+            return
+        settled, lookahead = "\n".join(lines[:-2]) + "\n", lines[-2] + "\n"
+        before, window = redact(self.context), redact(self.context + settled)
+        if ("-----begin" in (settled + lookahead).lower() or not window.startswith(before)
+                or not redact(self.context + settled + lookahead).startswith(window)):
+            self.stopped = True  # masking reaches across what was told: tell no more
+            return
+        self.tail, self.context = ["\n".join(lines[-2:])], lines[-3] + "\n"
+        await _tell(self.state, AnswerDelta(self.step, window[len(before):]))
 
 
 async def _tell(state: _RunState, event: object) -> None:

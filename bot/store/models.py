@@ -128,6 +128,36 @@ class ToolCallRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
 
 
+class ToolOutputRow(Base):
+    """A tool output too large for the model at once, kept whole until its run ends."""
+
+    __tablename__ = "tool_outputs"
+    __table_args__ = (UniqueConstraint("run_id", "call_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    call_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RunUsageRow(Base):
+    """One finished agent run: who, where, how it ended, and the tokens it cost."""
+
+    __tablename__ = "run_usage"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    steps: Mapped[int] = mapped_column(Integer)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+
+
 class ProcessedEvent(Base):
     """A Slack delivery already handled (event id, or file id): retries are answered once,
     also across a restart or by another replica."""

@@ -1,0 +1,80 @@
+"""Large tool outputs are paged, not cut: the model gets the head of an output and a line
+saying how much is left; the whole (masked) output is kept for the run, and the built-in
+tool `read_tool_output` pages or greps it. The tool is offered only while the run has
+outputs it was not shown whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import re2
+
+from bot import messages
+from bot.store.run_records import RunRecords
+
+TOOL = "read_tool_output"
+SCHEMA: dict[str, Any] = {"type": "function", "function": {
+    "name": TOOL,
+    "description": ("Read more of a tool output that was too long to show whole: a page from "
+                    "an offset, or the lines matching a regular expression (grep)."),
+    "parameters": {"type": "object", "properties": {
+        "call_id": {"type": "string", "description": "The tool call whose output to read"},
+        "offset": {"type": "integer", "minimum": 0,
+                   "description": "Character offset to read from (default 0)"},
+        "limit": {"type": "integer", "minimum": 1,
+                  "description": "Most characters to return"},
+        "grep": {"type": "string", "description": "Only lines matching this regular "
+                                                  "expression (RE2 syntax, case-insensitive)"}},
+        "required": ["call_id"], "additionalProperties": False}}}
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False
+_OPTIONS.case_sensitive = False
+
+
+class Pager:
+    """One run's kept outputs."""
+
+    def __init__(self, records: RunRecords | None, run_id: str, limit: int) -> None:
+        self.records, self.run_id, self.limit = records, run_id, limit
+        self.kept: dict[str, int] = {}  # call id -> characters kept
+
+    async def for_model(self, call_id: str, text: str) -> str:
+        """What the model is shown of an output: all of it, or its head and how to read on."""
+        if len(text) <= self.limit:
+            return text
+        head = text[:self.limit]
+        if self.records is not None and await self.records.keep(self.run_id, call_id, text):
+            self.kept[call_id] = len(text)
+            return head + messages.output_paged(call_id, len(head), len(text))
+        return head + messages.truncated(len(text) - len(head))
+
+    async def read(self, arguments: dict[str, Any]) -> tuple[bool, str]:
+        """Run `read_tool_output`: (ok, text for the model)."""
+        call_id = str(arguments.get("call_id", ""))
+        text = await self.records.output(self.run_id, call_id) \
+            if self.records is not None and call_id in self.kept else None
+        if text is None:
+            return False, messages.output_not_kept(call_id, list(self.kept))
+        limit = min(int(arguments.get("limit") or self.limit), self.limit)
+        if arguments.get("grep"):
+            return _grep(text, str(arguments["grep"]), limit)
+        offset = max(0, int(arguments.get("offset") or 0))
+        page = text[offset:offset + limit]
+        end = offset + len(page)
+        return True, page + messages.output_page_footer(offset, end, len(text), call_id)
+
+
+def _grep(text: str, pattern: str, limit: int) -> tuple[bool, str]:
+    try:
+        compiled = re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        return False, messages.output_bad_pattern(pattern, str(exc))
+    found = [f"{number}: {line}" for number, line in enumerate(text.splitlines(), 1)
+             if compiled.search(line)]
+    shown, size = [], 0
+    for line in found:
+        if size + len(line) + 1 > limit:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    return True, "\n".join(shown) + messages.output_grep_footer(pattern, len(shown), len(found))

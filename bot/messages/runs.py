@@ -1,0 +1,43 @@
+"""Sentences about an agent run's own tools and records: paged tool outputs
+(`read_tool_output`) and `/plugin runs`. Re-exported by `bot.messages`; import them from
+there."""
+
+from __future__ import annotations
+
+__all__ = [
+    "output_bad_pattern",
+    "output_grep_footer",
+    "output_not_kept",
+    "output_page_footer",
+    "output_paged",
+]
+
+
+def output_paged(call_id: str, shown: int, total: int) -> str:
+    return (f"\n… [{total - shown} more characters not shown (this is {shown:,} of {total:,}): "
+            f"read_tool_output(call_id=\"{call_id}\", offset={shown}) reads on, or pass grep "
+            "to find the lines you need]")
+
+
+def output_page_footer(start: int, end: int, total: int, call_id: str) -> str:
+    if end >= total:
+        return f"\n… [characters {start:,}–{end:,} of {total:,}: the end of the output]"
+    return (f"\n… [characters {start:,}–{end:,} of {total:,}: read_tool_output(call_id="
+            f"\"{call_id}\", offset={end}) reads on]")
+
+
+def output_grep_footer(pattern: str, shown: int, found: int) -> str:
+    if found == 0:
+        return f"No line matches {pattern!r}."
+    more = f" (showing the first {shown})" if shown < found else ""
+    return f"\n… [{found} lines match {pattern!r}{more}]"
+
+
+def output_not_kept(call_id: str, kept: list[str]) -> str:
+    choices = ", ".join(kept) if kept else "none in this run"
+    return (f"No longer output is kept for call {call_id!r}; the calls whose output can be "
+            f"read on: {choices}.")
+
+
+def output_bad_pattern(pattern: str, error: str) -> str:
+    return f"The grep pattern {pattern!r} is not a valid regular expression: {error}."
