@@ -1,59 +1,41 @@
-"""Agent benchmarks (issue: agent loop).
+"""Agent benchmarks (issue 15: the model client is the `openai` SDK).
 
 - bot overhead per step: a 2-step run (tool call, answer) against a zero-latency fake model
-  and a trivial tool; per-step time minus the raw model round trip measured with the same
-  client against the same server, side by side;
-- 100 concurrent runs of 3 steps each against a fake model with 200 ms latency: wall time
-  against the ideal 3 x 200 ms, and the bot's peak RSS; side by side, the same bot with the
-  `openai` SDK as its model client (what it used before; needs the test extras), and the
-  floor: a bare aiohttp client making the same calls with no bot at all.
+  and a trivial tool; per-step time minus the raw model round trip (the same SDK client,
+  the same server), side by side;
+- the regime users are in: 50 concurrent conversations of 4 steps (3 tool calls, then the
+  answer) with 1 s per model step: the bot's share of an answer's wall time against the
+  ideal 4 s (target < 1%), 3 repeats;
+- per-call CPU of the model client: the SDK streaming (what the bot does), the SDK without
+  streaming, and a bare aiohttp post, side by side against the same zero-latency server;
+- start-up of `bot plugin list` and `bot console`: wall time, and whether `openai` was
+  imported (it must not be: it costs ~0.3 s).
 
-The fake model runs in its own process so that it does not share the bot's GIL.
-Run: python bench/bench_agent.py
+The fake model runs in its own process (an aiohttp server that streams SSE as OpenAI does)
+so that it does not share the bot's GIL. Run: python bench/bench_agent.py
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, markdown_table, percentile
-from bot.agent.llm import LLM, Reply, parse_message
 from bot.app import build_services, settle_heap
 from bot.config import load_settings
 from bot.plugin_host.protocol import Caller
 from tests.plugin_factory import write_plugin
 
 REPO = Path(__file__).resolve().parents[1]
-THREADED_SERVER = """
-import sys
-sys.path.insert(0, {repo!r})
-from tests.fakes.openai_server import FakeOpenAI, Scripted
-fake = FakeOpenAI()
-def answer(body):
-    done = sum(1 for m in body["messages"] if m["role"] == "tool")
-    if done < {tool_steps} and body.get("tools"):
-        call = fake.tool_call("bench_echo", {{"text": str(done)}}, f"c{{done}}")
-        return Scripted(body=fake.completion(None, [call]), delay={delay})
-    return Scripted(body=fake.completion("done"), delay={delay})
-fake.default = answer
-fake.start()
-print(fake.base_url, flush=True)
-sys.stdin.read()
-"""
-
-# The same answers from an asyncio server: one process, no thread per connection, so the
-# stand-in model is not what limits 100 concurrent runs.
-ASYNC_SERVER = """
+SERVER = """
 import asyncio, json, sys, time
 from aiohttp import web
 
@@ -66,6 +48,23 @@ def completion(content, tool_calls=None):
             "finish_reason": "tool_calls" if tool_calls else "stop"}}],
             "usage": {{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}}}
 
+def chunks(reply):
+    base = {{"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0,
+            "model": "gpt-4o-mini"}}
+    message = reply["choices"][0]["message"]
+    deltas = [{{"role": "assistant", "content": ""}}]
+    if message.get("content"):
+        deltas += [{{"content": word + " "}} for word in message["content"].split()]
+    for i, call in enumerate(message.get("tool_calls") or []):
+        deltas.append({{"tool_calls": [{{"index": i, "id": call["id"], "type": "function",
+                       "function": {{"name": call["function"]["name"], "arguments": ""}}}}]}})
+        deltas.append({{"tool_calls": [{{"index": i, "function": {{
+                       "arguments": call["function"]["arguments"]}}}}]}})
+    out = [{{**base, "choices": [{{"index": 0, "delta": d, "finish_reason": None}}]}}
+           for d in deltas]
+    out.append({{**base, "choices": [], "usage": reply["usage"]}})
+    return out
+
 async def handle(request):
     body = await request.json()
     done = sum(1 for m in body["messages"] if m["role"] == "tool")
@@ -74,8 +73,17 @@ async def handle(request):
     if done < {tool_steps} and body.get("tools"):
         call = {{"id": f"c{{done}}", "type": "function", "function": {{
             "name": "bench_echo", "arguments": json.dumps({{"text": str(done)}})}}}}
-        return web.json_response(completion(None, [call]))
-    return web.json_response(completion("done"))
+        reply = completion(None, [call])
+    else:
+        reply = completion("done, the pods are fine")
+    if not body.get("stream"):
+        return web.json_response(reply)
+    response = web.StreamResponse(headers={{"Content-Type": "text/event-stream"}})
+    await response.prepare(request)
+    for chunk in chunks(reply):
+        await response.write(b"data: " + json.dumps(chunk).encode() + b"\\n\\n")
+    await response.write(b"data: [DONE]\\n\\n")
+    return response
 
 async def main():
     app = web.Application()
@@ -92,9 +100,8 @@ asyncio.run(main())
 """
 
 
-def start_fake(*, delay: float, tool_steps: int, server: str = ASYNC_SERVER
-               ) -> tuple[subprocess.Popen[str], str]:
-    code = server.format(repo=str(REPO), delay=delay, tool_steps=tool_steps)
+def start_fake(*, delay: float, tool_steps: int) -> tuple[subprocess.Popen[str], str]:
+    code = SERVER.format(delay=delay, tool_steps=tool_steps)
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -110,7 +117,7 @@ async def services_for(tmp: Path, url: str, **extra: object):  # type: ignore[no
     return await build_services(settings, default_enabled=frozenset({"bench"}))
 
 
-async def step_overhead(tmp: Path, url: str, runs: int = 300) -> list[str]:
+async def step_overhead(tmp: Path, url: str, runs: int = 200) -> list[str]:
     services = await services_for(tmp, url)
     llm = services.llm
     assert llm is not None
@@ -122,98 +129,112 @@ async def step_overhead(tmp: Path, url: str, runs: int = 300) -> list[str]:
             raw.append(time.perf_counter() - started)
             started = time.perf_counter()
             result = await services.runs.ask("q", caller=Caller(user="bench"))
-            assert result.text == "done" and result.steps == 2, result
+            assert result.ok and result.steps == 2, result
             steps.append((time.perf_counter() - started) / result.steps)
     finally:
         await services.close()
     overhead = percentile(steps, 50) - percentile(raw, 50)
-    return [f"{percentile(raw, 50) * 1000:.3f}", f"{percentile(steps, 50) * 1000:.3f}",
-            f"{overhead * 1000:.3f}", "< 2", "yes" if overhead < 0.002 else "NO"]
+    return [f"{percentile(raw, 50) * 1000:.2f}", f"{percentile(steps, 50) * 1000:.2f}",
+            f"{overhead * 1000:.2f}"]
 
 
-class SdkLLM(LLM):
-    """The bot's model client as it was: the `openai` SDK (aiohttp transport, its low-level
-    `post`, no response models), for the comparison row."""
-
-    def __init__(self, url: str) -> None:
-        import openai
-
-        super().__init__(api_key="sk-test-key", base_url=url, model="gpt-4o-mini")
-        self._sdk = openai.AsyncOpenAI(api_key="sk-test-key", base_url=url,
-                                       http_client=openai.DefaultAioHttpClient())
-
-    async def complete(self, chat: list[dict[str, Any]],
-                       tools: list[dict[str, Any]] | None) -> Reply:
-        body: dict[str, Any] = {"model": self.model, "messages": chat}
-        if tools:
-            body["tools"] = tools
-        data = await self._sdk.post("/chat/completions", cast_to=object, body=body)
-        return parse_message(data["choices"][0]["message"])  # type: ignore[index]
-
-    async def close(self) -> None:
-        await self._sdk.close()
-
-
-async def concurrent_runs(tmp: Path, url: str, label: str, n: int = 100, *,
-                          sdk: bool = False) -> list[list[str]]:
-    """Two rounds on one bot: the first opens the connections, the second reuses them."""
+async def conversations(tmp: Path, url: str, n: int = 50) -> list[list[str]]:
+    """n concurrent conversations of 4 one-second steps, three rounds each way on one bot:
+    asked over one second (as people ask: each conversation's own wall time against 4 s),
+    and all at the same instant (every model reply of a step lands together: the worst
+    case, where the calls' CPU queues)."""
     services = await services_for(tmp, url, agent_max_concurrent_runs=n)
-    if sdk:
-        assert services.llm is not None
-        await services.llm.close()
-        services.llm = services.agent.llm = SdkLLM(url)
     settle_heap()  # as `bot run` and `bot console` do once started
+
+    async def one(i: int, offset: float) -> float:
+        await asyncio.sleep(offset)
+        started = time.perf_counter()
+        result = await services.runs.ask(f"q{i}", caller=Caller(user="b"))
+        assert result.ok and result.steps == 4, result
+        return time.perf_counter() - started
+
     rows = []
     try:
-        for pool in ("cold", "warm"):
-            started = time.perf_counter()
-            results = await asyncio.gather(*(services.runs.ask(f"q{i}", caller=Caller(user="b"))
-                                             for i in range(n)))
-            wall = time.perf_counter() - started
-            assert all(r.text == "done" and r.steps == 3 for r in results), results[0]
-            ideal = 3 * 0.2
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            rows.append([label, pool, str(n), f"{wall:.3f}", f"{ideal:.1f}",
-                         f"{wall / ideal:.2f}x", "<= 1.2x",
-                         "yes" if wall / ideal <= 1.2 else "NO", f"{rss:.0f}"])
+        for label, spread in (("asked over 1 s", 1.0), ("asked at once", 0.0)):
+            for repeat in range(3):
+                cpu = time.process_time()
+                walls = await asyncio.gather(*(one(i, spread * i / n) for i in range(n)))
+                cpu = time.process_time() - cpu
+                wall = statistics.mean(walls)
+                share = (wall - 4.0) / wall
+                rows.append([label, str(repeat + 1), str(n), f"{wall:.3f}", "4.000",
+                             f"{share:.2%}", "< 1%", "yes" if share < 0.01 else "NO",
+                             f"{cpu:.2f}"])
     finally:
         await services.close()
     return rows
 
 
-async def bare_client(url: str, label: str, n: int = 100) -> list[list[str]]:
-    """The floor: the same 100 x 3 calls from a bare aiohttp client (no bot, no SDK)."""
+async def per_call_cpu(tmp: Path, url: str, calls: int = 400) -> list[list[str]]:
+    """CPU per model call in this process, side by side, the same server and chat."""
     import aiohttp
 
-    body = {"model": "m", "messages": [{"role": "user", "content": "x"}],
-            "tools": [{"type": "function", "function": {"name": "bench_echo",
-                                                        "parameters": {"type": "object"}}}]}
-    rows = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        async def run_three() -> None:
-            messages = list(body["messages"])
+    services = await services_for(tmp, url)
+    llm = services.llm
+    assert llm is not None
+    chat = [{"role": "user", "content": "are the pods healthy?"}]
+    body = {"model": "gpt-4o-mini", "messages": chat}
+
+    async def sdk_stream() -> None:
+        await llm.complete(chat, None, None)
+
+    async def sdk_plain() -> None:
+        await llm._plain(dict(body))
+
+    async with aiohttp.ClientSession() as session:
+        async def bare() -> None:
+            async with session.post(f"{url}/chat/completions", json=body) as response:
+                await response.json()
+
+        rows = []
+        for label, call in (("openai SDK, streamed (the bot)", sdk_stream),
+                            ("openai SDK, not streamed", sdk_plain),
+                            ("bare aiohttp post, no SDK", bare)):
+            for _ in range(20):
+                await call()  # warm: connections, imports
+            samples = []
             for _ in range(3):
-                async with session.post(f"{url}/chat/completions",
-                                        json={**body, "messages": messages}) as response:
-                    reply = (await response.json())["choices"][0]["message"]
-                messages = [*messages, reply] + [
-                    {"role": "tool", "tool_call_id": c["id"], "content": "x"}
-                    for c in reply.get("tool_calls") or []]
-        for pool in ("cold", "warm"):
-            started = time.perf_counter()
-            await asyncio.gather(*(run_three() for _ in range(n)))
-            wall = time.perf_counter() - started
-            rows.append([label, pool, str(n), f"{wall:.3f}", "0.6", f"{wall / 0.6:.2f}x",
-                         "(floor)", "-", "-"])
+                cpu = time.process_time()
+                for _ in range(calls):
+                    await call()
+                samples.append((time.process_time() - cpu) / calls * 1e6)
+            rows.append([label] + [f"{v:.0f}" for v in samples]
+                        + [f"{statistics.median(samples):.0f}"])
+    await services.close()
     return rows
 
 
-def sdk_installed() -> bool:
-    try:
-        import openai  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def start_up(tmp: Path) -> list[list[str]]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "OPENAI_API_KEY": "sk-test",
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'startup.db'}"}
+    probe = ("import sys, time\nstarted = time.perf_counter()\nsys.argv = {argv!r}\n"
+             "from bot.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print('@@', time.perf_counter() - started, 'openai' in sys.modules, "
+             "file=sys.stderr)\n")
+    rows = []
+    for argv in (["bot", "plugin", "list"], ["bot", "console"]):
+        subprocess.run([sys.executable, "-c", probe.format(argv=argv)], env=env, cwd=tmp,
+                       capture_output=True, text=True, input="", timeout=120)  # warm caches
+        times, imported = [], False
+        for _ in range(3):
+            done = subprocess.run([sys.executable, "-c", probe.format(argv=argv)], env=env,
+                                  cwd=tmp, capture_output=True, text=True, input="",
+                                  timeout=120)
+            line = next(x for x in done.stderr.splitlines() if x.startswith("@@"))
+            times.append(float(line.split()[1]))
+            imported = imported or line.split()[2] == "True"
+        rows.append([" ".join(argv)] + [f"{t:.2f}" for t in times]
+                    + ["yes" if imported else "no"])
+    sdk = [float(subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter();"
+                                 " import openai; print(time.perf_counter() - t)"],
+                                capture_output=True, text=True).stdout) for _ in range(3)]
+    rows.append(["(for scale) import openai"] + [f"{t:.2f}" for t in sdk] + ["-"])
+    return rows
 
 
 def main() -> None:
@@ -221,38 +242,28 @@ def main() -> None:
         fast, fast_url = start_fake(delay=0, tool_steps=1)
         try:
             overhead = asyncio.run(step_overhead(Path(tmp) / "a", fast_url))
+            cpu = asyncio.run(per_call_cpu(Path(tmp) / "c", fast_url))
         finally:
             fast.kill()
-        concurrent = []
-        for label, server in (("asyncio (aiohttp) model server", ASYNC_SERVER),
-                              ("threaded test fake (tests/fakes)", THREADED_SERVER)):
-            slow, slow_url = start_fake(delay=0.2, tool_steps=2, server=server)
-            try:
-                concurrent += asyncio.run(concurrent_runs(
-                    Path(tmp) / label.split()[0], slow_url, f"bot; {label}"))
-                if server is ASYNC_SERVER:
-                    concurrent += asyncio.run(bare_client(
-                        slow_url, "bare aiohttp client, no bot; asyncio server"))
-            finally:
-                slow.kill()
-        if sdk_installed():  # last: importing the SDK raises the process's peak RSS
-            slow, slow_url = start_fake(delay=0.2, tool_steps=2, server=ASYNC_SERVER)
-            try:
-                concurrent += asyncio.run(concurrent_runs(
-                    Path(tmp) / "sdk", slow_url,
-                    "bot with the openai SDK as model client; asyncio server", sdk=True))
-            finally:
-                slow.kill()
+        slow, slow_url = start_fake(delay=1.0, tool_steps=3)
+        try:
+            regime = asyncio.run(conversations(Path(tmp) / "b", slow_url))
+        finally:
+            slow.kill()
+        startup = start_up(Path(tmp))
     print(f"Machine: {machine()}\n")
-    print("Per-step bot overhead: 2-step runs (tool call, answer), zero-latency model server "
-          "in another process, trivial tool, 300 runs (ms, p50):\n")
-    print(markdown_table(["raw model round trip", "agent time per step", "bot overhead",
-                          "target", "met"], [overhead]))
-    print("\n100 concurrent 3-step runs, model latency 200 ms, cap = 100; peak RSS is the "
-          "benchmark process's so far:\n")
-    print(markdown_table(["who calls; which stand-in model server", "connection pool", "runs",
-                          "wall (s)", "ideal (s)", "ratio", "target", "met",
-                          "peak RSS (MiB)"], concurrent))
+    print("Per-step bot overhead: 2-step runs, zero-latency streaming model server in another "
+          "process, trivial tool, 200 runs (ms, p50):\n")
+    print(markdown_table(["raw model call (SDK, streamed)", "agent time per step",
+                          "bot overhead per step"], [overhead]))
+    print("\n50 concurrent conversations of 4 steps, 1 s per model step (ideal 4 s):\n")
+    print(markdown_table(["conversations start", "repeat", "conversations",
+                          "mean wall per conversation (s)", "ideal (s)",
+                          "bot share of the wall time", "target", "met", "CPU (s)"], regime))
+    print("\nCPU per model call in the calling process (µs), 400 calls, 3 repeats:\n")
+    print(markdown_table(["client", "1", "2", "3", "median"], cpu))
+    print("\nStart-up (s, 3 runs) and whether the SDK was imported:\n")
+    print(markdown_table(["command", "1", "2", "3", "imports openai"], startup))
 
 
 if __name__ == "__main__":
