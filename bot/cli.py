@@ -132,6 +132,9 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     audit = sub.add_parser("audit", help="recent audit trail entries")
     audit.add_argument("limit", nargs="?", type=int, default=20)
     audit.set_defaults(handler=_admin)
+    runs = sub.add_parser("runs", help="recent agent runs and the tokens they used")
+    runs.add_argument("limit", nargs="?", type=int, default=20)
+    runs.set_defaults(handler=_admin)
     gc = sub.add_parser("gc", help="delete uploaded plugin files no installed version uses "
                         "(lists them and asks first)")
     gc.add_argument("--yes", action="store_true", help="delete without asking")
