@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     bot_admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     bot_admin_channel: str | None = None
+    slack_streaming: bool = True  # stream answers (chat.startStream); off: status + post
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

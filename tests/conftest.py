@@ -57,8 +57,11 @@ UID_RANGE = f"{_SLOT}-{_SLOT + 2_099}"
 
 @pytest.fixture
 def settings(tmp_path: Path, plugins_dir: Path) -> Settings:
+    # slack_streaming off: these tests read the status message and final post (the path
+    # for workspaces that cannot stream); tests/test_slack_streaming.py turns it on
     return load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-                         plugins_dir=plugins_dir, tool_timeout=5, plugin_uid_range=UID_RANGE)
+                         plugins_dir=plugins_dir, tool_timeout=5, plugin_uid_range=UID_RANGE,
+                         slack_streaming=False)
 
 
 @pytest.fixture

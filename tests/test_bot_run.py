@@ -56,7 +56,9 @@ def post_event(port: int, body: str) -> Any:
 @pytest.fixture
 def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
     write_plugin(plugins_dir / "builtins", "alpha")
-    return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process")
+    # SLACK_STREAMING=off: the status message and final post; test_slack_streaming streams
+    return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process",
+                          SLACK_STREAMING="off")
 
 
 def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> None:

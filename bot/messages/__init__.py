@@ -348,6 +348,10 @@ APPROVAL_NOT_PENDING = "This approval is no longer pending."
 APPROVAL_ADMINS_ONLY = "Only admins can approve or deny tool calls."
 
 
+def answer_continues() -> str:
+    return "\n\n_The answer is long: it continues in the messages below._"
+
+
 def tool_calls_count(n: int) -> str:
     return f" — {n} tool call{'s' if n != 1 else ''}" if n else ""
 

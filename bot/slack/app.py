@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.slack import approvals, connect, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
+from bot.slack.streaming import Streaming
 from bot.store.approvals import ApprovalStore
 from bot.store.shared_runs import SharedRuns
 
@@ -79,7 +80,8 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
                                        timeout=settings.approval_timeout_seconds)
-    mentions.register(app, ctx, shared=shared, runs=services.runs, approver=approver)
+    mentions.register(app, ctx, shared=shared, runs=services.runs, approver=approver,
+                      streaming=Streaming(services.settings.slack_streaming))
     slash.register(app, ctx, commands=commands)
     uploads.register(app, ctx, shared=shared, installer=services.installer,
                      audit=services.audit)

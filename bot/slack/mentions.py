@@ -21,6 +21,7 @@ from bot.agent.runs import Runs
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.slack.streaming import StreamedAnswer, Streaming
 from bot.store.database import DatabaseFault
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
@@ -42,11 +43,12 @@ class Mentions:
     shared: SharedRuns
     runs: Runs
     approver: Approver
+    streaming: Streaming
 
 
 def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs,
-             approver: Approver) -> None:
-    m = Mentions(ctx, shared, runs, approver)
+             approver: Approver, streaming: Streaming) -> None:
+    m = Mentions(ctx, shared, runs, approver, streaming)
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -61,7 +63,8 @@ def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs
         if row_id is None:
             log.info("ignoring a repeated delivery of %s", body.get("event_id"))
             return
-        ctx.spawn(answer(m, event, row_id))
+        ctx.spawn(answer(m, {**event, "team": event.get("team") or body.get("team_id")},
+                         row_id))
 
     @app.action("stop_run")
     async def on_stop(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -120,7 +123,8 @@ async def answer(m: Mentions, event: dict[str, Any], row_id: int) -> None:
                     await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                         text=messages.run_not_started())
                     return
-                await _answer(m, row_id, channel, thread_ts, user, question, event["ts"])
+                await _answer(m, row_id, channel, thread_ts, user, question, event["ts"],
+                              event.get("team"))
             except DatabaseFault:
                 raise
             except Exception:
@@ -140,7 +144,7 @@ async def _not_saved(m: Mentions, channel: str, thread_ts: str, fault: DatabaseF
 
 
 async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
-                  user: str | None, question: str, event_ts: str) -> None:
+                  user: str | None, question: str, event_ts: str, team: str | None) -> None:
     ctx, client = m.ctx, m.ctx.client
     if not question:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
@@ -150,10 +154,12 @@ async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
     posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                            text=messages.WORKING,
                                            blocks=render.status_blocks([], run_id=None))
-    status = StatusMessage(ctx, channel, posted["ts"])
+    stream = await _stream(m, channel, thread_ts, user, team)
+    status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None)
     handle = m.runs.start(question, caller=Caller(user=user, channel=channel,
                                                   thread_ts=thread_ts),
-                          history=history, observer=status.observe, approver=m.approver)
+                          history=history, approver=m.approver,
+                          observer=status.observe if stream is None else _both(status, stream))
     try:  # bookkeeping for Stop across replicas: the answer matters more
         await m.shared.running(row_id, handle.run_id, posted["ts"])
     except DatabaseFault as exc:
@@ -165,11 +171,32 @@ async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
         result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
     await status.finish(result.status, result.tools)
-    if len(result.text) > INLINE_LIMIT and await _upload_answer(ctx, channel, thread_ts,
-                                                                result.text):
+    attached = len(result.text) > INLINE_LIMIT and await _upload_answer(
+        ctx, channel, thread_ts, result.text)
+    if stream is not None:
+        await stream.finish(result, attached=attached)
+        return
+    if attached:
         return
     for message in render.answer_messages(result.text):
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+
+
+async def _stream(m: Mentions, channel: str, thread_ts: str, user: str | None,
+                  team: str | None) -> StreamedAnswer | None:
+    """The answer's stream, when the workspace can stream; else None (status + post)."""
+    if not m.streaming.wanted(team):
+        return None
+    stream = StreamedAnswer(m.ctx, m.streaming, channel=channel, thread_ts=thread_ts,
+                            user=user, team=team)
+    return stream if await stream.start() else None
+
+
+def _both(status: StatusMessage, stream: StreamedAnswer) -> Any:
+    async def observe(event: Event) -> None:
+        await status.observe(event)
+        await stream.observe(event)
+    return observe
 
 
 async def _upload_answer(ctx: SlackContext, channel: str, thread_ts: str, text: str) -> bool:
@@ -216,8 +243,9 @@ class StatusMessage:
     """The run's status message, updated as tools run, at most once a second: a header
     (queued, thinking, done) and one line per tool call, keyed by its call id."""
 
-    def __init__(self, ctx: SlackContext, channel: str, ts: str) -> None:
+    def __init__(self, ctx: SlackContext, channel: str, ts: str, *, tools: bool = True) -> None:
         self.ctx = ctx
+        self.show_tools = tools  # not when the answer streams: its task cards show them
         self.channel = channel
         self.ts = ts
         self.run_id: str | None = None
@@ -235,9 +263,9 @@ class StatusMessage:
             self.header = f":hourglass: Waiting for a free slot (position {event.position})"
         elif isinstance(event, Thinking):
             self.header = f":thought_balloon: Thinking (step {event.step})…"
-        elif isinstance(event, ToolStarted):
+        elif isinstance(event, ToolStarted) and self.show_tools:
             self.tools[event.call_id] = render.tool_line(event.tool, event.arguments)
-        elif isinstance(event, ToolFinished):
+        elif isinstance(event, ToolFinished) and self.show_tools:
             self.tools[event.call_id] = render.tool_done_line(
                 event.tool, event.ok, event.duration_ms, event.summary)
         else:

@@ -1,7 +1,9 @@
 """A fake Slack Web API on 127.0.0.1, for the real `slack_sdk` AsyncWebClient and Bolt.
 
 Serves the methods the bot uses (auth.test, chat.postMessage, chat.update,
-chat.postEphemeral, conversations.replies, files.info, views.publish, users.info), private
+chat.postEphemeral, conversations.replies, files.info, views.publish, users.info, and the
+streaming methods chat.startStream / chat.appendStream / chat.stopStream with their chunks
+recorded per stream), private
 file downloads, and `response_url` endpoints. Like Slack: every method answers HTTP 200 with
 `{"ok": true, ...}` or `{"ok": false, "error": "..."}`; a bad token is `invalid_auth`; a
 rate-limited call is HTTP 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`;
@@ -30,6 +32,8 @@ APP_TOKEN = "xapp-1-A0TEST-1-test-app-token"
 SIGNING_SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
 TEAM = "T0TEST"
+STREAM_TEXT_LIMIT = 12_000  # markdown_text, per call
+TASK_STATUSES = ("pending", "in_progress", "complete", "error")
 
 
 @dataclass
@@ -50,6 +54,7 @@ class FakeSlack(FakeHTTPService):
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.users: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, bytes, shares
+        self.streams: dict[str, dict[str, Any]] = {}  # ts -> channel, thread_ts, chunks, state
         self._rate_limits: dict[str, list[int]] = {}
         self.failing: dict[str, str] = {}  # method -> the error Slack answers with
         self.socket_url: str | None = None  # where apps.connections.open points
@@ -142,6 +147,91 @@ class FakeSlack(FakeHTTPService):
             message["thread_ts"] = args["thread_ts"]
             self.threads[(args["channel"], args["thread_ts"])].append(message)
         return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+
+    # -- streaming (docs.slack.dev/reference/methods/chat.startStream and friends) ---------
+
+    def _stream_chunks(self, args: dict[str, Any]) -> list[dict[str, Any]] | str:
+        """The call's chunks (markdown_text counts as one), or the error Slack answers."""
+        chunks = list(args.get("chunks") or [])
+        if args.get("markdown_text"):
+            chunks.insert(0, {"type": "markdown_text", "text": args["markdown_text"]})
+        for chunk in chunks:
+            kind = chunk.get("type")
+            if kind not in ("markdown_text", "task_update", "plan_update", "blocks"):
+                return "invalid_chunks"
+            if kind == "markdown_text" and len(chunk.get("text") or "") > STREAM_TEXT_LIMIT:
+                return "msg_too_long"
+            if kind == "task_update" and (not chunk.get("id") or not chunk.get("title") or
+                                          chunk.get("status") not in TASK_STATUSES):
+                return "invalid_chunks"
+        return chunks
+
+    def _m_chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel") or ""
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel.startswith("D") and not (args.get("recipient_user_id")
+                                                and args.get("recipient_team_id")):
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {
+                "messages": ["[ERROR] recipient_user_id and recipient_team_id are required "
+                             "when streaming to channels"]}}
+        chunks = self._stream_chunks(args)
+        if isinstance(chunks, str):
+            return {"ok": False, "error": chunks}
+        ts = self._next_ts()
+        self.streams[ts] = {"channel": channel, "thread_ts": args.get("thread_ts"),
+                            "recipient": args.get("recipient_user_id"), "chunks": chunks,
+                            "calls": 1, "state": "streaming", "blocks": None}
+        if args.get("thread_ts"):  # the message is in the thread from the start
+            self.threads[(channel, args["thread_ts"])].append(
+                {"type": "message", "user": BOT_USER, "bot_id": "BBOT", "text": "", "ts": ts,
+                 "thread_ts": args["thread_ts"]})
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _stream(self, args: dict[str, Any]) -> dict[str, Any] | str:
+        stream = self.streams.get(args.get("ts") or "")
+        if stream is None or stream["channel"] != args.get("channel"):
+            return "message_not_found"
+        if stream["state"] != "streaming":
+            return "message_not_in_streaming_state"
+        return stream
+
+    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self._stream(args)
+        if isinstance(stream, str):
+            return {"ok": False, "error": stream}
+        chunks = self._stream_chunks(args)
+        if isinstance(chunks, str):
+            return {"ok": False, "error": chunks}
+        if not chunks:
+            return {"ok": False, "error": "no_text"}
+        stream["chunks"] += chunks
+        stream["calls"] += 1
+        return {"ok": True, "channel": stream["channel"], "ts": args["ts"]}
+
+    def _m_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self._stream(args)
+        if isinstance(stream, str):
+            return {"ok": False, "error": stream}
+        chunks = self._stream_chunks(args)
+        if isinstance(chunks, str):
+            return {"ok": False, "error": chunks}
+        stream["chunks"] += chunks
+        stream.update(state="stopped", blocks=args.get("blocks"), calls=stream["calls"] + 1)
+        text = "".join(c.get("text", "") for c in stream["chunks"]
+                       if c.get("type") == "markdown_text")
+        for message in self.threads.get((stream["channel"], stream["thread_ts"] or ""), []):
+            if message["ts"] == args["ts"]:
+                message["text"] = text
+        return {"ok": True, "channel": stream["channel"], "ts": args["ts"],
+                "message": {"text": text, "ts": args["ts"]}}
+
+    def stream_text(self, ts: str) -> str:
+        return "".join(c.get("text", "") for c in self.streams[ts]["chunks"]
+                       if c.get("type") == "markdown_text")
+
+    def tasks(self, ts: str) -> list[dict[str, Any]]:
+        return [c for c in self.streams[ts]["chunks"] if c.get("type") == "task_update"]
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("ts"):
@@ -241,7 +331,7 @@ class FakeSlack(FakeHTTPService):
                     args.update(json.loads(raw))
                 elif raw:
                     args.update({k: v[-1] for k, v in parse_qs(raw.decode()).items()})
-                for key in ("blocks", "attachments"):
+                for key in ("blocks", "attachments", "chunks"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
                 return args

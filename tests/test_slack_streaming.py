@@ -1,0 +1,177 @@
+"""Answers streamed into the thread with Slack's streaming methods (chat.startStream,
+appendStream, stopStream): task cards per tool call, the text in batches, Stop and
+approvals mid-stream, the fallback for a workspace that cannot stream; in HTTP mode and in
+Socket Mode (`bot run`)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import messages
+from tests.fakes.openai_server import FakeOpenAI, Scripted
+from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
+from tests.plugin_factory import write_plugin
+from tests.slack_harness import SlackBot, until
+from tests.test_slack_admin import GATED, approval_id
+
+Make = Callable[..., Awaitable[SlackBot]]
+ANSWER = ("checkout-api is crashlooping because its database password was rotated.\n"
+          "The pod exits with code 1 seconds after start.\n"
+          "Restart it once the Secret is fixed:\n"
+          "`kubectl rollout restart deploy/checkout-api -n prod`\n"
+          "The other pods are healthy.")
+
+
+def call(name: str, args: dict[str, Any], call_id: str) -> dict[str, Any]:
+    return FakeOpenAI.tool_call(name, args, call_id)
+
+
+def stream_of(bot: SlackBot, thread_ts: str) -> str | None:
+    return next((ts for ts, s in bot.slack.streams.items() if s["thread_ts"] == thread_ts),
+                None)
+
+
+def stopped(bot: SlackBot, thread_ts: str) -> str | None:
+    ts = stream_of(bot, thread_ts)
+    return ts if ts and bot.slack.streams[ts]["state"] == "stopped" else None
+
+
+async def test_an_answer_streams_with_a_task_card_per_tool_call(
+        slack_bot: Make, builtin: Callable[..., Path]) -> None:
+    builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text"})
+    bot = await slack_bot(enabled=("alpha",), slack_streaming=True)
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "pods"}, "c1"),
+                             call("alpha_echo", {"text": "events"}, "c2")])
+    bot.ai.reply(ANSWER)
+    thread, _ = await bot.mention("why is checkout-api crashlooping?", user="U_ASKER")
+    ts = await until(lambda: stopped(bot, thread))
+    stream = bot.slack.streams[ts]
+    start = bot.slack.calls_to("chat.startStream")[0]
+    assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U_ASKER", "T0TEST")
+    assert start["thread_ts"] == thread and start["task_display_mode"] == "timeline"
+    assert bot.slack.stream_text(ts) == ANSWER  # whole, once
+    tasks = [(t["id"], t["status"]) for t in bot.slack.tasks(ts)]
+    assert tasks[:2] == [("c1", "in_progress"), ("c2", "in_progress")]
+    assert sorted(tasks[2:]) == [("c1", "complete"), ("c2", "complete")]
+    assert stream["calls"] >= 4 and len(bot.slack.calls_to("chat.stopStream")) == 1
+    assert len(bot.slack.calls_to("chat.appendStream")) >= 3
+    status = bot.slack.calls_to("chat.update")[-1]["text"]
+    assert status == messages.STATUS_DONE + messages.tool_calls_count(2)  # no tool lines
+    assert bot.answers(thread) == []  # the answer is the stream, not another post
+
+
+async def test_stop_mid_stream_ends_it_with_what_was_said(slack_bot: Make,
+                                                          builtin: Callable[..., Path]) -> None:
+    builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text"})
+    bot = await slack_bot(enabled=("alpha",), slack_streaming=True)
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "pods"}, "c1")])
+    bot.ai.respond_with(lambda _: Scripted(body=bot.ai.completion("too late"), delay=5))
+    thread, _ = await bot.mention("look into it", user="U_ASKER")
+    ts = await until(lambda: stream_of(bot, thread) and bot.slack.tasks(stream_of(bot, thread))
+                     and len(bot.slack.tasks(stream_of(bot, thread))) >= 2
+                     and stream_of(bot, thread))
+    run_id = await until(bot.stop_button)
+    await bot.click("stop_run", run_id, user="U_ASKER")
+    await until(lambda: stopped(bot, thread), seconds=4)
+    text = bot.slack.stream_text(ts)
+    assert text.strip().startswith("Stopped") and "alpha_echo" in text
+    assert "too late" not in text
+
+
+async def test_an_approval_mid_stream_then_the_answer(slack_bot: Make,
+                                                      builtin: Callable[..., Path]) -> None:
+    builtin("gated", GATED)
+    bot = await slack_bot(enabled=("gated",), slack_streaming=True)
+    bot.ai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
+    bot.ai.reply("Restarted web; it is healthy again.")
+    thread, _ = await bot.mention("restart web", user="U_ASKER")
+    approval = await until(lambda: approval_id(bot))
+    ts = stream_of(bot, thread)
+    assert ts and [t["status"] for t in bot.slack.tasks(ts)] == ["in_progress"]  # waiting
+    await bot.click("approve_tool", str(approval), user="U_ADMIN")
+    await until(lambda: stopped(bot, thread))
+    assert bot.slack.stream_text(ts) == "Restarted web; it is healthy again."
+    assert [t["status"] for t in bot.slack.tasks(ts)] == ["in_progress", "complete"]
+
+
+async def test_a_workspace_that_cannot_stream_gets_the_status_message_once_asked(
+        slack_bot: Make) -> None:
+    bot = await slack_bot(slack_streaming=True)
+    bot.slack.failing["chat.startStream"] = "unknown_method"
+    bot.ai.reply("first answer")
+    bot.ai.reply("second answer")
+    first, _ = await bot.mention("one?")
+    await until(lambda: "first answer" in bot.answers(first))
+    second, _ = await bot.mention("two?")
+    await until(lambda: "second answer" in bot.answers(second))
+    assert len(bot.slack.calls_to("chat.startStream")) == 1  # learnt once per workspace
+    assert bot.slack.streams == {}
+
+
+async def test_streaming_off_posts_as_before(slack_bot: Make) -> None:
+    bot = await slack_bot(slack_streaming=False)
+    bot.ai.reply("plain answer")
+    thread, _ = await bot.mention("q?")
+    await until(lambda: "plain answer" in bot.answers(thread))
+    assert bot.slack.calls_to("chat.startStream") == []
+
+
+def test_socket_mode_streams_the_answer(tmp_path: Path, plugins_dir: Path,
+                                        fake_slack: FakeSlack,
+                                        fake_openai: FakeOpenAI) -> None:
+    from tests.conftest import subprocess_env
+    from tests.fakes.slack_server import APP_TOKEN
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    write_plugin(plugins_dir / "builtins", "alpha")
+    socket_mode = FakeSocketMode().start()
+    fake_slack.socket_url = socket_mode.url
+    env = subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process") | {
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": fake_slack.api_url, "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": fake_openai.api_key}
+    fake_openai.reply(ANSWER)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            stderr=subprocess.PIPE)
+    try:
+        socket_mode.wait_connected()
+        socket_mode.send("events_api", {
+            "type": "event_callback", "event_id": "EvSM2", "team_id": "T0TEST",
+            "api_app_id": "A0TEST", "event": {"type": "app_mention", "user": "U1",
+                                              "text": "<@UBOT> why?", "channel": "C1",
+                                              "ts": "1700000000.000400"}})
+        ts = fake_slack.wait_for(lambda: next(
+            (t for t, s in fake_slack.streams.items() if s["state"] == "stopped"), None))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        socket_mode.stop()
+    assert code == 0
+    assert fake_slack.stream_text(ts) == ANSWER
+    assert fake_slack.streams[ts]["recipient"] == "U1"
+
+
+@pytest.mark.parametrize("missing", ["recipient_user_id", "recipient_team_id"])
+def test_the_fake_refuses_a_channel_stream_without_recipients(fake_slack: FakeSlack,
+                                                             missing: str) -> None:
+    args = {"channel": "C1", "thread_ts": "1.2", "recipient_user_id": "U1",
+            "recipient_team_id": "T1"}
+    del args[missing]
+    answer = fake_slack._api("chat.startStream", args)
+    assert answer["error"] == "invalid_arguments"
+    ok = fake_slack._api("chat.startStream", {"channel": "D1", "thread_ts": "1.2"})
+    assert ok["ok"]
+    assert fake_slack._api("chat.appendStream", {"channel": "D1", "ts": ok["ts"],
+                                                 "markdown_text": "x" * 12_001}
+                           )["error"] == "msg_too_long"
+    fake_slack._api("chat.stopStream", {"channel": "D1", "ts": ok["ts"]})
+    assert fake_slack._api("chat.appendStream", {"channel": "D1", "ts": ok["ts"],
+                                                 "markdown_text": "late"}
+                           )["error"] == "message_not_in_streaming_state"
