@@ -71,10 +71,18 @@ def run_list(runs: Sequence[RunUsage]) -> str:
         return "No agent run has finished yet."
     rows = [[r.at.strftime("%Y-%m-%d %H:%M:%S") if r.at else "", r.run_id, r.user or "",
              r.channel or "", r.status, str(r.steps), f"{r.prompt_tokens:,}",
-             f"{r.completion_tokens:,}"] for r in runs]
+             f"{r.completion_tokens:,}", _votes(r)] for r in runs]
     total = sum(r.prompt_tokens + r.completion_tokens for r in runs)
-    return table(["WHEN (UTC)", "RUN", "USER", "CHANNEL", "ENDED", "STEPS", "PROMPT TOKENS",
-                  "COMPLETION TOKENS"], rows) + f"\n{total:,} tokens in these {len(runs)} runs."
+    headers = ["WHEN (UTC)", "RUN", "USER", "CHANNEL", "ENDED", "STEPS", "PROMPT TOKENS",
+               "COMPLETION TOKENS", "FEEDBACK"]
+    return table(headers, rows) + f"\n{total:,} tokens in these {len(runs)} runs."
+
+
+def _votes(run: RunUsage) -> str:
+    if not run.good and not run.bad:
+        return "-"
+    return " ".join(part for part in (f"+{run.good}" if run.good else "",
+                                      f"-{run.bad}" if run.bad else "") if part)
 
 
 def version_list(p: PluginInfo) -> str:

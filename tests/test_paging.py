@@ -117,8 +117,8 @@ async def test_plugin_runs_shows_the_tokens_of_recent_runs(agent_services: Make,
     shown = (await commands.run("runs 5", actor="U1", is_admin=False)).text
     lines = shown.splitlines()
     assert lines[0].split() == ["WHEN", "(UTC)", "RUN", "USER", "CHANNEL", "ENDED", "STEPS",
-                                "PROMPT", "TOKENS", "COMPLETION", "TOKENS"]
-    assert lines[1].split()[3:] == ["U7", "C1", "answered", "1", "10", "5"]
+                                "PROMPT", "TOKENS", "COMPLETION", "TOKENS", "FEEDBACK"]
+    assert lines[1].split()[3:] == ["U7", "C1", "answered", "1", "10", "5", "-"]
     assert lines[-1] == "30 tokens in these 2 runs."
     bad = await commands.run("runs zero", actor="U1", is_admin=False)
     assert not bad.ok and bad.text == messages.audit_count_not_a_number("zero")

@@ -175,3 +175,61 @@ def test_the_fake_refuses_a_channel_stream_without_recipients(fake_slack: FakeSl
     assert fake_slack._api("chat.appendStream", {"channel": "D1", "ts": ok["ts"],
                                                  "markdown_text": "late"}
                            )["error"] == "message_not_in_streaming_state"
+
+
+async def test_feedback_on_a_streamed_answer_is_recorded_and_changed(slack_bot: Make) -> None:
+    bot = await slack_bot(slack_streaming=True)
+    bot.ai.reply("The node is out of memory.")
+    thread, _ = await bot.mention("why?", user="U_ASKER")
+    ts = await until(lambda: stopped(bot, thread))
+    blocks = bot.slack.streams[ts]["blocks"]
+    buttons = blocks[0]["elements"][0]
+    assert (blocks[0]["type"], buttons["type"]) == ("context_actions", "feedback_buttons")
+    good, bad = buttons["positive_button"]["value"], buttons["negative_button"]["value"]
+    _, first = await bot.click("answer_feedback", good, user="U_ASKER")
+    assert (await until(lambda: bot.responses(first)))[0]["text"] == (
+        messages.feedback_recorded("good", None))
+    _, second = await bot.click("answer_feedback", bad, user="U_ASKER")
+    assert (await until(lambda: bot.responses(second)))[0]["text"] == (
+        messages.feedback_recorded("bad", "good"))
+    _, third = await bot.click("answer_feedback", good, user="U_OTHER")
+    await until(lambda: bot.responses(third))
+    run_id = good.split(":")[1]
+    usage = next(r for r in await bot.services.records.recent_usage(5) if r.run_id == run_id)
+    assert (usage.good, usage.bad) == (1, 1)  # one vote per user; the asker changed theirs
+    assert await bot.services.records.feedback_since(7) == (1, 1)
+
+
+async def test_feedback_on_a_posted_answer_and_a_forged_value(slack_bot: Make) -> None:
+    bot = await slack_bot(slack_streaming=False)
+    bot.ai.reply("Posted answer.")
+    thread, _ = await bot.mention("q?", user="U_ASKER")
+    await until(lambda: "Posted answer." in bot.answers(thread))
+    post = next(c for c in bot.slack.calls_to("chat.postMessage")
+                if c.get("thread_ts") == thread and c["text"] == "Posted answer.")
+    block = post["blocks"][-1]
+    assert [e["action_id"] for e in block["elements"]] == ["answer_feedback_good",
+                                                           "answer_feedback_bad"]
+    _, path = await bot.click("answer_feedback_good", block["elements"][0]["value"],
+                              user="U_ASKER")
+    assert (await until(lambda: bot.responses(path)))[0]["text"] == (
+        messages.feedback_recorded("good", None))
+    _, forged = await bot.click("answer_feedback_bad", "bad:'; DROP TABLE x; --", user="U_X")
+    assert (await until(lambda: bot.responses(forged)))[0]["text"] == (
+        messages.FEEDBACK_UNREADABLE)
+    assert await bot.services.records.feedback_since(7) == (1, 0)
+
+
+async def test_app_home_shows_the_last_weeks_feedback(slack_bot: Make) -> None:
+    bot = await slack_bot(slack_streaming=True)
+    bot.ai.reply("An answer.")
+    thread, _ = await bot.mention("q?", user="U_ASKER")
+    ts = await until(lambda: stopped(bot, thread))
+    value = bot.slack.streams[ts]["blocks"][0]["elements"][0]["negative_button"]["value"]
+    _, path = await bot.click("answer_feedback", value, user="U_ASKER")
+    await until(lambda: bot.responses(path))
+    await bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home",
+                     "channel": "D2", "event_ts": bot.new_ts()})
+    view = (await until(lambda: bot.slack.calls_to("views.publish")))[-1]["view"]
+    texts = [e.get("text") for b in view["blocks"] for e in b.get("elements") or []]
+    assert messages.feedback_summary(0, 1) in texts

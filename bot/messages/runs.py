@@ -5,6 +5,9 @@ there."""
 from __future__ import annotations
 
 __all__ = [
+    "FEEDBACK_UNREADABLE",
+    "feedback_recorded",
+    "feedback_summary",
     "output_bad_pattern",
     "output_grep_footer",
     "output_not_kept",
@@ -41,3 +44,19 @@ def output_not_kept(call_id: str, kept: list[str]) -> str:
 
 def output_bad_pattern(pattern: str, error: str) -> str:
     return f"The grep pattern {pattern!r} is not a valid regular expression: {error}."
+
+
+FEEDBACK_UNREADABLE = "That feedback button could not be read; nothing was recorded."
+
+
+def feedback_recorded(vote: str, before: str | None) -> str:
+    mark = ":+1:" if vote == "good" else ":-1:"
+    if before is None:
+        return f"Thanks: your {mark} on this answer is recorded."
+    if before == vote:
+        return f"Your {mark} on this answer was already recorded."
+    return f"Changed: your vote on this answer is now {mark}."
+
+
+def feedback_summary(good: int, bad: int, days: int = 7) -> str:
+    return f"*Answers, last {days} days:* :+1: {good}  ·  :-1: {bad}"

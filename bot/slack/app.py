@@ -24,7 +24,7 @@ from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.slack import approvals, connect, home, mentions, slash, uploads
+from bot.slack import approvals, connect, feedback, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.slack.streaming import Streaming
 from bot.store.approvals import ApprovalStore
@@ -85,8 +85,10 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     slash.register(app, ctx, commands=commands)
     uploads.register(app, ctx, shared=shared, installer=services.installer,
                      audit=services.audit)
-    home.register(app, ctx, plugins=services.plugins, commands=commands)
+    home.register(app, ctx, plugins=services.plugins, commands=commands,
+                  records=services.records)
     approvals.register(app, approver)
+    feedback.register(app, ctx, records=services.records)
     return SlackEndpoint(app, ctx, shared, services.runs)
 
 

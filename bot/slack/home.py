@@ -13,6 +13,8 @@ from bot.commands import PluginCommands
 from bot.plugin_host.manager import PluginManager
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.store.database import DatabaseFault
+from bot.store.run_records import RunRecords
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +24,13 @@ class Home:
     ctx: SlackContext
     plugins: PluginManager
     commands: PluginCommands
+    records: RunRecords | None = None
     viewers: set[str] = field(default_factory=set)  # refreshed after every change
 
 
 def register(app: AsyncApp, ctx: SlackContext, *, plugins: PluginManager,
-             commands: PluginCommands) -> None:
-    home = Home(ctx, plugins, commands)
+             commands: PluginCommands, records: RunRecords | None = None) -> None:
+    home = Home(ctx, plugins, commands, records)
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any]) -> None:
@@ -77,6 +80,14 @@ async def publish(home: Home, user: str) -> None:
     plugins = await home.plugins.list()
     view = render.home_view(plugins, is_admin=ctx.is_admin(user),
                             admin_channel=ctx.admin_channel)
+    if home.records is not None:
+        try:
+            good, bad = await home.records.feedback_since(7)
+        except DatabaseFault:
+            log.warning("App Home: feedback counts unavailable", exc_info=True)
+        else:
+            view["blocks"].insert(1, {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": messages.feedback_summary(good, bad)}]})
     try:
         await ctx.client.views_publish(user_id=user, view=view)
     except Exception:

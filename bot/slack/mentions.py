@@ -21,6 +21,7 @@ from bot.agent.runs import Runs
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.slack.feedback import vote_buttons
 from bot.slack.streaming import StreamedAnswer, Streaming
 from bot.store.database import DatabaseFault
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
@@ -178,7 +179,10 @@ async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
         return
     if attached:
         return
-    for message in render.answer_messages(result.text):
+    parts = render.answer_messages(result.text)
+    if result.ok and "blocks" in parts[-1] and len(parts[-1]["blocks"]) < 50:
+        parts[-1]["blocks"] = [*parts[-1]["blocks"], vote_buttons(result.run_id)]
+    for message in parts:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
 
 

@@ -21,6 +21,7 @@ from bot.agent.events import AnswerDelta, Event, ToolFinished, ToolStarted
 from bot.agent.loop import RunResult, RunStatus
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.slack.feedback import feedback_buttons
 
 log = logging.getLogger(__name__)
 APPEND_INTERVAL = 1.0
@@ -123,9 +124,10 @@ class StreamedAnswer:
         overflow = ""
         if len(rest) > STREAM_LIMIT:  # could not be attached: the rest in messages below
             rest, overflow = messages.answer_continues(), rest
+        blocks = feedback_buttons(result.run_id) if result.ok else None
         try:
             await self.ctx.client.chat_stopStream(
-                channel=self.channel, ts=self.ts,
+                channel=self.channel, ts=self.ts, blocks=blocks,
                 chunks=[{"type": "markdown_text", "text": rest}] if rest else None)
         except SlackApiError as exc:
             log.warning("chat.stopStream failed (%s): posting the answer", exc.response.get(

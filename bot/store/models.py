@@ -158,6 +158,17 @@ class RunUsageRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer)
 
 
+class RunFeedbackRow(Base):
+    """A user's 👍 or 👎 on a run's answer; a later click changes it."""
+
+    __tablename__ = "run_feedback"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vote: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ProcessedEvent(Base):
     """A Slack delivery already handled (event id, or file id): retries are answered once,
     also across a restart or by another replica."""

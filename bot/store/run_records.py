@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, select
 
 from bot.store import Database
-from bot.store.models import RunUsageRow, ToolOutputRow, utcnow
+from bot.store.models import RunFeedbackRow, RunUsageRow, ToolOutputRow, utcnow
+
+VOTES = ("good", "bad")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class RunUsage:
     prompt_tokens: int
     completion_tokens: int
     at: datetime | None = None
+    good: int = 0  # 👍 on its answer
+    bad: int = 0
 
 
 class RunRecords:
@@ -72,5 +76,35 @@ class RunRecords:
         async with self.db.read() as session:
             rows = (await session.scalars(select(RunUsageRow).order_by(
                 RunUsageRow.at.desc()).limit(limit))).all()
+            votes = (await session.execute(
+                select(RunFeedbackRow.run_id, RunFeedbackRow.vote, func.count())
+                .where(RunFeedbackRow.run_id.in_([r.run_id for r in rows]))
+                .group_by(RunFeedbackRow.run_id, RunFeedbackRow.vote))).all()
+        counts = {(run_id, vote): n for run_id, vote, n in votes}
         return [RunUsage(r.run_id, r.user, r.channel, r.model, r.status, r.steps,
-                         r.prompt_tokens, r.completion_tokens, r.at) for r in rows]
+                         r.prompt_tokens, r.completion_tokens, r.at,
+                         counts.get((r.run_id, "good"), 0), counts.get((r.run_id, "bad"), 0))
+                for r in rows]
+
+    async def vote(self, run_id: str, user: str, vote: str) -> str | None:
+        """Record (or change) a user's vote; the vote it replaced, if any."""
+        if vote not in VOTES:
+            raise ValueError(f"not a vote: {vote!r}")
+        async with self.db.write() as session:
+            row = await session.get(RunFeedbackRow, (run_id, user))
+            before = row.vote if row is not None else None
+            if row is None:
+                session.add(RunFeedbackRow(run_id=run_id, user=user, vote=vote))
+            else:
+                row.vote, row.at = vote, utcnow()
+        return before
+
+    async def feedback_since(self, days: int = 7) -> tuple[int, int]:
+        """👍 and 👎 given in the last `days` days."""
+        async with self.db.read() as session:
+            rows = (await session.execute(
+                select(RunFeedbackRow.vote, func.count())
+                .where(RunFeedbackRow.at >= utcnow() - timedelta(days=days))
+                .group_by(RunFeedbackRow.vote))).all()
+        counts = dict(rows)
+        return int(counts.get("good", 0)), int(counts.get("bad", 0))

@@ -1,0 +1,63 @@
+"""👍/👎 on each final answer: Slack's `feedback_buttons` under a streamed answer, plain
+buttons under a posted one; a click is recorded with the run (who, which, when) and a later
+click changes it. The run id in a button's value comes back from Slack untrusted: it is
+checked before anything is written."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import messages
+from bot.slack.context import SlackContext
+from bot.store.database import DatabaseFault
+from bot.store.run_records import VOTES, RunRecords
+
+log = logging.getLogger(__name__)
+ACTION = re.compile(r"answer_feedback(_good|_bad)?")
+VALUE = re.compile(r"(good|bad):([0-9a-f]{12})")
+
+
+def feedback_buttons(run_id: str) -> list[dict[str, Any]]:
+    """The blocks under a streamed answer (chat.stopStream `blocks`)."""
+    return [{"type": "context_actions", "block_id": "feedback", "elements": [{
+        "type": "feedback_buttons", "action_id": "answer_feedback",
+        "positive_button": {"text": {"type": "plain_text", "text": "Helpful"},
+                            "accessibility_label": "This answer helped",
+                            "value": f"good:{run_id}"},
+        "negative_button": {"text": {"type": "plain_text", "text": "Not helpful"},
+                            "accessibility_label": "This answer did not help",
+                            "value": f"bad:{run_id}"}}]}]
+
+
+def vote_buttons(run_id: str) -> dict[str, Any]:
+    """The block under a posted answer, where feedback_buttons are not offered."""
+    return {"type": "actions", "block_id": "feedback", "elements": [
+        {"type": "button", "action_id": "answer_feedback_good", "value": f"good:{run_id}",
+         "text": {"type": "plain_text", "text": ":+1:", "emoji": True}},
+        {"type": "button", "action_id": "answer_feedback_bad", "value": f"bad:{run_id}",
+         "text": {"type": "plain_text", "text": ":-1:", "emoji": True}}]}
+
+
+def register(app: AsyncApp, ctx: SlackContext, *, records: RunRecords) -> None:
+    @app.action(ACTION)
+    async def on_vote(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        value = str((body.get("actions") or [{}])[0].get("value") or "")
+        found = VALUE.fullmatch(value)
+        if found is None or found[1] not in VOTES:
+            log.warning("ignoring a feedback click with an unexpected value %.40r", value)
+            await respond(text=messages.FEEDBACK_UNREADABLE, response_type="ephemeral",
+                          replace_original=False)
+            return
+        try:
+            before = await records.vote(found[2], body["user"]["id"], found[1])
+        except DatabaseFault as exc:
+            await respond(text=messages.change_not_saved(str(exc)), response_type="ephemeral",
+                          replace_original=False)
+            return
+        await respond(text=messages.feedback_recorded(found[1], before),
+                      response_type="ephemeral", replace_original=False)
