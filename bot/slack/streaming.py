@@ -89,7 +89,8 @@ class StreamedAnswer:
             self.text.append(event.text)
             self.told += event.text
             self.size += len(event.text)
-            if sum(map(len, self.text)) >= APPEND_BATCH or (
+            first = self.size == len(event.text)  # the answer's first words go at once
+            if first or sum(map(len, self.text)) >= APPEND_BATCH or (
                     time.monotonic() - self._last >= APPEND_INTERVAL):
                 await self._append()
             elif self._timer is None:
