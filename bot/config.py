@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     bot_admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     bot_admin_channel: str | None = None
     slack_streaming: bool = True  # stream answers (chat.startStream); off: status + post
+    slack_suggested_prompts: list[dict[str, str]] | None = None  # agent view: [{title,message}]
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

@@ -233,3 +233,41 @@ async def test_app_home_shows_the_last_weeks_feedback(slack_bot: Make) -> None:
     view = (await until(lambda: bot.slack.calls_to("views.publish")))[-1]["view"]
     texts = [e.get("text") for b in view["blocks"] for e in b.get("elements") or []]
     assert messages.feedback_summary(0, 1) in texts
+
+
+async def test_the_agent_view_suggests_prompts_and_answers_in_its_thread(
+        slack_bot: Make) -> None:
+    bot = await slack_bot(slack_streaming=True)
+    thread = bot.new_ts()
+    await bot.event({"type": "assistant_thread_started", "assistant_thread": {
+        "user_id": "U_ASKER", "channel_id": "D_AGENT", "thread_ts": thread,
+        "context": {"channel_id": "C_INC", "team_id": "T0TEST"}}, "event_ts": thread})
+    prompts = (await until(lambda: bot.slack.calls_to(
+        "assistant.threads.setSuggestedPrompts")))[0]
+    assert prompts["channel_id"] == "D_AGENT" and prompts["thread_ts"] == thread
+    assert 1 <= len(prompts["prompts"]) <= 4 and prompts["prompts"][0]["title"]
+    bot.slack.add_thread_message("D_AGENT", thread, user="U_ASKER", text="earlier: prod is slow",
+                                 ts=thread)
+    bot.ai.reply("Three pods in prod are crashlooping.")
+    ts = bot.new_ts()
+    await bot.event({"type": "message", "channel_type": "im", "channel": "D_AGENT",
+                     "user": "U_ASKER", "text": "what is failing?", "ts": ts,
+                     "thread_ts": thread, "event_ts": ts})
+    stream = await until(lambda: stopped(bot, thread))
+    assert bot.slack.stream_text(stream) == "Three pods in prod are crashlooping."
+    status = bot.slack.calls_to("assistant.threads.setStatus")[0]
+    assert (status["channel_id"], status["thread_ts"], status["status"]) == (
+        "D_AGENT", thread, messages.AGENT_VIEW_STATUS)
+    sent = bot.ai.messages(0)
+    assert any("prod is slow" in str(m.get("content")) for m in sent)  # the thread is context
+    assert sent[-1]["content"].endswith("what is failing?")
+
+
+async def test_suggested_prompts_come_from_the_setting(slack_bot: Make) -> None:
+    mine = [{"title": "Payments", "message": "Is the payments API healthy?"}]
+    bot = await slack_bot(slack_streaming=True, slack_suggested_prompts=mine)
+    thread = bot.new_ts()
+    await bot.event({"type": "assistant_thread_started", "assistant_thread": {
+        "user_id": "U1", "channel_id": "D9", "thread_ts": thread}, "event_ts": thread})
+    call = (await until(lambda: bot.slack.calls_to("assistant.threads.setSuggestedPrompts")))[0]
+    assert call["prompts"] == mine

@@ -5,6 +5,8 @@ there."""
 from __future__ import annotations
 
 __all__ = [
+    "AGENT_VIEW_PROMPTS_TITLE",
+    "AGENT_VIEW_STATUS",
     "FEEDBACK_UNREADABLE",
     "feedback_recorded",
     "feedback_summary",
@@ -46,6 +48,8 @@ def output_bad_pattern(pattern: str, error: str) -> str:
     return f"The grep pattern {pattern!r} is not a valid regular expression: {error}."
 
 
+AGENT_VIEW_PROMPTS_TITLE = "Ask about your cluster, for example:"
+AGENT_VIEW_STATUS = "is looking into it…"
 FEEDBACK_UNREADABLE = "That feedback button could not be read; nothing was recorded."
 
 

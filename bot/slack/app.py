@@ -24,7 +24,7 @@ from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.slack import approvals, connect, feedback, home, mentions, slash, uploads
+from bot.slack import agent_view, approvals, connect, feedback, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.slack.streaming import Streaming
 from bot.store.approvals import ApprovalStore
@@ -80,8 +80,10 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
                                        timeout=settings.approval_timeout_seconds)
-    mentions.register(app, ctx, shared=shared, runs=services.runs, approver=approver,
-                      streaming=Streaming(services.settings.slack_streaming))
+    asked = mentions.register(app, ctx, shared=shared, runs=services.runs,
+                              approver=approver,
+                              streaming=Streaming(services.settings.slack_streaming))
+    agent_view.register(app, asked, prompts=services.settings.slack_suggested_prompts)
     slash.register(app, ctx, commands=commands)
     uploads.register(app, ctx, shared=shared, installer=services.installer,
                      audit=services.audit)

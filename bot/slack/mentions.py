@@ -48,24 +48,12 @@ class Mentions:
 
 
 def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs,
-             approver: Approver, streaming: Streaming) -> None:
+             approver: Approver, streaming: Streaming) -> Mentions:
     m = Mentions(ctx, shared, runs, approver, streaming)
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        thread_ts = event.get("thread_ts") or event["ts"]
-        try:
-            row_id = await shared.enqueue(
-                f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
-                thread_ts, event["ts"], event.get("user"))
-        except DatabaseFault as exc:
-            await _not_saved(m, event["channel"], thread_ts, exc)
-            return
-        if row_id is None:
-            log.info("ignoring a repeated delivery of %s", body.get("event_id"))
-            return
-        ctx.spawn(answer(m, {**event, "team": event.get("team") or body.get("team_id")},
-                         row_id))
+        await accept(m, event, body)
 
     @app.action("stop_run")
     async def on_stop(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -75,6 +63,26 @@ def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs
         refusal = await _stop(m, run_id, user)
         if refusal:
             await respond(text=refusal, response_type="ephemeral", replace_original=False)
+
+    return m
+
+
+async def accept(m: Mentions, event: dict[str, Any], body: dict[str, Any]) -> None:
+    """Take a question (a mention, or a message in an agent-view thread): once per delivery,
+    in its thread's turn, answered after Slack has been acknowledged."""
+    thread_ts = event.get("thread_ts") or event["ts"]
+    try:
+        row_id = await m.shared.enqueue(
+            f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
+            thread_ts, event["ts"], event.get("user"))
+    except DatabaseFault as exc:
+        await _not_saved(m, event["channel"], thread_ts, exc)
+        return
+    if row_id is None:
+        log.info("ignoring a repeated delivery of %s", body.get("event_id"))
+        return
+    m.ctx.spawn(answer(m, {**event, "team": event.get("team") or body.get("team_id")},
+                       row_id))
 
 
 async def _stop(m: Mentions, run_id: str, user: str) -> str | None:

@@ -233,6 +233,22 @@ class FakeSlack(FakeHTTPService):
     def tasks(self, ts: str) -> list[dict[str, Any]]:
         return [c for c in self.streams[ts]["chunks"] if c.get("type") == "task_update"]
 
+    # -- the agent view (assistant.threads.*) --------------------------------------------
+
+    def _m_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        prompts = args.get("prompts")
+        if not args.get("channel_id") or not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4 or not all(
+                isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel_id") or not args.get("thread_ts") or "status" not in args:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("ts"):
             return {"ok": False, "error": "message_not_found"}
@@ -331,7 +347,7 @@ class FakeSlack(FakeHTTPService):
                     args.update(json.loads(raw))
                 elif raw:
                     args.update({k: v[-1] for k, v in parse_qs(raw.decode()).items()})
-                for key in ("blocks", "attachments", "chunks"):
+                for key in ("blocks", "attachments", "chunks", "prompts"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
                 return args
