@@ -123,9 +123,11 @@ async def test_streaming_off_posts_as_before(slack_bot: Make) -> None:
     assert bot.slack.calls_to("chat.startStream") == []
 
 
-def test_socket_mode_streams_the_answer(tmp_path: Path, plugins_dir: Path,
-                                        fake_slack: FakeSlack,
-                                        fake_openai: FakeOpenAI) -> None:
+def test_socket_mode_streams_the_agent_views_answers_and_takes_feedback(
+        tmp_path: Path, plugins_dir: Path, fake_slack: FakeSlack,
+        fake_openai: FakeOpenAI) -> None:
+    """Over Socket Mode (`bot run`): a mention's streamed answer, an agent-view thread with
+    its prompts, status and answer, and a feedback click."""
     from tests.conftest import subprocess_env
     from tests.fakes.slack_server import APP_TOKEN
     from tests.fakes.socket_mode import FakeSocketMode
@@ -138,17 +140,40 @@ def test_socket_mode_streams_the_answer(tmp_path: Path, plugins_dir: Path,
         "SLACK_API_URL": fake_slack.api_url, "OPENAI_BASE_URL": fake_openai.base_url,
         "OPENAI_API_KEY": fake_openai.api_key}
     fake_openai.reply(ANSWER)
+    fake_openai.reply("Nothing is failing.")
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
                             stderr=subprocess.PIPE)
+
+    def stopped_in(thread: str) -> str | None:
+        return next((t for t, s in fake_slack.streams.items()
+                     if s["state"] == "stopped" and s["thread_ts"] == thread), None)
+
+    def event(event_id: str, body: dict[str, Any]) -> None:
+        socket_mode.send("events_api", {"type": "event_callback", "event_id": event_id,
+                                        "team_id": "T0TEST", "api_app_id": "A0TEST",
+                                        "event": body})
     try:
         socket_mode.wait_connected()
-        socket_mode.send("events_api", {
-            "type": "event_callback", "event_id": "EvSM2", "team_id": "T0TEST",
-            "api_app_id": "A0TEST", "event": {"type": "app_mention", "user": "U1",
-                                              "text": "<@UBOT> why?", "channel": "C1",
-                                              "ts": "1700000000.000400"}})
-        ts = fake_slack.wait_for(lambda: next(
-            (t for t, s in fake_slack.streams.items() if s["state"] == "stopped"), None))
+        event("EvSM2", {"type": "app_mention", "user": "U1", "text": "<@UBOT> why?",
+                        "channel": "C1", "ts": "1700000000.000400"})
+        ts = fake_slack.wait_for(lambda: stopped_in("1700000000.000400"))
+        event("EvSM3", {"type": "assistant_thread_started", "event_ts": "1700000000.000500",
+                        "assistant_thread": {"user_id": "U1", "channel_id": "D1",
+                                             "thread_ts": "1700000000.000500"}})
+        fake_slack.wait_for(lambda: fake_slack.calls_to("assistant.threads.setSuggestedPrompts"))
+        event("EvSM4", {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
+                        "text": "anything failing?", "ts": "1700000000.000600",
+                        "thread_ts": "1700000000.000500"})
+        agent = fake_slack.wait_for(lambda: stopped_in("1700000000.000500"))
+        good = fake_slack.streams[ts]["blocks"][0]["elements"][0]["positive_button"]["value"]
+        socket_mode.send("interactive", {
+            "type": "block_actions", "team": {"id": "T0TEST"}, "user": {"id": "U1"},
+            "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "1.2.3",
+            "response_url": fake_slack.url + "/response/sm-feedback",
+            "channel": {"id": "C1"}, "container": {"type": "message"},
+            "actions": [{"type": "feedback_buttons", "action_id": "answer_feedback",
+                         "value": good, "block_id": "feedback", "action_ts": "1"}]})
+        fake_slack.wait_for(lambda: fake_slack.responses.get("/response/sm-feedback"))
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
@@ -156,6 +181,10 @@ def test_socket_mode_streams_the_answer(tmp_path: Path, plugins_dir: Path,
     assert code == 0
     assert fake_slack.stream_text(ts) == ANSWER
     assert fake_slack.streams[ts]["recipient"] == "U1"
+    assert fake_slack.stream_text(agent) == "Nothing is failing."
+    assert fake_slack.calls_to("assistant.threads.setStatus")[0]["channel_id"] == "D1"
+    assert fake_slack.responses["/response/sm-feedback"][0]["text"] == (
+        messages.feedback_recorded("good", None))
 
 
 @pytest.mark.parametrize("missing", ["recipient_user_id", "recipient_team_id"])
