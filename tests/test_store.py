@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,32 @@ from sqlalchemy import text
 from bot.store import Database
 from bot.store.migrate import alembic_config, upgrade
 from bot.store.models import Base
+from tests import postgres
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'bot.db'}")
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[str | None]:
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL must be installed in CI (.ci/run installs it)")
+        yield None
+        return
+    with postgres.server() as base:
+        yield base
+
+
+async def database_url(backend: str, tmp_path: Path, pg_server: str | None) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'bot.db'}"
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    return await postgres.fresh_database(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path,
+             pg_server: str | None) -> AsyncIterator[Database]:
+    database = Database(await database_url(request.param, tmp_path, pg_server))
     await upgrade(database)
     yield database
     await database.dispose()
@@ -42,6 +65,8 @@ async def test_upgrade_twice_is_harmless_and_reaches_head(db: Database) -> None:
 
 
 async def test_sqlite_pragmas(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite's own settings")
     async with db.read() as session:
         async def pragma(name: str) -> object:
             return (await session.execute(text(f"PRAGMA {name}"))).scalar()
@@ -51,9 +76,12 @@ async def test_sqlite_pragmas(db: Database) -> None:
         assert await pragma("busy_timeout") == 15000
 
 
-async def test_read_then_write_transactions_from_two_engines_never_fail_busy(
-        tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_read_then_write_transactions_from_two_engines_never_interleave(
+        backend: str, tmp_path: Path, pg_server: str | None) -> None:
+    """Two processes' read-then-write transactions: none fails busy, none loses an update
+    (SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory write lock)."""
+    url = await database_url(backend, tmp_path, pg_server)
     first, second = Database(url), Database(url)
     await upgrade(first)
     async with first.write() as session:

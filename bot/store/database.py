@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 
 _IMMEDIATE = "bot_begin_immediate"
 BUSY_TIMEOUT_MS = 15_000
+WRITE_LOCK = 0x63686174  # "chat": the advisory lock every write transaction takes
 
 
 class DatabaseFault(ConfigError):
@@ -70,9 +71,15 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits when the block ends, rolls back if it raises."""
+        """A unit of work: commits when the block ends, rolls back if it raises. One at a
+        time, whichever process: SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction-level
+        advisory lock, so that a read-then-write (a plugin transition, a vote, an output's
+        budget) from two replicas cannot interleave."""
         with self.faults():
             async with self._writes() as session, session.begin():
+                if not self.is_sqlite:
+                    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                          {"key": WRITE_LOCK})
                 yield session
 
     @contextmanager
