@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from bot.plugin_host.upload_dir import Owner, UploadDir
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.audit import AuditLog
+from bot.store.changes import ChangeFeed
 from bot.store.migrate import upgrade
 from bot.store.repositories import database_id
 from bot.store.run_records import RunRecords
@@ -166,14 +166,22 @@ def settle_heap() -> None:
 
 
 async def refresh_plugins(services: Services) -> None:
-    """Pick up plugin changes made by another process (the CLI, another replica)."""
+    """Pick up plugin changes made by another process (the CLI, another replica): at once
+    when PostgreSQL tells (LISTEN/NOTIFY), else every PLUGIN_REFRESH_SECONDS."""
     interval = services.settings.plugin_refresh_seconds
-    while interval > 0:
-        await asyncio.sleep(interval)
-        try:
-            await services.plugins.refresh()
-        except Exception:
-            log.exception("refreshing plugin state from the database failed")
+    feed = ChangeFeed(services.db)
+    if await feed.start():
+        log.info("listening for plugin changes on the database; polling every %g s as well",
+                 interval)
+    try:
+        while interval > 0:
+            await feed.wait(interval)
+            try:
+                await services.plugins.refresh()
+            except Exception:
+                log.exception("refreshing plugin state from the database failed")
+    finally:
+        await feed.close()
 
 
 def _make_sandbox(settings: Settings) -> Sandbox | Unavailable:

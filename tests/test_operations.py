@@ -108,8 +108,10 @@ def test_builtins_are_found_from_any_directory(tmp_path: Path, plugins_dir: Path
 @pytest.mark.parametrize(("setting", "value", "says"), [
     ("DATABASE_URL", "nonsense", "DATABASE_URL (is not a database URL"),
     ("DATABASE_URL", "postgresql://bot:pw@db.invalid/bot",
-     "DATABASE_URL (needs the asyncpg driver, which is not installed: "
-     "pip install -e '.[postgres]')"),
+     "The database postgresql+asyncpg://bot:***@db.invalid/bot cannot be used: the server "
+     "cannot be reached"),
+    ("DATABASE_URL", "postgresql://bot:pw@127.0.0.1:9/bot",
+     "cannot be used: the server cannot be reached (Connect call failed"),
     ("DATABASE_URL", "mysql://bot:pw@db.invalid/bot", "names the 'mysql' backend"),
     ("DATABASE_URL", "sqlite+aiosqlite:////proc/no/such/dir/bot.db",
      "The database /proc/no/such/dir/bot.db cannot be used"),
@@ -128,6 +130,20 @@ def test_each_start_up_fault_is_one_line_and_exit_2(tmp_path: Path, plugins_dir:
         assert len(result.stderr.splitlines()) == 1 and says in result.stderr, result.stderr
         assert result.stderr.startswith("bot: ")
     assert "pw" not in bot(env, "plugin", "list").stderr.replace("pip", "")
+
+
+def test_a_missing_postgres_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from bot.store.urls import normalise_database_url
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "asyncpg" else real(name, *a))
+    with pytest.raises(ValueError) as raised:
+        normalise_database_url("postgresql://bot:pw@db/bot")
+    assert str(raised.value) == ("needs the asyncpg driver, which is not installed: "
+                                 "pip install -e '.[postgres]'")
 
 
 def test_author_and_operator_mistakes_are_one_clear_line(tmp_path: Path,

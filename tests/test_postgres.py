@@ -119,3 +119,63 @@ async def test_a_second_replica_sees_the_first_ones_state(
     await second.plugins.refresh()
     assert "alpha_echo" in second.registry.snapshot
     assert (await second.plugins.info("alpha")).enabled
+
+
+async def test_a_change_reaches_another_replica_at_once_by_notify(
+        on_postgres: Callable[..., Awaitable[Services]], builtin: Callable[..., Path]) -> None:
+    """Polling every 60 s: only NOTIFY can bring the enable over within a second."""
+    import asyncio
+    import time
+
+    from bot.app import refresh_plugins
+
+    builtin("alpha", tools={"alpha_echo": "return 'alpha:' + text"})
+    first, second = await on_postgres(), await on_postgres()
+    second.settings = with_overrides(second.settings, plugin_refresh_seconds=60)
+    watcher = asyncio.create_task(refresh_plugins(second))
+    try:
+        for _ in range(200):  # until it listens (the positive signal), at most 2 s
+            if "bot_changes" in await _listeners(second):
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await first.plugins.enable("alpha", actor="U_ADMIN")
+        for _ in range(300):
+            if "alpha_echo" in second.registry.snapshot:
+                break
+            await asyncio.sleep(0.01)
+        assert "alpha_echo" in second.registry.snapshot
+        assert time.monotonic() - started < 1.0
+        await first.plugins.disable("alpha", actor="U_ADMIN")
+        for _ in range(300):
+            if "alpha_echo" not in second.registry.snapshot:
+                break
+            await asyncio.sleep(0.01)
+        assert "alpha_echo" not in second.registry.snapshot
+    finally:
+        watcher.cancel()
+
+
+async def _listeners(services: Services) -> set[str]:
+    async with services.db.read() as session:
+        rows = (await session.execute(text(
+            "SELECT query FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"))).scalars().all()
+    return {"bot_changes" for q in rows if "bot_changes" in q}
+
+
+@pytest.mark.parametrize(("where", "says"), [
+    ("/no_such_db", 'database "no_such_db" does not exist'),
+    ("role", 'role "ghost" does not exist')])
+def test_a_postgres_it_cannot_use_is_one_line_and_exit_2(server: str, tmp_path: Path,
+                                                        where: str, says: str) -> None:
+    import subprocess
+    import sys
+
+    url = (server.replace("postgres@", "ghost@") + "/postgres" if where == "role"
+           else server + where)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": url}
+    done = subprocess.run([sys.executable, "-m", "bot", "plugin", "list"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bot: The database postgresql+asyncpg://")
+    assert says in done.stderr and len(done.stderr.splitlines()) == 1

@@ -12,6 +12,7 @@ __all__ = [
     "database_error",
     "database_fault",
     "database_file_unusable",
+    "database_unreachable",
     "doctor_cluster_ok",
     "doctor_database_ok",
     "doctor_migrations_pending",
@@ -120,6 +121,12 @@ DATABASE_HINTS = (
     ("disk i/o error", "the file system refused the write (read-only, or failing): check "
                        "it; the bot carries on by itself once it works"),
 )
+
+
+def database_unreachable(error: OSError) -> str:
+    reason = error.strerror or str(error) or type(error).__name__
+    return (f"the server cannot be reached ({reason}); check the host and port in "
+            "DATABASE_URL and that the server is running")
 
 
 def database_error(detail: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,7 +90,10 @@ class Database:
             yield
         except IntegrityError:
             raise
-        except (OperationalError, DatabaseError) as exc:
+        except OSError as exc:  # a server that cannot be reached: asyncpg raises these raw
+            raise DatabaseFault(messages.database_fault(
+                self.label, messages.database_unreachable(exc))) from None
+        except DBAPIError as exc:  # OperationalError, DatabaseError, asyncpg's own
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise DatabaseFault(messages.database_fault(
                 self.label, messages.database_error(detail))) from exc
