@@ -300,3 +300,84 @@ async def test_suggested_prompts_come_from_the_setting(slack_bot: Make) -> None:
         "user_id": "U1", "channel_id": "D9", "thread_ts": thread}, "event_ts": thread})
     call = (await until(lambda: bot.slack.calls_to("assistant.threads.setSuggestedPrompts")))[0]
     assert call["prompts"] == mine
+
+
+def test_socket_mode_approval_stop_and_fallback_mid_stream(
+        tmp_path: Path, plugins_dir: Path, fake_slack: FakeSlack,
+        fake_openai: FakeOpenAI) -> None:
+    """Over Socket Mode (`bot run`): an approval clicked mid-stream, Stop clicked
+    mid-stream, and a workspace that cannot stream."""
+    from tests.conftest import subprocess_env
+    from tests.fakes.slack_server import APP_TOKEN
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    write_plugin(plugins_dir / "builtins", "gated", GATED)
+    socket_mode = FakeSocketMode().start()
+    fake_slack.socket_url = socket_mode.url
+    env = subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process") | {
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": fake_slack.api_url, "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": fake_openai.api_key, "BOT_ADMIN_USERS": "U_ADMIN"}
+    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "gated"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert enabled.returncode == 0, enabled.stderr
+    fake_openai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
+    fake_openai.reply("Restarted web.")
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                            stderr=subprocess.PIPE)
+
+    def mention(event_id: str, ts: str, text: str) -> None:
+        socket_mode.send("events_api", {
+            "type": "event_callback", "event_id": event_id, "team_id": "T0TEST",
+            "api_app_id": "A0TEST", "event": {"type": "app_mention", "user": "U1",
+                                              "text": f"<@UBOT> {text}", "channel": "C1",
+                                              "ts": ts}})
+
+    def click(action_id: str, value: str, user: str, path: str) -> None:
+        socket_mode.send("interactive", {
+            "type": "block_actions", "team": {"id": "T0TEST"}, "user": {"id": user},
+            "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "1.2.3",
+            "response_url": fake_slack.url + path, "channel": {"id": "C1"},
+            "container": {"type": "message"},
+            "actions": [{"type": "button", "action_id": action_id, "value": value,
+                         "block_id": "b", "action_ts": "1"}]})
+
+    def stopped_in(thread: str) -> str | None:
+        return next((t for t, s in fake_slack.streams.items()
+                     if s["state"] == "stopped" and s["thread_ts"] == thread), None)
+
+    def approval() -> str | None:
+        return next((str(b["elements"][0]["value"]) for c in fake_slack.calls_to(
+            "chat.postMessage") for b in c.get("blocks") or []
+            if b.get("block_id") == "approval"), None)
+
+    def stop_button() -> str | None:
+        return next((b["elements"][0]["value"] for c in fake_slack.calls_to("chat.update")
+                     for b in c.get("blocks", []) if b.get("type") == "actions"
+                     and b["elements"][0]["value"] not in done), None)
+
+    done: set[str] = set()
+    try:
+        socket_mode.wait_connected()
+        mention("EvA1", "1700000000.000700", "restart web")
+        click("approve_tool", fake_slack.wait_for(approval), "U_ADMIN", "/response/approve")
+        first = fake_slack.wait_for(lambda: stopped_in("1700000000.000700"))
+        done.update(b["elements"][0]["value"] for c in fake_slack.calls_to("chat.update")
+                    for b in c.get("blocks", []) if b.get("type") == "actions")
+        fake_openai.respond_with(lambda _: Scripted(body=fake_openai.completion("late"),
+                                                    delay=5))
+        mention("EvA2", "1700000000.000800", "look into it")
+        click("stop_run", fake_slack.wait_for(stop_button), "U1", "/response/stop")
+        second = fake_slack.wait_for(lambda: stopped_in("1700000000.000800"))
+        fake_slack.failing["chat.startStream"] = "unknown_method"
+        fake_openai.reply("Posted the old way.")
+        mention("EvA3", "1700000000.000900", "and now?")
+        fake_slack.wait_for(lambda: "Posted the old way." in fake_slack.posted_texts("C1"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        socket_mode.stop()
+    assert code == 0
+    assert fake_slack.stream_text(first) == "Restarted web."
+    assert [t["status"] for t in fake_slack.tasks(first)] == ["in_progress", "complete"]
+    assert fake_slack.stream_text(second).strip().startswith("Stopped")
