@@ -196,13 +196,22 @@ class FakeSlack(FakeHTTPService):
             return "message_not_in_streaming_state"
         return stream
 
-    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _stream_call(self, args: dict[str, Any]
+                     ) -> tuple[dict[str, Any], list[dict[str, Any]]] | dict[str, Any]:
+        """The stream and the call's chunks, or the error answer."""
         stream = self._stream(args)
         if isinstance(stream, str):
             return {"ok": False, "error": stream}
         chunks = self._stream_chunks(args)
         if isinstance(chunks, str):
             return {"ok": False, "error": chunks}
+        return stream, chunks
+
+    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        found = self._stream_call(args)
+        if isinstance(found, dict):
+            return found
+        stream, chunks = found
         if not chunks:
             return {"ok": False, "error": "no_text"}
         stream["chunks"] += chunks
@@ -210,12 +219,10 @@ class FakeSlack(FakeHTTPService):
         return {"ok": True, "channel": stream["channel"], "ts": args["ts"]}
 
     def _m_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
-        stream = self._stream(args)
-        if isinstance(stream, str):
-            return {"ok": False, "error": stream}
-        chunks = self._stream_chunks(args)
-        if isinstance(chunks, str):
-            return {"ok": False, "error": chunks}
+        found = self._stream_call(args)
+        if isinstance(found, dict):
+            return found
+        stream, chunks = found
         stream["chunks"] += chunks
         stream.update(state="stopped", blocks=args.get("blocks"), calls=stream["calls"] + 1)
         text = "".join(c.get("text", "") for c in stream["chunks"]
