@@ -68,7 +68,8 @@ async def test_read_tool_output_explains_its_mistakes(
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("fetch_logs", {"text": "x"}, "c1")])
     fake_openai.reply(tool_calls=[
         FakeOpenAI.tool_call(TOOL, {"call_id": "nope"}, "c2"),
-        FakeOpenAI.tool_call(TOOL, {"call_id": "c1", "grep": "(unclosed"}, "c3")])
+        FakeOpenAI.tool_call(TOOL, {"call_id": "c1", "grep": "(unclosed"}, "c3"),
+        FakeOpenAI.tool_call(TOOL, {"call_id": "c1", "limit": "lots", "offset": -5}, "c4")])
     fake_openai.reply("done")
     result = await services.runs.ask("q", caller=Caller(user="U1"))
     assert result.ok
@@ -77,6 +78,8 @@ async def test_read_tool_output_explains_its_mistakes(
     assert answers["c2"] == messages.output_not_kept("nope", ["c1"])
     assert answers["c3"].startswith("The grep pattern '(unclosed' is not a valid regular "
                                     "expression")
+    assert answers["c4"] == messages.invalid_arguments(TOOL, [
+        "limit: 'lots' is not of type 'integer'", "offset: -5 is less than the minimum of 0"])
 
 
 async def test_a_small_output_is_whole_and_offers_no_pager(

@@ -212,8 +212,7 @@ class Agent:
 
     async def _invoke(self, name: str, raw: str, state: _RunState) -> ToolResult:
         if name == paging.TOOL and state.pager is not None and state.pager.kept:
-            arguments = _parse(raw)
-            ok, text = await state.pager.read(arguments if isinstance(arguments, dict) else {})
+            ok, text = await state.pager.read(raw)
             return ToolResult(ok, text, name, error=None if ok else ErrorKind.BAD_ARGUMENTS)
         return await self.registry.call(name, raw, state.caller)
 

@@ -10,6 +10,8 @@ from typing import Any
 import re2
 
 from bot import messages
+from bot.plugin_host.registry import parse_arguments
+from bot.plugin_host.schemas import compile_validator
 from bot.store.run_records import RunRecords
 
 TOOL = "read_tool_output"
@@ -26,6 +28,7 @@ SCHEMA: dict[str, Any] = {"type": "function", "function": {
         "grep": {"type": "string", "description": "Only lines matching this regular "
                                                   "expression (RE2 syntax, case-insensitive)"}},
         "required": ["call_id"], "additionalProperties": False}}}
+_VALIDATOR = compile_validator(SCHEMA["function"]["parameters"])
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 _OPTIONS.case_sensitive = False
@@ -48,17 +51,20 @@ class Pager:
             return head + messages.output_paged(call_id, len(head), len(text))
         return head + messages.truncated(len(text) - len(head))
 
-    async def read(self, arguments: dict[str, Any]) -> tuple[bool, str]:
-        """Run `read_tool_output`: (ok, text for the model)."""
-        call_id = str(arguments.get("call_id", ""))
+    async def read(self, raw: str) -> tuple[bool, str]:
+        """Run `read_tool_output` on the model's raw arguments: (ok, text for the model)."""
+        arguments, problem = parse_arguments(TOOL, _VALIDATOR, raw)
+        if problem is not None:
+            return False, problem
+        call_id = arguments["call_id"]
         text = await self.records.output(self.run_id, call_id) \
             if self.records is not None and call_id in self.kept else None
         if text is None:
             return False, messages.output_not_kept(call_id, list(self.kept))
-        limit = min(int(arguments.get("limit") or self.limit), self.limit)
+        limit = min(arguments.get("limit", self.limit), self.limit)
         if arguments.get("grep"):
-            return _grep(text, str(arguments["grep"]), limit)
-        offset = max(0, int(arguments.get("offset") or 0))
+            return _grep(text, arguments["grep"], limit)
+        offset = arguments.get("offset", 0)
         page = text[offset:offset + limit]
         end = offset + len(page)
         return True, page + messages.output_page_footer(offset, end, len(text), call_id)

@@ -109,7 +109,7 @@ class Registry:
             close = difflib.get_close_matches(name, list(self._snapshot.tools), n=2)
             return ToolResult(False, messages.unknown_tool(name, close), name,
                               error=ErrorKind.UNKNOWN_TOOL)
-        args, problem = _parse_arguments(tool, arguments)
+        args, problem = parse_arguments(tool.spec.name, tool.validator, arguments)
         if problem is not None:
             return self._result(tool, False, problem, started, error=ErrorKind.BAD_ARGUMENTS)
         caller = caller or Caller()
@@ -173,9 +173,10 @@ def truncate(text: str, limit: int) -> str:
     return text[:keep] + messages.truncated(len(text) - keep)
 
 
-def _parse_arguments(tool: Tool, arguments: str | Mapping[str, Any] | None
-                     ) -> tuple[dict[str, Any], str | None]:
-    name = tool.spec.name
+def parse_arguments(name: str, validator: Any, arguments: str | Mapping[str, Any] | None
+                    ) -> tuple[dict[str, Any], str | None]:
+    """A tool call's arguments as a dict checked against the tool's schema `validator`, or
+    the sentence that tells the model what is wrong with them."""
     if arguments is None or arguments == "":
         arguments = {}
     if isinstance(arguments, str):
@@ -185,7 +186,7 @@ def _parse_arguments(tool: Tool, arguments: str | Mapping[str, Any] | None
             return {}, messages.bad_json_arguments(name, str(exc))
     if not isinstance(arguments, Mapping):
         return {}, messages.arguments_not_object(name, type(arguments).__name__)
-    errors = sorted(tool.validator.iter_errors(arguments), key=lambda e: list(e.path))
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
     if errors:
         problems = [(".".join(str(p) for p in e.path) + ": " if e.path else "") + e.message
                     for e in errors]
