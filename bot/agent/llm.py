@@ -77,6 +77,7 @@ class LLM:
         self._proxy = proxy  # resolved once by Settings.proxy_for (loopback never proxied)
         self._azure = azure
         self._sdk: openai.AsyncOpenAI | None = None
+        self._headers: dict[str, Any] = {}  # per request; set with the client
         self.streams = True  # until the endpoint shows it cannot
 
     def _client(self) -> openai.AsyncOpenAI:
@@ -96,13 +97,9 @@ class LLM:
                                                  api_version=self._azure.api_version, **common)
                          if self._azure else openai.AsyncOpenAI(base_url=self.base_url,
                                                                 **common))
+            # A local server (Ollama, vLLM…) needs no key: send none rather than a dummy.
+            self._headers = {} if settings["api_key"] else {"Authorization": openai.omit}
         return self._sdk
-
-    def _extra(self) -> dict[str, Any]:
-        """A local server (Ollama, vLLM…) needs no key: send none rather than a dummy."""
-        import openai
-
-        return {} if self._settings["api_key"] else {"Authorization": openai.omit}
 
     async def complete(self, chat: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                        on_text: OnText | None = None) -> Reply:
@@ -132,13 +129,13 @@ class LLM:
 
     async def _plain(self, request: dict[str, Any]) -> Reply:
         raw = await self._client().chat.completions.with_raw_response.create(
-            **request, extra_headers=self._extra())
+            **request, extra_headers=self._headers)
         return self._reply(raw.http_response.content)
 
     async def _stream(self, request: dict[str, Any], on_text: OnText | None) -> Reply:
         stream = await self._client().chat.completions.create(
             **request, stream=True, stream_options={"include_usage": True},
-            extra_headers=self._extra())
+            extra_headers=self._headers)
         response = stream.response
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             self.streams = False  # it ignored stream=true and answered whole
@@ -284,9 +281,16 @@ async def _quota_is_final(response: Any) -> None:
 
 def _about_streaming(exc: openai.APIStatusError) -> bool:
     """A refusal of `stream` itself (the server cannot stream), not of the request."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body["error"] if isinstance(body.get("error"), dict) else body
+    error = _error_object(exc.body)
     return error.get("param") == "stream" or "stream" in str(error.get("message", "")).lower()
+
+
+def _error_object(body: object) -> dict[str, Any]:
+    """The error object of a JSON error body: the SDK passes OpenAI's inner "error" object,
+    or the whole body when it has none (vLLM's top-level `{"message"}`)."""
+    if not isinstance(body, dict):
+        return {}
+    return body["error"] if isinstance(body.get("error"), dict) else body
 
 
 def _usage(value: object) -> Usage | None:
@@ -305,8 +309,8 @@ def _detail(exc: openai.APIStatusError) -> tuple[str, str | None]:
     "code"}}`, vLLM's top-level `{"message"}`, or a short plain-text body; redacted and cut
     to one line."""
     body, code, text = exc.body, None, ""
-    if isinstance(body, dict):  # the SDK passes OpenAI's inner "error" object, or the body
-        error = body["error"] if isinstance(body.get("error"), dict) else body
+    if isinstance(body, dict):
+        error = _error_object(body)
         code = error.get("code") if isinstance(error.get("code"), str) else None
         text = next((v for v in (error.get("message"), body.get("error"))
                      if isinstance(v, str)), "")
