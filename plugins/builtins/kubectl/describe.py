@@ -28,7 +28,7 @@ from .describe_parts import (
     controller,
     go_value,
     labels,
-    since,
+    terminating,
     tolerations,
     volumes,
     when,
@@ -107,7 +107,7 @@ def describe_pod(pod: Obj, events: Sequence[Obj], lookup: Lookup | None = None) 
 def _pod_status(out: Lines, meta: Obj, status: Obj) -> None:
     phase = status.get("phase", "")
     if meta.get("deletionTimestamp") and phase not in ("Failed", "Succeeded"):
-        out.add(0, "Status:", f"Terminating (lasts {since(meta['deletionTimestamp'])})")
+        out.add(0, "Status:", terminating(meta))
         out.add(0, "Termination Grace Period:", f"{meta.get('deletionGracePeriodSeconds', 0)}s")
     else:
         out.add(0, "Status:", phase)

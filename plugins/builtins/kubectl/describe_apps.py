@@ -18,7 +18,7 @@ from .describe_parts import (
     selector,
     when,
 )
-from .describe_storage import claim_class
+from .describe_storage import storage_class
 from .output import describe_events_lines, human_between
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def _claim_templates(out: Lines, templates: Sequence[Obj]) -> None:
     for claim in templates:
         meta, spec = claim.get("metadata", {}), claim.get("spec", {})
         out.add(1, "Name:", meta.get("name", ""))
-        out.add(1, "StorageClass:", claim_class(claim))
+        out.add(1, "StorageClass:", storage_class(claim))
         for title, key in (("  Labels", "labels"), ("  Annotations", "annotations")):
             values = labels(meta.get(key))
             out.lines.append(f"{title}:\t{values[0] if values else '<none>'}")

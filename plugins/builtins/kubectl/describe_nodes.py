@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .describe_parts import Lines, annotations, labels, since, taint, when
-from .output import describe_events_lines
+from .describe_parts import Lines, annotations, labels, taint, when
+from .output import age, describe_events_lines
 from .quantity import ZERO, Quantity, total
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def _pods(out: Lines, pods: Sequence[Obj], allocatable: Obj) -> None:
             (req.get("cpu", ZERO), "cpu"), (lim.get("cpu", ZERO), "cpu"),
             (req.get("memory", ZERO), "memory"), (lim.get("memory", ZERO), "memory"))]
         out.add(1, pod["metadata"].get("namespace", ""), pod["metadata"]["name"], "", *cells,
-                since(pod["metadata"].get("creationTimestamp")))
+                age(pod["metadata"].get("creationTimestamp")))
     out.lines += ["Allocated resources:",
                   "  (Total limits may be over 100 percent, i.e., overcommitted.)"]
     out.add(1, "Resource", "Requests", "Limits")

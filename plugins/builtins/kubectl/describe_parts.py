@@ -7,7 +7,7 @@ decoding has it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from .output import LAST_APPLIED, age
@@ -43,8 +43,9 @@ def when(timestamp: str | None) -> str:
         "%a, %d %b %Y %H:%M:%S %z")
 
 
-def since(timestamp: str | None) -> str:
-    return age(timestamp, datetime.now(UTC))
+def terminating(meta: Obj) -> str:
+    """The status of an object being deleted: how long its deletion has lasted."""
+    return f"Terminating (lasts {age(meta['deletionTimestamp'])})"
 
 
 def labels(mapping: Obj | None) -> list[str]:
@@ -283,7 +284,8 @@ def _mounts(out: Lines, mounts: Sequence[Obj]) -> None:
         out.add(3, f"{mount['mountPath']} from {mount['name']} ({','.join(flags)})")
 
 
-VOLUME_TYPES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+VolumeType = tuple[str, tuple[tuple[str, str], ...]]  # title, (label, field) pairs
+VOLUME_TYPES: dict[str, VolumeType] = {
     "hostPath": ("HostPath (bare host directory volume)", (("Path", "path"),
                                                            ("HostPathType", "type"))),
     "emptyDir": ("EmptyDir (a temporary directory that shares a pod's lifetime)",
@@ -314,11 +316,16 @@ def volumes(out: Lines, specs: Sequence[Obj], *, space: str = "") -> None:
         if kind == "projected":
             _projected(out, source)
             continue
-        title, fields = VOLUME_TYPES.get(kind, (f"{kind[:1].upper()}{kind[1:]}", ()))
-        out.add(2, "Type:", title)
-        for label, key in fields:
-            value = source.get(key, VOLUME_DEFAULTS.get(key, ""))
-            out.add(2, f"{label}:", go_value(value))
+        volume_source(out, VOLUME_TYPES, kind, source)
+
+
+def volume_source(out: Lines, types: dict[str, VolumeType], kind: str, source: Obj) -> None:
+    """A volume source's Type line and its fields, as a pod's or a PV's describer prints
+    them; a kind with no known fields prints its name alone."""
+    title, fields = types.get(kind, (f"{kind[:1].upper()}{kind[1:]}", ()))
+    out.add(2, "Type:", title)
+    for label, key in fields:
+        out.add(2, f"{label}:", go_value(source.get(key, VOLUME_DEFAULTS.get(key, ""))))
 
 
 def _projected(out: Lines, source: Obj) -> None:

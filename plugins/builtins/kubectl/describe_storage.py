@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .describe_parts import VOLUME_DEFAULTS, Lines, annotations, go_value, labels, since, when
+from .describe_parts import (
+    VOLUME_TYPES,
+    Lines,
+    VolumeType,
+    annotations,
+    labels,
+    terminating,
+    volume_source,
+    when,
+)
 from .output import describe_events_lines
 from .quantity import Quantity
 
@@ -22,16 +31,17 @@ def access_modes(modes: Sequence[str] | None) -> str:
     return ",".join(short for mode, short in MODES if mode in (modes or []))
 
 
-def claim_class(claim: Obj) -> str:
-    """GetPersistentVolumeClaimClass: the beta annotation wins over the field."""
-    beta = (claim.get("metadata", {}).get("annotations") or {}).get(
+def storage_class(obj: Obj) -> str:
+    """GetPersistentVolumeClaimClass and GetPersistentVolumeClass: the beta annotation wins
+    over the field."""
+    beta = (obj.get("metadata", {}).get("annotations") or {}).get(
         "volume.beta.kubernetes.io/storage-class")
-    return beta if beta is not None else claim.get("spec", {}).get("storageClassName", "")
+    return beta if beta is not None else obj.get("spec", {}).get("storageClassName", "")
 
 
 def _phase(meta: Obj, status: Obj) -> str:
     if meta.get("deletionTimestamp"):
-        return f"Terminating (lasts {since(meta['deletionTimestamp'])})"
+        return terminating(meta)
     return status.get("phase", "")
 
 
@@ -45,7 +55,7 @@ def describe_pvc(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     out = Lines()
     out.add(0, "Name:", meta["name"])
     out.add(0, "Namespace:", meta.get("namespace", ""))
-    out.add(0, "StorageClass:", claim_class(obj))
+    out.add(0, "StorageClass:", storage_class(obj))
     out.add(0, "Status:", _phase(meta, status))
     out.add(0, "Volume:", spec.get("volumeName", ""))
     out.multiline("Labels", labels(meta.get("labels")))
@@ -93,11 +103,8 @@ def _users(lookup: Lookup, claim: Obj) -> list[str] | None:
     return names
 
 
-PV_SOURCES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "hostPath": ("HostPath (bare host directory volume)", (("Path", "path"),
-                                                           ("HostPathType", "type"))),
-    "nfs": ("NFS (an NFS mount that lasts the lifetime of a pod)",
-            (("Server", "server"), ("Path", "path"), ("ReadOnly", "readOnly"))),
+PV_SOURCES: dict[str, VolumeType] = {
+    "hostPath": VOLUME_TYPES["hostPath"], "nfs": VOLUME_TYPES["nfs"],
     "local": ("LocalVolume (a persistent volume backed by local storage on a node)",
               (("Path", "path"),)),
     "csi": ("CSI (a Container Storage Interface (CSI) volume source)",
@@ -113,8 +120,7 @@ def describe_pv(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     out.multiline("Labels", labels(meta.get("labels")))
     annotations(out, "Annotations", meta.get("annotations"))
     out.add(0, "Finalizers:", f"[{' '.join(meta.get('finalizers') or [])}]")
-    beta = (meta.get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
-    out.add(0, "StorageClass:", beta if beta is not None else spec.get("storageClassName", ""))
+    out.add(0, "StorageClass:", storage_class(obj))
     out.add(0, "Status:", _phase(meta, status))
     claim = spec.get("claimRef")
     out.add(0, "Claim:", f"{claim.get('namespace', '')}/{claim.get('name', '')}" if claim
@@ -132,10 +138,7 @@ def describe_pv(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     if kind is None:
         out.add(1, "<unknown>")
     else:
-        title, fields = PV_SOURCES[kind]
-        out.add(2, "Type:", title)
-        for label, key in fields:
-            out.add(2, f"{label}:", go_value(spec[kind].get(key, VOLUME_DEFAULTS.get(key, ""))))
+        volume_source(out, PV_SOURCES, kind, spec[kind])
         if kind == "csi":
             attributes = labels(spec[kind].get("volumeAttributes"))
             out.lines.append(f"    VolumeAttributes:\t{attributes[0] if attributes else '<none>'}")
