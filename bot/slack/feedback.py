@@ -18,7 +18,7 @@ from bot.store.run_records import VOTES, RunRecords
 
 log = logging.getLogger(__name__)
 ACTION = re.compile(r"answer_feedback(_good|_bad)?")
-VALUE = re.compile(r"(good|bad):([0-9a-f]{12})")
+VALUE = re.compile(rf"({'|'.join(VOTES)}):([0-9a-f]{{12}})")
 
 
 def feedback_buttons(run_id: str) -> list[dict[str, Any]]:
@@ -48,7 +48,7 @@ def register(app: AsyncApp, ctx: SlackContext, *, records: RunRecords) -> None:
         await ack()
         value = str((body.get("actions") or [{}])[0].get("value") or "")
         found = VALUE.fullmatch(value)
-        if found is None or found[1] not in VOTES:
+        if found is None:
             log.warning("ignoring a feedback click with an unexpected value %.40r", value)
             await respond(text=messages.FEEDBACK_UNREADABLE, response_type="ephemeral",
                           replace_original=False)
