@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import messages
 from bot.commands import PluginCommands
+from bot.plugin_host.info import PluginInfo
 from bot.plugin_host.manager import PluginManager
 from bot.slack import render
 from bot.slack.context import SlackContext
@@ -59,8 +60,9 @@ def register(app: AsyncApp, ctx: SlackContext, *, plugins: PluginManager,
             await ctx.client.chat_postMessage(channel=ctx.admin_channel,
                                               text=render.escape(messages.auto_disabled_notice(
                                                   name, plugin.error)))
+        page = await _read_page(home)  # once for every viewer
         for viewer in list(home.viewers):
-            await publish(home, viewer)
+            await publish(home, viewer, page)
 
     plugins.add_change_listener(refresh)
 
@@ -75,19 +77,32 @@ async def _change(home: Home, user: str, command: str) -> str:
     return render.escape(result.text)
 
 
-async def publish(home: Home, user: str) -> None:
-    ctx = home.ctx
-    plugins = await home.plugins.list()
-    view = render.home_view(plugins, is_admin=ctx.is_admin(user),
-                            admin_channel=ctx.admin_channel)
+@dataclass(frozen=True)
+class _Page:
+    """What every viewer's Home shows alike; only the admin buttons differ."""
+
+    plugins: list[PluginInfo]
+    feedback: tuple[int, int] | None  # helpful, not helpful in the last 7 days
+
+
+async def _read_page(home: Home) -> _Page:
+    feedback = None
     if home.records is not None:
         try:
-            good, bad = await home.records.feedback_since(7)
+            feedback = await home.records.feedback_since(7)
         except DatabaseFault:
             log.warning("App Home: feedback counts unavailable", exc_info=True)
-        else:
-            view["blocks"].insert(1, {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": messages.feedback_summary(good, bad)}]})
+    return _Page(await home.plugins.list(), feedback)
+
+
+async def publish(home: Home, user: str, page: _Page | None = None) -> None:
+    ctx = home.ctx
+    page = page or await _read_page(home)
+    view = render.home_view(page.plugins, is_admin=ctx.is_admin(user),
+                            admin_channel=ctx.admin_channel)
+    if page.feedback is not None:
+        view["blocks"].insert(1, {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": messages.feedback_summary(*page.feedback)}]})
     try:
         await ctx.client.views_publish(user_id=user, view=view)
     except Exception:
