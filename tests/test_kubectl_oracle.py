@@ -8,7 +8,8 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -96,16 +97,27 @@ def real_kubectl(kubeconfig: Path, command: str) -> str:
     return text
 
 
+Same = Callable[[str, str, str], bool]  # command, ours, kubectl's
+
+
+async def differences(services: Services, commands: list[str], kubectl: Callable[[str], str],
+                      same: Same = lambda _, ours, theirs: ours == theirs) -> str:
+    """Each command through kubectl and through run_kubectl: what differs, shown side by
+    side (empty when nothing does)."""
+    found = []
+    for command in commands:
+        expected = kubectl(command)
+        result = await services.registry.call("run_kubectl", {"command": command})
+        if not same(command, result.text, expected):
+            found.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
+                         f"{result.text}")
+    return "\n\n".join(found)
+
+
 async def test_get_prints_what_kubectl_prints(services: Services, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc"
-    differences = []
-    for command in GET_COMMANDS:
-        expected = real_kubectl(kubeconfig, command)
-        result = await services.registry.call("run_kubectl", {"command": command})
-        if result.text != expected:
-            differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
-                               f"{result.text}")
-    assert not differences, "\n\n".join(differences)
+    differ = await differences(services, GET_COMMANDS, partial(real_kubectl, kubeconfig))
+    assert not differ, differ
 
 
 LOG_COMMANDS = [
@@ -147,17 +159,12 @@ def same_log(command: str, ours: str, theirs: str) -> bool:
 async def test_logs_print_what_kubectl_prints(shop: FakeKubernetes, tmp_path: Path) -> None:
     kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="shop")
     services = await make_services(tmp_path, kubeconfig)
-    differences = []
     try:
-        for command in LOG_COMMANDS:
-            expected = kubectl_with_notices(kubeconfig, command)
-            result = await services.registry.call("run_kubectl", {"command": command})
-            if not same_log(command, result.text, expected):
-                differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
-                                   f"{result.text}")
+        differ = await differences(services, LOG_COMMANDS,
+                                   partial(kubectl_with_notices, kubeconfig), same_log)
     finally:
         await services.close()
-    assert not differences, "\n\n".join(differences)
+    assert not differ, differ
 
 
 async def test_the_fake_pages_lists_as_kube_apiserver_does(services: Services,
@@ -197,22 +204,21 @@ DESCRIBE_COMMANDS = [
 MAP_ORDER = ("describe secret", "describe ns ops", "describe limits -n ops")
 
 
+def same_describe(command: str, ours: str, theirs: str) -> bool:
+    if command in MAP_ORDER:
+        return sorted(ours.splitlines()) == sorted(theirs.splitlines())
+    return ours == theirs
+
+
 async def test_describe_prints_what_kubectl_prints(shop: FakeKubernetes,
                                                    tmp_path: Path) -> None:
     """Every kind with a describer, and CRDs in the generic form: every line, alignment
     included."""
     kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="prod")
     services = await make_services(tmp_path, kubeconfig)
-    differences = []
     try:
-        for command in DESCRIBE_COMMANDS:
-            expected = real_kubectl(kubeconfig, command)
-            result = await services.registry.call("run_kubectl", {"command": command})
-            same = (sorted(result.text.splitlines()) == sorted(expected.splitlines())
-                    if command in MAP_ORDER else result.text == expected)
-            if not same:
-                differences.append(f"$ kubectl {command}\n--- kubectl\n{expected}\n--- ours\n"
-                                   f"{result.text}")
+        differ = await differences(services, DESCRIBE_COMMANDS,
+                                   partial(real_kubectl, kubeconfig), same_describe)
     finally:
         await services.close()
-    assert not differences, "\n\n".join(differences)
+    assert not differ, differ
