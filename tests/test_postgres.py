@@ -7,7 +7,8 @@ is missing the tests say so and skip."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from bot.app import Services, build_services
-from bot.config import Settings
+from bot.app import Services
 from bot.plugin_host.protocol import Caller
 from bot.store import Database
 from bot.store.migrate import alembic_config, upgrade
@@ -64,21 +64,10 @@ async def test_every_migration_runs_and_matches_the_models(url: str) -> None:
 
 
 @pytest.fixture
-async def on_postgres(url: str, settings: Settings, fake_openai: FakeOpenAI
-                      ) -> AsyncIterator[Callable[..., Awaitable[Services]]]:
-    built: list[Services] = []
-
-    async def make(*, enabled: tuple[str, ...] = ()) -> Services:
-        custom = with_overrides(settings, database_url=url,
-                                openai_base_url=fake_openai.base_url,
-                                openai_api_key=fake_openai.api_key, openai_max_retries=0)
-        services = await build_services(custom, default_enabled=frozenset(enabled))
-        built.append(services)
-        return services
-
-    yield make
-    for services in built:
-        await services.close()
+def on_postgres(url: str, agent_services: Callable[..., Awaitable[Services]]
+                ) -> Callable[..., Awaitable[Services]]:
+    """The bot's services (a replica) on the PostgreSQL server, the model the fake OpenAI."""
+    return partial(agent_services, database_url=url, openai_max_retries=0)
 
 
 async def test_the_bots_services_work_on_postgres(
