@@ -16,6 +16,7 @@ import pytest
 from bot import messages
 from bot.agent.events import AnswerDelta
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage, parse_message
+from bot.agent.loop import RunResult
 from bot.app import Services
 from bot.config import load_settings
 from bot.plugin_host.protocol import Caller
@@ -274,6 +275,17 @@ def test_proxy_rules(env: dict[str, str], url: str, expected: str | None,
     assert load_settings().proxy_for(url) == expected
 
 
+async def ask_streaming(services: Services) -> tuple[RunResult, list[AnswerDelta]]:
+    """Ask a question; the run's result and the answer's text as it was told."""
+    deltas: list[AnswerDelta] = []
+
+    async def observe(event: object) -> None:
+        if isinstance(event, AnswerDelta):
+            deltas.append(event)
+
+    return await services.runs.ask("q", caller=Caller(user="U1"), observer=observe), deltas
+
+
 async def test_answers_stream_and_tool_calls_split_across_chunks_are_assembled(
         agent_services: Make, fake_openai: FakeOpenAI, builtin: Callable[..., Path]) -> None:
     """The fake streams as OpenAI does: a tool call's id and name first, its arguments in
@@ -284,15 +296,9 @@ async def test_answers_stream_and_tool_calls_split_across_chunks_are_assembled(
     answer = ("Line one of the answer.\nLine two, with more words.\nLine three.\n"
               "Line four is here.\nLine five.\nThe end.")
     fake_openai.reply(answer)
-    events: list[object] = []
-
-    async def observe(event: object) -> None:
-        events.append(event)
-
-    result = await services.runs.ask("q", caller=Caller(user="U1"), observer=observe)
+    result, deltas = await ask_streaming(services)
     assert result.text == answer
     assert fake_openai.messages(1)[-1]["content"] == "alpha:split me"  # arguments whole
-    deltas = [e for e in events if isinstance(e, AnswerDelta)]
     assert len(deltas) >= 2 and all(d.step == 2 for d in deltas)
     streamed = "".join(d.text for d in deltas)
     assert answer.startswith(streamed) and streamed  # told as it came, never ahead of it
@@ -304,15 +310,10 @@ async def test_a_secret_in_a_streamed_answer_is_never_told(
     services = await agent_services()
     fake_openai.reply("Found it in the pod env:\nDB_PASSWORD: hunter2-prod\nrotate it now.\n"
                       "Then restart.\nDone.")
-    deltas: list[str] = []
-
-    async def observe(event: object) -> None:
-        if isinstance(event, AnswerDelta):
-            deltas.append(event.text)
-
-    result = await services.runs.ask("q", caller=Caller(user="U1"), observer=observe)
-    assert "hunter2" not in result.text and "hunter2" not in "".join(deltas)
-    assert "DB_PASSWORD: [REDACTED]" in "".join(deltas)  # the line was told, masked
+    result, deltas = await ask_streaming(services)
+    told = "".join(d.text for d in deltas)
+    assert "hunter2" not in result.text and "hunter2" not in told
+    assert "DB_PASSWORD: [REDACTED]" in told  # the line was told, masked
 
 
 async def test_a_secret_split_from_its_key_across_lines_is_never_told(
@@ -321,14 +322,8 @@ async def test_a_secret_split_from_its_key_across_lines_is_never_told(
     fake_openai.reply('The config has:\n{"password":\n  "hunter2-prod"}\nand more\nlines\n'
                       "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1234567890abcdef\n"
                       "-----END RSA PRIVATE KEY-----\nend\nreally\nthe end")
-    deltas: list[str] = []
-
-    async def observe(event: object) -> None:
-        if isinstance(event, AnswerDelta):
-            deltas.append(event.text)
-
-    result = await services.runs.ask("q", caller=Caller(user="U1"), observer=observe)
-    told = "".join(deltas)
+    result, deltas = await ask_streaming(services)
+    told = "".join(d.text for d in deltas)
     for secret in ("hunter2", "MIIEowIBAAKCAQEA1234567890abcdef"):
         assert secret not in told and secret not in result.text
     assert told.startswith("The config has:")
