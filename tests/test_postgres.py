@@ -6,7 +6,9 @@ is missing the tests say so and skip."""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -20,6 +22,7 @@ from sqlalchemy import text
 from bot.app import Services
 from bot.plugin_host.protocol import Caller
 from bot.store import Database
+from bot.store.changes import ChangeFeed
 from bot.store.migrate import alembic_config, upgrade
 from bot.store.models import Base
 from tests import postgres
@@ -168,3 +171,22 @@ def test_a_postgres_it_cannot_use_is_one_line_and_exit_2(server: str, tmp_path: 
     assert done.returncode == 2
     assert done.stderr.startswith("bot: The database postgresql+asyncpg://")
     assert says in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+async def test_a_feed_that_cannot_listen_says_so_once_per_outage(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """While the database is down every poll tries to LISTEN again: one warning, not one
+    every PLUGIN_REFRESH_SECONDS."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/bot")
+    feed = ChangeFeed(db)
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.store.changes"):
+            assert [await feed.start() for _ in range(3)] == [False, False, False]
+    finally:
+        await feed.close()
+        await db.dispose()
+    warned = [r for r in caplog.records if "cannot LISTEN for changes" in r.getMessage()]
+    assert len(warned) == 1 and "polling only" in warned[0].getMessage()

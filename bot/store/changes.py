@@ -23,6 +23,7 @@ class ChangeFeed:
         self.db = db
         self.heard = asyncio.Event()
         self._connection: Any = None
+        self._failing = False  # a failure to LISTEN is logged once, not every poll
 
     @property
     def listening(self) -> bool:
@@ -39,10 +40,14 @@ class ChangeFeed:
             self._connection = await asyncpg.connect(url.render_as_string(hide_password=False))
             await self._connection.add_listener(CHANNEL, self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot LISTEN for changes (%s): polling only until it can", exc)
-            self._connection = None
+            if not self._failing:
+                log.warning("cannot LISTEN for changes (%s): polling only until it can", exc)
+            self._connection, self._failing = None, True
             return False
+        if self._failing:
+            log.info("listening for changes on the database again")
         self._connection.add_termination_listener(self._on_lost)
+        self._failing = False
         return True
 
     def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
