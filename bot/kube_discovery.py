@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -112,14 +113,15 @@ def _qualifies(resource: Resource, qualifier: str) -> bool:
         group == "" and qualifier == version)
 
 
-_by_api: dict[int, Discovery] = {}
+_by_api: weakref.WeakKeyDictionary[Any, Discovery] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
 def for_api(api: Any, fetch: Fetch) -> Discovery:
-    """The one Discovery of a client (its cluster)."""
+    """The one Discovery of a client (its cluster), kept as long as the client is: keyed by
+    the client itself, never by an id() a later client could reuse."""
     with _registry_lock:
-        key = id(api)
-        if key not in _by_api:
-            _by_api[key] = Discovery(fetch)
-        return _by_api[key]
+        found = _by_api.get(api)
+        if found is None:
+            found = _by_api[api] = Discovery(fetch)
+        return found
