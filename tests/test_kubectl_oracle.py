@@ -114,6 +114,16 @@ async def differences(services: Services, commands: list[str], kubectl: Callable
     return "\n\n".join(found)
 
 
+async def differences_on_new_services(tmp_path: Path, kubeconfig: Path, commands: list[str],
+                                      kubectl: Callable[[Path, str], str], same: Same) -> str:
+    """`differences` through services of their own on `kubeconfig` (another fake cluster)."""
+    services = await make_services(tmp_path, kubeconfig)
+    try:
+        return await differences(services, commands, partial(kubectl, kubeconfig), same)
+    finally:
+        await services.close()
+
+
 async def test_get_prints_what_kubectl_prints(services: Services, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc"
     differ = await differences(services, GET_COMMANDS, partial(real_kubectl, kubeconfig))
@@ -158,12 +168,8 @@ def same_log(command: str, ours: str, theirs: str) -> bool:
 
 async def test_logs_print_what_kubectl_prints(shop: FakeKubernetes, tmp_path: Path) -> None:
     kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="shop")
-    services = await make_services(tmp_path, kubeconfig)
-    try:
-        differ = await differences(services, LOG_COMMANDS,
-                                   partial(kubectl_with_notices, kubeconfig), same_log)
-    finally:
-        await services.close()
+    differ = await differences_on_new_services(tmp_path, kubeconfig, LOG_COMMANDS,
+                                               kubectl_with_notices, same_log)
     assert not differ, differ
 
 
@@ -215,10 +221,6 @@ async def test_describe_prints_what_kubectl_prints(shop: FakeKubernetes,
     """Every kind with a describer, and CRDs in the generic form: every line, alignment
     included."""
     kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="prod")
-    services = await make_services(tmp_path, kubeconfig)
-    try:
-        differ = await differences(services, DESCRIBE_COMMANDS,
-                                   partial(real_kubectl, kubeconfig), same_describe)
-    finally:
-        await services.close()
+    differ = await differences_on_new_services(tmp_path, kubeconfig, DESCRIBE_COMMANDS,
+                                               real_kubectl, same_describe)
     assert not differ, differ
