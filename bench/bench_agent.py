@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, markdown_table, percentile
+from bench.common import machine, markdown_table, percentile, start_model_server
 from bot.app import build_services, settle_heap
 from bot.config import load_settings
 from bot.plugin_host.protocol import Caller
@@ -84,28 +84,11 @@ async def handle(request):
         await response.write(b"data: " + json.dumps(chunk).encode() + b"\\n\\n")
     await response.write(b"data: [DONE]\\n\\n")
     return response
-
-async def main():
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    print(f"http://127.0.0.1:{{port}}/v1", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
 """
 
 
 def start_fake(*, delay: float, tool_steps: int) -> tuple[subprocess.Popen[str], str]:
-    code = SERVER.format(delay=delay, tool_steps=tool_steps)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
+    return start_model_server(SERVER.format(delay=delay, tool_steps=tool_steps))
 
 
 async def services_for(tmp: Path, url: str, **extra: object):  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 
-from bench.common import machine, markdown_table, percentile
+from bench.common import machine, markdown_table, percentile, start_model_server
 from bot.app import build_services
 from bot.config import load_settings
 from bot.slack.app import build_slack_app, serve_http
@@ -50,18 +50,6 @@ async def handle(request):
         "prompt_tokens": 1, "completion_tokens": {tokens}}}}}).encode() + b"\\n\\n")
     await response.write(b"data: [DONE]\\n\\n")
     return response
-
-async def main():
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"http://127.0.0.1:{{site._server.sockets[0].getsockname()[1]}}/v1", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
 """
 
 
@@ -144,11 +132,8 @@ async def run(tmp: Path, model_url: str, model: subprocess.Popen[str]) -> list[l
 
 
 def main() -> None:
-    code = MODEL.format(tokens=TOKENS, per_line=PER_LINE, interval=1 / RATE)
-    model = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-    assert model.stdout is not None
-    url = model.stdout.readline().strip()
+    model, url = start_model_server(MODEL.format(tokens=TOKENS, per_line=PER_LINE,
+                                                 interval=1 / RATE))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "plugins" / "builtins").mkdir(parents=True)

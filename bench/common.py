@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -32,3 +34,29 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 def machine() -> str:
     return (f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores, {platform.machine()}, "
             f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+MODEL_SERVER_MAIN = """
+async def main():
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    print(f"http://127.0.0.1:{port}/v1", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+def start_model_server(handler: str) -> tuple[subprocess.Popen[str], str]:
+    """A fake model in a process of its own (its CPU is not the bot's): `handler` defines
+    `async def handle(request)` (aiohttp, with asyncio, json, sys and time imported); the
+    server runs until its stdin closes. Returns the process and its base URL."""
+    proc = subprocess.Popen([sys.executable, "-c", handler + MODEL_SERVER_MAIN],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
