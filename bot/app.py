@@ -18,6 +18,7 @@ from bot.agent.runs import Runs
 from bot.config import Settings
 from bot.errors import PluginError, Problem
 from bot.plugin_host.archive import Limits
+from bot.plugin_host.archives import ArchiveStore
 from bot.plugin_host.health import HealthMonitor
 from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
@@ -78,18 +79,17 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     registry = Registry(output_limit=settings.tool_output_keep_limit)  # the agent pages it
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
     workers = WorkerFactory(settings)
+    limits = upload_limits(settings)
+    archives = ArchiveStore(db, files, limits)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
                             config_defaults=settings.plugin_defaults(),
                             sandbox_uids=plugin_uids(settings.sandbox_uid_range),
-                            sandbox_kind=workers.kind, audit=audit, files=files)
+                            sandbox_kind=workers.kind, audit=audit, files=files,
+                            archives=archives)
     registry.add_listener(HealthMonitor(plugins,
                                         threshold=settings.plugin_max_consecutive_failures))
-    limits = Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
-                    max_unpacked_bytes=int(settings.plugin_max_unpacked_mb * MB),
-                    max_entries=settings.plugin_max_entries,
-                    max_ratio=settings.plugin_max_compression_ratio)
     installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
                           limits=limits, prober=workers.probe, sandbox_kind=workers.kind,
                           files=files)
@@ -108,6 +108,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     try:
         if migrate:
             notices += await _claim_uploads(db, installer)
+            await archives.backfill()
         installer.sweep()
         await records.sweep_outputs()  # of runs a crash left unfinished
         await plugins.start()
@@ -115,6 +116,13 @@ async def build_services(settings: Settings, *, migrate: bool = True,
         await services.close()
         raise
     return services
+
+
+def upload_limits(settings: Settings) -> Limits:
+    return Limits(max_upload_bytes=int(settings.plugin_max_upload_mb * MB),
+                  max_unpacked_bytes=int(settings.plugin_max_unpacked_mb * MB),
+                  max_entries=settings.plugin_max_entries,
+                  max_ratio=settings.plugin_max_compression_ratio)
 
 
 async def open_database(url: str, *, migrate: bool = True) -> Database:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot import messages
 from bot.plugin_host.info import PluginInfo
 from bot.plugin_host.installer import InstallResult
 from bot.store.models import AuditEvent
@@ -21,13 +22,33 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def plugin_list(plugins: Sequence[PluginInfo]) -> str:
     if not plugins:
         return "No plugins installed."
+    replicas = any(p.replicas for p in plugins)
     rows = [[p.name, p.version or "-", p.source, p.sandbox, p.status,
-             ", ".join(p.tool_names) or "-"] for p in plugins]
-    text = table(["NAME", "VERSION", "SOURCE", "RUNS IN", "STATUS", "TOOLS"], rows)
+             *([_loaded(p)] if replicas else []), ", ".join(p.tool_names) or "-"]
+            for p in plugins]
+    text = table(["NAME", "VERSION", "SOURCE", "RUNS IN", "STATUS",
+                  *(["LOADED"] if replicas else []), "TOOLS"], rows)
     errors = [f"{p.name}: {p.error}" for p in plugins if p.error]
+    errors += [f"{p.name}: " + messages.replica_problem(load.replica, load.error or "")
+               for p in plugins for load in p.replica_problems if load.error != p.error]
     if errors:
         text += "\n\nErrors:\n" + "\n".join(errors)
     return text
+
+
+def _loaded(p: PluginInfo) -> str:
+    """`2/3`: on how many live replicas an enabled plugin runs its active version."""
+    return f"{p.loaded_count}/{p.replicas}" if p.enabled else "-"
+
+
+def replica_lines(p: PluginInfo) -> list[str]:
+    """Where an enabled plugin is loaded, and each replica's problem (none without
+    replicas: a console, or no `bot run` beating)."""
+    if not p.enabled or not p.replicas:
+        return []
+    return [messages.loaded_on(p.loaded_count, p.replicas),
+            *(messages.replica_problem(load.replica, load.error or "")
+              for load in p.replica_problems)]
 
 
 def plugin_detail(p: PluginInfo) -> str:
@@ -44,6 +65,10 @@ def plugin_detail(p: PluginInfo) -> str:
     ]
     if p.error:
         lines.append(f"Error:       {p.error}")
+    placement = replica_lines(p)
+    if placement:
+        lines.append(f"Replicas:    {placement[0]}")
+        lines += [f"  {line}" for line in placement[1:]]
     lines.append("Tools:" if p.tools else "Tools:       none")
     for tool in p.tools:
         approval = " [requires approval]" if tool.requires_approval else ""

@@ -388,4 +388,5 @@ def audit_count_not_a_number(value: str) -> str:
 # Operations (data locations, start-up and database faults, gc, doctor) live in their own
 # module to keep this one readable; every sentence is still `messages.<name>`.
 from bot.messages.operations import *  # noqa: E402, F403
+from bot.messages.replicas import *  # noqa: E402, F403
 from bot.messages.runs import *  # noqa: E402, F403

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.messages import sandbox_label
+from bot.plugin_host.load_state import ReplicaLoad
+from bot.plugin_host.protocol import STATUS_ENABLED, STATUS_ERROR
 from bot.store.models import PluginRow
 from bot.store.repositories import active_version
 
@@ -40,13 +42,31 @@ class PluginInfo:
     tools: tuple[ToolInfo, ...]
     versions: tuple[VersionInfo, ...]
     sandbox: str = ""  # where its code runs here: in-process, bubblewrap, process, none
+    replicas: int = 0  # live `bot run` replicas (0: none is beating)
+    loads: tuple[ReplicaLoad, ...] = ()  # what each live replica reported for it
 
     @property
     def tool_names(self) -> tuple[str, ...]:
         return tuple(tool.name for tool in self.tools)
 
+    @property
+    def loaded_count(self) -> int:
+        """Live replicas running the active version."""
+        return sum(1 for load in self.loads
+                   if load.error is None and load.version == self.version)
 
-def plugin_info(row: PluginRow, sandbox_kind: str | None = None) -> PluginInfo:
+    @property
+    def replica_problems(self) -> tuple[ReplicaLoad, ...]:
+        """Live replicas that should run it and do not, with why."""
+        return tuple(load for load in self.loads if load.error is not None)
+
+
+def plugin_info(row: PluginRow, sandbox_kind: str | None = None, *,
+                loads: tuple[ReplicaLoad, ...] = (), replicas: int = 0,
+                problem: str | None = None) -> PluginInfo:
+    """The row as surfaces show it. `problem`: why it did not load in this process (one
+    that is not a replica); `loads`: each live replica's state. A plugin that should be on
+    shows as `error` when it loads nowhere it was tried, with the first reason."""
     current = active_version(row)
     manifest = current.manifest if current else {}
     tools = tuple(ToolInfo(t["name"], t.get("description", ""),
@@ -54,9 +74,22 @@ def plugin_info(row: PluginRow, sandbox_kind: str | None = None) -> PluginInfo:
                   for t in (current.tools if current else []))
     versions = tuple(VersionInfo(v.version, v.sha256, v.installed_by, v.installed_at,
                                  v.version == row.active_version) for v in row.versions)
-    return PluginInfo(name=row.name, source=row.source, enabled=row.enabled, status=row.status,
-                      error=row.error, version=row.active_version,
+    status, error = _effective(row, problem, loads, replicas)
+    return PluginInfo(name=row.name, source=row.source, enabled=row.enabled, status=status,
+                      error=error, version=row.active_version, replicas=replicas, loads=loads,
                       description=manifest.get("description", ""),
                       author=manifest.get("author", ""),
                       permissions=tuple(manifest.get("permissions", ())), tools=tools,
                       versions=versions, sandbox=sandbox_label(row.source, sandbox_kind))
+
+
+def _effective(row: PluginRow, problem: str | None, loads: tuple[ReplicaLoad, ...],
+               replicas: int) -> tuple[str, str | None]:
+    if row.status == STATUS_ERROR:  # an admin's action or the health monitor said why
+        return row.status, row.error
+    if problem is not None:
+        return STATUS_ERROR, problem
+    failing = [load.error for load in loads if load.error is not None]
+    if row.status == STATUS_ENABLED and failing and len(failing) >= replicas:
+        return STATUS_ERROR, failing[0]
+    return row.status, row.error

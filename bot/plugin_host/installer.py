@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from bot import messages
 from bot.errors import BotError, ConflictError, PluginError, Problem
 from bot.plugin_host.archive import ArchiveError, Layout, Limits, extract_upload
+from bot.plugin_host.archives import Archive, archive_kind
 from bot.plugin_host.discovery import UPLOADS
 from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.packaging import pack_directory
@@ -142,26 +142,23 @@ class Installer:
                                messages.check_passed(plugin.manifest.name,
                                                      plugin.manifest.version),
                                self.sandbox_kind())
-            return await self._commit(plugin, layout, filename, sha, actor)
+            return await self._commit(plugin, layout, filename, data, actor)
 
-    async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str, sha: str,
-                      actor: str) -> InstallResult:
+    async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str,
+                      data: bytes, actor: str) -> InstallResult:
+        sha = hashlib.sha256(data).hexdigest()
         name = plugin.manifest.name
         entry_name = name if layout.entry.is_dir() else f"{name}.py"
         final = self.uploads / name / sha
         async with self._lock:
             self.files.claim()  # the first install makes this database the owner
-            created = not final.exists()
-            if created:
-                final.mkdir(parents=True)
-                os.rename(layout.entry, final / entry_name)
-                _publishable(final)
+            created = self.files.place(layout.entry, final / entry_name)
             log.info("moved %s %s into %s; recording it", name, plugin.manifest.version,
                      final)  # a crash from here to the commit leaves an orphan, swept later
             try:
                 outcome = await self.manager.register_version(
                     plugin, sha256=sha, path=f"{UPLOADS}/{name}/{sha}/{entry_name}",
-                    actor=actor)
+                    actor=actor, archive=Archive(sha, archive_kind(entry_name), data))
             except (ConflictError, DatabaseFault) as exc:  # nothing recorded: nothing kept
                 if created:
                     shutil.rmtree(final, ignore_errors=True)
@@ -209,12 +206,6 @@ def _read_source(source: bytes | Path, filename: str | None,
         raise ArchiveError([Problem("upload", f"{size:,} bytes is over the "
                                     f"{limits.max_upload_bytes:,}-byte upload limit")])
     return source.read_bytes(), filename or source.name, filename or str(source)
-
-
-def _publishable(root: Path) -> None:
-    """Installed code is readable by everyone and writable by its owner only."""
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _result(plugin: LoadedPlugin, filename: str, sha: str, ok: bool,

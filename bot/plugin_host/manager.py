@@ -18,9 +18,11 @@ from typing import Any
 
 from bot import messages
 from bot.errors import ConflictError, PluginError
-from bot.plugin_host.active import ActivePlugin, ActiveSet, find_clash
+from bot.plugin_host.active import ActivePlugin, ActiveSet
+from bot.plugin_host.archives import Archive, ArchiveStore, drop_unused_archives, keep_archive
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.info import PluginInfo, plugin_info
+from bot.plugin_host.load_state import NOWHERE, LoadStates, Placement
 from bot.plugin_host.opener import PluginOpener, UploadHostFactory, source_path
 from bot.plugin_host.plugin_store import PluginStore, require_plugin
 from bot.plugin_host.protocol import (
@@ -32,6 +34,7 @@ from bot.plugin_host.protocol import (
 )
 from bot.plugin_host.registry import Registry, tell_all
 from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
+from bot.plugin_host.startup import Startup
 from bot.plugin_host.upload_dir import UploadDir
 from bot.plugin_host.versions import (
     check_new_version,
@@ -70,14 +73,17 @@ class PluginManager:
                  config_defaults: Mapping[str, Mapping[str, Any]] | None = None,
                  sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE),
                  sandbox_kind: Callable[[], str | None] | None = None,
-                 audit: AuditLog | None = None, files: UploadDir | None = None) -> None:
+                 audit: AuditLog | None = None, files: UploadDir | None = None,
+                 archives: ArchiveStore | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
         self.default_enabled = frozenset(default_enabled)
         self._opener = PluginOpener(plugins_dir=plugins_dir, executor=executor,
                                     upload_hosts=upload_hosts,
-                                    config_defaults=dict(config_defaults or {}))
+                                    config_defaults=dict(config_defaults or {}),
+                                    archives=archives)
+        self.loads = LoadStates(db)  # where each plugin is loaded, and why not
         self._sandbox_uids = sandbox_uids
         self._sandbox_kind = sandbox_kind
         self.store = PluginStore(db)  # lock-free state
@@ -85,6 +91,8 @@ class PluginManager:
         self.files = files or UploadDir(plugins_dir)
         self._lock = asyncio.Lock()
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
+        self._startup = Startup(db, self._opener, self.loads, plugins_dir,
+                                self.default_enabled)
         self._listeners: list[ChangeListener] = []
 
     def add_change_listener(self, listener: ChangeListener) -> None:
@@ -94,12 +102,14 @@ class PluginManager:
     # -- reads: never take the lock -------------------------------------------------------
 
     async def list(self) -> list[PluginInfo]:
+        placement = await self.loads.placement()
         async with self.db.read() as session:
-            return [self._info(row) for row in await PluginRepository(session).all()]
+            return [self._info(row, placement) for row in await PluginRepository(session).all()]
 
     async def info(self, name: str) -> PluginInfo:
+        placement = await self.loads.placement()
         async with self.db.read() as session:
-            return self._info(await require_plugin(PluginRepository(session), name))
+            return self._info(await require_plugin(PluginRepository(session), name), placement)
 
     def runs_upload(self, name: str) -> bool:
         """Whether `name` is loaded now as an uploaded (sandboxed) plugin."""
@@ -115,6 +125,14 @@ class PluginManager:
         """Sync builtins on disk with the database, load every enabled plugin, publish."""
         async with self._lock:
             await self._sync_all(actor=actor)
+
+    async def join(self, replica: str) -> None:
+        """This process is the `bot run` replica `replica`: report where plugins load."""
+        self.loads.replica = replica
+        await self._publish_loads()
+
+    async def leave(self) -> None:
+        await self.loads.leave()
 
     async def reload_all(self, *, actor: str) -> list[PluginInfo]:
         """Re-read every plugin from disk and database, as at start-up."""
@@ -133,7 +151,7 @@ class PluginManager:
             try:
                 active = await self._opener.open(row)
             except PluginError as exc:
-                await self.store.mark_error(name, str(exc), actor=actor, action="enable")
+                await self._enable_failed(row, exc, actor=actor)
                 raise
 
             async def switch_on(repo: PluginRepository) -> tuple[PluginRow, str | None]:
@@ -181,15 +199,17 @@ class PluginManager:
                                                 outcome=outcome, detail=detail)
                 if not builtin:
                     await repo.delete(name)
+                    await drop_unused_archives(session)
             if builtin:
                 raise ConflictError(messages.builtin_not_removable(name))
             await self._active.swap(name, None)
+            self.loads.loaded(name)
             self.files.remove_plugin(name)  # not in a directory another database owns
         await self.notify("remove", name)
         return Outcome(messages.removed(name), None, True)
 
     async def register_version(self, plugin: LoadedPlugin, *, sha256: str, path: str,
-                               actor: str) -> Outcome:
+                               actor: str, archive: Archive | None = None) -> Outcome:
         """Record a validated upload, already in place on disk, as the active version.
 
         One transaction adds the version row and points the plugin at it; an enabled plugin
@@ -204,7 +224,7 @@ class PluginManager:
                 check_new_version(row, version, sha256)
             candidate = None
             if row is not None and row.enabled:
-                candidate = self._opener.upload(name, version, path, plugin, row)
+                candidate = await self._opener.upload(name, version, path, plugin, row)
 
             async def add_version(repo: PluginRepository) -> tuple[PluginRow, str | None]:
                 nonlocal previous
@@ -215,9 +235,12 @@ class PluginManager:
                 if row.sandbox_uid is None:
                     row.sandbox_uid = await self._new_sandbox_uid(repo, name)
                 check_new_version(row, version, sha256)
+                if archive is not None:
+                    await keep_archive(repo.session, archive)
                 row.versions.append(PluginVersionRow(
                     version=version, sha256=sha256, manifest=plugin.manifest.to_dict(),
-                    tools=[t.describe() for t in plugin.tools], path=path, installed_by=actor))
+                    tools=[t.describe() for t in plugin.tools], path=path, installed_by=actor,
+                    archive_sha256=archive.sha256 if archive else None))
                 previous, row.active_version = row.active_version, version
                 if row.enabled:
                     row.status, row.error = STATUS_ENABLED, None
@@ -240,8 +263,8 @@ class PluginManager:
                                False)
             candidate = None
             if row.enabled:
-                candidate = self._opener.upload(name, target.version, target.path,
-                                                stored_plugin(target), row)
+                candidate = await self._opener.upload(name, target.version, target.path,
+                                                      stored_plugin(target), row)
 
             async def point_back(repo: PluginRepository) -> tuple[PluginRow, str | None]:
                 row = await require_plugin(repo, name)
@@ -262,13 +285,14 @@ class PluginManager:
                 await self._active.swap(name, None)
                 changed = True
             for row in rows.values():
-                want = row.enabled and row.status == STATUS_ENABLED
+                want = row.enabled
                 have = self._active.get(row.name)
                 if have and (not want or have.version != row.active_version):
                     await self._active.swap(row.name, None)
                     changed, have = True, None
                 if want and have is None:
                     changed |= await self._try_activate(row)
+            await self._publish_loads([row.name for row in rows.values() if row.enabled])
         if changed:
             await self.notify("refresh", "*")
         return changed
@@ -301,60 +325,25 @@ class PluginManager:
         return info
 
     async def _sync_all(self, *, actor: str) -> None:
-        builtins = discover(self.plugins_dir / BUILTINS)
-        loaded = {name: await self._opener.load_builtin(name, path)
-                  for name, path in builtins.items()}
-        fresh: dict[str, ActivePlugin] = {}
-        async with self.db.write() as session:
-            repo = PluginRepository(session)
-            audit = AuditRepository(session)
-            rows = {row.name: row for row in await repo.all()}
-            for name in builtins.keys() - rows.keys():
-                rows[name] = new_plugin_row(name, PluginSource.BUILTIN,
-                                            enabled=name in self.default_enabled)
-                repo.add(rows[name])
-            for name, row in sorted(rows.items()):
-                before = (row.status, row.error)
-                candidate = loaded.pop(name, None) if row.source == PluginSource.BUILTIN else None
-                await self._settle(row, candidate, fresh, on_disk=name in builtins)
-                if (row.status, row.error) != before and row.status == STATUS_ERROR:
-                    audit.record(actor=actor, action="load", target=name, outcome="error",
-                                 detail=row.error)
-        for leftover in loaded.values():  # builtins shadowed by an upload of the same name
-            if isinstance(leftover, ActivePlugin):
-                await leftover.host.close()
+        fresh, enabled = await self._startup.sync(actor=actor)
         await self._active.replace_all(fresh)
+        await self._publish_loads(enabled)
 
-    async def _settle(self, row: PluginRow, candidate: ActivePlugin | PluginError | None,
-                      fresh: dict[str, ActivePlugin], *, on_disk: bool) -> None:
-        """Decide one plugin's status at start-up; activate it when it should be on."""
-        if row.source == PluginSource.BUILTIN and not on_disk:
-            row.status, row.error = STATUS_ERROR, messages.files_missing(f"{BUILTINS}/{row.name}")
-            return
-        if isinstance(candidate, PluginError):
-            row.status, row.error = STATUS_ERROR, str(candidate)
-            return
-        if candidate is not None:
-            record_builtin_version(row, candidate.plugin, source_path(candidate))
+    async def _publish_loads(self, enabled: list[str] | None = None) -> None:
+        """Tell the other replicas what runs here (a replica only)."""
+        await self.loads.publish(
+            lambda name: getattr(self._active.get(name), "version", None), enabled)
+
+    async def _enable_failed(self, row: PluginRow, error: PluginError, *, actor: str) -> None:
+        """An enable whose code does not load here: refused and recorded as the plugin's
+        error, unless it is on already (for the other replicas): then it is this
+        process's problem, not a reason to switch it off everywhere."""
         if not row.enabled:
-            if row.status != STATUS_ERROR or candidate is not None:
-                row.status, row.error = STATUS_DISABLED, None
-            if candidate is not None:
-                await candidate.host.close()
+            await self.store.mark_error(row.name, str(error), actor=actor, action="enable")
             return
-        try:
-            active = candidate or await self._opener.open(row)
-        except PluginError as exc:
-            row.status, row.error = STATUS_ERROR, str(exc)
-            return
-        clash = find_clash(fresh, row.name, active.plugin.tools)
-        if clash:
-            await active.host.close()
-            row.status, row.error = STATUS_ERROR, messages.tool_clash(row.name, *clash)
-            return
-        active.config = self._opener.config(row)
-        fresh[row.name] = active
-        row.status, row.error = STATUS_ENABLED, None
+        self.loads.failed(row.name, str(error))
+        await self.audit.record(actor, "enable", row.name, "error", str(error))
+        await self._publish_loads()
 
     async def _new_sandbox_uid(self, repo: PluginRepository, name: str) -> int:
         uid = await repo.free_sandbox_uid(self._sandbox_uids)
@@ -362,12 +351,15 @@ class PluginManager:
             raise ConflictError(messages.no_free_sandbox_uid(name, self._sandbox_uids))
         return uid
 
-    def _info(self, row: PluginRow) -> PluginInfo:
+    def _info(self, row: PluginRow, placement: Placement = NOWHERE) -> PluginInfo:
         """The row as surfaces show it, with where its code runs in this process (asking
-        the sandbox only for uploads: detecting it starts two short subprocesses)."""
+        the sandbox only for uploads: detecting it starts two short subprocesses) and on
+        which replicas it is loaded."""
         uploaded = row.source == PluginSource.UPLOAD
         kind = self._sandbox_kind() if uploaded and self._sandbox_kind else None
-        return plugin_info(row, kind)
+        return plugin_info(row, kind, loads=placement.of(row.name),
+                           replicas=placement.replicas,
+                           problem=self.loads.local_problem(row.name))
 
     async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
                             action: str) -> None:
@@ -382,14 +374,18 @@ class PluginManager:
         try:
             active = await self._opener.open(row)
         except PluginError as exc:
-            log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
+            if self.loads.failed(row.name, str(exc)):  # logged once, retried every refresh
+                log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
             return False
         clash = self._active.clash(row.name, active.plugin.tools)
         if clash:
             await active.host.close()
-            log.error("not loading %s: %s", row.name, messages.tool_clash(row.name, *clash))
+            text = messages.tool_clash(row.name, *clash)
+            if self.loads.failed(row.name, text):
+                log.error("not loading %s: %s", row.name, text)
             return False
         await self._active.swap(row.name, active)
+        self.loads.loaded(row.name)
         return True
 
     async def notify(self, action: str, name: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from bot import messages
 from bot.errors import PluginError
 from bot.plugin_host.active import ActivePlugin
+from bot.plugin_host.archives import ArchiveStore
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.hosts import InProcessHost, PluginHost
 from bot.plugin_host.protocol import LoadedPlugin, Manifest, PluginSource
@@ -26,8 +27,10 @@ UploadHostFactory = Callable[[Manifest, Path, int | None], PluginHost]  # uid: t
 class PluginOpener:
     def __init__(self, *, plugins_dir: Path, executor: Executor | None,
                  upload_hosts: UploadHostFactory | None,
-                 config_defaults: Mapping[str, Mapping[str, Any]]) -> None:
+                 config_defaults: Mapping[str, Mapping[str, Any]],
+                 archives: ArchiveStore | None = None) -> None:
         self.plugins_dir = plugins_dir
+        self.archives = archives  # where a version whose files are not here comes from
         self.executor = executor
         self.upload_hosts = upload_hosts
         self.config_defaults = config_defaults
@@ -60,14 +63,18 @@ class PluginOpener:
         version = active_version(row)
         if version is None:
             raise PluginError(row.name, ["no installed version is active"])
-        return self.upload(row.name, version.version, version.path, stored_plugin(version),
-                           row)
+        return await self.upload(row.name, version.version, version.path,
+                                 stored_plugin(version), row)
 
-    def upload(self, name: str, version: str, path: str, plugin: LoadedPlugin,
-               row: PluginRow) -> ActivePlugin:
-        """An uploaded version bound to its sandboxed host (the worker starts lazily)."""
+    async def upload(self, name: str, version: str, path: str, plugin: LoadedPlugin,
+                     row: PluginRow) -> ActivePlugin:
+        """An uploaded version bound to its sandboxed host (the worker starts lazily); its
+        files are unpacked from the database first when this machine has none."""
         if not (self.plugins_dir / path).exists():
-            raise PluginError(name, [messages.files_missing(path)])
+            stored = next((v for v in row.versions if v.version == version), None)
+            if self.archives is None or stored is None:
+                raise PluginError(name, [messages.files_missing(path)])
+            await self.archives.unpack(name, stored)
         if self.upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self.upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)

@@ -123,6 +123,27 @@ class UploadDir:
             with contextlib.suppress(OSError):
                 path.parent.rmdir()  # only when it was the plugin's last version
 
+    def place(self, entry: Path, target: Path) -> bool:
+        """Move an extracted plugin (`entry`, in a staging dir) to `target`, inside a
+        version directory that appears whole or not at all, readable by everyone and
+        writable by its owner only. False when the version directory was there already
+        (the same content, put there by another install or replica: content-addressed)."""
+        version_dir = target.parent
+        if version_dir.exists():
+            return False
+        version_dir.parent.mkdir(parents=True, exist_ok=True)
+        building = version_dir.with_name(f".{version_dir.name}.{uuid.uuid4().hex[:8]}")
+        building.mkdir()
+        os.rename(entry, building / target.name)
+        for path in [building, *building.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(building, version_dir)
+        except OSError:  # another process placed it first
+            shutil.rmtree(building, ignore_errors=True)
+            return False
+        return True
+
     def remove_plugin(self, name: str) -> None:
         if self.ours or self.me is None:  # None: opened without a database id (tests)
             shutil.rmtree(self.root / name, ignore_errors=True)

@@ -131,6 +131,7 @@ async def run(services: Services) -> None:
     watcher = asyncio.create_task(refresh_plugins(services))
     await endpoint.start()
     try:
+        await services.plugins.join(endpoint.shared.replica)
         if services.settings.slack_app_token is not None:
             await _serve_socket_mode(endpoint, services.settings.slack_app_token
                                      .get_secret_value(), stop)
@@ -141,6 +142,7 @@ async def run(services: Services) -> None:
     finally:
         watcher.cancel()
         await endpoint.drain()
+        await services.plugins.leave()
         log.info("stopped")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.plugin_host.info import PluginInfo
 from bot.plugin_host.installer import InstallResult
+from bot.text_render import replica_lines
 
 SECTION_LIMIT = 2900  # Slack: 3,000 characters per section text
 BLOCKS_PER_MESSAGE = 50
@@ -188,6 +189,9 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
              "Runs in: " + p.sandbox]
     if p.error:
         lines.append(f":warning: {escape(p.error[:500])}")
+    placement = replica_lines(p)
+    if placement:
+        lines.append("Replicas: " + escape("; ".join(placement)[:500]))
     section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn",
                                                            "text": "\n".join(lines)}}
     if is_admin:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -89,10 +90,40 @@ class PluginVersionRow(Base):
     manifest: Mapped[dict[str, Any]]
     tools: Mapped[list[Any]]
     path: Mapped[str] = mapped_column(Text)
+    # the stored upload any replica unpacks this version from (None: a builtin's)
+    archive_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("plugin_archives.sha256"), index=True)
     installed_by: Mapped[str] = mapped_column(String(128))
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     plugin: Mapped[PluginRow] = relationship(back_populates="versions")
+
+
+class PluginArchiveRow(Base):
+    """A validated upload's bytes, named by their sha256: what every replica unpacks into
+    its own `user_uploads/<name>/<sha256>/`, checking the hash first."""
+
+    __tablename__ = "plugin_archives"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))  # .zip or .py: how to unpack it
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PluginLoadRow(Base):
+    """What became of a plugin on one replica: loaded (`error` None) or why not. Only the
+    replica itself writes its rows; the shared desired state is never touched by them."""
+
+    __tablename__ = "plugin_loads"
+
+    replica: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plugin_name: Mapped[str] = mapped_column(
+        ForeignKey("plugins.name", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):

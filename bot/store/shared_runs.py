@@ -31,7 +31,7 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 
 from bot.store import Database
 from bot.store.database import DatabaseFault
-from bot.store.models import ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
+from bot.store.models import PluginLoadRow, ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
 from bot.store.repositories import first_delivery
 
 log = logging.getLogger(__name__)
@@ -257,3 +257,5 @@ class SharedRuns:
                 SlackRunRow.state == RunState.DONE, SlackRunRow.finished_at < now - KEEP_RUNS))
             await session.execute(delete(ReplicaRow).where(
                 ReplicaRow.heartbeat_at < now - timedelta(days=1)))
+            await session.execute(delete(PluginLoadRow).where(
+                PluginLoadRow.replica.not_in(select(ReplicaRow.id))))

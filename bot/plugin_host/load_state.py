@@ -1,0 +1,145 @@
+"""Where each plugin is loaded: this process's own problems, and every replica's rows.
+
+The plugin row holds the shared desired state (`enabled`, the active version) and what
+an admin action or the health monitor made of it. Whether the code then loads is each
+process's own business: a replica without a plugin's files, or without a sandbox, must not
+switch the plugin off for the others. So a failure to load is kept here: in memory for
+this process and, for a `bot run` replica (`join`), in its rows of `plugin_loads`, which
+every process reads to say "loaded on 2 of 3 replicas" and each replica's problem.
+Replicas that stop beating drop out of the count (their rows are ignored, then pruned).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import messages
+from bot.store import Database
+from bot.store.database import DatabaseFault
+from bot.store.models import PluginLoadRow, PluginRow, ReplicaRow, utcnow
+from bot.store.repositories import AuditRepository
+from bot.store.shared_runs import STALE_SECONDS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplicaLoad:
+    """One live replica's state for one plugin: loaded at `version`, or `error`."""
+
+    replica: str
+    version: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What every live replica reported for every plugin, read once for a view."""
+
+    replicas: int  # live replicas (0: no `bot run` is beating)
+    loads: Mapping[str, tuple[ReplicaLoad, ...]]
+
+    def of(self, name: str) -> tuple[ReplicaLoad, ...]:
+        return self.loads.get(name, ())
+
+
+NOWHERE = Placement(0, {})
+
+
+class LoadStates:
+    def __init__(self, db: Database, *, stale: float = STALE_SECONDS) -> None:
+        self.db = db
+        self.stale = stale
+        self.replica: str | None = None  # set by `join`, for a `bot run` replica
+        self.problems: dict[str, str] = {}  # plugin -> why it is not loaded here
+        self._written: dict[str, ReplicaLoad] = {}
+
+    def local_problem(self, name: str) -> str | None:
+        """This process's problem with `name`, for a process that is not a replica (its
+        own view is all it has); a replica's problems are read back from its rows."""
+        return None if self.replica else self.problems.get(name)
+
+    def failed(self, name: str, error: str) -> bool:
+        """Remember why `name` did not load here; True when that is news (to log once)."""
+        news = self.problems.get(name) != error
+        self.problems[name] = error
+        return news
+
+    def loaded(self, name: str) -> None:
+        self.problems.pop(name, None)
+
+    async def audit_failure(self, session: AsyncSession, name: str, error: str, *,
+                            actor: str) -> None:
+        """Audit a load failure once, not again at every start or by every replica."""
+        last = await AuditRepository(session).recent(1, target=name)
+        if last and (last[0].action, last[0].outcome, last[0].detail) == (
+                "load", "error", error):
+            return
+        AuditRepository(session).record(actor=actor, action="load", target=name,
+                                        outcome="error", detail=error)
+
+    async def publish(self, version_of: Callable[[str], str | None],
+                      enabled: list[str] | None = None) -> None:
+        """Write this replica's rows: for each enabled plugin (all of them when `enabled`
+        is None), the version loaded here, or None with why not; rows of plugins no
+        longer enabled go. Only a change is written, and a database fault is logged:
+        where a plugin loads is worth less than the change that moved it."""
+        if self.replica is None:
+            return
+        try:
+            if enabled is None:
+                async with self.db.read() as session:
+                    enabled = list((await session.execute(select(PluginRow.name).where(
+                        PluginRow.enabled))).scalars().all())
+            await self._write({name: version_of(name) for name in enabled})
+        except DatabaseFault as exc:
+            log.error("could not record where plugins are loaded: %s", exc)
+
+    async def _write(self, wanted: Mapping[str, str | None]) -> None:
+        assert self.replica is not None
+        waiting = messages.not_loaded_yet()
+        now = {name: ReplicaLoad(self.replica, version,
+                                 None if version else self.problems.get(name, waiting))
+               for name, version in wanted.items()}
+        if now == self._written:
+            return
+        async with self.db.write() as session:
+            await session.execute(delete(PluginLoadRow).where(
+                PluginLoadRow.replica == self.replica))
+            session.add_all(PluginLoadRow(replica=self.replica, plugin_name=name,
+                                          version=load.version, error=load.error)
+                            for name, load in now.items())
+        self._written = now
+
+    async def placement(self) -> Placement:
+        """Every live replica's rows, and how many replicas are live."""
+        alive = select(ReplicaRow.id).where(
+            ReplicaRow.heartbeat_at >= utcnow() - timedelta(seconds=self.stale))
+        async with self.db.read() as session:
+            count = await session.scalar(select(func.count()).select_from(alive.subquery()))
+            rows = (await session.execute(select(PluginLoadRow).where(
+                PluginLoadRow.replica.in_(alive)).order_by(PluginLoadRow.replica))
+            ).scalars().all()
+        loads: dict[str, list[ReplicaLoad]] = {}
+        for row in rows:
+            loads.setdefault(row.plugin_name, []).append(
+                ReplicaLoad(row.replica, row.version, row.error))
+        return Placement(int(count or 0), {k: tuple(v) for k, v in loads.items()})
+
+    async def leave(self) -> None:
+        """This replica is going: its rows go with it."""
+        if self.replica is None:
+            return
+        try:
+            async with self.db.write() as session:
+                await session.execute(delete(PluginLoadRow).where(
+                    PluginLoadRow.replica == self.replica))
+        except DatabaseFault as exc:  # they drop out with the heartbeat anyway
+            log.warning("could not remove this replica's plugin load rows: %s", exc)
+        self._written = {}
