@@ -31,7 +31,7 @@ from bot.plugin_host.upload_dir import Owner, UploadDir
 from bot.plugin_host.worker_host import WorkerHost
 from bot.store import Database
 from bot.store.audit import AuditLog
-from bot.store.changes import ChangeFeed
+from bot.store.changes import PLUGINS, ChangeFeed
 from bot.store.migrate import upgrade
 from bot.store.repositories import database_id
 from bot.store.run_records import RunRecords
@@ -57,9 +57,11 @@ class Services:
     agent: Agent
     runs: Runs
     records: RunRecords
+    changes: ChangeFeed  # started by `bot run`: NOTIFYs from the other replicas
     notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
+        await self.changes.close()
         await self.plugins.close()
         await self.tool_log.close()
         if self.llm is not None:
@@ -104,7 +106,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         installer=installer, workers=workers, executor=executor,
                         tool_log=tool_log, llm=llm, agent=agent, records=records,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
-                        notices=notices)
+                        changes=ChangeFeed(db), notices=notices)
     try:
         if migrate:
             notices += await _claim_uploads(db, installer)
@@ -175,15 +177,17 @@ def settle_heap() -> None:
 
 async def refresh_plugins(services: Services) -> None:
     """Pick up plugin changes made by another process (the CLI, another replica): at once
-    when PostgreSQL tells (LISTEN/NOTIFY), else every PLUGIN_REFRESH_SECONDS."""
+    when PostgreSQL tells (LISTEN/NOTIFY), else every PLUGIN_REFRESH_SECONDS. Starts the
+    process's change feed, which approvals and Stop requests hear as well."""
     interval = services.settings.plugin_refresh_seconds
-    feed = ChangeFeed(services.db)
+    feed = services.changes
     if await feed.start():
-        log.info("listening for plugin changes on the database; polling every %g s as well",
+        log.info("listening for changes on the database; polling every %g s as well",
                  interval)
+    seen = feed.heard[PLUGINS]
     try:
         while interval > 0:
-            await feed.wait(interval)
+            seen = await feed.wait(PLUGINS, interval, seen)
             try:
                 await services.plugins.refresh()
             except Exception:

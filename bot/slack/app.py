@@ -75,11 +75,12 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                        admins=frozenset(settings.bot_admin_users),
                        admin_channel=settings.bot_admin_channel,
                        api_origin=api_origin(settings.slack_api_url))
-    shared = SharedRuns(services.db)
+    shared = SharedRuns(services.db, feed=services.changes)
     commands = PluginCommands(services.plugins, services.audit, services.records)
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
-                                       timeout=settings.approval_timeout_seconds)
+                                       timeout=settings.approval_timeout_seconds,
+                                       feed=services.changes)
     asked = mentions.register(app, ctx, shared=shared, runs=services.runs,
                               approver=approver,
                               streaming=Streaming(services.settings.slack_streaming))

@@ -17,6 +17,7 @@ from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.store.approvals import ApprovalRequest, ApprovalStatus, ApprovalStore
 from bot.store.audit import AuditLog
+from bot.store.changes import APPROVALS, ChangeFeed
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -24,8 +25,9 @@ POLL_SECONDS = 1.0
 
 class SlackApprover:
     def __init__(self, ctx: SlackContext, *, store: ApprovalStore, audit: AuditLog,
-                 timeout: float) -> None:
+                 timeout: float, feed: ChangeFeed | None = None) -> None:
         self.ctx = ctx
+        self.feed = feed  # a decision taken on another replica, heard at once (PostgreSQL)
         self.timeout = timeout
         self.store = store
         self.audit = audit
@@ -47,7 +49,9 @@ class SlackApprover:
             return await self._wait(approval_id, tool, future)
         except TimeoutError:
             decision = Decision(False, None, messages.approval_expired(tool, self.timeout))
-            await self.store.decide(approval_id, ApprovalStatus.EXPIRED, None, decision.text)
+            if not await self.store.decide(approval_id, ApprovalStatus.EXPIRED, None,
+                                           decision.text):  # decided at the last moment
+                return await self._decided_elsewhere(approval_id, tool) or decision
             await self._close(posted, messages.approval_expired_card(tool))
             return decision
         finally:
@@ -56,24 +60,42 @@ class SlackApprover:
     async def _wait(self, approval_id: str, tool: str,
                     future: asyncio.Future[Decision]) -> Decision:
         """The click usually lands here (the future); with several replicas it may land on
-        another one, which only updates the row: so the row is watched as well."""
-        deadline = asyncio.get_running_loop().time() + self.timeout
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
+        another one, which only updates the row: so the row is read again when the
+        database says a decision was taken (NOTIFY), and every POLL_SECONDS anyway."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        seen = self.feed.heard[APPROVALS] if self.feed else 0
+        while not future.done():
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError
+            heard = asyncio.ensure_future(self._heard(seen, min(POLL_SECONDS, remaining)))
             try:
-                return await asyncio.wait_for(asyncio.shield(future),
-                                              min(POLL_SECONDS, remaining))
-            except TimeoutError:
-                row = await self.store.get(approval_id)
-                if row is not None and row.status in (ApprovalStatus.APPROVED,
-                                                      ApprovalStatus.DENIED):
-                    who = f"<@{row.decided_by}>"
-                    approved = row.status == ApprovalStatus.APPROVED
-                    return Decision(approved, row.decided_by,
-                                    messages.approval_approved(tool, who) if approved
-                                    else messages.approval_denied(tool, who))
+                await asyncio.wait({future, heard}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                heard.cancel()
+            if future.done():
+                break
+            seen = heard.result()
+            decided = await self._decided_elsewhere(approval_id, tool)
+            if decided is not None:
+                return decided
+        return future.result()
+
+    async def _heard(self, seen: int, seconds: float) -> int:
+        if self.feed is None:
+            await asyncio.sleep(seconds)
+            return seen
+        return await self.feed.wait(APPROVALS, seconds, seen)
+
+    async def _decided_elsewhere(self, approval_id: str, tool: str) -> Decision | None:
+        row = await self.store.get(approval_id)
+        if row is None or row.status not in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED):
+            return None
+        who = f"<@{row.decided_by}>"
+        approved = row.status == ApprovalStatus.APPROVED
+        return Decision(approved, row.decided_by, messages.approval_approved(tool, who)
+                        if approved else messages.approval_denied(tool, who))
 
     async def decide(self, approval_id: str, user: str, *, approve: bool,
                      body: dict[str, Any], respond: Any) -> None:
@@ -91,8 +113,11 @@ class SlackApprover:
         who = f"<@{user}>"
         decision = Decision(approve, user, messages.approval_approved(row.tool, who) if approve
                             else messages.approval_denied(row.tool, who))
-        await self.store.decide(approval_id, ApprovalStatus.APPROVED if approve
-                                else ApprovalStatus.DENIED, user, decision.text)
+        if not await self.store.decide(approval_id, ApprovalStatus.APPROVED if approve
+                                       else ApprovalStatus.DENIED, user, decision.text):
+            await respond(text=messages.APPROVAL_NOT_PENDING,
+                          response_type="ephemeral", replace_original=False)
+            return
         await respond(text=messages.approval_decided_card(row.tool, who, approved=approve),
                       replace_original=True)
         future = self._waiting.get(approval_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import select, update
+
 from bot.store import Database
 from bot.store.models import ApprovalRow, utcnow
 from bot.store.repositories import AuditRepository
@@ -64,13 +66,19 @@ class ApprovalStore:
         return Approval(row.id, row.tool, ApprovalStatus(row.status), row.decided_by)
 
     async def decide(self, approval_id: str, status: ApprovalStatus, user: str | None,
-                     detail: str) -> None:
-        """Record a decision (or an expiry) and audit it, in one transaction."""
+                     detail: str) -> bool:
+        """Record a decision (or an expiry) and audit it, in one transaction; False when
+        the approval was no longer pending (decided a moment before, perhaps on another
+        replica): one atomic update, so two clicks cannot both win."""
         async with self.db.write() as session:
-            row = await session.get(ApprovalRow, approval_id)
-            if row is not None:
-                row.status, row.decided_by, row.decided_at = status, user, utcnow()
+            result = await session.execute(update(ApprovalRow).where(
+                ApprovalRow.id == approval_id, ApprovalRow.status == ApprovalStatus.PENDING
+            ).values(status=status, decided_by=user, decided_at=utcnow()))
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            tool = await session.scalar(select(ApprovalRow.tool).where(
+                ApprovalRow.id == approval_id))
             AuditRepository(session).record(
                 actor=user or "system", action=AUDIT_ACTION[status],
-                target=row.tool if row is not None else approval_id, outcome="ok",
-                detail=detail)
+                target=tool or approval_id, outcome="ok", detail=detail)
+        return True

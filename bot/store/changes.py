@@ -1,13 +1,19 @@
-"""Changes other processes made, heard at once on PostgreSQL: a dedicated connection
-LISTENs on `bot_changes` (migration 0009 makes every write to the plugin tables NOTIFY it).
-On SQLite, or while that connection is down, `wait` is plain polling: it returns after the
-interval, and the caller looks anyway."""
+"""Changes other processes made, heard at once on PostgreSQL: one connection per process
+LISTENs on `bot_changes`, where triggers NOTIFY a topic at commit — `plugins` for every
+write to the plugin tables (migration 0009), `approvals` for a decision and `stops` for a
+Stop request (0011). On SQLite, or while that connection is down, `wait` is plain
+polling: it returns after the interval, and the caller looks anyway.
+
+Each topic counts what was heard; a waiter passes the count it has seen, so a change
+heard while it was busy is not missed, and any number of waiters hear the same one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -16,14 +22,20 @@ from bot.store import Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "bot_changes"
+PLUGINS, APPROVALS, STOPS = "plugins", "approvals", "stops"
+RECONNECT_SECONDS = 1.0
 
 
 class ChangeFeed:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.heard = asyncio.Event()
+        self.heard: defaultdict[str, int] = defaultdict(int)  # topic -> changes heard
+        self._changed = asyncio.Condition()
         self._connection: Any = None
+        self._wanted = False  # `start` was called: reconnect after a loss
         self._failing = False  # a failure to LISTEN is logged once, not every poll
+        self._connecting = asyncio.Lock()
+        self._last_try = 0.0
 
     @property
     def listening(self) -> bool:
@@ -33,6 +45,14 @@ class ChangeFeed:
         """LISTEN, on PostgreSQL; False (polling only) elsewhere or when it cannot."""
         if self.db.is_sqlite:
             return False
+        self._wanted = True
+        async with self._connecting:
+            if self.listening:
+                return True
+            self._last_try = time.monotonic()
+            return await self._connect()
+
+    async def _connect(self) -> bool:
         import asyncpg
 
         url = make_url(self.db.url).set(drivername="postgresql")
@@ -51,22 +71,37 @@ class ChangeFeed:
         return True
 
     def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        self.heard.set()
+        self._hear(payload)
 
     def _on_lost(self, connection: Any) -> None:
         log.warning("the LISTEN connection to the database was lost: polling until it is back")
         self._connection = None
-        self.heard.set()  # look now: a change may have been missed
+        self._hear(PLUGINS, APPROVALS, STOPS)  # look now: a change may have been missed
 
-    async def wait(self, seconds: float) -> None:
-        """Until a change is heard, or `seconds` pass (then the caller polls)."""
-        if not self.listening and not self.db.is_sqlite:
+    def _hear(self, *topics: str) -> None:
+        for topic in topics:
+            self.heard[topic] += 1
+
+        async def wake() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        asyncio.get_running_loop().create_task(wake())
+
+    async def wait(self, topic: str, seconds: float, seen: int) -> int:
+        """Until `topic` has changed since `seen` (a count `wait` returned), or `seconds`
+        pass; the count to pass next time."""
+        if self._wanted and not self.listening and \
+                time.monotonic() - self._last_try >= RECONNECT_SECONDS:
             await self.start()  # reconnect after a lost connection
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.heard.wait(), seconds)
-        self.heard.clear()
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(
+                    lambda: self.heard[topic] != seen), seconds)
+        return self.heard[topic]
 
     async def close(self) -> None:
+        self._wanted = False
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()

@@ -30,6 +30,7 @@ from enum import StrEnum
 from sqlalchemy import and_, delete, exists, or_, select, update
 
 from bot.store import Database
+from bot.store.changes import STOPS, ChangeFeed
 from bot.store.database import DatabaseFault
 from bot.store.models import PluginLoadRow, ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
 from bot.store.repositories import first_delivery
@@ -61,8 +62,10 @@ class LostRun:
 
 class SharedRuns:
     def __init__(self, db: Database, *, tick: float = TICK_SECONDS,
-                 heartbeat: float = HEARTBEAT_SECONDS, stale: float = STALE_SECONDS) -> None:
+                 heartbeat: float = HEARTBEAT_SECONDS, stale: float = STALE_SECONDS,
+                 feed: ChangeFeed | None = None) -> None:
         self.db = db
+        self.feed = feed  # a Stop request left on another replica, heard at once
         self.tick = tick
         self.heartbeat = heartbeat
         self.stale = stale
@@ -193,8 +196,12 @@ class SharedRuns:
                      on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
         last_beat = last_prune = time.monotonic()
         failing = False
+        seen = self.feed.heard[STOPS] if self.feed else 0
         while True:
-            await asyncio.sleep(self.tick)
+            if self.feed is None:
+                await asyncio.sleep(self.tick)
+            else:
+                seen = await self.feed.wait(STOPS, self.tick, seen)
             try:
                 if time.monotonic() - last_beat >= self.heartbeat:
                     await self._beat()
