@@ -224,8 +224,8 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         runner, port = await serve_http(endpoint.app, port=0, host="127.0.0.1")
         session = aiohttp.ClientSession()
         started.append((services, runner, endpoint, session))
-        return SlackBot(f"http://127.0.0.1:{port}/slack/events", fake_slack, fake_openai,
-                        services, session, endpoint)
+        return SlackBot(f"http://127.0.0.1:{port}/slack/events", fake_slack, session,
+                        ai=fake_openai, services=services, endpoint=endpoint)
 
     yield make
     for services, runner, endpoint, session in started:
@@ -243,3 +243,17 @@ def subprocess_env(tmp_path: Path, plugins_dir: Path, **extra: str) -> dict[str,
              and k.upper() not in PROXY_VARIABLES}
     return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
                     "PLUGINS_DIR": str(plugins_dir), "PLUGIN_UID_RANGE": UID_RANGE, **extra}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the run (tests/postgres.py); each test makes its
+    own database on it."""
+    from tests import postgres
+
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL must be installed in CI (.ci/run installs it)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with postgres.server() as base:
+        yield base

@@ -22,13 +22,13 @@ _ids = itertools.count(1)
 
 
 @dataclass
-class SlackBot:
+class SlackSender:
+    """What Slack sends one endpoint (in this process, or a `bot run` subprocess), and
+    what the fake Slack saw the bot do. Senders for replicas of one bot share `ts`."""
+
     url: str
     slack: FakeSlack
-    ai: FakeOpenAI
-    services: Services
     session: aiohttp.ClientSession
-    endpoint: SlackEndpoint
     ts: itertools.count = field(default_factory=lambda: itertools.count(100))
 
     async def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
@@ -94,6 +94,15 @@ class SlackBot:
                                 "block_id": "b", "action_ts": str(time.time())}]}
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded"), response_path
+
+
+@dataclass(kw_only=True)
+class SlackBot(SlackSender):
+    """A bot endpoint running in the test's own process, with its services."""
+
+    ai: FakeOpenAI
+    services: Services
+    endpoint: SlackEndpoint
 
 
 async def until(predicate: Callable[[], Any], seconds: float = 10) -> Any:

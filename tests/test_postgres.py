@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
@@ -30,19 +30,14 @@ from tests.conftest import with_overrides
 from tests.fakes.openai_server import FakeOpenAI
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    if not postgres.available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL must be installed in CI (.ci/run installs it)")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with postgres.server() as base:
-        yield base
+@pytest.fixture
+def server(postgres_server: str) -> str:
+    return postgres_server
 
 
 @pytest.fixture
-async def url(server: str) -> str:
-    return await postgres.fresh_database(server)
+async def url(postgres_server: str) -> str:
+    return await postgres.fresh_database(postgres_server)
 
 
 async def test_every_migration_runs_and_matches_the_models(url: str) -> None:
@@ -190,3 +185,48 @@ async def test_a_feed_that_cannot_listen_says_so_once_per_outage(
         await db.dispose()
     warned = [r for r in caplog.records if "cannot LISTEN for changes" in r.getMessage()]
     assert len(warned) == 1 and "polling only" in warned[0].getMessage()
+
+
+async def test_an_approval_decision_and_a_stop_request_are_heard_at_once(url: str) -> None:
+    """The waiting replica polls every 30 s here: only NOTIFY can bring either over."""
+    import asyncio
+    import time
+
+    from bot.store.approvals import ApprovalRequest, ApprovalStatus, ApprovalStore
+    from bot.store.changes import APPROVALS
+    from bot.store.shared_runs import SharedRuns
+
+    here, there = Database(url), Database(url)
+    await upgrade(here)
+    feed = ChangeFeed(here)
+    stops: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+    waiting = SharedRuns(here, feed=feed, tick=30)
+    try:
+        assert await feed.start()
+        await ApprovalStore(there).request(ApprovalRequest("a1", "r1", "scale", "{}", "U1",
+                                                           "C1", "1.0"))
+        seen = feed.heard[APPROVALS]
+        started = time.monotonic()
+        assert await ApprovalStore(there).decide("a1", ApprovalStatus.APPROVED, "U2", "ok")
+        assert await feed.wait(APPROVALS, 10, seen) == seen + 1
+        assert time.monotonic() - started < 1.0
+        assert not await ApprovalStore(here).decide("a1", ApprovalStatus.DENIED, "U3", "no")
+
+        async def lost(run: object) -> None:
+            raise AssertionError(run)
+
+        await waiting.start(on_stop=lambda run: stops.put_nowait((run, time.monotonic())),
+                            on_lost=lost)
+        row = await waiting.enqueue("E1", "C1", "1.0", "1.0", "U1")
+        assert row is not None
+        async with waiting.turn(row, "C1", "1.0", "1.0"):
+            await waiting.running(row, "run-1", "1.1")
+            started = time.monotonic()
+            assert await SharedRuns(there).request_stop("run-1", "U2")
+            run, at = await asyncio.wait_for(stops.get(), 10)
+            assert run == "run-1" and at - started < 1.0
+    finally:
+        await waiting.close()
+        await feed.close()
+        await here.dispose()
+        await there.dispose()

@@ -11,7 +11,7 @@ from bot import messages
 from tests import zips
 from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import GATED
-from tests.slack_harness import SlackBot, logged, until
+from tests.slack_harness import SlackBot, SlackSender, logged, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
@@ -67,7 +67,7 @@ async def test_unknown_subcommand_and_name(slack_bot: Make) -> None:
         "No plugin named 'netdig'. Did you mean 'netdiag'?")
 
 
-def share(bot: SlackBot, file_id: str, name: str, body: bytes, *, user: str,
+def share(bot: SlackSender, file_id: str, name: str, body: bytes, *, user: str,
           channel: str = "C_ADMIN", url: str | None = None, size: int | None = None
           ) -> dict[str, object]:
     bot.slack.add_file(file_id, name, body, user=user, channel=channel, url=url, size=size)
@@ -217,7 +217,7 @@ def gated(builtin: Callable[..., Path]) -> None:
     builtin("gated", GATED)
 
 
-def approval_id(bot: SlackBot) -> str | None:
+def approval_id(bot: SlackSender) -> str | None:
     for c in bot.slack.calls_to("chat.postMessage"):
         for block in c.get("blocks") or []:
             if block.get("block_id") == "approval":
