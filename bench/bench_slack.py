@@ -25,7 +25,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_agent import ASYNC_SERVER, start_fake
+from bench.bench_agent import start_fake
 from bench.common import machine, markdown_table, percentile
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, sign
 
@@ -95,7 +95,7 @@ async def drive(url: str) -> Load:
 
 
 def main() -> None:
-    model, model_url = start_fake(delay=2.0, tool_steps=0, server=ASYNC_SERVER)
+    model, model_url = start_fake(delay=2.0, tool_steps=0)
     slack = subprocess.Popen([sys.executable, "-c", SLACK_SERVER], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     assert slack.stdout is not None
