@@ -111,6 +111,28 @@ async def test_a_tampered_archive_is_refused_and_switches_nothing_off(
     assert (events[0].action, events[0].outcome) == ("load", "error")
 
 
+async def test_a_failed_unpack_is_retried_once_a_minute_not_at_every_refresh(
+        upload_services: Factory, other_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.plugin_host import load_state
+
+    first = await upload_services()
+    sha = await install(first)
+    await first.plugins.enable("shared", actor="U1")
+    async with first.db.read() as session:
+        good = (await session.get(PluginArchiveRow, sha)).data  # type: ignore[union-attr]
+    await corrupt_archive(first, sha)
+    second = await upload_services(plugins_dir=other_dir)
+    assert (await second.plugins.info("shared")).status == "error"
+    async with first.db.write() as session:  # repaired: the next try will work
+        await session.execute(update(PluginArchiveRow).values(data=good))
+    assert not await second.plugins.refresh()  # tried a moment ago: not yet
+    assert "shared_echo" not in second.registry.snapshot
+    monkeypatch.setattr(load_state, "RETRY_SECONDS", 0.0)
+    assert await second.plugins.refresh()
+    assert await echo(second) == "shared:hi"
+    assert (await second.plugins.info("shared")).status == "enabled"
+
+
 async def test_removing_a_plugin_deletes_its_stored_archives(upload_services: Factory
                                                              ) -> None:
     services = await upload_services()

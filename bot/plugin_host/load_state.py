@@ -12,6 +12,7 @@ Replicas that stop beating drop out of the count (their rows are ignored, then p
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from bot.store.repositories import AuditRepository
 from bot.store.shared_runs import STALE_SECONDS
 
 log = logging.getLogger(__name__)
+RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,20 +61,32 @@ class LoadStates:
         self.replica: str | None = None  # set by `join`, for a `bot run` replica
         self.problems: dict[str, str] = {}  # plugin -> why it is not loaded here
         self._written: dict[str, ReplicaLoad] = {}
+        self._tried: dict[str, tuple[str | None, float]] = {}  # plugin -> (version, when)
 
     def local_problem(self, name: str) -> str | None:
         """This process's problem with `name`, for a process that is not a replica (its
         own view is all it has); a replica's problems are read back from its rows."""
         return None if self.replica else self.problems.get(name)
 
-    def failed(self, name: str, error: str) -> bool:
-        """Remember why `name` did not load here; True when that is news (to log once)."""
+    def failed(self, name: str, error: str, version: str | None = None) -> bool:
+        """Remember why `name` (at `version`) did not load here; True when that is news
+        (to log once)."""
         news = self.problems.get(name) != error
         self.problems[name] = error
+        self._tried[name] = (version, time.monotonic())
         return news
 
     def loaded(self, name: str) -> None:
         self.problems.pop(name, None)
+        self._tried.pop(name, None)
+
+    def worth_trying(self, name: str, version: str | None) -> bool:
+        """Whether to try loading `name` again at a refresh: always after a change of
+        version, else once every RETRY_SECONDS (unpacking a large upload that failed its
+        checks on every 5 s poll would only repeat the failure)."""
+        tried = self._tried.get(name)
+        return tried is None or tried[0] != version or \
+            time.monotonic() - tried[1] >= RETRY_SECONDS
 
     async def audit_failure(self, session: AsyncSession, name: str, error: str, *,
                             actor: str) -> None:

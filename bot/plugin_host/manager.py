@@ -290,7 +290,8 @@ class PluginManager:
                 if have and (not want or have.version != row.active_version):
                     await self._active.swap(row.name, None)
                     changed, have = True, None
-                if want and have is None:
+                if want and have is None and self.loads.worth_trying(row.name,
+                                                                     row.active_version):
                     changed |= await self._try_activate(row)
             await self._publish_loads([row.name for row in rows.values() if row.enabled])
         if changed:
@@ -341,7 +342,7 @@ class PluginManager:
         if not row.enabled:
             await self.store.mark_error(row.name, str(error), actor=actor, action="enable")
             return
-        self.loads.failed(row.name, str(error))
+        self.loads.failed(row.name, str(error), row.active_version)
         await self.audit.record(actor, "enable", row.name, "error", str(error))
         await self._publish_loads()
 
@@ -374,14 +375,14 @@ class PluginManager:
         try:
             active = await self._opener.open(row)
         except PluginError as exc:
-            if self.loads.failed(row.name, str(exc)):  # logged once, retried every refresh
+            if self.loads.failed(row.name, str(exc), row.active_version):  # logged once
                 log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
             return False
         clash = self._active.clash(row.name, active.plugin.tools)
         if clash:
             await active.host.close()
             text = messages.tool_clash(row.name, *clash)
-            if self.loads.failed(row.name, text):
+            if self.loads.failed(row.name, text, row.active_version):
                 log.error("not loading %s: %s", row.name, text)
             return False
         await self._active.swap(row.name, active)

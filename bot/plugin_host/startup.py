@@ -46,7 +46,7 @@ class Startup:
                 problem = await self._settle(row, candidate, fresh, on_disk=name in builtins)
                 if problem is None:
                     self.loads.loaded(name)
-                elif self.loads.failed(name, problem):
+                elif self.loads.failed(name, problem, row.active_version):
                     await self.loads.audit_failure(session, name, problem, actor=actor)
         for leftover in loaded.values():  # builtins shadowed by an upload of the same name
             if isinstance(leftover, ActivePlugin):

@@ -74,6 +74,8 @@ class ChangeFeed:
         self._hear(payload)
 
     def _on_lost(self, connection: Any) -> None:
+        if not self._wanted:  # closed on purpose (shutdown)
+            return
         log.warning("the LISTEN connection to the database was lost: polling until it is back")
         self._connection = None
         self._hear(PLUGINS, APPROVALS, STOPS)  # look now: a change may have been missed
