@@ -229,6 +229,11 @@ async def test_an_upload_on_one_replica_is_usable_on_all_and_survives_an_empty_d
     for replica in (b, c):
         assert (replica.plugins_dir / "user_uploads" / "shared").is_dir()
     assert "loaded on 3 of 3 replicas" in await trio.command(c, "info shared")
+    trio.ai.reply(tool_calls=[call("shared_echo", {"text": "c"}, "c0")])
+    trio.ai.reply("done")
+    await c.sender.mention("echo on c")
+    await until(lambda: len(trio.ai.requests) >= 2, 15)
+    assert trio.ai.messages(1)[-1]["content"] == "shared:c"
 
     b.stop()
     for path in sorted((b.plugins_dir / "user_uploads").rglob("*"), reverse=True):
@@ -239,8 +244,8 @@ async def test_an_upload_on_one_replica_is_usable_on_all_and_survives_an_empty_d
     trio.ai.reply(tool_calls=[call("shared_echo", {"text": "x"}, "c1")])
     trio.ai.reply("done")
     await b.sender.mention("echo please")
-    await until(lambda: len(trio.ai.requests) >= 2, 15)
-    assert trio.ai.messages(1)[-1]["content"] == "shared:x"
+    await until(lambda: len(trio.ai.requests) >= 4, 15)
+    assert trio.ai.messages(3)[-1]["content"] == "shared:x"
     info = await trio.command(a, "info shared")
     assert "Status:      enabled" in info and "loaded on 3 of 3 replicas" in info
 
