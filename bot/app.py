@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from bot.agent.loop import Agent
 from bot.agent.runs import Runs
 from bot.config import Settings
 from bot.errors import PluginError, Problem
+from bot.metrics import Metrics
 from bot.plugin_host.archive import Limits
 from bot.plugin_host.archives import ArchiveStore
 from bot.plugin_host.health import HealthMonitor
@@ -58,6 +59,7 @@ class Services:
     runs: Runs
     records: RunRecords
     changes: ChangeFeed  # started by `bot run`: NOTIFYs from the other replicas
+    metrics: Metrics
     notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
@@ -80,7 +82,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     audit = AuditLog(db)
     registry = Registry(output_limit=settings.tool_output_keep_limit)  # the agent pages it
     executor = ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
-    workers = WorkerFactory(settings)
+    metrics = Metrics()
+    workers = WorkerFactory(settings, on_start=metrics.count_worker)
     limits = upload_limits(settings)
     archives = ArchiveStore(db, files, limits)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
@@ -95,18 +98,15 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
                           limits=limits, prober=workers.probe, sandbox_kind=workers.kind,
                           files=files)
-    tool_log, llm = ToolCallLog(db), _make_llm(settings)
-    records = RunRecords(db, per_run_limit=settings.tool_output_keep_limit)
-    agent = Agent(llm=llm, registry=registry, tool_log=tool_log, records=records,
-                  system_prompt=load_system_prompt(settings.agent_system_prompt,
-                                                   settings.agent_system_prompt_file),
-                  max_steps=settings.agent_max_steps, output_limit=settings.tool_output_limit,
-                  context_tokens=settings.agent_context_tokens)
+    registry.add_listener(metrics)
+    tool_log, records = ToolCallLog(db), RunRecords(
+        db, per_run_limit=settings.tool_output_keep_limit)
+    agent = _make_agent(settings, registry, tool_log, records, metrics)
     services = Services(settings=settings, db=db, audit=audit, registry=registry, plugins=plugins,
                         installer=installer, workers=workers, executor=executor,
-                        tool_log=tool_log, llm=llm, agent=agent, records=records,
+                        tool_log=tool_log, llm=agent.llm, agent=agent, records=records,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
-                        changes=ChangeFeed(db), notices=notices)
+                        changes=ChangeFeed(db), metrics=metrics, notices=notices)
     try:
         if migrate:
             notices += await _claim_uploads(db, installer)
@@ -118,6 +118,16 @@ async def build_services(settings: Settings, *, migrate: bool = True,
         await services.close()
         raise
     return services
+
+
+def _make_agent(settings: Settings, registry: Registry, tool_log: ToolCallLog,
+                records: RunRecords, metrics: Metrics) -> Agent:
+    return Agent(llm=_make_llm(settings), registry=registry, tool_log=tool_log,
+                 records=records, metrics=metrics,
+                 system_prompt=load_system_prompt(settings.agent_system_prompt,
+                                                  settings.agent_system_prompt_file),
+                 max_steps=settings.agent_max_steps, output_limit=settings.tool_output_limit,
+                 context_tokens=settings.agent_context_tokens)
 
 
 def upload_limits(settings: Settings) -> Limits:
@@ -217,8 +227,10 @@ class WorkerFactory:
     detect it at start to log which one is in force.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *,
+                 on_start: Callable[[str, str], None] | None = None) -> None:
         self.settings = settings
+        self.on_start = on_start  # a worker process started: the metrics
         self._sandbox: Sandbox | Unavailable | None = None
 
     @property
@@ -242,6 +254,7 @@ class WorkerFactory:
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
                           expected_name=expected_name, uid=uid, config=config,
+                          on_start=self.on_start,
                           schema_limits=SchemaLimits(
                               max_tools=self.settings.plugin_max_tools,
                               max_schema_bytes=self.settings.plugin_max_schema_kb * 1024))

@@ -257,3 +257,12 @@ def postgres_server() -> Iterator[str]:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     with postgres.server() as base:
         yield base
+
+
+@pytest.fixture
+def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
+    """The environment of a `bot run` subprocess, with the builtin plugin `alpha`."""
+    write_plugin(plugins_dir / "builtins", "alpha")
+    # SLACK_STREAMING=off: the status message and final post; test_slack_streaming streams
+    return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process",
+                          SLACK_STREAMING="off")

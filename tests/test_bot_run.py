@@ -10,16 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot import messages
-from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
-from tests.plugin_factory import write_plugin
 
 
 def free_port() -> int:
@@ -51,14 +48,6 @@ def post_event(port: int, body: str) -> Any:
                                      headers={"Content-Type": "application/json",
                                               **sign(body)})
     return urllib.request.urlopen(request, timeout=10)
-
-
-@pytest.fixture
-def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
-    write_plugin(plugins_dir / "builtins", "alpha")
-    # SLACK_STREAMING=off: the status message and final post; test_slack_streaming streams
-    return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process",
-                          SLACK_STREAMING="off")
 
 
 def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> None:

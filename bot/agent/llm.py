@@ -33,7 +33,12 @@ OnText = Callable[[str], Awaitable[None]]
 
 
 class ModelError(BotError):
-    """The model could not be reached or refused; the text is one sentence for the user."""
+    """The model could not be reached or refused; the text is one sentence for the user,
+    `kind` what the metrics count it as (timeout, unreachable, auth, rate_limited, …)."""
+
+    def __init__(self, text: str, *, kind: str = "failed") -> None:
+        super().__init__(text)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ class LLM:
             return await self._plain(request)
         except openai.APIError as exc:
             log.warning("model call to %s failed: %s", self.base_url, _reason(exc))
-            raise ModelError(self._sentence(exc)) from None
+            raise ModelError(self._sentence(exc), kind=_kind(exc)) from None
 
     async def _plain(self, request: dict[str, Any]) -> Reply:
         raw = await self._client().chat.completions.with_raw_response.create(
@@ -155,13 +160,13 @@ class LLM:
         if not isinstance(body, dict) or "choices" not in body:
             log.warning("model at %s answered without a chat completion: %.200r",
                         self.base_url, raw)
-            raise ModelError(messages.model_bad_reply(self.base_url))
+            raise ModelError(messages.model_bad_reply(self.base_url), kind="bad_reply")
         choices = body["choices"]
         first = choices[0] if isinstance(choices, list) and choices else None
         message = first.get("message") if isinstance(first, dict) else None
         if not isinstance(message, dict):
             log.warning("model at %s answered with no message: %.200r", self.base_url, raw)
-            raise ModelError(messages.model_empty(self.base_url))
+            raise ModelError(messages.model_empty(self.base_url), kind="bad_reply")
         reply = parse_message(message)
         return Reply(reply.content, reply.tool_calls, _usage(body.get("usage")))
 
@@ -326,3 +331,19 @@ def _reason(exc: openai.APIError) -> str:
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {_detail(exc)[0] or '(no error message)'}"
     return f"{type(exc).__name__}: {exc.__cause__!r}"
+
+
+def _kind(exc: Exception) -> str:
+    """What a failed model call counts as in the metrics (a fixed, small set)."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "unreachable"
+    if not isinstance(exc, openai.APIStatusError):
+        return "failed"
+    status = exc.status_code
+    return ("auth" if status in (401, 403) else "not_found" if status == 404
+            else "rate_limited" if status == 429 else "server_error" if status >= 500
+            else "rejected")

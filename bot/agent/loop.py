@@ -34,6 +34,7 @@ from bot.agent.events import (
 )
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage
 from bot.agent.paging import Pager
+from bot.metrics import Metrics
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
 from bot.redaction import redact, redact_arguments
@@ -101,8 +102,9 @@ class Agent:
     def __init__(self, *, llm: LLM | None, registry: Registry, tool_log: ToolCallLog | None,
                  system_prompt: str, max_steps: int = 10, context_tokens: int = 12_000,
                  approver: Approver | None = None, records: RunRecords | None = None,
-                 output_limit: int = 16_000) -> None:
+                 output_limit: int = 16_000, metrics: Metrics | None = None) -> None:
         self.llm = llm
+        self.metrics = metrics
         self.records = records
         self.output_limit = output_limit
         self.approver = approver
@@ -124,7 +126,11 @@ class Agent:
         state.pager = Pager(self.records, state.run_id, self.output_limit)
         chat = build_messages(self.system_prompt, history, question,
                               budget=self.context_tokens)
+        started = time.perf_counter()
         result = await self._run(chat, state)
+        if self.metrics is not None:
+            self.metrics.count_run(str(result.status), time.perf_counter() - started,
+                                   state.tokens)
         await self._keep_records(state, result)
         return result
 
@@ -137,6 +143,8 @@ class Agent:
                 task.uncancel()
             return self._finish(state, RunStatus.CANCELLED, messages.run_cancelled(state.summary()))
         except ModelError as exc:
+            if self.metrics is not None:
+                self.metrics.model_errors.labels(kind=exc.kind).inc()
             return self._finish(state, RunStatus.MODEL_ERROR, str(exc))
         except Exception:
             log.exception("agent run %s failed", state.run_id)
@@ -170,7 +178,10 @@ class Agent:
             tools = None if last else (self._tools(state) or None)
             await _tell(state, Thinking(step))
             stream = SafeStream(state, step)
+            called = time.perf_counter()
             reply = await self.llm.complete(chat, tools, stream.add)
+            if self.metrics is not None:
+                self.metrics.model_seconds.observe(time.perf_counter() - called)
             state.count(reply.usage)
             if reply.tool_calls and not last:
                 chat.append(_assistant_message(reply))
@@ -200,6 +211,8 @@ class Agent:
         result = refusal or await self._invoke(name, raw, state)
         duration = (time.perf_counter() - started) * 1000
         state.tools.append(ToolRun(name, result.ok, duration))
+        if self.metrics is not None:
+            self.metrics.count_tool(result, duration / 1000)
         summary = result.text.strip().splitlines()[0] if result.text.strip() else ""
         await _tell(state, ToolFinished(call.id, name, result.ok, duration, summary[:300]))
         if self.tool_log is not None:

@@ -40,6 +40,11 @@ __all__ = [
     "no_such_directory",
     "not_a_directory",
     "port_unavailable",
+    "probe_database_down",
+    "probe_database_slow",
+    "probe_migrations",
+    "probe_no_slack",
+    "probe_stopping",
     "slack_token_rejected",
     "slack_unreachable",
     "upload_empty",
@@ -236,3 +241,26 @@ def audit_count_not_positive(value: int) -> str:
 def missing_for_run(missing: list[str]) -> str:
     return (f"cannot start: missing settings {', '.join(missing)} (Slack app credentials; "
             "see README, 'Connect to Slack'; `bot console` needs none)")
+
+
+# -- /readyz: each check's reason, in the JSON a probe (or an operator's curl) reads ----------
+
+def probe_stopping() -> str:
+    return "shutting down: finishing the runs in flight"
+
+
+def probe_no_slack() -> str:
+    return "not connected to Slack (Socket Mode): reconnecting"
+
+
+def probe_database_slow(seconds: float) -> str:
+    return f"the database did not answer within {seconds:g} s"
+
+
+def probe_database_down(fault: str) -> str:
+    return f"the database is unusable: {fault}"
+
+
+def probe_migrations(current: str | None, head: str | None) -> str:
+    return (f"the database is at schema {current or 'none'}, this code needs {head}: "
+            "run `bot migrate`")

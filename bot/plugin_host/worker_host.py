@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -227,8 +227,10 @@ class WorkerHost:
                  probe_timeout: float = 10.0, idle_seconds: float = 300.0,
                  max_line: int = 4 * 2**20, expected_name: str | None = None,
                  uid: int | None = None, schema_limits: SchemaLimits = DEFAULT_LIMITS,
-                 config: Mapping[str, Any] | None = None) -> None:
+                 config: Mapping[str, Any] | None = None,
+                 on_start: Callable[[str, str], None] | None = None) -> None:
         self.name = name
+        self.on_start = on_start  # (plugin, "start" | "restart"): the metrics
         self.config = dict(config or {})  # what get_tools(config) sees at describe time
         self.schema_limits = schema_limits
         self.uid = uid
@@ -313,13 +315,16 @@ class WorkerHost:
 
     async def _ensure_worker(self) -> WorkerProcess:
         async with self._start_lock:
-            if self._worker is not None and not self._worker.alive:
+            died = self._worker is not None and not self._worker.alive
+            if self._worker is not None and died:
                 await self._worker.kill()
                 self._worker = None
             if self._worker is None:
                 self._worker = await WorkerProcess.start(
                     self.sandbox, name=self.name, entry=self.entry, network=self.network,
                     max_line=self.max_line, uid=self.uid)
+                if self.on_start is not None:
+                    self.on_start(self.name, "restart" if died else "start")
             return self._worker
 
     async def _discard(self, worker: WorkerProcess) -> None:

@@ -7,7 +7,10 @@ import contextlib
 import functools
 import logging
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +27,8 @@ from bot.app import Services, refresh_plugins
 from bot.commands import PluginCommands
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.metrics import Metrics
+from bot.probes import Probes, serve_probes, slack_request_kind
 from bot.slack import agent_view, approvals, connect, feedback, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.slack.streaming import Streaming
@@ -43,6 +48,7 @@ class SlackEndpoint:
     ctx: SlackContext
     shared: SharedRuns
     runs: Runs
+    approver: approvals.SlackApprover
 
     async def start(self) -> None:
         """Heartbeat, Stop requests from other replicas, runs lost with theirs (see
@@ -91,8 +97,20 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     home.register(app, ctx, plugins=services.plugins, commands=commands,
                   records=services.records)
     approvals.register(app, approver)
-    feedback.register(app, ctx, records=services.records)
-    return SlackEndpoint(app, ctx, shared, services.runs)
+    feedback.register(app, ctx, records=services.records, metrics=services.metrics)
+    _time_the_acks(app, services.metrics)
+    return SlackEndpoint(app, ctx, shared, services.runs, approver)
+
+
+def _time_the_acks(app: AsyncApp, metrics: Metrics) -> None:
+    """Every request's time to its ack, by kind (Bolt returns once the listener acked)."""
+    @app.middleware
+    async def timed(body: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        response = await next()
+        metrics.ack_seconds.labels(kind=slack_request_kind(body)).observe(
+            time.perf_counter() - started)
+        return response
 
 
 def _web_client(token: str, base_url: str) -> AsyncWebClient:
@@ -103,10 +121,15 @@ def _web_client(token: str, base_url: str) -> AsyncWebClient:
         AsyncServerErrorRetryHandler(max_retry_count=2)])
 
 
-async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0"
-                     ) -> tuple[web.AppRunner, int]:
-    """Start the HTTP endpoint (events, commands, interactivity at /slack/events)."""
-    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), access_log=None)
+async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0",
+                     probes: Probes | None = None) -> tuple[web.AppRunner, int]:
+    """Start the HTTP endpoint (events, commands, interactivity at /slack/events; the
+    probes and metrics beside them)."""
+    web_app = app.web_app(path=EVENTS_PATH, port=port)
+    if probes is not None:
+        probes.add_routes(web_app)
+        web_app.middlewares.append(_refuse_while_stopping(probes.stopping))
+    runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -116,6 +139,18 @@ async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0"
         raise ConfigError(messages.port_unavailable(host, port, exc)) from None
     bound = runner.addresses[0][1] if runner.addresses else port
     return runner, bound
+
+
+def _refuse_while_stopping(stopping: asyncio.Event) -> Any:
+    """While the bot drains, Slack's requests get 503 (Slack retries them, and the load
+    balancer, told by /readyz, sends them to another replica); the probes still answer."""
+    @web.middleware
+    async def refuse(request: web.Request, handler: Any) -> web.StreamResponse:
+        if stopping.is_set() and request.path == EVENTS_PATH:
+            return web.Response(status=503, text=messages.probe_stopping())
+        return await handler(request)
+
+    return refuse
 
 
 async def run(services: Services) -> None:
@@ -131,19 +166,23 @@ async def run(services: Services) -> None:
     log.info("signed in to Slack as %s in %s", identity.get("user"), identity.get("team"))
     watcher = asyncio.create_task(refresh_plugins(services))
     await endpoint.start()
+    probes = Probes(services, stopping=stop,
+                    approvals_pending=lambda: endpoint.approver.pending)
+    servers = contextlib.AsyncExitStack()  # closed after the drain: /readyz says why
     try:
         await services.plugins.join(endpoint.shared.replica)
         if services.settings.slack_app_token is not None:
             await _serve_socket_mode(endpoint, services.settings.slack_app_token
-                                     .get_secret_value(), stop)
+                                     .get_secret_value(), stop, probes, servers)
         else:
-            await _serve_http_mode(endpoint, services.settings, stop)
+            await _serve_http_mode(endpoint, services.settings, stop, probes, servers)
     except connect.Stopped:
         pass
     finally:
         watcher.cancel()
         await endpoint.drain()
         await services.plugins.leave()
+        await servers.aclose()
         log.info("stopped")
 
 
@@ -156,12 +195,18 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str,
-                             stop: asyncio.Event) -> None:
+async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str, stop: asyncio.Event,
+                             probes: Probes, servers: contextlib.AsyncExitStack) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(endpoint.app, app_token)
     connect.add_filter_once(handler.client.logger, connect.OneLine)
+    probes.slack_connected = handler.client.is_connected
+    settings = probes.services.settings
+    servers.push_async_callback((await serve_probes(
+        probes, host=settings.host, port=settings.port)).cleanup)
+    log.info("health and metrics on http://%s:%d (/healthz, /readyz, /metrics)",
+             settings.host, settings.port)
     try:
         handler.client.wss_uri = await connect.socket_url(endpoint.ctx.client, app_token,
                                                           stop)
@@ -172,11 +217,10 @@ async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str,
         await handler.close_async()
 
 
-async def _serve_http_mode(endpoint: SlackEndpoint, settings: Settings,
-                           stop: asyncio.Event) -> None:
-    runner, port = await serve_http(endpoint.app, port=settings.port, host=settings.host)
+async def _serve_http_mode(endpoint: SlackEndpoint, settings: Settings, stop: asyncio.Event,
+                           probes: Probes, servers: contextlib.AsyncExitStack) -> None:
+    runner, port = await serve_http(endpoint.app, port=settings.port, host=settings.host,
+                                    probes=probes)
+    servers.push_async_callback(runner.cleanup)
     log.info("listening for Slack on http://%s:%d%s", settings.host, port, EVENTS_PATH)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await stop.wait()

@@ -33,6 +33,11 @@ class SlackApprover:
         self.audit = audit
         self._waiting: dict[str, asyncio.Future[Decision]] = {}
 
+    @property
+    def pending(self) -> int:
+        """Approvals this replica's runs wait for."""
+        return len(self._waiting)
+
     async def __call__(self, *, tool: str, arguments: str, caller: Caller,
                        run_id: str) -> Decision:
         approval_id = uuid.uuid4().hex[:16]

@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.metrics import Metrics
 from bot.slack.context import SlackContext
 from bot.store.database import DatabaseFault
 from bot.store.run_records import VOTES, RunRecords
@@ -42,7 +43,8 @@ def vote_buttons(run_id: str) -> dict[str, Any]:
          "text": {"type": "plain_text", "text": ":-1:", "emoji": True}}]}
 
 
-def register(app: AsyncApp, ctx: SlackContext, *, records: RunRecords) -> None:
+def register(app: AsyncApp, ctx: SlackContext, *, records: RunRecords,
+             metrics: Metrics | None = None) -> None:
     @app.action(ACTION)
     async def on_vote(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
@@ -59,5 +61,7 @@ def register(app: AsyncApp, ctx: SlackContext, *, records: RunRecords) -> None:
             await respond(text=messages.change_not_saved(str(exc)), response_type="ephemeral",
                           replace_original=False)
             return
+        if metrics is not None and before != found[1]:
+            metrics.feedback.labels(vote=found[1]).inc()
         await respond(text=messages.feedback_recorded(found[1], before),
                       response_type="ephemeral", replace_original=False)

@@ -1,0 +1,110 @@
+"""`/healthz`, `/readyz` and `/metrics` on PORT, for Kubernetes probes and Prometheus.
+
+In HTTP mode they are routes of the Slack endpoint's own server; in Socket Mode, which
+needs no inbound port for Slack, `bot run` serves them alone on PORT. `/healthz` says the
+process is alive (its event loop answers). `/readyz` says it should get traffic: the
+database answers within 2 s and is at this code's migration, Slack is connected (Socket
+Mode), and the bot is not shutting down; a JSON body names each check and why it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot import messages
+from bot.app import Services
+from bot.metrics import CONTENT_TYPE
+from bot.store.database import DatabaseFault
+from bot.store.migrate import revisions
+
+log = logging.getLogger(__name__)
+PATHS = ("/healthz", "/readyz", "/metrics")
+DATABASE_TIMEOUT = 2.0
+
+
+@dataclass
+class Probes:
+    services: Services
+    stopping: asyncio.Event
+    slack_connected: Callable[[], Awaitable[bool]] | None = None  # Socket Mode only
+    approvals_pending: Callable[[], int] = lambda: 0
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        checks = {"database": await self._database(),
+                  "shutdown": messages.probe_stopping() if self.stopping.is_set() else "ok"}
+        if self.slack_connected is not None:
+            checks["slack"] = "ok" if await self.slack_connected() else messages.probe_no_slack()
+        ready = all(value == "ok" for value in checks.values())
+        return web.json_response({"ready": ready, "checks": checks},
+                                 status=200 if ready else 503)
+
+    async def _database(self) -> str:
+        db = self.services.db
+        try:
+            async with asyncio.timeout(DATABASE_TIMEOUT):
+                with db.faults():  # one sentence, never the URL's password
+                    async with db.read() as session:
+                        await session.execute(text("SELECT 1"))
+                    current, head = await revisions(db)
+        except TimeoutError:
+            return messages.probe_database_slow(DATABASE_TIMEOUT)
+        except DatabaseFault as exc:
+            return messages.probe_database_down(str(exc))
+        except Exception as exc:  # a driver's own error: its kind only
+            return messages.probe_database_down(type(exc).__name__)
+        if current != head:
+            return messages.probe_migrations(current, head)
+        return "ok"
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        metrics, services = self.services.metrics, self.services
+        metrics.runs_waiting.set(services.runs.waiting)
+        metrics.approvals_pending.set(self.approvals_pending())
+        try:
+            metrics.set_plugins(p.status for p in await services.plugins.list())
+        except Exception as exc:  # the rest is still worth scraping
+            log.warning("metrics: could not read the plugins' states: %s", exc)
+        body = metrics.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def serve_probes(probes: Probes, *, host: str, port: int) -> web.AppRunner:
+    """The probe endpoints alone (Socket Mode), on HOST:PORT."""
+    from bot.errors import ConfigError
+
+    app = web.Application()
+    probes.add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(messages.port_unavailable(host, port, exc)) from None
+    return runner
+
+
+def slack_request_kind(body: Any) -> str:
+    """What a Slack request is, for the ack latency label (a fixed set)."""
+    if not isinstance(body, dict):
+        return "other"
+    if body.get("command"):
+        return "command"
+    kind = body.get("type")
+    return {"event_callback": "event", "block_actions": "action",
+            "view_submission": "view", "url_verification": "event"}.get(str(kind), "other")

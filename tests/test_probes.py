@@ -1,0 +1,203 @@
+"""`/healthz`, `/readyz` and `/metrics` on `bot run`, in HTTP and Socket Mode, read the way
+Kubernetes and Prometheus read them: over HTTP, the metrics parsed by prometheus-client's
+own parser."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot import messages
+from tests import postgres
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.test_bot_run import free_port, mention_body, post_event, wait_for_port
+
+call = FakeOpenAI.tool_call
+
+
+def get(port: int, path: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            return answer.status, answer.headers["Content-Type"], answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.headers["Content-Type"], refused.read().decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.fixture
+def http_env(base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI
+             ) -> dict[str, str]:
+    return base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                       "SLACK_API_URL": fake_slack.api_url, "PORT": str(free_port()),
+                       "OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_MAX_RETRIES": "0",
+                       "OPENAI_API_KEY": fake_openai.api_key}
+
+
+def start(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    log = open(tmp_path / "bot.log", "ab")  # noqa: SIM115 - the process keeps it
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=log)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=30)
+
+
+def test_http_mode_serves_health_readiness_and_metrics_after_a_tool_call(
+        http_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        tmp_path: Path) -> None:
+    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "alpha"],
+                             env=http_env, capture_output=True, text=True, timeout=60)
+    assert enabled.returncode == 0, enabled.stderr
+    port = int(http_env["PORT"])
+    proc = start(http_env, tmp_path)
+    try:
+        wait_for_port(port)
+        assert get(port, "/healthz")[::2] == (200, "ok\n")
+        status, _, body = get(port, "/readyz")
+        assert (status, json.loads(body)) == (200, {"ready": True, "checks": {
+            "database": "ok", "shutdown": "ok"}})
+        fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "x"}, "c1"),
+                                      call("made_up_tool_42", {}, "c2")])
+        fake_openai.reply("All good.")
+        assert post_event(port, mention_body("EvPROBE1")).status == 200
+        fake_slack.wait_for(lambda: "All good." in fake_slack.posted_texts("C1"))
+        status, content_type, text = get(port, "/metrics")
+    finally:
+        assert stop(proc) == 0
+    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    found = samples(text)
+    assert found[("chatops_runs_total", (("status", "answered"),))] == 1
+    assert found[("chatops_tool_calls_total", (("outcome", "ok"), ("plugin", "alpha"),
+                                               ("tool", "alpha_echo")))] == 1
+    assert found[("chatops_tool_calls_total", (("outcome", "unknown_tool"), ("plugin", "none"),
+                                               ("tool", "unknown")))] == 1
+    assert "made_up_tool_42" not in text  # the model's words never become a label
+    assert found[("chatops_tool_call_duration_seconds_count", (("plugin", "alpha"),
+                                                               ("tool", "alpha_echo")))] == 1
+    assert found[("chatops_model_call_duration_seconds_count", ())] == 2
+    assert found[("chatops_model_tokens_total", (("kind", "prompt"),))] == 20
+    assert found[("chatops_slack_ack_duration_seconds_count", (("kind", "event"),))] == 1
+    assert found[("chatops_run_duration_seconds_count", ())] == 1
+    assert found[("chatops_plugins", (("status", "enabled"),))] == 1
+    assert found[("chatops_runs_waiting", ())] == 0
+    assert found[("chatops_approvals_pending", ())] == 0
+
+
+def test_readyz_is_false_while_the_database_is_unreachable(
+        http_env: dict[str, str], postgres_server: str, tmp_path: Path) -> None:
+    import asyncio
+
+    import asyncpg
+
+    url = asyncio.run(postgres.fresh_database(postgres_server))
+    name = url.rsplit("/", 1)[1]
+    admin = postgres_server.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
+
+    async def allow(connections: bool) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {connections}')
+            if not connections:
+                await connection.execute("SELECT pg_terminate_backend(pid) FROM "
+                                         f"pg_stat_activity WHERE datname = '{name}'")
+        finally:
+            await connection.close()
+
+    port = int(http_env["PORT"])
+    proc = start(http_env | {"DATABASE_URL": url}, tmp_path)
+    try:
+        wait_for_port(port)
+        assert get(port, "/readyz")[0] == 200
+        asyncio.run(allow(False))
+        status, _, body = get(port, "/readyz")
+        checks = json.loads(body)["checks"]
+        assert status == 503 and checks["database"].startswith("the database is unusable: ")
+        assert get(port, "/healthz")[0] == 200  # alive: only not ready
+        asyncio.run(allow(True))
+        assert get(port, "/readyz")[0] == 200
+    finally:
+        asyncio.run(allow(True))
+        assert stop(proc) == 0
+
+
+def test_readyz_says_why_while_the_bot_drains_and_slack_is_sent_elsewhere(
+        http_env: dict[str, str], fake_openai: FakeOpenAI, fake_slack: FakeSlack,
+        tmp_path: Path) -> None:
+    port = int(http_env["PORT"])
+    fake_openai.reply("too late", delay=20)
+    proc = start(http_env, tmp_path)
+    try:
+        wait_for_port(port)
+        assert post_event(port, mention_body("EvDRAIN1")).status == 200
+        fake_slack.wait_for(lambda: fake_openai.requests)
+        proc.send_signal(signal.SIGTERM)
+        answer: tuple[int, str, str] = (0, "", "")
+        for _ in range(200):  # the drain takes a moment: the first 503 is the signal
+            answer = get(port, "/readyz")
+            if answer[0] == 503:
+                break
+            time.sleep(0.02)
+        assert answer[0] == 503
+        assert json.loads(answer[2])["checks"]["shutdown"] == messages.probe_stopping()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post_event(port, mention_body("EvDRAIN2"))
+        assert refused.value.code == 503
+    finally:
+        assert proc.wait(timeout=30) == 0
+
+
+def test_socket_mode_serves_the_probes_on_port_too(
+        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        tmp_path: Path) -> None:
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    socket_mode = FakeSocketMode().start()
+    fake_slack.socket_url = socket_mode.url
+    port = free_port()
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
+                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+                      "OPENAI_BASE_URL": fake_openai.base_url,
+                      "OPENAI_API_KEY": fake_openai.api_key}
+    fake_openai.reply("Hello over Socket Mode.")
+    proc = start(env, tmp_path)
+    try:
+        socket_mode.wait_connected()
+        wait_for_port(port)
+        ready: dict[str, Any] = {}
+        for _ in range(100):
+            status, _, body = get(port, "/readyz")
+            ready = json.loads(body)
+            if status == 200:
+                break
+            time.sleep(0.05)
+        assert ready == {"ready": True, "checks": {"database": "ok", "shutdown": "ok",
+                                                   "slack": "ok"}}
+        socket_mode.send("events_api", {
+            "type": "event_callback", "event_id": "EvSMP1", "team_id": "T0TEST",
+            "api_app_id": "A0TEST", "event": {"type": "app_mention", "user": "U1",
+                                              "text": "<@UBOT> hi", "channel": "C1",
+                                              "ts": "1700000000.000300"}})
+        fake_slack.wait_for(lambda: "Hello over Socket Mode." in fake_slack.posted_texts("C1"))
+        found = samples(get(port, "/metrics")[2])
+    finally:
+        assert stop(proc) == 0
+        socket_mode.stop()
+    assert found[("chatops_slack_ack_duration_seconds_count", (("kind", "event"),))] == 1
+    assert found[("chatops_runs_total", (("status", "answered"),))] == 1
