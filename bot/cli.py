@@ -21,10 +21,10 @@ from bot.app import Services, build_services, open_database
 from bot.commands import PluginCommands
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
+from bot.logs import formatter
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.packaging import pack_directory, scaffold
 from bot.plugin_host.protocol import Caller
-from bot.redaction import RedactingFormatter
 from bot.terminal import SafeStream, os_user
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -165,7 +165,7 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     if quiet and level != "DEBUG":
         level = "ERROR"
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(settings.log_format))
     logging.basicConfig(level=level, handlers=[handler])
 
 

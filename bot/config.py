@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     tool_timeout: float = Field(default=30.0, gt=0, le=600)
     tool_output_limit: int = Field(default=16_000, ge=200)  # what the model sees at once

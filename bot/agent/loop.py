@@ -34,6 +34,7 @@ from bot.agent.events import (
 )
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage
 from bot.agent.paging import Pager
+from bot.logs import bind
 from bot.metrics import Metrics
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
@@ -127,7 +128,9 @@ class Agent:
         chat = build_messages(self.system_prompt, history, question,
                               budget=self.context_tokens)
         started = time.perf_counter()
-        result = await self._run(chat, state)
+        with bind(run_id=state.run_id, channel=caller.channel, thread=caller.thread_ts,
+                  user=caller.user):
+            result = await self._run(chat, state)
         if self.metrics is not None:
             self.metrics.count_run(str(result.status), time.perf_counter() - started,
                                    state.tokens)
@@ -207,8 +210,10 @@ class Agent:
         shown = _parse(raw)
         await _tell(state, ToolStarted(call.id, name, shown))
         started = time.perf_counter()
-        refusal = await self._approval(name, raw, state)
-        result = refusal or await self._invoke(name, raw, state)
+        tool = self.registry.snapshot.get(name)
+        with bind(tool=name if tool else None, plugin=tool.plugin if tool else None):
+            refusal = await self._approval(name, raw, state)
+            result = refusal or await self._invoke(name, raw, state)
         duration = (time.perf_counter() - started) * 1000
         state.tools.append(ToolRun(name, result.ok, duration))
         if self.metrics is not None:

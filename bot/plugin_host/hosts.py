@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 from collections.abc import Mapping
@@ -63,7 +64,9 @@ class InProcessHost:
         if inspect.iscoroutinefunction(handler):
             return await handler(**kwargs)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, functools.partial(handler, **kwargs))
+        run = contextvars.copy_context().run  # its log lines keep the run's and tool's fields
+        result = await loop.run_in_executor(self._executor,
+                                            functools.partial(run, handler, **kwargs))
         if inspect.isawaitable(result):
             result = await result
         return result

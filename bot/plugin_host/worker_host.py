@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import json
 import logging
@@ -57,8 +58,11 @@ class WorkerProcess:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._fault: str | None = None
-        self._responses = asyncio.create_task(self._read_responses())
-        self._output_reader = asyncio.create_task(self._read_output())
+        # a worker outlives the call that started it: its lines belong to no one run
+        self._responses = asyncio.create_task(self._read_responses(),
+                                              context=contextvars.Context())
+        self._output_reader = asyncio.create_task(self._read_output(),
+                                                  context=contextvars.Context())
         self._tasks = (self._responses, self._output_reader)
 
     @classmethod

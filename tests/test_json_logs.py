@@ -1,0 +1,69 @@
+"""LOG_FORMAT=json on `bot run`: every line one JSON object, and the lines written during
+a run (a builtin tool's own log line included) carry its run id, channel, thread, user,
+and inside the tool call its tool and plugin."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.plugin_factory import write_plugin
+from tests.test_bot_run import free_port, mention_body, post_event, wait_for_port
+
+CHATTY = """
+import logging
+
+def shout(text='x'):
+    logging.getLogger('plugin.chatty').warning(
+        'looking at %s with token xoxb-1234567890-abcdefghij', text)
+    return 'heard ' + text
+
+def get_manifest():
+    return {'name': 'chatty', 'version': '1.0.0'}
+
+def get_tools():
+    return [{'schema': {'name': 'shout', 'parameters': {'type': 'object', 'properties':
+             {'text': {'type': 'string'}}}}, 'handler': shout}]
+"""
+
+
+def test_json_lines_carry_the_run_and_the_tool(base_env: dict[str, str], plugins_dir: Path,
+                                               fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+                                               tmp_path: Path) -> None:
+    write_plugin(plugins_dir / "builtins", "chatty", CHATTY)
+    port = free_port()
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+                      "OPENAI_BASE_URL": fake_openai.base_url,
+                      "OPENAI_API_KEY": fake_openai.api_key, "LOG_FORMAT": "json"}
+    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "chatty"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert enabled.returncode == 0, enabled.stderr
+    fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("shout", {"text": "pods"}, "c1")])
+    fake_openai.reply("They are fine.")
+    log_path = tmp_path / "bot.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            wait_for_port(port)
+            assert post_event(port, mention_body("EvJSON1")).status == 200
+            fake_slack.wait_for(lambda: "They are fine." in fake_slack.posted_texts("C1"))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert lines and all({"time", "level", "logger", "message"} <= line.keys()
+                         for line in lines)
+    shouted = next(line for line in lines if line["logger"] == "plugin.chatty")
+    assert shouted["message"].startswith("looking at pods with token ")
+    assert "xoxb-1234567890" not in shouted["message"]  # masked, as in text logs
+    assert (shouted["tool"], shouted["plugin"], shouted["channel"], shouted["user"],
+            shouted["thread"]) == ("shout", "chatty", "C1", "U1", "1700000000.000100")
+    assert len(shouted["run_id"]) == 12
+    assert "tool" not in next(line for line in lines if "signed in to Slack" in line["message"])
