@@ -245,8 +245,8 @@ class WorkerFactory:
         return sandbox.kind if isinstance(sandbox, Sandbox) else None
 
     def _make(self, name: str, entry: Path, *, network: bool, idle: float, uid: int | None,
-              expected_name: str | None = None,
-              config: Mapping[str, Any] | None = None) -> WorkerHost:
+              expected_name: str | None = None, config: Mapping[str, Any] | None = None,
+              counted: bool = True) -> WorkerHost:
         sandbox = self.sandbox
         if isinstance(sandbox, Unavailable):
             raise PluginError(name, [Problem("sandbox", sandbox.describe())])
@@ -254,7 +254,7 @@ class WorkerFactory:
                           probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
                           max_line=int(self.settings.plugin_max_response_mb * MB),
                           expected_name=expected_name, uid=uid, config=config,
-                          on_start=self.on_start,
+                          on_start=self.on_start if counted else None,
                           schema_limits=SchemaLimits(
                               max_tools=self.settings.plugin_max_tools,
                               max_schema_bytes=self.settings.plugin_max_schema_kb * 1024))
@@ -267,7 +267,7 @@ class WorkerFactory:
         sandbox = self.sandbox
         uid = sandbox.probe_uid() if isinstance(sandbox, Sandbox) and sandbox.root else None
         host = self._make(name or "upload", entry, network=False, idle=0, uid=uid,
-                          expected_name=name,
+                          expected_name=name, counted=False,  # a probe, not the plugin
                           config=self.settings.plugin_defaults().get(name or "", {}))
         try:
             return await host.load()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI, Scripted
@@ -243,10 +244,17 @@ async def test_feedback_on_a_posted_answer_and_a_forged_value(slack_bot: Make) -
                               user="U_ASKER")
     assert (await until(lambda: bot.responses(path)))[0]["text"] == (
         messages.feedback_recorded("good", None))
+    _, again = await bot.click("answer_feedback_good", block["elements"][0]["value"],
+                               user="U_ASKER")
+    await until(lambda: bot.responses(again))
     _, forged = await bot.click("answer_feedback_bad", "bad:'; DROP TABLE x; --", user="U_X")
     assert (await until(lambda: bot.responses(forged)))[0]["text"] == (
         messages.FEEDBACK_UNREADABLE)
     assert await bot.services.records.feedback_since(7) == (1, 0)
+    votes = {s.labels["vote"]: s.value for family in text_string_to_metric_families(
+        bot.services.metrics.render().decode()) for s in family.samples
+        if s.name == "chatops_feedback_total"}
+    assert votes == {"good": 1}  # the same vote again and the forged one count nothing
 
 
 async def test_app_home_shows_the_last_weeks_feedback(slack_bot: Make) -> None:

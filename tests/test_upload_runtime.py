@@ -248,3 +248,21 @@ async def test_idle_worker_is_reaped_and_restarted_on_demand(
     await asyncio.sleep(1.0)
     assert workers() == 0
     assert (await services.registry.call("sleepy_echo", {"text": "again"})).text == "sleepy:again"
+
+
+async def test_worker_starts_crashes_and_restarts_are_counted(services: Services) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def counted() -> dict[str, float]:
+        return {s.name: s.value for family in text_string_to_metric_families(
+                    services.metrics.render().decode())
+                for s in family.samples if s.labels.get("plugin") == "faulty"
+                and s.name.startswith("chatops_plugin_worker_")}
+
+    assert (await services.registry.call("whoami")).ok
+    assert counted() == {"chatops_plugin_worker_starts_total": 1}
+    assert (await services.registry.call("exit_now")).error == "crashed"
+    assert (await services.registry.call("whoami")).ok
+    assert counted() == {"chatops_plugin_worker_starts_total": 1,
+                         "chatops_plugin_worker_crashes_total": 1,
+                         "chatops_plugin_worker_restarts_total": 1}

@@ -30,11 +30,26 @@ NON_RESOURCE_RULES = [
                                            "/version", "/version/"]}]
 
 
-def allowed(fake: Any, verb: str, resource: str, namespace: str | None) -> bool:
+def allowed(fake: Any, verb: str, resource: str, namespace: str | None,
+            group: str | None = None) -> bool:
+    """Whether the bot's service account may: the fake's `rules` when set (a ClusterRole's,
+    as RBAC evaluates them: a rule allows when its group, resource and verb all match),
+    less its `denied` triples and `forbidden_namespaces`."""
     if namespace and namespace in fake.forbidden_namespaces:
+        return False
+    if fake.rules is not None and not any(
+            _grants(rule, verb, resource, group) for rule in fake.rules):
         return False
     return not any(v in (verb, "*") and r in (resource, "*") and ns in (namespace, None)
                    for v, r, ns in fake.denied)
+
+
+def _grants(rule: dict[str, Any], verb: str, resource: str, group: str | None) -> bool:
+    groups, resources, verbs = (rule.get(key) or [] for key in ("apiGroups", "resources",
+                                                                 "verbs"))
+    return ((group is None or group in groups or "*" in groups)
+            and (resource in resources or "*" in resources)
+            and (verb in verbs or "*" in verbs))
 
 
 def denial(verb: str, resource: str, group: str, namespace: str | None) -> str:
@@ -57,8 +72,10 @@ def create(fake: Any, path: str, body: Any) -> tuple[int, Any, str] | None:
     spec = (body or {}).get("spec") or {}
     if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
         attributes = spec.get("resourceAttributes") or {}
-        ok = allowed(fake, attributes.get("verb", ""), attributes.get("resource", ""),
-                     attributes.get("namespace") or None)
+        resource = attributes.get("resource", "") + (
+            f"/{attributes['subresource']}" if attributes.get("subresource") else "")
+        ok = allowed(fake, attributes.get("verb", ""), resource,
+                     attributes.get("namespace") or None, attributes.get("group", ""))
         status = {"allowed": ok, **({} if ok else {"reason": ""})}
         return 201, {"kind": "SelfSubjectAccessReview", "apiVersion":
                      "authorization.k8s.io/v1", "metadata": {}, "spec": spec,

@@ -121,6 +121,7 @@ class FakeKubernetes(FakeHTTPService):
         self.metrics: dict[str, list[dict[str, Any]]] = {"pods": [], "nodes": []}
         self.forbidden_namespaces: set[str] = set()
         self.denied: set[tuple[str, str, str | None]] = set()  # (verb, resource, namespace)
+        self.rules: list[dict[str, Any]] | None = None  # a ClusterRole's: enforced when set
         self.metrics_installed = True
         self.delay_paths: dict[str, float] = {}  # path prefix -> seconds before answering
         self.requests: list[str] = []
@@ -204,7 +205,9 @@ class FakeKubernetes(FakeHTTPService):
             return 404, _status(404, "NotFound", "the server could not find the requested "
                                 "resource"), "application/json"
         verb = "get" if name else "list"
-        if not k8s_reviews.allowed(self, verb, plural, namespace):
+        checked = f"{plural}/{sub}" if sub else plural  # RBAC names subresources so
+        if not k8s_reviews.allowed(self, verb, checked, namespace,
+                                   group_version.rpartition("/")[0]):
             return 403, _status(403, "Forbidden", k8s_reviews.denial(
                 verb, plural, group_version.rpartition("/")[0], namespace),
                 kind=plural), "application/json"
@@ -224,6 +227,10 @@ class FakeKubernetes(FakeHTTPService):
         """POST: only the review APIs (the bot creates nothing else)."""
         if token != TOKEN:
             return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
+        parts = path.strip("/").split("/")
+        if len(parts) == 4 and not k8s_reviews.allowed(self, "create", parts[3], None, parts[1]):
+            return 403, _status(403, "Forbidden", k8s_reviews.denial(
+                "create", parts[3], parts[1], None), kind=parts[3]), "application/json"
         answer = k8s_reviews.create(self, path, body)
         if answer is None:
             return 405, _status(405, "MethodNotAllowed", "the server does not allow this "
@@ -332,6 +339,10 @@ class FakeKubernetes(FakeHTTPService):
         if not self.metrics_installed:
             return 404, _status(404, "NotFound", "the server could not find the requested "
                                 "resource"), "application/json"
+        if not k8s_reviews.allowed(self, "list", rest[0], namespace, METRICS.split("/")[0]):
+            return 403, _status(403, "Forbidden", k8s_reviews.denial(
+                "list", rest[0], METRICS.split("/")[0], namespace), kind=rest[0]), (
+                "application/json")
         items = self.metrics.get(rest[0], [])
         if namespace:
             items = [m for m in items if m["metadata"].get("namespace") == namespace]

@@ -1,0 +1,183 @@
+"""The container image and the Kustomize manifests (deploy/): the Dockerfile is hadolint
+clean; every overlay renders with the real kubectl and validates against the Kubernetes
+schemas; and the ClusterRole is enough and no more: every read the kube plugins make
+passes the fake API server enforcing exactly its rules, and a Secret read is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from bot.app import Services, build_services
+from bot.config import load_settings
+from tests.conftest import REPO
+from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
+from tests.test_kubectl_oracle import DESCRIBE_COMMANDS, GET_COMMANDS, LOG_COMMANDS
+
+OVERLAYS = ["base", "overlays/postgres", "overlays/socket-mode", "overlays/secrets-view",
+            "overlays/write-tools"]
+KUBERNETES = "1.32.0"  # the kubectl on our machines; the manifests use nothing newer
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None,
+                                   reason="kubectl renders the Kustomize manifests")
+
+
+def tool(name: str) -> str:
+    """A tool the test extra installs into the virtualenv (its bin, or PATH)."""
+    found = Path(sys.executable).parent / name
+    return str(found) if found.exists() else (shutil.which(name) or name)
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    done = subprocess.run(["kubectl", "kustomize", str(REPO / "deploy" / overlay)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def cluster_role(docs: list[dict[str, Any]], name: str = "chatops-bot-read"
+                 ) -> list[dict[str, Any]]:
+    return next(d["rules"] for d in docs if d["kind"] == "ClusterRole"
+                and d["metadata"]["name"] == name)
+
+
+def test_the_dockerfile_is_hadolint_clean() -> None:
+    done = subprocess.run([tool("hadolint"), str(REPO / "Dockerfile")], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_overlay_renders_and_is_valid_kubernetes(overlay: str) -> None:
+    docs = render(overlay)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {probe["httpGet"]["path"] for probe in (container["readinessProbe"],
+                                                   container["livenessProbe"])} == {
+        "/readyz", "/healthz"}
+    assert pod["terminationGracePeriodSeconds"] >= 10 + 5  # the bot's drain, and margin
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            assert set(doc.get("stringData", {}).values()) <= {""}, "a template: no values"
+
+
+@needs_kubectl
+def test_the_overlays_change_what_they_say_and_nothing_else() -> None:
+    postgres = render("overlays/postgres")
+    deployment = next(d for d in postgres if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert "PersistentVolumeClaim" not in {d["kind"] for d in postgres}
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "chatops-bot-database"
+    socket_mode = render("overlays/socket-mode")
+    assert "Service" not in {d["kind"] for d in socket_mode}
+    secret = next(d for d in socket_mode if d["kind"] == "Secret")
+    assert "SLACK_APP_TOKEN" in secret["stringData"]
+    assert cluster_role(render("overlays/secrets-view"), "chatops-bot-secrets-view") == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]
+    writes = cluster_role(render("overlays/write-tools"), "chatops-bot-writes")
+    assert {verb for rule in writes for verb in rule["verbs"]} == {"patch", "delete"}
+
+
+@needs_kubectl
+def test_the_cluster_role_only_reads_and_never_secrets() -> None:
+    rules = cluster_role(render("base"))
+    for rule in rules:
+        assert "*" not in rule["apiGroups"] + rule["resources"] + rule["verbs"], rule
+        assert "secrets" not in rule["resources"]
+        reviews = {"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}
+        allowed = {"create"} if set(rule["resources"]) <= reviews else {"get", "list", "watch"}
+        assert set(rule["verbs"]) <= allowed, rule
+
+
+@pytest.fixture
+def enforced(tmp_path: Path) -> AsyncIterator[FakeKubernetes]:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl renders the Kustomize manifests")
+    cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "logs.yaml",
+                              FIXTURES / "describe.yaml"]).start()
+    cluster.rules = cluster_role(render("base"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+async def kube_services(tmp_path: Path, enforced: FakeKubernetes) -> AsyncIterator[Services]:
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+                             plugins_dir=REPO / "plugins",
+                             kubeconfig=str(enforced.kubeconfig(tmp_path / "kc",
+                                                                namespace="prod")))
+    built = await build_services(settings, default_enabled=frozenset({"kubectl", "k8sgpt"}))
+    yield built
+    await built.close()
+
+
+async def test_every_read_the_kube_tools_make_is_allowed_by_the_cluster_role(
+        kube_services: Services, enforced: FakeKubernetes) -> None:
+    """Each command answers exactly as it does with no RBAC at all (so no read is refused,
+    and none fails for another reason the comparison would hide)."""
+    commands = [c for c in GET_COMMANDS + DESCRIBE_COMMANDS  # reads only: `can-i delete` is
+                if "secret" not in c and "get all" not in c and "can-i" not in c]  # a no
+    commands += [f"{c} -n shop" for c in LOG_COMMANDS]
+    commands += ["auth can-i list pods", "auth whoami", "top pods", "top nodes", "events",
+                 "api-resources", "explain deployment.spec", "logs deploy/web --tail 1"]
+
+    async def answers() -> dict[str, tuple[bool, str]]:
+        out = {}
+        for command in commands:
+            result = await kube_services.registry.call("run_kubectl", {"command": command})
+            out[command] = (result.ok, result.text)
+        report = await kube_services.registry.call("k8sgpt_analyze", {})
+        out["k8sgpt_analyze"] = (report.ok, report.text)
+        return out
+
+    role, enforced.rules = enforced.rules, None
+    unrestricted = await answers()
+    enforced.rules = role
+    restricted = await answers()
+    differ = {c: restricted[c][1][:300] for c in [*commands, "k8sgpt_analyze"]
+              if restricted[c] != unrestricted[c]}
+    assert not differ, differ
+    assert sum(ok for ok, _ in restricted.values()) > 0.9 * len(restricted)
+    assert json.loads(restricted["k8sgpt_analyze"][1])["errors"] is None
+
+
+async def test_a_secret_read_is_refused_in_one_sentence(kube_services: Services) -> None:
+    result = await kube_services.registry.call("run_kubectl",
+                                               {"command": "get secrets -n prod"})
+    assert not result.ok
+    assert "may not list secrets in namespace prod (HTTP 403, RBAC)" in result.text
+    assert len(result.text.strip().splitlines()) == 1
+
+
+def test_the_sample_alerts_use_only_metrics_the_bot_exports() -> None:
+    import re
+
+    from bot.metrics import Metrics
+
+    exported = {sample.name for family in Metrics().registry.collect()
+                for sample in family.samples} | {
+        family.name + suffix for family in Metrics().registry.collect()
+        for suffix in ("_total", "_bucket", "_count", "_sum", "")}
+    rules = yaml.safe_load((REPO / "deploy" / "alerts.yaml").read_text())
+    used = {name for group in rules["groups"] for rule in group["rules"]
+            for name in re.findall(r"chatops_[a-z_]+", rule["expr"])}
+    assert used and used <= exported, used - exported
