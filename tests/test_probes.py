@@ -175,6 +175,10 @@ def test_socket_mode_serves_the_probes_on_port_too(
                       "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
                       "OPENAI_BASE_URL": fake_openai.base_url,
                       "OPENAI_API_KEY": fake_openai.api_key}
+    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "alpha"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert enabled.returncode == 0, enabled.stderr
+    fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "y"}, "c1")])
     fake_openai.reply("Hello over Socket Mode.")
     proc = start(env, tmp_path)
     try:
@@ -201,3 +205,5 @@ def test_socket_mode_serves_the_probes_on_port_too(
         socket_mode.stop()
     assert found[("chatops_slack_ack_duration_seconds_count", (("kind", "event"),))] == 1
     assert found[("chatops_runs_total", (("status", "answered"),))] == 1
+    assert found[("chatops_tool_calls_total", (("outcome", "ok"), ("plugin", "alpha"),
+                                               ("tool", "alpha_echo")))] == 1
