@@ -125,6 +125,10 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     rollback.add_argument("version", nargs="?", default=None,
                           help="default: the version installed before the active one")
     rollback.set_defaults(handler=_admin)
+    approval = sub.add_parser("approval", help="whether a tool's calls wait for an admin")
+    approval.add_argument("name", metavar="TOOL")
+    approval.add_argument("mode", choices=["required", "auto", "default"])
+    approval.set_defaults(handler=_admin)
     call = sub.add_parser("call", help="run one tool and print its result")
     call.add_argument("tool")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
@@ -247,7 +251,7 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
     terminal, the console and Slack. The operator at the terminal is an admin."""
     words = [args.plugin_command] + [str(value) for value in (
         getattr(args, "name", None), getattr(args, "version", None),
-        getattr(args, "limit", None)) if value is not None]
+        getattr(args, "limit", None), getattr(args, "mode", None)) if value is not None]
 
     async def action(services: Services) -> int:
         commands = PluginCommands(services.plugins, services.audit, services.records)

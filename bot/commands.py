@@ -28,11 +28,13 @@ HELP = """\
 /plugin versions NAME            installed versions, the active one starred
 /plugin rollback NAME [VERSION]  go back to an earlier version              (admins)
 /plugin reload                   re-read every plugin from disk and database (admins)
+/plugin approval TOOL required|auto|default
+                                 whether TOOL's calls wait for an admin   (admins)
 /plugin audit [N]                the last N audit entries (default 20)
 /plugin runs [N]                 the last N agent runs and the tokens they used (default 20)
 /plugin help                     this text"""
 
-CHANGING = {"enable", "disable", "remove", "rollback", "reload"}
+CHANGING = {"enable", "disable", "remove", "rollback", "reload", "approval"}
 NEEDS_NAME = {"info", "enable", "disable", "remove", "versions", "rollback"}
 
 
@@ -53,7 +55,8 @@ class PluginCommands:
             "list": self._list, "info": self._info, "tools": self._tools,
             "enable": self._enable, "disable": self._disable, "remove": self._remove,
             "versions": self._versions, "rollback": self._rollback, "reload": self._reload,
-            "audit": self._audit, "runs": self._runs, "help": self._help}
+            "audit": self._audit, "runs": self._runs, "help": self._help,
+            "approval": self._approval}
 
     async def run(self, text: str, *, actor: str, is_admin: bool) -> CommandResult:
         """Run the text after `/plugin` (e.g. `enable netdiag`)."""
@@ -127,6 +130,13 @@ class PluginCommands:
             return limit
         runs = await self.records.recent_usage(limit) if self.records is not None else []
         return CommandResult(text_render.run_list(runs))
+
+    async def _approval(self, args: list[str], actor: str) -> CommandResult:
+        if len(args) != 2:
+            return CommandResult(messages.approval_usage(), ok=False)
+        text = await self.manager.approvals.set(args[0], args[1], actor=actor)
+        await self.manager.notify("approval", args[0])
+        return CommandResult(text, changed=True)
 
     async def _help(self, args: list[str], actor: str) -> CommandResult:
         return CommandResult(HELP)

@@ -71,7 +71,7 @@ def plugin_detail(p: PluginInfo) -> str:
         lines += [f"  {line}" for line in placement[1:]]
     lines.append("Tools:" if p.tools else "Tools:       none")
     for tool in p.tools:
-        approval = " [requires approval]" if tool.requires_approval else ""
+        approval = messages.approval_marker(tool.requires_approval, tool.rule)
         lines.append(f"  {tool.name}{approval}: {tool.description}")
     if p.versions:
         lines.append("Versions:")

@@ -237,7 +237,7 @@ class Agent:
     async def _approval(self, name: str, raw: str, state: _RunState) -> ToolResult | None:
         """None when the call may run; otherwise the result that explains why not."""
         tool = self.registry.snapshot.get(name)
-        if tool is None or not tool.spec.requires_approval:
+        if tool is None or not self.registry.requires_approval(tool):
             return None
         if state.approver is None:
             return ToolResult(False, messages.approval_unavailable(name), name,

@@ -1,9 +1,14 @@
-"""Sentences about several replicas: where a plugin is loaded, archives unpacked from the
-database. Re-exported by `bot.messages`; import them from there."""
+"""Sentences about several replicas (where a plugin is loaded, archives unpacked from the
+database) and about the admins' per-tool approval rules. Re-exported by `bot.messages`;
+import them from there."""
 
 from __future__ import annotations
 
 __all__ = [
+    "approval_marker",
+    "approval_mode_unknown",
+    "approval_rule_set",
+    "approval_usage",
     "archive_corrupt",
     "loaded_on",
     "no_stored_archive",
@@ -32,3 +37,30 @@ def not_loaded_yet() -> str:
 
 def replica_problem(replica: str, problem: str) -> str:
     return f"{replica}: {problem}"
+
+
+# -- per-tool approval rules (`/plugin approval TOOL required|auto|default`) -----------------
+
+def approval_usage() -> str:
+    return ("Usage: /plugin approval TOOL required|auto|default — required: every call waits "
+            "for an admin; auto: none does; default: what the tool's plugin declares.")
+
+
+def approval_mode_unknown(mode: str) -> str:
+    return f"'{mode[:40]}' is not an approval rule: use required, auto or default."
+
+
+def approval_rule_set(tool: str, mode: str, required: bool, declared: bool) -> str:
+    now = "every call of it waits for an admin's approval" if required else (
+        "it runs without an approval")
+    if mode == "default":
+        return f"{tool} follows its plugin again: {now}."
+    same = " (as its plugin declares anyway)" if required == declared else ""
+    return f"Rule set for {tool}: {now}{same}."
+
+
+def approval_marker(required: bool, rule: bool | None) -> str:
+    """How a tool's approval shows in `info` and `tools`."""
+    if rule is None:
+        return " [requires approval]" if required else ""
+    return " [requires approval: admins' rule]" if required else " [no approval: admins' rule]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,8 @@ from bot.store.repositories import active_version
 class ToolInfo:
     name: str
     description: str
-    requires_approval: bool
+    requires_approval: bool  # what applies: the admins' rule, else the plugin's say
+    rule: bool | None = None  # the admins' rule (`/plugin approval`), if they set one
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,17 @@ class PluginInfo:
 
 def plugin_info(row: PluginRow, sandbox_kind: str | None = None, *,
                 loads: tuple[ReplicaLoad, ...] = (), replicas: int = 0,
-                problem: str | None = None) -> PluginInfo:
+                problem: str | None = None,
+                rules: Mapping[str, bool] | None = None) -> PluginInfo:
     """The row as surfaces show it. `problem`: why it did not load in this process (one
     that is not a replica); `loads`: each live replica's state. A plugin that should be on
     shows as `error` when it loads nowhere it was tried, with the first reason."""
     current = active_version(row)
     manifest = current.manifest if current else {}
+    rules = rules or {}
     tools = tuple(ToolInfo(t["name"], t.get("description", ""),
-                           bool(t.get("requires_approval", False)))
+                           rules.get(t["name"], bool(t.get("requires_approval", False))),
+                           rules.get(t["name"]))
                   for t in (current.tools if current else []))
     versions = tuple(VersionInfo(v.version, v.sha256, v.installed_by, v.installed_at,
                                  v.version == row.active_version) for v in row.versions)

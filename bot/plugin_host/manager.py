@@ -19,6 +19,7 @@ from typing import Any
 from bot import messages
 from bot.errors import ConflictError, PluginError
 from bot.plugin_host.active import ActivePlugin, ActiveSet
+from bot.plugin_host.approval_rules import ApprovalRules
 from bot.plugin_host.archives import Archive, ArchiveStore, drop_unused_archives, keep_archive
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.info import PluginInfo, plugin_info
@@ -93,6 +94,7 @@ class PluginManager:
         self._active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._startup = Startup(db, self._opener, self.loads, plugins_dir,
                                 self.default_enabled)
+        self.approvals = ApprovalRules(db, registry)  # admins' per-tool approval rules
         self._listeners: list[ChangeListener] = []
 
     def add_change_listener(self, listener: ChangeListener) -> None:
@@ -125,6 +127,7 @@ class PluginManager:
         """Sync builtins on disk with the database, load every enabled plugin, publish."""
         async with self._lock:
             await self._sync_all(actor=actor)
+            await self.approvals.load()
 
     async def join(self, replica: str) -> None:
         """This process is the `bot run` replica `replica`: report where plugins load."""
@@ -294,6 +297,7 @@ class PluginManager:
                                                                      row.active_version):
                     changed |= await self._try_activate(row)
             await self._publish_loads([row.name for row in rows.values() if row.enabled])
+            await self.approvals.load()
         if changed:
             await self.notify("refresh", "*")
         return changed
@@ -360,7 +364,8 @@ class PluginManager:
         kind = self._sandbox_kind() if uploaded and self._sandbox_kind else None
         return plugin_info(row, kind, loads=placement.of(row.name),
                            replicas=placement.replicas,
-                           problem=self.loads.local_problem(row.name))
+                           problem=self.loads.local_problem(row.name),
+                           rules=self.approvals.current)
 
     async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
                             action: str) -> None:

@@ -86,10 +86,19 @@ class Registry:
         self.output_limit = output_limit
         self._snapshot = Snapshot()
         self._listeners: list[ResultListener] = []
+        self._approval_rules: Mapping[str, bool] = {}
 
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def set_approval_rules(self, rules: Mapping[str, bool]) -> None:
+        """The admins' per-tool rules (bot/plugin_host/approval_rules.py)."""
+        self._approval_rules = dict(rules)
+
+    def requires_approval(self, tool: Tool) -> bool:
+        """Whether a call of `tool` waits for an admin: its rule, else its plugin's say."""
+        return self._approval_rules.get(tool.spec.name, tool.spec.requires_approval)
 
     def publish(self, tools: Iterable[Tool]) -> Snapshot:
         """Replace the snapshot with one holding exactly `tools`."""

@@ -184,7 +184,8 @@ def home_view(plugins: Sequence[PluginInfo], *, is_admin: bool, admin_channel: s
 def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
     lines = [f"{STATUS_EMOJI.get(p.status, '')} *{p.name}* {p.version or ''} · {p.source} · "
              f"{p.status}", escape(p.description) or "_no description_",
-             "Tools: " + (", ".join(f"`{t}`" for t in p.tool_names) or "none"),
+             "Tools: " + (", ".join(f"`{t.name}`" + (" (approval)" if t.requires_approval
+                                                       else "") for t in p.tools) or "none"),
              "Permissions: " + (", ".join(p.permissions) or "none"),
              "Runs in: " + p.sandbox]
     if p.error:

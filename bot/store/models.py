@@ -126,6 +126,18 @@ class PluginLoadRow(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ApprovalRuleRow(Base):
+    """An admin's rule for one tool: approval `required` or not, whatever the plugin
+    declares (no row: the plugin's own `requires_approval`)."""
+
+    __tablename__ = "approval_rules"
+
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    required: Mapped[bool]
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditEvent(Base):
     """Who did what to which target, and how it ended. Never deleted with a plugin."""
 
