@@ -36,6 +36,7 @@ class ChangeFeed:
         self._failing = False  # a failure to LISTEN is logged once, not every poll
         self._connecting = asyncio.Lock()
         self._last_try = 0.0
+        self._wakers: set[asyncio.Task[None]] = set()  # held until done (not collected)
 
     @property
     def listening(self) -> bool:
@@ -88,7 +89,9 @@ class ChangeFeed:
             async with self._changed:
                 self._changed.notify_all()
 
-        asyncio.get_running_loop().create_task(wake())
+        task = asyncio.get_running_loop().create_task(wake())
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
 
     async def wait(self, topic: str, seconds: float, seen: int) -> int:
         """Until `topic` has changed since `seen` (a count `wait` returned), or `seconds`
