@@ -30,13 +30,12 @@ class ChangeFeed:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.heard: defaultdict[str, int] = defaultdict(int)  # topic -> changes heard
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()  # set, and replaced, at every change heard
         self._connection: Any = None
         self._wanted = False  # `start` was called: reconnect after a loss
         self._failing = False  # a failure to LISTEN is logged once, not every poll
         self._connecting = asyncio.Lock()
         self._last_try = 0.0
-        self._wakers: set[asyncio.Task[None]] = set()  # held until done (not collected)
 
     @property
     def listening(self) -> bool:
@@ -82,16 +81,12 @@ class ChangeFeed:
         self._hear(PLUGINS, APPROVALS, STOPS)  # look now: a change may have been missed
 
     def _hear(self, *topics: str) -> None:
+        """Count the change and wake every waiter (synchronously: nothing to schedule,
+        so no wake-up can be lost)."""
         for topic in topics:
             self.heard[topic] += 1
-
-        async def wake() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        task = asyncio.get_running_loop().create_task(wake())
-        self._wakers.add(task)
-        task.add_done_callback(self._wakers.discard)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def wait(self, topic: str, seconds: float, seen: int) -> int:
         """Until `topic` has changed since `seen` (a count `wait` returned), or `seconds`
@@ -99,10 +94,12 @@ class ChangeFeed:
         if self._wanted and not self.listening and \
                 time.monotonic() - self._last_try >= RECONNECT_SECONDS:
             await self.start()  # reconnect after a lost connection
-        async with self._changed:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self.heard[topic] == seen and (remaining := deadline - loop.time()) > 0:
+            changed = self._changed  # taken right after the check: no await between
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait_for(
-                    lambda: self.heard[topic] != seen), seconds)
+                await asyncio.wait_for(changed.wait(), remaining)
         return self.heard[topic]
 
     async def close(self) -> None:
