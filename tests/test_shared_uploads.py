@@ -247,3 +247,16 @@ async def test_a_plugin_loaded_on_no_replica_shows_as_error_with_the_reason(
     await only.plugins.leave()
     async with only.db.read() as session:
         assert (await session.execute(select(PluginLoadRow))).scalars().all() == []
+
+
+async def test_a_version_dir_left_without_its_files_is_unpacked_again(
+        upload_services: Factory, other_dir: Path) -> None:
+    first = await upload_services()
+    sha = await install(first)
+    await first.plugins.enable("shared", actor="U1")
+    broken = other_dir / "user_uploads" / "shared" / sha
+    broken.mkdir(parents=True)  # as an install interrupted before placing was atomic
+    (broken / "stray.txt").write_text("half an install")
+    second = await upload_services(plugins_dir=other_dir)
+    assert await echo(second) == "shared:hi"
+    assert sorted(p.name for p in broken.iterdir()) == ["shared"]

@@ -86,6 +86,8 @@ class ArchiveStore:
             raise PluginError(name, [messages.archive_corrupt(row.sha256)])
         async with self._lock:
             await asyncio.to_thread(self._place, name, row, target)
+        if not target.exists():  # the archive unpacked to another layout than recorded
+            raise PluginError(name, [messages.files_missing(version.path)])
 
     def _place(self, name: str, row: PluginArchiveRow, target: Path) -> None:
         self.files.claim()

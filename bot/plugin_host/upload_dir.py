@@ -129,8 +129,10 @@ class UploadDir:
         writable by its owner only. False when the version directory was there already
         (the same content, put there by another install or replica: content-addressed)."""
         version_dir = target.parent
-        if version_dir.exists():
+        if target.exists():
             return False
+        if version_dir.exists():  # without its entry: left by an install interrupted
+            shutil.rmtree(version_dir, ignore_errors=True)  # before placing was atomic
         version_dir.parent.mkdir(parents=True, exist_ok=True)
         building = version_dir.with_name(f".{version_dir.name}.{uuid.uuid4().hex[:8]}")
         building.mkdir()
