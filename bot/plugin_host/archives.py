@@ -125,6 +125,8 @@ class ArchiveStore:
         return stored
 
     def _pack(self, entry: Path) -> Archive | None:
+        if not entry.exists():  # another replica's install: it stores its own
+            return None
         try:
             data = entry.read_bytes() if entry.suffix == ".py" else pack_directory(entry)
         except (OSError, BotError) as exc:
