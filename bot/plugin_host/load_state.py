@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import messages
 from bot.store import Database
 from bot.store.database import DatabaseFault
-from bot.store.models import PluginLoadRow, PluginRow, ReplicaRow, utcnow
+from bot.store.models import PluginLoadRow, PluginRow
 from bot.store.repositories import AuditRepository
-from bot.store.shared_runs import STALE_SECONDS
+from bot.store.shared_runs import STALE_SECONDS, live_replicas
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0
@@ -54,39 +53,47 @@ class Placement:
 NOWHERE = Placement(0, {})
 
 
+@dataclass(frozen=True)
+class Failure:
+    error: str
+    version: str | None  # the version that failed: a new one is tried at once
+    at: float  # time.monotonic() of the try
+
+
 class LoadStates:
     def __init__(self, db: Database, *, stale: float = STALE_SECONDS) -> None:
         self.db = db
         self.stale = stale
         self.replica: str | None = None  # set by `join`, for a `bot run` replica
-        self.problems: dict[str, str] = {}  # plugin -> why it is not loaded here
+        self._failures: dict[str, Failure] = {}  # plugin -> why it is not loaded here
         self._written: dict[str, ReplicaLoad] = {}
-        self._tried: dict[str, tuple[str | None, float]] = {}  # plugin -> (version, when)
 
     def local_problem(self, name: str) -> str | None:
         """This process's problem with `name`, for a process that is not a replica (its
         own view is all it has); a replica's problems are read back from its rows."""
-        return None if self.replica else self.problems.get(name)
+        return None if self.replica else self.problem(name)
+
+    def problem(self, name: str) -> str | None:
+        failure = self._failures.get(name)
+        return failure.error if failure else None
 
     def failed(self, name: str, error: str, version: str | None = None) -> bool:
         """Remember why `name` (at `version`) did not load here; True when that is news
         (to log once)."""
-        news = self.problems.get(name) != error
-        self.problems[name] = error
-        self._tried[name] = (version, time.monotonic())
+        news = self.problem(name) != error
+        self._failures[name] = Failure(error, version, time.monotonic())
         return news
 
     def loaded(self, name: str) -> None:
-        self.problems.pop(name, None)
-        self._tried.pop(name, None)
+        self._failures.pop(name, None)
 
     def worth_trying(self, name: str, version: str | None) -> bool:
         """Whether to try loading `name` again at a refresh: always after a change of
         version, else once every RETRY_SECONDS (unpacking a large upload that failed its
         checks on every 5 s poll would only repeat the failure)."""
-        tried = self._tried.get(name)
-        return tried is None or tried[0] != version or \
-            time.monotonic() - tried[1] >= RETRY_SECONDS
+        tried = self._failures.get(name)
+        return tried is None or tried.version != version or \
+            time.monotonic() - tried.at >= RETRY_SECONDS
 
     async def audit_failure(self, session: AsyncSession, name: str, error: str, *,
                             actor: str) -> None:
@@ -119,7 +126,7 @@ class LoadStates:
         assert self.replica is not None
         waiting = messages.not_loaded_yet()
         now = {name: ReplicaLoad(self.replica, version,
-                                 None if version else self.problems.get(name, waiting))
+                                 None if version else self.problem(name) or waiting)
                for name, version in wanted.items()}
         if now == self._written:
             return
@@ -133,8 +140,7 @@ class LoadStates:
 
     async def placement(self) -> Placement:
         """Every live replica's rows, and how many replicas are live."""
-        alive = select(ReplicaRow.id).where(
-            ReplicaRow.heartbeat_at >= utcnow() - timedelta(seconds=self.stale))
+        alive = live_replicas(self.stale)
         async with self.db.read() as session:
             count = await session.scalar(select(func.count()).select_from(alive.subquery()))
             rows = (await session.execute(select(PluginLoadRow).where(

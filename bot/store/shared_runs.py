@@ -24,10 +24,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import Select, and_, delete, exists, or_, select, update
 
 from bot.store import Database
 from bot.store.changes import STOPS, ChangeFeed
@@ -42,6 +42,12 @@ STALE_SECONDS = 20.0
 PRUNE_SECONDS = 3600.0
 KEEP_DELIVERIES = timedelta(days=1)  # Slack retries within minutes
 KEEP_RUNS = timedelta(days=7)
+
+
+def live_replicas(stale: float = STALE_SECONDS) -> Select[tuple[str]]:
+    """The ids of the replicas whose heartbeat is fresher than `stale` seconds."""
+    return select(ReplicaRow.id).where(
+        ReplicaRow.heartbeat_at >= utcnow() - timedelta(seconds=stale))
 
 
 class RunState(StrEnum):
@@ -159,8 +165,8 @@ class SharedRuns:
                 SlackRunRow.run_id == run_id))).scalar_one_or_none()
             if row is None:
                 return None
-            alive = await session.scalar(select(exists().where(
-                ReplicaRow.id == row.replica, ReplicaRow.heartbeat_at >= self._cutoff())))
+            alive = await session.scalar(select(
+                live_replicas(self.stale).where(ReplicaRow.id == row.replica).exists()))
         return row, bool(alive)
 
     async def request_stop(self, run_id: str, by: str) -> bool:
@@ -171,12 +177,9 @@ class SharedRuns:
                 stop_requested_by=by))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _cutoff(self) -> datetime:
-        return utcnow() - timedelta(seconds=self.stale)
-
     async def _earlier_live(self, row_id: int, channel: str, thread_ts: str,
                             mention_ts: str) -> bool:
-        alive = select(ReplicaRow.id).where(ReplicaRow.heartbeat_at >= self._cutoff())
+        alive = live_replicas(self.stale)
         async with self.db.read() as session:
             return bool(await session.scalar(select(exists().where(
                 SlackRunRow.channel == channel, SlackRunRow.thread_ts == thread_ts,
@@ -238,7 +241,7 @@ class SharedRuns:
         self._stopped.intersection_update(requested)  # forget runs whose rows closed
 
     async def _recover(self, on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
-        alive = select(ReplicaRow.id).where(ReplicaRow.heartbeat_at >= self._cutoff())
+        alive = live_replicas(self.stale)
         async with self.db.read() as session:
             orphans = (await session.execute(select(SlackRunRow).where(
                 SlackRunRow.state != RunState.DONE, SlackRunRow.replica.not_in(alive)).limit(
