@@ -68,7 +68,7 @@ class Probes:
         except Exception as exc:  # a driver's own error: its kind only
             return messages.probe_database_down(type(exc).__name__)
         if current != head:
-            return messages.probe_migrations(current, head)
+            return messages.doctor_migrations_pending(db.label, current, head)
         return "ok"
 
     async def metrics(self, request: web.Request) -> web.Response:

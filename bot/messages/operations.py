@@ -42,7 +42,6 @@ __all__ = [
     "port_unavailable",
     "probe_database_down",
     "probe_database_slow",
-    "probe_migrations",
     "probe_no_slack",
     "probe_stopping",
     "slack_token_rejected",
@@ -259,8 +258,3 @@ def probe_database_slow(seconds: float) -> str:
 
 def probe_database_down(fault: str) -> str:
     return f"the database is unusable: {fault}"
-
-
-def probe_migrations(current: str | None, head: str | None) -> str:
-    return (f"the database is at schema {current or 'none'}, this code needs {head}: "
-            "run `bot migrate`")

@@ -142,13 +142,13 @@ class Installer:
                                messages.check_passed(plugin.manifest.name,
                                                      plugin.manifest.version),
                                self.sandbox_kind())
-            return await self._commit(plugin, layout, filename, data, actor)
+            return await self._commit(plugin, layout, filename, Archive(
+                sha, archive_kind(_entry_name(plugin, layout)), data), actor)
 
     async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str,
-                      data: bytes, actor: str) -> InstallResult:
-        sha = hashlib.sha256(data).hexdigest()
-        name = plugin.manifest.name
-        entry_name = name if layout.entry.is_dir() else f"{name}.py"
+                      archive: Archive, actor: str) -> InstallResult:
+        sha, name = archive.sha256, plugin.manifest.name
+        entry_name = _entry_name(plugin, layout)
         final = self.uploads / name / sha
         async with self._lock:
             self.files.claim()  # the first install makes this database the owner
@@ -158,7 +158,7 @@ class Installer:
             try:
                 outcome = await self.manager.register_version(
                     plugin, sha256=sha, path=f"{UPLOADS}/{name}/{sha}/{entry_name}",
-                    actor=actor, archive=Archive(sha, archive_kind(entry_name), data))
+                    actor=actor, archive=archive)
             except (ConflictError, DatabaseFault) as exc:  # nothing recorded: nothing kept
                 if created:
                     shutil.rmtree(final, ignore_errors=True)
@@ -185,6 +185,12 @@ class Installer:
                                      "; ".join(str(p) for p in problems)[:2000],
                                      best_effort=True)
         return result
+
+
+def _entry_name(plugin: LoadedPlugin, layout: Layout) -> str:
+    """What the plugin is called in its version directory: its package, or its module."""
+    name = plugin.manifest.name
+    return name if layout.entry.is_dir() else f"{name}.py"
 
 
 def _read_source(source: bytes | Path, filename: str | None,

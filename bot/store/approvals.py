@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.store import Database
 from bot.store.models import ApprovalRow, utcnow
@@ -71,14 +71,13 @@ class ApprovalStore:
         the approval was no longer pending (decided a moment before, perhaps on another
         replica): one atomic update, so two clicks cannot both win."""
         async with self.db.write() as session:
-            result = await session.execute(update(ApprovalRow).where(
+            tool = await session.scalar(update(ApprovalRow).where(
                 ApprovalRow.id == approval_id, ApprovalRow.status == ApprovalStatus.PENDING
-            ).values(status=status, decided_by=user, decided_at=utcnow()))
-            if not result.rowcount:  # type: ignore[attr-defined]
+            ).values(status=status, decided_by=user, decided_at=utcnow()).returning(
+                ApprovalRow.tool))
+            if tool is None:
                 return False
-            tool = await session.scalar(select(ApprovalRow.tool).where(
-                ApprovalRow.id == approval_id))
             AuditRepository(session).record(
-                actor=user or "system", action=AUDIT_ACTION[status],
-                target=tool or approval_id, outcome="ok", detail=detail)
+                actor=user or "system", action=AUDIT_ACTION[status], target=tool,
+                outcome="ok", detail=detail)
         return True
