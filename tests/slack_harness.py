@@ -74,9 +74,11 @@ class SlackSender:
         return [c["text"] for c in self.slack.calls_to("chat.postMessage")
                 if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
 
-    def stop_button(self) -> str | None:
-        """The run id on the first Stop button any status message has shown."""
-        return next((b["elements"][0]["value"] for c in self.slack.calls_to("chat.update")
+    def stop_button(self, *, after: int = 0) -> str | None:
+        """The run id on the first Stop button a status message has shown (after the
+        first `after` status updates)."""
+        return next((b["elements"][0]["value"]
+                     for c in self.slack.calls_to("chat.update")[after:]
                      for b in c.get("blocks", []) if b.get("type") == "actions"), None)
 
     def responses(self, path: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,6 +145,21 @@ def test_socket_mode_answers_a_mention_and_acks_the_envelope(
     assert code == 0
     assert [c.token for c in fake_slack.calls if c.method == "apps.connections.open"] == [
         APP_TOKEN]
+
+
+def start_logged(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`bot run` with its stderr appended to `log` (a pipe nobody drains could fill and
+    block it)."""
+    with open(log, "ab") as stream:
+        return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=stream)
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Signal a `bot run` (if it still runs) and its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    return proc.wait(timeout=30)
 
 
 def start_bot(env: dict[str, str]) -> subprocess.Popen[str]:

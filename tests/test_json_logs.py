@@ -5,7 +5,6 @@ and inside the tool call its tool and plugin."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,14 @@ from pathlib import Path
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.plugin_factory import write_plugin
-from tests.test_bot_run import free_port, mention_body, post_event, wait_for_port
+from tests.test_bot_run import (
+    free_port,
+    mention_body,
+    post_event,
+    start_logged,
+    stop,
+    wait_for_port,
+)
 
 CHATTY = """
 import logging
@@ -47,16 +53,13 @@ def test_json_lines_carry_the_run_and_the_tool(base_env: dict[str, str], plugins
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("shout", {"text": "pods"}, "c1")])
     fake_openai.reply("They are fine.")
     log_path = tmp_path / "bot.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            wait_for_port(port)
-            assert post_event(port, mention_body("EvJSON1")).status == 200
-            fake_slack.wait_for(lambda: "They are fine." in fake_slack.posted_texts("C1"))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 0
+    proc = start_logged(env, log_path)
+    try:
+        wait_for_port(port)
+        assert post_event(port, mention_body("EvJSON1")).status == 200
+        fake_slack.wait_for(lambda: "They are fine." in fake_slack.posted_texts("C1"))
+    finally:
+        assert stop(proc) == 0
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert lines and all({"time", "level", "logger", "message"} <= line.keys()
                          for line in lines)

@@ -21,7 +21,14 @@ from bot import messages
 from tests import postgres
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.test_bot_run import free_port, mention_body, post_event, wait_for_port
+from tests.test_bot_run import (
+    free_port,
+    mention_body,
+    post_event,
+    start_logged,
+    stop,
+    wait_for_port,
+)
 
 call = FakeOpenAI.tool_call
 
@@ -49,14 +56,7 @@ def http_env(base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeO
 
 
 def start(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
-    log = open(tmp_path / "bot.log", "ab")  # noqa: SIM115 - the process keeps it
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=30)
+    return start_logged(env, tmp_path / "bot.log")
 
 
 def test_http_mode_serves_health_readiness_and_metrics_after_a_tool_call(

@@ -9,7 +9,6 @@ import asyncio
 import itertools
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.plugin_factory import GATED, write_plugin
 from tests.slack_harness import SlackSender, until
-from tests.test_bot_run import free_port
+from tests.test_bot_run import free_port, start_logged, stop, wait_for_port
 from tests.test_slack_admin import approval_id, share
 
 call = FakeOpenAI.tool_call
@@ -45,26 +44,16 @@ class Replica:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env,
-                                         stdout=subprocess.DEVNULL, stderr=log)
+        self.proc = start_logged(self.env, self.log)
 
     async def ready(self) -> None:
-        await until(lambda: "listening for changes on the database" in self.log.read_text()
-                    and self._port_open(), 60)
-
-    def _port_open(self) -> bool:
-        import socket
-        try:
-            socket.create_connection(("127.0.0.1", int(self.env["PORT"])), 0.2).close()
-        except OSError:
-            return False
-        return True
+        await until(lambda: "listening for changes on the database" in self.log.read_text(),
+                    60)
+        await asyncio.to_thread(wait_for_port, int(self.env["PORT"]))
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
+        if self.proc is not None:
+            stop(self.proc, sig)
 
 
 @dataclass
@@ -127,11 +116,6 @@ async def trio(tmp_path: Path, postgres_server: str, fake_slack: FakeSlack,
         await session.close()
 
 
-def answers(slack: FakeSlack, thread_ts: str) -> list[str]:
-    return [c["text"] for c in slack.calls_to("chat.postMessage")
-            if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
-
-
 async def test_a_delivery_retried_to_the_other_replicas_is_answered_once(trio: Trio) -> None:
     a, b, c = trio.replicas
     trio.ai.default = lambda body: Scripted(body=trio.ai.completion(
@@ -145,8 +129,8 @@ async def test_a_delivery_retried_to_the_other_replicas_is_answered_once(trio: T
         assert response.status == 200
     markers = [await replica.sender.mention(f"marker {replica.name}") for replica in (b, c)]
     for marker_ts, _ in [(ts, None), *markers]:  # positive signals: the answer, and
-        await until(lambda t=marker_ts: answers(trio.slack, t), 15)  # later mentions'
-    assert answers(trio.slack, ts) == ["answer to once"]
+        await until(lambda t=marker_ts: a.sender.answers(t), 15)  # later mentions'
+    assert a.sender.answers(ts) == ["answer to once"]
 
 
 async def test_a_thread_keeps_its_order_over_three_replicas(trio: Trio) -> None:
@@ -163,8 +147,9 @@ async def test_a_thread_keeps_its_order_over_three_replicas(trio: Trio) -> None:
     await until(lambda: trio.ai.requests, 15)
     for n in range(1, 6):
         await trio.replicas[n % 3].sender.mention(f"question {n}", thread_ts=first)
-    await until(lambda: len(answers(trio.slack, first)) == 6, 30)
-    assert answers(trio.slack, first) == [f"answer to question {n}" for n in range(6)]
+    asker = trio.replicas[0].sender  # any sender reads the one fake Slack
+    await until(lambda: len(asker.answers(first)) == 6, 30)
+    assert asker.answers(first) == [f"answer to question {n}" for n in range(6)]
 
 
 async def test_approval_and_stop_clicked_on_another_replica_act_within_a_second(
@@ -185,19 +170,13 @@ async def test_approval_and_stop_clicked_on_another_replica_act_within_a_second(
     trio.ai.reply("too late", delay=20)
     earlier = len(trio.slack.calls_to("chat.update"))
     ts, _ = await a.sender.mention("a long question", user="U_ASKER")
-    run_id = await until(lambda: stop_button(trio.slack, after=earlier), 15)
+    run_id = await until(lambda: a.sender.stop_button(after=earlier), 15)
     await until(lambda: len(trio.ai.requests) >= 3, 10)
     started = time.monotonic()
     await c.sender.click("stop_run", run_id, user="U_ASKER")
-    await until(lambda: answers(trio.slack, ts), 10)
+    await until(lambda: a.sender.answers(ts), 10)
     assert time.monotonic() - started < 1.5
-    assert answers(trio.slack, ts) == [messages.run_cancelled([])]
-
-
-def stop_button(slack: FakeSlack, *, after: int) -> str | None:
-    """The run id on a Stop button shown by a status message after the first `after`."""
-    return next((b["elements"][0]["value"] for c in slack.calls_to("chat.update")[after:]
-                 for b in c.get("blocks", []) if b.get("type") == "actions"), None)
+    assert a.sender.answers(ts) == [messages.run_cancelled([])]
 
 
 async def _until_loaded(trio: Trio, plugin: str, count: int, seconds: float = 10) -> float:
@@ -276,6 +255,6 @@ async def test_a_replica_killed_mid_run_has_its_thread_told_by_another(trio: Tri
     ts, _ = await a.sender.mention("a question for a dying replica")
     await until(lambda: trio.ai.requests, 15)
     a.stop(signal.SIGKILL)
-    told = await until(lambda: answers(trio.slack, ts), 40)
+    told = await until(lambda: a.sender.answers(ts), 40)
     assert told == [messages.run_interrupted([])]
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from bot import messages, text_render
 from bot.app import Services
+from bot.errors import PluginError
 from bot.plugin_host.archives import ArchiveStore
 from bot.store.models import (
     PluginArchiveRow,
@@ -172,7 +173,7 @@ async def test_an_archive_stored_under_a_path_outside_its_plugin_is_not_unpacked
     store = ArchiveStore(first.db, first.installer.files, first.installer.limits)
     async with first.db.read() as session:
         version = (await session.execute(select(PluginVersionRow))).scalar_one()
-    with pytest.raises(Exception, match="its files are missing"):
+    with pytest.raises(PluginError, match="its files are missing"):
         await store.unpack("shared", version)
 
 
