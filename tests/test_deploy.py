@@ -181,3 +181,41 @@ def test_the_sample_alerts_use_only_metrics_the_bot_exports() -> None:
     used = {name for group in rules["groups"] for rule in group["rules"]
             for name in re.findall(r"chatops_[a-z_]+", rule["expr"])}
     assert used and used <= exported, used - exported
+
+
+WRITE_CALLS = [
+    ("kubectl_rollout_restart", {"kind": "deployment", "name": "web", "namespace": "prod"}),
+    ("kubectl_rollout_restart", {"kind": "daemonset", "name": "node-exporter",
+                                 "namespace": "ops"}),
+    ("kubectl_scale", {"kind": "deployment", "name": "checkout-api", "namespace": "prod",
+                       "replicas": 2}),
+    ("kubectl_delete_pod", {"name": "image-broken-6c7d8e9f0-qwert", "namespace": "prod"}),
+]
+
+
+async def test_the_write_tools_need_the_write_overlay_and_nothing_more(
+        tmp_path: Path) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl renders the Kustomize manifests")
+    cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "describe.yaml"]).start()
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+                             plugins_dir=REPO / "plugins",
+                             kubeconfig=str(cluster.kubeconfig(tmp_path / "kc",
+                                                               namespace="prod")),
+                             plugin_config={"kubectl": {"allow_writes": True}})
+    services = await build_services(settings, default_enabled=frozenset({"kubectl"}))
+    try:
+        cluster.rules = cluster_role(render("base"))
+        for name, args in WRITE_CALLS:
+            refused = await services.registry.call(name, args)
+            assert not refused.ok and "(HTTP 403, RBAC)" in refused.text, refused.text
+        assert cluster.changes == []
+        writes = render("overlays/write-tools")
+        cluster.rules = cluster_role(writes) + cluster_role(writes, "chatops-bot-writes")
+        for name, args in WRITE_CALLS:
+            done = await services.registry.call(name, args)
+            assert done.ok, done.text
+        assert len(cluster.changes) == len(WRITE_CALLS)
+    finally:
+        await services.close()
+        cluster.stop()

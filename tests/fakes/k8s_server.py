@@ -244,6 +244,9 @@ class FakeKubernetes(FakeHTTPService):
         if token != TOKEN:
             return 401, _status(401, "Unauthorized", "Unauthorized"), "application/json"
         scale = path.endswith("/scale")
+        refused = self._write_refused(method, path)
+        if refused is not None:
+            return refused
         status, obj, content_type = self.answer(path.removesuffix("/scale"), {}, token)
         if status != 200:
             return status, obj, content_type
@@ -261,6 +264,21 @@ class FakeKubernetes(FakeHTTPService):
                          "status": {"replicas": obj["status"].get("replicas", 0)}}, (
                 "application/json")
         return 200, obj, "application/json"
+
+    def _write_refused(self, method: str, path: str) -> tuple[int, Any, str] | None:
+        """RBAC for a PATCH or DELETE: the verb on the resource (or its `scale`)."""
+        parts = path.strip("/").split("/")
+        group = "" if parts[0] == "api" else parts[1]
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        namespace = rest[1] if rest[:1] == ["namespaces"] else None
+        rest = rest[2:] if namespace else rest
+        resource = rest[0] + ("/scale" if path.endswith("/scale") else "")
+        verb = method.lower()
+        if k8s_reviews.allowed(self, verb, resource, namespace, group):
+            return None
+        return 403, _status(403, "Forbidden", k8s_reviews.denial(verb, resource, group,
+                                                                 namespace),
+                            kind=rest[0]), "application/json"
 
     def _get_or_list(self, plural: str, namespace: str | None, name: str | None,
                      query: dict[str, str]) -> tuple[int, Any, str]:
