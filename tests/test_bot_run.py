@@ -83,8 +83,7 @@ def test_http_mode_answers_a_signed_mention_and_stops_cleanly(
         assert refused.value.code == 401
         fake_slack.wait_for(lambda: "Hello from the bot." in fake_slack.posted_texts("C1"))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = stop(proc)
     assert code == 0
 
 
@@ -139,8 +138,7 @@ def test_socket_mode_answers_a_mention_and_acks_the_envelope(
                                         for a in socket_mode.acks))
         fake_slack.wait_for(lambda: "Hello over Socket Mode." in fake_slack.posted_texts("C1"))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = stop(proc)
         socket_mode.stop()
     assert code == 0
     assert [c.token for c in fake_slack.calls if c.method == "apps.connections.open"] == [
@@ -155,7 +153,7 @@ def start_logged(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                                 stdout=subprocess.DEVNULL, stderr=stream)
 
 
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> int:
     """Signal a `bot run` (if it still runs) and its exit code."""
     if proc.poll() is None:
         proc.send_signal(sig)

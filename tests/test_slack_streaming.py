@@ -5,7 +5,6 @@ Socket Mode (`bot run`)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
 from tests.plugin_factory import write_plugin
 from tests.slack_harness import SlackBot, until
+from tests.test_bot_run import stop
 from tests.test_slack_admin import GATED, approval_id
 
 Make = Callable[..., Awaitable[SlackBot]]
@@ -176,8 +176,7 @@ def test_socket_mode_streams_the_agent_views_answers_and_takes_feedback(
                          "value": good, "block_id": "feedback", "action_ts": "1"}]})
         fake_slack.wait_for(lambda: fake_slack.responses.get("/response/sm-feedback"))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = stop(proc)
         socket_mode.stop()
     assert code == 0
     assert fake_slack.stream_text(ts) == ANSWER
@@ -382,8 +381,7 @@ def test_socket_mode_approval_stop_and_fallback_mid_stream(
         mention("EvA3", "1700000000.000900", "and now?")
         fake_slack.wait_for(lambda: "Posted the old way." in fake_slack.posted_texts("C1"))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = stop(proc)
         socket_mode.stop()
     assert code == 0
     assert fake_slack.stream_text(first) == "Restarted web."
