@@ -147,6 +147,9 @@ def test_readyz_says_why_while_the_bot_drains_and_slack_is_sent_elsewhere(
         wait_for_port(port)
         assert post_event(port, mention_body("EvDRAIN1")).status == 200
         fake_slack.wait_for(lambda: fake_openai.requests)
+        # telling the thread to ask again meets a 429 (Retry-After 3 s): the drain lasts
+        # that long, so the window the checks below look into does not close under them
+        fake_slack.rate_limit("chat.postMessage", retry_after=3)
         proc.send_signal(signal.SIGTERM)
         answer: tuple[int, str, str] = (0, "", "")
         for _ in range(200):  # the drain takes a moment: the first 503 is the signal
