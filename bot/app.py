@@ -20,9 +20,12 @@ from bot.errors import PluginError, Problem
 from bot.metrics import Metrics
 from bot.plugin_host.archive import Limits
 from bot.plugin_host.archives import ArchiveStore
+from bot.plugin_host.credentials import CredentialBox
 from bot.plugin_host.health import HealthMonitor
 from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
+from bot.plugin_host.mcp_admin import McpServers
+from bot.plugin_host.mcp_connect import McpHosts
 from bot.plugin_host.protocol import LoadedPlugin, Manifest
 from bot.plugin_host.registry import Registry
 from bot.plugin_host.sandbox import Sandbox, WorkerLimits, plugin_uids
@@ -60,6 +63,7 @@ class Services:
     records: RunRecords
     changes: ChangeFeed  # started by `bot run`: NOTIFYs from the other replicas
     metrics: Metrics
+    mcp: McpServers  # `mcp add`; MCP plugins otherwise live in `plugins` like any other
     notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
@@ -86,13 +90,15 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     workers = WorkerFactory(settings, on_start=metrics.count_worker)
     limits = upload_limits(settings)
     archives = ArchiveStore(db, files, limits)
+    hosts = mcp_hosts(settings)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
                             config_defaults=settings.plugin_defaults(),
                             sandbox_uids=plugin_uids(settings.sandbox_uid_range),
                             sandbox_kind=workers.kind, audit=audit, files=files,
-                            archives=archives)
+                            archives=archives, mcp_hosts=hosts)
+    mcp = McpServers(plugins, hosts)
     registry.add_listener(HealthMonitor(plugins,
                                         threshold=settings.plugin_max_consecutive_failures))
     installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
@@ -106,7 +112,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         installer=installer, workers=workers, executor=executor,
                         tool_log=tool_log, llm=agent.llm, agent=agent, records=records,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
-                        changes=ChangeFeed(db), metrics=metrics, notices=notices)
+                        changes=ChangeFeed(db), metrics=metrics, mcp=mcp, notices=notices)
     try:
         if migrate:
             notices += await _claim_uploads(db, installer)
@@ -128,6 +134,19 @@ def _make_agent(settings: Settings, registry: Registry, tool_log: ToolCallLog,
                                                   settings.agent_system_prompt_file),
                  max_steps=settings.agent_max_steps, output_limit=settings.tool_output_limit,
                  context_tokens=settings.agent_context_tokens)
+
+
+def schema_limits(settings: Settings) -> SchemaLimits:
+    """What every plugin's tool schemas must keep to: uploads' and MCP servers' alike."""
+    return SchemaLimits(max_tools=settings.plugin_max_tools,
+                        max_schema_bytes=settings.plugin_max_schema_kb * 1024)
+
+
+def mcp_hosts(settings: Settings) -> McpHosts:
+    return McpHosts(CredentialBox(settings.bot_secret_key),
+                    connect_timeout=settings.mcp_connect_timeout,
+                    idle_seconds=settings.plugin_worker_idle_seconds,
+                    limits=schema_limits(settings))
 
 
 def upload_limits(settings: Settings) -> Limits:
@@ -255,9 +274,7 @@ class WorkerFactory:
                           max_line=int(self.settings.plugin_max_response_mb * MB),
                           expected_name=expected_name, uid=uid, config=config,
                           on_start=self.on_start if counted else None,
-                          schema_limits=SchemaLimits(
-                              max_tools=self.settings.plugin_max_tools,
-                              max_schema_bytes=self.settings.plugin_max_schema_kb * 1024))
+                          schema_limits=schema_limits(self.settings))
 
     def host(self, manifest: Manifest, entry: Path, uid: int | None) -> WorkerHost:
         return self._make(manifest.name, entry, network="network" in manifest.permissions,

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from bot import __version__, messages, text_render
 from bot.app import Services, build_services, open_database
-from bot.commands import PluginCommands
+from bot.commands import PluginCommands, parse_headers
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.logs import formatter
+from bot.plugin_host.credentials import new_key
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.packaging import pack_directory, scaffold
 from bot.plugin_host.protocol import Caller
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "secret-key":  # needs no settings (a bad BOT_SECRET_KEY is why)
+        print(new_key())
+        return EXIT_OK
     if args.command == "doctor":  # reads the settings itself: a bad one is a failed check
         from bot.doctor import run_doctor
 
@@ -95,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "exit 1 if any fails. Changes nothing.",
                                  epilog=SETTINGS_EPILOG)
     doctor.set_defaults(handler=None)
+    commands.add_parser("secret-key", help="print a new key for BOT_SECRET_KEY (it encrypts "
+                        "MCP servers' header values in the database)").set_defaults(handler=None)
 
     plugin = commands.add_parser("plugin", help="manage plugins (same database as the bot)",
                                  epilog=SETTINGS_EPILOG)
@@ -139,6 +145,15 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     runs = sub.add_parser("runs", help="recent agent runs and the tokens they used")
     runs.add_argument("limit", nargs="?", type=int, default=20)
     runs.set_defaults(handler=_admin)
+    mcp = sub.add_parser("mcp", help="MCP servers as plugins").add_subparsers(
+        dest="mcp_command", metavar="add", required=True)
+    add = mcp.add_parser("add", help="add (or update) a remote MCP server; it stays disabled "
+                         "until enabled", description=messages.mcp_usage())
+    add.add_argument("name")
+    add.add_argument("url", help="its streamable HTTP endpoint, e.g. https://host/mcp")
+    add.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                     help="sent with every request; stored encrypted (needs BOT_SECRET_KEY)")
+    add.set_defaults(handler=_mcp_add)
     gc = sub.add_parser("gc", help="delete uploaded plugin files no installed version uses "
                         "(lists them and asks first)")
     gc.add_argument("--yes", action="store_true", help="delete without asking")
@@ -254,10 +269,28 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
         getattr(args, "limit", None), getattr(args, "mode", None)) if value is not None]
 
     async def action(services: Services) -> int:
-        commands = PluginCommands(services.plugins, services.audit, services.records)
+        commands = PluginCommands(services.plugins, services.audit, services.records,
+                                  mcp=services.mcp)
         result = await commands.run(shlex.join(words), actor=_actor(args), is_admin=True)
         print(result.text, file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
+    return await _with_services(settings, action)
+
+
+async def _mcp_add(args: argparse.Namespace, settings: Settings) -> int:
+    headers = parse_headers([word for h in args.header for word in ("header", h)])
+    if isinstance(headers, str):
+        print(f"bot: {headers}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def action(services: Services) -> int:
+        try:
+            outcome = await services.mcp.add(args.name, args.url, headers, actor=_actor(args))
+        except BotError as exc:
+            print(f"bot: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(outcome.message)
+        return EXIT_OK
     return await _with_services(settings, action)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot import messages, text_render
 from bot.errors import BotError
 from bot.plugin_host.manager import PluginManager
+from bot.plugin_host.mcp_admin import McpServers
 from bot.store.audit import AuditLog
 from bot.store.database import DatabaseFault
 from bot.store.run_records import RunRecords
@@ -30,11 +31,13 @@ HELP = """\
 /plugin reload                   re-read every plugin from disk and database (admins)
 /plugin approval TOOL required|auto|default
                                  whether TOOL's calls wait for an admin   (admins)
+/plugin mcp add NAME URL [header Name=value ...]
+                                 add (or update) a remote MCP server, disabled (admins)
 /plugin audit [N]                the last N audit entries (default 20)
 /plugin runs [N]                 the last N agent runs and the tokens they used (default 20)
 /plugin help                     this text"""
 
-CHANGING = {"enable", "disable", "remove", "rollback", "reload", "approval"}
+CHANGING = {"enable", "disable", "remove", "rollback", "reload", "approval", "mcp"}
 NEEDS_NAME = {"info", "enable", "disable", "remove", "versions", "rollback"}
 
 
@@ -47,8 +50,9 @@ class CommandResult:
 
 class PluginCommands:
     def __init__(self, manager: PluginManager, audit: AuditLog,
-                 records: RunRecords | None = None) -> None:
+                 records: RunRecords | None = None, mcp: McpServers | None = None) -> None:
         self.manager = manager
+        self.mcp = mcp
         self.audit = audit
         self.records = records
         self._handlers: dict[str, Callable[[list[str], str], Awaitable[CommandResult]]] = {
@@ -56,7 +60,7 @@ class PluginCommands:
             "enable": self._enable, "disable": self._disable, "remove": self._remove,
             "versions": self._versions, "rollback": self._rollback, "reload": self._reload,
             "audit": self._audit, "runs": self._runs, "help": self._help,
-            "approval": self._approval}
+            "approval": self._approval, "mcp": self._mcp}
 
     async def run(self, text: str, *, actor: str, is_admin: bool) -> CommandResult:
         """Run the text after `/plugin` (e.g. `enable netdiag`)."""
@@ -138,8 +142,61 @@ class PluginCommands:
         await self.manager.notify("approval", args[0])
         return CommandResult(text, changed=True)
 
+    async def _mcp(self, args: list[str], actor: str) -> CommandResult:
+        if len(args) < 3 or args[0].lower() != "add" or self.mcp is None:
+            return CommandResult(messages.mcp_usage(), ok=False)
+        headers = parse_headers(args[3:])
+        if isinstance(headers, str):
+            return CommandResult(headers, ok=False)
+        outcome = await self.mcp.add(args[1], slack_url(args[2]), headers, actor=actor)
+        return CommandResult(outcome.message, changed=True)
+
     async def _help(self, args: list[str], actor: str) -> CommandResult:
         return CommandResult(HELP)
+
+
+def parse_headers(words: list[str]) -> dict[str, str] | str:
+    """`header Name=value ...` (Slack) as a dict, or the sentence saying what is wrong. A
+    value may hold spaces (`header Authorization=Bearer abc`): words up to the next
+    `header` belong to it. `Name: value` is accepted too. Values are never quoted back."""
+    headers: dict[str, str] = {}
+    current: str | None = None
+    for word in words:
+        if word.lower() == "header":
+            current = None
+            continue
+        if current is None:
+            name, sep, value = _split_header(word)
+            if not sep:
+                return messages.mcp_header_unparsable(word)
+            current = name.strip()
+            headers[current] = value.strip()
+        else:
+            headers[current] = f"{headers[current]} {word}".strip()
+    return headers
+
+
+def _split_header(word: str) -> tuple[str, str, str]:
+    colon, equals = word.find(":"), word.find("=")
+    if colon != -1 and (equals == -1 or colon < equals):
+        return word.partition(":")
+    return word.partition("=")
+
+
+def slack_url(text: str) -> str:
+    """A URL as Slack sends it in a command (`<https://x/mcp>` or `<https://x|label>`)."""
+    if text.startswith("<") and text.endswith(">"):
+        return text[1:-1].split("|", 1)[0]
+    return text
+
+
+def loggable(line: str) -> str:
+    """A command line as logs may show it: an `mcp add`'s header values left out."""
+    words = line.split()
+    lower = [word.lower() for word in words]
+    if "header" in lower:
+        return " ".join(words[:lower.index("header")]) + " header …"
+    return line
 
 
 def _count(args: list[str]) -> int | CommandResult:

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     plugin_max_consecutive_failures: int = Field(default=3, ge=0)
     plugin_refresh_seconds: float = Field(default=5, ge=0)
 
+    # MCP servers: credentials at rest, operator-configured local servers, time limits
+    bot_secret_key: SecretStr | None = None  # Fernet key(s), comma-separated: first encrypts
+    mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mcp_connect_timeout: float = Field(default=10, gt=0, le=120)
+
     @property
     def llm_configured(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
@@ -98,6 +103,24 @@ class Settings(BaseSettings):
     def _split_users(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("bot_secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        from bot.plugin_host.credentials import parse_keys
+
+        if value is not None and value.get_secret_value().strip():
+            parse_keys(value.get_secret_value())
+            return value
+        return None
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _check_mcp_servers(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from bot.plugin_host.mcp_checks import local_servers
+
+        local_servers(value)
         return value
 
     @field_validator("plugin_uid_range")

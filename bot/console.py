@@ -23,7 +23,7 @@ from bot import messages, text_render
 from bot.agent.approvals import Decision
 from bot.agent.events import AnswerDelta, Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.app import Services
-from bot.commands import PluginCommands
+from bot.commands import PluginCommands, loggable
 from bot.plugin_host.protocol import Caller
 from bot.terminal import os_user, terminal_safe
 
@@ -45,7 +45,8 @@ class Console:
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self.user = os_user()
         self.actor = f"console:{self.user}"
-        self.commands = PluginCommands(services.plugins, services.audit, services.records)
+        self.commands = PluginCommands(services.plugins, services.audit, services.records,
+                                       mcp=services.mcp)
         self._current: str | None = None
         self._streamed = ""  # the answer's text printed so far as it streamed
 
@@ -77,7 +78,7 @@ class Console:
         try:
             return await self.handle(line)
         except Exception as exc:
-            log.exception("console line %r failed", line[:200])
+            log.exception("console line %r failed", loggable(line)[:200])
             self._print(messages.console_line_failed(exc))
             return True
 

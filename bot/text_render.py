@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot import messages
-from bot.plugin_host.info import PluginInfo
+from bot.plugin_host.info import McpInfo, PluginInfo
 from bot.plugin_host.installer import InstallResult
 from bot.store.models import AuditEvent
 from bot.store.run_records import RunUsage
@@ -65,6 +65,8 @@ def plugin_detail(p: PluginInfo) -> str:
     ]
     if p.error:
         lines.append(f"Error:       {p.error}")
+    if p.mcp is not None:
+        lines += _mcp_lines(p.mcp)
     placement = replica_lines(p)
     if placement:
         lines.append(f"Replicas:    {placement[0]}")
@@ -81,6 +83,18 @@ def plugin_detail(p: PluginInfo) -> str:
             lines.append(f" {marker} {v.version}  sha256:{v.sha256[:12]}  {when}  "
                          f"by {v.installed_by}")
     return "\n".join(lines)
+
+
+def _mcp_lines(server: McpInfo) -> list[str]:
+    lines = [f"Server:      {server.server or 'not reached yet'}",
+             f"URL:         {server.url}" if server.url else "Transport:   stdio (MCP_SERVERS)"]
+    if server.url:
+        lines.append(f"Headers:     {', '.join(server.header_names) or 'none'}"
+                     + (" (values stored encrypted, never shown)" if server.header_names
+                        else ""))
+    if server.last_error:
+        lines.append(f"Last error:  {server.last_error}")
+    return lines
 
 
 def audit_list(events: Sequence[AuditEvent]) -> str:

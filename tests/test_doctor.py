@@ -111,6 +111,6 @@ def test_pending_migrations_and_a_corrupt_file(green: dict[str, str], tmp_path: 
     connection.close()
     code, lines = doctor(green)
     assert code == 1
-    assert "is at schema 0005, this code needs 0012" in lines["database"]
+    assert "is at schema 0005, this code needs 0013" in lines["database"]
     (tmp_path / "bot.db").write_bytes(b"not a database at all" * 100)
     assert "the file is not an SQLite database" in doctor(green)[1]["database"]

@@ -138,10 +138,12 @@ def sandbox_failed_to_start(detail: str) -> str:
     return f"the sandbox could not start the worker: {detail}"
 
 
-def sandbox_label(source: str, kind: str | None) -> str:
+def sandbox_label(source: str, kind: str | None, transport: str | None = None) -> str:
     """Where a plugin's code runs, for `info`, `list` and the install card."""
     if source == "builtin":
         return "in-process"
+    if transport == "http":
+        return "remote"
     return {"bwrap": "bubblewrap", "process": "process"}.get(kind or "", "none")
 
 
@@ -387,6 +389,7 @@ def audit_count_not_a_number(value: str) -> str:
 
 # Operations (data locations, start-up and database faults, gc, doctor) live in their own
 # module to keep this one readable; every sentence is still `messages.<name>`.
+from bot.messages.mcp import *  # noqa: E402, F403
 from bot.messages.operations import *  # noqa: E402, F403
 from bot.messages.replicas import *  # noqa: E402, F403
 from bot.messages.runs import *  # noqa: E402, F403

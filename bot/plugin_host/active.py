@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot import messages
 from bot.plugin_host.hosts import PluginHost
 from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
 from bot.plugin_host.registry import Registry, Tool
@@ -18,6 +19,7 @@ class ActivePlugin:
     plugin: LoadedPlugin
     source: str
     config: dict[str, Any] = field(default_factory=dict)
+    revision: int = 0  # an MCP plugin's: which `mcp add` of its server it was opened from
 
 
 class ActiveSet:
@@ -34,6 +36,36 @@ class ActiveSet:
 
     def clash(self, name: str, tools: Iterable[ToolSpec]) -> tuple[str, str] | None:
         return find_clash(self._items, name, tools)
+
+    async def refuse_clash(self, name: str, candidate: ActivePlugin) -> str | None:
+        """The sentence refusing `candidate` when another plugin has one of its tool names
+        (its host is closed then), or None."""
+        clash = self.clash(name, candidate.plugin.tools)
+        if clash is None:
+            return None
+        await candidate.host.close()
+        return messages.tool_clash(name, *clash)
+
+    def retool(self, name: str, host: PluginHost, plugin: LoadedPlugin, version: str) -> bool:
+        """Offer `plugin`'s tools for `name` if `host` still runs it (an MCP server's list
+        changed); the same host, so nothing is closed."""
+        active = self._items.get(name)
+        if active is None or active.host is not host:
+            return False
+        active.plugin, active.version = plugin, version
+        self.publish()
+        return True
+
+    def without_clashes(self, name: str, plugin: LoadedPlugin) -> LoadedPlugin:
+        """`plugin` less the tools another active plugin has, with a warning naming them."""
+        owners = {tool.name: other for other, active in self._items.items() if other != name
+                  for tool in active.plugin.tools}
+        dropped = [tool.name for tool in plugin.tools if tool.name in owners]
+        if not dropped:
+            return plugin
+        warning = messages.mcp_tools_dropped(dropped, owners[dropped[0]])
+        return replace(plugin, tools=tuple(t for t in plugin.tools if t.name not in owners),
+                       warnings=(*plugin.warnings, warning))
 
     async def swap(self, name: str, active: ActivePlugin | None) -> None:
         """Put `active` in place of `name` (or take it out), publish, then close the old host."""

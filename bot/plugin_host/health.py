@@ -1,4 +1,4 @@
-"""Health: an uploaded plugin whose calls crash or time out too often in a row is disabled,
+"""Health: an uploaded or MCP plugin whose calls crash or time out too often in a row is disabled,
 with the reason in its status and the audit trail, and the admins are told."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class HealthMonitor:
 
     async def __call__(self, tool: Tool, result: ToolResult) -> None:
         name = tool.plugin
-        if not self.manager.runs_upload(name):
+        if not self.manager.watched(name):
             return
         failed = result.error in FAULTS
         if not failed and self._known.get(name) == 0:

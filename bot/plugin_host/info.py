@@ -8,8 +8,9 @@ from datetime import datetime
 
 from bot.messages import sandbox_label
 from bot.plugin_host.load_state import ReplicaLoad
+from bot.plugin_host.mcp_checks import display_url
 from bot.plugin_host.protocol import STATUS_ENABLED, STATUS_ERROR
-from bot.store.models import PluginRow
+from bot.store.models import McpServerRow, PluginRow
 from bot.store.repositories import active_version
 
 
@@ -31,6 +32,17 @@ class VersionInfo:
 
 
 @dataclass(frozen=True)
+class McpInfo:
+    """An MCP plugin's server as `info` shows it: never a header's value."""
+
+    transport: str  # http | stdio
+    url: str | None  # its query string hidden
+    header_names: tuple[str, ...]
+    server: str | None  # what the server calls itself, and its version
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     name: str
     source: str
@@ -46,6 +58,7 @@ class PluginInfo:
     sandbox: str = ""  # where its code runs here: in-process, bubblewrap, process, none
     replicas: int = 0  # live `bot run` replicas (0: none is beating)
     loads: tuple[ReplicaLoad, ...] = ()  # what each live replica reported for it
+    mcp: McpInfo | None = None  # the server behind an MCP plugin
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -85,7 +98,19 @@ def plugin_info(row: PluginRow, sandbox_kind: str | None = None, *,
                       description=manifest.get("description", ""),
                       author=manifest.get("author", ""),
                       permissions=tuple(manifest.get("permissions", ())), tools=tools,
-                      versions=versions, sandbox=sandbox_label(row.source, sandbox_kind))
+                      versions=versions, mcp=_mcp_info(row.mcp),
+                      sandbox=sandbox_label(row.source, sandbox_kind,
+                                            row.mcp.transport if row.mcp else None))
+
+
+def _mcp_info(server: McpServerRow | None) -> McpInfo | None:
+    if server is None:
+        return None
+    label = " ".join(part for part in (server.server_name, server.server_version) if part)
+    return McpInfo(transport=server.transport,
+                   url=display_url(server.url) if server.url else None,
+                   header_names=tuple(server.header_names or ()), server=label or None,
+                   last_error=server.last_error)
 
 
 def _effective(row: PluginRow, problem: str | None, loads: tuple[ReplicaLoad, ...],

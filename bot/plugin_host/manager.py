@@ -24,8 +24,9 @@ from bot.plugin_host.archives import Archive, ArchiveStore, drop_unused_archives
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.info import PluginInfo, plugin_info
 from bot.plugin_host.load_state import NOWHERE, LoadStates, Placement
+from bot.plugin_host.mcp_connect import McpHosts
 from bot.plugin_host.opener import PluginOpener, UploadHostFactory, source_path
-from bot.plugin_host.plugin_store import PluginStore, require_plugin
+from bot.plugin_host.plugin_store import PluginStore, new_sandbox_uid, require_plugin
 from bot.plugin_host.protocol import (
     STATUS_DISABLED,
     STATUS_ENABLED,
@@ -39,8 +40,11 @@ from bot.plugin_host.startup import Startup
 from bot.plugin_host.upload_dir import UploadDir
 from bot.plugin_host.versions import (
     check_new_version,
+    mcp_revision,
     new_plugin_row,
     record_builtin_version,
+    record_server_version,
+    removal_refused,
     rollback_target,
     stored_plugin,
 )
@@ -75,7 +79,8 @@ class PluginManager:
                  sandbox_uids: range = plugin_uids(DEFAULT_UID_RANGE),
                  sandbox_kind: Callable[[], str | None] | None = None,
                  audit: AuditLog | None = None, files: UploadDir | None = None,
-                 archives: ArchiveStore | None = None) -> None:
+                 archives: ArchiveStore | None = None,
+                 mcp_hosts: McpHosts | None = None) -> None:
         self.db = db
         self.registry = registry
         self.plugins_dir = plugins_dir
@@ -83,15 +88,15 @@ class PluginManager:
         self._opener = PluginOpener(plugins_dir=plugins_dir, executor=executor,
                                     upload_hosts=upload_hosts,
                                     config_defaults=dict(config_defaults or {}),
-                                    archives=archives)
+                                    archives=archives, mcp_hosts=mcp_hosts)
         self.loads = LoadStates(db)  # where each plugin is loaded, and why not
         self._sandbox_uids = sandbox_uids
         self._sandbox_kind = sandbox_kind
         self.store = PluginStore(db)  # lock-free state
         self.audit = audit or AuditLog(db)
         self.files = files or UploadDir(plugins_dir)
-        self._lock = asyncio.Lock()
-        self._active = ActiveSet(registry, tool_timeout=tool_timeout)
+        self.lock = asyncio.Lock()  # admin operations, one at a time
+        self.active = ActiveSet(registry, tool_timeout=tool_timeout)
         self._startup = Startup(db, self._opener, self.loads, plugins_dir,
                                 self.default_enabled)
         self.approvals = ApprovalRules(db, registry)  # admins' per-tool approval rules
@@ -113,10 +118,10 @@ class PluginManager:
         async with self.db.read() as session:
             return self._info(await require_plugin(PluginRepository(session), name), placement)
 
-    def runs_upload(self, name: str) -> bool:
-        """Whether `name` is loaded now as an uploaded (sandboxed) plugin."""
-        active = self._active.get(name)
-        return active is not None and active.source == PluginSource.UPLOAD
+    def watched(self, name: str) -> bool:
+        """Whether health counts `name`'s faults: loaded now as an upload or an MCP server."""
+        active = self.active.get(name)
+        return active is not None and active.source in (PluginSource.UPLOAD, PluginSource.MCP)
 
     def builtin_names(self) -> set[str]:
         return set(discover(self.plugins_dir / BUILTINS))
@@ -125,7 +130,7 @@ class PluginManager:
 
     async def start(self, *, actor: str = "system") -> None:
         """Sync builtins on disk with the database, load every enabled plugin, publish."""
-        async with self._lock:
+        async with self.lock:
             await self._sync_all(actor=actor)
             await self.approvals.load()
 
@@ -139,17 +144,17 @@ class PluginManager:
 
     async def reload_all(self, *, actor: str) -> list[PluginInfo]:
         """Re-read every plugin from disk and database, as at start-up."""
-        async with self._lock:
+        async with self.lock:
             await self._sync_all(actor=actor)
             await self.audit.record(actor, "reload", "*", "ok")
         await self.notify("reload", "*")
         return await self.list()
 
     async def enable(self, name: str, *, actor: str) -> Outcome:
-        async with self._lock:
+        async with self.lock:
             async with self.db.read() as session:
                 row = await require_plugin(PluginRepository(session), name)
-            if row.enabled and self._active.get(name):
+            if row.enabled and self.active.get(name):
                 return Outcome(messages.already_enabled(name), self._info(row), changed=False)
             try:
                 active = await self._opener.open(row)
@@ -161,11 +166,13 @@ class PluginManager:
                 row = await require_plugin(repo, name)
                 if row.source == PluginSource.BUILTIN:
                     record_builtin_version(row, active.plugin, source_path(active))
+                elif row.source == PluginSource.MCP:  # what the server offers now
+                    active.version = record_server_version(row, active.plugin)
                 row.enabled, row.status, row.error = True, STATUS_ENABLED, None
                 row.consecutive_failures = 0
                 return row, active.version
 
-            info = await self._transition(name, "enable", active, switch_on, actor=actor)
+            info = await self.transition(name, "enable", active, switch_on, actor=actor)
         await self.notify("enable", name)
         return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
 
@@ -173,10 +180,10 @@ class PluginManager:
                       event: str = "disable") -> Outcome:
         """Switch a plugin off; with a `reason` it shows as `error` saying why. `event` is
         what the change listeners hear (`auto-disable` from the health monitor)."""
-        async with self._lock:
+        async with self.lock:
             async with self.db.write() as session:
                 row = await require_plugin(PluginRepository(session), name)
-                was_on = row.enabled or self._active.get(name) is not None
+                was_on = row.enabled or self.active.get(name) is not None
                 row.enabled = False
                 row.status = STATUS_ERROR if reason else STATUS_DISABLED
                 row.error = reason
@@ -184,28 +191,27 @@ class PluginManager:
                     AuditRepository(session).record(actor=actor, action="disable", target=name,
                                                     outcome="ok", detail=reason)
                 info = self._info(row)
-            await self._active.swap(name, None)
+            await self.active.swap(name, None)
         if was_on:
             await self.notify(event, name)
         text = messages.disabled(name) if was_on else messages.already_disabled(name)
         return Outcome(text, info, was_on)
 
     async def remove(self, name: str, *, actor: str) -> Outcome:
-        async with self._lock:
+        async with self.lock:
             async with self.db.write() as session:
                 repo = PluginRepository(session)
                 row = await require_plugin(repo, name)
-                builtin = row.source == PluginSource.BUILTIN
-                outcome = "refused" if builtin else "ok"
-                detail = messages.builtin_not_removable(name) if builtin else None
+                refusal = removal_refused(row)  # a builtin's, MCP_SERVERS' own
                 AuditRepository(session).record(actor=actor, action="remove", target=name,
-                                                outcome=outcome, detail=detail)
-                if not builtin:
+                                                outcome="refused" if refusal else "ok",
+                                                detail=refusal)
+                if refusal is None:
                     await repo.delete(name)
                     await drop_unused_archives(session)
-            if builtin:
-                raise ConflictError(messages.builtin_not_removable(name))
-            await self._active.swap(name, None)
+            if refusal is not None:
+                raise ConflictError(refusal)
+            await self.active.swap(name, None)
             self.loads.loaded(name)
             self.files.remove_plugin(name)  # not in a directory another database owns
         await self.notify("remove", name)
@@ -220,7 +226,7 @@ class PluginManager:
         """
         name, version = plugin.manifest.name, plugin.manifest.version
         previous: str | None = None
-        async with self._lock:
+        async with self.lock:
             async with self.db.read() as session:
                 row = await PluginRepository(session).get(name)
             if row is not None:
@@ -236,7 +242,7 @@ class PluginManager:
                     row = new_plugin_row(name, PluginSource.UPLOAD, enabled=False)
                     repo.add(row)
                 if row.sandbox_uid is None:
-                    row.sandbox_uid = await self._new_sandbox_uid(repo, name)
+                    row.sandbox_uid = await new_sandbox_uid(repo, name, self._sandbox_uids)
                 check_new_version(row, version, sha256)
                 if archive is not None:
                     await keep_archive(repo.session, archive)
@@ -250,13 +256,13 @@ class PluginManager:
                 return row, (f"{version} sha256:{sha256[:12]}"
                              + (f" (was {previous})" if previous else ""))
 
-            info = await self._transition(name, "install", candidate, add_version, actor=actor)
+            info = await self.transition(name, "install", candidate, add_version, actor=actor)
         await self.notify("install", name)
         return Outcome(messages.installed(name, version, previous, info.enabled), info, True)
 
     async def rollback(self, name: str, version: str | None = None, *, actor: str) -> Outcome:
         """Make an earlier installed version active (the one before the current by default)."""
-        async with self._lock:
+        async with self.lock:
             async with self.db.read() as session:
                 row = await require_plugin(PluginRepository(session), name)
             target = rollback_target(row, version)
@@ -274,24 +280,25 @@ class PluginManager:
                 row.active_version = target.version
                 return row, f"{previous} -> {target.version}"
 
-            info = await self._transition(name, "rollback", candidate, point_back, actor=actor)
+            info = await self.transition(name, "rollback", candidate, point_back, actor=actor)
         await self.notify("rollback", name)
         return Outcome(messages.rolled_back(name, previous, target.version), info, True)
 
     async def refresh(self) -> bool:
         """Apply changes another process (the CLI, another replica) made in the database."""
-        async with self._lock:
+        async with self.lock:
             async with self.db.read() as session:
                 rows = {row.name: row for row in await PluginRepository(session).all()}
             changed = False
-            for name in [n for n in self._active.names() if n not in rows]:
-                await self._active.swap(name, None)
+            for name in [n for n in self.active.names() if n not in rows]:
+                await self.active.swap(name, None)
                 changed = True
             for row in rows.values():
                 want = row.enabled
-                have = self._active.get(row.name)
-                if have and (not want or have.version != row.active_version):
-                    await self._active.swap(row.name, None)
+                have = self.active.get(row.name)
+                if have and (not want or have.version != row.active_version
+                             or have.revision != mcp_revision(row)):
+                    await self.active.swap(row.name, None)
                     changed, have = True, None
                 if want and have is None and self.loads.worth_trying(row.name,
                                                                      row.active_version):
@@ -303,12 +310,12 @@ class PluginManager:
         return changed
 
     async def close(self) -> None:
-        async with self._lock:
-            await self._active.replace_all({})
+        async with self.lock:
+            await self.active.replace_all({})
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _transition(self, name: str, action: str, candidate: ActivePlugin | None,
+    async def transition(self, name: str, action: str, candidate: ActivePlugin | None,
                           change: RowChange, *, actor: str) -> PluginInfo:
         """The one way a plugin moves to new state (called holding the lock): refuse a tool
         clash, apply `change` and its audit entry in one transaction, then swap the code the
@@ -326,18 +333,18 @@ class PluginManager:
                 await candidate.host.close()
             raise
         if candidate is not None:
-            await self._active.swap(name, candidate)
+            await self.active.swap(name, candidate)
         return info
 
     async def _sync_all(self, *, actor: str) -> None:
         fresh, enabled = await self._startup.sync(actor=actor)
-        await self._active.replace_all(fresh)
+        await self.active.replace_all(fresh)
         await self._publish_loads(enabled)
 
     async def _publish_loads(self, enabled: list[str] | None = None) -> None:
         """Tell the other replicas what runs here (a replica only)."""
         await self.loads.publish(
-            lambda name: getattr(self._active.get(name), "version", None), enabled)
+            lambda name: getattr(self.active.get(name), "version", None), enabled)
 
     async def _enable_failed(self, row: PluginRow, error: PluginError, *, actor: str) -> None:
         """An enable whose code does not load here: refused and recorded as the plugin's
@@ -349,12 +356,6 @@ class PluginManager:
         self.loads.failed(row.name, str(error), row.active_version)
         await self.audit.record(actor, "enable", row.name, "error", str(error))
         await self._publish_loads()
-
-    async def _new_sandbox_uid(self, repo: PluginRepository, name: str) -> int:
-        uid = await repo.free_sandbox_uid(self._sandbox_uids)
-        if uid is None:
-            raise ConflictError(messages.no_free_sandbox_uid(name, self._sandbox_uids))
-        return uid
 
     def _info(self, row: PluginRow, placement: Placement = NOWHERE) -> PluginInfo:
         """The row as surfaces show it, with where its code runs in this process (asking
@@ -369,28 +370,24 @@ class PluginManager:
 
     async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
                             action: str) -> None:
-        clash = self._active.clash(name, active.plugin.tools)
-        if clash:
-            await active.host.close()
-            text = messages.tool_clash(name, *clash)
+        text = await self.active.refuse_clash(name, active)
+        if text:
             await self.audit.refusal(actor, action, name, text)
             raise ConflictError(text)
 
     async def _try_activate(self, row: PluginRow) -> bool:
         try:
-            active = await self._opener.open(row)
+            active = await self._opener.open(row, lazy=True)
         except PluginError as exc:
             if self.loads.failed(row.name, str(exc), row.active_version):  # logged once
                 log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
             return False
-        clash = self._active.clash(row.name, active.plugin.tools)
-        if clash:
-            await active.host.close()
-            text = messages.tool_clash(row.name, *clash)
+        text = await self.active.refuse_clash(row.name, active)
+        if text:
             if self.loads.failed(row.name, text, row.active_version):
                 log.error("not loading %s: %s", row.name, text)
             return False
-        await self._active.swap(row.name, active)
+        await self.active.swap(row.name, active)
         self.loads.loaded(row.name)
         return True
 

@@ -1,5 +1,6 @@
 """Turn a plugin row into running code: a builtin imported in-process, an upload bound to
-its sandboxed host. The manager decides *when*; this knows *how*."""
+its sandboxed host, an MCP plugin connected to its server. The manager decides *when*;
+this knows *how*."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from bot.plugin_host.active import ActivePlugin
 from bot.plugin_host.archives import ArchiveStore
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.hosts import InProcessHost, PluginHost
+from bot.plugin_host.mcp_connect import McpHosts
 from bot.plugin_host.protocol import LoadedPlugin, Manifest, PluginSource
-from bot.plugin_host.versions import stored_plugin
+from bot.plugin_host.versions import mcp_revision, stored_plugin
 from bot.store.models import PluginRow
 from bot.store.repositories import active_version
 
@@ -28,8 +30,10 @@ class PluginOpener:
     def __init__(self, *, plugins_dir: Path, executor: Executor | None,
                  upload_hosts: UploadHostFactory | None,
                  config_defaults: Mapping[str, Mapping[str, Any]],
-                 archives: ArchiveStore | None = None) -> None:
+                 archives: ArchiveStore | None = None,
+                 mcp_hosts: McpHosts | None = None) -> None:
         self.plugins_dir = plugins_dir
+        self.mcp_hosts = mcp_hosts
         self.archives = archives  # where a version whose files are not here comes from
         self.executor = executor
         self.upload_hosts = upload_hosts
@@ -49,8 +53,11 @@ class PluginOpener:
             return exc
         return ActivePlugin(plugin.manifest.version, host, plugin, PluginSource.BUILTIN)
 
-    async def open(self, row: PluginRow) -> ActivePlugin:
-        """Load the code for `row` (builtin from disk; upload through its host factory)."""
+    async def open(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:
+        """Load the code for `row` (builtin from disk; upload through its host factory;
+        an MCP server by connecting to it, or with `lazy` by its stored tools)."""
+        if row.source == PluginSource.MCP:
+            return await self.mcp(row, lazy=lazy)
         if row.source == PluginSource.BUILTIN:
             path = discover(self.plugins_dir / BUILTINS).get(row.name)
             if path is None:
@@ -79,6 +86,26 @@ class PluginOpener:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self.upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
         return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
+
+
+    async def mcp(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:
+        """An MCP plugin's server, connected and its tools listed (PluginError: why not).
+        `lazy` (start-up, another replica's change): the tools it listed last time, and
+        the connection made by the first call, which lists them again."""
+        if self.mcp_hosts is None:
+            raise PluginError(row.name, [messages.mcp_not_set_up()])
+        host = self.mcp_hosts.host(row.name, row.mcp)
+        stored = active_version(row)
+        if lazy and stored is not None:
+            plugin = stored_plugin(stored)
+        else:
+            try:
+                plugin = await host.load()
+            except BaseException:
+                await host.close()
+                raise
+        return ActivePlugin(row.active_version or plugin.manifest.version, host, plugin,
+                            PluginSource.MCP, self.config(row), revision=mcp_revision(row))
 
 
 def source_path(active: ActivePlugin) -> Path:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import difflib
 
-from bot.errors import NotFoundError
+from bot import messages
+from bot.errors import ConflictError, NotFoundError
 from bot.plugin_host.protocol import STATUS_ERROR, PluginSource
 from bot.plugin_host.versions import check_new_version
 from bot.store import Database
@@ -20,6 +21,14 @@ async def require_plugin(repo: PluginRepository, name: str) -> PluginRow:
         close = difflib.get_close_matches(name, await repo.names(), n=2, cutoff=0.5)
         raise NotFoundError("plugin", name, close)
     return row
+
+
+async def new_sandbox_uid(repo: PluginRepository, name: str, uids: range) -> int:
+    """A uid for an uploaded plugin's workers that no other plugin holds."""
+    uid = await repo.free_sandbox_uid(uids)
+    if uid is None:
+        raise ConflictError(messages.no_free_sandbox_uid(name, uids))
+    return uid
 
 
 class PluginStore:

@@ -27,7 +27,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,6 +143,41 @@ class Sandbox:
         argv = self._process_argv(uid, network=network) + command
         return LaunchSpec(argv=argv, env=env, cwd="/", workdir=workdir, uid=uid,
                           pass_fds=(fd_in, fd_out))
+
+    def prepare_command(self, *, name: str, command: Sequence[str], network: bool,
+                        uid: int | None, paths: Sequence[str] = ()) -> LaunchSpec:
+        """The command line for a program the operator configured (a stdio MCP server):
+        the workers' confinement, its limits applied by `prlimit`, `paths` read-only."""
+        uid = uid if self.root else None
+        if self.root and uid is None:
+            raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
+        base = ROOT_WORKER_BASE if self.root else Path(tempfile.gettempdir())
+        base.mkdir(mode=0o711, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"bot-mcp-{name}-", dir=base))
+        (workdir / "code").mkdir(mode=0o555)
+        workdir.chmod(0o755)
+        limits = self.limits.as_rlimits(own_uid=uid is not None)
+        limited = [self.tools.get("prlimit") or "prlimit", f"--as={limits['memory_bytes']}",
+                   f"--cpu={limits['cpu_seconds']}", f"--nofile={limits['open_files']}",
+                   f"--fsize={limits['file_bytes']}",
+                   *([f"--nproc={limits['processes']}"] if "processes" in limits else []),
+                   "--", *command]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+               "TMPDIR": "/tmp"}
+        if self.kind == "bwrap":
+            argv = self._bwrap_argv(workdir / "code", network=network)
+            for path in paths:
+                argv[-5:-5] = ["--ro-bind", path, path]  # before the remount and chdir
+            switch = self._setpriv(uid) if uid is not None else []
+            return LaunchSpec(argv=[*switch, *argv, *limited], env=env, cwd="/",
+                              workdir=workdir, uid=uid)
+        assert uid is not None  # process mode is root-only
+        return LaunchSpec(argv=self._process_argv(uid, network=network) + limited, env=env,
+                          cwd="/", workdir=workdir, uid=uid)
+
+    def _setpriv(self, uid: int) -> list[str]:
+        return [self.tools.get("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+                "--clear-groups", "--"]
 
     @contextlib.asynccontextmanager
     async def launching(self, uid: int | None) -> AsyncIterator[None]:

@@ -70,7 +70,7 @@ class Startup:
                 await candidate.host.close()
             return None
         try:
-            active = candidate or await self.opener.open(row)
+            active = candidate or await self.opener.open(row, lazy=True)
         except PluginError as exc:
             return str(exc)
         clash = find_clash(fresh, row.name, active.plugin.tools)

@@ -82,7 +82,8 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                        admin_channel=settings.bot_admin_channel,
                        api_origin=api_origin(settings.slack_api_url))
     shared = SharedRuns(services.db, feed=services.changes)
-    commands = PluginCommands(services.plugins, services.audit, services.records)
+    commands = PluginCommands(services.plugins, services.audit, services.records,
+                              mcp=services.mcp)
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
                                        timeout=settings.approval_timeout_seconds,

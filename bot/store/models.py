@@ -73,6 +73,29 @@ class PluginRow(Base):
         passive_deletes=True,
         order_by="PluginVersionRow.id",
     )
+    # the MCP server behind a plugin of source `mcp` (loaded with the row, one query)
+    mcp: Mapped[McpServerRow | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+
+
+class McpServerRow(Base):
+    """Where an MCP plugin's server is and how to reach it. Header values are sealed with
+    BOT_SECRET_KEY (bot/plugin_host/credentials.py); only their names are kept in clear."""
+
+    __tablename__ = "mcp_servers"
+
+    plugin_name: Mapped[str] = mapped_column(
+        ForeignKey("plugins.name", ondelete="CASCADE"), primary_key=True)
+    transport: Mapped[str] = mapped_column(String(16))  # http (an admin's) | stdio (MCP_SERVERS)
+    url: Mapped[str | None] = mapped_column(Text)
+    header_names: Mapped[list[Any]] = mapped_column(default=list)
+    sealed_headers: Mapped[str | None] = mapped_column(Text)
+    server_name: Mapped[str | None] = mapped_column(String(128))
+    server_version: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # grows with every `mcp add`
+    added_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class PluginVersionRow(Base):

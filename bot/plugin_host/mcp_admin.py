@@ -1,0 +1,161 @@
+"""MCP servers as plugins, for admins: `mcp add` (a new server, or a new address or
+credentials for one), a server's changed tool list, and its last error. Everything else —
+enable, disable, remove, approvals, audit, health — is the plugin lifecycle every source
+shares (manager.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot import messages
+from bot.errors import ConfigError, ConflictError, PluginError
+from bot.plugin_host.manager import Outcome, PluginManager
+from bot.plugin_host.mcp_checks import display_url, header_problem, url_problem
+from bot.plugin_host.mcp_connect import McpHosts, http_target
+from bot.plugin_host.protocol import LoadedPlugin, PluginSource
+from bot.plugin_host.validation import plugin_name_problem
+from bot.plugin_host.versions import new_plugin_row, record_server_version
+from bot.store.models import McpServerRow, PluginRow
+from bot.store.repositories import PluginRepository
+
+if TYPE_CHECKING:
+    from bot.plugin_host.mcp_host import McpHost
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one connection learnt about a server: its tools, or why it did not answer."""
+
+    plugin: LoadedPlugin | None
+    error: str | None
+
+
+class McpServers:
+    def __init__(self, manager: PluginManager, hosts: McpHosts) -> None:
+        self.manager = manager
+        self.hosts = hosts
+        self._errors: dict[str, str | None] = {}  # the last error written, per plugin
+        hosts.bind(on_tools=self.tools_changed, on_error=self.record_error)
+
+    async def add(self, name: str, url: str, headers: Mapping[str, str], *,
+                  actor: str) -> Outcome:
+        """Add a remote server as plugin `name` (disabled until enabled), or give an
+        existing one a new address and headers. The server is asked for its tools first;
+        one that does not answer is saved anyway, with the reason as its last error."""
+        self._check(name, url, headers)
+        async with self.manager.db.read() as session:  # refused before the server is asked
+            _refuse_taken(await PluginRepository(session).get(name))
+        sealed = self.hosts.box.seal(dict(headers)) if headers else None
+        probe = await self._probe(name, url, headers)
+        updated = False
+
+        async def put(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+            nonlocal updated
+            row = await self._row_for(repo, name)
+            updated = row.mcp is not None
+            server = row.mcp or McpServerRow(transport="http", revision=0, header_names=[])
+            row.mcp = server
+            server.url, server.sealed_headers = url, sealed
+            server.header_names = sorted(headers, key=str.lower)
+            server.revision, server.added_by = server.revision + 1, actor
+            server.last_error = probe.error
+            if probe.plugin is not None:
+                server.server_name = probe.plugin.manifest.author[:128]
+                server.server_version = probe.plugin.manifest.version
+                record_server_version(row, probe.plugin)
+            names = ", ".join(server.header_names) or "none"
+            return row, f"{display_url(url)} (headers: {names})"
+
+        async with self.manager.lock:
+            info = await self.manager.transition(name, "mcp-add", None, put, actor=actor)
+        self._errors[name] = probe.error
+        if info.enabled:
+            await self.manager.refresh()  # the new address, from the agent's next step
+        await self.manager.notify("mcp-add", name)
+        text = messages.mcp_added(
+            name, display_url(url), updated=updated, error=probe.error, enabled=info.enabled,
+            server=_server_label(probe.plugin), tools=info.tool_names)
+        if probe.plugin is not None and probe.plugin.warnings:
+            text += "\n" + "\n".join(f"- {w}" for w in probe.plugin.warnings)
+        return Outcome(text, await self.manager.info(name), True)
+
+    async def tools_changed(self, name: str, host: McpHost, plugin: LoadedPlugin) -> None:
+        """A server's tool list changed (or was listed on a new connection): offer the new
+        list if `host` still runs the plugin, less any tool another plugin already has."""
+        async with self.manager.lock:
+            active = self.manager.active.get(name)
+            if active is None or active.host is not host:
+                return
+            plugin = self.manager.active.without_clashes(name, plugin)
+            if plugin.tools == active.plugin.tools:
+                return
+            async with self.manager.db.write() as session:
+                row = await PluginRepository(session).get(name)
+                if row is None:
+                    return
+                version = record_server_version(row, plugin)
+            self.manager.active.retool(name, host, plugin, version)
+        log.info("MCP plugin %s now offers %d tools: %s", name, len(plugin.tools),
+                 ", ".join(t.name for t in plugin.tools))
+        await self.manager.notify("tools-changed", name)
+
+    async def record_error(self, name: str, error: str | None) -> None:
+        """Keep a server's last connection error (None: it answered) in its row."""
+        if self._errors.get(name, "") == error:
+            return
+        async with self.manager.db.write() as session:
+            row = await PluginRepository(session).get(name)
+            if row is not None and row.mcp is not None:
+                row.mcp.last_error = error
+        self._errors[name] = error
+
+    def _check(self, name: str, url: str, headers: Mapping[str, str]) -> None:
+        problems = [plugin_name_problem(name, self.manager.builtin_names()), url_problem(url),
+                    *(header_problem(key, value) for key, value in headers.items())]
+        first = next((p for p in problems if p), None)
+        if first is not None:
+            raise ConfigError(first)
+        if headers and not self.hosts.box.usable:
+            raise ConfigError(messages.secret_key_needed())
+
+    async def _probe(self, name: str, url: str, headers: Mapping[str, str]) -> Probe:
+        from bot.plugin_host.mcp_host import McpHost  # the SDK, on first use
+
+        host = McpHost(http_target(name, url, headers),
+                       connect_timeout=self.hosts.connect_timeout, limits=self.hosts.limits)
+        try:
+            return Probe(await host.load(), None)
+        except PluginError as exc:
+            return Probe(None, "; ".join(p.message for p in exc.problems) or str(exc))
+        finally:
+            await host.close()
+
+    async def _row_for(self, repo: PluginRepository, name: str) -> PluginRow:
+        row = await repo.get(name)
+        _refuse_taken(row)
+        if row is None:
+            row = new_plugin_row(name, PluginSource.MCP, enabled=False)
+            repo.add(row)
+        return row
+
+
+def _refuse_taken(row: PluginRow | None) -> None:
+    """ConflictError when `mcp add` may not (re)define this plugin: another source's, or
+    a local server the operator configured."""
+    if row is None:
+        return
+    if row.source != PluginSource.MCP:
+        raise ConflictError(messages.mcp_name_taken(row.name, row.source))
+    if row.mcp is not None and row.mcp.transport == "stdio":
+        raise ConflictError(messages.mcp_configured_not_removable(row.name))
+
+
+def _server_label(plugin: LoadedPlugin | None) -> str | None:
+    if plugin is None:
+        return None
+    return f"{plugin.manifest.author} {plugin.manifest.version}".strip()

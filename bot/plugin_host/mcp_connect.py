@@ -1,0 +1,120 @@
+"""How the bot reaches an MCP server: a remote one over streamable HTTP (an admin's `mcp
+add`), checked before it is stored, with its header values opened only here, at connect
+time; and the hosts the opener binds MCP plugins to."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from bot import messages
+from bot.errors import ConfigError, PluginError, Problem
+from bot.plugin_host.credentials import CredentialBox
+from bot.plugin_host.protocol import LoadedPlugin
+from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits
+from bot.store.models import McpServerRow
+
+if TYPE_CHECKING:
+    from mcp import Client
+
+    from bot.plugin_host.mcp_host import McpHost
+
+HTTP_SECONDS, HTTP_READ_SECONDS = 30.0, 300.0  # a server's event stream may stay quiet
+MessageHandler = Callable[[Any], Awaitable[None]]
+# Opens a connected, initialised client that hands server notifications to the handler.
+Connector = Callable[[MessageHandler], AbstractAsyncContextManager["Client"]]
+ToolsChanged = Callable[[str, "McpHost", LoadedPlugin], Awaitable[None]]
+ErrorChanged = Callable[[str, str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class McpTarget:
+    """One server to reach: `label` names it in messages (the URL's host, never headers)."""
+
+    plugin: str
+    label: str
+    connect: Connector
+    permissions: tuple[str, ...] = ()
+    # the HTTP status of the last refused request (401, 404…): the SDK keeps only a
+    # generic "error response", so the transport records it for the message
+    refused_status: Callable[[], int | None] = lambda: None
+
+
+def http_target(plugin: str, url: str, headers: Mapping[str, str]) -> McpTarget:
+    """A remote server over streamable HTTP. Redirects are not followed, so the headers go
+    to this URL's host and nowhere else."""
+    fixed = dict(headers)
+    refused: list[int] = []  # the current connection's refused POSTs
+
+    async def note(response: Any) -> None:  # an httpx2.Response
+        if response.request.method == "POST" and response.status_code >= 400:
+            refused.append(response.status_code)
+
+    @asynccontextmanager
+    async def connect(handler: MessageHandler) -> AsyncIterator[Client]:
+        import httpx2  # the SDK's HTTP client; imported on first use (it takes 0.3 s)
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        refused.clear()
+        timeout = httpx2.Timeout(HTTP_SECONDS, read=HTTP_READ_SECONDS)
+        async with httpx2.AsyncClient(headers=fixed, timeout=timeout,
+                                      follow_redirects=False,
+                                      event_hooks={"response": [note]}) as http:
+            transport = streamable_http_client(url, http_client=http)
+            async with Client(transport, mode="legacy", message_handler=handler) as client:
+                yield client
+
+    return McpTarget(plugin, urlsplit(url).netloc, connect,
+                     refused_status=lambda: refused[-1] if refused else None)
+
+
+@dataclass
+class McpHosts:
+    """Makes the host for an MCP plugin's row; `bind` tells it whom to report to."""
+
+    box: CredentialBox
+    connect_timeout: float = 10.0
+    idle_seconds: float = 0
+    limits: SchemaLimits = DEFAULT_LIMITS
+    local: Mapping[str, Callable[[], McpTarget]] = field(default_factory=dict)  # MCP_SERVERS
+    on_tools: ToolsChanged | None = None
+    on_error: ErrorChanged | None = None
+
+    def bind(self, *, on_tools: ToolsChanged, on_error: ErrorChanged) -> None:
+        self.on_tools, self.on_error = on_tools, on_error
+
+    def host(self, name: str, server: McpServerRow | None) -> McpHost:
+        """The (unconnected) host for plugin `name`; PluginError when it cannot be made."""
+        from bot.plugin_host.mcp_host import McpHost
+
+        target = self.target(name, server)
+        host = McpHost(target, connect_timeout=self.connect_timeout,
+                       idle_seconds=self.idle_seconds, limits=self.limits)
+        if self.on_tools is not None:
+            on_tools = self.on_tools
+            host.on_tools = lambda plugin: on_tools(name, host, plugin)
+        if self.on_error is not None:
+            on_error = self.on_error
+            host.on_status = lambda error: on_error(name, error)
+        return host
+
+    def target(self, name: str, server: McpServerRow | None) -> McpTarget:
+        if server is None:
+            raise PluginError(name, [Problem("mcp", messages.mcp_row_missing())])
+        if server.transport == "stdio":
+            make = self.local.get(name)
+            if make is None:
+                raise PluginError(name, [Problem("MCP_SERVERS", messages.mcp_not_configured(
+                    name))])
+            return make()
+        headers: dict[str, Any] = {}
+        if server.sealed_headers:
+            try:
+                headers = self.box.open(server.sealed_headers)
+            except ConfigError as exc:
+                raise PluginError(name, [Problem("headers", str(exc))]) from None
+        return http_target(name, server.url or "", headers)
