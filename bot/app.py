@@ -25,7 +25,8 @@ from bot.plugin_host.health import HealthMonitor
 from bot.plugin_host.installer import Installer
 from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
 from bot.plugin_host.mcp_admin import McpServers
-from bot.plugin_host.mcp_connect import McpHosts
+from bot.plugin_host.mcp_checks import LocalServer, local_servers
+from bot.plugin_host.mcp_connect import LocalTarget, McpHosts, McpTarget, stdio_target
 from bot.plugin_host.protocol import LoadedPlugin, Manifest
 from bot.plugin_host.registry import Registry
 from bot.plugin_host.sandbox import Sandbox, WorkerLimits, plugin_uids
@@ -90,7 +91,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     workers = WorkerFactory(settings, on_start=metrics.count_worker)
     limits = upload_limits(settings)
     archives = ArchiveStore(db, files, limits)
-    hosts = mcp_hosts(settings)
+    hosts = mcp_hosts(settings, workers)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
@@ -118,6 +119,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
             notices += await _claim_uploads(db, installer)
             await archives.backfill()
         installer.sweep()
+        await mcp.sync_local(settings.mcp_servers)
         await records.sweep_outputs()  # of runs a crash left unfinished
         await plugins.start()
     except BaseException:
@@ -142,11 +144,24 @@ def schema_limits(settings: Settings) -> SchemaLimits:
                         max_schema_bytes=settings.plugin_max_schema_kb * 1024)
 
 
-def mcp_hosts(settings: Settings) -> McpHosts:
+def mcp_hosts(settings: Settings, workers: WorkerFactory) -> McpHosts:
     return McpHosts(CredentialBox(settings.bot_secret_key),
                     connect_timeout=settings.mcp_connect_timeout,
                     idle_seconds=settings.plugin_worker_idle_seconds,
-                    limits=schema_limits(settings))
+                    limits=schema_limits(settings), local=local_targets(settings, workers))
+
+
+def local_targets(settings: Settings, workers: WorkerFactory) -> dict[str, LocalTarget]:
+    """MCP_SERVERS' servers, each started in the sandbox (detected when first needed)."""
+    def target(name: str, server: LocalServer) -> LocalTarget:
+        def make(uid: int | None) -> McpTarget:
+            sandbox = workers.sandbox
+            if isinstance(sandbox, Unavailable):
+                raise PluginError(name, [Problem("sandbox", sandbox.describe())])
+            return stdio_target(name, server, sandbox, uid)
+        return make
+    return {name: target(name, server)
+            for name, server in local_servers(settings.mcp_servers).items()}
 
 
 def upload_limits(settings: Settings) -> Limits:

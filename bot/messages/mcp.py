@@ -21,6 +21,8 @@ __all__ = [
     "mcp_header_value_bad",
     "mcp_host_closed",
     "mcp_http_status",
+    "mcp_local_bad",
+    "mcp_local_taken",
     "mcp_name_taken",
     "mcp_no_rollback",
     "mcp_not_configured",
@@ -35,6 +37,7 @@ __all__ = [
     "mcp_url_not_http",
     "mcp_url_too_long",
     "mcp_usage",
+    "mcp_with_output",
     "secret_key_cannot_open",
     "secret_key_malformed",
     "secret_key_missing_to_open",
@@ -211,6 +214,15 @@ def mcp_http_status(status: int) -> str:
              403: "the server refused the headers given to `mcp add`; check them",
              404: "nothing answers MCP at this URL: check its path (often /mcp)"}
     return f"HTTP {status}" + (f" ({hints[status]})" if status in hints else "")
+
+
+def mcp_with_output(why: str, output: str) -> str:
+    return f"{why} (its stderr ended: {output})"
+
+
+def mcp_local_taken(name: str, source: str) -> str:
+    return (f"MCP_SERVERS entry {name!r} is ignored: a {source} plugin has that name; "
+            "rename the entry")
 
 
 def mcp_local_bad(name: str, problem: str) -> str:

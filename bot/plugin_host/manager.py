@@ -90,7 +90,7 @@ class PluginManager:
                                     config_defaults=dict(config_defaults or {}),
                                     archives=archives, mcp_hosts=mcp_hosts)
         self.loads = LoadStates(db)  # where each plugin is loaded, and why not
-        self._sandbox_uids = sandbox_uids
+        self.sandbox_uids = sandbox_uids
         self._sandbox_kind = sandbox_kind
         self.store = PluginStore(db)  # lock-free state
         self.audit = audit or AuditLog(db)
@@ -242,7 +242,7 @@ class PluginManager:
                     row = new_plugin_row(name, PluginSource.UPLOAD, enabled=False)
                     repo.add(row)
                 if row.sandbox_uid is None:
-                    row.sandbox_uid = await new_sandbox_uid(repo, name, self._sandbox_uids)
+                    row.sandbox_uid = await new_sandbox_uid(repo, name, self.sandbox_uids)
                 check_new_version(row, version, sha256)
                 if archive is not None:
                     await keep_archive(repo.session, archive)
@@ -361,8 +361,9 @@ class PluginManager:
         """The row as surfaces show it, with where its code runs in this process (asking
         the sandbox only for uploads: detecting it starts two short subprocesses) and on
         which replicas it is loaded."""
-        uploaded = row.source == PluginSource.UPLOAD
-        kind = self._sandbox_kind() if uploaded and self._sandbox_kind else None
+        sandboxed = row.source == PluginSource.UPLOAD or (row.mcp is not None
+                                                          and row.mcp.transport == "stdio")
+        kind = self._sandbox_kind() if sandboxed and self._sandbox_kind else None
         return plugin_info(row, kind, loads=placement.of(row.name),
                            replicas=placement.replicas,
                            problem=self.loads.local_problem(row.name),

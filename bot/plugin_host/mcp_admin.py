@@ -6,7 +6,7 @@ shares (manager.py)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,11 +15,12 @@ from bot.errors import ConfigError, ConflictError, PluginError
 from bot.plugin_host.manager import Outcome, PluginManager
 from bot.plugin_host.mcp_checks import display_url, header_problem, url_problem
 from bot.plugin_host.mcp_connect import McpHosts, http_target
+from bot.plugin_host.plugin_store import new_sandbox_uid
 from bot.plugin_host.protocol import LoadedPlugin, PluginSource
 from bot.plugin_host.validation import plugin_name_problem
 from bot.plugin_host.versions import new_plugin_row, record_server_version
 from bot.store.models import McpServerRow, PluginRow
-from bot.store.repositories import PluginRepository
+from bot.store.repositories import AuditRepository, PluginRepository
 
 if TYPE_CHECKING:
     from bot.plugin_host.mcp_host import McpHost
@@ -113,6 +114,35 @@ class McpServers:
             if row is not None and row.mcp is not None:
                 row.mcp.last_error = error
         self._errors[name] = error
+
+    async def sync_local(self, names: Iterable[str]) -> None:
+        """Give every MCP_SERVERS entry its plugin row (disabled until enabled, with its
+        own sandbox uid); drop the rows of entries taken out of it that are switched off."""
+        wanted = set(names)
+        async with self.manager.db.write() as session:
+            repo = PluginRepository(session)
+            rows = {row.name: row for row in await repo.all()}
+            for name in sorted(wanted):
+                row = rows.get(name)
+                taken = messages.mcp_local_taken(name, row.source) if row is not None and (
+                    row.mcp is None or row.mcp.transport != "stdio") else None
+                if taken or plugin_name_problem(name, self.manager.builtin_names()):
+                    log.error("%s", taken or plugin_name_problem(name, set()))
+                elif row is None:
+                    repo.add(await self._local_row(repo, name))
+                    AuditRepository(session).record(actor="MCP_SERVERS", action="mcp-add",
+                                                    target=name, outcome="ok", detail="stdio")
+            for row in rows.values():
+                if (row.mcp is not None and row.mcp.transport == "stdio"
+                        and row.name not in wanted and not row.enabled):
+                    await repo.delete(row.name)
+
+    async def _local_row(self, repo: PluginRepository, name: str) -> PluginRow:
+        row = new_plugin_row(name, PluginSource.MCP, enabled=False)
+        row.mcp = McpServerRow(transport="stdio", revision=1, header_names=[],
+                               added_by="MCP_SERVERS")
+        row.sandbox_uid = await new_sandbox_uid(repo, name, self.manager.sandbox_uids)
+        return row
 
     def _check(self, name: str, url: str, headers: Mapping[str, str]) -> None:
         problems = [plugin_name_problem(name, self.manager.builtin_names()), url_problem(url),

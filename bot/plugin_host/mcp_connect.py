@@ -4,16 +4,20 @@ time; and the hosts the opener binds MCP plugins to."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot import messages
 from bot.errors import ConfigError, PluginError, Problem
 from bot.plugin_host.credentials import CredentialBox
+from bot.plugin_host.mcp_checks import LocalServer
 from bot.plugin_host.protocol import LoadedPlugin
+from bot.plugin_host.sandbox import Sandbox, remove_tree
 from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits
 from bot.store.models import McpServerRow
 
@@ -26,6 +30,7 @@ HTTP_SECONDS, HTTP_READ_SECONDS = 30.0, 300.0  # a server's event stream may sta
 MessageHandler = Callable[[Any], Awaitable[None]]
 # Opens a connected, initialised client that hands server notifications to the handler.
 Connector = Callable[[MessageHandler], AbstractAsyncContextManager["Client"]]
+LocalTarget = Callable[[int | None], "McpTarget"]  # a configured server, for the plugin's uid
 ToolsChanged = Callable[[str, "McpHost", LoadedPlugin], Awaitable[None]]
 ErrorChanged = Callable[[str, str | None], Awaitable[None]]
 
@@ -41,6 +46,8 @@ class McpTarget:
     # the HTTP status of the last refused request (401, 404…): the SDK keeps only a
     # generic "error response", so the transport records it for the message
     refused_status: Callable[[], int | None] = lambda: None
+    # the last lines a local server wrote to stderr, for the message when it failed
+    last_output: Callable[[], str | None] = lambda: None
 
 
 def http_target(plugin: str, url: str, headers: Mapping[str, str]) -> McpTarget:
@@ -72,6 +79,52 @@ def http_target(plugin: str, url: str, headers: Mapping[str, str]) -> McpTarget:
                      refused_status=lambda: refused[-1] if refused else None)
 
 
+def stdio_target(plugin: str, server: LocalServer, sandbox: Sandbox,
+                 uid: int | None) -> McpTarget:
+    """A local server the operator configured, started inside the plugin sandbox with its
+    declared permissions on every connect; leaving the connection stops it, and whatever
+    it started goes with it (its own PID namespace, the plugin's uid reaped)."""
+    network = "network" in server.permissions
+    tail: list[str] = []  # what the last run wrote to stderr, kept past its workdir
+
+    @asynccontextmanager
+    async def connect(handler: MessageHandler) -> AsyncIterator[Client]:
+        from mcp import Client
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        spec = sandbox.prepare_command(name=plugin, command=server.command, network=network,
+                                       uid=uid, paths=server.paths, env=server.env)
+        errlog = spec.workdir / "stderr.log"
+        params = StdioServerParameters(command=spec.argv[0], args=spec.argv[1:], cwd=spec.cwd,
+                                       env=spec.env)
+        tail.clear()
+        try:
+            with errlog.open("w") as errors:
+                async with contextlib.AsyncExitStack() as stack:
+                    async with sandbox.launching(spec.uid):
+                        client = await stack.enter_async_context(Client(
+                            stdio_client(params, errlog=errors), mode="legacy",
+                            message_handler=handler))
+                    yield client
+        finally:
+            tail.append(_tail(errlog))
+            await sandbox.reap(spec.uid)
+            remove_tree(spec.workdir)
+
+    return McpTarget(plugin, f"{plugin} (MCP_SERVERS)", connect,
+                     permissions=server.permissions,
+                     last_output=lambda: tail[-1] if tail and tail[-1] else None)
+
+
+def _tail(path: Path) -> str:
+    """The last lines a program wrote to `path`, on one line."""
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(lines[-3:])[-500:]
+
+
 @dataclass
 class McpHosts:
     """Makes the host for an MCP plugin's row; `bind` tells it whom to report to."""
@@ -80,18 +133,18 @@ class McpHosts:
     connect_timeout: float = 10.0
     idle_seconds: float = 0
     limits: SchemaLimits = DEFAULT_LIMITS
-    local: Mapping[str, Callable[[], McpTarget]] = field(default_factory=dict)  # MCP_SERVERS
+    local: Mapping[str, LocalTarget] = field(default_factory=dict)  # MCP_SERVERS
     on_tools: ToolsChanged | None = None
     on_error: ErrorChanged | None = None
 
     def bind(self, *, on_tools: ToolsChanged, on_error: ErrorChanged) -> None:
         self.on_tools, self.on_error = on_tools, on_error
 
-    def host(self, name: str, server: McpServerRow | None) -> McpHost:
+    def host(self, name: str, server: McpServerRow | None, uid: int | None = None) -> McpHost:
         """The (unconnected) host for plugin `name`; PluginError when it cannot be made."""
         from bot.plugin_host.mcp_host import McpHost
 
-        target = self.target(name, server)
+        target = self.target(name, server, uid)
         host = McpHost(target, connect_timeout=self.connect_timeout,
                        idle_seconds=self.idle_seconds, limits=self.limits)
         if self.on_tools is not None:
@@ -102,7 +155,7 @@ class McpHosts:
             host.on_status = lambda error: on_error(name, error)
         return host
 
-    def target(self, name: str, server: McpServerRow | None) -> McpTarget:
+    def target(self, name: str, server: McpServerRow | None, uid: int | None) -> McpTarget:
         if server is None:
             raise PluginError(name, [Problem("mcp", messages.mcp_row_missing())])
         if server.transport == "stdio":
@@ -110,7 +163,7 @@ class McpHosts:
             if make is None:
                 raise PluginError(name, [Problem("MCP_SERVERS", messages.mcp_not_configured(
                     name))])
-            return make()
+            return make(uid)
         headers: dict[str, Any] = {}
         if server.sealed_headers:
             try:

@@ -80,7 +80,8 @@ class McpSession:
             await self.close()
             raise Unreachable(messages.mcp_connect_timeout(target.label, seconds)) from None
         if self.client is None:
-            why = describe_connect_error(self.error, target.refused_status())
+            why = describe_connect_error(self.error, target.refused_status(),
+                                         target.last_output())
             raise Unreachable(messages.mcp_unreachable(target.label, why))
         return self.client
 
@@ -179,7 +180,8 @@ class McpHost:
 
     async def _broken(self, exc: BaseException) -> None:
         """The connection failed under a call: drop it (the next call reconnects)."""
-        why = describe_connect_error(exc, self.target.refused_status())
+        why = describe_connect_error(exc, self.target.refused_status(),
+                                     self.target.last_output())
         text = messages.mcp_connection_lost(self.target.label, why)
         async with self._opening:
             await self._drop()
@@ -251,12 +253,19 @@ class McpHost:
                         self.target.plugin, describe_connect_error(exc))
 
 
-def describe_connect_error(exc: BaseException | None, status: int | None = None) -> str:
+def describe_connect_error(exc: BaseException | None, status: int | None = None,
+                           output: str | None = None) -> str:
     """One line for why a connection failed: the HTTP status that refused it, said
     plainly, or the innermost cause of an exception group (the SDK's task groups wrap the
-    transport's error)."""
+    transport's error), with what a local server last wrote to stderr."""
     if status is not None:
         return messages.mcp_http_status(status)
+    if output:
+        return messages.mcp_with_output(_innermost(exc), output)
+    return _innermost(exc)
+
+
+def _innermost(exc: BaseException | None) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     if exc is None:

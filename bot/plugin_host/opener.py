@@ -94,7 +94,7 @@ class PluginOpener:
         the connection made by the first call, which lists them again."""
         if self.mcp_hosts is None:
             raise PluginError(row.name, [messages.mcp_not_set_up()])
-        host = self.mcp_hosts.host(row.name, row.mcp)
+        host = self.mcp_hosts.host(row.name, row.mcp, row.sandbox_uid)
         stored = active_version(row)
         if lazy and stored is not None:
             plugin = stored_plugin(stored)

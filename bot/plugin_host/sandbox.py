@@ -27,7 +27,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,9 +145,14 @@ class Sandbox:
                           pass_fds=(fd_in, fd_out))
 
     def prepare_command(self, *, name: str, command: Sequence[str], network: bool,
-                        uid: int | None, paths: Sequence[str] = ()) -> LaunchSpec:
+                        uid: int | None, paths: Sequence[str] = (),
+                        env: Mapping[str, str] | None = None) -> LaunchSpec:
         """The command line for a program the operator configured (a stdio MCP server):
-        the workers' confinement, its limits applied by `prlimit`, `paths` read-only."""
+        the workers' confinement, its limits applied by `prlimit`, `paths` read-only, and
+        exactly `env` over a minimal environment (`env -i`: whoever spawns it may add
+        its own variables, and none of them reach it)."""
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+               "TMPDIR": "/tmp", **(env or {})}
         uid = uid if self.root else None
         if self.root and uid is None:
             raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
@@ -161,9 +166,7 @@ class Sandbox:
                    f"--cpu={limits['cpu_seconds']}", f"--nofile={limits['open_files']}",
                    f"--fsize={limits['file_bytes']}",
                    *([f"--nproc={limits['processes']}"] if "processes" in limits else []),
-                   "--", *command]
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
-               "TMPDIR": "/tmp"}
+                   "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]
         if self.kind == "bwrap":
             argv = self._bwrap_argv(workdir / "code", network=network)
             for path in paths:

@@ -1,0 +1,144 @@
+"""Local MCP servers the operator lists in MCP_SERVERS: each a real stdio server written
+with the SDK (tests/mcp_stdio_server.py), run inside bubblewrap with the permissions it
+declares — started on the first call, started again after a crash, stopped when idle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import sysconfig
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot import messages
+from bot.app import Services
+from bot.config import load_settings
+from bot.errors import ConfigError
+from bot.plugin_host.protocol import ErrorKind
+from bot.store.repositories import PluginRepository
+from tests.fakes.openai_server import FakeOpenAI
+from tests.slack_harness import SlackBot, until
+from tests.test_slack_admin import command
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER = REPO / "tests" / "mcp_stdio_server.py"
+Make = Callable[..., Awaitable[SlackBot]]
+
+
+def entry(*, network: bool = False) -> dict[str, object]:
+    """An MCP_SERVERS entry for the test server: the checkout (with its virtualenv, whose
+    packages hold the SDK) visible read-only in the sandbox, as an operator lists a
+    server's own install. The system's Python runs it when it is this one's version: a
+    root bot's servers run under their plugin's uid, which cannot read a Python kept
+    under /root (pyenv)."""
+    python = sys.executable
+    system = Path("/usr/bin/python3")
+    if system.exists() and os.path.realpath(system).endswith(
+            f"python{sys.version_info.major}.{sys.version_info.minor}"):
+        python = str(system)
+    site = sysconfig.get_paths()["purelib"]
+    return {"command": [python, str(SERVER)],
+            "env": {"GREETING": "hello", "PYTHONPATH": site},
+            "permissions": ["network"] if network else [],
+            "paths": sorted({str(REPO), site})}
+
+
+def server_processes() -> list[int]:
+    """Live Pythons running the test server (any uid, any PID namespace; not the
+    sandbox's own processes, whose command lines name it too)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+        except OSError:
+            continue
+        if str(SERVER).encode() in argv and Path(argv[0].decode()).name.startswith("python"):
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture
+def bwrap(sandbox_mode: str) -> str:
+    if sandbox_mode != "bwrap":
+        pytest.skip("a stdio server is the operator's program: tested where it is meant "
+                    "to run, under bubblewrap (the process sandbox hides /tmp checkouts)")
+    return sandbox_mode
+
+
+async def test_a_configured_server_is_listed_disabled_then_runs_confined_in_slack(
+        slack_bot: Make, bwrap: str, fake_openai: FakeOpenAI) -> None:
+    bot = await slack_bot(plugin_sandbox="bwrap", mcp_servers={"probe": entry()})
+    listing = await command(bot, "list", "U_SOMEONE")
+    assert "probe" in listing and "disabled" in listing.split("probe")[1].splitlines()[0]
+    assert server_processes() == []  # nothing runs before it is enabled
+    assert await command(bot, "enable probe", "U_ADMIN") == (
+        "Enabled probe 0.3.0 (where, reach, crash).")
+    bot.ai.reply(tool_calls=[FakeOpenAI.tool_call("where", {}, "c1")])
+    bot.ai.reply("It runs confined.")
+    ts, _ = await bot.mention("where does probe run?")
+    await until(lambda: [a for a in bot.answers(ts) if a == "It runs confined."])
+    seen = json.loads(bot.ai.messages(1)[-1]["content"])
+    assert seen["greeting"] == "hello"  # its own settings, and nothing of the bot's:
+    assert set(seen["env"]) == {"PATH", "LANG", "HOME", "TMPDIR", "GREETING", "PYTHONPATH"}
+    assert seen["tmp"] == []  # its own empty /tmp
+    info = await command(bot, "info probe", "U_ADMIN")
+    assert "Runs in:     bubblewrap" in info and "Transport:   stdio (MCP_SERVERS)" in info
+    assert await command(bot, "remove probe", "U_ADMIN") == (
+        messages.mcp_configured_not_removable("probe"))
+    assert await command(bot, "mcp add probe http://127.0.0.1:9/mcp", "U_ADMIN") == (
+        messages.mcp_configured_not_removable("probe"))
+
+
+async def test_network_only_when_declared(agent_services: Callable[..., Awaitable[Services]],
+                                          bwrap: str, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(plugin_sandbox="bwrap", mcp_servers={
+        "closed": entry(), "open": {**entry(network=True)}})
+    port = int(fake_openai.base_url.rsplit(":", 1)[1].split("/")[0])  # a live local port
+    await services.plugins.enable("closed", actor="ops")
+    closed = await services.registry.call("reach", {"host": "127.0.0.1", "port": port})
+    assert closed.ok and closed.text.startswith("blocked: "), closed.text
+    await services.plugins.disable("closed", actor="ops")
+    await services.plugins.enable("open", actor="ops")
+    opened = await services.registry.call("reach", {"host": "127.0.0.1", "port": port})
+    assert opened.text == "connected"
+
+
+async def test_started_lazily_restarted_after_a_crash_and_stopped_when_idle(
+        agent_services: Callable[..., Awaitable[Services]], bwrap: str) -> None:
+    first = await agent_services(plugin_sandbox="bwrap", mcp_servers={"probe": entry()})
+    await first.plugins.enable("probe", actor="ops")
+    await first.close()
+    await until(lambda: server_processes() == [])
+    services = await agent_services(plugin_sandbox="bwrap", mcp_servers={"probe": entry()},
+                                    plugin_worker_idle_seconds=1.5)
+    assert "where" in services.registry.snapshot  # offered from what it listed before
+    await asyncio.sleep(0.3)
+    assert server_processes() == []  # ... and not started until it is called
+    before = await services.registry.call("where", {})
+    assert before.ok, before.text
+    first_run = server_processes()
+    assert len(first_run) == 1
+    if os.geteuid() == 0:  # a root bot runs it under the plugin's own uid
+        async with services.db.read() as session:
+            row = await PluginRepository(session).get("probe")
+        assert row is not None and json.loads(before.text)["uid"] == row.sandbox_uid
+    crashed = await services.registry.call("crash", {})
+    assert crashed.error == ErrorKind.CRASHED
+    assert "the next call connects again" in crashed.text
+    after = await services.registry.call("where", {})
+    assert after.ok, after.text
+    assert len(server_processes()) == 1 and server_processes() != first_run  # a new one
+    assert await until(lambda: server_processes() == [], seconds=10)  # idle: stopped
+
+
+def test_a_malformed_entry_is_one_line_naming_it() -> None:
+    cases = {"bad": {"command": "mcp-server"}, "worse": {"command": ["x"], "perms": []},
+             "Upper": {"command": ["x"]}, "net": {"command": ["x"], "permissions": ["root"]}}
+    for name, spec in cases.items():
+        with pytest.raises(ConfigError) as bad:
+            load_settings(mcp_servers={name: spec})
+        assert f"MCP_SERVERS entry {name!r}: " in str(bad.value)
