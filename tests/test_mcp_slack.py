@@ -63,6 +63,11 @@ async def test_an_admin_adds_a_server_disabled_and_the_agent_calls_its_read_only
                  f"URL:         {mcp_server.url}", "Headers:     none",
                  "restart_pod [requires approval]:", "pod_status: Pods of a namespace"):
         assert line in info
+    await bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home",
+                     "channel": "D1", "event_ts": bot.new_ts()})
+    home = str((await until(lambda: bot.slack.calls_to("views.publish")))[-1]["view"])
+    assert f"MCP server: incident-tools 2.4.1 · {mcp_server.url}" in home
+    assert "`restart_pod` (approval)" in home and "`pod_status`," in home
 
 
 async def test_its_destructive_tool_waits_for_an_admin(slack_bot: Make,

@@ -188,6 +188,12 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
                                                        else "") for t in p.tools) or "none"),
              "Permissions: " + (", ".join(p.permissions) or "none"),
              "Runs in: " + p.sandbox]
+    if p.mcp is not None:  # what the server said about itself is its own text: escaped
+        where = p.mcp.url or "stdio (MCP_SERVERS)"
+        lines.append(f"MCP server: {escape(p.mcp.server or 'not reached yet')} · "
+                     f"{escape(where)}")
+        if p.mcp.last_error and p.mcp.last_error != p.error:
+            lines.append(f":warning: last error: {escape(p.mcp.last_error[:300])}")
     if p.error:
         lines.append(f":warning: {escape(p.error[:500])}")
     placement = replica_lines(p)
