@@ -43,6 +43,9 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl",
              "/etc/ca-certificates", "/etc/localtime", "/etc/passwd", "/etc/group")
 ROOT_WORKER_BASE = Path("/run/bot-workers")  # never under /tmp: workers get their own /tmp
+# What a sandboxed program's environment starts from (never a copy of the bot's).
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+            "TMPDIR": "/tmp"}
 PROBE_UIDS = 1024  # the top of the uid range: install probes and start-up checks
 DEFAULT_UID_RANGE = (200_000, 265_535)
 # Runs as root inside the worker's own mount namespace, then drops to the plugin's uid.
@@ -117,12 +120,7 @@ class Sandbox:
     def prepare(self, *, name: str, entry: Path, network: bool, fd_in: int, fd_out: int,
                 uid: int | None) -> LaunchSpec:
         """Copy the plugin into a fresh private dir and build the worker's command line."""
-        uid = uid if self.root else None
-        if self.root and uid is None:
-            raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
-        base = ROOT_WORKER_BASE if self.root else Path(tempfile.gettempdir())
-        base.mkdir(mode=0o711, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"bot-worker-{name}-", dir=base))
+        uid, workdir = self._workdir(name, uid, "bot-worker")
         try:
             code = self._populate(workdir, entry)
         except BaseException:
@@ -133,8 +131,7 @@ class Sandbox:
                   "sdk_dir": str(inner / "sdk"),
                   "limits": self.limits.as_rlimits(own_uid=uid is not None)}
         command = [self.python, "-I", "-B", str(inner / "worker_main.py"), json.dumps(config)]
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
-               "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2"}
+        env = {**BASE_ENV, "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2"}
         if self.kind == "bwrap":
             argv = self._bwrap_argv(code, network=network) + command
             return LaunchSpec(argv=argv, env=env, cwd="/", workdir=workdir, uid=uid, user=uid,
@@ -151,14 +148,8 @@ class Sandbox:
         the workers' confinement, its limits applied by `prlimit`, `paths` read-only, and
         exactly `env` over a minimal environment (`env -i`: whoever spawns it may add
         its own variables, and none of them reach it)."""
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
-               "TMPDIR": "/tmp", **(env or {})}
-        uid = uid if self.root else None
-        if self.root and uid is None:
-            raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
-        base = ROOT_WORKER_BASE if self.root else Path(tempfile.gettempdir())
-        base.mkdir(mode=0o711, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"bot-mcp-{name}-", dir=base))
+        env = {**BASE_ENV, **(env or {})}
+        uid, workdir = self._workdir(name, uid, "bot-mcp")
         (workdir / "code").mkdir(mode=0o555)
         workdir.chmod(0o755)
         limits = self.limits.as_rlimits(own_uid=uid is not None)
@@ -177,6 +168,16 @@ class Sandbox:
         assert uid is not None  # process mode is root-only
         return LaunchSpec(argv=self._process_argv(uid, network=network) + limited, env=env,
                           cwd="/", workdir=workdir, uid=uid)
+
+    def _workdir(self, name: str, uid: int | None, prefix: str) -> tuple[int | None, Path]:
+        """The uid a sandboxed program of plugin `name` runs as (its own, when the bot is
+        root; None otherwise) and a fresh private directory for it."""
+        uid = uid if self.root else None
+        if self.root and uid is None:
+            raise SandboxUnavailable(f"plugin {name} has no sandbox uid assigned")
+        base = ROOT_WORKER_BASE if self.root else Path(tempfile.gettempdir())
+        base.mkdir(mode=0o711, exist_ok=True)
+        return uid, Path(tempfile.mkdtemp(prefix=f"{prefix}-{name}-", dir=base))
 
     def _setpriv(self, uid: int) -> list[str]:
         return [self.tools.get("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
