@@ -4,6 +4,7 @@ where it runs (uid, pid namespace, environment, network, files) and `crash` kill
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -31,6 +32,13 @@ def reach(host: str, port: int) -> str:
             return "connected"
     except OSError as exc:
         return f"blocked: {exc.__class__.__name__}"
+
+
+@server.tool(annotations=READ_ONLY)
+async def nap(seconds: float) -> str:
+    """Answer after a while, as a slow query does."""
+    await asyncio.sleep(seconds)
+    return f"slept {seconds:g} s"
 
 
 @server.tool(annotations=READ_ONLY)

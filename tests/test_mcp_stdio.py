@@ -76,7 +76,7 @@ async def test_a_configured_server_is_listed_disabled_then_runs_confined_in_slac
     assert "probe" in listing and "disabled" in listing.split("probe")[1].splitlines()[0]
     assert server_processes() == []  # nothing runs before it is enabled
     assert await command(bot, "enable probe", "U_ADMIN") == (
-        "Enabled probe 0.3.0 (where, reach, crash).")
+        "Enabled probe 0.3.0 (where, reach, nap, crash).")
     bot.ai.reply(tool_calls=[FakeOpenAI.tool_call("where", {}, "c1")])
     bot.ai.reply("It runs confined.")
     ts, _ = await bot.mention("where does probe run?")
@@ -134,6 +134,8 @@ async def test_started_lazily_restarted_after_a_crash_and_stopped_when_idle(
     after = await services.registry.call("where", {})
     assert after.ok, after.text
     assert len(server_processes()) == 1 and server_processes() != first_run  # a new one
+    slow = await services.registry.call("nap", {"seconds": 2.5})  # longer than idle
+    assert slow.text == "slept 2.5 s", slow.text  # a call in flight is never reaped
     assert await until(lambda: server_processes() == [], seconds=10)  # idle: stopped
 
 

@@ -1,6 +1,6 @@
 """How the bot reaches an MCP server: a remote one over streamable HTTP (an admin's `mcp
-add`), checked before it is stored, with its header values opened only here, at connect
-time; and the hosts the opener binds MCP plugins to."""
+add`), its header values opened only here, at connect time; a local one from MCP_SERVERS,
+started in the sandbox; and the hosts the opener binds MCP plugins to."""
 
 from __future__ import annotations
 

@@ -112,11 +112,11 @@ class McpHost:
         self.limits = limits
         self.on_tools = on_tools
         self.on_status = on_status
-        self.server: types.Implementation | None = None
         self._session: McpSession | None = None
         self._opening = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_used = time.monotonic()
+        self._calls = 0  # in flight: an idle reap never cuts one off
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -131,7 +131,7 @@ class McpHost:
     async def invoke(self, spec: ToolSpec, arguments: Mapping[str, Any],
                      ctx: ToolContext) -> Any:
         client = await self._client()
-        self._last_used = time.monotonic()
+        self._calls += 1
         try:
             result = await client.call_tool(spec.name, dict(arguments))
         except MCPError as exc:
@@ -141,6 +141,7 @@ class McpHost:
         except Exception as exc:  # the transport failed, or the reply broke the protocol
             await self._broken(exc)
         finally:
+            self._calls -= 1
             self._last_used = time.monotonic()
         if self._tasks:  # the tool list changed meanwhile: offered before the next step
             await asyncio.wait(set(self._tasks), timeout=self.connect_timeout)
@@ -171,7 +172,6 @@ class McpHost:
             except Unreachable as exc:
                 await self._report(exc.text)
                 raise
-            self.server = client.server_info
             self._start_reaper()
         await self._report(None)
         if relist:
@@ -206,7 +206,7 @@ class McpHost:
 
     async def _reap_when_idle(self) -> None:
         while True:
-            idle = time.monotonic() - self._last_used
+            idle = 0.0 if self._calls else time.monotonic() - self._last_used
             if idle >= self.idle_seconds:
                 async with self._opening:
                     await self._drop()
