@@ -146,3 +146,26 @@ def test_a_malformed_entry_is_one_line_naming_it() -> None:
         with pytest.raises(ConfigError) as bad:
             load_settings(mcp_servers={name: spec})
         assert f"MCP_SERVERS entry {name!r}: " in str(bad.value)
+
+
+async def test_entries_get_rows_once_and_taken_out_ones_go_when_switched_off(
+        agent_services: Callable[..., Awaitable[Services]], builtin: Callable[..., object],
+        caplog: pytest.LogCaptureFixture) -> None:
+    builtin("alpha")
+    first = await agent_services(mcp_servers={"probe": entry(), "spare": entry(),
+                                              "alpha": entry()})
+    sources = {p.name: p.source for p in await first.plugins.list()}
+    assert sources == {"alpha": "builtin", "probe": "mcp", "spare": "mcp"}
+    assert messages.mcp_local_bad("alpha", messages.shadows_builtin("alpha")) in caplog.text
+    async with first.db.write() as session:  # `probe` on, as an admin would have it
+        row = await PluginRepository(session).get("probe")
+        assert row is not None
+        row.enabled = True
+    await agent_services(mcp_servers={"probe": entry(), "spare": entry(), "alpha": entry()})
+    assert messages.mcp_local_taken("alpha", "builtin") in caplog.text  # its row exists now
+    again = await agent_services(mcp_servers={})  # both entries taken out of the setting
+    names = [p.name for p in await again.plugins.list()]
+    assert names == ["alpha", "probe"]  # the enabled one stays, with its error, until off
+    assert (await again.plugins.info("probe")).status == "error"
+    audit = [(e.action, e.target) for e in await again.audit.recent(20)]
+    assert audit.count(("mcp-add", "probe")) == 1 and ("mcp-add", "alpha") not in audit

@@ -117,25 +117,29 @@ class McpServers:
 
     async def sync_local(self, names: Iterable[str]) -> None:
         """Give every MCP_SERVERS entry its plugin row (disabled until enabled, with its
-        own sandbox uid); drop the rows of entries taken out of it that are switched off."""
+        own sandbox uid); drop the rows of entries taken out of it that are switched off.
+        A start with nothing to change writes nothing."""
         wanted = set(names)
+        async with self.manager.db.read() as session:
+            local = await PluginRepository(session).local_mcp()  # name -> enabled
+        stale = [name for name, enabled in local.items() if name not in wanted and not enabled]
+        if not wanted - local.keys() and not stale:
+            return
+        builtins = self.manager.builtin_names()
         async with self.manager.db.write() as session:
             repo = PluginRepository(session)
-            rows = {row.name: row for row in await repo.all()}
-            for name in sorted(wanted):
-                row = rows.get(name)
-                taken = messages.mcp_local_taken(name, row.source) if row is not None and (
-                    row.mcp is None or row.mcp.transport != "stdio") else None
-                if taken or plugin_name_problem(name, self.manager.builtin_names()):
-                    log.error("%s", taken or plugin_name_problem(name, set()))
-                elif row is None:
-                    repo.add(await self._local_row(repo, name))
-                    AuditRepository(session).record(actor="MCP_SERVERS", action="mcp-add",
-                                                    target=name, outcome="ok", detail="stdio")
-            for row in rows.values():
-                if (row.mcp is not None and row.mcp.transport == "stdio"
-                        and row.name not in wanted and not row.enabled):
-                    await repo.delete(row.name)
+            for name in sorted(wanted - local.keys()):
+                row = await repo.get(name)
+                problem = plugin_name_problem(name, builtins)
+                if row is not None or problem:  # a builtin not synced yet has no row
+                    log.error("%s", messages.mcp_local_taken(name, row.source) if row
+                              else messages.mcp_local_bad(name, problem or ""))
+                    continue
+                repo.add(await self._local_row(repo, name))
+                AuditRepository(session).record(actor="MCP_SERVERS", action="mcp-add",
+                                                target=name, outcome="ok", detail="stdio")
+            for name in stale:
+                await repo.delete(name)
 
     async def _local_row(self, repo: PluginRepository, name: str) -> PluginRow:
         row = new_plugin_row(name, PluginSource.MCP, enabled=False)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.store.models import (
     AuditEvent,
+    McpServerRow,
     MetaRow,
     PluginRow,
     PluginVersionRow,
@@ -45,6 +46,13 @@ class PluginRepository:
         """Whether any plugin of this source exists (one indexed query, no rows loaded)."""
         query = select(exists().where(PluginRow.source == source))
         return bool((await self.session.execute(query)).scalar())
+
+    async def local_mcp(self) -> dict[str, bool]:
+        """The plugins of MCP_SERVERS' servers (stdio), and whether each is enabled."""
+        query = (select(PluginRow.name, PluginRow.enabled)
+                 .join(McpServerRow, McpServerRow.plugin_name == PluginRow.name)
+                 .where(McpServerRow.transport == "stdio"))
+        return {name: enabled for name, enabled in (await self.session.execute(query)).all()}
 
     def add(self, row: PluginRow) -> None:
         self.session.add(row)
