@@ -117,6 +117,8 @@ class McpHost:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_used = time.monotonic()
         self._calls = 0  # in flight: an idle reap never cuts one off
+        self._status: str | None = None  # the last state to record, and who records it
+        self._reporter: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -154,6 +156,8 @@ class McpHost:
         for task in [*self._tasks, *([self._reaper] if self._reaper else [])]:
             task.cancel()
         await self._drop()
+        if self._reporter is not None:  # the last state is still worth recording
+            await asyncio.wait({self._reporter}, timeout=CLOSE_SECONDS)
 
     # -- the connection ---------------------------------------------------------------
 
@@ -170,10 +174,10 @@ class McpHost:
             try:
                 client = await self._session.opened(self.connect_timeout, self.target)
             except Unreachable as exc:
-                await self._report(exc.text)
+                self._report(exc.text)
                 raise
             self._start_reaper()
-        await self._report(None)
+        self._report(None)
         if relist:
             self._spawn(self._relist())
         return client
@@ -185,7 +189,7 @@ class McpHost:
         text = messages.mcp_connection_lost(self.target.label, why)
         async with self._opening:
             await self._drop()
-        await self._report(text)
+        self._report(text)
         raise Unreachable(text) from None
 
     async def _drop(self) -> None:
@@ -193,12 +197,25 @@ class McpHost:
         if session is not None:
             await session.close()
 
-    async def _report(self, error: str | None) -> None:
-        if self.on_status is not None:
+    def _report(self, error: str | None) -> None:
+        """Tell `on_status` the last error (None: it answered), off the caller's path: a
+        connection made inside a transaction (start-up) must not wait on its own write.
+        One writer at a time, always ending on the latest state."""
+        if self.on_status is None:
+            return
+        self._status = error
+        if self._reporter is None or self._reporter.done():
+            self._reporter = asyncio.create_task(self._write_status(self.on_status))
+
+    async def _write_status(self, on_status: StatusListener) -> None:
+        while True:
+            error = self._status
             try:
-                await self.on_status(error)
+                await on_status(error)
             except Exception:
                 log.exception("MCP plugin %s: could not record its state", self.target.plugin)
+            if self._status == error:
+                return
 
     def _start_reaper(self) -> None:
         if self.idle_seconds > 0 and (self._reaper is None or self._reaper.done()):
