@@ -9,29 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bot import __version__, messages, text_render
-from bot.app import Services, build_services, open_database
-from bot.commands import PluginCommands, parse_headers
+from bot.app import Services, open_database
+from bot.cli_admin import add_admin_commands
+from bot.cli_common import ACTOR_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.logs import formatter
 from bot.plugin_host.credentials import new_key
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.packaging import pack_directory, scaffold
-from bot.plugin_host.protocol import Caller
-from bot.terminal import SafeStream, os_user
+from bot.terminal import SafeStream
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
                    "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
-ACTOR_HELP = "who to record in the audit trail (default: cli:<os user>)"
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
 
@@ -85,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "OPENAI_BASE_URL), '/plugin …' and 'upload PATH' manage "
                                   "plugins as an admin. Ctrl-C stops an answer, Ctrl-D leaves.",
                                   epilog=SETTINGS_EPILOG)
+    console.add_argument("--channel", default="console", metavar="ID",
+                         help="ask as if in this Slack channel (C0123ABCD) or dm: its "
+                         "plugins and settings apply (default: plugins enabled everywhere)")
     console.set_defaults(handler=_console)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema",
@@ -106,54 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  epilog=SETTINGS_EPILOG)
     plugin.add_argument("--actor", default=None, help=ACTOR_HELP)
     sub = plugin.add_subparsers(dest="plugin_command", metavar="SUBCOMMAND", required=True)
-    _add_admin_commands(sub)
+    add_admin_commands(sub)
+    _add_gc_command(sub)
     _add_author_commands(sub)
     return parser
 
 
-def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`bot plugin list|reload|tools|info|enable|…|rollback|call|audit` for operators."""
-    sub.add_parser("list", help="table of plugins").set_defaults(handler=_admin)
-    sub.add_parser("reload", help="re-read every plugin from disk and database").set_defaults(
-        handler=_admin)
-    tools = sub.add_parser("tools", help="the tools the agent can call")
-    tools.add_argument("name", nargs="?", default=None)
-    tools.set_defaults(handler=_admin)
-    for name, helptext in (("info", "details of one plugin"), ("enable", "enable a plugin"),
-                           ("disable", "disable a plugin"),
-                           ("remove", "remove an uploaded plugin"),
-                           ("versions", "installed versions of a plugin")):
-        command = sub.add_parser(name, help=helptext)
-        command.add_argument("name")
-        command.set_defaults(handler=_admin)
-    rollback = sub.add_parser("rollback", help="make an earlier installed version active")
-    rollback.add_argument("name")
-    rollback.add_argument("version", nargs="?", default=None,
-                          help="default: the version installed before the active one")
-    rollback.set_defaults(handler=_admin)
-    approval = sub.add_parser("approval", help="whether a tool's calls wait for an admin")
-    approval.add_argument("name", metavar="TOOL")
-    approval.add_argument("mode", choices=["required", "auto", "default"])
-    approval.set_defaults(handler=_admin)
-    call = sub.add_parser("call", help="run one tool and print its result")
-    call.add_argument("tool")
-    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
-    call.set_defaults(handler=_call)
-    audit = sub.add_parser("audit", help="recent audit trail entries")
-    audit.add_argument("limit", nargs="?", type=int, default=20)
-    audit.set_defaults(handler=_admin)
-    runs = sub.add_parser("runs", help="recent agent runs and the tokens they used")
-    runs.add_argument("limit", nargs="?", type=int, default=20)
-    runs.set_defaults(handler=_admin)
-    mcp = sub.add_parser("mcp", help="MCP servers as plugins").add_subparsers(
-        dest="mcp_command", metavar="add", required=True)
-    add = mcp.add_parser("add", help="add (or update) a remote MCP server; it stays disabled "
-                         "until enabled", description=messages.mcp_usage())
-    add.add_argument("name")
-    add.add_argument("url", help="its streamable HTTP endpoint, e.g. https://host/mcp")
-    add.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
-                     help="sent with every request; stored encrypted (needs BOT_SECRET_KEY)")
-    add.set_defaults(handler=_mcp_add)
+def _add_gc_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gc = sub.add_parser("gc", help="delete uploaded plugin files no installed version uses "
                         "(lists them and asks first)")
     gc.add_argument("--yes", action="store_true", help="delete without asking")
@@ -188,37 +146,6 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
-def _actor(args: argparse.Namespace) -> str:
-    chosen = getattr(args, "actor", None) or getattr(args, "top_actor", None)
-    if chosen:
-        return str(chosen)
-    return f"cli:{os_user()}"
-
-
-async def _with_services(settings: Settings,
-                         action: Callable[[Services], Awaitable[int]]) -> int:
-    try:
-        services = await build_services(settings)
-    except ConfigError as exc:  # a setting, or what it names, is unusable
-        print(f"bot: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BotError as exc:
-        print(f"bot: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    for notice in services.notices:
-        print(f"bot: {notice}", file=sys.stderr)
-    try:
-        return await action(services)
-    except ConfigError as exc:
-        print(f"bot: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BotError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await services.close()
-
-
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     missing = settings.missing_for_run()
     if missing:
@@ -232,22 +159,22 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         settle_heap()
         await run(services)
         return EXIT_OK
-    return await _with_services(settings, action)
+    return await with_services(settings, action)
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import refresh_plugins, settle_heap
-    from bot.console import Console
+    from bot.console import Console, console_channel
 
     async def action(services: Services) -> int:
         await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
         settle_heap()
         watcher = asyncio.create_task(refresh_plugins(services))
         try:
-            return await Console(services).run()
+            return await Console(services, channel=console_channel(args.channel)).run()
         finally:
             watcher.cancel()
-    return await _with_services(settings, action)
+    return await with_services(settings, action)
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -261,65 +188,12 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _admin(args: argparse.Namespace, settings: Settings) -> int:
-    """The subcommands `/plugin` also has: one implementation (bot/commands.py) for the
-    terminal, the console and Slack. The operator at the terminal is an admin."""
-    words = [args.plugin_command] + [str(value) for value in (
-        getattr(args, "name", None), getattr(args, "version", None),
-        getattr(args, "limit", None), getattr(args, "mode", None)) if value is not None]
-
-    async def action(services: Services) -> int:
-        commands = PluginCommands(services.plugins, services.audit, services.records,
-                                  mcp=services.mcp)
-        result = await commands.run(shlex.join(words), actor=_actor(args), is_admin=True)
-        print(result.text, file=sys.stdout if result.ok else sys.stderr)
-        return EXIT_OK if result.ok else EXIT_FAILED
-    return await _with_services(settings, action)
-
-
-async def _mcp_add(args: argparse.Namespace, settings: Settings) -> int:
-    headers = parse_headers([word for h in args.header for word in ("header", h)])
-    if isinstance(headers, str):
-        print(f"bot: {headers}", file=sys.stderr)
-        return EXIT_USAGE
-
-    async def action(services: Services) -> int:
-        try:
-            outcome = await services.mcp.add(args.name, args.url, headers, actor=_actor(args))
-        except BotError as exc:
-            print(f"bot: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        print(outcome.message)
-        return EXIT_OK
-    return await _with_services(settings, action)
-
-
-async def _call(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        arguments = json.loads(args.arguments)
-    except json.JSONDecodeError as exc:
-        print(f"bot: ARGUMENTS must be a JSON object, e.g. '{{\"host\": \"example.com\"}}' "
-              f"({exc})", file=sys.stderr)
-        return EXIT_USAGE
-    if not isinstance(arguments, dict):
-        print(f"bot: ARGUMENTS must be a JSON object, got {type(arguments).__name__}",
-              file=sys.stderr)
-        return EXIT_USAGE
-
-    async def action(services: Services) -> int:
-        result = await services.registry.call(args.tool, arguments,
-                                              Caller(user=_actor(args)))
-        print(result.text, file=sys.stdout if result.ok else sys.stderr)
-        return EXIT_OK if result.ok else EXIT_FAILED
-    return await _with_services(settings, action)
-
-
 async def _install(args: argparse.Namespace, settings: Settings) -> int:
     async def action(services: Services) -> int:
-        result = await services.installer.install(args.path, actor=_actor(args))
+        result = await services.installer.install(args.path, actor=actor_of(args))
         print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
-    return await _with_services(settings, action)
+    return await with_services(settings, action)
 
 
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -327,7 +201,7 @@ async def _check(args: argparse.Namespace, settings: Settings) -> int:
         result = await services.installer.check(args.path)
         print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
-    return await _with_services(settings, action)
+    return await with_services(settings, action)
 
 
 async def _gc(args: argparse.Namespace, settings: Settings) -> int:
@@ -342,10 +216,10 @@ async def _gc(args: argparse.Namespace, settings: Settings) -> int:
         if not args.yes and not _confirm(messages.gc_question(len(doomed))):
             print(messages.gc_kept())
             return EXIT_FAILED
-        await services.installer.collect(doomed, actor=_actor(args))
+        await services.installer.collect(doomed, actor=actor_of(args))
         print(messages.gc_done(len(doomed)))
         return EXIT_OK
-    return await _with_services(settings, action)
+    return await with_services(settings, action)
 
 
 def _confirm(question: str) -> bool:

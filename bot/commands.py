@@ -15,6 +15,8 @@ from bot import messages, text_render
 from bot.errors import BotError
 from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.mcp_admin import McpServers
+from bot.plugin_host.scopes import parse_where, split_settings
+from bot.plugin_host.settings_admin import PluginSettings
 from bot.store.audit import AuditLog
 from bot.store.database import DatabaseFault
 from bot.store.run_records import RunRecords
@@ -23,8 +25,13 @@ HELP = """\
 /plugin list                     every plugin, its version, status and tools
 /plugin info NAME                details, permissions, versions and last error
 /plugin tools [NAME]             the tools the agent can call (of one plugin)
-/plugin enable NAME              offer a plugin's tools to the agent        (admins)
-/plugin disable NAME             stop offering them                         (admins)
+/plugin enable NAME [in #chan ... | in dm | everywhere]
+                                 offer a plugin's tools to the agent (there) (admins)
+/plugin disable NAME [in #chan ...]
+                                 stop offering them (there)                 (admins)
+/plugin set NAME key=value ... [in #chan | everywhere]
+                                 a setting its tools get; key= removes it   (admins)
+/plugin settings NAME            the settings set with /plugin set
 /plugin remove NAME              delete an uploaded plugin                  (admins)
 /plugin versions NAME            installed versions, the active one starred
 /plugin rollback NAME [VERSION]  go back to an earlier version              (admins)
@@ -37,8 +44,9 @@ HELP = """\
 /plugin runs [N]                 the last N agent runs and the tokens they used (default 20)
 /plugin help                     this text"""
 
-CHANGING = {"enable", "disable", "remove", "rollback", "reload", "approval", "mcp"}
-NEEDS_NAME = {"info", "enable", "disable", "remove", "versions", "rollback"}
+CHANGING = {"enable", "disable", "remove", "rollback", "reload", "approval", "mcp", "set"}
+NEEDS_NAME = {"info", "enable", "disable", "remove", "versions", "rollback", "set",
+              "settings"}
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,14 @@ class PluginCommands:
         self.mcp = mcp
         self.audit = audit
         self.records = records
+        self.settings = PluginSettings(manager)
         self._handlers: dict[str, Callable[[list[str], str], Awaitable[CommandResult]]] = {
             "list": self._list, "info": self._info, "tools": self._tools,
             "enable": self._enable, "disable": self._disable, "remove": self._remove,
             "versions": self._versions, "rollback": self._rollback, "reload": self._reload,
             "audit": self._audit, "runs": self._runs, "help": self._help,
-            "approval": self._approval, "mcp": self._mcp}
+            "approval": self._approval, "mcp": self._mcp, "set": self._set,
+            "settings": self._settings}
 
     async def run(self, text: str, *, actor: str, is_admin: bool) -> CommandResult:
         """Run the text after `/plugin` (e.g. `enable netdiag`)."""
@@ -98,12 +108,26 @@ class PluginCommands:
         return CommandResult(text_render.tool_list(plugins))
 
     async def _enable(self, args: list[str], actor: str) -> CommandResult:
-        outcome = await self.manager.enable(args[0], actor=actor)
+        outcome = await self.manager.enable(args[0], actor=actor, where=parse_where(args[1:]))
         return CommandResult(outcome.message, changed=outcome.changed)
 
     async def _disable(self, args: list[str], actor: str) -> CommandResult:
-        outcome = await self.manager.disable(args[0], actor=actor)
+        where = parse_where(args[1:])
+        if where is not None and where.everywhere:  # `disable NAME everywhere` is plain disable
+            where = None
+        outcome = await self.manager.disable(args[0], actor=actor, where=where)
         return CommandResult(outcome.message, changed=outcome.changed)
+
+    async def _set(self, args: list[str], actor: str) -> CommandResult:
+        if len(args) < 2:
+            return CommandResult(messages.settings_usage(), ok=False)
+        pairs, where = split_settings(args[1:])
+        text = await self.settings.set(args[0], pairs, where, actor=actor)
+        await self.manager.notify("set", args[0])
+        return CommandResult(text, changed=True)
+
+    async def _settings(self, args: list[str], actor: str) -> CommandResult:
+        return CommandResult(text_render.settings_list(await self.manager.info(args[0])))
 
     async def _remove(self, args: list[str], actor: str) -> CommandResult:
         outcome = await self.manager.remove(args[0], actor=actor)

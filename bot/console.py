@@ -3,6 +3,7 @@
     @bot why is checkout-api crashlooping?   (or any plain line) — ask the agent
     /plugin list                             — the admin commands Slack's /plugin runs
     upload ./myplugin.zip                    — the upload pipeline
+    channel C0123ABCD | dm | console         — ask as if in that channel (its plugins)
     help, exit, Ctrl-D
 """
 
@@ -24,22 +25,27 @@ from bot.agent.approvals import Decision
 from bot.agent.events import AnswerDelta, Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.commands import PluginCommands, loggable
+from bot.errors import BotError
 from bot.plugin_host.protocol import Caller
+from bot.plugin_host.scopes import DM, parse_channel
 from bot.terminal import os_user, terminal_safe
 
 HELP = """\
 Ask anything (optionally starting with @bot) and the agent answers with the enabled tools.
   /plugin help       admin commands (list, info, enable, disable, versions, rollback, …)
   upload PATH        install a plugin from a .zip, a .py or a package directory
+  channel ID|dm      ask as if in that Slack channel (its plugins and settings);
+                     `channel console` goes back to the console's own (everywhere only)
   help               this text
   exit or Ctrl-D     leave (Ctrl-C stops an answer in progress)"""
 
 log = logging.getLogger(__name__)
+CONSOLE = "console"  # the console's own scope: plugins enabled everywhere
 
 
 class Console:
     def __init__(self, services: Services, *, out: TextIO = sys.stdout,
-                 interactive: bool | None = None) -> None:
+                 interactive: bool | None = None, channel: str = CONSOLE) -> None:
         self.services = services
         self.out = out
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
@@ -47,6 +53,7 @@ class Console:
         self.actor = f"console:{self.user}"
         self.commands = PluginCommands(services.plugins, services.audit, services.records,
                                        mcp=services.mcp)
+        self.channel = channel  # where questions are asked from: scopes.scope_of
         self._current: str | None = None
         self._streamed = ""  # the answer's text printed so far as it streamed
 
@@ -95,6 +102,8 @@ class Console:
             result = await self.commands.run(line.removeprefix("/plugin"), actor=self.actor,
                                              is_admin=True)
             self._print(result.text)
+        elif line.split()[0] == "channel" and len(line.split()) <= 2:
+            self._switch_channel(line.removeprefix("channel").strip())
         elif line.startswith("upload"):
             await self._upload(line.removeprefix("upload").strip())
         elif line.startswith("/"):
@@ -111,7 +120,7 @@ class Console:
             self._print(messages.llm_not_configured())
             return
         handle = self.services.runs.start(question, caller=Caller(user=self.actor,
-                                                                  channel="console"),
+                                                                  channel=self.channel),
                                           observer=self._progress, approver=self._approve)
         self._current = handle.run_id
         self._streamed = ""
@@ -124,6 +133,14 @@ class Console:
         else:
             self._end_stream()
             self._print(result.text if result.ok else f"! {result.text}")
+
+    def _switch_channel(self, word: str) -> None:
+        try:
+            self.channel = console_channel(word)
+        except BotError as exc:
+            self._print(str(exc))
+            return
+        self._print(messages.console_channel(self.channel))
 
     async def _upload(self, path_text: str) -> None:
         if not path_text:
@@ -209,6 +226,15 @@ class Console:
 
     def _print(self, text: str) -> None:
         print(terminal_safe(text), file=self.out, flush=True)
+
+
+def console_channel(word: str) -> str:
+    """`C0123ABCD`, `<#C0123ABCD|x>`, `dm` or `console` as the channel questions come from
+    (a DM is any D… ID: the scope is the same). BotError says what is wrong."""
+    if word.lower() in ("", CONSOLE):
+        return CONSOLE
+    scope = parse_channel(word)
+    return "D-CONSOLE" if scope == DM else scope
 
 
 def _count(n: int, noun: str) -> str:

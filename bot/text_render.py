@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from bot import messages
 from bot.plugin_host.info import McpInfo, PluginInfo
 from bot.plugin_host.installer import InstallResult
+from bot.plugin_host.scopes import settings_lines
 from bot.store.models import AuditEvent
 from bot.store.run_records import RunUsage
 
@@ -23,17 +24,35 @@ def plugin_list(plugins: Sequence[PluginInfo]) -> str:
     if not plugins:
         return "No plugins installed."
     replicas = any(p.replicas for p in plugins)
+    scoped = any(p.channels is not None for p in plugins)
     rows = [[p.name, p.version or "-", p.source, p.sandbox, p.status,
-             *([_loaded(p)] if replicas else []), ", ".join(p.tool_names) or "-"]
+             *([_where(p)] if scoped else []), *([_loaded(p)] if replicas else []),
+             ", ".join(p.tool_names) or "-"]
             for p in plugins]
     text = table(["NAME", "VERSION", "SOURCE", "RUNS IN", "STATUS",
-                  *(["LOADED"] if replicas else []), "TOOLS"], rows)
+                  *(["WHERE"] if scoped else []), *(["LOADED"] if replicas else []),
+                  "TOOLS"], rows)
     errors = [f"{p.name}: {p.error}" for p in plugins if p.error]
     errors += [f"{p.name}: " + messages.replica_problem(load.replica, load.error or "")
                for p in plugins for load in p.replica_problems if load.error != p.error]
     if errors:
         text += "\n\nErrors:\n" + "\n".join(errors)
     return text
+
+
+def _where(p: PluginInfo) -> str:
+    """Where an enabled plugin is offered: `everywhere`, or its channels."""
+    if p.channels is None:
+        return "everywhere" if p.enabled else "-"
+    return ", ".join(p.channels) if p.enabled else f"({', '.join(p.channels)})"
+
+
+def settings_list(p: PluginInfo) -> str:
+    """`/plugin settings NAME`: the admins' settings, everywhere first, then per channel."""
+    if not p.settings:
+        return messages.no_settings(p.name)
+    return f"Settings of {p.name}:\n" + "\n".join(f"  {line}"
+                                                  for line in settings_lines(p.settings))
 
 
 def _loaded(p: PluginInfo) -> str:
@@ -65,6 +84,9 @@ def plugin_detail(p: PluginInfo) -> str:
     ]
     if p.error:
         lines.append(f"Error:       {p.error}")
+    lines.append(f"Where:       {messages.where_label(p.channels)}"
+                 + ("" if p.enabled else " (when enabled)"))
+    lines += [f"Setting:     {line}" for line in settings_lines(p.settings)]
     if p.mcp is not None:
         lines += _mcp_lines(p.mcp)
     placement = replica_lines(p)

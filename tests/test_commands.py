@@ -48,7 +48,7 @@ async def test_admin_enable_and_disable(commands: PluginCommands) -> None:
     assert (enabled.ok, enabled.changed) == (True, True)
     assert "netdiag_echo" in commands.manager.registry.snapshot
     again = await commands.run("enable netdiag", actor="U_ADMIN", is_admin=True)
-    assert (again.text, again.changed) == (messages.already_enabled("netdiag"), False)
+    assert (again.text, again.changed) == (messages.scope_already("netdiag", None), False)
 
 
 async def test_unknown_subcommand_and_name(commands: PluginCommands) -> None:

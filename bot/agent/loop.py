@@ -38,6 +38,7 @@ from bot.logs import bind
 from bot.metrics import Metrics
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
 from bot.plugin_host.registry import Registry
+from bot.plugin_host.scopes import scope_of
 from bot.redaction import redact, redact_arguments
 from bot.store.run_records import RunRecords, RunUsage
 from bot.store.tool_log import ToolCallLog, ToolCallRecord
@@ -167,7 +168,7 @@ class Agent:
             log.exception("run %s: could not write its records", state.run_id)
 
     def _tools(self, state: _RunState) -> list[dict[str, Any]]:
-        tools = self.registry.snapshot.openai_tools()
+        tools = self.registry.snapshot.openai_tools(scope_of(state.caller.channel))
         if state.pager is not None and state.pager.kept:  # only while there is more to read
             tools = [t for t in tools if t["function"]["name"] != paging.TOOL]
             tools.append(paging.SCHEMA)
@@ -210,7 +211,7 @@ class Agent:
         shown = _parse(raw)
         await _tell(state, ToolStarted(call.id, name, shown))
         started = time.perf_counter()
-        tool = self.registry.snapshot.get(name)
+        tool = self.registry.snapshot.offered(name, state.caller)
         with bind(tool=name if tool else None, plugin=tool.plugin if tool else None):
             refusal = await self._approval(name, raw, state)
             result = refusal or await self._invoke(name, raw, state)
@@ -235,8 +236,9 @@ class Agent:
         return await self.registry.call(name, raw, state.caller)
 
     async def _approval(self, name: str, raw: str, state: _RunState) -> ToolResult | None:
-        """None when the call may run; otherwise the result that explains why not."""
-        tool = self.registry.snapshot.get(name)
+        """None when the call may run; otherwise the result that explains why not. A tool
+        not offered here never asks anyone: the registry refuses it."""
+        tool = self.registry.snapshot.offered(name, state.caller)
         if tool is None or not self.registry.requires_approval(tool):
             return None
         if state.approver is None:

@@ -50,13 +50,10 @@ def tool_clash(plugin: str, tool: str, other: str) -> str:
             f"plugin '{other}'. Disable '{other}' first.")
 
 
-def enabled(name: str, version: str | None, tools: Sequence[str]) -> str:
+def enabled(name: str, version: str | None, tools: Sequence[str], where: str = "") -> str:
+    """`where`: `everywhere` or `in C1, dm` when channel scopes are in play."""
     listed = ", ".join(tools) if tools else "no tools"
-    return f"Enabled {name} {version or ''}".rstrip() + f" ({listed})."
-
-
-def already_enabled(name: str) -> str:
-    return f"{name} is already enabled."
+    return f"Enabled {name} {version or ''} {where}".rstrip() + f" ({listed})."
 
 
 def disabled(name: str) -> str:
@@ -393,3 +390,4 @@ from bot.messages.mcp import *  # noqa: E402, F403
 from bot.messages.operations import *  # noqa: E402, F403
 from bot.messages.replicas import *  # noqa: E402, F403
 from bot.messages.runs import *  # noqa: E402, F403
+from bot.messages.scopes import *  # noqa: E402, F403

@@ -10,6 +10,8 @@ from bot import messages
 from bot.plugin_host.hosts import PluginHost
 from bot.plugin_host.protocol import LoadedPlugin, ToolSpec
 from bot.plugin_host.registry import Registry, Tool
+from bot.plugin_host.scopes import NO_SETTINGS, Settings, channels_of, settings_of
+from bot.store.models import PluginRow
 
 
 @dataclass
@@ -20,6 +22,15 @@ class ActivePlugin:
     source: str
     config: dict[str, Any] = field(default_factory=dict)
     revision: int = 0  # an MCP plugin's: which `mcp add` of its server it was opened from
+    channels: frozenset[str] | None = None  # where it is offered (scopes.py); None: everywhere
+    settings: Settings = field(default_factory=lambda: NO_SETTINGS)  # per channel (scopes.py)
+
+    def place(self, row: PluginRow) -> bool:
+        """Take `row`'s channels and settings; whether they changed."""
+        channels, settings = channels_of(row), settings_of(row)
+        changed = channels != self.channels or settings != self.settings
+        self.channels, self.settings = channels, settings
+        return changed
 
 
 class ActiveSet:
@@ -56,6 +67,15 @@ class ActiveSet:
         self.publish()
         return True
 
+    def place(self, name: str, row: PluginRow) -> bool:
+        """Offer `name`'s tools where `row` now says, with its settings (no reload);
+        whether that changed anything."""
+        active = self._items.get(name)
+        if active is None or not active.place(row):
+            return False
+        self.publish()
+        return True
+
     def without_clashes(self, name: str, plugin: LoadedPlugin) -> LoadedPlugin:
         """`plugin` less the tools another active plugin has, with a warning naming them."""
         owners = {tool.name: other for other, active in self._items.items() if other != name
@@ -86,7 +106,8 @@ class ActiveSet:
     def publish(self) -> None:
         tools = [Tool.bind(spec, plugin=name, plugin_version=active.version,
                            invoke=active.host.invoke, default_timeout=self.tool_timeout,
-                           config=active.config)
+                           config=active.config, channels=active.channels,
+                           settings=active.settings)
                  for name, active in sorted(self._items.items())
                  for spec in active.plugin.tools]
         self.registry.publish(tools)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.messages import sandbox_label
 from bot.plugin_host.load_state import ReplicaLoad
 from bot.plugin_host.mcp_checks import display_url
 from bot.plugin_host.protocol import STATUS_ENABLED, STATUS_ERROR
+from bot.plugin_host.scopes import NO_SETTINGS, Settings, settings_of
 from bot.store.models import McpServerRow, PluginRow
 from bot.store.repositories import active_version
 
@@ -59,6 +60,8 @@ class PluginInfo:
     replicas: int = 0  # live `bot run` replicas (0: none is beating)
     loads: tuple[ReplicaLoad, ...] = ()  # what each live replica reported for it
     mcp: McpInfo | None = None  # the server behind an MCP plugin
+    channels: tuple[str, ...] | None = None  # where it is offered; None: everywhere
+    settings: Settings = field(default_factory=lambda: NO_SETTINGS)  # `/plugin set` values
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -99,6 +102,8 @@ def plugin_info(row: PluginRow, sandbox_kind: str | None = None, *,
                       author=manifest.get("author", ""),
                       permissions=tuple(manifest.get("permissions", ())), tools=tools,
                       versions=versions, mcp=_mcp_info(row.mcp),
+                      channels=None if row.channels is None else tuple(row.channels),
+                      settings=settings_of(row),
                       sandbox=sandbox_label(row.source, sandbox_kind,
                                             row.mcp.transport if row.mcp else None))
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot import messages
 from bot.errors import ConflictError, PluginError
+from bot.messages import where_label
 from bot.plugin_host.active import ActivePlugin, ActiveSet
 from bot.plugin_host.approval_rules import ApprovalRules
 from bot.plugin_host.archives import Archive, ArchiveStore, drop_unused_archives, keep_archive
@@ -25,7 +26,7 @@ from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.info import PluginInfo, plugin_info
 from bot.plugin_host.load_state import NOWHERE, LoadStates, Placement
 from bot.plugin_host.mcp_connect import McpHosts
-from bot.plugin_host.opener import PluginOpener, UploadHostFactory, source_path
+from bot.plugin_host.opener import PluginOpener, UploadHostFactory
 from bot.plugin_host.plugin_store import PluginStore, new_sandbox_uid, require_plugin
 from bot.plugin_host.protocol import (
     STATUS_DISABLED,
@@ -35,15 +36,15 @@ from bot.plugin_host.protocol import (
     PluginSource,
 )
 from bot.plugin_host.registry import Registry, tell_all
+from bot.plugin_host.row_changes import RowChange, switch_on_change
 from bot.plugin_host.sandbox import DEFAULT_UID_RANGE, plugin_uids
+from bot.plugin_host.scopes import Where, narrow, rescopes
 from bot.plugin_host.startup import Startup
 from bot.plugin_host.upload_dir import UploadDir
 from bot.plugin_host.versions import (
     check_new_version,
     mcp_revision,
     new_plugin_row,
-    record_builtin_version,
-    record_server_version,
     removal_refused,
     rollback_target,
     stored_plugin,
@@ -57,8 +58,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ENABLED_BUILTINS = frozenset({"kubectl", "k8sgpt"})
 ChangeListener = Callable[[str, str], Awaitable[None]]  # (action, plugin name)
-# Changes one plugin row in a write transaction: the row, and the audit entry's detail.
-RowChange = Callable[[PluginRepository], Awaitable[tuple[PluginRow, "str | None"]]]
 
 
 @dataclass(frozen=True)
@@ -150,52 +149,56 @@ class PluginManager:
         await self.notify("reload", "*")
         return await self.list()
 
-    async def enable(self, name: str, *, actor: str) -> Outcome:
+    async def enable(self, name: str, *, actor: str, where: Where | None = None) -> Outcome:
+        """Switch a plugin on; `where` (scopes.py) also says in which channels, or that it
+        is everywhere now. An enabled plugin changes where it is offered without a reload."""
         async with self.lock:
             async with self.db.read() as session:
                 row = await require_plugin(PluginRepository(session), name)
-            if row.enabled and self.active.get(name):
-                return Outcome(messages.already_enabled(name), self._info(row), changed=False)
+            running = self.active.get(name) if row.enabled else None
+            if running is not None and (where is None or not rescopes(row, where)):
+                return Outcome(messages.scope_already(name, row.channels), self._info(row),
+                               changed=False)
             try:
-                active = await self._opener.open(row)
+                active = None if running else await self._opener.open(row)
             except PluginError as exc:
                 await self._enable_failed(row, exc, actor=actor)
                 raise
-
-            async def switch_on(repo: PluginRepository) -> tuple[PluginRow, str | None]:
-                row = await require_plugin(repo, name)
-                if row.source == PluginSource.BUILTIN:
-                    record_builtin_version(row, active.plugin, source_path(active))
-                elif row.source == PluginSource.MCP:  # what the server offers now
-                    active.version = record_server_version(row, active.plugin)
-                row.enabled, row.status, row.error = True, STATUS_ENABLED, None
-                row.consecutive_failures = 0
-                return row, active.version
-
+            switch_on, placed = switch_on_change(name, active, where)
             info = await self.transition(name, "enable", active, switch_on, actor=actor)
+            if active is None:
+                self.active.place(name, placed[0])
         await self.notify("enable", name)
-        return Outcome(messages.enabled(name, active.version, info.tool_names), info, True)
+        shown = "" if where is None and info.channels is None else where_label(info.channels)
+        return Outcome(messages.enabled(name, info.version, info.tool_names, shown), info, True)
 
     async def disable(self, name: str, *, actor: str, reason: str | None = None,
-                      event: str = "disable") -> Outcome:
-        """Switch a plugin off; with a `reason` it shows as `error` saying why. `event` is
-        what the change listeners hear (`auto-disable` from the health monitor)."""
+                      event: str = "disable", where: Where | None = None) -> Outcome:
+        """Switch a plugin off (`where`: out of those channels); with a `reason` it shows as
+        `error` saying why. Listeners hear `event` (`auto-disable` from health)."""
         async with self.lock:
             async with self.db.write() as session:
                 row = await require_plugin(PluginRepository(session), name)
                 was_on = row.enabled or self.active.get(name) is not None
-                row.enabled = False
-                row.status = STATUS_ERROR if reason else STATUS_DISABLED
-                row.error = reason
-                if was_on:
+                keep, detail = narrow(row, where) if where is not None else (False, reason)
+                still_on = keep and row.enabled
+                if not still_on:
+                    row.enabled = False
+                    row.status = STATUS_ERROR if reason else STATUS_DISABLED
+                    row.error = reason
+                if was_on or where is not None:
                     AuditRepository(session).record(actor=actor, action="disable", target=name,
-                                                    outcome="ok", detail=reason)
+                                                    outcome="ok", detail=detail)
                 info = self._info(row)
-            await self.active.swap(name, None)
+            if still_on:
+                self.active.place(name, row)
+            else:
+                await self.active.swap(name, None)
         if was_on:
             await self.notify(event, name)
-        text = messages.disabled(name) if was_on else messages.already_disabled(name)
-        return Outcome(text, info, was_on)
+        text = (messages.still_enabled(name, info.channels) if still_on else
+                messages.disabled(name) if was_on else messages.already_disabled(name))
+        return Outcome(text, info, was_on or where is not None)
 
     async def remove(self, name: str, *, actor: str) -> Outcome:
         async with self.lock:
@@ -300,6 +303,8 @@ class PluginManager:
                              or have.revision != mcp_revision(row)):
                     await self.active.swap(row.name, None)
                     changed, have = True, None
+                if have is not None and self.active.place(row.name, row):
+                    changed = True  # offered elsewhere now, or its settings changed
                 if want and have is None and self.loads.worth_trying(row.name,
                                                                      row.active_version):
                     changed |= await self._try_activate(row)
@@ -358,9 +363,8 @@ class PluginManager:
         await self._publish_loads()
 
     def _info(self, row: PluginRow, placement: Placement = NOWHERE) -> PluginInfo:
-        """The row as surfaces show it, with where its code runs in this process (asking
-        the sandbox only for uploads: detecting it starts two short subprocesses) and on
-        which replicas it is loaded."""
+        """The row as surfaces show it, with where its code runs here (the sandbox is asked
+        only for uploads: it starts two subprocesses) and on which replicas it is loaded."""
         sandboxed = row.source == PluginSource.UPLOAD or (row.mcp is not None
                                                           and row.mcp.transport == "stdio")
         kind = self._sandbox_kind() if sandboxed and self._sandbox_kind else None
@@ -379,14 +383,12 @@ class PluginManager:
     async def _try_activate(self, row: PluginRow) -> bool:
         try:
             active = await self._opener.open(row, lazy=True)
+            text = await self.active.refuse_clash(row.name, active)
         except PluginError as exc:
-            if self.loads.failed(row.name, str(exc), row.active_version):  # logged once
-                log.error("could not load %s after a change made elsewhere: %s", row.name, exc)
-            return False
-        text = await self.active.refuse_clash(row.name, active)
+            text = str(exc)
         if text:
-            if self.loads.failed(row.name, text, row.active_version):
-                log.error("not loading %s: %s", row.name, text)
+            if self.loads.failed(row.name, text, row.active_version):  # logged once
+                log.error("not loading %s after a change made elsewhere: %s", row.name, text)
             return False
         await self.active.swap(row.name, active)
         self.loads.loaded(row.name)

@@ -55,7 +55,13 @@ class PluginOpener:
 
     async def open(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:
         """Load the code for `row` (builtin from disk; upload through its host factory;
-        an MCP server by connecting to it, or with `lazy` by its stored tools)."""
+        an MCP server by connecting to it, or with `lazy` by its stored tools), to be
+        offered where `row` says."""
+        active = await self._open(row, lazy=lazy)
+        active.place(row)
+        return active
+
+    async def _open(self, row: PluginRow, *, lazy: bool) -> ActivePlugin:
         if row.source == PluginSource.MCP:
             return await self.mcp(row, lazy=lazy)
         if row.source == PluginSource.BUILTIN:
@@ -85,7 +91,9 @@ class PluginOpener:
         if self.upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self.upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
-        return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
+        active = ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
+        active.place(row)
+        return active
 
 
     async def mcp(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:

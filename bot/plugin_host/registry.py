@@ -20,6 +20,7 @@ from bot import messages
 from bot.plugin_host.describe import describe_exception
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult, ToolSpec
 from bot.plugin_host.schemas import compile_validator
+from bot.plugin_host.scopes import NO_SETTINGS, Settings, config_in, offered_in, scope_of
 from bot.redaction import redact
 from bot.sdk import ToolContext, ToolFailure
 
@@ -40,14 +41,22 @@ class Tool:
     timeout: float
     config: Mapping[str, Any] = field(default_factory=dict)
     validator: Any = field(default=None, repr=False, compare=False)
+    channels: frozenset[str] | None = None  # where it is offered (scopes.py); None: everywhere
+    settings: Settings = field(default_factory=lambda: NO_SETTINGS)  # per scope, over config
 
     @classmethod
     def bind(cls, spec: ToolSpec, *, plugin: str, plugin_version: str, invoke: Invoke,
-             default_timeout: float, config: Mapping[str, Any] | None = None) -> Tool:
+             default_timeout: float, config: Mapping[str, Any] | None = None,
+             channels: frozenset[str] | None = None, settings: Settings = NO_SETTINGS
+             ) -> Tool:
         return cls(spec=spec, plugin=plugin, plugin_version=plugin_version, invoke=invoke,
                    timeout=spec.timeout or default_timeout,
                    config=MappingProxyType(dict(config or {})),
-                   validator=compile_validator(dict(spec.parameters)))
+                   validator=compile_validator(dict(spec.parameters)),
+                   channels=channels, settings=settings)
+
+    def offered_in(self, scope: str | None) -> bool:
+        return offered_in(self.channels, scope)
 
 
 class Snapshot:
@@ -74,9 +83,19 @@ class Snapshot:
     def tools(self) -> Mapping[str, Tool]:
         return self._tools
 
-    def openai_tools(self) -> list[dict[str, Any]]:
-        """The `tools` list for a chat completion request."""
-        return list(self._openai)
+    def openai_tools(self, scope: str | None = None) -> list[dict[str, Any]]:
+        """The `tools` list for a chat completion request in `scope` (scopes.scope_of):
+        the tools of plugins enabled everywhere or there."""
+        if all(tool.channels is None for tool in self._tools.values()):
+            return list(self._openai)
+        return [tool.spec.openai_schema for tool in self._tools.values()
+                if tool.offered_in(scope)]
+
+    def offered(self, name: str, caller: Caller | None) -> Tool | None:
+        """`name`'s tool if a run from `caller` may call it."""
+        tool = self._tools.get(name)
+        scope = scope_of(caller.channel if caller else None)
+        return tool if tool is not None and tool.offered_in(scope) else None
 
 
 class Registry:
@@ -113,17 +132,18 @@ class Registry:
     async def call(self, name: str, arguments: str | Mapping[str, Any] | None = None,
                    caller: Caller | None = None) -> ToolResult:
         started = time.perf_counter()
-        tool = self._snapshot.get(name)
+        caller = caller or Caller()
+        snapshot = self._snapshot
+        tool = snapshot.offered(name, caller)
         if tool is None:
-            close = difflib.get_close_matches(name, list(self._snapshot.tools), n=2)
-            return ToolResult(False, messages.unknown_tool(name, close), name,
-                              error=ErrorKind.UNKNOWN_TOOL)
+            return self._not_offered(snapshot, name, caller)
         args, problem = parse_arguments(tool.spec.name, tool.validator, arguments)
         if problem is not None:
             return self._result(tool, False, problem, started, error=ErrorKind.BAD_ARGUMENTS)
-        caller = caller or Caller()
+        scope = scope_of(caller.channel)
         ctx = ToolContext(user=caller.user, channel=caller.channel, thread_ts=caller.thread_ts,
-                          run_id=caller.run_id, plugin=tool.plugin, config=tool.config,
+                          run_id=caller.run_id, plugin=tool.plugin,
+                          config=config_in(tool.config, tool.settings, scope),
                           logger=logging.getLogger(f"plugin.{tool.plugin}"))
         try:
             value = await asyncio.wait_for(tool.invoke(tool.spec, args, ctx), tool.timeout)
@@ -141,6 +161,20 @@ class Registry:
             result = self._result(tool, True, self._render(value), started)
         await self._notify(tool, result)
         return result
+
+    def _not_offered(self, snapshot: Snapshot, name: str, caller: Caller) -> ToolResult:
+        """No such tool, or one whose plugin is enabled only in other conversations: a run
+        is never told about tools it cannot call."""
+        elsewhere = snapshot.get(name)
+        if elsewhere is not None:
+            log.warning("refused %s from %s: plugin %s is not enabled there", name,
+                        caller.channel or "outside any channel", elsewhere.plugin)
+            return ToolResult(False, messages.tool_not_offered_here(name, elsewhere.plugin),
+                              name, plugin=elsewhere.plugin, error=ErrorKind.UNKNOWN_TOOL)
+        scope = scope_of(caller.channel)
+        offered = [n for n, tool in snapshot.tools.items() if tool.offered_in(scope)]
+        return ToolResult(False, messages.unknown_tool(name, difflib.get_close_matches(
+            name, offered, n=2)), name, error=ErrorKind.UNKNOWN_TOOL)
 
     def _result(self, tool: Tool, ok: bool, text: str, started: float, *,
                 error: ErrorKind | None = None) -> ToolResult:

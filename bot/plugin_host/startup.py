@@ -78,6 +78,7 @@ class Startup:
             await active.host.close()
             return messages.tool_clash(row.name, *clash)
         active.config = self.opener.config(row)
+        active.place(row)
         fresh[row.name] = active
         row.status, row.error = STATUS_ENABLED, None
         return None

@@ -26,7 +26,8 @@ from bot.store.models import PluginRow, PluginVersionRow
 def new_plugin_row(name: str, source: PluginSource, *, enabled: bool) -> PluginRow:
     """A plugin the database has not seen: no versions yet, not loaded."""
     return PluginRow(name=name, source=source, enabled=enabled, versions=[],
-                     status=STATUS_DISABLED, config={}, consecutive_failures=0, mcp=None)
+                     status=STATUS_DISABLED, config={}, consecutive_failures=0, mcp=None,
+                     channels=None, settings=[])
 
 
 def record_builtin_version(row: PluginRow, plugin: LoadedPlugin, path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.plugin_host.info import PluginInfo
 from bot.plugin_host.installer import InstallResult
+from bot.plugin_host.scopes import DM, EVERYWHERE
 from bot.text_render import replica_lines
 
 SECTION_LIMIT = 2900  # Slack: 3,000 characters per section text
@@ -187,7 +188,12 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
              "Tools: " + (", ".join(f"`{t.name}`" + (" (approval)" if t.requires_approval
                                                        else "") for t in p.tools) or "none"),
              "Permissions: " + (", ".join(p.permissions) or "none"),
-             "Runs in: " + p.sandbox]
+             "Runs in: " + p.sandbox, "Where: " + slack_where(p.channels)]
+    if p.settings:  # an admin's words, escaped; never a secret (scopes.split_settings)
+        lines.append("Settings: " + "; ".join(
+            escape(", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+            + f" ({slack_where(None if scope == EVERYWHERE else [scope])})"
+            for scope, values in sorted(p.settings.items())))
     if p.mcp is not None:  # what the server said about itself is its own text: escaped
         where = p.mcp.url or "stdio (MCP_SERVERS)"
         lines.append(f"MCP server: {escape(p.mcp.server or 'not reached yet')} · "
@@ -208,6 +214,13 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
             "text": {"type": "plain_text", "text": "Enable" if enable else "Disable"},
             **({"style": "primary"} if enable else {})}
     return [section, {"type": "divider"}]
+
+
+def slack_where(channels: Sequence[str] | None) -> str:
+    """Where a plugin is offered, with channels as Slack links (IDs checked on the way in)."""
+    if channels is None:
+        return "everywhere"
+    return ", ".join("direct messages" if c == DM else f"<#{c}>" for c in channels) or "-"
 
 
 def approval_blocks(approval_id: str, tool: str, arguments: str, requested_by: str | None

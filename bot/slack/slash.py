@@ -11,11 +11,17 @@ from bot.slack import render
 from bot.slack.context import SlackContext
 
 
+def unescape(text: str) -> str:
+    """The command as typed: Slack sends &, < and > as entities (its own <#C123|name>
+    channel references are left for the parser)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def register(app: AsyncApp, ctx: SlackContext, *, commands: PluginCommands) -> None:
     @app.command("/plugin")
     async def on_plugin(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()  # within Slack's 3 s; the work finishes through response_url
         user = command["user_id"]
-        result = await commands.run(command.get("text", ""), actor=user,
+        result = await commands.run(unescape(command.get("text", "")), actor=user,
                                     is_admin=ctx.is_admin(user))
         await respond(text=render.code(result.text), response_type="ephemeral")

@@ -64,6 +64,8 @@ class PluginRow(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # an uploaded plugin's own uid for its sandboxed workers, assigned once (see sandbox.py)
     sandbox_uid: Mapped[int | None] = mapped_column(Integer)
+    # where its tools are offered: channel IDs and `dm`; None: everywhere (scopes.py)
+    channels: Mapped[list[Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -76,6 +78,25 @@ class PluginRow(Base):
     # the MCP server behind a plugin of source `mcp` (loaded with the row, one query)
     mcp: Mapped[McpServerRow | None] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+    # admins' `/plugin set` values, per scope (loaded with the row, one query)
+    settings: Mapped[list[PluginSettingRow]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        order_by="(PluginSettingRow.scope, PluginSettingRow.key)")
+
+
+class PluginSettingRow(Base):
+    """One `/plugin set NAME key=value [in #channel]`: `scope` is `*` (everywhere), a
+    channel ID or `dm`."""
+
+    __tablename__ = "plugin_settings"
+
+    plugin_name: Mapped[str] = mapped_column(
+        ForeignKey("plugins.name", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class McpServerRow(Base):

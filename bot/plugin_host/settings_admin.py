@@ -1,0 +1,39 @@
+"""`/plugin set`: an admin's settings for a plugin, everywhere or per channel, stored on its
+row (`plugin_settings`), audited, and handed to its tools' `ctx.config` from the next call
+on, with no reload (scopes.py has the rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from bot import messages
+from bot.plugin_host.plugin_store import require_plugin
+from bot.plugin_host.scopes import Where, apply_settings
+from bot.store.models import PluginRow
+from bot.store.repositories import PluginRepository
+
+if TYPE_CHECKING:
+    from bot.plugin_host.manager import PluginManager
+
+
+class PluginSettings:
+    def __init__(self, manager: PluginManager) -> None:
+        self.manager = manager
+
+    async def set(self, name: str, pairs: Mapping[str, str], where: Where, *,
+                  actor: str) -> str:
+        """Set (an empty value: remove) `pairs` for `name` `where`; the sentence saying so.
+        The values were checked by scopes.split_settings (never a secret)."""
+        placed: list[PluginRow] = []
+
+        async def change(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+            row = await require_plugin(repo, name)
+            detail = apply_settings(row, pairs, where, actor=actor)
+            placed.append(row)
+            return row, detail
+
+        async with self.manager.lock:
+            await self.manager.transition(name, "set", None, change, actor=actor)
+            self.manager.active.place(name, placed[0])
+        return messages.settings_changed(name, pairs, where.label())
