@@ -136,29 +136,40 @@ _clusters: dict[str, Cluster] = {}
 _lock = threading.Lock()
 
 
-def connect(kubeconfig: str | None, *, read_timeout: float | None = None) -> Cluster:
-    """One client per kubeconfig; in-cluster config when running in a pod without one."""
-    key = f"{kubeconfig or ''}|{read_timeout or ''}"
+def connect(kubeconfig: str | None, *, read_timeout: float | None = None,
+            context: str | None = None) -> Cluster:
+    """One client per kubeconfig and context (None: its current one); in-cluster config
+    when running in a pod without a kubeconfig (and no context was asked for)."""
+    key = f"{kubeconfig or ''}|{context or ''}|{read_timeout or ''}"
     with _lock:
         if key not in _clusters:
-            configuration = client.Configuration()
-            namespace = None
-            try:
-                config.load_kube_config(config_file=kubeconfig,
-                                        client_configuration=configuration)
-                _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-                namespace = (active or {}).get("context", {}).get("namespace")
-            except config.ConfigException:
-                try:
-                    config.load_incluster_config(client_configuration=configuration)
-                except config.ConfigException:
-                    raise ClusterError("No cluster is configured: set KUBECONFIG (or run the "
-                                       "bot in a pod with a service account).") from None
+            configuration, namespace = _configure(kubeconfig, context)
             configuration.retries = 1
             api = client.ApiClient(configuration)
             set_read_timeout(api, read_timeout)
             _clusters[key] = Cluster(api, namespace)
         return _clusters[key]
+
+
+def _configure(kubeconfig: str | None, context: str | None
+               ) -> tuple[client.Configuration, str | None]:
+    """The client configuration for `context` of `kubeconfig`, and its namespace."""
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(config_file=kubeconfig, context=context,
+                                client_configuration=configuration)
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        chosen = next((c for c in contexts if c.get("name") == context), None) or active
+        return configuration, (chosen or {}).get("context", {}).get("namespace")
+    except config.ConfigException:
+        if context is not None:
+            raise ClusterError(f"The kubeconfig has no usable context '{context}'.") from None
+    try:
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        raise ClusterError("No cluster is configured: set KUBECONFIG (or run the "
+                           "bot in a pod with a service account).") from None
+    return configuration, None
 
 
 def server(api: client.ApiClient) -> str:

@@ -58,6 +58,18 @@ class ToolError(ToolFailure):
         super().__init__(message, kind="failed", verbatim=True)
 
 
+def config_list(value: Any) -> list[str]:
+    """A config value that lists names: a JSON list (PLUGIN_CONFIG) or names separated by
+    commas (what `/plugin set key=a,b` stores); empty when unset."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [str(part) for part in value]
+    return [str(value)]
+
+
 CHILD_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "KUBECONFIG",
                   "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 

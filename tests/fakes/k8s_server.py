@@ -110,6 +110,23 @@ def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, A
             "message": message, "reason": reason, "details": details, "code": code}
 
 
+def write_kubeconfig(path: Path, contexts: dict[str, tuple[FakeKubernetes, str]], *,
+                     token: str = TOKEN, current: str | None = None) -> Path:
+    """A kubeconfig whose contexts (name -> (fake API server, namespace)) each reach their
+    own fake cluster; the current context is `current`, else the first."""
+    ca = base64.b64encode(certificates().ca_pem).decode()
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": current or next(iter(contexts)),
+        "clusters": [{"name": name, "cluster": {"server": fake.url,
+                                                "certificate-authority-data": ca}}
+                     for name, (fake, _) in contexts.items()],
+        "users": [{"name": "bot", "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": "bot",
+                                                "namespace": namespace}}
+                     for name, (_, namespace) in contexts.items()]}))
+    return path
+
+
 class FakeKubernetes(FakeHTTPService):
     def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",
                                                    FIXTURES / "crds.yaml")) -> None:
@@ -164,15 +181,7 @@ class FakeKubernetes(FakeHTTPService):
         self.objects.setdefault(plural, [])
 
     def kubeconfig(self, path: Path, *, token: str = TOKEN, namespace: str = "default") -> Path:
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {
-                "server": self.url,
-                "certificate-authority-data": base64.b64encode(certificates().ca_pem).decode()}}],
-            "users": [{"name": "bot", "user": {"token": token}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "bot",
-                                                      "namespace": namespace}}]}))
-        return path
+        return write_kubeconfig(path, {"fake": (self, namespace)}, token=token)
 
     # -- routing -----------------------------------------------------------------------------
 

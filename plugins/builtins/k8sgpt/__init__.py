@@ -23,6 +23,7 @@ import subprocess
 from typing import Any
 
 from bot import kube
+from bot import kube_clusters as clusters
 from bot.sdk import ToolContext, ToolError, child_environment
 
 from .runner import analyze, choose
@@ -32,14 +33,20 @@ CONCURRENCY = 8
 
 
 def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = None,
-                   explain: bool = False, *, ctx: ToolContext) -> dict[str, Any]:
+                   explain: bool = False, cluster: str | None = None, *,
+                   ctx: ToolContext) -> dict[str, Any]:
+    try:
+        context, several = clusters.pick(ctx.config, cluster)
+    except kube.ClusterError as exc:
+        raise ToolError(str(exc)) from None
+    labelled = {"cluster": context} if several else {}
     binary = ctx.config.get("binary") or shutil.which("k8sgpt")
     if binary:
-        return _run_binary(binary, namespace, filters, explain, ctx)
+        return labelled | _run_binary(binary, namespace, filters, explain, ctx,
+                                      context if several else None)
     names, errors = choose(filters)
     try:
-        api = kube.connect(ctx.config.get("kubeconfig"),
-                           read_timeout=ctx.config.get("request_timeout")).api
+        api = clusters.choose(ctx.config, context).cluster.api
         result = analyze(api, names, namespace,
                          concurrency=int(ctx.config.get("concurrency", CONCURRENCY)),
                          explain=explain)
@@ -47,11 +54,11 @@ def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = Non
         raise ToolError(str(exc)) from None
     if errors:
         result["errors"] = errors + (result["errors"] or [])
-    return result
+    return labelled | result
 
 
 def _run_binary(binary: str, namespace: str | None, kinds: list[str] | None, explain: bool,
-                ctx: ToolContext) -> dict[str, Any]:
+                ctx: ToolContext, context: str | None) -> dict[str, Any]:
     """The real k8sgpt, when installed: it sees none of the bot's secrets."""
     argv = [binary, "analyze", "--output", "json"]
     if namespace:
@@ -62,6 +69,8 @@ def _run_binary(binary: str, namespace: str | None, kinds: list[str] | None, exp
         argv.append("--explain")
     if ctx.config.get("kubeconfig"):
         argv += ["--kubeconfig", ctx.config["kubeconfig"]]
+    if context:
+        argv += ["--kubecontext", context]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=BINARY_TIMEOUT,
                               env=child_environment(), stdin=subprocess.DEVNULL)
@@ -84,8 +93,8 @@ def get_manifest() -> dict:
             "author": "SRE Team", "permissions": ["network"]}
 
 
-def get_tools() -> list[dict]:
-    return [{"schema": {
+def get_tools(config: dict | None = None) -> list[dict]:
+    return clusters.with_cluster_argument([{"schema": {
         "name": "k8sgpt_analyze",
         "description": (
             "Scan the cluster for problems with k8sgpt's analyzers and say what is wrong with "
@@ -103,4 +112,4 @@ def get_tools() -> list[dict]:
                         "description": "Only these analyzers, e.g. [\"Pod\", \"Service\"]"},
             "explain": {"type": "boolean", "description": "Add a remediation hint"}},
             "additionalProperties": False}},
-        "handler": k8sgpt_analyze, "timeout": 90}]
+        "handler": k8sgpt_analyze, "timeout": 90}], config or {})

@@ -10,8 +10,10 @@ pods|nodes`, `rollout status|history`, `api-resources`, `auth can-i|whoami [--li
 Anything that changes the cluster, and shell syntax, is refused with a sentence saying so.
 Secret values never leave the cluster: Secrets show keys and sizes only.
 
-Config (PLUGIN_CONFIG='{"kubectl": {...}}' or the plugin's database config): `kubeconfig`
-(default: KUBECONFIG, ~/.kube/config, then in-cluster), `namespace_allow`,
+Config (PLUGIN_CONFIG='{"kubectl": {...}}', or `/plugin set kubectl key=value [in #chan]`):
+`kubeconfig` (default: KUBECONFIG, ~/.kube/config, then in-cluster), `clusters` (the
+kubeconfig contexts it may use; default all), per channel `context` (the default cluster)
+and `contexts` (the only ones allowed there) — see bot/kube_clusters.py; `namespace_allow`,
 `namespace_deny`, `default_namespace`, and `allow_writes: true` to add three tools that
 change the cluster — kubectl_rollout_restart, kubectl_scale, kubectl_delete_pod — each of
 which waits for an admin's approval before it runs. Without it they do not exist.
@@ -19,7 +21,7 @@ which waits for an admin's approval before it runs. Without it they do not exist
 
 from __future__ import annotations
 
-from bot import kube as cluster
+from bot import kube_clusters as clusters
 from bot.kube import ClusterError
 from bot.sdk import ToolContext, ToolError
 
@@ -28,15 +30,14 @@ from .verbs import VERBS, Policy
 from .writes import write_tools
 
 
-def run_kubectl(command: str, *, ctx: ToolContext) -> str:
+def run_kubectl(command: str, cluster: str | None = None, *, ctx: ToolContext) -> str:
     policy = Policy(ctx.config)
     try:
         parsed = parse(command)
-        target = cluster.connect(ctx.config.get("kubeconfig"),
-                                 read_timeout=ctx.config.get("request_timeout"))
-        namespace = parsed.namespace or target.namespace or policy.default_namespace
+        chosen = clusters.choose(ctx.config, cluster)
+        namespace = parsed.namespace or chosen.cluster.namespace or policy.default_namespace
         policy.check(namespace, all_namespaces=parsed.all_namespaces)
-        return VERBS[parsed.verb](target.api, parsed, namespace)
+        return chosen.label(VERBS[parsed.verb](chosen.cluster.api, parsed, namespace))
     except (Refused, ClusterError) as exc:
         raise ToolError(str(exc)) from None
 
@@ -66,4 +67,4 @@ def get_tools(config: dict | None = None) -> list[dict]:
         "handler": run_kubectl, "timeout": 45}]
     if (config or {}).get("allow_writes") is True:
         tools += write_tools()  # each one waits for an admin's approval
-    return tools
+    return clusters.with_cluster_argument(tools, config or {})

@@ -9,6 +9,7 @@ from kubernetes import client
 
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
+from bot.sdk import config_list
 
 from . import describe as describers
 from . import explain, extras, logs, output
@@ -23,8 +24,8 @@ class Policy:
     """Namespace allow and deny lists from the plugin's config."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.allow = set(config.get("namespace_allow") or [])
-        self.deny = set(config.get("namespace_deny") or [])
+        self.allow = set(config_list(config.get("namespace_allow")))
+        self.deny = set(config_list(config.get("namespace_deny")))
         self.default_namespace = config.get("default_namespace") or "default"
 
     def check(self, namespace: str | None, *, all_namespaces: bool) -> None:

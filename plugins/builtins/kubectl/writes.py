@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import kube
+from bot import kube_clusters as clusters
 from bot.kube import ClusterError
 from bot.sdk import ToolContext, ToolError
 
@@ -17,15 +18,16 @@ WORKLOADS = {"deployment": "deployments", "statefulset": "statefulsets",
              "daemonset": "daemonsets"}
 
 
-def _target(ctx: ToolContext, namespace: str) -> Any:
+def _target(ctx: ToolContext, namespace: str, cluster: str | None) -> clusters.Chosen:
     Policy(ctx.config).check(namespace, all_namespaces=False)
-    return kube.connect(ctx.config.get("kubeconfig"),
-                           read_timeout=ctx.config.get("request_timeout")).api
+    return clusters.choose(ctx.config, cluster)
 
 
-def rollout_restart(kind: str, name: str, namespace: str, *, ctx: ToolContext) -> str:
+def rollout_restart(kind: str, name: str, namespace: str, cluster: str | None = None, *,
+                    ctx: ToolContext) -> str:
     try:
-        api = _target(ctx, namespace)
+        chosen = _target(ctx, namespace, cluster)
+        api = chosen.cluster.api
         res = kube.resource(api, WORKLOADS[kind])
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         kube.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}",
@@ -34,29 +36,32 @@ def rollout_restart(kind: str, name: str, namespace: str, *, ctx: ToolContext) -
                          "kubectl.kubernetes.io/restartedAt": stamp}}}}})
     except (Refused, ClusterError) as exc:
         raise ToolError(str(exc)) from None
-    return f"{res.name_prefix}/{name} restarted"
+    return chosen.label(f"{res.name_prefix}/{name} restarted")
 
 
-def scale(kind: str, name: str, namespace: str, replicas: int, *, ctx: ToolContext) -> str:
+def scale(kind: str, name: str, namespace: str, replicas: int, cluster: str | None = None,
+          *, ctx: ToolContext) -> str:
     try:
-        api = _target(ctx, namespace)
+        chosen = _target(ctx, namespace, cluster)
+        api = chosen.cluster.api
         res = kube.resource(api, WORKLOADS[kind])
         kube.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}/scale",
                      method="PATCH", body={"spec": {"replicas": replicas}},
                      what=f"scaling {kind} {name} in namespace {namespace}")
     except (Refused, ClusterError) as exc:
         raise ToolError(str(exc)) from None
-    return f"{res.name_prefix}/{name} scaled to {replicas}"
+    return chosen.label(f"{res.name_prefix}/{name} scaled to {replicas}")
 
 
-def delete_pod(name: str, namespace: str, *, ctx: ToolContext) -> str:
+def delete_pod(name: str, namespace: str, cluster: str | None = None, *,
+               ctx: ToolContext) -> str:
     try:
-        api = _target(ctx, namespace)
-        kube.request(api, f"/api/v1/namespaces/{namespace}/pods/{name}", method="DELETE",
-                     what=f"deleting pod {name} in namespace {namespace}")
+        chosen = _target(ctx, namespace, cluster)
+        kube.request(chosen.cluster.api, f"/api/v1/namespaces/{namespace}/pods/{name}",
+                     method="DELETE", what=f"deleting pod {name} in namespace {namespace}")
     except (Refused, ClusterError) as exc:
         raise ToolError(str(exc)) from None
-    return f'pod "{name}" deleted'
+    return chosen.label(f'pod "{name}" deleted')
 
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 253}
