@@ -18,6 +18,7 @@ import pytest
 from bot import messages
 from bot.commands import PluginCommands
 from bot.plugin_host.protocol import Caller
+from bot.slack.render import escape
 from tests.conftest import ServicesFactory, subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.slack_harness import SlackBot, until
@@ -113,6 +114,9 @@ async def test_everywhere_and_disable_in_move_it_and_bad_input_changes_nothing(
                               "probe", [OTHER], [PAYMENTS]))]:
         assert await command(bot, bad, "U_ADMIN") == sentence
     assert await command(bot, f"enable probe in {OTHER}", "U_SOMEONE") == messages.not_admin()
+    hostile = await command(bot, "enable probe in <#C0X|<!channel>>", "U_ADMIN")
+    assert hostile == escape(messages.channel_unparsable("<#C0X|<!channel>>"))
+    assert "<!channel>" not in hostile  # shown, never a ping
     assert (await bot.services.plugins.info("probe")).channels == (PAYMENTS,)
     assert await command(bot, "enable probe everywhere", "U_ADMIN") == messages.enabled(
         "probe", "1.0.0", ["probe_config", "probe_restart"], "everywhere")
@@ -131,6 +135,13 @@ async def test_everywhere_and_disable_in_move_it_and_bad_input_changes_nothing(
     info = await bot.services.plugins.info("probe")
     assert (info.enabled, info.channels) == (False, None)
     assert "probe_config" not in bot.services.registry.snapshot
+    await command(bot, f"enable probe in {OTHER}", "U_ADMIN")
+    assert await command(bot, "disable probe", "U_ADMIN") == messages.disabled("probe")
+    assert await command(bot, "enable probe", "U_ADMIN") == messages.enabled(  # as it was
+        "probe", "1.0.0", ["probe_config", "probe_restart"], f"in {OTHER}")
+    await command(bot, "disable probe", "U_ADMIN")
+    assert await command(bot, f"disable probe in {OTHER}", "U_ADMIN") == (
+        messages.scope_kept("probe", None))
 
 
 async def test_direct_messages_and_agent_view_threads_are_the_dm_scope(

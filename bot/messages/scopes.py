@@ -14,6 +14,7 @@ __all__ = [
     "no_settings",
     "scope_already",
     "scope_everywhere_cannot_remove",
+    "scope_kept",
     "scope_not_there",
     "scope_usage",
     "setting_key_bad",
@@ -47,6 +48,10 @@ def scope_everywhere_cannot_remove(name: str) -> str:
     return (f"{name} is enabled everywhere, so it cannot be taken out of one channel. "
             f"Enable it only where it belongs (/plugin enable {name} in #channel), or "
             f"disable it.")
+
+
+def scope_kept(name: str, channels: Sequence[str] | None) -> str:
+    return f"{name} is disabled; when enabled it will be offered {where_label(channels)}."
 
 
 def scope_not_there(name: str, channels: Sequence[str], current: Sequence[str]) -> str:

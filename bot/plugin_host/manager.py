@@ -197,7 +197,8 @@ class PluginManager:
         if was_on:
             await self.notify(event, name)
         text = (messages.still_enabled(name, info.channels) if still_on else
-                messages.disabled(name) if was_on else messages.already_disabled(name))
+                messages.disabled(name) if was_on else messages.already_disabled(name)
+                if where is None else messages.scope_kept(name, info.channels))
         return Outcome(text, info, was_on or where is not None)
 
     async def remove(self, name: str, *, actor: str) -> Outcome:
@@ -303,8 +304,7 @@ class PluginManager:
                              or have.revision != mcp_revision(row)):
                     await self.active.swap(row.name, None)
                     changed, have = True, None
-                if have is not None and self.active.place(row.name, row):
-                    changed = True  # offered elsewhere now, or its settings changed
+                changed |= have is not None and self.active.place(row.name, row)  # moved
                 if want and have is None and self.loads.worth_trying(row.name,
                                                                      row.active_version):
                     changed |= await self._try_activate(row)
