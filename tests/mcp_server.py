@@ -2,8 +2,9 @@
 streamable HTTP by uvicorn on 127.0.0.1 (port 0), in a thread of the test process.
 
 Its tools: `pod_status` (read-only), `restart_pod` (destructive), `grow` (adds
-`extra_status` and sends `notifications/tools/list_changed`, as a server does when what
-it offers changes), `explode` (raises: an `isError` result). `tools/list` is paginated two
+`extra_status` and sends `notifications/tools/list_changed` on the call's own stream, or
+with `aside` on the session's standalone one, as a server does when what it offers
+changes), `explode` (raises: an `isError` result). `tools/list` is paginated two
 tools a page, as a server with many tools does. With `token` set it answers 401 to a
 request without `Authorization: Bearer <token>`, like a real server behind auth; every
 request's headers are kept in `seen_headers`.
@@ -17,6 +18,7 @@ import time
 from typing import Any
 
 import uvicorn
+from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ListToolsResult, ToolAnnotations
 
@@ -58,11 +60,15 @@ def build_server(calls: list[tuple[str, dict[str, Any]]]) -> PagedServer:
         return f"pod {name} deleted"
 
     @server.tool(annotations=READ_ONLY)
-    async def grow(ctx: Context) -> str:
+    async def grow(ctx: Context, aside: bool = False) -> str:
         """Offer one more tool."""
-        calls.append(("grow", {}))
+        calls.append(("grow", {"aside": True} if aside else {}))
         server.add_tool(extra_status, annotations=READ_ONLY)
-        await ctx.session.send_tool_list_changed()
+        if aside:  # on the session's own stream (GET), unordered with the call's answer
+            await ctx.session.send_tool_list_changed()
+        else:  # on the call's stream, before its answer, as the request's own notification
+            await ctx.session.send_notification(types.ToolListChangedNotification(),
+                                                related_request_id=ctx.request_id)
         return "now offering extra_status"
 
     @server.tool(annotations=READ_ONLY)

@@ -113,6 +113,20 @@ async def test_a_changed_tool_list_is_offered_from_the_next_step(
     assert "extra_status" in await command(bot, "info incident", "U_ADMIN")
 
 
+async def test_a_change_told_on_the_sessions_own_stream_is_offered_once_it_arrives(
+        slack_bot: Make, mcp_server: McpTestServer) -> None:
+    """Unordered with the call's answer (another HTTP stream): offered as soon as it is
+    heard, with no restart and nothing for an admin to do."""
+    bot = await slack_bot()
+    await added(bot, mcp_server)
+    bot.ai.reply(tool_calls=[call("grow", {"aside": True}, "c1")])
+    bot.ai.reply("grown.")
+    ts, _ = await bot.mention("grow")
+    await until(lambda: [a for a in bot.answers(ts) if "grown" in a])
+    await until(lambda: "extra_status" in bot.services.registry.snapshot)
+    assert mcp_server.calls == [("grow", {"aside": True})]
+
+
 async def test_a_server_that_goes_away_is_an_error_result_and_three_in_a_row_disable_it(
         slack_bot: Make, mcp_server: McpTestServer, builtin: Callable[..., object]) -> None:
     builtin("alpha")

@@ -7,8 +7,9 @@ ready and waits to be told to close; calls from any task go through the open cli
 The host connects lazily and again after the connection broke; an unreachable server, a
 broken connection or a handshake that does not finish in time is a `crashed` result, which
 the health monitor counts like a worker crash. `notifications/tools/list_changed` makes the
-host list the tools again and hand them to `on_tools` (the manager swaps them in: offered
-from the agent's next step). An idle connection is closed and opened again on demand.
+host list the tools again and hand them to `on_tools` (the manager swaps them in); one
+that came on a call's own stream is handled before that call returns, so the agent's next
+step is offered the new list. An idle connection is closed and opened again on demand.
 """
 
 from __future__ import annotations
