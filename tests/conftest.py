@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import Services, build_services
 from bot.config import Settings, load_settings
+from bot.store.shared_runs import SharedRuns
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
@@ -266,3 +267,25 @@ def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
     # SLACK_STREAMING=off: the status message and final post; test_slack_streaming streams
     return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process",
                           SLACK_STREAMING="off")
+
+
+@pytest.fixture
+async def replicas() -> AsyncIterator[Callable[[Services], Awaitable[SharedRuns]]]:
+    """Make a process a beating replica, as `bot run` does."""
+    started: list[tuple[SharedRuns, Services]] = []
+
+    async def join(services: Services) -> SharedRuns:
+        shared = SharedRuns(services.db)
+
+        async def lost(run: object) -> None:
+            raise AssertionError(run)
+
+        await shared.start(on_stop=lambda run: None, on_lost=lost)
+        await services.plugins.join(shared.replica)
+        started.append((shared, services))
+        return shared
+
+    yield join
+    for shared, services in started:
+        await services.plugins.leave()
+        await shared.close()

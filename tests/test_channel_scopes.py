@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.app import Services
 from bot.commands import PluginCommands
 from bot.plugin_host.protocol import Caller
+from bot.plugin_host.scopes import Where
 from bot.slack.render import escape
+from bot.store.shared_runs import SharedRuns
 from tests.conftest import ServicesFactory, subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.slack_harness import SlackBot, until
@@ -291,3 +294,13 @@ async def test_another_process_follows_a_change_of_channels_and_settings(
     assert (await second.registry.call("probe_config", {}, there)).ok
     assert "probe_config" in [t["function"]["name"] for t in
                               second.registry.snapshot.openai_tools(OTHER)]
+
+
+async def test_a_replica_says_at_once_that_it_loaded_what_was_just_enabled(
+        make_services: ServicesFactory, probe: Path,
+        replicas: Callable[[Services], Awaitable[SharedRuns]]) -> None:
+    services = await make_services()
+    await replicas(services)
+    await services.plugins.enable("probe", actor="U_ADMIN", where=Where((PAYMENTS,)))
+    info = await services.plugins.info("probe")  # not after the next refresh: now
+    assert (info.replicas, info.loaded_count, info.channels) == (1, 1, (PAYMENTS,))

@@ -4,7 +4,7 @@ says so for itself without switching it off for the others."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,28 +175,6 @@ async def test_an_archive_stored_under_a_path_outside_its_plugin_is_not_unpacked
         version = (await session.execute(select(PluginVersionRow))).scalar_one()
     with pytest.raises(PluginError, match="its files are missing"):
         await store.unpack("shared", version)
-
-
-@pytest.fixture
-async def replicas() -> AsyncIterator[Callable[[Services], Awaitable[SharedRuns]]]:
-    """Make a process a beating replica, as `bot run` does."""
-    started: list[tuple[SharedRuns, Services]] = []
-
-    async def join(services: Services) -> SharedRuns:
-        shared = SharedRuns(services.db)
-
-        async def lost(run: object) -> None:
-            raise AssertionError(run)
-
-        await shared.start(on_stop=lambda run: None, on_lost=lost)
-        await services.plugins.join(shared.replica)
-        started.append((shared, services))
-        return shared
-
-    yield join
-    for shared, services in started:
-        await services.plugins.leave()
-        await shared.close()
 
 
 async def test_list_and_info_say_on_how_many_replicas_a_plugin_is_loaded_and_why_not(

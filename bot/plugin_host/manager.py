@@ -363,8 +363,7 @@ class PluginManager:
         await self._publish_loads()
 
     def _info(self, row: PluginRow, placement: Placement = NOWHERE) -> PluginInfo:
-        """The row as surfaces show it, with where its code runs here (the sandbox is asked
-        only for uploads: it starts two subprocesses) and on which replicas it is loaded."""
+        """The row as shown, with where its code runs here (the sandbox probed for uploads)."""
         sandboxed = row.source == PluginSource.UPLOAD or (row.mcp is not None
                                                           and row.mcp.transport == "stdio")
         kind = self._sandbox_kind() if sandboxed and self._sandbox_kind else None
@@ -395,5 +394,6 @@ class PluginManager:
         return True
 
     async def notify(self, action: str, name: str) -> None:
-        """Tell the change listeners (App Home, admin channel) what happened."""
+        """Say where plugins load now (a replica), then tell the change listeners."""
+        await self._publish_loads()
         await tell_all(self._listeners, action, name, what="plugin change listener")
