@@ -222,6 +222,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         services = await build_services(custom, default_enabled=frozenset(enabled))
         endpoint = build_slack_app(services)
         await endpoint.start()
+        await services.plugins.join(endpoint.shared.replica)  # a replica, as `bot run` is
         runner, port = await serve_http(endpoint.app, port=0, host="127.0.0.1")
         session = aiohttp.ClientSession()
         started.append((services, runner, endpoint, session))
@@ -233,6 +234,7 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         await session.close()
         await runner.cleanup()  # type: ignore[attr-defined]
         await endpoint.drain()  # type: ignore[attr-defined]
+        await services.plugins.leave()
         await services.close()
 
 

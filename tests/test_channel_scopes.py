@@ -90,7 +90,7 @@ async def test_a_plugin_enabled_in_one_channel_is_offered_and_runs_there_only(
     assert approval_id(bot) is None  # refused before anyone was asked to approve
     listing = await command(bot, "list", "U_SOMEONE")
     row = next(line.split() for line in listing.splitlines() if line.startswith("probe"))
-    assert row[4:6] == ["enabled", PAYMENTS] and "WHERE" in listing
+    assert row[4:7] == ["enabled", PAYMENTS, "1/1"] and "WHERE" in listing
     assert f"Where:       in {PAYMENTS}" in await command(bot, "info probe", "U_SOMEONE")
     event = (await bot.services.audit.recent(1))[0]
     assert (event.action, event.target, event.detail) == ("enable", "probe",
