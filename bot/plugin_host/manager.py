@@ -150,8 +150,7 @@ class PluginManager:
         return await self.list()
 
     async def enable(self, name: str, *, actor: str, where: Where | None = None) -> Outcome:
-        """Switch a plugin on; `where` (scopes.py) also says in which channels, or that it
-        is everywhere now. An enabled plugin changes where it is offered without a reload."""
+        """Switch a plugin on (`where`: in those channels, or everywhere; scopes.py)."""
         async with self.lock:
             async with self.db.read() as session:
                 row = await require_plugin(PluginRepository(session), name)
@@ -164,10 +163,8 @@ class PluginManager:
             except PluginError as exc:
                 await self._enable_failed(row, exc, actor=actor)
                 raise
-            switch_on, placed = switch_on_change(name, active, where)
+            switch_on = switch_on_change(name, active, where)
             info = await self.transition(name, "enable", active, switch_on, actor=actor)
-            if active is None:
-                self.active.place(name, placed[0])
         await self.notify("enable", name)
         shown = "" if where is None and info.channels is None else where_label(info.channels)
         return Outcome(messages.enabled(name, info.version, info.tool_names, shown), info, True)
@@ -322,9 +319,9 @@ class PluginManager:
 
     async def transition(self, name: str, action: str, candidate: ActivePlugin | None,
                           change: RowChange, *, actor: str) -> PluginInfo:
-        """The one way a plugin moves to new state (called holding the lock): refuse a tool
-        clash, apply `change` and its audit entry in one transaction, then swap the code the
-        agent calls. The caller tells the listeners once the lock is released."""
+        """The one way a plugin moves to new state (holding the lock): refuse a tool clash,
+        apply `change` and its audit entry in one transaction, then swap in the code (or
+        re-place the running one) where the row now says. The caller tells the listeners."""
         if candidate is not None:
             await self._refuse_clash(name, candidate, actor=actor, action=action)
         try:
@@ -337,7 +334,10 @@ class PluginManager:
             if candidate is not None:
                 await candidate.host.close()
             raise
-        if candidate is not None:
+        if candidate is None:
+            self.active.place(name, row)
+        else:
+            candidate.place(row)
             await self.active.swap(name, candidate)
         return info
 

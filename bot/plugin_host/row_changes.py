@@ -18,10 +18,9 @@ RowChange = Callable[[PluginRepository], Awaitable[tuple[PluginRow, "str | None"
 
 
 def switch_on_change(name: str, active: ActivePlugin | None, where: Where | None
-                     ) -> tuple[RowChange, list[PluginRow]]:
+                     ) -> RowChange:
     """The write that turns `name` on (`where` says, scopes.py), recording what the newly
-    loaded `active` offers (None: it runs already); and the row it left, once done."""
-    placed: list[PluginRow] = []
+    loaded `active` offers (None: it runs already)."""
 
     async def switch_on(repo: PluginRepository) -> tuple[PluginRow, str | None]:
         row = await require_plugin(repo, name)
@@ -32,9 +31,6 @@ def switch_on_change(name: str, active: ActivePlugin | None, where: Where | None
         scope = widen(row, where) if where is not None else None
         row.enabled, row.status, row.error = True, STATUS_ENABLED, None
         row.consecutive_failures = 0
-        if active is not None:
-            active.place(row)  # not offered yet: `transition` swaps it in after the commit
-        placed.append(row)
         version = active.version if active is not None else row.active_version
         return row, " ".join(part for part in (version, scope) if part) or None
-    return switch_on, placed
+    return switch_on

@@ -1,6 +1,7 @@
 """`/plugin set`: an admin's settings for a plugin, everywhere or per channel, stored on its
 row (`plugin_settings`), audited, and handed to its tools' `ctx.config` from the next call
-on, with no reload (scopes.py has the rules)."""
+on, with no reload: `PluginManager.transition` re-places the running plugin (scopes.py has
+the rules)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,10 @@ class PluginSettings:
                   actor: str) -> str:
         """Set (an empty value: remove) `pairs` for `name` `where`; the sentence saying so.
         The values were checked by scopes.split_settings (never a secret)."""
-        placed: list[PluginRow] = []
-
         async def change(repo: PluginRepository) -> tuple[PluginRow, str | None]:
             row = await require_plugin(repo, name)
-            detail = apply_settings(row, pairs, where, actor=actor)
-            placed.append(row)
-            return row, detail
+            return row, apply_settings(row, pairs, where, actor=actor)
 
         async with self.manager.lock:
             await self.manager.transition(name, "set", None, change, actor=actor)
-            self.manager.active.place(name, placed[0])
         return messages.settings_changed(name, pairs, where.label())
