@@ -57,7 +57,11 @@ class PluginOpener:
         """Load the code for `row` (builtin from disk; upload through its host factory;
         an MCP server by connecting to it, or with `lazy` by its stored tools), to be
         offered where `row` says."""
-        active = await self._open(row, lazy=lazy)
+        return self.for_row(await self._open(row, lazy=lazy), row)
+
+    def for_row(self, active: ActivePlugin, row: PluginRow) -> ActivePlugin:
+        """`active` with `row`'s settings and where it is offered (scopes.py)."""
+        active.config = self.config(row)
         active.place(row)
         return active
 
@@ -71,7 +75,6 @@ class PluginOpener:
             loaded = await self.load_builtin(row.name, path)
             if isinstance(loaded, PluginError):
                 raise loaded
-            loaded.config = self.config(row)
             return loaded
         version = active_version(row)
         if version is None:
@@ -91,9 +94,7 @@ class PluginOpener:
         if self.upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self.upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
-        active = ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
-        active.place(row)
-        return active
+        return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
 
 
     async def mcp(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:

@@ -77,8 +77,6 @@ class Startup:
         if clash:
             await active.host.close()
             return messages.tool_clash(row.name, *clash)
-        active.config = self.opener.config(row)
-        active.place(row)
-        fresh[row.name] = active
+        fresh[row.name] = self.opener.for_row(active, row)
         row.status, row.error = STATUS_ENABLED, None
         return None
