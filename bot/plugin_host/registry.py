@@ -62,12 +62,13 @@ class Tool:
 class Snapshot:
     """A frozen view of the enabled tools; `generation` grows with every publish."""
 
-    __slots__ = ("_openai", "_tools", "generation")
+    __slots__ = ("_openai", "_scoped", "_tools", "generation")
 
     def __init__(self, tools: Iterable[Tool] = (), *, generation: int = 0) -> None:
         by_name = {tool.spec.name: tool for tool in tools}
         self._tools: Mapping[str, Tool] = MappingProxyType(by_name)
         self._openai = tuple(tool.spec.openai_schema for tool in by_name.values())
+        self._scoped = any(tool.channels is not None for tool in by_name.values())
         self.generation = generation
 
     def get(self, name: str) -> Tool | None:
@@ -86,7 +87,7 @@ class Snapshot:
     def openai_tools(self, scope: str | None = None) -> list[dict[str, Any]]:
         """The `tools` list for a chat completion request in `scope` (scopes.scope_of):
         the tools of plugins enabled everywhere or there."""
-        if all(tool.channels is None for tool in self._tools.values()):
+        if not self._scoped:  # decided once per publish, not at every model call
             return list(self._openai)
         return [tool.spec.openai_schema for tool in self._tools.values()
                 if tool.offered_in(scope)]
