@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from bot import messages
 from bot.plugin_host.info import McpInfo, PluginInfo
 from bot.plugin_host.installer import InstallResult
-from bot.plugin_host.scopes import settings_lines
+from bot.plugin_host.scopes import EVERYWHERE, Settings
 from bot.store.models import AuditEvent
 from bot.store.run_records import RunUsage
 
@@ -53,6 +53,13 @@ def settings_list(p: PluginInfo) -> str:
         return messages.no_settings(p.name)
     return f"Settings of {p.name}:\n" + "\n".join(f"  {line}"
                                                   for line in settings_lines(p.settings))
+
+
+def settings_lines(settings: Settings) -> list[str]:
+    """Each scope's settings, everywhere first."""
+    order = sorted(settings, key=lambda scope: (scope != EVERYWHERE, scope))
+    return [f"{messages.where_label(None if s == EVERYWHERE else [s])}: "
+            + messages.assignments(dict(sorted(settings[s].items()))) for s in order]
 
 
 def _loaded(p: PluginInfo) -> str:

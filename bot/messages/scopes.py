@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "assignments",
     "channel_unparsable",
     "cluster_not_allowed_here",
     "cluster_unknown",
@@ -98,9 +99,14 @@ def setting_looks_secret(key: str) -> str:
             f"store instead. Nothing was set.")
 
 
+def assignments(values: Mapping[str, str]) -> str:
+    """`tier=gold, owner=payments`; a key with an empty value reads `owner removed`."""
+    return ", ".join(f"{key}={value}" if value else f"{key} removed"
+                     for key, value in values.items())
+
+
 def settings_changed(name: str, changed: Mapping[str, str], scope_text: str) -> str:
-    parts = [f"{key}={value}" if value else f"{key} removed" for key, value in changed.items()]
-    return f"Settings of {name} {scope_text}: {', '.join(parts)}."
+    return f"Settings of {name} {scope_text}: {assignments(changed)}."
 
 
 def no_settings(name: str) -> str:

@@ -191,12 +191,4 @@ def apply_settings(row: PluginRow, pairs: Mapping[str, str], where: Where, *,
             elif value:
                 row.settings.append(PluginSettingRow(scope=scope, key=key, value=value,
                                                      set_by=actor))
-    shown = ", ".join(f"{k}={v}" if v else f"{k} removed" for k, v in pairs.items())
-    return f"{shown} {where.label()}"
-
-
-def settings_lines(settings: Settings) -> list[str]:
-    """Each scope's settings, everywhere first."""
-    order = sorted(settings, key=lambda scope: (scope != EVERYWHERE, scope))
-    return [f"{messages.where_label(None if s == EVERYWHERE else [s])}: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(settings[s].items())) for s in order]
+    return f"{messages.assignments(pairs)} {where.label()}"

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot import messages
 from bot.plugin_host.info import PluginInfo
 from bot.plugin_host.installer import InstallResult
 from bot.plugin_host.scopes import DM, EVERYWHERE
@@ -191,7 +192,7 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
              "Runs in: " + p.sandbox, "Where: " + slack_where(p.channels)]
     if p.settings:  # an admin's words, escaped; never a secret (scopes.split_settings)
         lines.append("Settings: " + "; ".join(
-            escape(", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+            escape(messages.assignments(dict(sorted(values.items()))))
             + f" ({slack_where(None if scope == EVERYWHERE else [scope])})"
             for scope, values in sorted(p.settings.items())))
     if p.mcp is not None:  # what the server said about itself is its own text: escaped
