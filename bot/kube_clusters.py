@@ -113,7 +113,11 @@ def pick(config: Mapping[str, Any], requested: str | None = None) -> tuple[str |
 
 def choose(config: Mapping[str, Any], requested: str | None = None) -> Chosen:
     """`pick`'s cluster, connected."""
-    name, several = pick(config, requested)
+    return reach(config, *pick(config, requested))
+
+
+def reach(config: Mapping[str, Any], name: str | None, several: bool) -> Chosen:
+    """The client for context `name`, already picked."""
     target = connect(config.get("kubeconfig"), read_timeout=config.get("request_timeout"),
                      context=name)
     return Chosen(target, name, several)

@@ -46,7 +46,7 @@ def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = Non
                                       context if several else None)
     names, errors = choose(filters)
     try:
-        api = clusters.choose(ctx.config, context).cluster.api
+        api = clusters.reach(ctx.config, context, several).cluster.api
         result = analyze(api, names, namespace,
                          concurrency=int(ctx.config.get("concurrency", CONCURRENCY)),
                          explain=explain)
