@@ -91,8 +91,8 @@ def _where_words(args: argparse.Namespace) -> list[str]:
     """--channel/--everywhere as the words /plugin takes after NAME."""
     if getattr(args, "everywhere", False):
         return ["everywhere"]
-    channels = getattr(args, "channel", None) or []
-    return ["in", *channels] if isinstance(channels, list) and channels else []
+    channels = getattr(args, "channel", None)  # set only where _add_where added it
+    return ["in", *channels] if channels else []
 
 
 async def _admin(args: argparse.Namespace, settings: Settings) -> int:
