@@ -47,10 +47,11 @@ def kube_plugins(plugins_dir: Path) -> Path:
 @pytest.fixture
 def two_clusters(tmp_path: Path, kube_plugins: Path
                  ) -> Iterator[tuple[Path, FakeKubernetes, FakeKubernetes]]:
-    """prod-eu (the current context) serves the whole fixture; staging one pod of it."""
+    """prod-eu (the current context) serves the whole fixture; staging one pod of it, the
+    crashlooping one."""
     eu, staging = FakeKubernetes(), FakeKubernetes()
     staging.objects["pods"] = [pod for pod in staging.objects["pods"]
-                               if pod["metadata"]["name"] == "web-5f6d7c8b9-xyz12"]
+                               if pod["metadata"]["name"] == "checkout-api-7d9f8b6c5-abcde"]
     eu.start(), staging.start()
     kubeconfig = write_kubeconfig(tmp_path / "kc", {"prod-eu": (eu, "prod"),
                                                     "staging": (staging, "prod")})
@@ -93,7 +94,12 @@ async def test_each_channel_answers_from_its_own_cluster_and_says_which(
                                                                "filters": ["Pod"]}, "c3"))
     found = json.loads(tool_result(bot, analysis + 1))
     assert found["cluster"] == "staging"
-    assert {r["name"] for r in found["results"]} <= {"prod/web-5f6d7c8b9-xyz12"}
+    assert [r["name"] for r in found["results"]] == ["prod/checkout-api-7d9f8b6c5-abcde"]
+    whole = await ask(bot, EU, call("k8sgpt_analyze", {"namespace": "prod",
+                                                       "filters": ["Pod"]}, "c4"))
+    eu_found = json.loads(tool_result(bot, whole + 1))
+    assert eu_found["cluster"] == "prod-eu"  # no k8sgpt context in EU: the current one
+    assert len(eu_found["results"]) > 1  # the whole fixture: more than staging's one pod
 
 
 async def test_a_channel_restricted_to_one_cluster_is_refused_the_other(
