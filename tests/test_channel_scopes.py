@@ -232,13 +232,14 @@ def env(tmp_path: Path, plugins_dir: Path, probe: Path,
 
 def test_the_console_asks_from_a_channel_and_sees_its_plugins(
         env: dict[str, str], fake_openai: FakeOpenAI) -> None:
-    for _ in range(2):
+    for _ in range(3):
         fake_openai.reply(tool_calls=[call("probe_config", {}, "c1")])
         fake_openai.reply("done")
     result = run_bot(env, "console", lines=[
         f"/plugin enable probe in {PAYMENTS}", f"/plugin set probe tier=gold in {PAYMENTS}",
         "@bot where am I?", f"channel <#{PAYMENTS}|inc-payments>", "@bot where am I now?",
-        "channel #general"])
+        "channel #general", f"/plugin disable probe in {PAYMENTS}",
+        "/plugin enable probe everywhere", "channel console", "@bot and here?"])
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert messages.enabled("probe", "1.0.0", ["probe_config", "probe_restart"],
@@ -251,6 +252,12 @@ def test_the_console_asks_from_a_channel_and_sees_its_plugins(
     assert json.loads(fake_openai.messages(3)[-1]["content"]) == {
         "channel": PAYMENTS, "config": {"tier": "gold"}}
     assert messages.channel_unparsable("#general") in out
+    assert messages.disabled("probe") in out  # out of its last channel
+    assert messages.enabled("probe", "1.0.0", ["probe_config", "probe_restart"],
+                            "everywhere") in out
+    assert "probe_config" in fake_openai.tool_names(4)  # the console's scope, now
+    assert json.loads(fake_openai.messages(5)[-1]["content"]) == {
+        "channel": "console", "config": {}}
 
 
 def test_the_cli_scopes_with_channel_flags_and_calls_as_a_channel(
