@@ -195,11 +195,12 @@ async def check_cluster(settings: Settings, found: Found) -> Check:
         return Check("cluster", None, messages.doctor_skipped("KUBECONFIG"))
     try:
         cluster = await asyncio.to_thread(kube.connect, kubeconfig, read_timeout=10)
-        version = await asyncio.to_thread(kube.request, cluster.api, "/version",
+        api = kube.Api(cluster.client)
+        version = await asyncio.to_thread(kube.request, api, "/version",
                                           what="the cluster's version")
     except kube.ClusterError as exc:
         return Check("cluster", False, str(exc))
-    return Check("cluster", True, messages.doctor_cluster_ok(kube.server(cluster.api),
+    return Check("cluster", True, messages.doctor_cluster_ok(kube.server(api),
                                                              version.get("gitVersion")))
 
 

@@ -3,6 +3,13 @@
 The official client's request machinery (kubeconfig, in-cluster config, auth, TLS) with JSON
 responses, and every failure as one sentence naming what was being done. Built-in plugins
 run in the bot's process and share this; uploaded plugins run sandboxed and cannot.
+
+Every request goes through `request` with an `Api`: the cluster's shared client and the
+namespace limits of the tool call making it. There, whatever a plugin asked for, a path
+that steps out of itself (`.`, `..`) is refused, a namespace off limits is refused, a list
+spanning namespaces loses the objects of those off limits, and every Secret value is
+masked before the answer is returned (bot/kube_masking.py). Paths are built with
+bot/kube_names.py, which checks each name by the API server's own rule.
 """
 
 from __future__ import annotations
@@ -10,12 +17,17 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
+from bot.kube_masking import mask_objects
+from bot.sdk import config_list
 
 REQUEST_TIMEOUT = (5, 20)  # connect, read (seconds)
 
@@ -70,13 +82,13 @@ class ClusterUnreachable(ClusterError):
     """No answer at all from the API server (refused, reset, no route, TLS failure)."""
 
 
-def discovery(api: client.ApiClient) -> Any:
+def discovery(api: Api) -> Any:
     """The cluster's (cached) discovery: bot.kube_discovery.Discovery."""
     from bot.kube_discovery import for_api
 
     def fetch(path: str, what: str) -> Any:
         return request(api, path, what=what)
-    return for_api(api, fetch)
+    return for_api(api.client, fetch)
 
 
 def human_duration(seconds: float) -> str:
@@ -108,12 +120,12 @@ def human_duration(seconds: float) -> str:
     return f"{hours // (24 * 365)}y"
 
 
-def resolve(api: client.ApiClient, name: str) -> list[Resource]:
+def resolve(api: Api, name: str) -> list[Resource]:
     """The resource types `name` means on this cluster (a category means several)."""
     return discovery(api).resolve(name)
 
 
-def resource(api: client.ApiClient, name: str) -> Resource:
+def resource(api: Api, name: str) -> Resource:
     """The one resource type `name` means (a category is refused here)."""
     found = resolve(api, name)
     if len(found) > 1:
@@ -121,9 +133,49 @@ def resource(api: client.ApiClient, name: str) -> Resource:
     return found[0]
 
 
+class OffLimits(ClusterError):
+    """A namespace the operator's limits (or a channel's narrower ones) keep the bot out of."""
+
+
+@dataclass(frozen=True)
+class NamespaceLimits:
+    """`namespace_allow` / `namespace_deny` of a plugin's config: held by `request` for every
+    path and every list, whichever verb, output form or plugin asked."""
+
+    allow: frozenset[str] = frozenset()
+    deny: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> NamespaceLimits:
+        return cls(frozenset(config_list(config.get("namespace_allow"))),
+                   frozenset(config_list(config.get("namespace_deny"))))
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.allow or self.deny)
+
+    def permits(self, namespace: str) -> bool:
+        return namespace not in self.deny and (not self.allow or namespace in self.allow)
+
+    def check(self, namespace: str) -> None:
+        if not self.permits(namespace):
+            raise OffLimits(f"The namespace {namespace!r} is off limits for this bot.")
+
+
+UNLIMITED = NamespaceLimits()
+
+
+@dataclass(frozen=True)
+class Api:
+    """A cluster's shared client as one tool call may use it: with that call's limits."""
+
+    client: client.ApiClient
+    limits: NamespaceLimits = field(default=UNLIMITED)
+
+
 @dataclass(frozen=True)
 class Cluster:
-    api: client.ApiClient
+    client: client.ApiClient
     namespace: str | None  # the kubeconfig context's namespace, if it names one
 
 
@@ -145,9 +197,9 @@ def connect(kubeconfig: str | None, *, read_timeout: float | None = None,
         if key not in _clusters:
             configuration, namespace = _configure(kubeconfig, context)
             configuration.retries = 1
-            api = client.ApiClient(configuration)
-            set_read_timeout(api, read_timeout)
-            _clusters[key] = Cluster(api, namespace)
+            shared = client.ApiClient(configuration)
+            set_read_timeout(shared, read_timeout)
+            _clusters[key] = Cluster(shared, namespace)
         return _clusters[key]
 
 
@@ -172,32 +224,33 @@ def _configure(kubeconfig: str | None, context: str | None
     return configuration, None
 
 
-def server(api: client.ApiClient) -> str:
-    return str(api.configuration.host)
+def server(api: Api) -> str:
+    return str(api.client.configuration.host)
 
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
-def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = None,
+def request(api: Api, path: str, *, query: dict[str, Any] | None = None,
             what: str, raw: bool = False, method: str = "GET",
             body: dict[str, Any] | None = None,
             content_type: str = "application/merge-patch+json",
             accept: str = "application/json") -> Any:
-    """Call `path` (GET unless told); JSON (or text when `raw`), or a ClusterError saying
-    what failed."""
+    """Call `path` (GET unless told) within `api`'s limits; JSON with every Secret value
+    masked (or text when `raw`), or a ClusterError saying what failed."""
+    _guard(path, api.limits)
     params = [(k, v) for k, v in (query or {}).items() if v not in (None, "", False)]
     headers_in = {"Accept": accept}
     if body is not None:
         headers_in["Content-Type"] = content_type
-    method, url, headers, body, post = api.param_serialize(
+    method, url, headers, body, post = api.client.param_serialize(
         method, path, query_params=params, header_params=headers_in, body=body,
         auth_settings=["BearerToken"])
-    read_timeout = getattr(api, "bot_read_timeout", REQUEST_TIMEOUT[1])
+    read_timeout = getattr(api.client, "bot_read_timeout", REQUEST_TIMEOUT[1])
     try:
-        response = api.call_api(method, url, header_params=headers, body=body,
-                                post_params=post,
-                                _request_timeout=(REQUEST_TIMEOUT[0], read_timeout))
+        response = api.client.call_api(method, url, header_params=headers, body=body,
+                                       post_params=post,
+                                       _request_timeout=(REQUEST_TIMEOUT[0], read_timeout))
         data = response.read()
     except ApiException as exc:
         raise ClusterError(_api_error(exc.status, exc.body, what), _message(exc.body),
@@ -214,7 +267,44 @@ def request(api: client.ApiClient, path: str, *, query: dict[str, Any] | None = 
         raise ClusterError(_api_error(response.status, data, what), _message(data),
                            response.status)
     text = data.decode("utf-8", errors="replace")
-    return text if raw else json.loads(text)
+    if raw:
+        return text
+    try:
+        answer = mask_objects(json.loads(text))
+    except (ValueError, RecursionError):
+        raise ClusterError(f"The Kubernetes API answered something that is not JSON "
+                           f"while {what}.") from None
+    return _within(answer, api.limits) if api.limits.restricted else answer
+
+
+def _guard(path: str, limits: NamespaceLimits) -> None:
+    """Refuse a path that steps out of itself, or into a namespace off limits (the
+    Namespace object itself, `/api/v1/namespaces/NS`, may be read)."""
+    segments = [unquote(s) for s in path.split("?", 1)[0].split("/")[1:]]
+    if any(s in ("", ".", "..") or "/" in s for s in segments):
+        raise ClusterError(f"Refused the API path {path[:120]!r}: it is not a plain path.")
+    rest = segments[2:] if segments[:1] == ["api"] else segments[3:]
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        limits.check(rest[1])
+
+
+def _within(answer: Any, limits: NamespaceLimits) -> Any:
+    """A list (or a Table) without the objects of namespaces off limits."""
+    if not isinstance(answer, dict):
+        return answer
+    if isinstance(answer.get("items"), list):
+        answer["items"] = [item for item in answer["items"]
+                           if _permitted(item, limits)]
+    if answer.get("kind") == "Table" and isinstance(answer.get("rows"), list):
+        answer["rows"] = [row for row in answer["rows"]
+                          if _permitted((row or {}).get("object"), limits)]
+    return answer
+
+
+def _permitted(obj: Any, limits: NamespaceLimits) -> bool:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    return not namespace or limits.permits(str(namespace))
 
 
 def _message(body: bytes | str | None) -> str:
@@ -236,16 +326,16 @@ def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
     return f"The Kubernetes API answered HTTP {status} while {what}: {message}"
 
 
-def list_objects(api: client.ApiClient, name: str, namespace: str | None = None, *,
+def list_objects(api: Api, name: str, namespace: str | None = None, *,
                  query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every object of a kind, in one namespace or (None) all of them, with `kind` set."""
+    from bot.kube_names import collection_path
+
     res = resource(api, name)
-    if res.namespaced and namespace:
-        path = f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
-        where = f" in namespace {namespace}"
-    else:
-        path, where = f"{res.path_prefix}/{res.plural}", ""
-    items = request(api, path, query=query, what=f"listing {res.plural}{where}")["items"]
+    scoped = namespace if res.namespaced and namespace else None
+    where = f" in namespace {scoped}" if scoped else ""
+    items = request(api, collection_path(res, scoped), query=query,
+                    what=f"listing {res.plural}{where}")["items"]
     for item in items:
         item.setdefault("kind", res.kind)
     return items

@@ -20,7 +20,7 @@ from typing import Any
 from kubernetes import config as kube_config
 
 from bot import messages
-from bot.kube import Cluster, ClusterError, connect
+from bot.kube import Api, Cluster, ClusterError, NamespaceLimits, connect
 from bot.sdk import config_list
 
 
@@ -39,6 +39,7 @@ class Chosen:
     cluster: Cluster
     name: str | None  # the context (None: in-cluster, or a kubeconfig without names)
     several: bool  # whether there was a choice: then results say which it was
+    api: Api  # the cluster's client within this call's namespace limits
 
     def label(self, text: str) -> str:
         """`text` as a tool result: led by the cluster's name when there was a choice."""
@@ -120,4 +121,4 @@ def reach(config: Mapping[str, Any], name: str | None, several: bool) -> Chosen:
     """The client for context `name`, already picked."""
     target = connect(config.get("kubeconfig"), read_timeout=config.get("request_timeout"),
                      context=name)
-    return Chosen(target, name, several)
+    return Chosen(target, name, several, Api(target.client, NamespaceLimits.from_config(config)))

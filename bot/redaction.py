@@ -16,13 +16,16 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 MASK = "[REDACTED]"
 
 _KEYWORDS = (r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
              r"|private[_-]?key|client[_-]?secret|credentials?|auth|key[_-]?data|accountkey"
-             r"|sharedaccesskey|session[_-]?key|signing[_-]?key|encryption[_-]?key")
+             r"|sharedaccesskey|session[_-]?key|signing[_-]?key|encryption[_-]?key"
+             # short ones only as a word's start (`db_pass=`, `pw=`; never `bypass=`)
+             r"|(?<![a-z])pass|(?<![a-z])pw")
 
 # Tokens whose shape alone says what they are (vendor prefixes, fixed layouts), each with a
 # literal it must contain: a substring test skips the regex for text without it, which is
@@ -58,7 +61,7 @@ _TOKENS = [(literal, re.compile(pattern)) for literal, pattern in _TOKEN_RULES]
 Replacement = str | Callable[[re.Match[str]], str]
 # Each pattern with the lowercase substrings one of which its match must contain: a few
 # substring tests on the lowered text skip almost every regex for ordinary output.
-_KEY_ROOTS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
+_KEY_ROOTS = ("pass", "pwd", "pw", "secret", "token", "key", "credential", "auth")
 _PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str], Replacement]] = [
     # PEM blocks (keys, PGP private key blocks), closed or cut off
     (("-----begin",), re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK|)-----"
@@ -105,7 +108,6 @@ _PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str], Replacement]] = [
      rf"\g<key>{MASK}"),
 ]
 
-_SECRET_KEYS = re.compile(rf"(?i)({_KEYWORDS}|authorization|credential)")
 _YAML_DATA = re.compile(r"(?m)^(?P<indent>[ \t]*)(?:data|stringData|binaryData):[ \t]*\n"
                         r"(?P<body>(?:(?P=indent)[ \t]+\S.*\n?)+)")
 _YAML_VALUE = re.compile(r"(?m)^(\s+[^\s:#]+:[ \t]*)(?!<\d+ bytes>$)(\S.*)$")
@@ -142,20 +144,50 @@ def _mask_secret_data(text: str) -> str:
     return _JSON_DATA.sub(lambda m: _JSON_VALUE.sub(rf'\1"{MASK}"', m.group(0)), text)
 
 
+# What names a secret, as the last word of a key (`DB_PASSWORD`, `githubToken`,
+# `aws-secret-access-key`, `client_key_data`); a key ending in a word that says it only
+# points at one (`secretName`, `passwordFile`, `tokenSecretRef`) or measures one
+# (`token_expiry_seconds`, `passwordMinLength`) is not.
+_SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "pwd", "pass", "pw", "secret",
+                           "token", "apikey", "credential", "credentials", "auth",
+                           "authorization", "dsn", "accountkey", "sharedaccesskey"})
+_KEY_QUALIFIERS = frozenset({"api", "access", "private", "secret", "signing", "encryption",
+                             "account", "master", "client", "session", "auth", "license",
+                             "shared"})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@lru_cache(maxsize=4096)
+def secret_key(name: str) -> bool:
+    """Whether a key (a map key, an environment variable's name, a flag) names a secret
+    value, by its last word: the one rule the text patterns, the audit trail and the
+    Kubernetes object masking share."""
+    words = [w.lower() for w in _WORD.findall(name)]
+    if not words:
+        return False
+    last = words[-1]
+    if last in _SECRET_WORDS:
+        return True
+    before = words[-2] if len(words) > 1 else ""
+    return (last == "key" and before in _KEY_QUALIFIERS) or (
+        last == "data" and before == "key")
+
+
 def redact_arguments(arguments: Mapping[str, Any] | str) -> str:
-    """Tool arguments for the audit trail: secret-named keys masked, values redacted."""
+    """Tool arguments for the audit trail and approval cards: secret-named keys masked,
+    values redacted."""
     if isinstance(arguments, str):
+        text = arguments
         try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            return redact(arguments)
+            arguments = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            return redact(text)
     return redact(json.dumps(_mask_keys(arguments), ensure_ascii=False, default=str))
 
 
 def _mask_keys(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: MASK if _SECRET_KEYS.search(str(k)) else _mask_keys(v)
-                for k, v in value.items()}
+        return {k: MASK if secret_key(str(k)) else _mask_keys(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask_keys(v) for v in value]
     return value

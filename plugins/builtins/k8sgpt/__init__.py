@@ -24,6 +24,7 @@ from typing import Any
 
 from bot import kube
 from bot import kube_clusters as clusters
+from bot.kube_names import check_namespace
 from bot.sdk import ToolContext, ToolError, child_environment
 
 from .runner import analyze, choose
@@ -35,18 +36,21 @@ CONCURRENCY = 8
 def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = None,
                    explain: bool = False, cluster: str | None = None, *,
                    ctx: ToolContext) -> dict[str, Any]:
+    limits = kube.NamespaceLimits.from_config(ctx.config)
     try:
         context, several = clusters.pick(ctx.config, cluster)
+        if namespace is not None:
+            limits.check(check_namespace(namespace))
     except kube.ClusterError as exc:
         raise ToolError(str(exc)) from None
     labelled = {"cluster": context} if several else {}
     binary = ctx.config.get("binary") or shutil.which("k8sgpt")
     if binary:
-        return labelled | _run_binary(binary, namespace, filters, explain, ctx,
-                                      context if several else None)
+        return labelled | _within(_run_binary(binary, namespace, filters, explain, ctx,
+                                              context if several else None), limits)
     names, errors = choose(filters)
     try:
-        api = clusters.reach(ctx.config, context, several).cluster.api
+        api = clusters.reach(ctx.config, context, several).api
         result = analyze(api, names, namespace,
                          concurrency=int(ctx.config.get("concurrency", CONCURRENCY)),
                          explain=explain)
@@ -85,6 +89,19 @@ def _run_binary(binary: str, namespace: str | None, kinds: list[str] | None, exp
         return json.loads(done.stdout)
     except json.JSONDecodeError:
         raise ToolError("k8sgpt printed something that is not JSON.") from None
+
+
+def _within(result: dict[str, Any], limits: kube.NamespaceLimits) -> dict[str, Any]:
+    """The binary's findings without those in namespaces off limits (it knows no limits:
+    its results name namespaced objects `namespace/name`)."""
+    if not limits.restricted or not isinstance(result.get("results"), list):
+        return result
+    kept = [r for r in result["results"] if not isinstance(r, dict)
+            or "/" not in str(r.get("name", ""))
+            or limits.permits(str(r["name"]).split("/", 1)[0])]
+    problems = sum(len(r.get("error") or []) for r in kept if isinstance(r, dict))
+    return {**result, "results": kept, "problems": problems,
+            "status": "ProblemDetected" if problems else "OK"}
 
 
 def get_manifest() -> dict:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube
 
 from . import audits, network, resources, workloads
@@ -76,7 +74,7 @@ ANALYZERS: dict[str, Analyzer] = {
 class LiveSnapshot(Snapshot):
     """The listed objects, and reads of anything outside them (another namespace)."""
 
-    api: client.ApiClient | None = None
+    api: kube.Api | None = None
     scope: str | None = None  # the analysed namespace; None for all
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[tuple[str, str | None, str], Any] = field(default_factory=dict)

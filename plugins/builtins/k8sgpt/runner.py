@@ -6,9 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube
+from bot.kube_names import api_path, collection_path
 
 from .analysis import ANALYZERS, Analyzer, LiveSnapshot
 from .common import Finding, Obj
@@ -29,7 +28,7 @@ def choose(filters: list[str] | None) -> tuple[list[str], list[str]]:
     return chosen, errors
 
 
-def analyze(api: client.ApiClient, names: list[str], namespace: str | None, *,
+def analyze(api: kube.Api, names: list[str], namespace: str | None, *,
             concurrency: int, explain: bool) -> dict[str, Any]:
     wanted = sorted({p for n in names for p in (*ANALYZERS[n].lists, *ANALYZERS[n].reads)})
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -74,7 +73,7 @@ def _error_text(analyzer: Analyzer, failure: Exception) -> str:
     return getattr(failure, "reason", "") or str(failure)
 
 
-def _list(api: client.ApiClient, plural: str, namespace: str | None) -> list[Obj] | Exception:
+def _list(api: kube.Api, plural: str, namespace: str | None) -> list[Obj] | Exception:
     """Every object of a kind (Secrets by name only: their data is never read), or why not.
     A cluster that cannot be reached, or whose discovery fails (rejected credentials), stops
     the analysis: nothing could be analysed."""
@@ -95,20 +94,20 @@ def _list(api: client.ApiClient, plural: str, namespace: str | None) -> list[Obj
 KINDS = {"gatewayclasses": "GatewayClass", "gateways": "Gateway", "httproutes": "HTTPRoute"}
 
 
-def _names(api: client.ApiClient, res: kube.Resource, namespace: str | None) -> list[Obj]:
+def _names(api: kube.Api, res: kube.Resource, namespace: str | None) -> list[Obj]:
     """A kind's objects as metadata only, from the server's Table."""
-    path = (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}" if namespace
-            else f"{res.path_prefix}/{res.plural}")
-    table = kube.request(api, path, accept=kube.TABLE, what=f"listing {res.plural}")
+    table = kube.request(api, collection_path(res, namespace), accept=kube.TABLE,
+                         what=f"listing {res.plural}")
     return [{"metadata": (row.get("object") or {}).get("metadata") or {}}
             for row in table.get("rows") or []]
 
 
-def _log(api: client.ApiClient, pod: Obj, container: str, previous: bool) -> str | Exception:
+def _log(api: kube.Api, pod: Obj, container: str, previous: bool) -> str | Exception:
     meta = pod["metadata"]
     try:
         return kube.request(
-            api, f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta['name']}/log",
+            api, api_path("/api/v1", "pods", namespace=meta.get("namespace"),
+                          name=meta["name"], sub="log"),
             query={"container": container, "tailLines": 100,
                    "previous": "true" if previous else None},
             what=f"reading the log of {meta['name']}", raw=True)

@@ -26,18 +26,18 @@ from bot.kube import ClusterError
 from bot.sdk import ToolContext, ToolError
 
 from .command import Refused, parse
-from .verbs import VERBS, Policy
+from .verbs import VERBS, check_scope
 from .writes import write_tools
 
 
 def run_kubectl(command: str, cluster: str | None = None, *, ctx: ToolContext) -> str:
-    policy = Policy(ctx.config)
     try:
         parsed = parse(command)
         chosen = clusters.choose(ctx.config, cluster)
-        namespace = parsed.namespace or chosen.cluster.namespace or policy.default_namespace
-        policy.check(namespace, all_namespaces=parsed.all_namespaces)
-        return chosen.label(VERBS[parsed.verb](chosen.cluster.api, parsed, namespace))
+        namespace = (parsed.namespace or chosen.cluster.namespace
+                     or ctx.config.get("default_namespace") or "default")
+        check_scope(chosen.api.limits, namespace, all_namespaces=parsed.all_namespaces)
+        return chosen.label(VERBS[parsed.verb](chosen.api, parsed, namespace))
     except (Refused, ClusterError) as exc:
         raise ToolError(str(exc)) from None
 

@@ -7,6 +7,8 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import kube_names as names
+
 READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources", "auth",
               "version", "explain")
 ALLOWED = ("get, describe, logs, events, top pods|nodes, rollout status|history, "
@@ -82,6 +84,10 @@ def parse(line: str) -> Command:
     command = Command(verb=verb)
     _apply_flags(command, rest)
     _check(command)
+    try:
+        _check_names(command)
+    except names.InvalidInput as exc:
+        raise Refused(str(exc)) from None
     return command
 
 
@@ -161,3 +167,63 @@ def _check(command: Command) -> None:
                       f"`{command.verb} pods -n prod`.")
     if command.verb == "logs" and not command.args and command.selector is None:
         raise Refused("`kubectl logs` needs a pod name, e.g. `logs checkout-api-7d9f -n prod`.")
+
+
+def _check_names(command: Command) -> None:
+    """Every namespace, selector, container, type and name in the command by Kubernetes'
+    own rules, before anything is asked of the cluster (the plugin's paths are built by
+    bot.kube_names, which checks them again by each kind's rule)."""
+    if command.namespace is not None:
+        names.check_namespace(command.namespace)
+    if command.selector is not None:
+        names.check_label_selector(command.selector)
+    if command.field_selector is not None:
+        names.check_field_selector(command.field_selector)
+    if command.container is not None:
+        names.check_container(command.container)
+    if command.for_object is not None:
+        _check_target(command.for_object)
+    args = command.args
+    if command.verb in ("get", "describe") and args:
+        if all("/" in a for a in args):
+            for arg in args:
+                _check_target(arg)
+        else:
+            for kind in args[0].split(","):
+                if kind:
+                    names.check_resource_word(kind)
+            for name in args[1:]:
+                names.check_loose_name(name)
+    elif command.verb == "logs" and args:
+        _check_target(args[0])
+        for container in args[1:2]:  # `logs POD CONTAINER`, as kubectl takes it
+            names.check_container(container)
+    elif command.verb == "rollout" and len(args) > 1:
+        if "/" in args[1]:
+            for arg in args[1:]:
+                _check_target(arg)
+        else:  # `rollout status deployment web`
+            names.check_resource_word(args[1])
+            for name in args[2:]:
+                names.check_loose_name(name)
+    elif command.verb == "top":
+        for name in args[1:]:
+            names.check_loose_name(name)
+    elif command.verb == "explain":
+        for path in args:
+            names.check_resource_word(path)
+    elif command.verb == "auth" and len(args) >= 3 and args[0] == "can-i":
+        if not re.fullmatch(r"[a-z*]{1,32}", args[1]):
+            raise Refused(f"{args[1][:40]!r} is not a Kubernetes verb (get, list, watch, "
+                          "create, delete, …).")
+        _check_target(args[2], kind_only=True)
+
+
+def _check_target(word: str, *, kind_only: bool = False) -> None:
+    """`kind/name` (or a bare name, a pod's, where kubectl takes one)."""
+    kind, slash, name = word.partition("/")
+    if not slash:
+        (names.check_resource_word if kind_only else names.check_loose_name)(kind)
+        return
+    names.check_resource_word(kind)
+    names.check_loose_name(name)

@@ -8,8 +8,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube as cluster
 
 from . import (
@@ -42,7 +40,7 @@ class Lookup:
     """The further reads a describer makes (its pods, replica sets, endpoint slices…);
     None when the API refused, which the describers show as kubectl does."""
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: cluster.Api) -> None:
         self.api = api
 
     def items(self, path: str, what: str, **query: str) -> list[Obj] | None:
@@ -193,7 +191,7 @@ DESCRIBERS: dict[str, Describer] = {
     **describe_storage.DESCRIBERS}
 
 
-def describe_object(api: client.ApiClient, obj: Obj, events: Sequence[Obj]) -> str:
+def describe_object(api: cluster.Api, obj: Obj, events: Sequence[Obj]) -> str:
     """kubectl describe's text for one object (Secrets come masked)."""
     describer = DESCRIBERS.get(obj.get("kind", ""), describe_generic)
     return tabwrite(describer(obj, events, Lookup(api)))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.kube_names import api_path
+
 from .describe_parts import (
     Lines,
     annotations,
@@ -35,7 +37,8 @@ def _bool(value: object) -> str:
 def _pods_status(lookup: Lookup, obj: Obj) -> str:
     """getPodStatusForController: phases of the pods this object controls."""
     meta = obj["metadata"]
-    pods = lookup.items(f"/api/v1/namespaces/{meta.get('namespace')}/pods", "listing pods",
+    pods = lookup.items(api_path("/api/v1", "pods", namespace=meta.get("namespace")),
+                        "listing pods",
                         labelSelector=selector(obj.get("spec", {}).get("selector")))
     if pods is None:
         return "error in fetching pods"
@@ -69,7 +72,8 @@ def describe_deployment(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list
                 f"unavailable, {rolling.get('maxSurge', '<nil>')} max surge")
     pod_template(out, spec.get("template"))
     conditions(out, status.get("conditions") or [], with_reason=True)
-    found = lookup.items(f"/apis/apps/v1/namespaces/{meta.get('namespace')}/replicasets",
+    found = lookup.items(api_path("/apis/apps/v1", "replicasets",
+                                  namespace=meta.get("namespace")),
                          "listing replica sets", labelSelector=selector(spec.get("selector")))
     if found is not None:
         old, new = _replica_sets(obj, found)

@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.kube_names import api_path
+
 from .describe_parts import Lines, annotations, header, labels
 from .output import describe_events_lines
 
@@ -17,7 +19,7 @@ Obj = dict[str, Any]
 
 
 def _endpoints(lookup: Lookup, namespace: str, service: str) -> Obj | str:
-    return lookup.get(f"/api/v1/namespaces/{namespace}/endpoints/{service}",
+    return lookup.get(api_path("/api/v1", "endpoints", namespace=namespace, name=service),
                       f"reading endpoints {service}")
 
 
@@ -155,7 +157,7 @@ def _backend(lookup: Lookup, namespace: str, backend: Obj) -> str:
     port = service.get("port") or {}
     shown = f"{service['name']}:{port.get('number') or port.get('name', '')}"
     endpoints = _endpoints(lookup, namespace, service["name"])
-    found = lookup.get(f"/api/v1/namespaces/{namespace}/services/{service['name']}",
+    found = lookup.get(api_path("/api/v1", "services", namespace=namespace, name=service["name"]),
                        f"reading service {service['name']}")
     for failed in (endpoints, found):
         if isinstance(failed, str):

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bot.kube_names import api_path
+
 from .describe_parts import Lines, header, when
 from .quantity import Quantity
 
@@ -28,12 +30,12 @@ def describe_namespace(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[
         for c in status["conditions"]:
             out.add(1, c.get("type", ""), c.get("status", ""), when(c.get("lastTransitionTime")),
                     c.get("reason", ""), c.get("message", ""))
-    quotas = lookup.items(f"/api/v1/namespaces/{meta['name']}/resourcequotas",
+    quotas = lookup.items(api_path("/api/v1", "resourcequotas", namespace=meta["name"]),
                           "listing resource quotas")
     if quotas is not None:
         out.lines.append("")
         _quotas(out, quotas)
-    ranges = lookup.items(f"/api/v1/namespaces/{meta['name']}/limitranges",
+    ranges = lookup.items(api_path("/api/v1", "limitranges", namespace=meta["name"]),
                           "listing limit ranges")
     if ranges is not None:
         out.lines.append("")

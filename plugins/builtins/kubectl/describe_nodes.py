@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.kube_names import api_path
+
 from .describe_parts import Lines, annotations, labels, taint, when
 from .output import age, describe_events_lines
 from .quantity import ZERO, Quantity, total
@@ -73,7 +75,8 @@ def describe_node(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
 
 
 def _lease(out: Lines, lookup: Lookup, name: str) -> None:
-    lease = lookup.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}",
+    lease = lookup.get(api_path("/apis/coordination.k8s.io/v1", "leases",
+                                namespace="kube-node-lease", name=name),
                        f"reading the lease of node {name}")
     if isinstance(lease, str):
         out.add(0, "Lease:", f"Failed to get lease: {lease}")

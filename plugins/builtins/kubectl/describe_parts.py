@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .output import LAST_APPLIED, age
+from bot.kube_masking import LAST_APPLIED
+
+from .output import age
 
 Obj = dict[str, Any]
 MAX_ANNOTATION = 140  # kubectl's maxAnnotationLen

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.kube_names import api_path
+
 from .describe_parts import (
     VOLUME_TYPES,
     Lines,
@@ -90,7 +92,8 @@ def describe_pvc(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
 def _users(lookup: Lookup, claim: Obj) -> list[str] | None:
     """getPodsForPVC: pods mounting the claim, and a pod owning it."""
     meta = claim["metadata"]
-    pods = lookup.items(f"/api/v1/namespaces/{meta.get('namespace')}/pods", "listing pods")
+    pods = lookup.items(api_path("/api/v1", "pods", namespace=meta.get("namespace")),
+                        "listing pods")
     if pods is None:
         return None
     names = [p["metadata"]["name"] for p in pods for volume in p.get("spec", {}).get(

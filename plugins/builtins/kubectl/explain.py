@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube as cluster
 
 from .command import Command, Refused
@@ -22,7 +20,7 @@ _lock = threading.Lock()
 DOCUMENTS_KEPT = 64
 
 
-def explain(api: client.ApiClient, command: Command, namespace: str) -> str:
+def explain(api: cluster.Api, command: Command, namespace: str) -> str:
     if len(command.args) != 1:
         raise Refused("`explain` takes one TYPE[.field.path], e.g. `explain pod.spec."
                       "containers` or `explain deployment.spec --recursive`.")
@@ -45,7 +43,7 @@ def explain(api: client.ApiClient, command: Command, namespace: str) -> str:
     return (head + body).rstrip("\n")
 
 
-def _document(api: client.ApiClient, group_version: str) -> Obj:
+def _document(api: cluster.Api, group_version: str) -> Obj:
     key = f"apis/{group_version}" if "/" in group_version else f"api/{group_version}"
     index = cluster.request(api, "/openapi/v3", what="reading the cluster's OpenAPI index")
     entry = (index.get("paths") or {}).get(key)

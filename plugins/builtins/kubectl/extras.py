@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube as cluster
 
 from . import output
@@ -19,7 +17,7 @@ RULES_REVIEW = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
-def auth(api: client.ApiClient, command: Command, namespace: str) -> str:
+def auth(api: cluster.Api, command: Command, namespace: str) -> str:
     action, rest = (command.args[0], command.args[1:]) if command.args else ("", [])
     if action == "whoami":
         return _whoami(api)
@@ -47,7 +45,7 @@ def auth(api: client.ApiClient, command: Command, namespace: str) -> str:
     return "yes" if (review.get("status") or {}).get("allowed") else "no"
 
 
-def _rules(api: client.ApiClient, namespace: str, *, headers: bool) -> str:
+def _rules(api: cluster.Api, namespace: str, *, headers: bool) -> str:
     """`auth can-i --list`: the rules review, broken down to one verb per resource, simple
     rules merged again, sorted as kubectl sorts them."""
     review = cluster.request(api, RULES_REVIEW, method="POST", content_type="application/json",
@@ -113,7 +111,7 @@ def _rule_string(rule: dict[str, Any]) -> str:
             f"{_go_list(rule.get('nonResourceURLs'))},}}")
 
 
-def _whoami(api: client.ApiClient) -> str:
+def _whoami(api: cluster.Api) -> str:
     review = cluster.request(api, WHOAMI, method="POST", content_type="application/json",
                              body={"apiVersion": "authentication.k8s.io/v1",
                                    "kind": "SelfSubjectReview"},
@@ -127,12 +125,12 @@ def _whoami(api: client.ApiClient) -> str:
     return output.table(["ATTRIBUTE", "VALUE"], rows)
 
 
-def version(api: client.ApiClient, command: Command, namespace: str) -> str:
+def version(api: cluster.Api, command: Command, namespace: str) -> str:
     info = cluster.request(api, "/version", what="reading the server's version")
     return f"Server Version: {info.get('gitVersion', 'unknown')}"
 
 
-def raw(api: client.ApiClient, path: str) -> str:
+def raw(api: cluster.Api, path: str) -> str:
     if path.split("?")[0] not in RAW_PATHS:
         raise Refused(f"get --raw reads only {', '.join(RAW_PATHS)} (read-only health and "
                       "version endpoints).")

@@ -1,16 +1,15 @@
 """`get`: the server's Table for every kind (tables.py lays it out), `-o name|yaml|json`,
 `-o jsonpath=…`, `-o custom-columns=…` and `--sort-by`; Secret values never leave, in any
-form (each object is masked before a template sees it)."""
+form (bot.kube masks every object as it is read, before a template sees it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube as cluster
 from bot.kube import Resource
+from bot.kube_names import collection_path, object_path
 
 from . import extras, jsonpath, output, tables
 from .command import Command, Refused
@@ -22,7 +21,7 @@ def where(namespace: str | None, all_namespaces: bool) -> str:
     return "in all namespaces" if all_namespaces else f"in namespace {namespace}"
 
 
-def list_objects(api: client.ApiClient, res: Resource, command: Command,
+def list_objects(api: cluster.Api, res: Resource, command: Command,
                  namespace: str) -> list[Obj]:
     data = cluster.request(api, _list_path(res, command, namespace),
                            query={"labelSelector": command.selector,
@@ -31,19 +30,18 @@ def list_objects(api: client.ApiClient, res: Resource, command: Command,
     items = data.get("items", [])
     for item in items:
         item.setdefault("kind", res.kind)
-    return [output.mask_secret(item) for item in items]
+    return items
 
 
-def read_object(api: client.ApiClient, res: Resource, name: str, namespace: str) -> Obj:
-    """One object, as every output sees it: a Secret's values already masked (the one
-    place they are, so that no output form can forget)."""
-    obj = cluster.request(api, _object_path(res, name, namespace),
+def read_object(api: cluster.Api, res: Resource, name: str, namespace: str) -> Obj:
+    """One object, as every output sees it (masked as it was read)."""
+    obj = cluster.request(api, object_path(res, name, namespace),
                           what=_getting(res, name, namespace))
     obj.setdefault("kind", res.kind)
-    return output.mask_secret(obj)
+    return obj
 
 
-def targets(api: client.ApiClient, args: Sequence[str]) -> list[tuple[Resource, list[str]]]:
+def targets(api: cluster.Api, args: Sequence[str]) -> list[tuple[Resource, list[str]]]:
     """`pods`, `po,svc`, `all`, `pod web-1 web-2`, `pod/web-1 deploy/web` → resources and
     names, resolved by the cluster's discovery (CRDs included)."""
     if all("/" in a for a in args):
@@ -60,7 +58,7 @@ def targets(api: client.ApiClient, args: Sequence[str]) -> list[tuple[Resource, 
     return [(res, names) for res in resources]
 
 
-def _table(api: client.ApiClient, res: Resource, command: Command, namespace: str,
+def _table(api: cluster.Api, res: Resource, command: Command, namespace: str,
            names: list[str]) -> Obj:
     """The server's Table for the objects (one request per named object)."""
     query = {"labelSelector": command.selector, "fieldSelector": command.field_selector,
@@ -68,7 +66,7 @@ def _table(api: client.ApiClient, res: Resource, command: Command, namespace: st
     if not names:
         return cluster.request(api, _list_path(res, command, namespace), query=query,
                                accept=cluster.TABLE, what=_listing(res, command, namespace))
-    tables = [cluster.request(api, _object_path(res, name, namespace), accept=cluster.TABLE,
+    tables = [cluster.request(api, object_path(res, name, namespace), accept=cluster.TABLE,
                               what=_getting(res, name, namespace)) for name in names]
     first = dict(tables[0])
     first["rows"] = [row for t in tables for row in t.get("rows") or []]
@@ -76,9 +74,7 @@ def _table(api: client.ApiClient, res: Resource, command: Command, namespace: st
 
 
 def _list_path(res: Resource, command: Command, namespace: str) -> str:
-    return (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}"
-            if res.namespaced and not command.all_namespaces else
-            f"{res.path_prefix}/{res.plural}")
+    return collection_path(res, None if command.all_namespaces else namespace)
 
 
 def _listing(res: Resource, command: Command, namespace: str) -> str:
@@ -86,17 +82,12 @@ def _listing(res: Resource, command: Command, namespace: str) -> str:
                                       if res.namespaced else "")
 
 
-def _object_path(res: Resource, name: str, namespace: str) -> str:
-    return (f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}" if res.namespaced
-            else f"{res.path_prefix}/{res.plural}/{name}")
-
-
 def _getting(res: Resource, name: str, namespace: str) -> str:
     return f"getting {res.kind.lower()} {name}" + (f" in namespace {namespace}"
                                                    if res.namespaced else "")
 
 
-def get(api: client.ApiClient, command: Command, namespace: str) -> str:
+def get(api: cluster.Api, command: Command, namespace: str) -> str:
     if command.raw is not None:
         return extras.raw(api, command.raw)
     wanted = targets(api, command.args)
@@ -127,7 +118,7 @@ def _nothing(wanted: list[tuple[Resource, list[str]]], command: Command, namespa
         else "No resources found")
 
 
-def _from_objects(api: client.ApiClient, command: Command, namespace: str,
+def _from_objects(api: cluster.Api, command: Command, namespace: str,
                   wanted: list[tuple[Resource, list[str]]]) -> str:
     """The forms built from whole objects (masked as they were read)."""
     found = [(res, o) for res, names in wanted for o in (

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
-
 from bot import kube as cluster
+from bot.kube_names import api_path, check_name, object_path
 
 from .command import Command, Refused
 
@@ -23,7 +22,7 @@ WORKLOADS = {"deployment", "replicaset", "statefulset", "daemonset", "job",
              "replicationcontroller", "service"}
 
 
-def logs(api: client.ApiClient, command: Command, namespace: str) -> str:
+def logs(api: cluster.Api, command: Command, namespace: str) -> str:
     notices: list[str] = []
     pods = _pods(api, command, namespace, notices)
     several = command.selector is not None
@@ -40,7 +39,7 @@ def logs(api: client.ApiClient, command: Command, namespace: str) -> str:
     return "\n".join([*notices, body]) if notices else (body or "(no log lines)")
 
 
-def _pods(api: client.ApiClient, command: Command, namespace: str,
+def _pods(api: cluster.Api, command: Command, namespace: str,
           notices: list[str]) -> list[Obj]:
     if command.selector is not None:
         pods = _list_pods(api, namespace, command.selector)
@@ -52,13 +51,14 @@ def _pods(api: client.ApiClient, command: Command, namespace: str,
     target = command.args[0]
     kind, _, name = target.rpartition("/")
     if not kind or kind.lower() in ("pod", "pods", "po"):
-        return [cluster.request(api, f"/api/v1/namespaces/{namespace}/pods/{name}",
+        return [cluster.request(api, api_path("/api/v1", "pods", namespace=namespace,
+                                              name=check_name(name, plural="pods")),
                                 what=f"getting pod {name} in namespace {namespace}")]
     res = cluster.resource(api, kind)
     if res.kind.lower() not in WORKLOADS:
         raise Refused(f"logs reads pods and the pods of workloads (deploy/, sts/, ds/, job/, "
                       f"rs/, svc/), not {res.kind.lower()}s.")
-    owner = cluster.request(api, f"{res.path_prefix}/namespaces/{namespace}/{res.plural}/{name}",
+    owner = cluster.request(api, object_path(res, name, namespace),
                             what=f"getting {res.kind.lower()} {name} in namespace {namespace}")
     pods = sorted(_list_pods(api, namespace, _selector_of(owner)), key=_logging_order)
     if not pods:
@@ -68,8 +68,8 @@ def _pods(api: client.ApiClient, command: Command, namespace: str,
     return pods[:1]
 
 
-def _list_pods(api: client.ApiClient, namespace: str, selector: str) -> list[Obj]:
-    return cluster.request(api, f"/api/v1/namespaces/{namespace}/pods",
+def _list_pods(api: cluster.Api, namespace: str, selector: str) -> list[Obj]:
+    return cluster.request(api, api_path("/api/v1", "pods", namespace=namespace),
                            query={"labelSelector": selector},
                            what=f"listing pods {selector} in namespace {namespace}")["items"]
 
@@ -119,14 +119,15 @@ def _containers(pod: Obj, command: Command, notices: list[str]) -> list[str]:
     return names[:1]
 
 
-def _read(api: client.ApiClient, pod: Obj, container: str, command: Command, namespace: str,
+def _read(api: cluster.Api, pod: Obj, container: str, command: Command, namespace: str,
           tail: int | None) -> str:
     name = pod["metadata"]["name"]
     query = {"container": container, "tailLines": tail, "timestamps": "true" if
              command.timestamps else None, "previous": "true" if command.previous else None,
              "sinceSeconds": command.since, "sinceTime": command.since_time,
              "limitBytes": LIMIT_BYTES}
-    text = cluster.request(api, f"/api/v1/namespaces/{namespace}/pods/{name}/log", query=query,
+    text = cluster.request(api, api_path("/api/v1", "pods", namespace=namespace, name=name,
+                                         sub="log"), query=query,
                            what=f"reading logs of pod {name} (container {container}) in "
                            f"namespace {namespace}", raw=True)
     if len(text.encode()) >= LIMIT_BYTES:

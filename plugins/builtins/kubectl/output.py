@@ -1,11 +1,9 @@
 """kubectl-style output: tables with kubectl's columns and AGE, names, YAML/JSON, describe.
 
-Secret values never leave this module: a Secret's `data`/`stringData` become key sizes.
-"""
+The objects come masked (bot.kube masks every answer as it is read)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -74,35 +72,8 @@ def events_table(events: Sequence[Obj], *, with_namespace: bool) -> str:
     return table(headers, rows)
 
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def mask_secret(obj: Obj) -> Obj:
-    """A Secret with every value replaced by its size; other objects unchanged."""
-    if obj.get("kind") != "Secret":
-        return obj
-    masked = dict(obj)
-    for key in ("data", "stringData"):
-        if obj.get(key):
-            masked[key] = {k: f"<{_size(v, key == 'data')} bytes>" for k, v in obj[key].items()}
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    if LAST_APPLIED in annotations:  # `kubectl apply` keeps the whole manifest there
-        masked["metadata"] = {**obj["metadata"], "annotations": {
-            **annotations, LAST_APPLIED: "<removed: it holds the Secret's data>"}}
-    return masked
-
-
-def _size(value: str, encoded: bool) -> int:
-    if not encoded:
-        return len(value.encode())
-    try:
-        return len(base64.b64decode(value))
-    except ValueError:
-        return len(value)
-
-
 def _clean(obj: Obj) -> Obj:
-    """Without managedFields (callers have masked Secrets already)."""
+    """Without managedFields."""
     metadata = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
     return {**obj, "metadata": metadata}
 

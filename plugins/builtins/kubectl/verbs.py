@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
-
-from kubernetes import client
 
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
-from bot.sdk import config_list
+from bot.kube_names import api_path
 
 from . import describe as describers
 from . import explain, extras, logs, output
@@ -20,37 +17,32 @@ from .quantity import Quantity
 Obj = dict[str, Any]
 
 
-class Policy:
-    """Namespace allow and deny lists from the plugin's config."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.allow = set(config_list(config.get("namespace_allow")))
-        self.deny = set(config_list(config.get("namespace_deny")))
-        self.default_namespace = config.get("default_namespace") or "default"
-
-    def check(self, namespace: str | None, *, all_namespaces: bool) -> None:
-        if all_namespaces and (self.allow or self.deny):
-            raise Refused("Listing across all namespaces (-A) is not allowed here because "
-                          "namespaces are restricted; name one with -n.")
-        if namespace is None:
-            return
-        if namespace in self.deny or (self.allow and namespace not in self.allow):
-            raise Refused(f"The namespace {namespace!r} is off limits for this bot.")
+def check_scope(limits: cluster.NamespaceLimits, namespace: str, *,
+                all_namespaces: bool) -> None:
+    """A command's namespace within the limits, said before anything is read (the
+    requests are held to them again, every one); -A is refused while namespaces are
+    restricted, so that a listing never looks complete when it is not."""
+    if all_namespaces and limits.restricted:
+        raise Refused("Listing across all namespaces (-A) is not allowed here because "
+                      "namespaces are restricted; name one with -n.")
+    limits.check(namespace)
 
 
-def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
+def describe(api: cluster.Api, command: Command, namespace: str) -> str:
     pieces = []
     for res, names in targets(api, command.args):
         objects = ([read_object(api, res, n, namespace) for n in names] if names
                    else list_objects(api, res, command, namespace))
         for obj in objects[:20]:
+            if res.plural == "namespaces":  # its quotas and limits live inside it
+                api.limits.check(obj["metadata"]["name"])
             ns = obj["metadata"].get("namespace") or namespace
             meta = obj["metadata"]
             selector = ",".join(f"involvedObject.{k}={v}" for k, v in (  # as kubectl asks
                 ("name", meta["name"]), ("namespace", meta.get("namespace")),
                 ("kind", obj.get("kind") or res.kind), ("uid", meta.get("uid"))) if v)
             related = cluster.request(
-                api, f"/api/v1/namespaces/{ns}/events" if res.namespaced else "/api/v1/events",
+                api, api_path("/api/v1", "events", namespace=ns if res.namespaced else None),
                 query={"fieldSelector": selector}, what=f"listing events for {res.kind.lower()} "
                 f"{obj['metadata']['name']}").get("items", [])
             pieces.append(describers.describe_object(api, {"kind": res.kind, **obj}, related))
@@ -59,10 +51,10 @@ def describe(api: client.ApiClient, command: Command, namespace: str) -> str:
         else "No resources found")
 
 
-def events(api: client.ApiClient, command: Command, namespace: str) -> str:
+def events(api: cluster.Api, command: Command, namespace: str) -> str:
     """`kubectl events`: oldest first, `--for kind/name`, `--types Warning,Normal`."""
-    path = ("/api/v1/events" if command.all_namespaces
-            else f"/api/v1/namespaces/{namespace}/events")
+    path = api_path("/api/v1", "events",
+                    namespace=None if command.all_namespaces else namespace)
     selectors = [command.field_selector] if command.field_selector else []
     if command.for_object:
         kind, _, name = command.for_object.partition("/")
@@ -81,11 +73,10 @@ def events(api: client.ApiClient, command: Command, namespace: str) -> str:
     return output.events_table(items, with_namespace=command.all_namespaces)
 
 
-def top(api: client.ApiClient, command: Command, namespace: str) -> str:
+def top(api: cluster.Api, command: Command, namespace: str) -> str:
     nodes = command.args[0] in ("nodes", "node", "no")
-    base = "/apis/metrics.k8s.io/v1beta1"
-    path = f"{base}/nodes" if nodes else (f"{base}/pods" if command.all_namespaces else
-                                          f"{base}/namespaces/{namespace}/pods")
+    path = api_path("/apis/metrics.k8s.io/v1beta1", "nodes" if nodes else "pods",
+                    namespace=None if nodes or command.all_namespaces else namespace)
     try:
         data = cluster.request(api, path, what="reading metrics")
     except ClusterError as exc:
@@ -130,7 +121,7 @@ def _pct(used: int, total: int) -> str:
     return f"{int(used * 100 / total)}%" if total else "<unknown>"
 
 
-def rollout(api: client.ApiClient, command: Command, namespace: str) -> str:
+def rollout(api: cluster.Api, command: Command, namespace: str) -> str:
     action, targets = command.args[0], command.args[1:]
     if not targets:
         raise Refused(f"`rollout {action}` needs a target, e.g. deployment/web.")
@@ -159,7 +150,7 @@ def _rollout_status(kind: str, obj: Obj) -> str:
     return f'{kind} "{name}" successfully rolled out'
 
 
-def _rollout_history(api: client.ApiClient, res: Resource, obj: Obj, namespace: str) -> str:
+def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str) -> str:
     """kubectl's history: a Deployment's ReplicaSets, or a StatefulSet's or DaemonSet's
     ControllerRevisions, by revision, with their change causes."""
     name = obj["metadata"]["name"]
@@ -182,7 +173,7 @@ def _rollout_history(api: client.ApiClient, res: Resource, obj: Obj, namespace: 
     return header + "\n" + "\n".join(lines)
 
 
-def api_resources(api: client.ApiClient, command: Command, namespace: str) -> str:
+def api_resources(api: cluster.Api, command: Command, namespace: str) -> str:
     """kubectl's table of what the cluster serves, from the same discovery `get` uses."""
     found = cluster.discovery(api).resources()  # cached, as kubectl caches it
     rows = sorted(([r.plural, ",".join(r.short), r.group_version, str(r.namespaced).lower(),
