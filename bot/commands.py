@@ -9,13 +9,13 @@ from __future__ import annotations
 import difflib
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot import messages, text_render
 from bot.errors import BotError
 from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.mcp_admin import McpServers
-from bot.plugin_host.scopes import parse_where, split_settings
+from bot.plugin_host.scopes import NO_SETTINGS, parse_where, split_settings
 from bot.plugin_host.settings_admin import PluginSettings
 from bot.store.audit import AuditLog
 from bot.store.database import DatabaseFault
@@ -90,7 +90,12 @@ class PluginCommands:
             await self.audit.refusal(actor, sub, args[0] if args else "*",
                                      messages.not_admin(), best_effort=True)
             return CommandResult(messages.not_admin(), ok=False)
+        if sub == "settings" and not is_admin:
+            return CommandResult(messages.settings_admins_only(), ok=False)
         try:
+            if sub == "info" and not is_admin:  # the same card, without the settings
+                return CommandResult(text_render.plugin_detail(replace(
+                    await self.manager.info(args[0]), settings=NO_SETTINGS)))
             return await self._handlers[sub](args, actor)
         except DatabaseFault as exc:
             return CommandResult(messages.change_not_saved(str(exc)), ok=False)

@@ -23,6 +23,15 @@ from bot import messages
 from bot.kube import Api, Cluster, ClusterError, NamespaceLimits, connect
 from bot.sdk import config_list
 
+# What admins may set per channel for the Kubernetes plugins (their manifests' `settings`),
+# each only narrowing the operator's PLUGIN_CONFIG: everything else there is the operator's.
+ADMIN_SETTINGS: dict[str, dict[str, Any]] = {
+    "context": {"type": "string", "description": "the channel's default cluster"},
+    "contexts": {"type": "list", "within": "clusters",
+                 "description": "the only clusters this channel may use"},
+    "namespace_allow": {"type": "list", "within": "namespace_allow",
+                        "description": "the only namespaces this channel may read"}}
+
 
 @dataclass(frozen=True)
 class Clusters:

@@ -40,7 +40,9 @@ def probe_restart(*, ctx):
     RAN.append(ctx.channel)
     return 'restarted'
 def get_manifest():
-    return {'name': 'probe', 'version': '1.0.0', 'description': 'where am I'}
+    return {'name': 'probe', 'version': '1.0.0', 'description': 'where am I',
+            'settings': {'tier': {'type': 'string', 'enum': ['silver', 'gold']},
+                         'region': {'type': 'string'}, 'owner': {'type': 'string'}}}
 def get_tools():
     empty = {'type': 'object', 'properties': {}}
     return [{'schema': {'name': 'probe_config', 'parameters': empty}, 'handler': probe_config},
@@ -95,14 +97,14 @@ async def test_a_plugin_enabled_in_one_channel_is_offered_and_runs_there_only(
     event = (await bot.services.audit.recent(1))[0]
     assert (event.action, event.target, event.detail) == ("enable", "probe",
                                                           f"1.0.0 in {PAYMENTS}")
-    await command(bot, "set probe tier=<gold>", "U_ADMIN")
+    assert "region" in await command(bot, "set probe region=<eu>", "U_ADMIN")
     await bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home",
                      "channel": "D1", "event_ts": bot.new_ts()})
     view = (await until(lambda: bot.slack.calls_to("views.publish")))[-1]["view"]
     card = next(b["text"]["text"] for b in view["blocks"]
                 if "*probe*" in b.get("text", {}).get("text", ""))
     assert f"Where: <#{PAYMENTS}>" in card
-    assert "Settings: tier=&lt;gold&gt; (everywhere)" in card  # an admin's words, escaped
+    assert "Settings: region=&lt;eu&gt; (everywhere)" in card  # an admin's words, escaped
 
 
 async def test_everywhere_and_disable_in_move_it_and_bad_input_changes_nothing(
@@ -183,7 +185,7 @@ async def test_settings_per_channel_reach_ctx_config_over_plugin_config(
     there = await ask(bot, OTHER, call("probe_config", {}, "c2"))
     assert json.loads(tool_result(bot, there + 1))["config"] == {"tier": "gold",
                                                                   "region": "eu"}
-    assert (await command(bot, "settings probe", "U_SOMEONE")).strip("`") == (
+    assert (await command(bot, "settings probe", "U_ADMIN")).strip("`") == (
         f"Settings of probe:\n  everywhere: tier=gold\n  in {PAYMENTS}: owner=payments, "
         "region=us")
     assert await command(bot, f"set probe owner= in {PAYMENTS}", "U_ADMIN") == (

@@ -20,8 +20,12 @@ __all__ = [
     "scope_usage",
     "setting_key_bad",
     "setting_looks_secret",
+    "setting_not_settable",
     "setting_unparsable",
+    "setting_value_bad",
     "setting_value_too_long",
+    "setting_widens",
+    "settings_admins_only",
     "settings_changed",
     "settings_usage",
     "still_enabled",
@@ -94,9 +98,29 @@ def setting_value_too_long(key: str, limit: int) -> str:
 
 
 def setting_looks_secret(key: str) -> str:
-    return (f"The value of {key} looks like a secret, and settings are shown to everyone "
-            f"who runs /plugin settings: put it in PLUGIN_CONFIG or the cluster's secret "
-            f"store instead. Nothing was set.")
+    return (f"The value of {key} looks like a secret, and settings are shown to admins in "
+            f"Slack: put it in PLUGIN_CONFIG or the cluster's secret store instead. Nothing "
+            f"was set.")
+
+
+def setting_not_settable(name: str, key: str, settable: Sequence[str]) -> str:
+    allowed = (f"Admins may set: {', '.join(sorted(settable))}." if settable
+               else f"{name} takes no settings from admins.")
+    return (f"{key} of {name} is the operator's to set (PLUGIN_CONFIG), not an admin's from "
+            f"Slack. {allowed} Nothing was set.")
+
+
+def setting_value_bad(key: str, value: str, problem: str) -> str:
+    return f"{key}={value[:80]} is refused: {key} {problem}. Nothing was set."
+
+
+def setting_widens(key: str, extra: Sequence[str], bound: str, allowed: Sequence[str]) -> str:
+    return (f"{key} may only narrow what the operator allowed ({bound}: "
+            f"{', '.join(allowed)}); {', '.join(extra)} is not in it. Nothing was set.")
+
+
+def settings_admins_only() -> str:
+    return "Only admins see plugin settings (BOT_ADMIN_USERS)."
 
 
 def assignments(values: Mapping[str, str]) -> str:

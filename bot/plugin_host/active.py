@@ -107,7 +107,7 @@ class ActiveSet:
         tools = [Tool.bind(spec, plugin=name, plugin_version=active.version,
                            invoke=active.host.invoke, default_timeout=self.tool_timeout,
                            config=active.config, channels=active.channels,
-                           settings=active.settings)
+                           settings=active.settings, settable=active.plugin.manifest.settings)
                  for name, active in sorted(self._items.items())
                  for spec in active.plugin.tools]
         self.registry.publish(tools)

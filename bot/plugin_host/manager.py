@@ -101,6 +101,10 @@ class PluginManager:
         self.approvals = ApprovalRules(db, registry)  # admins' per-tool approval rules
         self._listeners: list[ChangeListener] = []
 
+    def operator_config(self, name: str) -> Mapping[str, Any]:
+        """PLUGIN_CONFIG's entry for `name`: the limits admins' settings may only narrow."""
+        return self._opener.operator_config(name)
+
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Be told after every change of plugin state (to refresh App Home, notify admins)."""
         self._listeners.append(listener)

@@ -40,8 +40,12 @@ class PluginOpener:
         self.config_defaults = config_defaults
 
     def config(self, row: PluginRow) -> dict[str, Any]:
-        """A plugin's settings: PLUGIN_CONFIG's entry, overridden by its database config."""
-        return {**self.config_defaults.get(row.name, {}), **(row.config or {})}
+        """A plugin's config: PLUGIN_CONFIG's entry, the operator's, which nothing stored
+        overrides (admins' settings narrow it per call: scopes.config_in)."""
+        return dict(self.config_defaults.get(row.name, {}))
+
+    def operator_config(self, name: str) -> Mapping[str, Any]:
+        return self.config_defaults.get(name, {})
 
     async def load_builtin(self, name: str, path: Path) -> ActivePlugin | PluginError:
         host = InProcessHost(path, name=name, executor=self.executor,

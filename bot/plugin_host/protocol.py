@@ -48,6 +48,53 @@ class PluginModule(Protocol):
     def get_tools(self) -> list[dict[str, Any]]: ...
 
 
+SETTING_TYPES = ("string", "integer", "boolean", "list")
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """A config key a plugin lets admins set from Slack (`/plugin set`). Everything else
+    in its config is the operator's alone (PLUGIN_CONFIG): files, URLs, limits.
+
+    `within` names the operator's list that bounds a list setting: the admin's value must
+    hold only what that list holds, when the operator set it (a setting narrows, never
+    widens)."""
+
+    type: str = "string"
+    description: str = ""
+    enum: tuple[str, ...] = ()
+    within: str | None = None
+
+    def parse(self, raw: str) -> Any:
+        """The typed value of what an admin typed; ValueError saying what is wrong."""
+        if self.type == "boolean":
+            if raw.lower() not in _TRUE + _FALSE:
+                raise ValueError("must be true or false")
+            return raw.lower() in _TRUE
+        if self.type == "integer":
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValueError("must be a whole number") from None
+        values = [part.strip() for part in raw.split(",") if part.strip()] \
+            if self.type == "list" else [raw]
+        wrong = [v for v in values if self.enum and v not in self.enum]
+        if wrong:
+            raise ValueError(f"must be one of {', '.join(self.enum)}")
+        return values if self.type == "list" else raw
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "description": self.description,
+                **({"enum": list(self.enum)} if self.enum else {}),
+                **({"within": self.within} if self.within else {})}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SettingSpec:
+        return cls(type=data.get("type", "string"), description=data.get("description", ""),
+                   enum=tuple(data.get("enum") or ()), within=data.get("within"))
+
+
 @dataclass(frozen=True)
 class Manifest:
     name: str
@@ -55,16 +102,20 @@ class Manifest:
     description: str = ""
     author: str = ""
     permissions: tuple[str, ...] = ()
+    settings: Mapping[str, SettingSpec] = field(default_factory=dict)  # what admins may set
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "description": self.description,
-                "author": self.author, "permissions": list(self.permissions)}
+                "author": self.author, "permissions": list(self.permissions),
+                "settings": {key: spec.to_dict() for key, spec in self.settings.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         return cls(name=data["name"], version=data["version"],
                    description=data.get("description", ""), author=data.get("author", ""),
-                   permissions=tuple(data.get("permissions", ())))
+                   permissions=tuple(data.get("permissions", ())),
+                   settings={key: SettingSpec.from_dict(spec)
+                             for key, spec in (data.get("settings") or {}).items()})
 
 
 @dataclass(frozen=True)

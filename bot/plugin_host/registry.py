@@ -18,7 +18,7 @@ from typing import Any
 
 from bot import messages
 from bot.plugin_host.describe import describe_exception
-from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult, ToolSpec
+from bot.plugin_host.protocol import Caller, ErrorKind, SettingSpec, ToolResult, ToolSpec
 from bot.plugin_host.schemas import compile_validator
 from bot.plugin_host.scopes import NO_SETTINGS, Settings, config_in, offered_in, scope_of
 from bot.redaction import redact
@@ -43,17 +43,18 @@ class Tool:
     validator: Any = field(default=None, repr=False, compare=False)
     channels: frozenset[str] | None = None  # where it is offered (scopes.py); None: everywhere
     settings: Settings = field(default_factory=lambda: NO_SETTINGS)  # per scope, over config
+    settable: Mapping[str, SettingSpec] = field(default_factory=dict)  # its manifest's
 
     @classmethod
     def bind(cls, spec: ToolSpec, *, plugin: str, plugin_version: str, invoke: Invoke,
              default_timeout: float, config: Mapping[str, Any] | None = None,
-             channels: frozenset[str] | None = None, settings: Settings = NO_SETTINGS
-             ) -> Tool:
+             channels: frozenset[str] | None = None, settings: Settings = NO_SETTINGS,
+             settable: Mapping[str, SettingSpec] | None = None) -> Tool:
         return cls(spec=spec, plugin=plugin, plugin_version=plugin_version, invoke=invoke,
                    timeout=spec.timeout or default_timeout,
                    config=MappingProxyType(dict(config or {})),
                    validator=compile_validator(dict(spec.parameters)),
-                   channels=channels, settings=settings)
+                   channels=channels, settings=settings, settable=settable or {})
 
     def offered_in(self, scope: str | None) -> bool:
         return offered_in(self.channels, scope)
@@ -144,7 +145,7 @@ class Registry:
         scope = scope_of(caller.channel)
         ctx = ToolContext(user=caller.user, channel=caller.channel, thread_ts=caller.thread_ts,
                           run_id=caller.run_id, plugin=tool.plugin,
-                          config=config_in(tool.config, tool.settings, scope),
+                          config=config_in(tool.config, tool.settings, scope, tool.settable),
                           logger=logging.getLogger(f"plugin.{tool.plugin}"))
         try:
             value = await asyncio.wait_for(tool.invoke(tool.spec, args, ctx), tool.timeout)

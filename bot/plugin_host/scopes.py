@@ -10,6 +10,7 @@ run's own scope.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,12 @@ from typing import Any
 
 from bot import messages
 from bot.errors import BotError, ConflictError
+from bot.plugin_host.protocol import SettingSpec
 from bot.redaction import redact
+from bot.sdk import config_list
 from bot.store.models import PluginRow, PluginSettingRow, utcnow
+
+log = logging.getLogger(__name__)
 
 EVERYWHERE = "*"
 DM = "dm"
@@ -44,16 +49,52 @@ def offered_in(channels: frozenset[str] | None, scope: str | None) -> bool:
     return channels is None or (scope is not None and scope in channels)
 
 
-def config_in(base: Mapping[str, Any], settings: Settings, scope: str | None
-              ) -> Mapping[str, Any]:
-    """`base` (PLUGIN_CONFIG's entry) with the admins' settings for everywhere, then for
-    `scope`, on top."""
+def config_in(base: Mapping[str, Any], settings: Settings, scope: str | None,
+              declared: Mapping[str, SettingSpec]) -> Mapping[str, Any]:
+    """`base` (PLUGIN_CONFIG's entry, the operator's) with the admins' settings for
+    everywhere, then for `scope`, on top — only those the plugin declares settable, typed,
+    and only while they still narrow the operator's limits (a stored setting the operator
+    has since made wider than allowed, or undeclared, is left out: the operator's value
+    holds)."""
     if not settings:
         return base
-    merged = {**base, **settings.get(EVERYWHERE, {})}
-    if scope is not None:
-        merged.update(settings.get(scope, {}))
+    merged = dict(base)
+    for layer in (settings.get(EVERYWHERE, {}), settings.get(scope, {}) if scope else {}):
+        for key, raw in layer.items():
+            spec = declared.get(key)
+            if spec is None:
+                continue
+            try:
+                merged[key] = _narrowing(key, spec, spec.parse(raw), base)
+            except (ValueError, BotError):
+                log.warning("ignoring the setting %s of a plugin: it no longer fits the "
+                            "operator's limits or its declaration", key)
     return MappingProxyType(merged)
+
+
+def check_settings(name: str, pairs: Mapping[str, str], declared: Mapping[str, SettingSpec],
+                   operator: Mapping[str, Any]) -> None:
+    """BotError saying why an admin may not set `pairs` on plugin `name`: an undeclared
+    (operator-only) key, a value of the wrong type, or one that widens a limit."""
+    for key, raw in pairs.items():
+        spec = declared.get(key)
+        if spec is None:
+            raise BotError(messages.setting_not_settable(name, key, list(declared)))
+        if not raw:  # removing a setting never widens: the operator's value is back
+            continue
+        try:
+            _narrowing(key, spec, spec.parse(raw), operator)
+        except ValueError as exc:
+            raise BotError(messages.setting_value_bad(key, raw, str(exc))) from None
+
+
+def _narrowing(key: str, spec: SettingSpec, value: Any, operator: Mapping[str, Any]) -> Any:
+    """`value` if it keeps within the operator's bound for it; BotError otherwise."""
+    bound = config_list(operator.get(spec.within)) if spec.within else []
+    extra = [v for v in value if v not in bound] if bound else []
+    if extra:
+        raise BotError(messages.setting_widens(key, extra, str(spec.within), bound))
+    return value
 
 
 def channels_of(row: PluginRow) -> frozenset[str] | None:

@@ -1,7 +1,8 @@
 """`/plugin set`: an admin's settings for a plugin, everywhere or per channel, stored on its
 row (`plugin_settings`), audited, and handed to its tools' `ctx.config` from the next call
 on, with no reload: `PluginManager.transition` re-places the running plugin (scopes.py has
-the rules)."""
+the rules). Only the keys the plugin's manifest declares settable, of their type, and only
+narrowing the operator's limits (PLUGIN_CONFIG): everything else is the operator's."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.plugin_host.plugin_store import require_plugin
-from bot.plugin_host.scopes import Where, apply_settings
+from bot.plugin_host.protocol import Manifest
+from bot.plugin_host.scopes import Where, apply_settings, check_settings
 from bot.store.models import PluginRow
-from bot.store.repositories import PluginRepository
+from bot.store.repositories import PluginRepository, active_version
 
 if TYPE_CHECKING:
     from bot.plugin_host.manager import PluginManager
@@ -28,6 +30,9 @@ class PluginSettings:
         The values were checked by scopes.split_settings (never a secret)."""
         async def change(repo: PluginRepository) -> tuple[PluginRow, str | None]:
             row = await require_plugin(repo, name)
+            version = active_version(row)
+            declared = Manifest.from_dict(version.manifest).settings if version else {}
+            check_settings(name, pairs, declared, self.manager.operator_config(name))
             return row, apply_settings(row, pairs, where, actor=actor)
 
         async with self.manager.lock:

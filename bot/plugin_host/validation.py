@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 from bot import messages
 from bot.errors import PluginError, Problem
 from bot.plugin_host.describe import describe_module
-from bot.plugin_host.protocol import LoadedPlugin, Manifest, ToolSpec
+from bot.plugin_host.protocol import SETTING_TYPES, LoadedPlugin, Manifest, SettingSpec, ToolSpec
 from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits, schema_problems
 from bot.sdk import PERMISSIONS
 
@@ -42,7 +42,9 @@ def plugin_name_problem(name: str, builtins: set[str] | frozenset[str]) -> str |
 
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TIMEOUT = 600.0
-_MANIFEST_KEYS = {"name", "version", "description", "author", "permissions"}
+_MANIFEST_KEYS = {"name", "version", "description", "author", "permissions", "settings"}
+SETTING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_SETTING_KEYS = {"type", "description", "enum", "within"}
 _TOOL_KEYS = {"schema", "handler", "requires_approval", "timeout"}
 _FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
 _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
@@ -133,13 +135,49 @@ def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str |
         if perm not in PERMISSIONS:
             problems.append(Problem(f"manifest.permissions[{i}]", f"unknown permission {perm!r} "
                                     f"(known: {', '.join(sorted(PERMISSIONS))})"))
+    settings = _settings(raw.get("settings", {}), problems)
     warnings = [f"manifest: unknown key {key!r} ignored" for key in sorted(set(raw) -
                                                                          _MANIFEST_KEYS)]
     if len(problems) > before:
         return None, warnings
     return Manifest(name=name, version=version, description=raw.get("description", ""),
                     author=raw.get("author", ""),
-                    permissions=tuple(dict.fromkeys(permissions))), warnings
+                    permissions=tuple(dict.fromkeys(permissions)),
+                    settings=settings), warnings
+
+
+def _settings(raw: Any, problems: list[Problem]) -> dict[str, SettingSpec]:
+    """`manifest.settings`: the config keys admins may set, each {type, description, enum,
+    within}; every problem reported."""
+    if not isinstance(raw, dict):
+        problems.append(Problem("manifest.settings", "must be a dict of key -> {type, ...}"))
+        return {}
+    found: dict[str, SettingSpec] = {}
+    for key, spec in raw.items():
+        field = f"manifest.settings.{key}"
+        if not isinstance(key, str) or not SETTING_NAME_RE.match(key):
+            problems.append(Problem(field, f"{key!r} must match {SETTING_NAME_RE.pattern}"))
+            continue
+        if not isinstance(spec, dict):
+            problems.append(Problem(field, "must be a dict such as {'type': 'string'}"))
+            continue
+        kind, enum, within = spec.get("type", "string"), spec.get("enum", []), spec.get("within")
+        wrong = [
+            *([f"unknown keys {sorted(set(spec) - _SETTING_KEYS)}"] if set(spec) - _SETTING_KEYS
+              else []),
+            *([f"type must be one of {', '.join(SETTING_TYPES)}"] if kind not in SETTING_TYPES
+              else []),
+            *(["description must be a string"] if not isinstance(spec.get("description", ""),
+                                                                  str) else []),
+            *(["enum must be a list of strings"] if not isinstance(enum, list) or not all(
+                isinstance(v, str) for v in enum) else []),
+            *(["within is for a list setting and names a config key"]
+              if within is not None and (kind != "list" or not isinstance(within, str)) else [])]
+        if wrong:
+            problems += [Problem(field, text) for text in wrong]
+            continue
+        found[key] = SettingSpec.from_dict(spec)
+    return found
 
 
 def validate_tools(raw: Any, problems: list[Problem], *,

@@ -190,7 +190,7 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
                                                        else "") for t in p.tools) or "none"),
              "Permissions: " + (", ".join(p.permissions) or "none"),
              "Runs in: " + p.sandbox, "Where: " + slack_where(p.channels)]
-    if p.settings:  # an admin's words, escaped; never a secret (scopes.split_settings)
+    if p.settings and is_admin:  # an admin's words, escaped, for admins only
         lines.append("Settings: " + "; ".join(
             escape(messages.assignments(dict(sorted(values.items()))))
             + f" ({slack_where(None if scope == EVERYWHERE else [scope])})"

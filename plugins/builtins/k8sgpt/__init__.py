@@ -12,7 +12,9 @@ entry in `errors` and the others still report. The JSON is k8sgpt's: provider, e
 status (OK | ProblemDetected), problems (the number of failure texts), results[] with kind,
 name, error[] of {Text, KubernetesDoc, Sensitive}, details and parentObject. Read-only.
 
-Config: `kubeconfig`, `request_timeout`, `binary`, `concurrency` (lists at once; 8).
+Config, the operator's: `kubeconfig`, `clusters`, `namespace_allow`, `namespace_deny`,
+`request_timeout`, `binary`, `concurrency` (lists at once; 8). Admins may set `context`,
+`contexts` and `namespace_allow` per channel, only narrowing the operator's.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ def _within(result: dict[str, Any], limits: kube.NamespaceLimits) -> dict[str, A
 def get_manifest() -> dict:
     return {"name": "k8sgpt", "version": "1.0.0",
             "description": "Find what is broken in the cluster (k8sgpt-style analysis)",
-            "author": "SRE Team", "permissions": ["network"]}
+            "author": "SRE Team", "permissions": ["network"],
+            "settings": clusters.ADMIN_SETTINGS}
 
 
 def get_tools(config: dict | None = None) -> list[dict]:

@@ -10,13 +10,17 @@ pods|nodes`, `rollout status|history`, `api-resources`, `auth can-i|whoami [--li
 Anything that changes the cluster, and shell syntax, is refused with a sentence saying so.
 Secret values never leave the cluster: Secrets show keys and sizes only.
 
-Config (PLUGIN_CONFIG='{"kubectl": {...}}', or `/plugin set kubectl key=value [in #chan]`):
-`kubeconfig` (default: KUBECONFIG, ~/.kube/config, then in-cluster), `clusters` (the
-kubeconfig contexts it may use; default all), per channel `context` (the default cluster)
-and `contexts` (the only ones allowed there) — see bot/kube_clusters.py; `namespace_allow`,
-`namespace_deny`, `default_namespace`, and `allow_writes: true` to add three tools that
-change the cluster — kubectl_rollout_restart, kubectl_scale, kubectl_delete_pod — each of
-which waits for an admin's approval before it runs. Without it they do not exist.
+Config, the operator's (PLUGIN_CONFIG='{"kubectl": {...}}'): `kubeconfig` (default:
+KUBECONFIG, ~/.kube/config, then in-cluster), `clusters` (the kubeconfig contexts it may
+use; default all), `namespace_allow`, `namespace_deny`, `request_timeout`, and
+`allow_writes: true` to add three tools that change the cluster — kubectl_rollout_restart,
+kubectl_scale, kubectl_delete_pod — each of which waits for an admin's approval before it
+runs. Without it they do not exist.
+
+Settings admins may set from Slack (`/plugin set kubectl key=value [in #chan]`), only ever
+narrowing the operator's: `context` (the channel's default cluster), `contexts` (the only
+clusters there, within `clusters`), `namespace_allow` (within the operator's) and
+`default_namespace` — see bot/kube_clusters.py.
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ def get_manifest() -> dict:
             "description": "Read-only kubectl: get (every type, CRDs too), describe, "
                            "logs, events, top, rollout status/history, api-resources, "
                            "auth can-i/whoami, version, explain",
-            "author": "SRE Team", "permissions": ["network"]}
+            "author": "SRE Team", "permissions": ["network"],
+            "settings": {**clusters.ADMIN_SETTINGS, "default_namespace": {
+                "type": "string", "description": "the namespace when a command names none"}}}
+
 
 
 def get_tools(config: dict | None = None) -> list[dict]:
