@@ -119,8 +119,8 @@ async def test_the_write_tools_refuse_a_traversing_name_by_their_schema(
 async def test_the_write_handlers_check_names_themselves_too(
         open_cluster: Services, boundary_cluster: FakeKubernetes) -> None:
     """Past the schema (another caller, a looser schema), the handler still refuses."""
-    from plugins.builtins.kubectl import writes
     from bot.sdk import ToolContext, ToolError
+    from plugins.builtins.kubectl import writes
 
     ctx = ToolContext(config={})
     for call in (lambda: writes.delete_pod("..", "prod", ctx=ctx),

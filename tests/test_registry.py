@@ -171,3 +171,46 @@ async def test_listeners_hear_every_result_that_reached_a_tool(registry: Registr
     await registry.call("t", {"n": 1})
     await registry.call("t", {"n": "bad"})
     assert heard == [("t", True)]
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+async def test_a_result_nested_thousands_deep_is_refused_at_once() -> None:
+    """Not at the timeout (the loop would have waited 30 s), and not as a bug in the bot."""
+    registry = Registry(output_limit=300)
+    registry.publish([make_tool("deep", lambda n, s="": _nested(5000), timeout=30)])
+    result = await registry.call("deep", {"n": 1})
+    assert (result.ok, result.error) == (False, "failed")
+    assert result.text == messages.tool_result_unrenderable("deep")
+    assert result.duration_ms < 30_000
+
+
+async def test_a_tool_failure_of_an_unknown_kind_is_an_ordinary_failure(
+        registry: Registry) -> None:
+    from bot.sdk import ToolFailure
+
+    def odd(n: int, s: str = "") -> str:
+        raise ToolFailure("the backend said no", kind="teapot")
+    registry.publish([make_tool("odd", odd)])
+    result = await registry.call("odd", {"n": 1})
+    assert (result.ok, result.error) == (False, "failed")
+    assert result.text == messages.tool_failed("odd", "the backend said no")
+
+
+async def test_a_long_output_is_masked_whole_as_far_as_it_is_kept() -> None:
+    """A secret near the end of what is kept is masked; past the kept part and its margin
+    nothing is masked, because nothing there is kept."""
+    from bot.plugin_host.registry import MASK_MARGIN
+
+    token = "ghp_" + "Z9y8X7w6" * 5
+    registry = Registry(output_limit=200_000)
+    text = "x" * 199_000 + f" {token} " + "y" * (MASK_MARGIN * 3)
+    registry.publish([make_tool("big", lambda n, s="": text)])
+    result = await registry.call("big", {"n": 1})
+    assert result.ok and token not in result.text and "[REDACTED]" in result.text
+    assert len(result.text) < 200_100 and "truncated" in result.text

@@ -54,6 +54,24 @@ async def test_thread_history_is_the_context(slack_bot: Make) -> None:
     assert sent[2]["content"] == "Looking."
 
 
+async def test_credentials_people_type_never_reach_the_model(slack_bot: Make) -> None:
+    """A key pasted earlier in the thread, and one in the question itself, are masked in
+    what the model is sent; the rest of what they said is not."""
+    bot = await slack_bot()
+    parent = bot.new_ts()
+    pasted = ("aws creds AKIAIOSFODNN7EXAMPL3 / password=Tr0ub4dor-and-3 and "
+              "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789")
+    bot.slack.add_thread_message("C_INC", parent, user="U_ONCALL", text=pasted, ts=parent)
+    bot.ai.reply("Rotate those.")
+    await bot.mention("checkout fails with db_pass=s3cr3t-db-pw pw=hunter22", thread_ts=parent)
+    await until(lambda: bot.answers(parent))
+    sent = json.dumps(bot.ai.messages(0))
+    for secret in ("AKIAIOSFODNN7EXAMPL3", "Tr0ub4dor-and-3", "ghp_AbCdEfGhIjKlMnOp",
+                   "s3cr3t-db-pw", "hunter22"):
+        assert secret not in sent
+    assert "aws creds [REDACTED]" in sent and "checkout fails with db_pass=[REDACTED]" in sent
+
+
 async def test_retried_delivery_is_answered_once(slack_bot: Make,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="bot.slack.mentions")

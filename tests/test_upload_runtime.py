@@ -64,6 +64,19 @@ def grandchild():
 def whoami():
     return {"uid": os.getuid(), "pid": os.getpid()}
 
+def deep():
+    value = "bottom"
+    for _ in range(5000):
+        value = [value]
+    return value
+
+def odd_failure():
+    from bot.sdk import ToolFailure
+    raise ToolFailure("the backend said no", kind="teapot")
+
+def leak():
+    return {"db": {"password": "upload-secret-pw"}, "note": "key AKIAIOSFODNN7EXAMPL3 in use"}
+
 NOARGS = {"type": "object", "properties": {}}
 PID = {"type": "object", "properties": {"pid": {"type": "integer"}}, "required": ["pid"]}
 
@@ -72,7 +85,7 @@ def get_manifest():
 
 def get_tools():
     tools = [raise_it, hang, exit_now, hog, chatter, env, parent_environ, corrupt, huge,
-             grandchild, whoami]
+             grandchild, whoami, deep, odd_failure, leak]
     out = [{"schema": {"name": f.__name__, "parameters": NOARGS}, "handler": f, "timeout": 2}
            for f in tools]
     out.append({"schema": {"name": "read_environ", "parameters": PID},
@@ -234,20 +247,20 @@ async def test_idle_worker_is_reaped_and_restarted_on_demand(
         sandbox_mode: str, upload_services: Callable[..., Awaitable[Services]]) -> None:
     services = await upload_services(plugin_sandbox=sandbox_mode,
                                      plugin_worker_idle_seconds=0.3)
-    assert (await services.installer.install(zips.package("sleepy"), "s.zip",
-                                             actor="U1")).ok
-    await services.plugins.enable("sleepy", actor="U1")
-    marker = "bot-worker-sleepy-"
+    name = f"sleepy_{sandbox_mode}"  # its own name: the other mode may run at the same time
+    assert (await services.installer.install(zips.package(name), "s.zip", actor="U1")).ok
+    await services.plugins.enable(name, actor="U1")
+    marker = f"bot-worker-{name}-"
 
     def workers() -> int:
         return sum(marker in cmdline for cmdline in all_cmdlines())
 
     assert workers() == 0  # started lazily
-    assert (await services.registry.call("sleepy_echo")).ok
+    assert (await services.registry.call(f"{name}_echo")).ok
     assert workers() >= 1
-    await asyncio.sleep(1.0)
-    assert workers() == 0
-    assert (await services.registry.call("sleepy_echo", {"text": "again"})).text == "sleepy:again"
+    await until(lambda: workers() == 0)
+    assert (await services.registry.call(f"{name}_echo", {"text": "again"})).text == (
+        f"{name}:again")
 
 
 async def test_worker_starts_crashes_and_restarts_are_counted(services: Services) -> None:
@@ -266,3 +279,24 @@ async def test_worker_starts_crashes_and_restarts_are_counted(services: Services
     assert counted() == {"chatops_plugin_worker_starts_total": 1,
                          "chatops_plugin_worker_crashes_total": 1,
                          "chatops_plugin_worker_restarts_total": 1}
+
+
+async def test_a_result_nested_thousands_deep_is_refused_at_once(services: Services) -> None:
+    """The worker answers at once (it used to stay silent until the tool's timeout)."""
+    result = await services.registry.call("deep")
+    assert (result.ok, result.error) == (False, "failed")
+    assert "nested too deeply" in result.text and result.duration_ms < 2000
+    await still_healthy(services)
+
+
+async def test_an_unknown_failure_kind_is_an_ordinary_failure(services: Services) -> None:
+    result = await services.registry.call("odd_failure")
+    assert (result.ok, result.error) == (False, "failed")
+    assert result.text == messages.tool_failed("odd_failure", "the backend said no")
+
+
+async def test_an_uploads_result_is_masked_by_content(services: Services) -> None:
+    result = await services.registry.call("leak")
+    assert result.ok
+    assert "upload-secret-pw" not in result.text and "AKIAIOSFODNN7EXAMPL3" not in result.text
+    assert json.loads(result.text)["db"] == {"password": "[REDACTED]"}

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.redaction import redact
+
 DEFAULT_SYSTEM_PROMPT = """\
 You are an SRE assistant answering in a Slack incident thread. Investigate with the tools
 you are given before you answer, and keep answers short: what is wrong, the evidence, and
@@ -44,12 +46,15 @@ def estimate_tokens(text: str) -> int:
 
 def build_messages(system: str, history: Sequence[HistoryMessage], question: str, *,
                    budget: int) -> list[dict[str, Any]]:
-    """System prompt + as much recent history as fits + the question (always kept)."""
+    """System prompt + as much recent history as fits + the question (always kept). What
+    people typed is masked first: a key pasted into the thread never reaches the model."""
     kept: list[dict[str, Any]] = []
+    question = redact(question)
     used = estimate_tokens(system) + estimate_tokens(question)
     for message in reversed(history):
-        text = message.text if message.role == "assistant" or not message.author else (
-            f"{message.author}: {message.text}")
+        said = redact(message.text)
+        text = said if message.role == "assistant" or not message.author else (
+            f"{message.author}: {said}")
         cost = estimate_tokens(text)
         if used + cost > budget:
             break

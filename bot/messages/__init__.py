@@ -41,6 +41,11 @@ def tool_failed(tool: str, error: str) -> str:
     return f"Tool '{tool}' failed: {error}"
 
 
+def tool_result_unrenderable(tool: str) -> str:
+    return (f"Tool '{tool}' failed: its result is nested too deeply (or otherwise cannot be "
+            "turned into text); it was refused.")
+
+
 def truncated(hidden: int) -> str:
     return f"\n… [output truncated: {hidden} more characters not shown]"
 

@@ -141,26 +141,15 @@ class Registry:
             return self._not_offered(snapshot, name, caller)
         args, problem = parse_arguments(tool.spec.name, tool.validator, arguments)
         if problem is not None:
-            return self._result(tool, False, problem, started, error=ErrorKind.BAD_ARGUMENTS)
+            return await self._result(tool, False, problem, started,
+                                      error=ErrorKind.BAD_ARGUMENTS)
         scope = scope_of(caller.channel)
         ctx = ToolContext(user=caller.user, channel=caller.channel, thread_ts=caller.thread_ts,
                           run_id=caller.run_id, plugin=tool.plugin,
                           config=config_in(tool.config, tool.settings, scope, tool.settable),
                           logger=logging.getLogger(f"plugin.{tool.plugin}"))
-        try:
-            value = await asyncio.wait_for(tool.invoke(tool.spec, args, ctx), tool.timeout)
-        except TimeoutError:
-            result = self._result(tool, False, messages.tool_timed_out(name, tool.timeout),
-                                  started, error=ErrorKind.TIMEOUT)
-        except ToolFailure as exc:  # a ToolError (the plugin's own words) or a worker fault
-            text = exc.text if exc.verbatim else messages.tool_failed(name, exc.text)
-            result = self._result(tool, False, text, started, error=ErrorKind(exc.kind))
-        except Exception as exc:
-            log.warning("tool %s (plugin %s) raised", name, tool.plugin, exc_info=True)
-            result = self._result(tool, False, messages.tool_failed(name, describe_exception(exc)),
-                                  started, error=ErrorKind.FAILED)
-        else:
-            result = self._result(tool, True, self._render(value), started)
+        ok, text, error = await _outcome(tool, args, ctx)
+        result = await self._result(tool, ok, text, started, error=error)
         await self._notify(tool, result)
         return result
 
@@ -178,26 +167,70 @@ class Registry:
         return ToolResult(False, messages.unknown_tool(name, difflib.get_close_matches(
             name, offered, n=2)), name, error=ErrorKind.UNKNOWN_TOOL)
 
-    def _result(self, tool: Tool, ok: bool, text: str, started: float, *,
-                error: ErrorKind | None = None) -> ToolResult:
+    async def _result(self, tool: Tool, ok: bool, text: str, started: float, *,
+                      error: ErrorKind | None = None) -> ToolResult:
         """Every result is masked here, once, before anything (the model, Slack, the CLI,
         the audit trail) sees it — and before truncation, which could cut a secret in two."""
-        return ToolResult(ok=ok, text=truncate(redact(text), self.output_limit),
+        return ToolResult(ok=ok, text=truncate(await mask(text, self.output_limit),
+                                               self.output_limit),
                           tool=tool.spec.name, plugin=tool.plugin,
                           plugin_version=tool.plugin_version, error=error,
                           duration_ms=(time.perf_counter() - started) * 1000)
 
-    def _render(self, value: Any) -> str:
-        if isinstance(value, str):
-            text = value
-        elif value is None:
-            text = "(no output)"
-        else:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        return text
-
     async def _notify(self, tool: Tool, result: ToolResult) -> None:
         await tell_all(self._listeners, tool, result, what=f"result listener for {tool.spec.name}")
+
+
+MASK_MARGIN = 64 * 1024  # past the kept limit: room for a secret that straddles it
+MASK_IN_THREAD = 64 * 1024  # longer texts are masked off the event loop
+
+
+async def mask(text: str, limit: int) -> str:
+    """`text` redacted, as far as `limit` will keep of it: what lies past the limit and a
+    margin is dropped first (it would be cut anyway, and masking it costs time), and a
+    long text is masked in a thread so that the event loop keeps answering Slack."""
+    text = text[:limit + MASK_MARGIN]
+    if len(text) > MASK_IN_THREAD:
+        return await asyncio.to_thread(redact, text)
+    return redact(text)
+
+
+async def _outcome(tool: Tool, args: Mapping[str, Any], ctx: ToolContext
+                   ) -> tuple[bool, str, ErrorKind | None]:
+    """Run the handler: (ok, text, error kind); a fault of the tool's is a value here."""
+    name = tool.spec.name
+    try:
+        value = await asyncio.wait_for(tool.invoke(tool.spec, args, ctx), tool.timeout)
+    except TimeoutError:
+        return False, messages.tool_timed_out(name, tool.timeout), ErrorKind.TIMEOUT
+    except ToolFailure as exc:  # a ToolError (the plugin's own words) or a worker fault
+        text = exc.text if exc.verbatim else messages.tool_failed(name, exc.text)
+        return False, text, _kind(exc.kind)
+    except Exception as exc:
+        log.warning("tool %s (plugin %s) raised", name, tool.plugin, exc_info=True)
+        return False, messages.tool_failed(name, describe_exception(exc)), ErrorKind.FAILED
+    try:
+        return True, render_value(value), None
+    except (RecursionError, ValueError, TypeError):
+        return False, messages.tool_result_unrenderable(name), ErrorKind.FAILED
+
+
+def render_value(value: Any) -> str:
+    """A tool's return value as text for the model: a string as it is, anything else as
+    JSON; RecursionError for data nested too deeply to serialise (refused at once)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "(no output)"
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _kind(kind: str) -> ErrorKind:
+    """A failure's kind: a plugin may name any, the result keeps the ones there are."""
+    try:
+        return ErrorKind(kind)
+    except ValueError:
+        return ErrorKind.FAILED
 
 
 async def tell_all(listeners: Iterable[Callable[..., Awaitable[None]]], *args: Any,

@@ -82,6 +82,10 @@ class Worker:
         except (TypeError, ValueError) as exc:
             line = json.dumps({"id": message.get("id"), "ok": False,
                                "error": f"result is not JSON-serialisable: {exc}"})
+        except RecursionError:  # answered at once, not at the tool's timeout
+            line = json.dumps({"id": message.get("id"), "ok": False,
+                               "error": "the result is nested too deeply to send: return "
+                                        "flatter data"})
         with self.write_lock:
             self.out.write(line + "\n")
 
