@@ -84,7 +84,7 @@ class PluginManager:
         self.registry = registry
         self.plugins_dir = plugins_dir
         self.default_enabled = frozenset(default_enabled)
-        self._opener = PluginOpener(plugins_dir=plugins_dir, executor=executor,
+        self.opener = PluginOpener(plugins_dir=plugins_dir, executor=executor,
                                     upload_hosts=upload_hosts,
                                     config_defaults=dict(config_defaults or {}),
                                     archives=archives, mcp_hosts=mcp_hosts)
@@ -96,14 +96,10 @@ class PluginManager:
         self.files = files or UploadDir(plugins_dir)
         self.lock = asyncio.Lock()  # admin operations, one at a time
         self.active = ActiveSet(registry, tool_timeout=tool_timeout)
-        self._startup = Startup(db, self._opener, self.loads, plugins_dir,
+        self._startup = Startup(db, self.opener, self.loads, plugins_dir,
                                 self.default_enabled)
         self.approvals = ApprovalRules(db, registry)  # admins' per-tool approval rules
         self._listeners: list[ChangeListener] = []
-
-    def operator_config(self, name: str) -> Mapping[str, Any]:
-        """PLUGIN_CONFIG's entry for `name`: the limits admins' settings may only narrow."""
-        return self._opener.operator_config(name)
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Be told after every change of plugin state (to refresh App Home, notify admins)."""
@@ -163,7 +159,7 @@ class PluginManager:
                 return Outcome(messages.scope_already(name, row.channels), self._info(row),
                                changed=False)
             try:
-                active = None if running else await self._opener.open(row)
+                active = None if running else await self.opener.open(row)
             except PluginError as exc:
                 await self._enable_failed(row, exc, actor=actor)
                 raise
@@ -238,7 +234,7 @@ class PluginManager:
                 check_new_version(row, version, sha256)
             candidate = None
             if row is not None and row.enabled:
-                candidate = await self._opener.upload(name, version, path, plugin, row)
+                candidate = await self.opener.upload(name, version, path, plugin, row)
 
             async def add_version(repo: PluginRepository) -> tuple[PluginRow, str | None]:
                 nonlocal previous
@@ -277,7 +273,7 @@ class PluginManager:
                                False)
             candidate = None
             if row.enabled:
-                candidate = await self._opener.upload(name, target.version, target.path,
+                candidate = await self.opener.upload(name, target.version, target.path,
                                                       stored_plugin(target), row)
 
             async def point_back(repo: PluginRepository) -> tuple[PluginRow, str | None]:
@@ -385,7 +381,7 @@ class PluginManager:
 
     async def _try_activate(self, row: PluginRow) -> bool:
         try:
-            active = await self._opener.open(row, lazy=True)
+            active = await self.opener.open(row, lazy=True)
             text = await self.active.refuse_clash(row.name, active)
         except PluginError as exc:
             text = str(exc)

@@ -32,7 +32,7 @@ class PluginSettings:
             row = await require_plugin(repo, name)
             version = active_version(row)
             declared = Manifest.from_dict(version.manifest).settings if version else {}
-            check_settings(name, pairs, declared, self.manager.operator_config(name))
+            check_settings(name, pairs, declared, self.manager.opener.operator_config(name))
             return row, apply_settings(row, pairs, where, actor=actor)
 
         async with self.manager.lock:
