@@ -64,8 +64,9 @@ def ordinary_output(fake: FakeKubernetes, kubeconfig: Path) -> str:
         else:  # our own, where kubectl is not installed
             sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" /
                                    "builtins"))
-            from bot.sdk import ToolContext
             from kubectl import run_kubectl
+
+            from bot.sdk import ToolContext
             ctx = ToolContext(config={"kubeconfig": str(kubeconfig)})
             try:
                 out.append(run_kubectl(" ".join(command), ctx=ctx))

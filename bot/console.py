@@ -170,10 +170,11 @@ class Console:
             detail = "" if event.ok else f": {event.summary}"
             self._print(f"{mark} {event.tool} ({event.duration_ms:.0f} ms){detail}")
 
-    async def _approve(self, *, tool: str, arguments: str, caller: Caller,
+    async def _approve(self, *, tool: str, arguments: str, digest: str, caller: Caller,
                        run_id: str) -> Decision:
-        """The console's operator is the admin: ask them."""
-        self._print(f"? {tool} needs approval to run with {arguments}. Approve? [y/N]")
+        """The console's operator is the admin: ask them, with the whole arguments."""
+        self._print(f"? {tool} needs approval to run with {arguments} (fingerprint "
+                    f"{digest[:12]}). Approve? [y/N]")
         try:
             answer = await asyncio.to_thread(input, "")
         except EOFError:

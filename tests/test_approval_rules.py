@@ -95,7 +95,7 @@ async def test_the_console_and_the_cli_apply_the_same_rule_and_other_processes_s
                                is_admin=True)).ok
     asked: list[str] = []
 
-    async def approver(*, tool: str, arguments: str, caller: Caller,
+    async def approver(*, tool: str, arguments: str, digest: str, caller: Caller,
                        run_id: str) -> Decision:
         asked.append(tool)
         return Decision(False, "U_ADMIN", "denied in the console")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.plugin_host.registry import arguments_digest
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import GATED, write_plugin
@@ -94,8 +95,9 @@ def test_console_asks_the_operator_to_approve(env: dict[str, str], plugins_dir: 
     env |= {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": fake_openai.api_key}
     result = console(env, ["/plugin enable gated", "@bot restart web", answer,
                            "/plugin audit 1"])
-    assert '? restart needs approval to run with {"text": "web"}. Approve? [y/N]' in (
-        result.stdout)
+    digest = arguments_digest({"text": "web"})[:12]
+    assert (f'? restart needs approval to run with {{"text": "web"}} (fingerprint {digest}). '
+            "Approve? [y/N]") in result.stdout
     assert fake_openai.messages(1)[-1]["content"].startswith(tool_result)
     audit_line = next(line for line in result.stdout.splitlines() if "  restart  " in line)
     assert audit_line.split()[3:6] == [action, "restart", "ok"]

@@ -39,7 +39,8 @@ async def writable(tmp_path: Path, cluster: FakeKubernetes, fake_openai: FakeOpe
 
 
 def approver(answer: bool, asked: list[str]):  # type: ignore[no-untyped-def]
-    async def decide(*, tool: str, arguments: str, caller: Caller, run_id: str) -> Decision:
+    async def decide(*, tool: str, arguments: str, digest: str, caller: Caller,
+                     run_id: str) -> Decision:
         asked.append(f"{tool} {arguments}")
         return Decision(answer, "U_ADMIN", "approved" if answer else "denied by U_ADMIN")
     return decide

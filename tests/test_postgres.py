@@ -203,8 +203,8 @@ async def test_an_approval_decision_and_a_stop_request_are_heard_at_once(url: st
     waiting = SharedRuns(here, feed=feed, tick=30)
     try:
         assert await feed.start()
-        await ApprovalStore(there).request(ApprovalRequest("a1", "r1", "scale", "{}", "U1",
-                                                           "C1", "1.0"))
+        await ApprovalStore(there).request(ApprovalRequest("a1", "r1", "scale", "{}", "0" * 64,
+                                                           "U1", "C1", "1.0"))
         seen = feed.heard[APPROVALS]
         started = time.monotonic()
         assert await ApprovalStore(there).decide("a1", ApprovalStatus.APPROVED, "U2", "ok")

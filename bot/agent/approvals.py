@@ -16,5 +16,8 @@ class Decision:
 
 
 class Approver(Protocol):
-    async def __call__(self, *, tool: str, arguments: str, caller: Caller,
+    """Asks a person whether `tool` may run with `arguments` (masked, for showing);
+    `digest` is the SHA-256 of the exact arguments, which the approval is bound to."""
+
+    async def __call__(self, *, tool: str, arguments: str, digest: str, caller: Caller,
                        run_id: str) -> Decision: ...

@@ -37,7 +37,7 @@ from bot.agent.paging import Pager
 from bot.logs import bind
 from bot.metrics import Metrics
 from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
-from bot.plugin_host.registry import Registry
+from bot.plugin_host.registry import Registry, arguments_digest, parse_arguments
 from bot.plugin_host.scopes import scope_of
 from bot.redaction import redact, redact_arguments
 from bot.store.run_records import RunRecords, RunUsage
@@ -213,8 +213,8 @@ class Agent:
         started = time.perf_counter()
         tool = self.registry.snapshot.offered(name, state.caller)
         with bind(tool=name if tool else None, plugin=tool.plugin if tool else None):
-            refusal = await self._approval(name, raw, state)
-            result = refusal or await self._invoke(name, raw, state)
+            refusal, approved = await self._approval(name, raw, state)
+            result = refusal or await self._invoke(name, raw, state, approved)
         duration = (time.perf_counter() - started) * 1000
         state.tools.append(ToolRun(name, result.ok, duration))
         if self.metrics is not None:
@@ -229,28 +229,37 @@ class Agent:
                 duration_ms=duration, outcome="ok" if result.ok else result.error or "error"))
         return result
 
-    async def _invoke(self, name: str, raw: str, state: _RunState) -> ToolResult:
+    async def _invoke(self, name: str, raw: str, state: _RunState,
+                      approved: str | None) -> ToolResult:
         if name == paging.TOOL and state.pager is not None and state.pager.kept:
             ok, text = await state.pager.read(raw)
             return ToolResult(ok, text, name, error=None if ok else ErrorKind.BAD_ARGUMENTS)
-        return await self.registry.call(name, raw, state.caller)
+        return await self.registry.call(name, raw, state.caller, approved=approved)
 
-    async def _approval(self, name: str, raw: str, state: _RunState) -> ToolResult | None:
-        """None when the call may run; otherwise the result that explains why not. A tool
-        not offered here never asks anyone: the registry refuses it."""
+    async def _approval(self, name: str, raw: str, state: _RunState
+                        ) -> tuple[ToolResult | None, str | None]:
+        """(None, digest) when the call may run — the digest of the arguments an admin
+        approved, None when it needs no approval; otherwise the result saying why not. A
+        tool not offered here never asks anyone (the registry refuses it), nor do
+        arguments its schema refuses (no card for a call that cannot run)."""
         tool = self.registry.snapshot.offered(name, state.caller)
         if tool is None or not self.registry.requires_approval(tool):
-            return None
+            return None, None
+        def refused(text: str, kind: ErrorKind) -> tuple[ToolResult, None]:
+            return ToolResult(False, text, name, plugin=tool.plugin,
+                              plugin_version=tool.plugin_version, error=kind), None
         if state.approver is None:
-            return ToolResult(False, messages.approval_unavailable(name), name,
-                              plugin=tool.plugin, plugin_version=tool.plugin_version,
-                              error=ErrorKind.DENIED)
-        decision = await state.approver(tool=name, arguments=redact_arguments(raw),
-                                       caller=state.caller, run_id=state.run_id)
+            return refused(messages.approval_unavailable(name), ErrorKind.DENIED)
+        args, problem = parse_arguments(name, tool.validator, raw)
+        if problem is not None:
+            return refused(problem, ErrorKind.BAD_ARGUMENTS)
+        digest = arguments_digest(args)
+        decision = await state.approver(tool=name, arguments=redact_arguments(args),
+                                       digest=digest, caller=state.caller,
+                                       run_id=state.run_id)
         if decision.approved:
-            return None
-        return ToolResult(False, decision.text, name, plugin=tool.plugin,
-                          plugin_version=tool.plugin_version, error=ErrorKind.DENIED)
+            return None, digest
+        return refused(decision.text, ErrorKind.DENIED)
 
     def _finish(self, state: _RunState, status: RunStatus, text: str) -> RunResult:
         return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)

@@ -7,13 +7,19 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot import messages
-from bot.agent.approvals import Approver
+from bot.agent.approvals import Approver, Decision
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Observer, Queued, ignore
 from bot.agent.loop import Agent, RunResult, RunStatus
 from bot.plugin_host.protocol import Caller
+
+
+@dataclass
+class _Slot:
+    held: bool = False  # whether the run holds one of the `limit` slots right now
 
 
 @dataclass
@@ -86,16 +92,41 @@ class Runs:
                    observer: Observer, run_id: str, approver: Approver | None) -> RunResult:
         if self._closed:
             return RunResult(run_id, RunStatus.CANCELLED, messages.RUN_NOT_STARTED)
+        slot = _Slot()
         try:
-            async with self._slot(observer):
+            async with self._slot(observer, slot):
                 return await self.agent.run(question, caller=caller, history=history,
                                             observer=observer, run_id=run_id,
-                                            approver=approver)
+                                            approver=self._aside(approver, observer, slot))
         except asyncio.CancelledError:  # cancelled while still queued
             return RunResult(run_id, RunStatus.CANCELLED, messages.RUN_NOT_STARTED)
 
+    def _aside(self, approver: Approver | None, observer: Observer,
+               slot: _Slot) -> Approver | None:
+        """`approver`, run with the slot given up: while a person decides, the run holds
+        no slot, so waiting approvals never stall other people's questions; it queues
+        for one again once the decision is in."""
+        if approver is None:
+            return None
+
+        async def decide(**request: Any) -> Decision:
+            self._give_up(slot)
+            try:
+                return await approver(**request)
+            finally:
+                await self._take(observer, slot)
+        return decide  # type: ignore[return-value]
+
     @contextlib.asynccontextmanager
-    async def _slot(self, observer: Observer) -> AsyncIterator[None]:
+    async def _slot(self, observer: Observer, slot: _Slot) -> AsyncIterator[None]:
+        await self._take(observer, slot)
+        try:
+            yield
+        finally:
+            self._give_up(slot)
+
+    async def _take(self, observer: Observer, slot: _Slot) -> None:
+        """Hold a slot: at once if one is free and nobody waits, else in line."""
         if self._running >= self.limit or self._waiting:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append((waiter, observer))
@@ -107,9 +138,11 @@ class Runs:
                 raise
         else:
             self._running += 1
-        try:
-            yield
-        finally:
+        slot.held = True
+
+    def _give_up(self, slot: _Slot) -> None:
+        if slot.held:
+            slot.held = False
             self._release()
 
     def _release(self) -> None:

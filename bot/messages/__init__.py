@@ -317,6 +317,26 @@ def approval_approved(tool: str, by: str) -> str:
     return f"Approved by {by}."
 
 
+def approval_arguments_changed(tool: str) -> str:
+    return (f"'{tool}' was not run: its arguments are not the ones an admin approved. Ask "
+            "for an approval of these arguments.")
+
+
+def approval_long_arguments(shown: int, total: int) -> str:
+    return (f"…\n(the first {shown:,} of {total:,} characters: the whole arguments are "
+            "attached in this thread)")
+
+
+def approval_arguments_unshown(tool: str) -> str:
+    return (f"'{tool}' was not run: its arguments are too long for the approval card and "
+            "could not be attached to the thread, so nobody could see what they would "
+            "approve. Try again, or with shorter arguments.")
+
+
+def approval_arguments_file(tool: str, digest: str) -> str:
+    return f"The whole arguments of `{tool}` awaiting approval (fingerprint `{digest[:12]}`)."
+
+
 def upload_not_admin(name: str) -> str:
     return (f"Only admins can install plugins: nothing was installed from {name}. Ask one of "
             "the BOT_ADMIN_USERS to upload it.")

@@ -5,6 +5,7 @@ import them from there."""
 from __future__ import annotations
 
 __all__ = [
+    "approval_auto_refused_for_write",
     "approval_marker",
     "approval_mode_unknown",
     "approval_rule_set",
@@ -44,6 +45,11 @@ def replica_problem(replica: str, problem: str) -> str:
 def approval_usage() -> str:
     return ("Usage: /plugin approval TOOL required|auto|default — required: every call waits "
             "for an admin; auto: none does; default: what the tool's plugin declares.")
+
+
+def approval_auto_refused_for_write(tool: str, plugin: str) -> str:
+    return (f"{tool} changes state ({plugin} marks it as a write): every call of it waits "
+            "for an admin's approval, and no rule can waive that. Nothing was changed.")
 
 
 def approval_mode_unknown(mode: str) -> str:

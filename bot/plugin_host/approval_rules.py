@@ -41,10 +41,14 @@ class ApprovalRules:
             raise BotError(messages.approval_mode_unknown(mode))
         required = MODES[mode.lower()]
         async with self.db.write() as session:
-            declared = _declared(await PluginRepository(session).all())
+            rows = await PluginRepository(session).all()
+            declared = _declared(rows)
             if tool not in declared:
                 close = difflib.get_close_matches(tool, list(declared), n=2, cutoff=0.6)
                 raise NotFoundError("tool", tool, close)
+            writer = _writers(rows).get(tool)
+            if writer is not None and required is False:
+                raise BotError(messages.approval_auto_refused_for_write(tool, writer))
             await session.execute(delete(ApprovalRuleRow).where(ApprovalRuleRow.tool == tool))
             if required is not None:
                 session.add(ApprovalRuleRow(tool=tool, required=required, set_by=actor))
@@ -64,3 +68,9 @@ def _declared(rows: Sequence[PluginRow]) -> dict[str, bool]:
             for tool in version.tools:
                 found[str(tool["name"])] = bool(tool.get("requires_approval", False))
     return found
+
+
+def _writers(rows: Sequence[PluginRow]) -> dict[str, str]:
+    """The tools any installed version marks as writes, with their plugin's name."""
+    return {str(tool["name"]): row.name for row in rows for version in row.versions
+            for tool in version.tools if tool.get("writes")}

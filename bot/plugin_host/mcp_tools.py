@@ -64,7 +64,8 @@ def _as_tool_item(tool: types.Tool) -> dict[str, Any]:
                        "description": tool.description or tool.title or "",
                        "parameters": tool.input_schema},
             "handler": {"callable": True, "wants_ctx": False},
-            "requires_approval": default_approval(tool.annotations)}
+            "requires_approval": default_approval(tool.annotations),
+            "writes": bool(tool.annotations and tool.annotations.destructive_hint)}
 
 
 def result_value(result: types.CallToolResult) -> str | Any:

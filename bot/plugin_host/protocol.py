@@ -129,6 +129,7 @@ class ToolSpec:
     timeout: float | None = None
     handler: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     wants_ctx: bool = False
+    writes: bool = False  # changes state: always waits for an approval, no rule waives it
 
     @property
     def openai_schema(self) -> dict[str, Any]:
@@ -141,14 +142,16 @@ class ToolSpec:
         """JSON-serialisable description, as stored in the database and sent by workers."""
         return {"name": self.name, "description": self.description,
                 "parameters": dict(self.parameters), "requires_approval": self.requires_approval,
-                "timeout": self.timeout, "wants_ctx": self.wants_ctx}
+                "timeout": self.timeout, "wants_ctx": self.wants_ctx, "writes": self.writes}
 
     @classmethod
     def from_description(cls, data: Mapping[str, Any]) -> ToolSpec:
+        writes = bool(data.get("writes", False))
         return cls(name=data["name"], description=data.get("description", ""),
                    parameters=data["parameters"],
-                   requires_approval=bool(data.get("requires_approval", False)),
-                   timeout=data.get("timeout"), wants_ctx=bool(data.get("wants_ctx", False)))
+                   requires_approval=bool(data.get("requires_approval", False)) or writes,
+                   timeout=data.get("timeout"), wants_ctx=bool(data.get("wants_ctx", False)),
+                   writes=writes)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import hashlib
 import json
 import logging
 import time
@@ -118,7 +119,10 @@ class Registry:
         self._approval_rules = dict(rules)
 
     def requires_approval(self, tool: Tool) -> bool:
-        """Whether a call of `tool` waits for an admin: its rule, else its plugin's say."""
+        """Whether a call of `tool` waits for an admin: its rule, else its plugin's say; a
+        tool its plugin marks as a write always does (no rule waives that)."""
+        if tool.spec.writes:
+            return True
         return self._approval_rules.get(tool.spec.name, tool.spec.requires_approval)
 
     def publish(self, tools: Iterable[Tool]) -> Snapshot:
@@ -132,7 +136,10 @@ class Registry:
         self._listeners.append(listener)
 
     async def call(self, name: str, arguments: str | Mapping[str, Any] | None = None,
-                   caller: Caller | None = None) -> ToolResult:
+                   caller: Caller | None = None, *, approved: str | None = None
+                   ) -> ToolResult:
+        """Run tool `name` for `caller`. `approved`: the digest of the arguments an admin
+        approved; the call runs only with exactly those (`arguments_digest`)."""
         started = time.perf_counter()
         caller = caller or Caller()
         snapshot = self._snapshot
@@ -143,6 +150,10 @@ class Registry:
         if problem is not None:
             return await self._result(tool, False, problem, started,
                                       error=ErrorKind.BAD_ARGUMENTS)
+        if approved is not None and arguments_digest(args) != approved:
+            log.warning("refused %s: its arguments are not the ones approved", name)
+            return await self._result(tool, False, messages.approval_arguments_changed(name),
+                                      started, error=ErrorKind.DENIED)
         scope = scope_of(caller.channel)
         ctx = ToolContext(user=caller.user, channel=caller.channel, thread_ts=caller.thread_ts,
                           run_id=caller.run_id, plugin=tool.plugin,
@@ -213,6 +224,13 @@ async def _outcome(tool: Tool, args: Mapping[str, Any], ctx: ToolContext
         return True, render_value(value), None
     except (RecursionError, ValueError, TypeError):
         return False, messages.tool_result_unrenderable(name), ErrorKind.FAILED
+
+
+def arguments_digest(arguments: Mapping[str, Any]) -> str:
+    """The SHA-256 of a call's arguments in canonical JSON: what an approval is bound to."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def render_value(value: Any) -> str:

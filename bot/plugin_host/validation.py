@@ -45,7 +45,7 @@ MAX_TIMEOUT = 600.0
 _MANIFEST_KEYS = {"name", "version", "description", "author", "permissions", "settings"}
 SETTING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _SETTING_KEYS = {"type", "description", "enum", "within"}
-_TOOL_KEYS = {"schema", "handler", "requires_approval", "timeout"}
+_TOOL_KEYS = {"schema", "handler", "requires_approval", "timeout", "writes"}
 _FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
 _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 
@@ -221,9 +221,10 @@ def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: lis
     is_callable, wants_ctx = facts.get("callable") is True, facts.get("wants_ctx") is True
     if not is_callable:
         problems.append(Problem(f"{where}.handler", "must be a function (sync or async)"))
-    approval = item.get("requires_approval", False)
-    if not isinstance(approval, bool):
-        problems.append(Problem(f"{where}.requires_approval", "must be true or false"))
+    approval, writes = item.get("requires_approval", False), item.get("writes", False)
+    for key, value in (("requires_approval", approval), ("writes", writes)):
+        if not isinstance(value, bool):
+            problems.append(Problem(f"{where}.{key}", "must be true or false"))
     timeout = item.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or not 0 < timeout <= MAX_TIMEOUT):
@@ -235,8 +236,8 @@ def _validate_tool(item: Any, where: str, problems: list[Problem], warnings: lis
         return None
     return ToolSpec(name=function["name"], description=function.get("description", ""),
                     parameters=function.get("parameters", _EMPTY_PARAMETERS),
-                    requires_approval=approval, timeout=float(timeout) if timeout else None,
-                    wants_ctx=wants_ctx)
+                    requires_approval=approval or writes, writes=writes,
+                    timeout=float(timeout) if timeout else None, wants_ctx=wants_ctx)
 
 
 def _normalise_schema(schema: Any, where: str, problems: list[Problem],

@@ -38,18 +38,21 @@ class SlackApprover:
         """Approvals this replica's runs wait for."""
         return len(self._waiting)
 
-    async def __call__(self, *, tool: str, arguments: str, caller: Caller,
+    async def __call__(self, *, tool: str, arguments: str, digest: str, caller: Caller,
                        run_id: str) -> Decision:
         approval_id = uuid.uuid4().hex[:16]
+        if not await self._attach_if_long(tool, arguments, digest, caller):
+            return Decision(False, None, messages.approval_arguments_unshown(tool))
         await self.store.request(ApprovalRequest(
             id=approval_id, run_id=run_id, tool=tool, arguments=arguments,
-            requested_by=caller.user, channel=caller.channel, thread_ts=caller.thread_ts))
+            arguments_sha256=digest, requested_by=caller.user, channel=caller.channel,
+            thread_ts=caller.thread_ts))
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._waiting[approval_id] = future
         posted = await self.ctx.client.chat_postMessage(
             channel=caller.channel or "", thread_ts=caller.thread_ts,
             text=messages.approval_needed(tool),
-            blocks=render.approval_blocks(approval_id, tool, arguments, caller.user))
+            blocks=render.approval_blocks(approval_id, tool, arguments, caller.user, digest))
         try:
             return await self._wait(approval_id, tool, future)
         except TimeoutError:
@@ -61,6 +64,24 @@ class SlackApprover:
             return decision
         finally:
             self._waiting.pop(approval_id, None)
+
+    async def _attach_if_long(self, tool: str, arguments: str, digest: str,
+                              caller: Caller) -> bool:
+        """Arguments too long for the card go whole into the thread as a file, before the
+        card asks anyone; False when that failed (then nobody is asked to approve what
+        they cannot read)."""
+        if len(arguments) <= render.APPROVAL_ARGUMENTS_SHOWN:
+            return True
+        try:
+            await self.ctx.client.files_upload_v2(
+                channel=caller.channel or "", thread_ts=caller.thread_ts, content=arguments,
+                filename=f"{tool}-arguments.json", title=f"Arguments of {tool}",
+                initial_comment=messages.approval_arguments_file(tool, digest))
+        except Exception:
+            log.warning("could not attach the arguments of %s for its approval", tool,
+                        exc_info=True)
+            return False
+        return True
 
     async def _wait(self, approval_id: str, tool: str,
                     future: asyncio.Future[Decision]) -> Decision:

@@ -224,13 +224,21 @@ def slack_where(channels: Sequence[str] | None) -> str:
     return ", ".join("direct messages" if c == DM else f"<#{c}>" for c in channels) or "-"
 
 
-def approval_blocks(approval_id: str, tool: str, arguments: str, requested_by: str | None
-                    ) -> list[dict[str, Any]]:
+APPROVAL_ARGUMENTS_SHOWN = 2500  # longer arguments are attached whole, in the thread
+
+
+def approval_blocks(approval_id: str, tool: str, arguments: str, requested_by: str | None,
+                    digest: str) -> list[dict[str, Any]]:
+    """The card: what will run (the whole arguments, or their beginning and a line saying
+    the rest is attached), and the fingerprint the approval is bound to."""
     who = f" for <@{requested_by}>" if requested_by and requested_by.startswith("U") else ""
+    shown = escape(arguments[:APPROVAL_ARGUMENTS_SHOWN])
+    rest = messages.approval_long_arguments(APPROVAL_ARGUMENTS_SHOWN, len(arguments)) \
+        if len(arguments) > APPROVAL_ARGUMENTS_SHOWN else ""
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": (
-            f":raised_hand: Approval needed{who}: run `{tool}` with\n"
-            f"```{escape(arguments[:2500])}```")}},
+            f":raised_hand: Approval needed{who}: run `{tool}` with\n```{shown}```"
+            f"{rest}\nFingerprint `{digest[:12]}`: exactly these arguments run, or none.")}},
         {"type": "actions", "block_id": "approval", "elements": [
             {"type": "button", "action_id": "approve_tool", "style": "primary",
              "value": approval_id, "text": {"type": "plain_text", "text": "Approve"}},

@@ -37,6 +37,7 @@ class ApprovalRequest:
     run_id: str
     tool: str
     arguments: str
+    arguments_sha256: str  # what an approval is bound to (registry.arguments_digest)
     requested_by: str | None
     channel: str | None
     thread_ts: str | None
@@ -51,12 +52,14 @@ class ApprovalStore:
         async with self.db.write() as session:
             session.add(ApprovalRow(id=request.id, run_id=request.run_id, tool=request.tool,
                                     arguments=request.arguments,
+                                    arguments_sha256=request.arguments_sha256,
                                     requested_by=request.requested_by,
                                     channel=request.channel, thread_ts=request.thread_ts,
                                     status=ApprovalStatus.PENDING))
             AuditRepository(session).record(
                 actor=request.requested_by or "agent", action="request", target=request.tool,
-                outcome="pending", detail=f"approval {request.id} run {request.run_id}")
+                outcome="pending", detail=f"approval {request.id} run {request.run_id} "
+                f"arguments {request.arguments_sha256[:12]}")
 
     async def get(self, approval_id: str) -> Approval | None:
         async with self.db.read() as session:

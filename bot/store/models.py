@@ -276,6 +276,7 @@ class ApprovalRow(Base):
     run_id: Mapped[str] = mapped_column(String(64))
     tool: Mapped[str] = mapped_column(String(64))
     arguments: Mapped[str] = mapped_column(Text)
+    arguments_sha256: Mapped[str | None] = mapped_column(String(64))  # what it is bound to
     requested_by: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(64))
     thread_ts: Mapped[str | None] = mapped_column(String(64))

@@ -83,7 +83,7 @@ def write_tools() -> list[dict[str, Any]]:
                         "kind": workload, "name": _NAME, "namespace": _NAMESPACE},
                         "required": ["kind", "name", "namespace"],
                         "additionalProperties": False}},
-         "handler": rollout_restart, "requires_approval": True, "timeout": 30},
+         "handler": rollout_restart, "requires_approval": True, "writes": True, "timeout": 30},
         {"schema": {"name": "kubectl_scale",
                     "description": "Set the replica count of a deployment or statefulset. "
                                    "Needs an admin's approval.",
@@ -93,12 +93,12 @@ def write_tools() -> list[dict[str, Any]]:
                         "replicas": {"type": "integer", "minimum": 0, "maximum": 1000}},
                         "required": ["kind", "name", "namespace", "replicas"],
                         "additionalProperties": False}},
-         "handler": scale, "requires_approval": True, "timeout": 30},
+         "handler": scale, "requires_approval": True, "writes": True, "timeout": 30},
         {"schema": {"name": "kubectl_delete_pod",
                     "description": "Delete one pod (its controller recreates it). Needs an "
                                    "admin's approval.",
                     "parameters": {"type": "object", "properties": {
                         "name": _NAME, "namespace": _NAMESPACE},
                         "required": ["name", "namespace"], "additionalProperties": False}},
-         "handler": delete_pod, "requires_approval": True, "timeout": 30},
+         "handler": delete_pod, "requires_approval": True, "writes": True, "timeout": 30},
     ]
