@@ -5,6 +5,7 @@ Socket Mode (`bot run`)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -387,3 +388,42 @@ def test_socket_mode_approval_stop_and_fallback_mid_stream(
     assert fake_slack.stream_text(first) == "Restarted web."
     assert [t["status"] for t in fake_slack.tasks(first)] == ["in_progress", "complete"]
     assert fake_slack.stream_text(second).strip().startswith("Stopped")
+
+
+HOSTILE = ("Deploy now <!channel> and ping <@U0BOSS> in <#C0SECRET>, <!subteam^S0ONCALL>.\n"
+           "Dashboard: <https://evil.test/x|grafana.example.com> or "
+           "[grafana.example.com](https://evil.test/steal) — the runbook is "
+           "[here](https://runbooks.example.com/checkout).\n"
+           "Done & dusted.\n")
+
+
+async def test_slack_markup_in_streamed_chunks_is_escaped(
+        slack_bot: Make, builtin: Callable[..., Path]) -> None:
+    """What the model writes and what a tool says reach the stream as text: no mention,
+    no broadcast, no disguised link, in the answer's chunks and in the task cards alike."""
+    builtin("alpha", tools={"alpha_echo": "return '<!here> <@U0BOSS> rollback now'"})
+    bot = await slack_bot(enabled=("alpha",), slack_streaming=True)
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "x"}, "c1")])
+    bot.ai.reply(HOSTILE)
+    thread, _ = await bot.mention("what now?", user="U_ASKER")
+    ts = await until(lambda: stopped(bot, thread))
+    sent = json.dumps(bot.slack.streams[ts]["chunks"])
+    for markup in ("<!channel>", "<!here>", "<@U0BOSS>", "<#C0SECRET>", "<!subteam",
+                   "<https://evil.test/x|", "[grafana.example.com](https://evil.test"):
+        assert markup not in sent, markup
+    text = bot.slack.stream_text(ts)
+    assert "&lt;!channel&gt;" in text and "Done &amp; dusted." in text
+    assert "grafana.example.com (https://evil.test/steal)" in text
+    assert "[here](https://runbooks.example.com/checkout)" in text  # an honest link stays
+    outputs = [t.get("output", "") for t in bot.slack.tasks(ts)]
+    assert "&lt;!here&gt; &lt;@U0BOSS&gt; rollback now" in outputs
+
+
+async def test_a_posted_answer_shows_a_disguised_link_for_what_it_is(slack_bot: Make) -> None:
+    bot = await slack_bot()
+    bot.ai.reply(HOSTILE)
+    thread, _ = await bot.mention("what now?", user="U_ASKER")
+    answer = "\n".join(await until(lambda: bot.answers(thread)))
+    assert "grafana.example.com (https://evil.test/steal)" in answer
+    assert "<https://runbooks.example.com/checkout|here>" in answer
+    assert "<!channel>" not in answer and "<@U0BOSS>" not in answer

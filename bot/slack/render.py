@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot import messages
 from bot.plugin_host.info import PluginInfo
@@ -41,13 +42,38 @@ def to_mrkdwn(markdown: str) -> str:
         if part.startswith("`"):
             out.append(part)
             continue
-        part = _LINK.sub(r"<\2|\1>", part)
+        part = _LINK.sub(lambda m: _link(m[1], m[2], lambda t, u: f"<{u}|{t}>"), part)
         part = _ITALIC.sub(r"_\1_", part)
         part = _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", part)
         part = _HEADING.sub(r"*\1*", part)
         part = _BULLET.sub(r"\1• ", part)
         out.append(part)
     return "".join(out)
+
+
+def markdown_safe(markdown: str) -> str:
+    """Markdown for Slack's markdown blocks and streamed `markdown_text` chunks, escaped as
+    posted messages are: no `<!channel>`, `<!here>`, `<@U…>`, `<#C…>` or `<url|text>` from
+    a tool or the model, and no link whose text names another address than it goes to."""
+    return _LINK.sub(lambda m: _link(m[1], m[2], lambda t, u: f"[{t}]({u})"),
+                     escape(markdown))
+
+
+_LOOKS_LIKE_ADDRESS = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*://)?(?:[\w-]+\.)+[a-z]{2,}\b")
+
+
+def _link(text: str, url: str, make: Any) -> str:
+    """A link as `make(text, url)` builds it, unless its text looks like an address other
+    than where it goes (`[grafana.example.com](https://evil.test)`): then the text and
+    the real address, side by side, and no link text to hide behind."""
+    shown = _LOOKS_LIKE_ADDRESS.search(text)
+    if shown and _host(shown[0]) != _host(url):
+        return f"{text} ({url})"
+    return str(make(text, url))
+
+
+def _host(address: str) -> str:
+    return urlsplit(address if "://" in address else f"//{address}").hostname or ""
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:

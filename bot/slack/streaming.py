@@ -107,7 +107,7 @@ class StreamedAnswer:
             if not text and not chunks:
                 return
             self.text = []
-            parts = ([{"type": "markdown_text", "text": text}] if text else []) + (chunks or [])
+            parts = ([_markdown(text)] if text else []) + (chunks or [])
             try:
                 await self.ctx.client.chat_appendStream(channel=self.channel, ts=self.ts,
                                                         chunks=parts)
@@ -129,7 +129,7 @@ class StreamedAnswer:
         try:
             await self.ctx.client.chat_stopStream(
                 channel=self.channel, ts=self.ts, blocks=blocks,
-                chunks=[{"type": "markdown_text", "text": rest}] if rest else None)
+                chunks=[_markdown(rest)] if rest else None)
         except SlackApiError as exc:
             log.warning("chat.stopStream failed (%s): posting the answer", exc.response.get(
                 "error"))
@@ -151,9 +151,16 @@ class StreamedAnswer:
         return ("\n\n" if self.size else "") + result.text
 
 
+def _markdown(text: str) -> dict[str, Any]:
+    """A streamed text chunk, escaped as every message the bot posts is."""
+    return {"type": "markdown_text", "text": render.markdown_safe(text)}
+
+
 def _task(call_id: str, tool: str, status: str, output: str | None = None) -> dict[str, Any]:
-    chunk: dict[str, Any] = {"type": "task_update", "id": call_id, "title": tool,
-                             "status": status}
+    """A tool call's card: its title and result line are escaped like any text the bot
+    sends (a tool's output is not the bot's to trust)."""
+    chunk: dict[str, Any] = {"type": "task_update", "id": call_id,
+                             "title": render.escape(tool), "status": status}
     if output:
-        chunk["output"] = output[:300]
+        chunk["output"] = render.escape(output[:300])
     return chunk
