@@ -20,7 +20,7 @@ from bot.cli_admin import add_admin_commands
 from bot.cli_common import ACTOR_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
-from bot.logs import formatter
+from bot.logs import configure as configure_logs
 from bot.plugin_host.credentials import new_key
 from bot.plugin_host.discovery import BUILTINS, discover
 from bot.plugin_host.packaging import pack_directory, scaffold
@@ -141,9 +141,7 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     level = settings.log_level
     if quiet and level != "DEBUG":
         level = "ERROR"
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(settings.log_format))
-    logging.basicConfig(level=level, handlers=[handler])
+    configure_logs(level, settings.log_format)
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

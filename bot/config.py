@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     plugin_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"
+    # /healthz, /readyz and /metrics on a port of their own (not exposed with /slack/events)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -178,9 +180,17 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @model_validator(mode="after")
+    def _separate_ports(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT (or be unset: then the "
+                             "probes and metrics are served on PORT)")
+        return self
+
     def plugin_defaults(self) -> dict[str, dict[str, Any]]:
         """Per-plugin config from settings: PLUGIN_CONFIG (JSON), plus KUBECONFIG for the
-        Kubernetes plugins. A plugin's own database config overrides these."""
+        Kubernetes plugins. The operator's: nothing stored overrides it, and admins'
+        settings may only narrow it (bot/plugin_host/scopes.py)."""
         defaults = {name: dict(values) for name, values in self.plugin_config.items()}
         if self.kubeconfig:
             for name in ("kubectl", "k8sgpt"):

@@ -52,3 +52,28 @@ class JsonFormatter(logging.Formatter):
 
 def formatter(kind: str) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else RedactingFormatter(TEXT_FORMAT)
+
+
+# Libraries whose DEBUG lines carry request and response bodies: Slack events and slash
+# commands (URL-encoded, which no pattern can mask), thread histories as people typed them,
+# model prompts with tool outputs, Kubernetes and MCP payloads — and SQLAlchemy, whose INFO
+# lines are every statement with its parameters. LOG_LEVEL=DEBUG is for the bot's own
+# lines; these stay at their floor whatever it says.
+QUIET_LIBRARIES = {"slack_bolt": logging.INFO, "slack_sdk": logging.INFO,
+                   "openai": logging.INFO, "httpx": logging.INFO, "httpx2": logging.INFO,
+                   "httpcore": logging.INFO, "mcp": logging.INFO, "aiohttp": logging.INFO,
+                   "urllib3": logging.INFO, "kubernetes": logging.INFO,
+                   "asyncio": logging.INFO, "uvicorn": logging.INFO, "alembic": logging.INFO,
+                   "sqlalchemy": logging.WARNING, "aiosqlite": logging.WARNING,
+                   "asyncpg": logging.WARNING}
+
+
+def configure(level: str, kind: str) -> None:
+    """The process's logging: one masking handler on stderr at `level`, the libraries
+    above never below their floor."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter(kind))
+    logging.basicConfig(level=level, handlers=[handler])
+    wanted = logging.getLevelName(level)
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(wanted, floor))

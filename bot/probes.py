@@ -1,7 +1,9 @@
-"""`/healthz`, `/readyz` and `/metrics` on PORT, for Kubernetes probes and Prometheus.
+"""`/healthz`, `/readyz` and `/metrics`, for Kubernetes probes and Prometheus.
 
-In HTTP mode they are routes of the Slack endpoint's own server; in Socket Mode, which
-needs no inbound port for Slack, `bot run` serves them alone on PORT. `/healthz` says the
+With METRICS_PORT they are served alone on that port, so that the port exposed for Slack
+(PORT, /slack/events) shows nothing else. Without it: in HTTP mode they are routes of the
+Slack endpoint's own server; in Socket Mode, which needs no inbound port for Slack, `bot
+run` serves them alone on PORT. `/healthz` says the
 process is alive (its event loop answers). `/readyz` says it should get traffic: the
 database answers within 2 s and is at this code's migration, Slack is connected (Socket
 Mode), and the bot is not shutting down; a JSON body names each check and why it failed.
@@ -83,11 +85,23 @@ class Probes:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+SERVER_HEADER = "chatops-bot"  # aiohttp's own names its version and Python's
+
+
+def hide_versions(app: web.Application) -> None:
+    """Every response of `app` says `Server: chatops-bot`, nothing more."""
+    async def plain(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = SERVER_HEADER
+    app.on_response_prepare.append(plain)
+
+
 async def serve_probes(probes: Probes, *, host: str, port: int) -> web.AppRunner:
-    """The probe endpoints alone (Socket Mode), on HOST:PORT."""
+    """The probe endpoints alone, on HOST and `port` (METRICS_PORT, or PORT in Socket
+    Mode)."""
     from bot.errors import ConfigError
 
     app = web.Application()
+    hide_versions(app)
     probes.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

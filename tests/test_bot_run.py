@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -249,3 +250,42 @@ def test_a_port_in_use_names_the_port_and_the_setting(base_env: dict[str, str],
     last = result.stderr.splitlines()[-1]
     assert last.startswith(f"bot: cannot listen on 127.0.0.1:{port} (") and "set PORT" in last
     assert "Traceback" not in result.stderr
+
+
+def test_debug_logs_never_carry_request_bodies_or_tool_data(
+        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        tmp_path: Path) -> None:
+    """LOG_LEVEL=DEBUG through `bot run`: a slash command (URL-encoded, which no pattern can
+    mask), a mention whose words are secret but not shaped like a key, a tool call's
+    arguments and output: none of them reach the log, and the bot's own DEBUG lines do."""
+    port = free_port()
+    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
+                      "OPENAI_BASE_URL": fake_openai.base_url, "LOG_LEVEL": "DEBUG",
+                      "OPENAI_API_KEY": fake_openai.api_key, "BOT_ADMIN_USERS": "U_ADMIN"}
+    fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("alpha_echo",
+                                                       {"text": "dbg-tool-arg-99"}, "c1")])
+    fake_openai.reply("All good.")
+    log = tmp_path / "bot.log"
+    proc = start_logged(env, log)
+    try:
+        wait_for_port(port)
+        form = urllib.parse.urlencode({
+            "command": "/plugin", "text": "enable alpha dbg-slash-word", "user_id": "U_ADMIN",
+            "channel_id": "C1", "team_id": "T0TEST", "response_url":
+            fake_slack.url + "/response/dbg", "trigger_id": "1.2.3", "token": "legacy"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/slack/events", data=form.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **sign(form)})
+        assert urllib.request.urlopen(request, timeout=10).status == 200
+        fake_slack.wait_for(lambda: fake_slack.responses.get("/response/dbg"))
+        body = json.loads(mention_body("EvDBG1"))
+        body["event"]["text"] = "<@UBOT> our vault phrase is dbg-typed-secret-77, why?"
+        assert post_event(port, json.dumps(body)).status == 200
+        fake_slack.wait_for(lambda: "All good." in fake_slack.posted_texts("C1"))
+    finally:
+        assert stop(proc) == 0
+    text = log.read_text()
+    assert " DEBUG bot." in text  # the bot's own DEBUG lines are there
+    for leaked in ("dbg-slash-word", "dbg-typed-secret-77", "dbg-tool-arg-99"):
+        assert leaked not in text, leaked

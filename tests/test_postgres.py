@@ -80,11 +80,12 @@ async def test_the_bots_services_work_on_postgres(
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("read_tool_output", {
         "call_id": "c1", "grep": "line 3999$"}, "c2")])
     fake_openai.reply("The last line is 3999.")
-    result = await services.runs.ask("what is the last line?", caller=Caller(user="U1"))
+    result = await services.runs.ask("what is the last line?",
+                                     caller=Caller(user="U1", channel="C1"))
     assert result.ok, result.text
     assert fake_openai.messages(2)[-1]["content"].startswith("4000: line 3999")
-    assert await services.records.vote(result.run_id, "U1", "good") is None
-    assert await services.records.vote(result.run_id, "U1", "bad") == "good"
+    assert await services.records.vote(result.run_id, "U1", "good", channel="C1") is None
+    assert await services.records.vote(result.run_id, "U1", "bad", channel="C1") == "good"
     usage = (await services.records.recent_usage(1))[0]
     assert (usage.run_id, usage.steps, usage.bad) == (result.run_id, 3, 1)
     await services.tool_log.flush()

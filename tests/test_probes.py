@@ -210,3 +210,42 @@ def test_socket_mode_serves_the_probes_on_port_too(
     assert found[("chatops_runs_total", (("status", "answered"),))] == 1
     assert found[("chatops_tool_calls_total", (("outcome", "ok"), ("plugin", "alpha"),
                                                ("tool", "alpha_echo")))] == 1
+
+
+def server_header(port: int, path: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            return str(answer.headers["Server"])
+    except urllib.error.HTTPError as refused:
+        return str(refused.headers["Server"])
+
+
+def test_metrics_port_keeps_the_probes_off_the_slack_port(http_env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """With METRICS_PORT the port exposed for Slack serves /slack/events and nothing else;
+    the probes and metrics answer on their own port; no response names a version."""
+    slack_port, management = int(http_env["PORT"]), free_port()
+    proc = start(http_env | {"METRICS_PORT": str(management)}, tmp_path)
+    try:
+        wait_for_port(management)
+        wait_for_port(slack_port)
+        for path in ("/metrics", "/readyz", "/healthz"):
+            assert get(slack_port, path)[0] == 404
+        assert get(management, "/healthz")[0] == 200
+        status, kind, body = get(management, "/metrics")
+        assert status == 200 and "chatops_" in body and kind.startswith("text/plain")
+        assert post_event(slack_port, mention_body("EvMP1")).status == 200
+        assert get(management, "/slack/events")[0] in (404, 405)
+        for port, path in ((slack_port, "/metrics"), (management, "/metrics"),
+                           (management, "/nothing")):
+            assert server_header(port, path) == "chatops-bot"
+    finally:
+        assert stop(proc) == 0
+
+
+def test_metrics_port_equal_to_port_is_one_line_and_exit_2(http_env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "bot", "run"], text=True, timeout=60,
+                          env=http_env | {"METRICS_PORT": http_env["PORT"]},
+                          capture_output=True)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "METRICS_PORT" in done.stderr

@@ -257,6 +257,30 @@ async def test_feedback_on_a_posted_answer_and_a_forged_value(slack_bot: Make) -
     assert votes == {"good": 1}  # the same vote again and the forged one count nothing
 
 
+async def test_feedback_counts_only_for_a_real_answer_from_its_own_channel(
+        slack_bot: Make) -> None:
+    """A well-formed value for no run, and a real one clicked from another channel, each
+    get one sentence and record nothing."""
+    bot = await slack_bot(slack_streaming=False)
+    bot.ai.reply("Posted answer.")
+    thread, _ = await bot.mention("q?", user="U_ASKER", channel="C_INC")
+    await until(lambda: "Posted answer." in bot.answers(thread))
+    post = next(c for c in bot.slack.calls_to("chat.postMessage")
+                if c.get("thread_ts") == thread and c["text"] == "Posted answer.")
+    good = post["blocks"][-1]["elements"][0]["value"]
+    _, nowhere = await bot.click("answer_feedback_good", "good:0123456789ab", user="U_X")
+    assert (await until(lambda: bot.responses(nowhere)))[0]["text"] == (
+        messages.FEEDBACK_NO_SUCH_ANSWER)
+    _, elsewhere = await bot.click("answer_feedback_good", good, user="U_X",
+                                   channel="C_ELSEWHERE")
+    assert (await until(lambda: bot.responses(elsewhere)))[0]["text"] == (
+        messages.FEEDBACK_OTHER_CHANNEL)
+    assert await bot.services.records.feedback_since(7) == (0, 0)
+    _, here = await bot.click("answer_feedback_good", good, user="U_X", channel="C_INC")
+    assert (await until(lambda: bot.responses(here)))[0]["text"] == (
+        messages.feedback_recorded("good", None))
+
+
 async def test_app_home_shows_the_last_weeks_feedback(slack_bot: Make) -> None:
     bot = await slack_bot(slack_streaming=True)
     bot.ai.reply("An answer.")

@@ -150,6 +150,17 @@ async def test_a_very_deep_path_is_refused(services: Services) -> None:
     assert f"{deep}: the path is nested too deeply (at most 16 levels" in message
 
 
+@pytest.mark.parametrize("component", ["n" * 300, "é" * 130])  # 300 and 260 bytes
+async def test_a_path_component_no_filesystem_stores_is_refused(services: Services,
+                                                                component: str) -> None:
+    """It used to fail at extraction (OSError: File name too long), after the checks."""
+    before = await snapshot_state(services)
+    name = f"evil/{component}.py"
+    message = await refused(services, plugin_with(entry(name, "x = 1\n")))
+    assert f"{name}: a file or folder name is longer than 255 bytes" in message
+    assert await snapshot_state(services) == before
+
+
 async def test_a_name_that_is_both_file_and_directory_is_refused(services: Services) -> None:
     for order in ((entry("evil/a", "x"), entry("evil/a/b.py", "y")),
                   (entry("evil/a/b.py", "y"), entry("evil/a", "x"))):

@@ -7,6 +7,8 @@ from __future__ import annotations
 __all__ = [
     "AGENT_VIEW_PROMPTS_TITLE",
     "AGENT_VIEW_STATUS",
+    "FEEDBACK_NO_SUCH_ANSWER",
+    "FEEDBACK_OTHER_CHANNEL",
     "FEEDBACK_UNREADABLE",
     "feedback_recorded",
     "feedback_summary",
@@ -51,6 +53,10 @@ def output_bad_pattern(pattern: str, error: str) -> str:
 AGENT_VIEW_PROMPTS_TITLE = "Ask about your cluster, for example:"
 AGENT_VIEW_STATUS = "is looking into it…"
 FEEDBACK_UNREADABLE = "That feedback button could not be read; nothing was recorded."
+FEEDBACK_NO_SUCH_ANSWER = ("That answer is not one this bot gave (or its record is gone); "
+                           "nothing was recorded.")
+FEEDBACK_OTHER_CHANNEL = ("Feedback counts only from the conversation where the answer was "
+                          "given; nothing was recorded.")
 
 
 def feedback_recorded(vote: str, before: str | None) -> str:

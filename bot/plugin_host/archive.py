@@ -24,6 +24,7 @@ BINARY_SUFFIXES = frozenset({".zip", ".whl", ".egg", ".jar", ".tar", ".gz", ".tg
 BINARY_MAGIC = (b"PK\x03\x04", b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\x1f\x8b")
 MAX_DEPTH = 16  # path components of one entry
 MAX_NAME = 512  # characters of one entry name
+MAX_COMPONENT = 255  # bytes of one path component: what a filesystem stores (NAME_MAX)
 RATIO_MIN_BYTES = 64 * 1024  # tiny files compress absurdly well; judge ratios above this
 CHUNK = 64 * 1024
 
@@ -177,6 +178,9 @@ def _name_problem(name: str) -> str | None:
         return "'..' and '.' path components are not allowed"
     if any(part == "" for part in parts):
         return "empty path components are not allowed"
+    if any(len(part.encode()) > MAX_COMPONENT for part in parts):
+        return (f"a file or folder name is longer than {MAX_COMPONENT} bytes (no filesystem "
+                "stores it)")
     if "__pycache__" in parts:
         return "__pycache__ directories are not allowed (ship source only)"
     if not name.endswith("/") and PurePosixPath(name).suffix.lower() in BINARY_SUFFIXES:

@@ -28,7 +28,7 @@ from bot.commands import PluginCommands
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.metrics import Metrics
-from bot.probes import Probes, serve_probes, slack_request_kind
+from bot.probes import Probes, hide_versions, serve_probes, slack_request_kind
 from bot.slack import agent_view, approvals, connect, feedback, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.slack.streaming import Streaming
@@ -127,8 +127,10 @@ async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0",
     """Start the HTTP endpoint (events, commands, interactivity at /slack/events; the
     probes and metrics beside them)."""
     web_app = app.web_app(path=EVENTS_PATH, port=port)
+    hide_versions(web_app)
     if probes is not None:
-        probes.add_routes(web_app)
+        if not probes.services.settings.metrics_port:  # else on a port of their own
+            probes.add_routes(web_app)
         web_app.middlewares.append(_refuse_while_stopping(probes.stopping))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -203,11 +205,7 @@ async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str, stop: asyn
     handler = AsyncSocketModeHandler(endpoint.app, app_token)
     connect.add_filter_once(handler.client.logger, connect.OneLine)
     probes.slack_connected = handler.client.is_connected
-    settings = probes.services.settings
-    servers.push_async_callback((await serve_probes(
-        probes, host=settings.host, port=settings.port)).cleanup)
-    log.info("health and metrics on http://%s:%d (/healthz, /readyz, /metrics)",
-             settings.host, settings.port)
+    await _serve_probes_alone(probes, servers, default_port=probes.services.settings.port)
     try:
         handler.client.wss_uri = await connect.socket_url(endpoint.ctx.client, app_token,
                                                           stop)
@@ -224,4 +222,17 @@ async def _serve_http_mode(endpoint: SlackEndpoint, settings: Settings, stop: as
                                     probes=probes)
     servers.push_async_callback(runner.cleanup)
     log.info("listening for Slack on http://%s:%d%s", settings.host, port, EVENTS_PATH)
+    if settings.metrics_port:
+        await _serve_probes_alone(probes, servers, default_port=settings.metrics_port)
     await stop.wait()
+
+
+async def _serve_probes_alone(probes: Probes, servers: contextlib.AsyncExitStack, *,
+                              default_port: int) -> None:
+    """The probes and metrics on METRICS_PORT (else `default_port`), closed with the rest."""
+    settings = probes.services.settings
+    port = settings.metrics_port or default_port
+    servers.push_async_callback((await serve_probes(probes, host=settings.host,
+                                                    port=port)).cleanup)
+    log.info("health and metrics on http://%s:%d (/healthz, /readyz, /metrics)",
+             settings.host, port)

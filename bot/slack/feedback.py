@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.errors import BotError
 from bot.metrics import Metrics
 from bot.slack.context import SlackContext
 from bot.store.database import DatabaseFault
@@ -55,11 +56,18 @@ def register(app: AsyncApp, ctx: SlackContext, *, records: RunRecords,
             await respond(text=messages.FEEDBACK_UNREADABLE, response_type="ephemeral",
                           replace_original=False)
             return
+        clicked_in = (body.get("channel") or {}).get("id")
         try:
-            before = await records.vote(found[2], body["user"]["id"], found[1])
+            before = await records.vote(found[2], body["user"]["id"], found[1],
+                                        channel=clicked_in)
         except DatabaseFault as exc:
             await respond(text=messages.change_not_saved(str(exc)), response_type="ephemeral",
                           replace_original=False)
+            return
+        except BotError as exc:  # no such answer, or rated from elsewhere
+            log.warning("refused a feedback click on run %s from %s in %s: %s", found[2],
+                        body["user"]["id"], clicked_in, exc)
+            await respond(text=str(exc), response_type="ephemeral", replace_original=False)
             return
         if metrics is not None and before != found[1]:
             metrics.feedback.labels(vote=found[1]).inc()

@@ -81,6 +81,8 @@ async def accept(m: Mentions, event: dict[str, Any], body: dict[str, Any]) -> No
     if row_id is None:
         log.info("ignoring a repeated delivery of %s", body.get("event_id"))
         return
+    log.debug("question %s in %s/%s queued as row %d (its words are not logged)",
+              body.get("event_id"), event["channel"], thread_ts, row_id)
     m.ctx.spawn(answer(m, {**event, "team": event.get("team") or body.get("team_id")},
                        row_id))
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 
+from bot import messages
+from bot.errors import BotError
 from bot.store import Database
 from bot.store.models import RunFeedbackRow, RunUsageRow, ToolOutputRow, utcnow
 
@@ -86,11 +88,19 @@ class RunRecords:
                          counts.get((r.run_id, "good"), 0), counts.get((r.run_id, "bad"), 0))
                 for r in rows]
 
-    async def vote(self, run_id: str, user: str, vote: str) -> str | None:
-        """Record (or change) a user's vote; the vote it replaced, if any."""
+    async def vote(self, run_id: str, user: str, vote: str, *, channel: str | None
+                   ) -> str | None:
+        """Record (or change) a user's vote on a run's answer, clicked in `channel`; the
+        vote it replaced, if any. BotError when there is no such run, or it was answered
+        in another channel (a vote counts only from where the answer was given)."""
         if vote not in VOTES:
             raise ValueError(f"not a vote: {vote!r}")
         async with self.db.write() as session:
+            usage = await session.get(RunUsageRow, run_id)
+            if usage is None:
+                raise BotError(messages.FEEDBACK_NO_SUCH_ANSWER)
+            if not channel or usage.channel != channel:
+                raise BotError(messages.FEEDBACK_OTHER_CHANNEL)
             row = await session.get(RunFeedbackRow, (run_id, user))
             before = row.vote if row is not None else None
             if row is None:
