@@ -148,7 +148,9 @@ def mcp_hosts(settings: Settings, workers: WorkerFactory) -> McpHosts:
     return McpHosts(CredentialBox(settings.bot_secret_key),
                     connect_timeout=settings.mcp_connect_timeout,
                     idle_seconds=settings.plugin_worker_idle_seconds,
-                    limits=schema_limits(settings), local=local_targets(settings, workers))
+                    limits=schema_limits(settings), local=local_targets(settings, workers),
+                    max_bytes=int(settings.plugin_max_response_mb * MB),
+                    allow=tuple(settings.mcp_allowed_networks()))
 
 
 def local_targets(settings: Settings, workers: WorkerFactory) -> dict[str, LocalTarget]:

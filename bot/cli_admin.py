@@ -1,4 +1,4 @@
-"""`bot plugin list|info|enable|disable|set|settings|…|call|mcp add` for operators: the
+"""`bot plugin list|info|enable|disable|set|settings|…|call|mcp add|accept` for operators: the
 same implementation as Slack's /plugin (bot/commands.py); the operator is an admin."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """approval, call, audit, runs, mcp add."""
+    """approval, call, audit, runs, mcp add, mcp accept."""
     approval = sub.add_parser("approval", help="whether a tool's calls wait for an admin")
     approval.add_argument("name", metavar="TOOL")
     approval.add_argument("mode", choices=["required", "auto", "default"])
@@ -69,7 +69,7 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     runs.add_argument("limit", nargs="?", type=int, default=20)
     runs.set_defaults(handler=_admin)
     mcp = sub.add_parser("mcp", help="MCP servers as plugins").add_subparsers(
-        dest="mcp_command", metavar="add", required=True)
+        dest="mcp_command", metavar="add|accept", required=True)
     add = mcp.add_parser("add", help="add (or update) a remote MCP server; it stays disabled "
                          "until enabled", description=messages.mcp_usage())
     add.add_argument("name")
@@ -77,6 +77,10 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     add.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                      help="sent with every request; stored encrypted (needs BOT_SECRET_KEY)")
     add.set_defaults(handler=_mcp_add)
+    accept = mcp.add_parser("accept", help="offer the tools an MCP server lists now, once "
+                            "reviewed (its changed list waits for this)")
+    accept.add_argument("name")
+    accept.set_defaults(handler=_admin)
 
 
 def _add_where(command: argparse.ArgumentParser) -> None:
@@ -98,7 +102,8 @@ def _where_words(args: argparse.Namespace) -> list[str]:
 async def _admin(args: argparse.Namespace, settings: Settings) -> int:
     """The subcommands `/plugin` also has: one implementation (bot/commands.py) for the
     terminal, the console and Slack. The operator at the terminal is an admin."""
-    words = [args.plugin_command] + [str(value) for value in (
+    words = [args.plugin_command, *([args.mcp_command] if getattr(args, "mcp_command", None)
+                                    else [])] + [str(value) for value in (
         getattr(args, "name", None), getattr(args, "version", None),
         getattr(args, "limit", None), getattr(args, "mode", None)) if value is not None]
     words += [*getattr(args, "pairs", []), *_where_words(args)]

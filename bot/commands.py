@@ -40,6 +40,7 @@ HELP = """\
                                  whether TOOL's calls wait for an admin   (admins)
 /plugin mcp add NAME URL [header Name=value ...]
                                  add (or update) a remote MCP server, disabled (admins)
+/plugin mcp accept NAME          offer the tools its server lists now, once reviewed (admins)
 /plugin audit [N]                the last N audit entries (default 20)
 /plugin runs [N]                 the last N agent runs and the tokens they used (default 20)
 /plugin help                     this text"""
@@ -172,6 +173,9 @@ class PluginCommands:
         return CommandResult(text, changed=True)
 
     async def _mcp(self, args: list[str], actor: str) -> CommandResult:
+        if len(args) == 2 and args[0].lower() == "accept" and self.mcp is not None:
+            outcome = await self.mcp.accept(args[1], actor=actor)
+            return CommandResult(outcome.message, changed=True)
         if len(args) < 3 or args[0].lower() != "add" or self.mcp is None:
             return CommandResult(messages.mcp_usage(), ok=False)
         headers = parse_headers(args[3:])

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     bot_secret_key: SecretStr | None = None  # Fernet key(s), comma-separated: first encrypts
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     mcp_connect_timeout: float = Field(default=10, gt=0, le=120)
+    # addresses `mcp add` may reach besides the public internet (loopback, link-local and
+    # cloud metadata are refused otherwise): comma-separated CIDRs
+    mcp_allow_cidrs: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @property
     def llm_configured(self) -> bool:
@@ -116,6 +119,21 @@ class Settings(BaseSettings):
             parse_keys(value.get_secret_value())
             return value
         return None
+
+    @field_validator("mcp_allow_cidrs", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        cidrs = [str(item).strip() for item in items if str(item).strip()]
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR such as 10.0.0.0/8") from None
+        return cidrs
+
+    def mcp_allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in self.mcp_allow_cidrs]
 
     @field_validator("mcp_servers")
     @classmethod

@@ -123,6 +123,9 @@ def _mcp_lines(server: McpInfo) -> list[str]:
                         else ""))
     if server.last_error:
         lines.append(f"Last error:  {server.last_error}")
+    if server.pending:
+        lines.append(f"To review:   the server lists other tools now ({server.pending}); "
+                     "the reviewed ones are offered until /plugin mcp accept")
     return lines
 
 

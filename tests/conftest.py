@@ -54,15 +54,18 @@ def plugins_dir(tmp_path: Path) -> Path:
 # so do two test runs on one machine, or one's reaping kills the other's workers.
 _SLOT = 300_000 + (os.getpid() % 800) * 2_100
 UID_RANGE = f"{_SLOT}-{_SLOT + 2_099}"
+LOOPBACK = "127.0.0.1/32"
 
 
 @pytest.fixture
 def settings(tmp_path: Path, plugins_dir: Path) -> Settings:
     # slack_streaming off: these tests read the status message and final post (the path
     # for workspaces that cannot stream); tests/test_slack_streaming.py turns it on
+    # MCP_ALLOW_CIDRS: the test MCP servers listen on loopback, which `mcp add` refuses
+    # unless the operator allows it (tests of that refusal set it empty)
     return load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
                          plugins_dir=plugins_dir, tool_timeout=5, plugin_uid_range=UID_RANGE,
-                         slack_streaming=False)
+                         slack_streaming=False, mcp_allow_cidrs=[LOOPBACK])
 
 
 @pytest.fixture
@@ -245,7 +248,8 @@ def subprocess_env(tmp_path: Path, plugins_dir: Path, **extra: str) -> dict[str,
              if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))
              and k.upper() not in PROXY_VARIABLES}
     return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_UID_RANGE": UID_RANGE, **extra}
+                    "PLUGINS_DIR": str(plugins_dir), "PLUGIN_UID_RANGE": UID_RANGE,
+                    "MCP_ALLOW_CIDRS": LOOPBACK, **extra}
 
 
 @pytest.fixture(scope="session")

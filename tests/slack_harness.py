@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import time
@@ -108,10 +109,13 @@ class SlackBot(SlackSender):
 
 
 async def until(predicate: Callable[[], Any], seconds: float = 10) -> Any:
-    """Poll until `predicate()` is truthy: the bot answers Slack in the background."""
+    """Poll until `predicate()` (awaited, when it is a coroutine function) is truthy: the
+    bot answers Slack in the background."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         await asyncio.sleep(0.02)

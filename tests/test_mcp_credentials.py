@@ -158,7 +158,8 @@ def test_the_console_adds_enables_and_asks(tmp_path: Path, plugins_dir: Path,
              "/plugin enable incident", "@bot is checkout-api running?", "/plugin info incident"]
     result = bot_cli(env, "console", stdin="".join(f"{line}\n" for line in lines))
     assert result.returncode == 0, result.stderr
-    assert "Enabled incident 2.4.1 (pod_status, restart_pod, grow, explode)." in result.stdout
+    assert "Enabled incident 2.4.1 (pod_status, restart_pod, grow, explode, soften, storm, " \
+        "huge)." in result.stdout
     assert '→ pod_status {"namespace": "prod"}' in result.stdout
     assert "checkout-api is Running." in result.stdout
     assert fake_openai.messages(1)[-1]["content"] == "checkout-api-7d9f 1/1 Running in prod"

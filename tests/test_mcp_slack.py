@@ -2,9 +2,9 @@
 (tests/mcp_server.py) on 127.0.0.1, the bot's real Slack endpoint, the fake model.
 
 Added by an admin, disabled until enabled; the agent calls its read-only tool at once and
-waits for an admin before its destructive one; a changed tool list is offered from the
-next step; a server that goes away is an error result, the bot keeps answering, and three
-failures in a row switch the plugin off."""
+waits for an admin before its destructive one; a changed tool list waits for an admin's
+review (`mcp accept`); a server that goes away is an error result, the bot keeps
+answering, and three failures in a row switch the plugin off."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from bot import messages
 from bot.plugin_host.protocol import ErrorKind
+from bot.slack import render
 from tests.fakes.openai_server import FakeOpenAI
 from tests.mcp_server import McpTestServer
 from tests.slack_harness import SlackBot, until
@@ -21,6 +22,7 @@ from tests.test_slack_admin import approval_id, command
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
+TOOLS = "pod_status, restart_pod, grow, explode, soften, storm, huge"
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ async def added(bot: SlackBot, server: McpTestServer, *, enable: bool = True) ->
     text = await command(bot, f"mcp add incident <{server.url}>", "U_ADMIN")
     if enable:
         assert await command(bot, "enable incident", "U_ADMIN") == (
-            "Enabled incident 2.4.1 (pod_status, restart_pod, grow, explode).")
+            f"Enabled incident 2.4.1 ({TOOLS}).")
     return text
 
 
@@ -44,12 +46,12 @@ async def test_an_admin_adds_a_server_disabled_and_the_agent_calls_its_read_only
     text = await added(bot, mcp_server, enable=False)
     assert text == messages.mcp_added(
         "incident", mcp_server.url, updated=False, server="incident-tools 2.4.1",
-        tools=("pod_status", "restart_pod", "grow", "explode"), error=None, enabled=False)
+        tools=tuple(TOOLS.split(", ")), error=None, enabled=False)
     listing = await command(bot, "list", "U_SOMEONE")
     assert "incident  2.4.1    mcp     remote   disabled" in listing
     assert "pod_status" not in bot.services.registry.snapshot
     assert await command(bot, "enable incident", "U_ADMIN") == (
-        "Enabled incident 2.4.1 (pod_status, restart_pod, grow, explode).")
+        f"Enabled incident 2.4.1 ({TOOLS}).")
     bot.ai.reply(tool_calls=[call("pod_status", {"namespace": "prod"}, "c1")])
     bot.ai.reply("checkout-api is Running in prod.")
     ts, _ = await bot.mention("is checkout-api running in prod?")
@@ -98,33 +100,60 @@ async def test_an_admins_rule_overrides_the_servers_hints(slack_bot: Make,
     assert mcp_server.calls == []
 
 
-async def test_a_changed_tool_list_is_offered_from_the_next_step(
+async def test_a_changed_tool_list_waits_for_an_admins_review(
         slack_bot: Make, mcp_server: McpTestServer) -> None:
+    """The server grows a tool mid-run: the bot keeps offering what the admin reviewed,
+    tells the admin channel once, shows it in `info`, and offers it after `mcp accept`."""
     bot = await slack_bot()
     await added(bot, mcp_server)
     bot.ai.reply(tool_calls=[call("grow", {}, "c1")])
-    bot.ai.reply(tool_calls=[call("extra_status", {"service": "payments"}, "c2")])
-    bot.ai.reply("payments is healthy.")
+    bot.ai.reply("grown.")
     ts, _ = await bot.mention("how is payments?")
-    await until(lambda: [a for a in bot.answers(ts) if "healthy" in a])
-    assert "extra_status" not in bot.ai.tool_names(0)
-    assert "extra_status" in bot.ai.tool_names(1)  # the run's next step
-    assert bot.ai.messages(2)[-1]["content"] == "payments: healthy"
-    assert "extra_status" in await command(bot, "info incident", "U_ADMIN")
+    await until(lambda: [a for a in bot.answers(ts) if "grown" in a])
+    assert "extra_status" not in bot.ai.tool_names(1)  # the run's next step: not offered
+    notice = await until(lambda: [t for t in bot.slack.posted_texts("C_ADMIN")
+                                  if "incident" in t])
+    assert notice == [render.escape(messages.mcp_review_needed("incident",
+                                                                "added extra_status"))]
+    assert "To review:   the server lists other tools now (added extra_status)" in (
+        await command(bot, "info incident", "U_ADMIN"))
+    change = (await bot.services.audit.recent(1, target="incident"))[0]
+    assert (change.action, change.outcome) == ("mcp-change", "pending review")
+    assert await command(bot, "mcp accept incident", "U_SOMEONE") == messages.not_admin()
+    assert "extra_status" not in bot.services.registry.snapshot
+    assert await command(bot, "mcp accept incident", "U_ADMIN") == (
+        messages.mcp_review_accepted("incident", ["pod_status", "restart_pod", "grow",
+                                                  "explode", "soften", "storm", "huge",
+                                                  "extra_status"]))
+    assert "extra_status" in bot.services.registry.snapshot
+    accepted = (await bot.services.audit.recent(1, target="incident"))[0]
+    assert (accepted.action, accepted.actor, accepted.detail) == (
+        "mcp-accept", "U_ADMIN", "added extra_status")
+    assert await command(bot, "mcp accept incident", "U_ADMIN") == (
+        messages.mcp_nothing_to_review("incident"))
+    assert "To review" not in await command(bot, "info incident", "U_ADMIN")
 
 
-async def test_a_change_told_on_the_sessions_own_stream_is_offered_once_it_arrives(
+async def test_a_change_told_on_the_sessions_own_stream_is_held_once_it_arrives(
         slack_bot: Make, mcp_server: McpTestServer) -> None:
-    """Unordered with the call's answer (another HTTP stream): offered as soon as it is
-    heard, with no restart and nothing for an admin to do."""
+    """Unordered with the call's answer (another HTTP stream): held for review as soon as
+    it is heard, with no restart."""
     bot = await slack_bot()
     await added(bot, mcp_server)
     bot.ai.reply(tool_calls=[call("grow", {"aside": True}, "c1")])
     bot.ai.reply("grown.")
     ts, _ = await bot.mention("grow")
     await until(lambda: [a for a in bot.answers(ts) if "grown" in a])
-    await until(lambda: "extra_status" in bot.services.registry.snapshot)
+    info = await until(lambda: _pending(bot))
+    assert info == "added extra_status"
+    assert "extra_status" not in bot.services.registry.snapshot
     assert mcp_server.calls == [("grow", {"aside": True})]
+
+
+async def _pending(bot: SlackBot) -> str | None:
+    """What `info incident` says is waiting for review."""
+    server = (await bot.services.plugins.info("incident")).mcp
+    return server.pending if server else None
 
 
 async def test_a_server_that_goes_away_is_an_error_result_and_three_in_a_row_disable_it(

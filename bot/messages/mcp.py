@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 __all__ = [
     "mcp_added",
+    "mcp_address_refused",
+    "mcp_answer_too_large",
     "mcp_binary_content",
     "mcp_call_refused",
     "mcp_configured_not_removable",
@@ -21,13 +23,17 @@ __all__ = [
     "mcp_header_value_bad",
     "mcp_host_closed",
     "mcp_http_status",
+    "mcp_list_timeout",
     "mcp_local_bad",
     "mcp_local_taken",
     "mcp_name_taken",
     "mcp_no_rollback",
     "mcp_not_configured",
     "mcp_not_set_up",
+    "mcp_nothing_to_review",
     "mcp_resource_link",
+    "mcp_review_accepted",
+    "mcp_review_needed",
     "mcp_row_missing",
     "mcp_too_many_tools",
     "mcp_tool_skipped",
@@ -70,7 +76,8 @@ def secret_key_cannot_open() -> str:
 
 def mcp_usage() -> str:
     return ("Usage: /plugin mcp add NAME URL [header Name=value ...] (from a terminal: "
-            "bot plugin mcp add NAME URL --header 'Name: value')")
+            "bot plugin mcp add NAME URL --header 'Name: value'), or /plugin mcp accept NAME "
+            "to offer the tools a server lists now, once reviewed.")
 
 
 def mcp_added(name: str, url: str, *, updated: bool, server: str | None,
@@ -130,9 +137,41 @@ def mcp_url_too_long(limit: int) -> str:
     return f"the URL is longer than {limit} characters"
 
 
+def mcp_address_refused(host: str, address: str, kind: str) -> str:
+    shown = host if host == address else f"{host} ({address})"
+    return (f"The MCP server's address {shown} is a {kind} address, which admins may not "
+            "point the bot at; the operator can allow it with MCP_ALLOW_CIDRS. Nothing was "
+            "saved.")
+
+
+def mcp_answer_too_large(label: str, limit: int) -> str:
+    return (f"The MCP server at {label} answered more than {limit // 2**20} MiB at once; the "
+            "answer was refused unread (PLUGIN_MAX_RESPONSE_MB).")
+
+
+def mcp_list_timeout(label: str, seconds: float) -> str:
+    return f"The MCP server at {label} did not list its tools within {seconds:g} s."
+
+
+def mcp_review_needed(name: str, summary: str) -> str:
+    return (f":mag: The MCP server of {name} now offers other tools than an admin reviewed "
+            f"({summary}). The bot keeps offering the reviewed ones until an admin accepts: "
+            f"/plugin mcp accept {name} (see /plugin info {name}).")
+
+
+def mcp_review_accepted(name: str, tools: Sequence[str]) -> str:
+    return (f"Accepted the tools the MCP server of {name} offers now: "
+            f"{', '.join(tools) or 'none'}.")
+
+
+def mcp_nothing_to_review(name: str) -> str:
+    return f"The MCP server of {name} offers what an admin reviewed: nothing to accept."
+
+
 def mcp_url_has_credentials() -> str:
-    return ("the URL carries a user name or password; give them as a header instead "
-            "(`header Authorization …`), which is stored encrypted")
+    return ("the URL carries a credential (a user name or password, or a token in its query "
+            "string); give it as a header instead (`header Authorization …`), which is "
+            "stored encrypted")
 
 
 def mcp_header_unparsable(text: str) -> str:

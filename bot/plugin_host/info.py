@@ -9,9 +9,11 @@ from datetime import datetime
 from bot.messages import sandbox_label
 from bot.plugin_host.load_state import ReplicaLoad
 from bot.plugin_host.mcp_checks import display_url
-from bot.plugin_host.protocol import STATUS_ENABLED, STATUS_ERROR
+from bot.plugin_host.mcp_review import pending_of, summary
+from bot.plugin_host.protocol import STATUS_ENABLED, STATUS_ERROR, LoadedPlugin, Manifest
 from bot.plugin_host.scopes import NO_SETTINGS, Settings, settings_of
-from bot.store.models import McpServerRow, PluginRow
+from bot.plugin_host.versions import stored_plugin
+from bot.store.models import PluginRow
 from bot.store.repositories import active_version
 
 
@@ -41,6 +43,7 @@ class McpInfo:
     header_names: tuple[str, ...]
     server: str | None  # what the server calls itself, and its version
     last_error: str | None
+    pending: str | None = None  # what its changed tool list would change, awaiting review
 
 
 @dataclass(frozen=True)
@@ -101,21 +104,27 @@ def plugin_info(row: PluginRow, sandbox_kind: str | None = None, *,
                       description=manifest.get("description", ""),
                       author=manifest.get("author", ""),
                       permissions=tuple(manifest.get("permissions", ())), tools=tools,
-                      versions=versions, mcp=_mcp_info(row.mcp),
+                      versions=versions, mcp=_mcp_info(row),
                       channels=None if row.channels is None else tuple(row.channels),
                       settings=settings_of(row),
                       sandbox=sandbox_label(row.source, sandbox_kind,
                                             row.mcp.transport if row.mcp else None))
 
 
-def _mcp_info(server: McpServerRow | None) -> McpInfo | None:
+def _mcp_info(row: PluginRow) -> McpInfo | None:
+    server = row.mcp
     if server is None:
         return None
     label = " ".join(part for part in (server.server_name, server.server_version) if part)
+    current = active_version(row)
+    reviewed = stored_plugin(current) if current else LoadedPlugin(
+        Manifest(name=row.name, version="0"), ())
+    pending = pending_of(server.pending_tools, server.pending_version, reviewed)
     return McpInfo(transport=server.transport,
                    url=display_url(server.url) if server.url else None,
                    header_names=tuple(server.header_names or ()), server=label or None,
-                   last_error=server.last_error)
+                   last_error=server.last_error,
+                   pending=summary(pending, reviewed) if pending else None)
 
 
 def _effective(row: PluginRow, problem: str | None, loads: tuple[ReplicaLoad, ...],

@@ -1,5 +1,6 @@
 """MCP servers as plugins, for admins: `mcp add` (a new server, or a new address or
-credentials for one), a server's changed tool list, and its last error. Everything else —
+credentials for one; never an address off limits), a server's changed tool list held for
+review and `mcp accept`, and its last error. Everything else —
 enable, disable, remove, approvals, audit, health — is the plugin lifecycle every source
 shares (manager.py)."""
 
@@ -12,15 +13,22 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.errors import ConfigError, ConflictError, PluginError
+from bot.plugin_host.active import ActivePlugin
 from bot.plugin_host.manager import Outcome, PluginManager
-from bot.plugin_host.mcp_checks import display_url, header_problem, url_problem
+from bot.plugin_host.mcp_checks import (
+    display_url,
+    header_problem,
+    resolve_problem,
+    url_problem,
+)
 from bot.plugin_host.mcp_connect import McpHosts, http_target
-from bot.plugin_host.plugin_store import new_sandbox_uid
-from bot.plugin_host.protocol import LoadedPlugin, PluginSource
+from bot.plugin_host.mcp_review import differs, pending_of, proposal, summary
+from bot.plugin_host.plugin_store import new_sandbox_uid, require_plugin
+from bot.plugin_host.protocol import LoadedPlugin, Manifest, PluginSource
 from bot.plugin_host.validation import plugin_name_problem
-from bot.plugin_host.versions import new_plugin_row, record_server_version
-from bot.store.models import McpServerRow, PluginRow
-from bot.store.repositories import AuditRepository, PluginRepository
+from bot.plugin_host.versions import new_plugin_row, record_server_version, stored_plugin
+from bot.store.models import McpServerRow, PluginRow, utcnow
+from bot.store.repositories import AuditRepository, PluginRepository, active_version
 
 if TYPE_CHECKING:
     from bot.plugin_host.mcp_host import McpHost
@@ -48,7 +56,7 @@ class McpServers:
         """Add a remote server as plugin `name` (disabled until enabled), or give an
         existing one a new address and headers. The server is asked for its tools first;
         one that does not answer is saved anyway, with the reason as its last error."""
-        self._check(name, url, headers)
+        await self._check(name, url, headers)
         async with self.manager.db.read() as session:  # refused before the server is asked
             _refuse_taken(await PluginRepository(session).get(name))
         sealed = self.hosts.box.seal(dict(headers)) if headers else None
@@ -65,7 +73,8 @@ class McpServers:
             server.header_names = sorted(headers, key=str.lower)
             server.revision, server.added_by = server.revision + 1, actor
             server.last_error = probe.error
-            if probe.plugin is not None:
+            server.pending_tools = server.pending_version = server.pending_since = None
+            if probe.plugin is not None:  # what the admin sees now is what is reviewed
                 server.server_name = probe.plugin.manifest.author[:128]
                 server.server_version = probe.plugin.manifest.version
                 record_server_version(row, probe.plugin)
@@ -86,24 +95,59 @@ class McpServers:
         return Outcome(text, await self.manager.info(name), True)
 
     async def tools_changed(self, name: str, host: McpHost, plugin: LoadedPlugin) -> None:
-        """A server's tool list changed (or was listed on a new connection): offer the new
-        list if `host` still runs the plugin, less any tool another plugin already has."""
+        """A server listed its tools (on a new connection, or after `list_changed`). The
+        bot keeps offering what an admin reviewed (the active version); a different list
+        — less any tool another plugin has, and never dropping an approval — is held on
+        the server's row for review, audited, and the admins are told once."""
         async with self.manager.lock:
             active = self.manager.active.get(name)
             if active is None or active.host is not host:
                 return
-            plugin = self.manager.active.without_clashes(name, plugin)
-            if plugin.tools == active.plugin.tools:
-                return
+            reviewed = active.plugin
+            proposed = proposal(self.manager.active.without_clashes(name, plugin), reviewed)
+            changed = differs(proposed, reviewed)
+            wanted = [tool.describe() for tool in proposed.tools] if changed else None
             async with self.manager.db.write() as session:
                 row = await PluginRepository(session).get(name)
-                if row is None:
-                    return
-                version = record_server_version(row, plugin)
-            self.manager.active.retool(name, host, plugin, version)
-        log.info("MCP plugin %s now offers %d tools: %s", name, len(plugin.tools),
-                 ", ".join(t.name for t in plugin.tools))
-        await self.manager.notify("tools-changed", name)
+                if row is None or row.mcp is None or row.mcp.pending_tools == wanted:
+                    return  # heard before: nothing new to tell
+                row.mcp.pending_tools = wanted
+                row.mcp.pending_version = proposed.manifest.version if changed else None
+                row.mcp.pending_since = utcnow() if changed else None
+                if changed:
+                    AuditRepository(session).record(
+                        actor="mcp server", action="mcp-change", target=name,
+                        outcome="pending review", detail=summary(proposed, reviewed))
+        if changed:
+            log.warning("MCP plugin %s: its server lists other tools than were reviewed "
+                        "(%s); held for an admin", name, summary(proposed, reviewed))
+            await self.manager.notify("mcp-review", name)
+
+    async def accept(self, name: str, *, actor: str) -> Outcome:
+        """Offer the tools a server's changed list holds for review (audited)."""
+        accepted: LoadedPlugin | None = None
+        version = ""
+
+        async def take(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+            nonlocal accepted, version
+            row = await require_plugin(repo, name)
+            reviewed = _reviewed(row, self.manager.active.get(name))
+            pending = pending_of(row.mcp.pending_tools if row.mcp else None,
+                                 row.mcp.pending_version if row.mcp else None, reviewed)
+            if pending is None or row.mcp is None:
+                raise ConflictError(messages.mcp_nothing_to_review(name))
+            accepted, version = pending, record_server_version(row, pending)
+            row.mcp.pending_tools = row.mcp.pending_version = row.mcp.pending_since = None
+            return row, summary(pending, reviewed)
+
+        async with self.manager.lock:
+            info = await self.manager.transition(name, "mcp-accept", None, take, actor=actor)
+            active = self.manager.active.get(name)
+            if active is not None and accepted is not None:
+                self.manager.active.retool(name, active.host, accepted, version)
+        await self.manager.notify("mcp-accept", name)
+        tools = [tool.name for tool in accepted.tools] if accepted else []
+        return Outcome(messages.mcp_review_accepted(name, tools), info, True)
 
     async def record_error(self, name: str, error: str | None) -> None:
         """Keep a server's last connection error (None: it answered) in its row."""
@@ -148,7 +192,7 @@ class McpServers:
         row.sandbox_uid = await new_sandbox_uid(repo, name, self.manager.sandbox_uids)
         return row
 
-    def _check(self, name: str, url: str, headers: Mapping[str, str]) -> None:
+    async def _check(self, name: str, url: str, headers: Mapping[str, str]) -> None:
         problems = [plugin_name_problem(name, self.manager.builtin_names()), url_problem(url),
                     *(header_problem(key, value) for key, value in headers.items())]
         first = next((p for p in problems if p), None)
@@ -156,12 +200,17 @@ class McpServers:
             raise ConfigError(first)
         if headers and not self.hosts.box.usable:
             raise ConfigError(messages.secret_key_needed())
+        refused = await resolve_problem(url, self.hosts.allow)
+        if refused is not None:
+            raise ConfigError(refused)
 
     async def _probe(self, name: str, url: str, headers: Mapping[str, str]) -> Probe:
         from bot.plugin_host.mcp_host import McpHost  # the SDK, on first use
 
-        host = McpHost(http_target(name, url, headers),
-                       connect_timeout=self.hosts.connect_timeout, limits=self.hosts.limits)
+        target = http_target(name, url, headers, max_bytes=self.hosts.max_bytes,
+                             allow=self.hosts.allow)
+        host = McpHost(target, connect_timeout=self.hosts.connect_timeout,
+                       limits=self.hosts.limits)
         try:
             return Probe(await host.load(), None)
         except PluginError as exc:
@@ -193,3 +242,13 @@ def _server_label(plugin: LoadedPlugin | None) -> str | None:
     if plugin is None:
         return None
     return f"{plugin.manifest.author} {plugin.manifest.version}".strip()
+
+
+def _reviewed(row: PluginRow, active: ActivePlugin | None) -> LoadedPlugin:
+    """What an admin last reviewed of an MCP plugin: what runs, else its active version."""
+    if active is not None:
+        return active.plugin
+    version = active_version(row)
+    if version is not None:
+        return stored_plugin(version)
+    return LoadedPlugin(Manifest(name=row.name, version="0"), ())

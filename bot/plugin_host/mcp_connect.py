@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from bot import messages
 from bot.errors import ConfigError, PluginError, Problem
 from bot.plugin_host.credentials import CredentialBox
-from bot.plugin_host.mcp_checks import LocalServer
+from bot.plugin_host.mcp_checks import LocalServer, Networks, resolve_problem
 from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.sandbox import Sandbox, remove_tree
 from bot.plugin_host.schemas import DEFAULT_LIMITS, SchemaLimits
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.plugin_host.mcp_host import McpHost
 
 HTTP_SECONDS, HTTP_READ_SECONDS = 30.0, 300.0  # a server's event stream may stay quiet
+DEFAULT_MAX_BYTES = 4 * 2**20
 MessageHandler = Callable[[Any], Awaitable[None]]
 # Opens a connected, initialised client that hands server notifications to the handler.
 Connector = Callable[[MessageHandler], AbstractAsyncContextManager["Client"]]
@@ -48,17 +49,32 @@ class McpTarget:
     refused_status: Callable[[], int | None] = lambda: None
     # the last lines a local server wrote to stderr, for the message when it failed
     last_output: Callable[[], str | None] = lambda: None
+    # why the bot itself refused the connection or an answer (an address off limits, an
+    # answer over the size limit): said instead of the transport's error
+    refusal: Callable[[], str | None] = lambda: None
 
 
-def http_target(plugin: str, url: str, headers: Mapping[str, str]) -> McpTarget:
+class Refused(Exception):
+    """The bot would not connect, or would not read an answer: `refusal` says why."""
+
+
+def http_target(plugin: str, url: str, headers: Mapping[str, str], *,
+                max_bytes: int = DEFAULT_MAX_BYTES, allow: Networks = ()) -> McpTarget:
     """A remote server over streamable HTTP. Redirects are not followed, so the headers go
-    to this URL's host and nowhere else."""
+    to this URL's host and nowhere else; the host's addresses are checked before every
+    connection (MCP_ALLOW_CIDRS); no answer is read past `max_bytes` (an SSE stream: no
+    event), so nothing too large is ever parsed or masked."""
     fixed = dict(headers)
+    label = urlsplit(url).netloc
     refused: list[int] = []  # the current connection's refused POSTs
+    refusals: list[str] = []
 
     async def note(response: Any) -> None:  # an httpx2.Response
         if response.request.method == "POST" and response.status_code >= 400:
             refused.append(response.status_code)
+
+    def over() -> None:
+        refusals.append(messages.mcp_answer_too_large(label, max_bytes))
 
     @asynccontextmanager
     async def connect(handler: MessageHandler) -> AsyncIterator[Client]:
@@ -66,17 +82,26 @@ def http_target(plugin: str, url: str, headers: Mapping[str, str]) -> McpTarget:
         from mcp import Client
         from mcp.client.streamable_http import streamable_http_client
 
+        from bot.plugin_host.mcp_limits import CappedTransport
+
         refused.clear()
+        refusals.clear()
+        problem = await resolve_problem(url, allow)
+        if problem is not None:
+            refusals.append(problem)
+            raise Refused(problem)
         timeout = httpx2.Timeout(HTTP_SECONDS, read=HTTP_READ_SECONDS)
-        async with httpx2.AsyncClient(headers=fixed, timeout=timeout,
+        capped = CappedTransport(httpx2.AsyncHTTPTransport(), max_bytes, over)
+        async with httpx2.AsyncClient(headers=fixed, timeout=timeout, transport=capped,
                                       follow_redirects=False,
                                       event_hooks={"response": [note]}) as http:
             transport = streamable_http_client(url, http_client=http)
             async with Client(transport, mode="legacy", message_handler=handler) as client:
                 yield client
 
-    return McpTarget(plugin, urlsplit(url).netloc, connect,
-                     refused_status=lambda: refused[-1] if refused else None)
+    return McpTarget(plugin, label, connect,
+                     refused_status=lambda: refused[-1] if refused else None,
+                     refusal=lambda: refusals[-1] if refusals else None)
 
 
 def stdio_target(plugin: str, server: LocalServer, sandbox: Sandbox,
@@ -133,6 +158,8 @@ class McpHosts:
     connect_timeout: float = 10.0
     idle_seconds: float = 0
     limits: SchemaLimits = DEFAULT_LIMITS
+    max_bytes: int = DEFAULT_MAX_BYTES  # an answer read at most (PLUGIN_MAX_RESPONSE_MB)
+    allow: Networks = ()  # MCP_ALLOW_CIDRS
     local: Mapping[str, LocalTarget] = field(default_factory=dict)  # MCP_SERVERS
     on_tools: ToolsChanged | None = None
     on_error: ErrorChanged | None = None
@@ -170,4 +197,5 @@ class McpHosts:
                 headers = self.box.open(server.sealed_headers)
             except ConfigError as exc:
                 raise PluginError(name, [Problem("headers", str(exc))]) from None
-        return http_target(name, server.url or "", headers)
+        return http_target(name, server.url or "", headers, max_bytes=self.max_bytes,
+                           allow=self.allow)

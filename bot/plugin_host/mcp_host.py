@@ -7,9 +7,11 @@ ready and waits to be told to close; calls from any task go through the open cli
 The host connects lazily and again after the connection broke; an unreachable server, a
 broken connection or a handshake that does not finish in time is a `crashed` result, which
 the health monitor counts like a worker crash. `notifications/tools/list_changed` makes the
-host list the tools again and hand them to `on_tools` (the manager swaps them in); one
-that came on a call's own stream is handled before that call returns, so the agent's next
-step is offered the new list. An idle connection is closed and opened again on demand.
+host list the tools again (once for a storm of them) and hand them to `on_tools`, which
+holds a list that differs from the reviewed one for an admin (mcp_admin.py); one that came
+on a call's own stream is handled before that call returns. Listing the tools has the
+connect timeout; no answer is read past PLUGIN_MAX_RESPONSE_MB (mcp_limits.py). An idle
+connection is closed and opened again on demand.
 """
 
 from __future__ import annotations
@@ -81,9 +83,7 @@ class McpSession:
             await self.close()
             raise Unreachable(messages.mcp_connect_timeout(target.label, seconds)) from None
         if self.client is None:
-            why = describe_connect_error(self.error, target.refused_status(),
-                                         target.last_output())
-            raise Unreachable(messages.mcp_unreachable(target.label, why))
+            raise Unreachable(messages.mcp_unreachable(target.label, why(target, self.error)))
         return self.client
 
     async def close(self) -> None:
@@ -121,15 +121,20 @@ class McpHost:
         self._status: str | None = None  # the last state to record, and who records it
         self._reporter: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._relisting: asyncio.Task[None] | None = None
+        self._again = False  # a change was announced while a listing ran
         self._closed = False
 
     async def load(self) -> LoadedPlugin:
-        """Connect, and describe the server's tools (PluginError saying why not)."""
+        """Connect, and describe the server's tools (PluginError saying why not). What it
+        lists goes to `on_tools` too, which holds it against what an admin reviewed."""
         try:
             client = await self._client(relist=False)
-            return await self._describe(client)
+            plugin = await self._describe(client)
         except Unreachable as exc:
             raise PluginError(self.target.plugin, [Problem("", exc.text)]) from None
+        self._spawn(self._announce(plugin))
+        return plugin
 
     async def invoke(self, spec: ToolSpec, arguments: Mapping[str, Any],
                      ctx: ToolContext) -> Any:
@@ -138,7 +143,8 @@ class McpHost:
         try:
             result = await client.call_tool(spec.name, dict(arguments))
         except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED or self.target.refused_status():
+            if (exc.code == types.CONNECTION_CLOSED or self.target.refused_status()
+                    or self.target.refusal()):
                 await self._broken(exc)  # the connection, or the server's HTTP, refused it
             raise ToolFailure(messages.mcp_call_refused(exc.error.message)) from None
         except Exception as exc:  # the transport failed, or the reply broke the protocol
@@ -180,14 +186,12 @@ class McpHost:
             self._start_reaper()
         self._report(None)
         if relist:
-            self._spawn(self._relist())
+            self._relist_soon()
         return client
 
     async def _broken(self, exc: BaseException) -> None:
         """The connection failed under a call: drop it (the next call reconnects)."""
-        why = describe_connect_error(exc, self.target.refused_status(),
-                                     self.target.last_output())
-        text = messages.mcp_connection_lost(self.target.label, why)
+        text = messages.mcp_connection_lost(self.target.label, why(self.target, exc))
         async with self._opening:
             await self._drop()
         self._report(text)
@@ -235,6 +239,20 @@ class McpHost:
     # -- tools -------------------------------------------------------------------------
 
     async def _describe(self, client: Client) -> LoadedPlugin:
+        """The server's tools, every page, within the connect timeout (a server that never
+        answers `tools/list` is said so, not waited for)."""
+        try:
+            tools = await asyncio.wait_for(self._list(client), self.connect_timeout)
+        except TimeoutError:
+            raise Unreachable(messages.mcp_list_timeout(self.target.label,
+                                                        self.connect_timeout)) from None
+        except MCPError as exc:
+            raise Unreachable(messages.mcp_unreachable(self.target.label,
+                                                       why(self.target, exc))) from None
+        return describe_server(self.target.plugin, client.server_info, tools,
+                               limits=self.limits, permissions=self.target.permissions)
+
+    async def _list(self, client: Client) -> list[types.Tool]:
         tools: list[types.Tool] = []
         cursor: str | None = None
         for _ in range(MAX_PAGES):
@@ -242,40 +260,72 @@ class McpHost:
             tools += page.tools
             cursor = page.next_cursor
             if not cursor:
-                break
-        else:
-            raise Unreachable(messages.mcp_endless_pages(MAX_PAGES))
-        return describe_server(self.target.plugin, client.server_info, tools,
-                               limits=self.limits, permissions=self.target.permissions)
+                return tools
+        raise Unreachable(messages.mcp_endless_pages(MAX_PAGES))
 
     async def _on_message(self, message: Any) -> None:
-        """The SDK's message handler: a changed tool list is listed again, off its task."""
+        """The SDK's message handler: a changed tool list is listed again, off its task;
+        notifications that come while a listing runs make one more listing, not one each
+        (a server may send a storm of them)."""
         if isinstance(message, types.ToolListChangedNotification):
-            self._spawn(self._relist())
+            self._relist_soon()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _relist_soon(self) -> None:
+        if self._relisting is not None and not self._relisting.done():
+            self._again = True
+            return
+        self._again = False
+        self._relisting = self._spawn(self._relist_until_settled())
+
+    async def _relist_until_settled(self) -> None:
+        while True:
+            self._again = False
+            await self._relist()
+            if not self._again:
+                return
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         if self.on_tools is None:
             work.close()
-            return
+            return None
         task = asyncio.create_task(work)
         self._tasks.add(task)  # referenced until done: a bare task may be collected
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _relist(self) -> None:
         try:
             plugin = await self._describe(await self._client(relist=False))
-            if self.on_tools is not None:
-                await self.on_tools(plugin)
         except Exception as exc:
             log.warning("MCP plugin %s: could not list its changed tools: %s",
-                        self.target.plugin, describe_connect_error(exc))
+                        self.target.plugin, why(self.target, exc))
+            return
+        await self._announce(plugin)
+
+    async def _announce(self, plugin: LoadedPlugin) -> None:
+        if self.on_tools is None:
+            return
+        try:
+            await self.on_tools(plugin)
+        except Exception:
+            log.exception("MCP plugin %s: could not record its listed tools",
+                          self.target.plugin)
+
+
+def why(target: McpTarget, exc: BaseException | None) -> str:
+    """`describe_connect_error` with what `target` knows of its last connection."""
+    return describe_connect_error(exc, target.refused_status(), target.last_output(),
+                                  target.refusal())
 
 
 def describe_connect_error(exc: BaseException | None, status: int | None = None,
-                           output: str | None = None) -> str:
-    """One line for why a connection failed: the HTTP status that refused it, said
-    plainly, or the innermost cause of an exception group (the SDK's task groups wrap the
-    transport's error), with what a local server last wrote to stderr."""
+                           output: str | None = None, refusal: str | None = None) -> str:
+    """One line for why a connection failed: the bot's own refusal (an address off limits,
+    an answer too large), the HTTP status that refused it, said plainly, or the innermost
+    cause of an exception group (the SDK's task groups wrap the transport's error), with
+    what a local server last wrote to stderr."""
+    if refusal is not None:
+        return refusal
     if status is not None:
         return messages.mcp_http_status(status)
     if output:

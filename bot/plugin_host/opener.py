@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,21 +103,26 @@ class PluginOpener:
 
 
     async def mcp(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:
-        """An MCP plugin's server, connected and its tools listed (PluginError: why not).
-        `lazy` (start-up, another replica's change): the tools it listed last time, and
-        the connection made by the first call, which lists them again."""
+        """An MCP plugin's server, offering the tools an admin reviewed (its active
+        version). Before any was: an operator's local server (MCP_SERVERS) offers its
+        first list, which becomes the baseline (the operator chose the program); an
+        admin's remote one offers none until its list is accepted. Not `lazy`: connected
+        first (PluginError: why not), and what it lists now is held against the reviewed
+        tools (McpServers.tools_changed). `lazy` (start-up, another replica's change):
+        the first call connects."""
         if self.mcp_hosts is None:
             raise PluginError(row.name, [messages.mcp_not_set_up()])
         host = self.mcp_hosts.host(row.name, row.mcp, row.sandbox_uid)
         stored = active_version(row)
-        if lazy and stored is not None:
-            plugin = stored_plugin(stored)
-        else:
+        plugin = stored_plugin(stored) if stored is not None else None
+        if not lazy or plugin is None:
             try:
-                plugin = await host.load()
+                listed = await host.load()
             except BaseException:
                 await host.close()
                 raise
+            local = row.mcp is not None and row.mcp.transport == "stdio"
+            plugin = plugin or (listed if local else replace(listed, tools=()))
         return ActivePlugin(row.active_version or plugin.manifest.version, host, plugin,
                             PluginSource.MCP, self.config(row), revision=mcp_revision(row))
 

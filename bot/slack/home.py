@@ -60,6 +60,11 @@ def register(app: AsyncApp, ctx: SlackContext, *, plugins: PluginManager,
             await ctx.client.chat_postMessage(channel=ctx.admin_channel,
                                               text=render.escape(messages.auto_disabled_notice(
                                                   name, plugin.error)))
+        if action == "mcp-review" and ctx.admin_channel:  # a server changed its tools
+            plugin = await plugins.info(name)
+            if plugin.mcp is not None and plugin.mcp.pending:
+                await ctx.client.chat_postMessage(channel=ctx.admin_channel, text=render.escape(
+                    messages.mcp_review_needed(name, plugin.mcp.pending)))
         page = await _read_page(home)  # once for every viewer
         for viewer in list(home.viewers):
             await publish(home, viewer, page)

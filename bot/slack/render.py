@@ -227,6 +227,9 @@ def _plugin_card(p: PluginInfo, *, is_admin: bool) -> list[dict[str, Any]]:
                      f"{escape(where)}")
         if p.mcp.last_error and p.mcp.last_error != p.error:
             lines.append(f":warning: last error: {escape(p.mcp.last_error[:300])}")
+        if p.mcp.pending:  # tool names passed the plugin checks; escaped all the same
+            lines.append(f":mag: to review: the server lists other tools now "
+                         f"({escape(p.mcp.pending[:300])}): `/plugin mcp accept {p.name}`")
     if p.error:
         lines.append(f":warning: {escape(p.error[:500])}")
     placement = replica_lines(p)

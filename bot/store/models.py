@@ -116,6 +116,11 @@ class McpServerRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)  # grows with every `mcp add`
     added_by: Mapped[str] = mapped_column(String(128))
+    # tools the server lists now that differ from the reviewed ones (the active version's):
+    # offered only once an admin accepts them (`/plugin mcp accept`)
+    pending_tools: Mapped[list[Any] | None] = mapped_column(default=None)
+    pending_version: Mapped[str | None] = mapped_column(String(64))
+    pending_since: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
