@@ -300,43 +300,6 @@ def reloaded(count: int) -> str:
     return f"Reloaded {count} plugins from disk and database."
 
 
-def approval_unavailable(tool: str) -> str:
-    return (f"'{tool}' needs an admin's approval and nobody can be asked here; it was not "
-            "run.")
-
-
-def approval_denied(tool: str, by: str) -> str:
-    return f"An admin ({by}) denied running '{tool}'; it was not run."
-
-
-def approval_expired(tool: str, seconds: float) -> str:
-    return f"No admin approved '{tool}' within {seconds:g} s; it was not run."
-
-
-def approval_approved(tool: str, by: str) -> str:
-    return f"Approved by {by}."
-
-
-def approval_arguments_changed(tool: str) -> str:
-    return (f"'{tool}' was not run: its arguments are not the ones an admin approved. Ask "
-            "for an approval of these arguments.")
-
-
-def approval_long_arguments(shown: int, total: int) -> str:
-    return (f"…\n(the first {shown:,} of {total:,} characters: the whole arguments are "
-            "attached in this thread)")
-
-
-def approval_arguments_unshown(tool: str) -> str:
-    return (f"'{tool}' was not run: its arguments are too long for the approval card and "
-            "could not be attached to the thread, so nobody could see what they would "
-            "approve. Try again, or with shorter arguments.")
-
-
-def approval_arguments_file(tool: str, digest: str) -> str:
-    return f"The whole arguments of `{tool}` awaiting approval (fingerprint `{digest[:12]}`)."
-
-
 def upload_not_admin(name: str) -> str:
     return (f"Only admins can install plugins: nothing was installed from {name}. Ask one of "
             "the BOT_ADMIN_USERS to upload it.")
@@ -368,8 +331,6 @@ STATUS_DONE = ":white_check_mark: Done"
 STATUS_STOPPED = ":octagonal_sign: Stopped"
 STATUS_INTERRUPTED = ":warning: Interrupted: the bot restarted"
 STATUS_FAILED = ":warning: Could not answer"
-APPROVAL_NOT_PENDING = "This approval is no longer pending."
-APPROVAL_ADMINS_ONLY = "Only admins can approve or deny tool calls."
 
 
 def answer_continues() -> str:
@@ -378,19 +339,6 @@ def answer_continues() -> str:
 
 def tool_calls_count(n: int) -> str:
     return f" — {n} tool call{'s' if n != 1 else ''}" if n else ""
-
-
-def approval_needed(tool: str) -> str:
-    return f"Approval needed to run {tool}"
-
-
-def approval_expired_card(tool: str) -> str:
-    return f":hourglass: Expired: `{tool}` was not run."
-
-
-def approval_decided_card(tool: str, who: str, *, approved: bool) -> str:
-    mark = ":white_check_mark: Approved" if approved else ":no_entry: Denied"
-    return f"{mark} by {who}: `{tool}`"
 
 
 def command_unparsable(error: object, help_text: str) -> str:
@@ -411,6 +359,7 @@ def audit_count_not_a_number(value: str) -> str:
 
 # Operations (data locations, start-up and database faults, gc, doctor) live in their own
 # module to keep this one readable; every sentence is still `messages.<name>`.
+from bot.messages.approvals import *  # noqa: E402, F403
 from bot.messages.mcp import *  # noqa: E402, F403
 from bot.messages.operations import *  # noqa: E402, F403
 from bot.messages.replicas import *  # noqa: E402, F403
