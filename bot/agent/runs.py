@@ -111,10 +111,9 @@ class Runs:
 
         async def decide(**request: Any) -> Decision:
             self._give_up(slot)
-            try:
-                return await approver(**request)
-            finally:
-                await self._take(observer, slot)
+            decision = await approver(**request)  # cancelled: it leaves without a slot
+            await self._take(observer, slot)
+            return decision
         return decide  # type: ignore[return-value]
 
     @contextlib.asynccontextmanager
