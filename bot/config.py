@@ -19,6 +19,12 @@ from bot.errors import ConfigError
 CODE_PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
 
 
+KUBE_PLUGINS = ("kubectl", "k8sgpt")
+# The operator's limits on what the Kubernetes builtins may read: set for one of them (and
+# not the other), they hold for both, so that k8sgpt cannot read what kubectl may not.
+KUBE_LIMITS = ("namespace_allow", "namespace_deny", "clusters")
+
+
 class Settings(BaseSettings):
     """Runtime settings; every field is read from the environment variable of the same name."""
 
@@ -211,8 +217,14 @@ class Settings(BaseSettings):
         settings may only narrow it (bot/plugin_host/scopes.py)."""
         defaults = {name: dict(values) for name, values in self.plugin_config.items()}
         if self.kubeconfig:
-            for name in ("kubectl", "k8sgpt"):
+            for name in KUBE_PLUGINS:
                 defaults.setdefault(name, {}).setdefault("kubeconfig", self.kubeconfig)
+        for key in KUBE_LIMITS:  # a limit given to one Kubernetes builtin binds both
+            given = [defaults[name][key] for name in KUBE_PLUGINS
+                     if key in defaults.get(name, {})]
+            if len(given) == 1:
+                for name in KUBE_PLUGINS:
+                    defaults.setdefault(name, {}).setdefault(key, given[0])
         return defaults
 
     def proxy_for(self, url: str) -> str | None:

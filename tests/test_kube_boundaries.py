@@ -313,3 +313,21 @@ async def test_a_traversal_from_slack_reaches_nothing_and_the_model_hears_why(
         assert not any("secrets" in path for path in boundary_cluster.requests)
     finally:
         await services.close()
+
+
+async def test_a_limit_set_for_kubectl_alone_binds_k8sgpt_too(
+        tmp_path: Path, boundary_cluster: FakeKubernetes) -> None:
+    """An operator who denies kube-system to kubectl has denied it to k8sgpt as well."""
+    built = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
+                          plugins_dir=REPO / "plugins",
+                          kubeconfig=str(boundary_cluster.kubeconfig(tmp_path / "kc")),
+                          plugin_config={"kubectl": DENIED})
+    assert built.plugin_defaults()["k8sgpt"]["namespace_deny"] == ["kube-system"]
+    services = await build_services(built, default_enabled=frozenset({"kubectl", "k8sgpt"}))
+    try:
+        refused = await services.registry.call("k8sgpt_analyze", {"namespace": "kube-system"})
+        assert not refused.ok and "off limits" in refused.text
+        report = await services.registry.call("k8sgpt_analyze", {"filters": ["Pod"]})
+        assert report.ok and "kube-system/" not in report.text
+    finally:
+        await services.close()
