@@ -66,7 +66,7 @@ def main() -> None:
     kubeconfig = fake.kubeconfig(folder / "kc", namespace="prod")
     ctx = ToolContext(user="bench", channel=None, plugin="kubectl",
                       config={"kubeconfig": str(kubeconfig)})
-    api = kube.Api(kube.connect(str(kubeconfig)).client)
+    api = kube.connect(str(kubeconfig)).api()
     from kubectl import run_kubectl
     run_kubectl("get pods -A", ctx=ctx)  # warm: discovery, connections
     rows = []

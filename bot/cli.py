@@ -11,8 +11,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__, messages, text_render
 from bot.app import Services, open_database
@@ -28,12 +29,12 @@ from bot.terminal import SafeStream
 
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
                    "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
-Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = SafeStream(sys.stdout)
+    sys.stderr = SafeStream(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -53,8 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     _configure_logging(settings, quiet=args.command in ("plugin", "console"))
+    handler: Handler = args.handler
     try:
-        return asyncio.run(args.handler(args, settings))
+        return asyncio.run(handler(args, settings))
     except KeyboardInterrupt:
         return 130
 

@@ -233,7 +233,7 @@ class Settings(BaseSettings):
         localhost) is never sent through a proxy, as Go's and Node's clients do."""
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if _loopback(host) or (self.no_proxy and urllib.request.proxy_bypass_environment(
+        if _loopback(host) or (self.no_proxy and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]  # stdlib, not in typeshed
                 host, {"no": self.no_proxy})):
             return None
         chosen = self.https_proxy if parts.scheme == "https" else self.http_proxy

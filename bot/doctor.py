@@ -182,9 +182,9 @@ async def check_model(settings: Settings, found: Found) -> Check:
             models = [m.get("id") for m in (await response.json()).get("data", [])]
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         return Check("model", False, messages.doctor_model_unreachable(base, exc))
-    found = settings.openai_model in models
-    return Check("model", bool(found or not models),
-                 messages.doctor_model_ok(base, settings.openai_model, found, len(models)))
+    listed = settings.openai_model in models
+    return Check("model", bool(listed or not models),
+                 messages.doctor_model_ok(base, settings.openai_model, listed, len(models)))
 
 
 async def check_cluster(settings: Settings, found: Found) -> Check:
@@ -195,7 +195,7 @@ async def check_cluster(settings: Settings, found: Found) -> Check:
         return Check("cluster", None, messages.doctor_skipped("KUBECONFIG"))
     try:
         cluster = await asyncio.to_thread(kube.connect, kubeconfig, read_timeout=10)
-        api = kube.Api(cluster.client)
+        api = cluster.api()
         version = await asyncio.to_thread(kube.request, api, "/version",
                                           what="the cluster's version")
     except kube.ClusterError as exc:

@@ -122,7 +122,8 @@ def human_duration(seconds: float) -> str:
 
 def resolve(api: Api, name: str) -> list[Resource]:
     """The resource types `name` means on this cluster (a category means several)."""
-    return discovery(api).resolve(name)
+    found: list[Resource] = discovery(api).resolve(name)
+    return found
 
 
 def resource(api: Api, name: str) -> Resource:
@@ -167,21 +168,22 @@ UNLIMITED = NamespaceLimits()
 
 @dataclass(frozen=True)
 class Api:
-    """A cluster's shared client as one tool call may use it: with that call's limits."""
+    """A cluster's shared client as one tool call may use it: with that call's limits and
+    the cluster's read timeout."""
 
     client: client.ApiClient
     limits: NamespaceLimits = field(default=UNLIMITED)
+    read_timeout: float = REQUEST_TIMEOUT[1]
 
 
 @dataclass(frozen=True)
 class Cluster:
     client: client.ApiClient
     namespace: str | None  # the kubeconfig context's namespace, if it names one
+    read_timeout: float = REQUEST_TIMEOUT[1]  # plugin config `request_timeout`
 
-
-def set_read_timeout(api: client.ApiClient, seconds: float | None) -> None:
-    """Per-cluster read timeout (plugin config `request_timeout`; default 20 s)."""
-    api.bot_read_timeout = float(seconds) if seconds else REQUEST_TIMEOUT[1]
+    def api(self, limits: NamespaceLimits = UNLIMITED) -> Api:
+        return Api(self.client, limits, self.read_timeout)
 
 
 _clusters: dict[str, Cluster] = {}
@@ -197,9 +199,9 @@ def connect(kubeconfig: str | None, *, read_timeout: float | None = None,
         if key not in _clusters:
             configuration, namespace = _configure(kubeconfig, context)
             configuration.retries = 1
-            shared = client.ApiClient(configuration)
-            set_read_timeout(shared, read_timeout)
-            _clusters[key] = Cluster(shared, namespace)
+            _clusters[key] = Cluster(client.ApiClient(configuration), namespace,
+                                     float(read_timeout) if read_timeout
+                                     else REQUEST_TIMEOUT[1])
         return _clusters[key]
 
 
@@ -243,12 +245,12 @@ def request(api: Api, path: str, *, query: dict[str, Any] | None = None,
     headers_in = {"Accept": accept}
     if body is not None:
         headers_in["Content-Type"] = content_type
-    method, url, headers, body, post = api.client.param_serialize(
+    method, url, headers, payload, post = api.client.param_serialize(
         method, path, query_params=params, header_params=headers_in, body=body,
         auth_settings=["BearerToken"])
-    read_timeout = getattr(api.client, "bot_read_timeout", REQUEST_TIMEOUT[1])
+    read_timeout = api.read_timeout
     try:
-        response = api.client.call_api(method, url, header_params=headers, body=body,
+        response = api.client.call_api(method, url, header_params=headers, body=payload,
                                        post_params=post,
                                        _request_timeout=(REQUEST_TIMEOUT[0], read_timeout))
         data = response.read()
@@ -334,8 +336,8 @@ def list_objects(api: Api, name: str, namespace: str | None = None, *,
     res = resource(api, name)
     scoped = namespace if res.namespaced and namespace else None
     where = f" in namespace {scoped}" if scoped else ""
-    items = request(api, collection_path(res, scoped), query=query,
-                    what=f"listing {res.plural}{where}")["items"]
+    items: list[dict[str, Any]] = request(api, collection_path(res, scoped), query=query,
+                                         what=f"listing {res.plural}{where}")["items"]
     for item in items:
         item.setdefault("kind", res.kind)
     return items

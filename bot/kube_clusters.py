@@ -130,4 +130,4 @@ def reach(config: Mapping[str, Any], name: str | None, several: bool) -> Chosen:
     """The client for context `name`, already picked."""
     target = connect(config.get("kubeconfig"), read_timeout=config.get("request_timeout"),
                      context=name)
-    return Chosen(target, name, several, Api(target.client, NamespaceLimits.from_config(config)))
+    return Chosen(target, name, several, target.api(NamespaceLimits.from_config(config)))

@@ -263,8 +263,8 @@ async def test_masked_output_stays_readable(open_cluster: Services) -> None:
 async def test_secret_data_is_masked_where_it_is_read(boundary_cluster: FakeKubernetes,
                                                       tmp_path: Path) -> None:
     """Any code that reads through bot.kube gets masked objects: a plugin cannot forget."""
-    client = kube.connect(str(boundary_cluster.kubeconfig(tmp_path / "kc"))).client
-    listed = kube.request(kube.Api(client), "/api/v1/secrets", what="listing secrets")
+    api = kube.connect(str(boundary_cluster.kubeconfig(tmp_path / "kc"))).api()
+    listed = kube.request(api, "/api/v1/secrets", what="listing secrets")
     assert listed["kind"] == "SecretList" and listed["items"]
     for item in listed["items"]:
         assert all(v.startswith("<") and v.endswith(" bytes>") for v in item["data"].values())

@@ -384,7 +384,7 @@ def test_the_fake_refuses_a_malformed_continue_token(cluster: FakeKubernetes,
                                                      tmp_path: Path) -> None:
     from bot import kube
 
-    api = kube.Api(kube.connect(str(cluster.kubeconfig(tmp_path / "kc", namespace="prod"))).client)
+    api = kube.connect(str(cluster.kubeconfig(tmp_path / "kc", namespace="prod"))).api()
     first = kube.request(api, "/api/v1/pods", query={"limit": 2}, what="listing pods")
     assert len(first["items"]) == 2 and first["metadata"]["remainingItemCount"] > 0
     rest = kube.request(api, "/api/v1/pods", what="listing pods",

@@ -77,7 +77,8 @@ class LLM:
                  proxy: str | None = None, azure: Azure | None = None) -> None:
         self.model = model
         self.base_url = (azure.endpoint if azure else base_url).rstrip("/")
-        self._settings = {"api_key": api_key, "timeout": timeout, "max_retries": max_retries,
+        self.timeout = timeout
+        self._settings = {"api_key": api_key, "max_retries": max_retries,
                           "organization": organization, "project": project}
         self._proxy = proxy  # resolved once by Settings.proxy_for (loopback never proxied)
         self._azure = azure
@@ -92,7 +93,7 @@ class LLM:
             settings = self._settings
             http = openai.DefaultAsyncHttpxClient(
                 proxy=self._proxy, trust_env=False, follow_redirects=False,
-                timeout=openai.Timeout(settings["timeout"], connect=settings["timeout"]),
+                timeout=openai.Timeout(self.timeout, connect=self.timeout),
                 event_hooks={"response": [_quota_is_final]})
             common: dict[str, Any] = {
                 "api_key": settings["api_key"], "max_retries": settings["max_retries"],

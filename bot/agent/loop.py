@@ -161,9 +161,11 @@ class Agent:
         try:
             if state.pager is not None and state.pager.kept:
                 await self.records.drop_outputs(state.run_id)
+            prompt, completion = state.tokens
             await self.records.record_usage(RunUsage(
-                state.run_id, state.caller.user, state.caller.channel, self.llm.model,
-                str(result.status), state.steps, *state.tokens))
+                run_id=state.run_id, user=state.caller.user, channel=state.caller.channel,
+                model=self.llm.model, status=str(result.status), steps=state.steps,
+                prompt_tokens=prompt, completion_tokens=completion))
         except Exception:
             log.exception("run %s: could not write its records", state.run_id)
 

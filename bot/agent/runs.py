@@ -114,7 +114,7 @@ class Runs:
             decision = await approver(**request)  # cancelled: it leaves without a slot
             await self._take(observer, slot)
             return decision
-        return decide  # type: ignore[return-value]
+        return decide
 
     @contextlib.asynccontextmanager
     async def _slot(self, observer: Observer, slot: _Slot) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ and never wait for the lock.
 from __future__ import annotations
 
 import asyncio
+import builtins  # `list` is a method here: annotations inside the class say builtins.list
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Executor
@@ -141,7 +142,7 @@ class PluginManager:
     async def leave(self) -> None:
         await self.loads.leave()
 
-    async def reload_all(self, *, actor: str) -> list[PluginInfo]:
+    async def reload_all(self, *, actor: str) -> builtins.list[PluginInfo]:
         """Re-read every plugin from disk and database, as at start-up."""
         async with self.lock:
             await self._sync_all(actor=actor)
@@ -346,7 +347,7 @@ class PluginManager:
         await self.active.replace_all(fresh)
         await self._publish_loads(enabled)
 
-    async def _publish_loads(self, enabled: list[str] | None = None) -> None:
+    async def _publish_loads(self, enabled: builtins.list[str] | None = None) -> None:
         """Tell the other replicas what runs here (a replica only)."""
         await self.loads.publish(
             lambda name: getattr(self.active.get(name), "version", None), enabled)

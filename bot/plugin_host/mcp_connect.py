@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from bot import messages
@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
 HTTP_SECONDS, HTTP_READ_SECONDS = 30.0, 300.0  # a server's event stream may stay quiet
 DEFAULT_MAX_BYTES = 4 * 2**20
-MessageHandler = Callable[[Any], Awaitable[None]]
+
+
+class MessageHandler(Protocol):
+    """What hears a server's notifications (the SDK's MessageHandlerFnT)."""
+
+    async def __call__(self, message: Any) -> None: ...
+
+
 # Opens a connected, initialised client that hands server notifications to the handler.
 Connector = Callable[[MessageHandler], AbstractAsyncContextManager["Client"]]
 LocalTarget = Callable[[int | None], "McpTarget"]  # a configured server, for the plugin's uid

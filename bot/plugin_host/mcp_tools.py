@@ -108,4 +108,4 @@ def _repeats(text: str, structured: Any) -> bool:
         parsed: Any = json.loads(text)
     except ValueError:
         parsed = text
-    return structured == parsed or structured == {"result": parsed}
+    return bool(structured == parsed or structured == {"result": parsed})

@@ -62,8 +62,9 @@ class UploadDir:
             self.claim()
         if self.owner is not None and self.owner.database_id == me.database_id:
             self.owner = me  # the same database, perhaps under another URL now
-        return messages.uploads_owned_elsewhere(self.root, self.owner.database) if (
-            self.theirs) else None
+        if self.theirs and self.owner is not None:
+            return messages.uploads_owned_elsewhere(self.root, self.owner.database)
+        return None
 
     def claim(self) -> None:
         """Become the owner (before the first install); only an unowned dir is claimed."""

@@ -138,7 +138,7 @@ def validate_manifest(raw: Any, problems: list[Problem], *, expected_name: str |
     settings = _settings(raw.get("settings", {}), problems)
     warnings = [f"manifest: unknown key {key!r} ignored" for key in sorted(set(raw) -
                                                                          _MANIFEST_KEYS)]
-    if len(problems) > before:
+    if len(problems) > before or not isinstance(name, str) or not isinstance(version, str):
         return None, warnings
     return Manifest(name=name, version=version, description=raw.get("description", ""),
                     author=raw.get("author", ""),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -148,7 +149,7 @@ def _refuse_while_stopping(stopping: asyncio.Event) -> Any:
     """While the bot drains, Slack's requests get 503 (Slack retries them, and the load
     balancer, told by /readyz, sends them to another replica); the probes still answer."""
     @web.middleware
-    async def refuse(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def refuse(request: web.Request, handler: Handler) -> web.StreamResponse:
         if stopping.is_set() and request.path == EVENTS_PATH:
             return web.Response(status=503, text=messages.probe_stopping())
         return await handler(request)

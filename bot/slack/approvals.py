@@ -95,9 +95,11 @@ class SlackApprover:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError
-            heard = asyncio.ensure_future(self._heard(seen, min(POLL_SECONDS, remaining)))
+            heard: asyncio.Future[int] = asyncio.ensure_future(
+                self._heard(seen, min(POLL_SECONDS, remaining)))
             try:
-                await asyncio.wait({future, heard}, return_when=asyncio.FIRST_COMPLETED)
+                either: set[asyncio.Future[Any]] = {future, heard}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 heard.cancel()
             if future.done():

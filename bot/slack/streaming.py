@@ -108,6 +108,7 @@ class StreamedAnswer:
                 return
             self.text = []
             parts = ([_markdown(text)] if text else []) + (chunks or [])
+            assert self.ts is not None, "appended to a stream never started"
             try:
                 await self.ctx.client.chat_appendStream(channel=self.channel, ts=self.ts,
                                                         chunks=parts)
@@ -126,6 +127,7 @@ class StreamedAnswer:
         if len(rest) > STREAM_LIMIT:  # could not be attached: the rest in messages below
             rest, overflow = messages.answer_continues(), rest
         blocks = feedback_buttons(result.run_id) if result.ok else None
+        assert self.ts is not None, "finished a stream never started"
         try:
             await self.ctx.client.chat_stopStream(
                 channel=self.channel, ts=self.ts, blocks=blocks,

@@ -99,5 +99,6 @@ def _share_ts(info: dict[str, Any], channel: str) -> str | None:
     for kind in ("public", "private"):
         shares = (info.get("shares") or {}).get(kind, {}).get(channel)
         if shares:
-            return shares[0].get("ts")
+            ts = shares[0].get("ts")
+            return str(ts) if ts else None
     return None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import CursorResult, Executable, Result, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -93,11 +94,21 @@ async def first_delivery(session: AsyncSession, key: str) -> bool:
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = session.bind.dialect.name if session.bind is not None else ""
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if insert is None:
+    values = {"key": key, "at": utcnow()}
+    if dialect == "sqlite":
+        statement: Executable = sqlite.insert(ProcessedEvent).values(values
+                                                                     ).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql.insert(ProcessedEvent).values(values).on_conflict_do_nothing()
+    else:
         raise NotImplementedError(f"deduplication needs SQLite or PostgreSQL, not {dialect}")
-    statement = insert(ProcessedEvent).values(key=key, at=utcnow()).on_conflict_do_nothing()
-    return bool((await session.execute(statement)).rowcount)
+    return bool(rows_changed(await session.execute(statement)))
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched (a DML statement's result is a
+    CursorResult; the session's signature says only Result)."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 async def database_id(session: AsyncSession) -> str:

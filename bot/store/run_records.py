@@ -14,6 +14,7 @@ from bot import messages
 from bot.errors import BotError
 from bot.store import Database
 from bot.store.models import RunFeedbackRow, RunUsageRow, ToolOutputRow, utcnow
+from bot.store.repositories import rows_changed
 
 VOTES = ("good", "bad")
 
@@ -65,7 +66,7 @@ class RunRecords:
         async with self.db.write() as session:
             done = await session.execute(delete(ToolOutputRow).where(
                 ToolOutputRow.at < utcnow() - older_than))
-        return int(done.rowcount or 0)
+        return rows_changed(done)
 
     async def record_usage(self, usage: RunUsage) -> None:
         async with self.db.write() as session:

@@ -44,7 +44,7 @@ KEEP_DELIVERIES = timedelta(days=1)  # Slack retries within minutes
 KEEP_RUNS = timedelta(days=7)
 
 
-def live_replicas(stale: float = STALE_SECONDS) -> Select[tuple[str]]:
+def live_replicas(stale: float = STALE_SECONDS) -> Select[str]:
     """The ids of the replicas whose heartbeat is fresher than `stale` seconds."""
     return select(ReplicaRow.id).where(
         ReplicaRow.heartbeat_at >= utcnow() - timedelta(seconds=stale))

@@ -1,0 +1,53 @@
+"""The walls between packages and the types, checked by the tools made for it: import-linter
+keeps the contracts in pyproject.toml ([tool.importlinter]), mypy checks bot/ strictly
+([tool.mypy]). A violation fails the suite, and so CI, with the tool's own report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / tool), *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_every_import_contract_is_kept() -> None:
+    done = run("lint-imports", "--no-cache")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "BROKEN" not in done.stdout and done.stdout.count("KEPT") >= 4
+
+
+def test_mypy_finds_no_error_in_the_bot() -> None:
+    done = run("mypy")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Success")
+
+
+@pytest.mark.parametrize(("module", "line", "contract"), [
+    ("bot/store/audit.py", "from bot.plugin_host import manager  # noqa", "imports nothing"),
+    ("bot/slack/feedback.py", "import sqlalchemy  # noqa", "write no SQL"),
+    ("bot/agent/context.py", "from bot.slack import render  # noqa", "know no surface"),
+])
+def test_a_forbidden_import_breaks_the_contracts(tmp_path: Path, module: str, line: str,
+                                                 contract: str) -> None:
+    """The contracts are not vacuous: a copy of the code with one forbidden import added
+    fails them, naming the contract."""
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    (copy / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
+    subprocess.run(["cp", "-r", str(REPO / "bot"), str(copy / "bot")], check=True)
+    target = copy / module
+    target.write_text(target.read_text() + f"\n{line}\n")
+    done = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], cwd=copy,
+                          capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(copy)})
+    assert done.returncode != 0
+    assert "BROKEN" in done.stdout and contract in done.stdout
