@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bot import messages, text_render
-from bot.errors import BotError
+from bot.errors import BotError, DatabaseFault
 from bot.plugin_host.manager import PluginManager
 from bot.plugin_host.mcp_admin import McpServers
 from bot.plugin_host.scopes import NO_SETTINGS, parse_where, split_settings
 from bot.plugin_host.settings_admin import PluginSettings
 from bot.store.audit import AuditLog
-from bot.store.database import DatabaseFault
 from bot.store.run_records import RunRecords
 
 HELP = """\

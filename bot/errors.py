@@ -32,6 +32,13 @@ class Problem:
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+class DatabaseFault(ConfigError):
+    """The database cannot be read or written (read-only, full, corrupt, unreachable): one
+    sentence naming it and the fault. At start it stops the command (exit 2); while
+    running, the surface that hit it tells the user their change was not saved. Here, not
+    in the store, so that surfaces catch it without importing the store."""
+
+
 class PluginError(BotError):
     """A plugin is invalid or failed; carries every problem found, not just the first."""
 

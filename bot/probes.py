@@ -22,8 +22,8 @@ from sqlalchemy import text
 
 from bot import messages
 from bot.app import Services
+from bot.errors import DatabaseFault
 from bot.metrics import CONTENT_TYPE
-from bot.store.database import DatabaseFault
 from bot.store.migrate import revisions
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import messages
-from bot.errors import BotError, ConflictError, PluginError, Problem
+from bot.errors import BotError, ConflictError, DatabaseFault, PluginError, Problem
 from bot.plugin_host.archive import ArchiveError, Layout, Limits, extract_upload
 from bot.plugin_host.archives import Archive, archive_kind
 from bot.plugin_host.discovery import UPLOADS
@@ -29,7 +29,6 @@ from bot.plugin_host.protocol import LoadedPlugin
 from bot.plugin_host.upload_dir import Owner, UploadDir
 from bot.plugin_host.validation import plugin_name_problem
 from bot.store.audit import AuditLog
-from bot.store.database import DatabaseFault
 
 log = logging.getLogger(__name__)
 

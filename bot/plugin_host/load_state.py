@@ -20,8 +20,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages
+from bot.errors import DatabaseFault
 from bot.store import Database
-from bot.store.database import DatabaseFault
 from bot.store.models import PluginLoadRow, PluginRow
 from bot.store.repositories import AuditRepository
 from bot.store.shared_runs import STALE_SECONDS, live_replicas

@@ -12,10 +12,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
-from bot.errors import BotError
+from bot.errors import BotError, DatabaseFault
 from bot.metrics import Metrics
 from bot.slack.context import SlackContext
-from bot.store.database import DatabaseFault
 from bot.store.run_records import VOTES, RunRecords
 
 log = logging.getLogger(__name__)

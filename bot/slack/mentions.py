@@ -18,12 +18,12 @@ from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.agent.loop import RunStatus
 from bot.agent.runs import Runs
+from bot.errors import DatabaseFault
 from bot.plugin_host.protocol import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.slack.feedback import vote_buttons
 from bot.slack.streaming import StreamedAnswer, Streaming
-from bot.store.database import DatabaseFault
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
 log = logging.getLogger(__name__)

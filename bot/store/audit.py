@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot.errors import DatabaseFault
 from bot.store import Database
-from bot.store.database import DatabaseFault
 from bot.store.models import AuditEvent
 from bot.store.repositories import AuditRepository
 

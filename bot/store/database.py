@@ -19,17 +19,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot import messages
-from bot.errors import ConfigError
+from bot.errors import DatabaseFault
 
 _IMMEDIATE = "bot_begin_immediate"
 BUSY_TIMEOUT_MS = 15_000
 WRITE_LOCK = 0x63686174  # "chat": the advisory lock every write transaction takes
-
-
-class DatabaseFault(ConfigError):
-    """The database cannot be read or written (read-only, full, corrupt, unreachable): one
-    sentence naming it and the fault. At start it stops the command (exit 2); while
-    running, the surface that hit it tells the user their change was not saved."""
 
 
 class Database:

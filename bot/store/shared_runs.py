@@ -29,9 +29,9 @@ from enum import StrEnum
 
 from sqlalchemy import Select, and_, delete, exists, or_, select, update
 
+from bot.errors import DatabaseFault
 from bot.store import Database
 from bot.store.changes import STOPS, ChangeFeed
-from bot.store.database import DatabaseFault
 from bot.store.models import PluginLoadRow, ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
 from bot.store.repositories import first_delivery
 
