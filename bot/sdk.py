@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["PERMISSIONS", "ToolContext", "ToolError", "ToolFailure", "child_environment"]
+__all__ = ["PERMISSIONS", "ToolContext", "ToolError", "ToolFailure", "child_environment",
+           "config_list"]  # docs/plugins.md, "The SDK, name by name", documents each
 
 #: Permissions a manifest may ask for. The sandbox grants nothing that is not listed.
 PERMISSIONS: Mapping[str, str] = MappingProxyType(

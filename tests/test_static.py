@@ -51,3 +51,14 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path: Path, module: str, li
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(copy)})
     assert done.returncode != 0
     assert "BROKEN" in done.stdout and contract in done.stdout
+
+
+def test_the_sdk_exports_exactly_what_the_plugin_docs_document() -> None:
+    import re
+
+    import bot.sdk
+
+    documented = set(re.findall(r"^### `bot\.sdk\.(\w+)", (REPO / "docs" / "plugins.md")
+                                .read_text(), flags=re.MULTILINE))
+    assert documented == set(bot.sdk.__all__)
+    assert all(hasattr(bot.sdk, name) for name in bot.sdk.__all__)
