@@ -68,6 +68,7 @@ class Services:
     notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
+        await self.registry.close()  # its listeners write to the database: before it goes
         await self.changes.close()
         await self.plugins.close()
         await self.tool_log.close()

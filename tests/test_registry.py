@@ -170,7 +170,26 @@ async def test_listeners_hear_every_result_that_reached_a_tool(registry: Registr
     registry.publish([make_tool("t", lambda n: "ok")])
     await registry.call("t", {"n": 1})
     await registry.call("t", {"n": "bad"})
+    await registry.settled()  # listeners hear outcomes off the call's path, in order
     assert heard == [("t", True)]
+
+
+async def test_a_slow_listener_never_holds_a_call_and_hears_in_order(
+        registry: Registry) -> None:
+    heard: list[int] = []
+    gate = asyncio.Event()
+
+    async def slow(tool: Tool, result: Any) -> None:
+        await gate.wait()
+        heard.append(json.loads(result.text))
+    registry.add_listener(slow)
+    registry.publish([make_tool("t", lambda n, s="": n)])
+    for n in range(3):  # each returns while the listener is stuck on the first
+        assert (await asyncio.wait_for(registry.call("t", {"n": n}), 2)).ok
+    assert heard == []
+    gate.set()
+    await registry.settled()
+    assert heard == [0, 1, 2]
 
 
 def _nested(depth: int) -> Any:

@@ -223,6 +223,7 @@ async def test_repeated_crashes_disable_the_plugin_with_the_reason(
         services: Services) -> None:
     for _ in range(3):
         assert (await services.registry.call("exit_now")).error == "crashed"
+    await services.registry.settled()  # health hears outcomes off the call's path
     info = await services.plugins.info("faulty")
     assert (info.status, info.enabled) == ("error", False)
     assert info.error.startswith(messages.auto_disabled(3, "").split(" (last")[0])
@@ -240,6 +241,7 @@ async def test_success_resets_the_failure_count(services: Services) -> None:
     await services.registry.call("whoami")
     for _ in range(2):
         await services.registry.call("exit_now")
+    await services.registry.settled()
     assert (await services.plugins.info("faulty")).status == "enabled"
 
 
@@ -276,6 +278,7 @@ async def test_worker_starts_crashes_and_restarts_are_counted(services: Services
     assert counted() == {"chatops_plugin_worker_starts_total": 1}
     assert (await services.registry.call("exit_now")).error == "crashed"
     assert (await services.registry.call("whoami")).ok
+    await services.registry.settled()
     assert counted() == {"chatops_plugin_worker_starts_total": 1,
                          "chatops_plugin_worker_crashes_total": 1,
                          "chatops_plugin_worker_restarts_total": 1}
@@ -300,3 +303,16 @@ async def test_an_uploads_result_is_masked_by_content(services: Services) -> Non
     assert result.ok
     assert "upload-secret-pw" not in result.text and "AKIAIOSFODNN7EXAMPL3" not in result.text
     assert json.loads(result.text)["db"] == {"password": "[REDACTED]"}
+
+
+async def test_a_call_returns_before_its_health_is_counted(services: Services) -> None:
+    """The failure count is a database write: the caller does not wait for it, and it is
+    counted all the same, in order."""
+    async with services.db.write():  # the database is busy: the count cannot be written
+        result = await asyncio.wait_for(services.registry.call("exit_now"), 10)
+        assert result.error == "crashed"
+    await services.registry.settled()
+    async with services.db.read() as session:
+        from bot.store.models import PluginRow
+        row = await session.get(PluginRow, "faulty")
+        assert row is not None and row.consecutive_failures == 1

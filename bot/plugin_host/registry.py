@@ -7,6 +7,8 @@ it; every change builds a new snapshot and publishes it with one reference assig
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import difflib
 import hashlib
 import json
@@ -108,6 +110,9 @@ class Registry:
         self.output_limit = output_limit
         self._snapshot = Snapshot()
         self._listeners: list[ResultListener] = []
+        # outcomes the listeners (health, metrics) are still to hear, in call order
+        self._outcomes: asyncio.Queue[tuple[Tool, ToolResult]] | None = None
+        self._teller: asyncio.Task[None] | None = None
         self._approval_rules: Mapping[str, bool] = {}
 
     @property
@@ -132,8 +137,22 @@ class Registry:
         return snapshot
 
     def add_listener(self, listener: ResultListener) -> None:
-        """Be told the outcome of every call that reached a tool (for health, audit)."""
+        """Be told the outcome of every call that reached a tool (for health, metrics), in
+        call order, off the call's path: a call returns its result at once."""
         self._listeners.append(listener)
+
+    async def settled(self) -> None:
+        """Wait until the listeners have heard every outcome so far."""
+        if self._outcomes is not None:
+            await self._outcomes.join()
+
+    async def close(self) -> None:
+        """Tell the listeners what is left, then stop telling."""
+        await self.settled()
+        if self._teller is not None:
+            self._teller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._teller
 
     async def call(self, name: str, arguments: str | Mapping[str, Any] | None = None,
                    caller: Caller | None = None, *, approved: str | None = None
@@ -161,7 +180,7 @@ class Registry:
                           logger=logging.getLogger(f"plugin.{tool.plugin}"))
         ok, text, error = await _outcome(tool, args, ctx)
         result = await self._result(tool, ok, text, started, error=error)
-        await self._notify(tool, result)
+        self._notify(tool, result)
         return result
 
     def _not_offered(self, snapshot: Snapshot, name: str, caller: Caller) -> ToolResult:
@@ -188,8 +207,26 @@ class Registry:
                           plugin_version=tool.plugin_version, error=error,
                           duration_ms=(time.perf_counter() - started) * 1000)
 
-    async def _notify(self, tool: Tool, result: ToolResult) -> None:
-        await tell_all(self._listeners, tool, result, what=f"result listener for {tool.spec.name}")
+    def _notify(self, tool: Tool, result: ToolResult) -> None:
+        """Queue the outcome for the listeners (a failure count is a database write, an
+        auto-disable a plugin transition: neither is the caller's to wait for)."""
+        if not self._listeners:
+            return
+        if self._outcomes is None or self._teller is None or self._teller.done():
+            self._outcomes = self._outcomes or asyncio.Queue()
+            # its own context: the first caller's log fields (run, user) are not its
+            self._teller = asyncio.create_task(self._tell(self._outcomes),
+                                               context=contextvars.Context())
+        self._outcomes.put_nowait((tool, result))
+
+    async def _tell(self, outcomes: asyncio.Queue[tuple[Tool, ToolResult]]) -> None:
+        while True:
+            tool, result = await outcomes.get()
+            try:
+                await tell_all(self._listeners, tool, result,
+                               what=f"result listener for {tool.spec.name}")
+            finally:
+                outcomes.task_done()
 
 
 MASK_MARGIN = 64 * 1024  # past the kept limit: room for a secret that straddles it
