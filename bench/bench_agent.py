@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, markdown_table, percentile, start_model_server
 from bot.app import build_services, settle_heap
 from bot.config import load_settings
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.plugin_factory import write_plugin
 
 REPO = Path(__file__).resolve().parents[1]

@@ -104,8 +104,8 @@ async def warm_calls(services, url: str) -> list[list[str]]:  # type: ignore[no-
 
 
 async def cold_connects(url: str) -> list[str]:
-    from bot.plugin_host.mcp_connect import http_target
-    from bot.plugin_host.mcp_host import McpHost
+    from bot.plugin_host.mcp.connect import http_target
+    from bot.plugin_host.mcp.host import McpHost
 
     bot, sdk = [], []
     for _ in range(CONNECTS):

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, markdown_table, percentile, summary_ms
 from bot.app import build_services
 from bot.config import load_settings
-from bot.plugin_host.protocol import ToolSpec
-from bot.plugin_host.registry import Registry, Tool
+from bot.plugin_host.contract.protocol import ToolSpec
+from bot.plugin_host.runtime.registry import Registry, Tool
 from bot.sdk import ToolContext
 from tests.plugin_factory import write_plugin
 
@@ -81,7 +81,7 @@ async def call_overhead(n: int = 5000) -> list[list[str]]:
 
     from concurrent.futures import ThreadPoolExecutor
 
-    from bot.plugin_host.hosts import InProcessHost
+    from bot.plugin_host.runtime.in_process import InProcessHost
     executor = ThreadPoolExecutor(8)
     host = InProcessHost(Path("."), name="bench", executor=executor)
     host._handlers = {"s": sync_handler, "a": async_handler}  # bench-only: skip the import

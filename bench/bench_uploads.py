@@ -107,8 +107,8 @@ async def measure(mode: str, root: Path) -> dict[str, str]:
 
 
 def main() -> None:
-    from bot.plugin_host.sandbox import Sandbox
-    from bot.plugin_host.sandbox_detect import detect_sandbox
+    from bot.plugin_host.sandbox.confine import Sandbox
+    from bot.plugin_host.sandbox.detect import detect_sandbox
     detected = detect_sandbox(mode="auto")
     bwrap = isinstance(detected, Sandbox) and detected.kind == "bwrap"
     modes = ["process"] + (["bwrap"] if bwrap else [])

@@ -1,6 +1,6 @@
 """Argument validation of a tool with 10 patterns (issue: secure by default).
 
-Uploaded tools' `pattern`s run on RE2 (bot/plugin_host/schemas.py) so that no argument can
+Uploaded tools' `pattern`s run on RE2 (bot/plugin_host/contract/schemas.py) so that no argument can
 make the check backtrack. This measures what that costs in the regime users are in (short,
 valid arguments, as a model sends them), side by side with jsonschema's own validator on
 Python's `re`, 3 repeats; and, for scale, one hostile argument on each.
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from jsonschema import Draft202012Validator
 
 from bench.common import machine, markdown_table, percentile
-from bot.plugin_host.schemas import compile_validator
+from bot.plugin_host.contract.schemas import compile_validator
 
 CALLS = 20_000
 REPEATS = 3

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from bot import messages
 from bot.agent.context import load_system_prompt
@@ -18,22 +15,29 @@ from bot.agent.runs import Runs
 from bot.config import Settings
 from bot.errors import PluginError, Problem
 from bot.metrics import Metrics
-from bot.plugin_host.archive import Limits
-from bot.plugin_host.archives import ArchiveStore
-from bot.plugin_host.credentials import CredentialBox
-from bot.plugin_host.health import HealthMonitor
-from bot.plugin_host.installer import Installer
-from bot.plugin_host.manager import DEFAULT_ENABLED_BUILTINS, PluginManager
-from bot.plugin_host.mcp_admin import McpServers
-from bot.plugin_host.mcp_checks import LocalServer, local_servers
-from bot.plugin_host.mcp_connect import LocalTarget, McpHosts, McpTarget, stdio_target
-from bot.plugin_host.protocol import LoadedPlugin, Manifest
-from bot.plugin_host.registry import Registry
-from bot.plugin_host.sandbox import Sandbox, WorkerLimits, plugin_uids
-from bot.plugin_host.sandbox_detect import Unavailable, detect_sandbox
-from bot.plugin_host.schemas import SchemaLimits
-from bot.plugin_host.upload_dir import Owner, UploadDir
-from bot.plugin_host.worker_host import WorkerHost
+from bot.plugin_host import (
+    DEFAULT_ENABLED_BUILTINS,
+    ArchiveStore,
+    CredentialBox,
+    HealthMonitor,
+    Installer,
+    Limits,
+    LocalServer,
+    LocalTarget,
+    McpHosts,
+    McpServers,
+    McpTarget,
+    Owner,
+    PluginManager,
+    Registry,
+    Unavailable,
+    UploadDir,
+    WorkerFactory,
+    local_servers,
+    plugin_uids,
+    schema_limits,
+    stdio_target,
+)
 from bot.store import Database
 from bot.store.audit import AuditLog
 from bot.store.changes import PLUGINS, ChangeFeed
@@ -139,12 +143,6 @@ def _make_agent(settings: Settings, registry: Registry, tool_log: ToolCallLog,
                  context_tokens=settings.agent_context_tokens)
 
 
-def schema_limits(settings: Settings) -> SchemaLimits:
-    """What every plugin's tool schemas must keep to: uploads' and MCP servers' alike."""
-    return SchemaLimits(max_tools=settings.plugin_max_tools,
-                        max_schema_bytes=settings.plugin_max_schema_kb * 1024)
-
-
 def mcp_hosts(settings: Settings, workers: WorkerFactory) -> McpHosts:
     return McpHosts(CredentialBox(settings.bot_secret_key),
                     connect_timeout=settings.mcp_connect_timeout,
@@ -241,70 +239,3 @@ async def refresh_plugins(services: Services) -> None:
                 log.exception("refreshing plugin state from the database failed")
     finally:
         await feed.close()
-
-
-def _make_sandbox(settings: Settings) -> Sandbox | Unavailable:
-    limits = WorkerLimits(memory_mb=settings.plugin_worker_memory_mb,
-                          cpu_seconds=settings.plugin_worker_cpu_seconds,
-                          open_files=settings.plugin_worker_max_open_files,
-                          file_mb=settings.plugin_worker_max_file_mb,
-                          processes=settings.plugin_worker_max_processes,
-                          tmp_mb=settings.plugin_worker_tmp_mb)
-    sandbox = detect_sandbox(mode=settings.plugin_sandbox, python=settings.plugin_python,
-                             limits=limits, uid_range=settings.sandbox_uid_range)
-    (log.error if isinstance(sandbox, Unavailable) else log.info)("%s", sandbox.describe())
-    return sandbox
-
-
-class WorkerFactory:
-    """Builds the sandboxed hosts for uploaded plugins, and the install-time probe.
-
-    The sandbox is detected (two short subprocesses) the first time it is needed, so
-    commands that never run uploaded code do not pay for it; `bot run` and `bot console`
-    detect it at start to log which one is in force.
-    """
-
-    def __init__(self, settings: Settings, *,
-                 on_start: Callable[[str, str], None] | None = None) -> None:
-        self.settings = settings
-        self.on_start = on_start  # a worker process started: the metrics
-        self._sandbox: Sandbox | Unavailable | None = None
-
-    @property
-    def sandbox(self) -> Sandbox | Unavailable:
-        if self._sandbox is None:
-            self._sandbox = _make_sandbox(self.settings)
-        return self._sandbox
-
-    def kind(self) -> str | None:
-        """The sandbox uploads run in here, or None when they cannot run."""
-        sandbox = self.sandbox
-        return sandbox.kind if isinstance(sandbox, Sandbox) else None
-
-    def _make(self, name: str, entry: Path, *, network: bool, idle: float, uid: int | None,
-              expected_name: str | None = None, config: Mapping[str, Any] | None = None,
-              counted: bool = True) -> WorkerHost:
-        sandbox = self.sandbox
-        if isinstance(sandbox, Unavailable):
-            raise PluginError(name, [Problem("sandbox", sandbox.describe())])
-        return WorkerHost(name=name, entry=entry, sandbox=sandbox, network=network,
-                          probe_timeout=self.settings.plugin_probe_timeout, idle_seconds=idle,
-                          max_line=int(self.settings.plugin_max_response_mb * MB),
-                          expected_name=expected_name, uid=uid, config=config,
-                          on_start=self.on_start if counted else None,
-                          schema_limits=schema_limits(self.settings))
-
-    def host(self, manifest: Manifest, entry: Path, uid: int | None) -> WorkerHost:
-        return self._make(manifest.name, entry, network="network" in manifest.permissions,
-                          idle=self.settings.plugin_worker_idle_seconds, uid=uid)
-
-    async def probe(self, name: str | None, entry: Path) -> LoadedPlugin:
-        sandbox = self.sandbox
-        uid = sandbox.probe_uid() if isinstance(sandbox, Sandbox) and sandbox.root else None
-        host = self._make(name or "upload", entry, network=False, idle=0, uid=uid,
-                          expected_name=name, counted=False,  # a probe, not the plugin
-                          config=self.settings.plugin_defaults().get(name or "", {}))
-        try:
-            return await host.load()
-        finally:
-            await host.close()

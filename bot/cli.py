@@ -22,9 +22,7 @@ from bot.cli_common import ACTOR_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_o
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.logs import configure as configure_logs
-from bot.plugin_host.credentials import new_key
-from bot.plugin_host.discovery import BUILTINS, discover
-from bot.plugin_host.packaging import pack_directory, scaffold
+from bot.plugin_host import BUILTINS, discover, new_key, pack_directory, scaffold
 from bot.terminal import SafeStream
 
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "

@@ -14,7 +14,7 @@ from bot.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_serv
 from bot.commands import PluginCommands, parse_headers
 from bot.config import Settings
 from bot.errors import BotError
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host import Caller
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,10 +13,14 @@ from dataclasses import dataclass, replace
 
 from bot import messages, text_render
 from bot.errors import BotError, DatabaseFault
-from bot.plugin_host.manager import PluginManager
-from bot.plugin_host.mcp_admin import McpServers
-from bot.plugin_host.scopes import NO_SETTINGS, parse_where, split_settings
-from bot.plugin_host.settings_admin import PluginSettings
+from bot.plugin_host import (
+    NO_SETTINGS,
+    McpServers,
+    PluginManager,
+    PluginSettings,
+    parse_where,
+    split_settings,
+)
 from bot.store.audit import AuditLog
 from bot.store.run_records import RunRecords
 

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     @field_validator("bot_secret_key")
     @classmethod
     def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
-        from bot.plugin_host.credentials import parse_keys
+        from bot.plugin_host import parse_keys
 
         if value is not None and value.get_secret_value().strip():
             parse_keys(value.get_secret_value())
@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     @field_validator("mcp_servers")
     @classmethod
     def _check_mcp_servers(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from bot.plugin_host.mcp_checks import local_servers
+        from bot.plugin_host import local_servers
 
         local_servers(value)
         return value
@@ -152,14 +152,14 @@ class Settings(BaseSettings):
     @field_validator("plugin_uid_range")
     @classmethod
     def _check_uid_range(cls, value: str) -> str:
-        from bot.plugin_host.sandbox import parse_uid_range
+        from bot.plugin_host import parse_uid_range
 
         parse_uid_range(value)
         return value
 
     @property
     def sandbox_uid_range(self) -> tuple[int, int]:
-        from bot.plugin_host.sandbox import parse_uid_range
+        from bot.plugin_host import parse_uid_range
 
         return parse_uid_range(self.plugin_uid_range)
 
@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     def plugin_defaults(self) -> dict[str, dict[str, Any]]:
         """Per-plugin config from settings: PLUGIN_CONFIG (JSON), plus KUBECONFIG for the
         Kubernetes plugins. The operator's: nothing stored overrides it, and admins'
-        settings may only narrow it (bot/plugin_host/scopes.py)."""
+        settings may only narrow it (bot/plugin_host/policy/scopes.py)."""
         defaults = {name: dict(values) for name, values in self.plugin_config.items()}
         if self.kubeconfig:
             for name in KUBE_PLUGINS:

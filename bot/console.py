@@ -26,8 +26,7 @@ from bot.agent.events import AnswerDelta, Event, Queued, Thinking, ToolFinished,
 from bot.app import Services
 from bot.commands import PluginCommands, loggable
 from bot.errors import BotError
-from bot.plugin_host.protocol import Caller
-from bot.plugin_host.scopes import DM, parse_channel
+from bot.plugin_host import DM, Caller, parse_channel
 from bot.terminal import os_user, terminal_safe
 
 HELP = """\

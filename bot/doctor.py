@@ -20,8 +20,7 @@ import aiohttp
 from bot import messages
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
-from bot.plugin_host.discovery import BUILTINS, UPLOADS, discover
-from bot.plugin_host.upload_dir import UploadDir
+from bot.plugin_host import BUILTINS, UPLOADS, UploadDir, discover
 from bot.store.database import Database, sqlite_file
 from bot.store.migrate import revisions
 from bot.store.repositories import database_id
@@ -115,8 +114,7 @@ async def check_plugins_dir(settings: Settings, found: Found) -> Check:
 
 
 async def check_sandbox(settings: Settings, found: Found) -> Check:
-    from bot.app import WorkerFactory
-    from bot.plugin_host.sandbox_detect import Unavailable
+    from bot.plugin_host import Unavailable, WorkerFactory
 
     workers = WorkerFactory(settings)
     sandbox = await asyncio.to_thread(lambda: workers.sandbox)

@@ -20,8 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.plugin_host.protocol import ErrorKind, ToolResult
-from bot.plugin_host.registry import Tool
+from bot.plugin_host import ErrorKind, Tool, ToolResult
 
 # The text format every Prometheus (2.x included) reads; our names are all plain ASCII
 disable_created_metrics()  # no `_created` series beside every counter: half the noise

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot import messages
-from bot.plugin_host.info import McpInfo, PluginInfo
-from bot.plugin_host.installer import InstallResult
-from bot.plugin_host.scopes import EVERYWHERE, Settings
+from bot.plugin_host import EVERYWHERE, InstallResult, McpInfo, PluginInfo, ScopedSettings
 from bot.store.models import AuditEvent
 from bot.store.run_records import RunUsage
 
@@ -55,7 +53,7 @@ def settings_list(p: PluginInfo) -> str:
                                                   for line in settings_lines(p.settings))
 
 
-def settings_lines(settings: Settings) -> list[str]:
+def settings_lines(settings: ScopedSettings) -> list[str]:
     """Each scope's settings, everywhere first."""
     order = sorted(settings, key=lambda scope: (scope != EVERYWHERE, scope))
     return [f"{messages.where_label(None if s == EVERYWHERE else [s])}: "

@@ -97,8 +97,8 @@ async def make_services(settings: Settings) -> AsyncIterator[ServicesFactory]:
 
 
 def bwrap_usable() -> bool:
-    from bot.plugin_host.sandbox import Sandbox
-    from bot.plugin_host.sandbox_detect import detect_sandbox
+    from bot.plugin_host.sandbox.confine import Sandbox
+    from bot.plugin_host.sandbox.detect import detect_sandbox
 
     sandbox = detect_sandbox(mode="auto")
     return isinstance(sandbox, Sandbox) and sandbox.kind == "bwrap"

@@ -15,7 +15,7 @@ from bot import messages
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, ToolFinished, ToolStarted
 from bot.app import Services
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.slack_harness import until
 

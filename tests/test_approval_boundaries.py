@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot import messages
-from bot.plugin_host.protocol import Caller, ErrorKind
-from bot.plugin_host.registry import arguments_digest
+from bot.plugin_host.contract.protocol import Caller, ErrorKind
+from bot.plugin_host.runtime.registry import arguments_digest
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.slack_harness import SlackBot, until
 from tests.test_slack_admin import approval_id, command

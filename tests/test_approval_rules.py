@@ -13,7 +13,7 @@ from bot import messages
 from bot.agent.approvals import Decision
 from bot.app import Services
 from bot.commands import PluginCommands
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import GATED
 from tests.slack_harness import SlackBot, until

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.app import build_services
 from bot.config import load_settings
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI

@@ -18,8 +18,8 @@ import pytest
 from bot import messages
 from bot.app import Services
 from bot.commands import PluginCommands
-from bot.plugin_host.protocol import Caller
-from bot.plugin_host.scopes import Where
+from bot.plugin_host.contract.protocol import Caller
+from bot.plugin_host.policy.scopes import Where
 from bot.slack.render import escape
 from bot.store.shared_runs import SharedRuns
 from tests.conftest import ServicesFactory, subprocess_env

@@ -20,7 +20,7 @@ import pytest
 
 from bot import messages
 from bot.app import Services
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.conftest import REPO, subprocess_env
 from tests.fakes.k8s_server import FakeKubernetes, write_kubeconfig
 from tests.fakes.openai_server import FakeOpenAI

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import messages
-from bot.plugin_host.registry import arguments_digest
+from bot.plugin_host.runtime.registry import arguments_digest
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import GATED, write_plugin

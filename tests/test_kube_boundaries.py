@@ -14,7 +14,7 @@ from bot import kube
 from bot.app import Services, build_services
 from bot.config import load_settings
 from bot.kube_masking import mask_objects
-from bot.plugin_host.protocol import Caller, ErrorKind
+from bot.plugin_host.contract.protocol import Caller, ErrorKind
 from bot.redaction import MASK
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes

@@ -10,7 +10,7 @@ import pytest
 from bot.agent.approvals import Decision
 from bot.app import Services, build_services
 from bot.config import load_settings
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PluginError
-from bot.plugin_host.hosts import InProcessHost
-from bot.plugin_host.loader import content_sha256, import_plugin, unload
+from bot.plugin_host.contract.loader import content_sha256, import_plugin, unload
+from bot.plugin_host.runtime.in_process import InProcessHost
 
 
 def write_versioned(root: Path, version: str) -> Path:

@@ -12,7 +12,7 @@ import pytest
 from bot import messages
 from bot.app import Services
 from bot.errors import BotError, NotFoundError
-from bot.plugin_host.protocol import ErrorKind
+from bot.plugin_host.contract.protocol import ErrorKind
 from tests.mcp_server import McpTestServer
 from tests.slack_harness import until
 

@@ -20,7 +20,7 @@ from bot import messages
 from bot.app import Services
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.plugin_host.credentials import new_key
+from bot.plugin_host.mcp.credentials import new_key
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.mcp_server import McpTestServer

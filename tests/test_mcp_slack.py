@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from bot import messages
-from bot.plugin_host.protocol import ErrorKind
+from bot.plugin_host.contract.protocol import ErrorKind
 from bot.slack import render
 from tests.fakes.openai_server import FakeOpenAI
 from tests.mcp_server import McpTestServer

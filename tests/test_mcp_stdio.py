@@ -18,7 +18,7 @@ from bot import messages
 from bot.app import Services
 from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.plugin_host.protocol import ErrorKind
+from bot.plugin_host.contract.protocol import ErrorKind
 from bot.store.repositories import PluginRepository
 from tests.fakes.openai_server import FakeOpenAI
 from tests.slack_harness import SlackBot, until

@@ -12,8 +12,8 @@ from mcp import types
 from bot import messages
 from bot.app import Services
 from bot.errors import PluginError
-from bot.plugin_host.mcp_tools import default_approval, describe_server, result_value
-from bot.plugin_host.schemas import SchemaLimits
+from bot.plugin_host.contract.schemas import SchemaLimits
+from bot.plugin_host.mcp.tools import default_approval, describe_server, result_value
 from tests.mcp_server import McpTestServer
 
 LIMITS = SchemaLimits()

@@ -19,7 +19,7 @@ from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage, parse_message
 from bot.agent.loop import RunResult
 from bot.app import Services
 from bot.config import load_settings
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 
 CHAT = [{"role": "user", "content": "q"}]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import messages
-from bot.plugin_host.upload_dir import UploadDir
+from bot.plugin_host.uploads.upload_dir import UploadDir
 from tests.conftest import REPO, subprocess_env
 from tests.plugin_factory import write_plugin
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from bot import messages
-from bot.plugin_host.protocol import Caller
-from bot.plugin_host.validation import validate_manifest
+from bot.plugin_host.contract.protocol import Caller
+from bot.plugin_host.contract.validation import validate_manifest
 from bot.store.models import PluginSettingRow
 from bot.store.repositories import PluginRepository
 from tests.conftest import REPO

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot import messages
 from bot.agent.paging import TOOL
 from bot.app import Services
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from bot.store.models import RunUsageRow, ToolOutputRow
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.app import Services
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host.contract.protocol import Caller
 from bot.store import Database
 from bot.store.changes import ChangeFeed
 from bot.store.migrate import alembic_config, upgrade

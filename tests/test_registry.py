@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot import messages
-from bot.plugin_host.protocol import Caller, ToolSpec
-from bot.plugin_host.registry import Registry, Tool
+from bot.plugin_host.contract.protocol import Caller, ToolSpec
+from bot.plugin_host.runtime.registry import Registry, Tool
 from bot.sdk import ToolContext
 
 PARAMS = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0},
@@ -224,7 +224,7 @@ async def test_a_tool_failure_of_an_unknown_kind_is_an_ordinary_failure(
 async def test_a_long_output_is_masked_whole_as_far_as_it_is_kept() -> None:
     """A secret near the end of what is kept is masked; past the kept part and its margin
     nothing is masked, because nothing there is kept."""
-    from bot.plugin_host.registry import MASK_MARGIN
+    from bot.plugin_host.runtime.registry import MASK_MARGIN
 
     token = "ghp_" + "Z9y8X7w6" * 5
     registry = Registry(output_limit=200_000)

@@ -21,7 +21,7 @@ import pytest
 
 from bot import messages
 from bot.app import Services
-from bot.plugin_host.sandbox import ROOT_WORKER_BASE
+from bot.plugin_host.sandbox.confine import ROOT_WORKER_BASE
 from tests import zips
 from tests.conftest import REPO
 from tests.slack_harness import until
@@ -369,10 +369,11 @@ def test_process_mode_as_a_non_root_bot_refuses_uploads(tmp_path: Path) -> None:
     """The critical finding: a non-root bot ran 'process' workers as its own user."""
     if os.geteuid() != 0:
         pytest.skip("needs root to start the bot as another user")
-    probe = ("import os; from bot.app import _make_sandbox; "  # imported as root, then run
-             "from bot.config import load_settings; os.setgroups([]); os.setgid(65534); "
-             "os.setuid(65534); "
-             "print(_make_sandbox(load_settings(plugin_sandbox='process')).describe())")
+    probe = ("import os; from bot.plugin_host import make_sandbox; "  # loaded as root, then run
+             "from bot.config import load_settings; "
+             "settings = load_settings(plugin_sandbox='process'); "
+             "os.setgroups([]); os.setgid(65534); os.setuid(65534); "
+             "print(make_sandbox(settings).describe())")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"}, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -441,7 +442,8 @@ def test_a_non_root_bot_removes_its_read_only_worker_dirs() -> None:
     the plugin copy is read-only and rmtree could not empty its directories."""
     if os.geteuid() != 0:
         pytest.skip("needs root to run the check as another user")
-    probe = ("import os, pathlib, tempfile; from bot.plugin_host.sandbox import remove_tree; "
+    probe = ("import os, pathlib, tempfile; "
+             "from bot.plugin_host.sandbox.confine import remove_tree; "
              "os.setgroups([]); os.setgid(65534); os.setuid(65534); "
              "work = pathlib.Path(tempfile.mkdtemp(prefix='bot-worker-test-')); "
              "code = work / 'code' / 'plugin'; code.mkdir(parents=True); "

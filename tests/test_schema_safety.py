@@ -139,7 +139,7 @@ async def test_deeply_nested_json_on_the_pipe_is_an_error_not_a_hang(
 
 def test_the_schema_walk_finds_a_ref_deep_down() -> None:
     """As deep as JSON from a worker can be (the pipe refuses deeper ones, above)."""
-    from bot.plugin_host.schemas import DEFAULT_LIMITS, schema_problems
+    from bot.plugin_host.contract.schemas import DEFAULT_LIMITS, schema_problems
 
     deep: dict[str, object] = {"type": "object"}
     node = deep
@@ -162,7 +162,7 @@ def test_the_fast_re2_matcher_finds_what_a_search_finds(pattern: str, text: str,
                                                          expected: bool) -> None:
     import re
 
-    from bot.plugin_host.schemas import compile_pattern
+    from bot.plugin_host.contract.schemas import compile_pattern
 
     assert (re.search(pattern, text) is not None) is expected  # the meaning, per Python
     assert compile_pattern(pattern)(text) is expected

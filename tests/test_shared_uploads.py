@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from bot import messages, text_render
 from bot.app import Services
 from bot.errors import PluginError
-from bot.plugin_host.archives import ArchiveStore
+from bot.plugin_host.uploads.stored_archives import ArchiveStore
 from bot.store.models import (
     PluginArchiveRow,
     PluginLoadRow,
@@ -114,7 +114,7 @@ async def test_a_tampered_archive_is_refused_and_switches_nothing_off(
 
 async def test_a_failed_unpack_is_retried_once_a_minute_not_at_every_refresh(
         upload_services: Factory, other_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.plugin_host import load_state
+    from bot.plugin_host.lifecycle import load_state
 
     first = await upload_services()
     sha = await install(first)

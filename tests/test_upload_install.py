@@ -166,7 +166,7 @@ class DieAtTheMarker(logging.Handler):
         if record.getMessage().startswith("moved crashy 2.0.0 into "):
             os._exit(9)
 
-installer_log = logging.getLogger("bot.plugin_host.installer")
+installer_log = logging.getLogger("bot.plugin_host.uploads.installer")
 installer_log.setLevel(logging.INFO)
 installer_log.addHandler(DieAtTheMarker())
 
@@ -213,7 +213,7 @@ async def test_crash_between_move_and_commit_leaves_a_consistent_state(
 
 async def test_install_from_directory_and_single_file(services: Services,
                                                       tmp_path: Path) -> None:
-    from bot.plugin_host.packaging import scaffold
+    from bot.plugin_host.uploads.packaging import scaffold
     package = scaffold("fromdir", tmp_path)
     result = await services.installer.install(package, actor="U1")
     assert (result.ok, result.name, result.tools) == (True, "fromdir", ("fromdir_greet",))
@@ -236,7 +236,7 @@ async def test_a_version_that_differs_only_in_spelling_is_the_same(services: Ser
 async def test_a_directory_with_a_symlink_is_refused_not_followed(
         services: Services, tmp_path: Path, action: str) -> None:
     """Attack: `bot plugin install DIR` packed a root-only file a link pointed at."""
-    from bot.plugin_host.packaging import scaffold
+    from bot.plugin_host.uploads.packaging import scaffold
     package = scaffold("linky", tmp_path)
     secret = tmp_path / "secret.key"
     secret.write_text("-----BEGIN PRIVATE KEY-----\n")
@@ -256,7 +256,7 @@ async def test_a_directory_with_a_symlink_is_refused_not_followed(
 def test_pack_refuses_a_symlink(tmp_path: Path) -> None:
     import subprocess
 
-    from bot.plugin_host.packaging import scaffold
+    from bot.plugin_host.uploads.packaging import scaffold
     from tests.conftest import subprocess_env
     package = scaffold("linky", tmp_path)
     (package / "key").symlink_to("/etc/shadow")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.errors import PluginError
-from bot.plugin_host.validation import check_module
+from bot.plugin_host.contract.validation import check_module
 
 
 def module(manifest: Any = None, tools: Any = None, **attrs: Any) -> types.ModuleType:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host import Caller
 
 
 @dataclass(frozen=True)

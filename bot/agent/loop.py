@@ -36,9 +36,15 @@ from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage
 from bot.agent.paging import Pager
 from bot.logs import bind
 from bot.metrics import Metrics
-from bot.plugin_host.protocol import Caller, ErrorKind, ToolResult
-from bot.plugin_host.registry import Registry, arguments_digest, parse_arguments
-from bot.plugin_host.scopes import scope_of
+from bot.plugin_host import (
+    Caller,
+    ErrorKind,
+    Registry,
+    ToolResult,
+    arguments_digest,
+    parse_arguments,
+    scope_of,
+)
 from bot.redaction import redact, redact_arguments
 from bot.store.run_records import RunRecords, RunUsage
 from bot.store.tool_log import ToolCallLog, ToolCallRecord
@@ -183,7 +189,7 @@ class Agent:
             last = step == self.max_steps
             tools = None if last else (self._tools(state) or None)
             await _tell(state, Thinking(step))
-            stream = SafeStream(state, step)
+            stream = MaskedStream(state, step)
             called = time.perf_counter()
             reply = await self.llm.complete(chat, tools, stream.add)
             if self.metrics is not None:
@@ -267,7 +273,7 @@ class Agent:
         return RunResult(state.run_id, status, text, tuple(state.tools), state.steps)
 
 
-class SafeStream:
+class MaskedStream:
     """The answer's text as it streams, told only as far as redaction is sure of it: whole
     lines, one line behind (a secret's value can sit on the line after its key), only while
     that next line leaves the masking of the told ones unchanged, and never a PEM block

@@ -10,8 +10,7 @@ from typing import Any
 import re2
 
 from bot import messages
-from bot.plugin_host.registry import parse_arguments
-from bot.plugin_host.schemas import compile_validator
+from bot.plugin_host import compile_validator, parse_arguments
 from bot.store.run_records import RunRecords
 
 TOOL = "read_tool_output"

@@ -14,7 +14,7 @@ from bot.agent.approvals import Approver, Decision
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Observer, Queued, ignore
 from bot.agent.loop import Agent, RunResult, RunStatus
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host import Caller
 
 
 @dataclass

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import messages
 from bot.agent.approvals import Decision
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.store.approvals import ApprovalRequest, ApprovalStatus, ApprovalStore

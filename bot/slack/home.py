@@ -11,8 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import messages
 from bot.commands import PluginCommands
 from bot.errors import DatabaseFault
-from bot.plugin_host.info import PluginInfo
-from bot.plugin_host.manager import PluginManager
+from bot.plugin_host import PluginInfo, PluginManager
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.store.run_records import RunRecords

@@ -19,7 +19,7 @@ from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.agent.loop import RunStatus
 from bot.agent.runs import Runs
 from bot.errors import DatabaseFault
-from bot.plugin_host.protocol import Caller
+from bot.plugin_host import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.slack.feedback import vote_buttons

@@ -9,9 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import messages
-from bot.plugin_host.info import PluginInfo
-from bot.plugin_host.installer import InstallResult
-from bot.plugin_host.scopes import DM, EVERYWHERE
+from bot.plugin_host import DM, EVERYWHERE, InstallResult, PluginInfo
 from bot.text_render import replica_lines
 
 SECTION_LIMIT = 2900  # Slack: 3,000 characters per section text

@@ -8,8 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
-from bot.plugin_host.archive import ZIP_MAGIC
-from bot.plugin_host.installer import Installer, InstallResult
+from bot.plugin_host import ZIP_MAGIC, Installer, InstallResult
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.slack.download import DownloadError, download

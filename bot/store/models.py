@@ -101,7 +101,7 @@ class PluginSettingRow(Base):
 
 class McpServerRow(Base):
     """Where an MCP plugin's server is and how to reach it. Header values are sealed with
-    BOT_SECRET_KEY (bot/plugin_host/credentials.py); only their names are kept in clear."""
+    BOT_SECRET_KEY (bot/plugin_host/mcp/credentials.py); only their names are kept in clear."""
 
     __tablename__ = "mcp_servers"
 

@@ -1,0 +1,136 @@
+"""Uploads kept in the database, so that every replica can run every installed version.
+
+The install stores the validated upload's bytes by their sha256 in the transaction that
+records its version. A replica that lacks a version's files unpacks them from there into
+its own `user_uploads/<name>/<sha256>/`, the same path the installing replica used, after
+checking that the bytes still hash to the name they are stored under, and with the same
+archive checks and limits as an upload. Versions installed before archives were stored
+are backfilled by the first process that has their files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import messages
+from bot.errors import BotError, PluginError
+from bot.plugin_host.uploads.archive_checks import ArchiveError, Limits, extract_upload
+from bot.plugin_host.uploads.packaging import pack_directory
+from bot.plugin_host.uploads.upload_dir import UploadDir
+from bot.store import Database
+from bot.store.models import PluginArchiveRow, PluginVersionRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Archive:
+    sha256: str
+    filename: str  # `<name>.zip` or `<name>.py`: how it is unpacked
+    data: bytes
+
+
+def archive_kind(entry_name: str) -> str:
+    """The stored file name for an installed entry (a package dir, or `<name>.py`)."""
+    return entry_name if entry_name.endswith(".py") else f"{entry_name}.zip"
+
+
+async def keep_archive(session: AsyncSession, archive: Archive) -> None:
+    """Store an archive (once: it is named by its content)."""
+    if await session.get(PluginArchiveRow, archive.sha256) is None:
+        session.add(PluginArchiveRow(sha256=archive.sha256, filename=archive.filename,
+                                     size=len(archive.data), data=archive.data))
+
+
+async def drop_unused_archives(session: AsyncSession) -> None:
+    """Delete the archives no version points at any more (after a plugin's removal)."""
+    used = exists().where(PluginVersionRow.archive_sha256 == PluginArchiveRow.sha256)
+    await session.execute(delete(PluginArchiveRow).where(~used))
+
+
+class ArchiveStore:
+    def __init__(self, db: Database, files: UploadDir, limits: Limits) -> None:
+        self.db = db
+        self.files = files
+        self.plugins_dir = files.root.parent
+        self.limits = limits
+        self._lock = asyncio.Lock()
+
+    async def unpack(self, name: str, version: PluginVersionRow) -> None:
+        """Make `version`'s files exist here; PluginError saying why they cannot."""
+        target = self.plugins_dir / version.path
+        if target.exists():
+            return
+        parts = PurePosixPath(version.path).parts
+        if len(parts) != 4 or parts[:2] != (self.files.root.name, name):
+            raise PluginError(name, [messages.files_missing(version.path)])
+        if version.archive_sha256 is None:
+            raise PluginError(name, [messages.files_missing(version.path)
+                                     + messages.no_stored_archive()])
+        if self.files.theirs and self.files.owner is not None:
+            raise PluginError(name, [messages.uploads_owned_elsewhere(
+                self.files.root, self.files.owner.database)])
+        async with self.db.read() as session:
+            row = await session.get(PluginArchiveRow, version.archive_sha256)
+        if row is None:
+            raise PluginError(name, [messages.files_missing(version.path)
+                                     + messages.no_stored_archive()])
+        if hashlib.sha256(row.data).hexdigest() != row.sha256:
+            raise PluginError(name, [messages.archive_corrupt(row.sha256)])
+        async with self._lock:
+            await asyncio.to_thread(self._place, name, row, target)
+        if not target.exists():  # the archive unpacked to another layout than recorded
+            raise PluginError(name, [messages.files_missing(version.path)])
+
+    def _place(self, name: str, row: PluginArchiveRow, target: Path) -> None:
+        self.files.claim()
+        with self.files.staging_area() as staging:
+            try:
+                layout = extract_upload(row.data, row.filename, staging, self.limits)
+            except ArchiveError as exc:
+                raise PluginError(name, [str(p) for p in exc.problems]) from None
+            if self.files.place(layout.entry, target):
+                log.info("unpacked %s from the database into %s", name, target.parent)
+
+    async def backfill(self) -> int:
+        """Store the archives of versions installed before archives were kept, from the
+        files here (only in an uploads dir this database owns); how many were stored."""
+        if not self.files.ours:
+            return 0
+        async with self.db.read() as session:
+            versions = (await session.execute(select(PluginVersionRow).where(
+                PluginVersionRow.archive_sha256.is_(None),
+                PluginVersionRow.path.startswith(f"{self.files.root.name}/")))).scalars().all()
+        stored = 0
+        for version in versions:
+            archive = await asyncio.to_thread(self._pack, self.plugins_dir / version.path)
+            if archive is None:
+                continue
+            async with self.db.write() as session:
+                await keep_archive(session, archive)
+                row = await session.get(PluginVersionRow, version.id)
+                if row is not None:
+                    row.archive_sha256 = archive.sha256
+            stored += 1
+        if stored:
+            log.info("stored %d installed version(s) in the database for the other replicas",
+                     stored)
+        return stored
+
+    def _pack(self, entry: Path) -> Archive | None:
+        if not entry.exists():  # another replica's install: it stores its own
+            return None
+        try:
+            data = entry.read_bytes() if entry.suffix == ".py" else pack_directory(entry)
+        except (OSError, BotError) as exc:
+            log.warning("cannot store %s in the database: %s", entry, exc)
+            return None
+        return Archive(hashlib.sha256(data).hexdigest(),
+                       archive_kind(PurePosixPath(entry.name).name), data)
