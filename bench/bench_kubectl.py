@@ -53,7 +53,7 @@ def one_repeat(api: Any, ctx: ToolContext) -> tuple[float, float, int]:
     raw = timed(lambda: kube.request(api, "/api/v1/pods", accept=kube.TABLE,
                                      what="listing pods"), CALLS)
     bot = timed(lambda: run_kubectl("get pods -A", ctx=ctx), CALLS)
-    discovery = kube.discovery(api)
+    discovery = kube.discovery_of(api)
     before = discovery.calls
     for i in range(100):
         run_kubectl(MIXED[i % len(MIXED)], ctx=ctx)

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, markdown_table
-from bot.kube_masking import mask_objects
+from bot.kube.masking import mask_objects
 from bot.plugin_host.runtime.registry import mask
 from bot.redaction import redact
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes

@@ -13,7 +13,7 @@ import pytest
 from bot import kube
 from bot.app import Services, build_services
 from bot.config import load_settings
-from bot.kube_masking import mask_objects
+from bot.kube.masking import mask_objects
 from bot.plugin_host.contract.protocol import Caller, ErrorKind
 from bot.redaction import MASK
 from tests.conftest import REPO

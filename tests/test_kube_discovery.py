@@ -8,8 +8,8 @@ from typing import Any
 
 from kubernetes import client
 
-from bot import kube_discovery
-from bot.kube_discovery import for_api
+from bot.kube import discovery
+from bot.kube.discovery import for_api
 
 
 def _fetch(path: str, what: str) -> Any:
@@ -21,7 +21,7 @@ def test_each_client_has_its_own_discovery_and_it_goes_with_the_client() -> None
     mine = for_api(first, _fetch)
     assert for_api(first, _fetch) is mine
     assert for_api(second, _fetch) is not mine
-    held = len(kube_discovery._by_api)
+    held = len(discovery._by_api)
     del first, mine
     gc.collect()
-    assert len(kube_discovery._by_api) == held - 1  # nothing left for a reused address
+    assert len(discovery._by_api) == held - 1  # nothing left for a reused address

@@ -47,6 +47,7 @@ __all__ = [
     "slack_token_rejected",
     "slack_unreachable",
     "upload_empty",
+    "upload_too_large",
     "uploads_owned_elsewhere",
 ]
 
@@ -223,6 +224,10 @@ def cannot_read(error: OSError) -> str:
 
 def upload_empty(filename: str) -> str:
     return f"'{filename}' is empty (0 bytes): nothing to install"
+
+
+def upload_too_large(size: int, limit: int) -> str:
+    return f"{size:,} bytes is over the {limit:,}-byte upload limit"
 
 
 def no_such_directory(path: object) -> str:

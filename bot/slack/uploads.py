@@ -61,8 +61,8 @@ class Uploads:
         name, installer = info["name"], self.installer
         limit = installer.max_upload_bytes
         if int(info.get("size") or 0) > limit:
-            return await installer.refuse(name, f"{info['size']:,} bytes is over the "
-                                          f"{limit:,}-byte upload limit", actor=actor)
+            return await installer.refuse(name, messages.upload_too_large(
+                int(info["size"]), limit), actor=actor)
         try:
             data = await download(info.get("url_private_download") or info["url_private"],
                                   token=self.ctx.bot_token, api_origin=self.ctx.api_origin,

@@ -54,8 +54,8 @@ class ArchiveError(Exception):
 def extract_upload(data: bytes, filename: str, staging: Path, limits: Limits) -> Layout:
     """Check `data` (a .zip or a single .py) and extract it into the empty dir `staging`."""
     if len(data) > limits.max_upload_bytes:
-        raise ArchiveError([Problem("upload", f"{len(data):,} bytes is over the "
-                                    f"{limits.max_upload_bytes:,}-byte upload limit")])
+        raise ArchiveError([Problem("upload", messages.upload_too_large(
+            len(data), limits.max_upload_bytes))])
     if not data:
         raise ArchiveError([Problem("", messages.upload_empty(filename))])
     lower = filename.lower()

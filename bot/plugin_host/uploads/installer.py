@@ -208,8 +208,8 @@ def _read_source(source: bytes | Path, filename: str | None,
     except OSError as exc:
         raise ArchiveError([Problem("", messages.cannot_read(exc))]) from None
     if size > limits.max_upload_bytes:
-        raise ArchiveError([Problem("upload", f"{size:,} bytes is over the "
-                                    f"{limits.max_upload_bytes:,}-byte upload limit")])
+        raise ArchiveError([Problem("upload", messages.upload_too_large(
+            size, limits.max_upload_bytes))])
     return source.read_bytes(), filename or source.name, filename or str(source)
 
 

@@ -25,8 +25,8 @@ import subprocess
 from typing import Any
 
 from bot import kube
-from bot import kube_clusters as clusters
-from bot.kube_names import check_namespace
+from bot.kube import clusters as clusters
+from bot.kube.names import check_namespace
 from bot.sdk import ToolContext, ToolError, child_environment
 
 from .runner import analyze, choose

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot import kube
-from bot.kube_names import api_path, collection_path
+from bot.kube.names import api_path, collection_path
 
 from .analysis import ANALYZERS, Analyzer, LiveSnapshot
 from .common import Finding, Obj

@@ -20,13 +20,13 @@ runs. Without it they do not exist.
 Settings admins may set from Slack (`/plugin set kubectl key=value [in #chan]`), only ever
 narrowing the operator's: `context` (the channel's default cluster), `contexts` (the only
 clusters there, within `clusters`), `namespace_allow` (within the operator's) and
-`default_namespace` — see bot/kube_clusters.py.
+`default_namespace` — see bot/kube/clusters.py.
 """
 
 from __future__ import annotations
 
-from bot import kube_clusters as clusters
 from bot.kube import ClusterError
+from bot.kube import clusters as clusters
 from bot.sdk import ToolContext, ToolError
 
 from .command import Refused, parse

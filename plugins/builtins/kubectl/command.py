@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot import kube_names as names
+from bot.kube import names as names
 
 READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources", "auth",
               "version", "explain")
@@ -172,7 +172,7 @@ def _check(command: Command) -> None:
 def _check_names(command: Command) -> None:
     """Every namespace, selector, container, type and name in the command by Kubernetes'
     own rules, before anything is asked of the cluster (the plugin's paths are built by
-    bot.kube_names, which checks them again by each kind's rule)."""
+    bot.kube.names, which checks them again by each kind's rule)."""
     if command.namespace is not None:
         names.check_namespace(command.namespace)
     if command.selector is not None:

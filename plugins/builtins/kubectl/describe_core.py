@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.kube_names import api_path
+from bot.kube.names import api_path
 
 from .describe_parts import Lines, annotations, header, labels
 from .output import describe_events_lines

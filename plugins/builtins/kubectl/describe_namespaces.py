@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.kube_names import api_path
+from bot.kube.names import api_path
 
 from .describe_parts import Lines, header, when
 from .quantity import Quantity

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.kube_names import api_path
+from bot.kube.names import api_path
 
 from .describe_parts import Lines, annotations, labels, taint, when
 from .output import age, describe_events_lines

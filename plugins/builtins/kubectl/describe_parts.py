@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.kube_masking import LAST_APPLIED
+from bot.kube.masking import LAST_APPLIED
 
 from .output import age
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import kube as cluster
 from bot.kube import Resource
-from bot.kube_names import collection_path, object_path
+from bot.kube.names import collection_path, object_path
 
 from . import extras, jsonpath, output, tables
 from .command import Command, Refused

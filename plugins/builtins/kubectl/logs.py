@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import kube as cluster
-from bot.kube_names import api_path, check_name, object_path
+from bot.kube.names import api_path, check_name, object_path
 
 from .command import Command, Refused
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot import kube as cluster
 from bot.kube import ClusterError, Resource
-from bot.kube_names import api_path
+from bot.kube.names import api_path
 
 from . import describe as describers
 from . import explain, extras, logs, output
@@ -175,7 +175,7 @@ def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str) 
 
 def api_resources(api: cluster.Api, command: Command, namespace: str) -> str:
     """kubectl's table of what the cluster serves, from the same discovery `get` uses."""
-    found = cluster.discovery(api).resources()  # cached, as kubectl caches it
+    found = cluster.discovery_of(api).resources()  # cached, as kubectl caches it
     rows = sorted(([r.plural, ",".join(r.short), r.group_version, str(r.namespaced).lower(),
                     r.kind] for r in found), key=lambda row: (row[2].rpartition("/")[0],
                                                                row[0]))

@@ -8,8 +8,8 @@ Every request goes through `request` with an `Api`: the cluster's shared client 
 namespace limits of the tool call making it. There, whatever a plugin asked for, a path
 that steps out of itself (`.`, `..`) is refused, a namespace off limits is refused, a list
 spanning namespaces loses the objects of those off limits, and every Secret value is
-masked before the answer is returned (bot/kube_masking.py). Paths are built with
-bot/kube_names.py, which checks each name by the API server's own rule.
+masked before the answer is returned (bot/kube/masking.py). Paths are built with
+bot/kube/names.py, which checks each name by the API server's own rule.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from bot.kube_masking import mask_objects
+from bot.kube.masking import mask_objects
 from bot.sdk import config_list
 
 REQUEST_TIMEOUT = (5, 20)  # connect, read (seconds)
@@ -82,9 +82,9 @@ class ClusterUnreachable(ClusterError):
     """No answer at all from the API server (refused, reset, no route, TLS failure)."""
 
 
-def discovery(api: Api) -> Any:
-    """The cluster's (cached) discovery: bot.kube_discovery.Discovery."""
-    from bot.kube_discovery import for_api
+def discovery_of(api: Api) -> Any:
+    """The cluster's (cached) discovery: bot.kube.discovery.Discovery."""
+    from bot.kube.discovery import for_api
 
     def fetch(path: str, what: str) -> Any:
         return request(api, path, what=what)
@@ -122,7 +122,7 @@ def human_duration(seconds: float) -> str:
 
 def resolve(api: Api, name: str) -> list[Resource]:
     """The resource types `name` means on this cluster (a category means several)."""
-    found: list[Resource] = discovery(api).resolve(name)
+    found: list[Resource] = discovery_of(api).resolve(name)
     return found
 
 
@@ -331,7 +331,7 @@ def _api_error(status: int | None, body: bytes | str | None, what: str) -> str:
 def list_objects(api: Api, name: str, namespace: str | None = None, *,
                  query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every object of a kind, in one namespace or (None) all of them, with `kind` set."""
-    from bot.kube_names import collection_path
+    from bot.kube.names import collection_path
 
     res = resource(api, name)
     scoped = namespace if res.namespaced and namespace else None
