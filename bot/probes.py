@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bot import messages
 from bot.app import Services
@@ -60,8 +59,7 @@ class Probes:
         try:
             async with asyncio.timeout(DATABASE_TIMEOUT):
                 with db.faults():  # one sentence, never the URL's password
-                    async with db.read() as session:
-                        await session.execute(text("SELECT 1"))
+                    await db.ping()
                     current, head = await revisions(db)
         except TimeoutError:
             return messages.probe_database_slow(DATABASE_TIMEOUT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,15 @@ def test_every_import_contract_is_kept() -> None:
     assert "BROKEN" not in done.stdout and done.stdout.count("KEPT") >= 4
 
 
+def test_every_package_but_the_store_is_walled_off_from_sql() -> None:
+    """A new top-level module is in the SQL contract's sources, or the wall has a gap."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    sql = next(c for c in config["contracts"] if c["name"] == "Only the store speaks SQL")
+    top = {f"bot.{p.stem}" for p in (REPO / "bot").iterdir()
+           if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.stem.startswith("_")}
+    assert top - {"bot.store"} == set(sql["source_modules"])
+
+
 def test_mypy_finds_no_error_in_the_bot() -> None:
     done = run("mypy")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -34,7 +44,11 @@ def test_mypy_finds_no_error_in_the_bot() -> None:
 @pytest.mark.parametrize(("module", "line", "contract"), [
     ("bot/store/audit.py", "from bot.plugin_host.lifecycle import manager  # noqa",
      "imports nothing"),
-    ("bot/slack/feedback.py", "import sqlalchemy  # noqa", "write no SQL"),
+    ("bot/slack/feedback.py", "import sqlalchemy  # noqa", "speaks SQL"),
+    ("bot/plugin_host/policy/approval_rules.py", "from sqlalchemy import select  # noqa",
+     "speaks SQL"),
+    ("bot/slack/render.py", "from bot.plugin_host.runtime import registry  # noqa",
+     "only through its __init__"),
     ("bot/agent/context.py", "from bot.slack import render  # noqa", "know no surface"),
 ])
 def test_a_forbidden_import_breaks_the_contracts(tmp_path: Path, module: str, line: str,

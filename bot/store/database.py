@@ -92,6 +92,11 @@ class Database:
             raise DatabaseFault(messages.database_fault(
                 self.label, messages.database_error(detail))) from exc
 
+    async def ping(self) -> None:
+        """One round trip to the database (the readiness probe's)."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
+
     async def check(self) -> None:
         """At start: SQLite's own `quick_check` of the file; a corrupt file is refused."""
         if not self.is_sqlite:

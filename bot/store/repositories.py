@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.store.models import (
+    ApprovalRuleRow,
     AuditEvent,
     McpServerRow,
     MetaRow,
+    PluginArchiveRow,
     PluginRow,
     PluginVersionRow,
     ProcessedEvent,
@@ -35,6 +37,10 @@ class PluginRepository:
 
     async def names(self) -> list[str]:
         return list((await self.session.execute(select(PluginRow.name))).scalars().all())
+
+    async def enabled_names(self) -> list[str]:
+        query = select(PluginRow.name).where(PluginRow.enabled)
+        return list((await self.session.execute(query)).scalars().all())
 
     async def free_sandbox_uid(self, candidates: range) -> int | None:
         """The lowest uid in `candidates` that no plugin holds yet."""
@@ -65,6 +71,57 @@ class PluginRepository:
 def active_version(row: PluginRow) -> PluginVersionRow | None:
     """The version row a plugin row points at, if any."""
     return next((v for v in row.versions if v.version == row.active_version), None)
+
+
+class ApprovalRuleRepository:
+    """The admins' per-tool approval rules: tool name -> approval required."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self) -> dict[str, bool]:
+        rows = (await self.session.execute(select(ApprovalRuleRow))).scalars().all()
+        return {row.tool: row.required for row in rows}
+
+    async def replace(self, tool: str, required: bool | None, *, actor: str) -> None:
+        """Set `tool`'s rule; None removes it (the plugin's own say holds again)."""
+        await self.session.execute(delete(ApprovalRuleRow).where(ApprovalRuleRow.tool == tool))
+        if required is not None:
+            self.session.add(ApprovalRuleRow(tool=tool, required=required, set_by=actor))
+
+
+class ArchiveRepository:
+    """Uploaded archives, stored once by their sha256, and the versions that use them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, sha256: str) -> PluginArchiveRow | None:
+        return await self.session.get(PluginArchiveRow, sha256)
+
+    async def keep(self, sha256: str, filename: str, data: bytes) -> None:
+        """Store an archive (once: it is named by its content)."""
+        if await self.get(sha256) is None:
+            self.session.add(PluginArchiveRow(sha256=sha256, filename=filename,
+                                              size=len(data), data=data))
+
+    async def drop_unused(self) -> None:
+        """Delete the archives no version points at any more."""
+        used = exists().where(PluginVersionRow.archive_sha256 == PluginArchiveRow.sha256)
+        await self.session.execute(delete(PluginArchiveRow).where(~used))
+
+    async def versions_without_archive(self, under: str) -> Sequence[PluginVersionRow]:
+        """The versions whose files live under the directory `under` (relative to the
+        plugins dir) and that have no stored archive."""
+        return (await self.session.execute(select(PluginVersionRow).where(
+            PluginVersionRow.archive_sha256.is_(None),
+            PluginVersionRow.path.startswith(f"{under}/")))).scalars().all()
+
+    async def attach(self, version_id: int, sha256: str) -> None:
+        """Point a version at its stored archive (if the version is still there)."""
+        row = await self.session.get(PluginVersionRow, version_id)
+        if row is not None:
+            row.archive_sha256 = sha256
 
 
 class AuditRepository:

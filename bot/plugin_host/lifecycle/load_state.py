@@ -16,15 +16,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot import messages
 from bot.errors import DatabaseFault
-from bot.store import Database
-from bot.store.models import PluginLoadRow, PluginRow
-from bot.store.repositories import AuditRepository
-from bot.store.shared_runs import STALE_SECONDS, live_replicas
+from bot.store import Database, Session
+from bot.store.plugin_loads import PluginLoadRepository
+from bot.store.repositories import AuditRepository, PluginRepository
+from bot.store.shared_runs import STALE_SECONDS
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0
@@ -95,7 +92,7 @@ class LoadStates:
         return tried is None or tried.version != version or \
             time.monotonic() - tried.at >= RETRY_SECONDS
 
-    async def audit_failure(self, session: AsyncSession, name: str, error: str, *,
+    async def audit_failure(self, session: Session, name: str, error: str, *,
                             actor: str) -> None:
         """Audit a load failure once, not again at every start or by every replica."""
         last = await AuditRepository(session).recent(1, target=name)
@@ -116,8 +113,7 @@ class LoadStates:
         try:
             if enabled is None:
                 async with self.db.read() as session:
-                    enabled = list((await session.execute(select(PluginRow.name).where(
-                        PluginRow.enabled))).scalars().all())
+                    enabled = await PluginRepository(session).enabled_names()
             await self._write({name: version_of(name) for name in enabled})
         except DatabaseFault as exc:
             log.error("could not record where plugins are loaded: %s", exc)
@@ -131,26 +127,19 @@ class LoadStates:
         if now == self._written:
             return
         async with self.db.write() as session:
-            await session.execute(delete(PluginLoadRow).where(
-                PluginLoadRow.replica == self.replica))
-            session.add_all(PluginLoadRow(replica=self.replica, plugin_name=name,
-                                          version=load.version, error=load.error)
-                            for name, load in now.items())
+            await PluginLoadRepository(session).replace(
+                self.replica, {name: (load.version, load.error) for name, load in now.items()})
         self._written = now
 
     async def placement(self) -> Placement:
         """Every live replica's rows, and how many replicas are live."""
-        alive = live_replicas(self.stale)
         async with self.db.read() as session:
-            count = await session.scalar(select(func.count()).select_from(alive.subquery()))
-            rows = (await session.execute(select(PluginLoadRow).where(
-                PluginLoadRow.replica.in_(alive)).order_by(PluginLoadRow.replica))
-            ).scalars().all()
+            count, rows = await PluginLoadRepository(session).of_live_replicas(self.stale)
         loads: dict[str, list[ReplicaLoad]] = {}
         for row in rows:
             loads.setdefault(row.plugin_name, []).append(
                 ReplicaLoad(row.replica, row.version, row.error))
-        return Placement(int(count or 0), {k: tuple(v) for k, v in loads.items()})
+        return Placement(count, {k: tuple(v) for k, v in loads.items()})
 
     async def leave(self) -> None:
         """This replica is going: its rows go with it."""
@@ -158,8 +147,7 @@ class LoadStates:
             return
         try:
             async with self.db.write() as session:
-                await session.execute(delete(PluginLoadRow).where(
-                    PluginLoadRow.replica == self.replica))
+                await PluginLoadRepository(session).drop(self.replica)
         except DatabaseFault as exc:  # they drop out with the heartbeat anyway
             log.warning("could not remove this replica's plugin load rows: %s", exc)
         self._written = {}

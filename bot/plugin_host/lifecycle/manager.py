@@ -51,14 +51,13 @@ from bot.plugin_host.sandbox.confine import DEFAULT_UID_RANGE, plugin_uids
 from bot.plugin_host.uploads.stored_archives import (
     Archive,
     ArchiveStore,
-    drop_unused_archives,
     keep_archive,
 )
 from bot.plugin_host.uploads.upload_dir import UploadDir
 from bot.store import Database
 from bot.store.audit import AuditLog
 from bot.store.models import PluginRow, PluginVersionRow
-from bot.store.repositories import AuditRepository, PluginRepository
+from bot.store.repositories import ArchiveRepository, AuditRepository, PluginRepository
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +214,7 @@ class PluginManager:
                                                 detail=refusal)
                 if refusal is None:
                     await repo.delete(name)
-                    await drop_unused_archives(session)
+                    await ArchiveRepository(session).drop_unused()
             if refusal is not None:
                 raise ConflictError(refusal)
             await self.active.swap(name, None)

@@ -8,14 +8,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
-
 from bot import messages
 from bot.errors import BotError, NotFoundError
 from bot.plugin_host.runtime.registry import Registry
 from bot.store import Database
-from bot.store.models import ApprovalRuleRow, PluginRow
-from bot.store.repositories import AuditRepository, PluginRepository
+from bot.store.models import PluginRow
+from bot.store.repositories import ApprovalRuleRepository, AuditRepository, PluginRepository
 
 MODES = {"required": True, "auto": False, "default": None}
 
@@ -29,8 +27,7 @@ class ApprovalRules:
     async def load(self) -> dict[str, bool]:
         """Read the rules and hand them to the registry."""
         async with self.db.read() as session:
-            rows = (await session.execute(select(ApprovalRuleRow))).scalars().all()
-        self.current = {row.tool: row.required for row in rows}
+            self.current = await ApprovalRuleRepository(session).all()
         self.registry.set_approval_rules(self.current)
         return self.current
 
@@ -49,9 +46,7 @@ class ApprovalRules:
             writer = _writers(rows).get(tool)
             if writer is not None and required is False:
                 raise BotError(messages.approval_auto_refused_for_write(tool, writer))
-            await session.execute(delete(ApprovalRuleRow).where(ApprovalRuleRow.tool == tool))
-            if required is not None:
-                session.add(ApprovalRuleRow(tool=tool, required=required, set_by=actor))
+            await ApprovalRuleRepository(session).replace(tool, required, actor=actor)
             AuditRepository(session).record(actor=actor, action="approval", target=tool,
                                             outcome="ok", detail=mode.lower())
         await self.load()

@@ -16,16 +16,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import delete, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot import messages
 from bot.errors import BotError, PluginError
 from bot.plugin_host.uploads.archive_checks import ArchiveError, Limits, extract_upload
 from bot.plugin_host.uploads.packaging import pack_directory
 from bot.plugin_host.uploads.upload_dir import UploadDir
-from bot.store import Database
+from bot.store import Database, Session
 from bot.store.models import PluginArchiveRow, PluginVersionRow
+from bot.store.repositories import ArchiveRepository
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +40,9 @@ def archive_kind(entry_name: str) -> str:
     return entry_name if entry_name.endswith(".py") else f"{entry_name}.zip"
 
 
-async def keep_archive(session: AsyncSession, archive: Archive) -> None:
-    """Store an archive (once: it is named by its content)."""
-    if await session.get(PluginArchiveRow, archive.sha256) is None:
-        session.add(PluginArchiveRow(sha256=archive.sha256, filename=archive.filename,
-                                     size=len(archive.data), data=archive.data))
-
-
-async def drop_unused_archives(session: AsyncSession) -> None:
-    """Delete the archives no version points at any more (after a plugin's removal)."""
-    used = exists().where(PluginVersionRow.archive_sha256 == PluginArchiveRow.sha256)
-    await session.execute(delete(PluginArchiveRow).where(~used))
+async def keep_archive(session: Session, archive: Archive) -> None:
+    """Store an archive in the install's transaction (once: it is named by its content)."""
+    await ArchiveRepository(session).keep(archive.sha256, archive.filename, archive.data)
 
 
 class ArchiveStore:
@@ -78,7 +68,7 @@ class ArchiveStore:
             raise PluginError(name, [messages.uploads_owned_elsewhere(
                 self.files.root, self.files.owner.database)])
         async with self.db.read() as session:
-            row = await session.get(PluginArchiveRow, version.archive_sha256)
+            row = await ArchiveRepository(session).get(version.archive_sha256)
         if row is None:
             raise PluginError(name, [messages.files_missing(version.path)
                                      + messages.no_stored_archive()])
@@ -105,9 +95,8 @@ class ArchiveStore:
         if not self.files.ours:
             return 0
         async with self.db.read() as session:
-            versions = (await session.execute(select(PluginVersionRow).where(
-                PluginVersionRow.archive_sha256.is_(None),
-                PluginVersionRow.path.startswith(f"{self.files.root.name}/")))).scalars().all()
+            versions = await ArchiveRepository(session).versions_without_archive(
+                self.files.root.name)
         stored = 0
         for version in versions:
             archive = await asyncio.to_thread(self._pack, self.plugins_dir / version.path)
@@ -115,9 +104,7 @@ class ArchiveStore:
                 continue
             async with self.db.write() as session:
                 await keep_archive(session, archive)
-                row = await session.get(PluginVersionRow, version.id)
-                if row is not None:
-                    row.archive_sha256 = archive.sha256
+                await ArchiveRepository(session).attach(version.id, archive.sha256)
             stored += 1
         if stored:
             log.info("stored %d installed version(s) in the database for the other replicas",
