@@ -13,8 +13,7 @@ from typing import Any
 
 from bot.kube import human_duration
 from tests.fakes.k8s_pods import POD_COLUMNS, pod_row
-from tests.fakes.k8s_time import NOW, parse_time, since
-from tests.fakes.k8s_time import age as _age
+from tests.fakes.k8s_time import NOW, age as _age, parse_time, since
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int]  # name, type, priority
