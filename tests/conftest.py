@@ -158,10 +158,14 @@ async def snapshot_state(services: Services) -> tuple[object, ...]:
 
 
 @pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
+def fake_openai(request: pytest.FixtureRequest) -> Iterator[FakeOpenAI]:
+    """The fake model; a request the real API would refuse fails the test that caused it
+    (unless the test is about such requests: `@pytest.mark.refused_requests`)."""
     fake = FakeOpenAI().start()
     yield fake
     fake.stop()
+    if request.node.get_closest_marker("refused_requests") is None:
+        assert not fake.rejected, f"the bot sent requests the API refuses: {fake.rejected}"
 
 
 @pytest.fixture

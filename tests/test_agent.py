@@ -383,3 +383,21 @@ async def test_an_upload_whose_get_tools_takes_config_is_installed_and_called(
     assert answer.text == "It said hola."
     assert tool_messages(fake_openai, 1) == [
         {"role": "tool", "tool_call_id": "c1", "content": "hola, SRE"}]
+
+
+async def test_more_tools_than_one_request_carries_is_one_sentence_not_a_refused_request(
+        agent_services: Make, fake_openai: FakeOpenAI, builtin: Callable[..., Path]) -> None:
+    """Plugins enabled before the limit was checked (or an MCP server's grown list) can
+    still offer more than 128 tools: the run says so instead of sending what OpenAI
+    refuses for every question."""
+    builtin("big", tools={f"big_{i}": "return 'x'" for i in range(70)})
+    builtin("huge", tools={f"huge_{i}": "return 'x'" for i in range(70)})
+    services = await agent_services(enabled=("big", "huge"))
+    assert len(services.registry.snapshot) == 140  # start-up does not refuse what is stored
+    result = await services.runs.ask("q", caller=CALLER)
+    assert (result.status, result.text) == (
+        "not_configured", messages.too_many_tools_offered(140, 128))
+    assert fake_openai.requests == []  # nothing the API would refuse was sent
+    await services.plugins.disable("huge", actor="U_ADMIN")
+    fake_openai.reply("fine")
+    assert (await services.runs.ask("q", caller=CALLER)).text == "fine"

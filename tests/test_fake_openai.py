@@ -53,6 +53,53 @@ async def test_errors_map_to_the_sdks_exceptions(sdk: openai.AsyncOpenAI,
     assert denied.value.code == "invalid_api_key"
 
 
+CALL = {"id": "c1", "type": "function", "function": {"name": "kubectl_get", "arguments": "{}"}}
+ASKED = {"role": "user", "content": "q"}
+CALLED = {"role": "assistant", "content": None, "tool_calls": [CALL]}
+
+
+@pytest.mark.refused_requests
+@pytest.mark.parametrize(("messages", "param", "says"), [
+    ([], "messages", "too short"),
+    ([ASKED, {"role": "tool", "tool_call_id": "c1", "content": "x"}], "messages.[1].role",
+     "must be a response to a preceeding message with 'tool_calls'"),
+    ([ASKED, CALLED, {"role": "tool", "tool_call_id": "c2", "content": "x"}],
+     "messages.[2].role", "must be a response"),
+    ([ASKED, CALLED, {"role": "user", "content": "next"}], "messages.[1].role",
+     "did not have response messages: c1"),
+    ([ASKED, CALLED], "messages.[1].role", "did not have response messages: c1"),
+    ([{"role": "robot", "content": "q"}], "messages.[0].role", "Supported values"),
+])
+async def test_conversations_the_api_refuses_are_refused(
+        sdk: openai.AsyncOpenAI, fake_openai: FakeOpenAI, messages: list[dict[str, object]],
+        param: str, says: str) -> None:
+    """As the real API: a tool message answers a preceding `tool_calls` id, and every id is
+    answered before the conversation goes on. A 400 the SDK reads, naming the message."""
+    fake_openai.reply("never sent")
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="gpt-4o-mini",
+                                          messages=messages)  # type: ignore[arg-type]
+    assert refused.value.param == param and says in refused.value.message
+    answer = await sdk.chat.completions.create(
+        model="gpt-4o-mini", messages=[ASKED, CALLED, {  # type: ignore[list-item]
+            "role": "tool", "tool_call_id": "c1", "content": "x"}])
+    assert answer.choices[0].message.content == "never sent"  # the script was not used
+
+
+@pytest.mark.refused_requests
+@pytest.mark.parametrize(("name", "says"), [
+    ("kubectl.get", "does not match pattern"), ("x" * 65, "string too long"),
+    ("", "does not match pattern")])
+async def test_tool_names_the_api_refuses_are_refused(sdk: openai.AsyncOpenAI,
+                                                      fake_openai: FakeOpenAI, name: str,
+                                                      says: str) -> None:
+    tools = [{"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="gpt-4o-mini", messages=[ASKED],  # type: ignore[list-item]
+                                          tools=tools)  # type: ignore[arg-type]
+    assert refused.value.param == "tools[0].function.name" and says in refused.value.message
+
+
 async def test_the_fake_runs_on_its_own_for_trying_the_console() -> None:
     """`python -m tests.fakes.openai_server --port N`, as the README says, read by the SDK."""
     import asyncio

@@ -232,3 +232,40 @@ async def test_enabled_plugin_keeps_serving_a_held_snapshot_during_disable(
     held = services.registry.snapshot
     await services.plugins.disable("alpha", actor="U1")
     assert "alpha_echo" in held and "alpha_echo" not in services.registry.snapshot
+
+
+def many_tools(prefix: str, count: int) -> dict[str, str]:
+    return {f"{prefix}_{i}": "return 'x'" for i in range(count)}
+
+
+async def test_a_change_that_offers_a_channel_more_tools_than_one_request_carries_is_refused(
+        builtin: Builtin, make_services: ServicesFactory) -> None:
+    """OpenAI refuses a request with more than 128 tools: every question in that channel
+    would fail. Enabling, or widening where a plugin runs, past that is refused."""
+    from bot.plugin_host.policy.scopes import Where
+
+    builtin("big", tools=many_tools("big", 70))
+    builtin("huge", tools=many_tools("huge", 70))
+    services = await make_services(enabled=("big",))
+    with pytest.raises(ConflictError) as refused:
+        await services.plugins.enable("huge", actor="U1")
+    assert str(refused.value) == messages.too_many_tools("huge", 70, 140, 128)
+    assert str(refused.value).startswith("Cannot enable 'huge': with its 70 tools a channel "
+                                         "would be offered 140, over the model API's limit")
+    assert (await services.plugins.info("huge")).status == "disabled"
+    assert len(services.registry.snapshot) == 70
+    event = (await services.audit.recent(1))[0]
+    assert (event.actor, event.action, event.target, event.outcome) == (
+        "U1", "enable", "huge", "refused")
+
+    await services.plugins.disable("big", actor="U1")
+    await services.plugins.enable("big", actor="U1", where=Where(("C1",)))
+    enabled = await services.plugins.enable("huge", actor="U1", where=Where(("C2",)))
+    assert enabled.changed  # 70 tools in C1, 70 in C2: each request carries 70
+    with pytest.raises(ConflictError):  # C1 would carry 140
+        await services.plugins.enable("huge", actor="U1", where=Where(("C1",)))
+    with pytest.raises(ConflictError):  # everywhere: C1 again
+        await services.plugins.enable("huge", actor="U1", where=Where(()))
+    assert (await services.plugins.info("huge")).channels == ("C2",)  # nothing half-done
+    offered = services.registry.snapshot.openai_tools
+    assert (len(offered("C1")), len(offered("C2")), len(offered("C3"))) == (70, 70, 0)

@@ -37,6 +37,7 @@ from bot.agent.paging import Pager
 from bot.logs import bind
 from bot.metrics import Metrics
 from bot.plugin_host import (
+    MODEL_MAX_TOOLS,
     Caller,
     ErrorKind,
     Registry,
@@ -188,6 +189,9 @@ class Agent:
             state.steps = step
             last = step == self.max_steps
             tools = None if last else (self._tools(state) or None)
+            if tools is not None and len(tools) > MODEL_MAX_TOOLS:  # the API would refuse
+                return self._finish(state, RunStatus.NOT_CONFIGURED,
+                                    messages.too_many_tools_offered(len(tools), MODEL_MAX_TOOLS))
             await _tell(state, Thinking(step))
             stream = MaskedStream(state, step)
             called = time.perf_counter()

@@ -211,6 +211,19 @@ def truncated(hidden: int) -> str:
     return f"\n… [output truncated: {hidden} more characters not shown]"
 
 
+def too_many_tools(plugin: str, adding: int, total: int, limit: int) -> str:
+    return (f"Cannot enable '{plugin}': with its {adding} tools a channel would be offered "
+            f"{total}, over the model API's limit of {limit} tools per request. Disable a "
+            f"plugin that channel does not need, or enable this one only where it is needed "
+            f"(`/plugin enable {plugin} in #channel`).")
+
+
+def too_many_tools_offered(total: int, limit: int) -> str:
+    return (f"I cannot ask the model: {total} tools are enabled for this channel, over its "
+            f"API's limit of {limit} per request. Ask an admin to disable a plugin this "
+            "channel does not need (`/plugin list`).")
+
+
 def tool_clash(plugin: str, tool: str, other: str) -> str:
     return (f"Cannot enable '{plugin}': its tool '{tool}' is already provided by the enabled "
             f"plugin '{other}'. Disable '{other}' first.")

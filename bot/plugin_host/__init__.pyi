@@ -60,6 +60,7 @@ from .runtime.health import (
     HealthMonitor as HealthMonitor,
 )
 from .runtime.registry import (
+    MODEL_MAX_TOOLS as MODEL_MAX_TOOLS,
     Registry as Registry,
     Tool as Tool,
     arguments_digest as arguments_digest,
@@ -108,6 +109,7 @@ __all__ = [
     "DEFAULT_ENABLED_BUILTINS",
     "DM",
     "EVERYWHERE",
+    "MODEL_MAX_TOOLS",
     "NO_SETTINGS",
     "UPLOADS",
     "ZIP_MAGIC",

@@ -52,6 +52,7 @@ class FakeOpenAI(FakeHTTPService):
         self._ids = itertools.count(1)
         self.default: Callable[[dict[str, Any]], Scripted] | None = None
         self.streaming = "yes"  # "refuse": 400 to stream=true; "ignore": answer plain JSON
+        self.rejected: list[tuple[str, str | None]] = []  # requests the API would refuse
         super().__init__(port)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -190,6 +191,13 @@ class FakeOpenAI(FakeHTTPService):
                     return
                 if not (self._azure_authorised() if azure else self._authorised()):
                     return
+                problem = request_problem(body)
+                if problem is not None:  # as the real API: 400, nothing scripted is used
+                    fake.rejected.append(problem)
+                    self._send(400, {"error": {"message": problem[0], "type":
+                                               "invalid_request_error", "param": problem[1],
+                                               "code": None}})
+                    return
                 if body.get("stream") and fake.streaming == "refuse":
                     self._send(400, {"error": {"message": "Streaming is not supported by this "
                                                "server.", "type": "invalid_request_error",
@@ -229,6 +237,71 @@ class FakeOpenAI(FakeHTTPService):
 
 
 AZURE_PATH = re.compile(r"/openai/deployments/[^/]+/chat/completions")
+
+
+ROLES = ("system", "developer", "user", "assistant", "tool")
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+MAX_TOOLS = 128
+
+
+def request_problem(body: dict[str, Any]) -> tuple[str, str | None] | None:
+    """What the real chat completions API would refuse in `body` (its message and `param`),
+    checked as strictly as it checks: the conversation's shape and the tools' names."""
+    if not body.get("model"):
+        return "you must provide a model parameter", None
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return f"{json.dumps(messages)} is too short - 'messages'", "messages"
+    return _conversation_problem(messages) or _tools_problem(body.get("tools"))
+
+
+def _conversation_problem(messages: list[Any]) -> tuple[str, str | None] | None:
+    """Roles known; every tool message answers a `tool_calls` id of the assistant message
+    before it; every such id is answered before the conversation goes on."""
+    pending: dict[str, int] = {}  # unanswered tool_call id -> its assistant message
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        param = f"messages.[{index}].role"
+        if role not in ROLES:
+            return (f"Invalid value: {json.dumps(role)}. Supported values are: 'system', "
+                    "'assistant', 'user', 'function', 'tool', and 'developer'.", param)
+        if role == "tool":
+            if message.get("tool_call_id") not in pending:
+                return ("Invalid parameter: messages with role 'tool' must be a response to "
+                        "a preceeding message with 'tool_calls'.", param)
+            del pending[message["tool_call_id"]]
+            continue
+        if pending:
+            start = min(pending.values())
+            return ("An assistant message with 'tool_calls' must be followed by tool messages "
+                    "responding to each 'tool_call_id'. The following tool_call_ids did not "
+                    f"have response messages: {', '.join(pending)}", f"messages.[{start}].role")
+        if role == "assistant":
+            pending = {call["id"]: index for call in message.get("tool_calls") or []}
+    if pending:
+        return ("An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(pending)}",
+                f"messages.[{min(pending.values())}].role")
+    return None
+
+
+def _tools_problem(tools: Any) -> tuple[str, str | None] | None:
+    if tools is None:
+        return None
+    if len(tools) > MAX_TOOLS:
+        return (f"Invalid 'tools': array too long. Expected an array with maximum length "
+                f"{MAX_TOOLS}, but got an array with length {len(tools)} instead.", "tools")
+    for index, tool in enumerate(tools):
+        name = str((tool.get("function") or {}).get("name") or "")
+        param = f"tools[{index}].function.name"
+        if len(name) > 64:
+            return (f"Invalid '{param}': string too long. Expected a string with maximum "
+                    f"length 64, but got a string with length {len(name)} instead.", param)
+        if not TOOL_NAME.fullmatch(name):
+            return (f"Invalid '{param}': string does not match pattern. Expected a string "
+                    "that matches the pattern '^[a-zA-Z0-9_-]+$'.", param)
+    return None
 
 
 def _halves(text: str) -> list[str]:

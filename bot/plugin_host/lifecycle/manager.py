@@ -44,7 +44,7 @@ from bot.plugin_host.lifecycle.versions import (
 )
 from bot.plugin_host.mcp.connect import McpHosts
 from bot.plugin_host.policy.approval_rules import ApprovalRules
-from bot.plugin_host.policy.scopes import Where, narrow, rescopes
+from bot.plugin_host.policy.scopes import Where, channels_of, narrow, rescopes
 from bot.plugin_host.runtime.active import ActivePlugin, ActiveSet
 from bot.plugin_host.runtime.registry import Registry, tell_all
 from bot.plugin_host.sandbox.confine import DEFAULT_UID_RANGE, plugin_uids
@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ENABLED_BUILTINS = frozenset({"kubectl", "k8sgpt"})
 ChangeListener = Callable[[str, str], Awaitable[None]]  # (action, plugin name)
+
+
+class _OverLimit(ConflictError):
+    """A change refused for offering too many tools (audited as a refusal)."""
 
 
 @dataclass(frozen=True)
@@ -332,12 +336,15 @@ class PluginManager:
         try:
             async with self.db.write() as session:
                 row, detail = await change(PluginRepository(session))
+                self._refuse_over_limit(name, candidate, row)
                 AuditRepository(session).record(actor=actor, action=action, target=name,
                                                 outcome="ok", detail=detail)
                 info = self._info(row)
-        except BaseException:
+        except BaseException as exc:
             if candidate is not None:
                 await candidate.host.close()
+            if isinstance(exc, _OverLimit):
+                await self.audit.refusal(actor, action, name, str(exc))
             raise
         if candidate is None:
             self.active.place(name, row)
@@ -376,6 +383,17 @@ class PluginManager:
                            replicas=placement.replicas,
                            problem=self.loads.local_problem(row.name),
                            rules=self.approvals.current)
+
+    def _refuse_over_limit(self, name: str, candidate: ActivePlugin | None,
+                           row: PluginRow) -> None:
+        """Refuse (rolling `row`'s change back) a change that would offer a channel more
+        tools than one model request may carry: every question there would fail."""
+        running = candidate or self.active.get(name)
+        if not row.enabled or running is None:
+            return
+        text = self.active.over_limit(name, len(running.plugin.tools), channels_of(row))
+        if text is not None:
+            raise _OverLimit(text)
 
     async def _refuse_clash(self, name: str, active: ActivePlugin, *, actor: str,
                             action: str) -> None:

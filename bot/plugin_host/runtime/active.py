@@ -10,7 +10,7 @@ from bot import messages
 from bot.plugin_host.contract.protocol import LoadedPlugin, ToolSpec
 from bot.plugin_host.policy.scopes import NO_SETTINGS, ScopedSettings, channels_of, settings_of
 from bot.plugin_host.runtime.in_process import PluginHost
-from bot.plugin_host.runtime.registry import Registry, Tool
+from bot.plugin_host.runtime.registry import MODEL_MAX_TOOLS, Registry, Tool
 from bot.store.models import PluginRow
 
 
@@ -56,6 +56,18 @@ class ActiveSet:
             return None
         await candidate.host.close()
         return messages.tool_clash(name, *clash)
+
+    def over_limit(self, name: str, tools: int, channels: frozenset[str] | None) -> str | None:
+        """The sentence refusing `name` offered with `tools` tools in `channels` (None:
+        everywhere) when that takes a channel past the model API's tool limit, or None.
+        Only growth is refused: a change that leaves a set already over the limit no larger
+        (a smaller version, fewer channels) goes through."""
+        now = {other: (len(active.plugin.tools), active.channels)
+               for other, active in self._items.items()}
+        after = most_offered({**now, name: (tools, channels)})
+        if after <= MODEL_MAX_TOOLS or after <= most_offered(now):
+            return None
+        return messages.too_many_tools(name, tools, after, MODEL_MAX_TOOLS)
 
     def retool(self, name: str, host: PluginHost, plugin: LoadedPlugin, version: str) -> bool:
         """Offer `plugin`'s tools for `name` if `host` still runs it (an MCP server's list
@@ -111,6 +123,16 @@ class ActiveSet:
                  for name, active in sorted(self._items.items())
                  for spec in active.plugin.tools]
         self.registry.publish(tools)
+
+
+def most_offered(offers: Mapping[str, tuple[int, frozenset[str] | None]]) -> int:
+    """The most tools any one channel is offered, given each plugin's (tool count,
+    channels): a plugin is offered everywhere (channels None) or in its channels, and a
+    channel no plugin names gets only the everywhere ones."""
+    named = {channel for _, channels in offers.values() for channel in channels or ()}
+    return max(sum(count for count, channels in offers.values()
+                   if channels is None or channel in channels)
+               for channel in [*named, None])
 
 
 def find_clash(items: Mapping[str, ActivePlugin], name: str,

@@ -69,6 +69,11 @@ class Tool:
         return offered_in(self.channels, scope)
 
 
+# The most tools one chat completion request may carry (OpenAI's and Azure OpenAI's limit:
+# more is a 400 for every question).
+MODEL_MAX_TOOLS = 128
+
+
 class Snapshot:
     """A frozen view of the enabled tools; `generation` grows with every publish."""
 
