@@ -131,6 +131,23 @@ async def test_upload_in_another_channel_is_ignored(slack_bot: Make,
     assert bot.slack.calls_to("chat.postEphemeral") == []
 
 
+async def test_a_file_share_message_elsewhere_is_acked_and_ignored(
+        slack_bot: Make, caplog: pytest.LogCaptureFixture) -> None:
+    """The admin-channel matcher lets a file_share message elsewhere fall through to the
+    plain message listener: Slack gets its 200 (no retries), nothing is fetched."""
+    caplog.set_level("DEBUG", logger="bot.slack.uploads")
+    bot = await slack_bot()
+    share(bot, "F9", "elsewhere.zip", zips.package("elsewhere"), user="U_ADMIN",
+          channel="C_RANDOM")
+    response = await bot.event({"type": "message", "subtype": "file_share", "user": "U_ADMIN",
+                                "channel": "C_RANDOM", "ts": bot.new_ts(), "text": "",
+                                "files": [{"id": "F9"}, "not-a-file"]})
+    assert response.status == 200
+    await until(lambda: logged(caplog, "file (in a message) shared in C_RANDOM: uploads are "
+                               "accepted only in the admin channel"))
+    assert bot.slack.calls_to("files.info") == [] and bot.slack.downloads == []
+
+
 async def test_hostile_upload_replies_with_its_problems(slack_bot: Make) -> None:
     bot = await slack_bot()
     evil = zips.build(zips.entry("evil/__init__.py", "x = 1"), zips.entry("../escape.py", "x"))

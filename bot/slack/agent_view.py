@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.slack.mentions import Mentions, accept
+from bot.slack.mentions import Mention, Mentions, accept
 
 log = logging.getLogger(__name__)
 DEFAULT_PROMPTS = (
@@ -46,6 +46,6 @@ def register(app: AsyncApp, m: Mentions, *, prompts: list[dict[str, str]] | None
             await set_status(messages.AGENT_VIEW_STATUS)
         except SlackApiError as exc:  # a status is a nicety: the answer matters
             log.warning("could not set the thread's status (%s)", exc.response.get("error"))
-        await accept(m, payload, body)
+        await accept(m, Mention.of(payload, body))
 
     app.use(assistant)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +22,7 @@ from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.slack.feedback import vote_buttons
 from bot.slack.streaming import StreamedAnswer, Streaming
+from bot.slack.throttle import Throttle
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        await accept(m, event, body)
+        await accept(m, Mention.of(event, body))
 
     @app.action("stop_run")
     async def on_stop(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -67,24 +66,43 @@ def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs
     return m
 
 
-async def accept(m: Mentions, event: dict[str, Any], body: dict[str, Any]) -> None:
-    """Take a question (a mention, or a message in an agent-view thread): once per delivery,
-    in its thread's turn, answered after Slack has been acknowledged."""
-    thread_ts = event.get("thread_ts") or event["ts"]
+@dataclass(frozen=True)
+class Mention:
+    """A question as Slack delivered it (an @mention, or a message in an agent-view
+    thread), read once at the edge."""
+
+    delivery: str  # Slack's event id (else the message ts): one answer per delivery
+    channel: str
+    thread_ts: str  # the thread answered in (the message itself when it starts one)
+    ts: str  # the message's own ts (left out of the thread history)
+    user: str | None
+    team: str | None
+    question: str  # the text without the mentions
+
+    @classmethod
+    def of(cls, event: dict[str, Any], body: dict[str, Any]) -> Mention:
+        return cls(delivery=str(body.get("event_id") or event["ts"]),
+                   channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+                   ts=event["ts"], user=event.get("user"),
+                   team=event.get("team") or body.get("team_id"),
+                   question=MENTION.sub("", str(event.get("text") or "")).strip())
+
+
+async def accept(m: Mentions, mention: Mention) -> None:
+    """Take a question: once per delivery, in its thread's turn, answered after Slack has
+    been acknowledged."""
     try:
-        row_id = await m.shared.enqueue(
-            f"event:{body.get('event_id') or event.get('ts')}", event["channel"],
-            thread_ts, event["ts"], event.get("user"))
+        row_id = await m.shared.enqueue(f"event:{mention.delivery}", mention.channel,
+                                        mention.thread_ts, mention.ts, mention.user)
     except DatabaseFault as exc:
-        await _not_saved(m, event["channel"], thread_ts, exc)
+        await _not_saved(m, mention.channel, mention.thread_ts, exc)
         return
     if row_id is None:
-        log.info("ignoring a repeated delivery of %s", body.get("event_id"))
+        log.info("ignoring a repeated delivery of %s", mention.delivery)
         return
     log.debug("question %s in %s/%s queued as row %d (its words are not logged)",
-              body.get("event_id"), event["channel"], thread_ts, row_id)
-    m.ctx.spawn(answer(m, {**event, "team": event.get("team") or body.get("team_id")},
-                       row_id))
+              mention.delivery, mention.channel, mention.thread_ts, row_id)
+    m.ctx.spawn(answer(m, mention, row_id))
 
 
 async def _stop(m: Mentions, run_id: str, user: str) -> str | None:
@@ -123,19 +141,16 @@ async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:
                     exc_info=True)
 
 
-async def answer(m: Mentions, event: dict[str, Any], row_id: int) -> None:
-    channel, user = event["channel"], event.get("user")
-    thread_ts = event.get("thread_ts") or event["ts"]
-    question = MENTION.sub("", event.get("text", "")).strip()
+async def answer(m: Mentions, mention: Mention, row_id: int) -> None:
+    channel, thread_ts = mention.channel, mention.thread_ts
     try:
-        async with m.shared.turn(row_id, channel, thread_ts, event["ts"]):
+        async with m.shared.turn(row_id, channel, thread_ts, mention.ts):
             try:
                 if m.runs.closed:  # its turn came during shutdown: say so, not start
                     await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                         text=messages.run_not_started())
                     return
-                await _answer(m, row_id, channel, thread_ts, user, question, event["ts"],
-                              event.get("team"))
+                await _answer(m, row_id, mention)
             except DatabaseFault:
                 raise
             except Exception:
@@ -154,21 +169,21 @@ async def _not_saved(m: Mentions, channel: str, thread_ts: str, fault: DatabaseF
         log.warning("could not tell %s/%s either", channel, thread_ts, exc_info=True)
 
 
-async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
-                  user: str | None, question: str, event_ts: str, team: str | None) -> None:
+async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
     ctx, client = m.ctx, m.ctx.client
-    if not question:
+    channel, thread_ts = mention.channel, mention.thread_ts
+    if not mention.question:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                       text=messages.EMPTY_MENTION)
         return
-    history = await _history(ctx, channel, thread_ts, exclude=event_ts)
+    history = await _history(ctx, channel, thread_ts, exclude=mention.ts)
     posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                            text=messages.WORKING,
                                            blocks=render.status_blocks([], run_id=None))
-    stream = await _stream(m, channel, thread_ts, user, team)
+    stream = await _stream(m, mention)
     status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None)
-    handle = m.runs.start(question, caller=Caller(user=user, channel=channel,
-                                                  thread_ts=thread_ts),
+    handle = m.runs.start(mention.question, caller=Caller(user=mention.user, channel=channel,
+                                                          thread_ts=thread_ts),
                           history=history, approver=m.approver,
                           observer=status.observe if stream is None else _both(status, stream))
     try:  # bookkeeping for Stop across replicas: the answer matters more
@@ -196,13 +211,12 @@ async def _answer(m: Mentions, row_id: int, channel: str, thread_ts: str,
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
 
 
-async def _stream(m: Mentions, channel: str, thread_ts: str, user: str | None,
-                  team: str | None) -> StreamedAnswer | None:
+async def _stream(m: Mentions, mention: Mention) -> StreamedAnswer | None:
     """The answer's stream, when the workspace can stream; else None (status + post)."""
-    if not m.streaming.wanted(team):
+    if not m.streaming.wanted(mention.team):
         return None
-    stream = StreamedAnswer(m.ctx, m.streaming, channel=channel, thread_ts=thread_ts,
-                            user=user, team=team)
+    stream = StreamedAnswer(m.ctx, m.streaming, channel=mention.channel,
+                            thread_ts=mention.thread_ts, user=mention.user, team=mention.team)
     return stream if await stream.start() else None
 
 
@@ -265,8 +279,7 @@ class StatusMessage:
         self.run_id: str | None = None
         self.header: str | None = None
         self.tools: dict[str, str] = {}
-        self._last = 0.0
-        self._pending: asyncio.Task[None] | None = None
+        self.throttle = Throttle(STATUS_INTERVAL, self.flush)
 
     @property
     def lines(self) -> list[str]:
@@ -284,22 +297,10 @@ class StatusMessage:
                 event.tool, event.ok, event.duration_ms, event.summary)
         else:
             return
-        self._schedule()
-
-    def _schedule(self) -> None:
-        wait = STATUS_INTERVAL - (time.monotonic() - self._last)
-        if wait <= 0 and self._pending is None:
-            self._pending = asyncio.ensure_future(self._flush_after(0))
-        elif self._pending is None:
-            self._pending = asyncio.ensure_future(self._flush_after(wait))
-
-    async def _flush_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._pending = None
-        await self.flush()
+        self.throttle.later()
 
     async def flush(self, *, done: bool = False) -> None:
-        self._last = time.monotonic()
+        self.throttle.ran()
         try:
             await self.ctx.client.chat_update(
                 channel=self.channel, ts=self.ts, text="\n".join(self.lines) or "Working…",
@@ -308,9 +309,7 @@ class StatusMessage:
             log.warning("could not update the status message", exc_info=True)
 
     async def finish(self, status: RunStatus, tools: Any) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        self.throttle.cancel()
         headline = HEADLINES.get(status, messages.STATUS_FAILED)
         self.header = headline + messages.tool_calls_count(len(tools) if tools else 0)
         await self.flush(done=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -22,6 +21,7 @@ from bot.agent.loop import RunResult, RunStatus
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.slack.feedback import feedback_buttons
+from bot.slack.throttle import Throttle
 
 log = logging.getLogger(__name__)
 APPEND_INTERVAL = 1.0
@@ -52,8 +52,7 @@ class StreamedAnswer:
         self.told = ""  # answer text of the current step already in the stream
         self.step = 0
         self.size = 0
-        self._last = 0.0
-        self._timer: asyncio.Task[None] | None = None
+        self.throttle = Throttle(APPEND_INTERVAL, self._append)
         self._lock = asyncio.Lock()
 
     async def start(self) -> bool:
@@ -72,7 +71,7 @@ class StreamedAnswer:
                 log.warning("chat.startStream failed (%s): answering without streaming", error)
             return False
         self.ts = response["ts"]
-        self._last = time.monotonic()
+        self.throttle.ran()
         return True
 
     async def observe(self, event: Event) -> None:
@@ -90,16 +89,10 @@ class StreamedAnswer:
             self.told += event.text
             self.size += len(event.text)
             first = self.size == len(event.text)  # the answer's first words go at once
-            if first or sum(map(len, self.text)) >= APPEND_BATCH or (
-                    time.monotonic() - self._last >= APPEND_INTERVAL):
+            if first or sum(map(len, self.text)) >= APPEND_BATCH or self.throttle.due():
                 await self._append()
-            elif self._timer is None:
-                self._timer = asyncio.ensure_future(self._append_later())
-
-    async def _append_later(self) -> None:
-        await asyncio.sleep(APPEND_INTERVAL)
-        self._timer = None
-        await self._append()
+            else:
+                self.throttle.later()
 
     async def _append(self, *, chunks: list[dict[str, Any]] | None = None) -> None:
         async with self._lock:
@@ -114,13 +107,11 @@ class StreamedAnswer:
                                                         chunks=parts)
             except SlackApiError as exc:
                 log.warning("chat.appendStream failed (%s)", exc.response.get("error"))
-            self._last = time.monotonic()
+            self.throttle.ran()
 
     async def finish(self, result: RunResult, *, attached: bool = False) -> None:
         """Stop the stream with the rest of the answer (or the run's sentence)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.throttle.cancel()
         await self._append()
         rest = self._rest(result, attached)
         overflow = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -29,12 +30,9 @@ class Uploads:
         self.installer = installer
         self.audit = audit
 
-    async def maybe_install(self, file_id: str, channel: str | None, user: str | None, *,
+    async def maybe_install(self, file_id: str, channel: str, user: str | None, *,
                             thread_ts: str | None) -> None:
-        if not self.ctx.admin_channel or channel != self.ctx.admin_channel:
-            log.debug("file %s shared in %s: uploads are accepted only in the admin channel",
-                      file_id, channel)
-            return  # uploads elsewhere: silence in Slack
+        """A file shared in the admin channel (the listeners' matcher): installed once."""
         if not await self.shared.first_time(f"file:{file_id}"):
             log.debug("file %s announced again: already handled", file_id)
             return  # file_shared and message/file_share both announce the same file
@@ -77,21 +75,38 @@ class Uploads:
 def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, installer: Installer,
              audit: AuditLog) -> None:
     uploads = Uploads(ctx, shared=shared, installer=installer, audit=audit)
+    admin_channel = [in_admin_channel(ctx)]
 
-    @app.event("file_shared")
+    @app.event("file_shared", matchers=admin_channel)
     async def on_file_shared(event: dict[str, Any]) -> None:
-        await uploads.maybe_install(event["file_id"], event.get("channel_id"),
+        await uploads.maybe_install(event["file_id"], event["channel_id"],
                                     event.get("user_id"), thread_ts=None)
 
-    @app.event({"type": "message", "subtype": "file_share"})
+    @app.event({"type": "message", "subtype": "file_share"}, matchers=admin_channel)
     async def on_file_share(event: dict[str, Any]) -> None:
         for file in event.get("files", []):
-            await uploads.maybe_install(file["id"], event.get("channel"), event.get("user"),
+            await uploads.maybe_install(file["id"], event["channel"], event.get("user"),
                                         thread_ts=event.get("ts"))
+
+    @app.event("file_shared")
+    async def on_files_elsewhere(event: dict[str, Any]) -> None:
+        """Files shared outside the admin channel are not plugins: silence in Slack."""
 
     @app.event("message")
     async def on_other_messages(event: dict[str, Any]) -> None:
         """Other messages need no answer; handled so Bolt does not warn about them."""
+
+
+def in_admin_channel(ctx: SlackContext) -> Callable[[dict[str, Any]], Awaitable[bool]]:
+    """A Bolt matcher: the event happened in BOT_ADMIN_CHANNEL (never, when it is unset)."""
+    async def matches(event: dict[str, Any]) -> bool:
+        channel = event.get("channel_id") or event.get("channel")
+        if ctx.admin_channel and channel == ctx.admin_channel:
+            return True
+        log.debug("file %s shared in %s: uploads are accepted only in the admin channel",
+                  event.get("file_id") or "(in a message)", channel)
+        return False
+    return matches
 
 
 def _share_ts(info: dict[str, Any], channel: str) -> str | None:
