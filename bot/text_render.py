@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot import messages
 from bot.plugin_host import EVERYWHERE, InstallResult, McpInfo, PluginInfo, ScopedSettings
-from bot.store.models import AuditEvent
+from bot.store.audit import AuditEntry
 from bot.store.run_records import RunUsage
 
 
@@ -127,7 +127,7 @@ def _mcp_lines(server: McpInfo) -> list[str]:
     return lines
 
 
-def audit_list(events: Sequence[AuditEvent]) -> str:
+def audit_list(events: Sequence[AuditEntry]) -> str:
     if not events:
         return "The audit trail is empty."
     rows = [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target, e.outcome,

@@ -39,7 +39,7 @@ async def test_stop_clicked_on_the_other_replica_stops_the_run(slack_bot: Make) 
     assert b.responses(asker) == []
     for _ in range(100):  # the row closes just after the answer is posted
         found = await b.endpoint.shared.find(run_id)
-        if found is not None and found[0].state == "done":
+        if found is not None and found.state == "done":
             break
         await asyncio.sleep(0.02)
     _, late = await b.click("stop_run", run_id, user="U_ASKER")

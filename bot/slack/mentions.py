@@ -107,16 +107,15 @@ async def accept(m: Mentions, mention: Mention) -> None:
 
 async def _stop(m: Mentions, run_id: str, user: str) -> str | None:
     """Stop a run wherever it runs; None, or the sentence that says why not."""
-    found = await m.shared.find(run_id)
-    if found is None or found[0].state == RunState.DONE:
+    run = await m.shared.find(run_id)
+    if run is None or run.state == RunState.DONE:
         return messages.RUN_FINISHED  # or from before a restart
-    row, alive = found
-    if user != row.asker and not m.ctx.is_admin(user):
+    if user != run.asker and not m.ctx.is_admin(user):
         return messages.RUN_STOP_NOT_ALLOWED
     finished = messages.RUN_FINISHED
-    if row.replica == m.shared.replica:  # ours: Runs knows whether it still runs
+    if run.replica == m.shared.replica:  # ours: Runs knows whether it still runs
         return None if m.runs.cancel(run_id) else finished
-    if not alive:  # its replica died; the thread is told as the run is recovered
+    if not run.alive:  # its replica died; the thread is told as the run is recovered
         return messages.RUN_LOST
     if await m.shared.request_stop(run_id, user):
         return None  # the replica running it stops it within a second

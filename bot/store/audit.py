@@ -10,25 +10,38 @@ through `AuditRepository`, so that a change and its entry are never apart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from bot.errors import DatabaseFault
 from bot.store import Database
-from bot.store.models import AuditEvent
 from bot.store.repositories import AuditRepository
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the trail, as readers get it (a value, not a database row)."""
+
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    detail: str | None
 
 
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def recent(self, limit: int = 20, *, target: str | None = None) -> list[AuditEvent]:
+    async def recent(self, limit: int = 20, *, target: str | None = None) -> list[AuditEntry]:
+        """The newest entries first (of `target` only, when given)."""
         async with self.db.read() as session:
-            events: Sequence[AuditEvent] = await AuditRepository(session).recent(
-                limit, target=target)
-        return list(events)
+            events = await AuditRepository(session).recent(limit, target=target)
+            return [AuditEntry(e.at, e.actor, e.action, e.target, e.outcome, e.detail)
+                    for e in events]
 
     async def record(self, actor: str, action: str, target: str, outcome: str,
                      detail: str | None = None) -> None:

@@ -66,6 +66,17 @@ class LostRun:
     started: bool
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """A Slack run as a surface sees it: enough to say who may stop it, and where."""
+
+    run_id: str
+    state: RunState
+    asker: str | None
+    replica: str  # the replica it waits or runs on
+    alive: bool  # whether that replica still beats
+
+
 class SharedRuns:
     def __init__(self, db: Database, *, tick: float = TICK_SECONDS,
                  heartbeat: float = HEARTBEAT_SECONDS, stale: float = STALE_SECONDS,
@@ -158,8 +169,8 @@ class SharedRuns:
             await session.execute(update(SlackRunRow).where(SlackRunRow.id == row_id).values(
                 state=RunState.RUNNING, run_id=run_id, status_ts=status_ts))
 
-    async def find(self, run_id: str) -> tuple[SlackRunRow, bool] | None:
-        """The run's row and whether its replica is alive; None for an unknown run."""
+    async def find(self, run_id: str) -> RunRef | None:
+        """The run, and whether its replica is alive; None for an unknown run."""
         async with self.db.read() as session:
             row = (await session.execute(select(SlackRunRow).where(
                 SlackRunRow.run_id == run_id))).scalar_one_or_none()
@@ -167,7 +178,7 @@ class SharedRuns:
                 return None
             alive = await session.scalar(select(
                 live_replicas(self.stale).where(ReplicaRow.id == row.replica).exists()))
-        return row, bool(alive)
+        return RunRef(run_id, RunState(row.state), row.asker, row.replica, bool(alive))
 
     async def request_stop(self, run_id: str, by: str) -> bool:
         """Ask the replica running `run_id` to stop it; False if it is no longer running."""
