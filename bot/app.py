@@ -12,7 +12,7 @@ from bot.agent.context import load_system_prompt
 from bot.agent.llm import AZURE_VERSION, LLM, OPENAI_URL, Azure
 from bot.agent.loop import Agent
 from bot.agent.runs import Runs
-from bot.config import Settings
+from bot.config import LocalServer, Settings
 from bot.errors import PluginError, Problem
 from bot.metrics import Metrics
 from bot.plugin_host import (
@@ -22,7 +22,6 @@ from bot.plugin_host import (
     HealthMonitor,
     Installer,
     Limits,
-    LocalServer,
     LocalTarget,
     McpHosts,
     McpServers,
@@ -33,7 +32,6 @@ from bot.plugin_host import (
     Unavailable,
     UploadDir,
     WorkerFactory,
-    local_servers,
     plugin_uids,
     schema_limits,
     stdio_target,
@@ -162,7 +160,7 @@ def local_targets(settings: Settings, workers: WorkerFactory) -> dict[str, Local
             return stdio_target(name, server, sandbox, uid)
         return make
     return {name: target(name, server)
-            for name, server in local_servers(settings.mcp_servers).items()}
+            for name, server in settings.local_mcp_servers.items()}
 
 
 def upload_limits(settings: Settings) -> Limits:

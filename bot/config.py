@@ -6,14 +6,21 @@ import ipaddress
 import os
 import re
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet, MultiFernet
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from bot import messages
 from bot.errors import ConfigError
+from bot.sdk import PERMISSIONS, PLUGIN_NAME_RE
+
+PROBE_UIDS = 1024  # the top of PLUGIN_UID_RANGE: install probes and start-up checks
 
 # Builtins and examples ship next to the code: found there whatever the current directory.
 CODE_PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
@@ -119,8 +126,6 @@ class Settings(BaseSettings):
     @field_validator("bot_secret_key")
     @classmethod
     def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
-        from bot.plugin_host import parse_keys
-
         if value is not None and value.get_secret_value().strip():
             parse_keys(value.get_secret_value())
             return value
@@ -144,31 +149,23 @@ class Settings(BaseSettings):
     @field_validator("mcp_servers")
     @classmethod
     def _check_mcp_servers(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from bot.plugin_host import local_servers
-
         local_servers(value)
         return value
+
+    @property
+    def local_mcp_servers(self) -> dict[str, LocalServer]:
+        """MCP_SERVERS, parsed (checked when the settings were read)."""
+        return local_servers(self.mcp_servers)
 
     @field_validator("plugin_uid_range")
     @classmethod
     def _check_uid_range(cls, value: str) -> str:
-        from bot.plugin_host import parse_uid_range
-
         parse_uid_range(value)
         return value
 
     @property
     def sandbox_uid_range(self) -> tuple[int, int]:
-        from bot.plugin_host import parse_uid_range
-
         return parse_uid_range(self.plugin_uid_range)
-
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        from bot.store.urls import normalise_database_url
-
-        return normalise_database_url(value)
 
     @field_validator("openai_base_url", "slack_api_url")
     @classmethod
@@ -271,3 +268,77 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             problems.append(f"{field.upper()} ({error['msg'].removeprefix('Value error, ')})")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+def parse_uid_range(text: str) -> tuple[int, int]:
+    """`200000-265535` -> (200000, 265535); room for the probes and at least one plugin."""
+    low, sep, high = text.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ValueError("must look like 200000-265535")
+    start, end = int(low), int(high)
+    if start < 1000 or end - start < PROBE_UIDS + 1 or end > 2**31 - 2:
+        raise ValueError(f"must start at 1000 or above and span more than {PROBE_UIDS} uids")
+    return start, end
+
+
+def parse_keys(text: str) -> MultiFernet:
+    """The keys in `BOT_SECRET_KEY`; ValueError (settings' own) naming what is wrong."""
+    keys = [part.strip() for part in text.split(",") if part.strip()]
+    if not keys:
+        raise ValueError(messages.secret_key_malformed())
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError:
+        raise ValueError(messages.secret_key_malformed()) from None
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """One entry of MCP_SERVERS: a stdio server the operator runs inside the sandbox."""
+
+    command: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    permissions: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()  # read-only in the sandbox besides the system's (its code)
+
+
+LOCAL_KEYS = {"command", "env", "permissions", "paths"}
+
+
+def local_servers(raw: Mapping[str, Any]) -> dict[str, LocalServer]:
+    """MCP_SERVERS parsed; ValueError naming the first entry and field that is wrong."""
+    servers: dict[str, LocalServer] = {}
+    for name, spec in raw.items():
+        problem = _local_problem(name, spec)
+        if problem:
+            raise ValueError(messages.mcp_local_bad(name, problem))
+        servers[name] = LocalServer(command=tuple(spec["command"]),
+                                    env=dict(spec.get("env") or {}),
+                                    permissions=tuple(spec.get("permissions") or ()),
+                                    paths=tuple(spec.get("paths") or ()))
+    return servers
+
+
+def _local_problem(name: str, spec: Any) -> str | None:
+    if not PLUGIN_NAME_RE.match(name):
+        return messages.bad_plugin_name(name)
+    if not isinstance(spec, Mapping):
+        return "must be an object with a 'command' list"
+    unknown = sorted(set(spec) - LOCAL_KEYS)
+    if unknown:
+        return f"unknown key {unknown[0]!r} (known: {', '.join(sorted(LOCAL_KEYS))})"
+    command, env = spec.get("command"), spec.get("env") or {}
+    if not isinstance(command, list) or not command or not all(
+            isinstance(part, str) and part for part in command):
+        return "'command' must be a non-empty list of strings, e.g. [\"/usr/bin/mcp-x\"]"
+    if not isinstance(env, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        return "'env' must map names to strings"
+    permissions = spec.get("permissions") or []
+    if not isinstance(permissions, list) or set(permissions) - set(PERMISSIONS):
+        return f"'permissions' may hold only {', '.join(sorted(PERMISSIONS))}"
+    paths = spec.get("paths") or []
+    if not isinstance(paths, list) or not all(
+            isinstance(p, str) and p.startswith("/") for p in paths):
+        return "'paths' must be a list of absolute paths"
+    return None

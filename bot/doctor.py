@@ -75,10 +75,10 @@ async def diagnose() -> list[Check]:
 
 
 async def check_database(settings: Settings, found: Found) -> Check:
-    path = sqlite_file(settings.database_url)  # never created by a check
-    if path is not None and not path.exists():
-        return Check("database", False, messages.doctor_no_database(path))
     try:
+        path = sqlite_file(settings.database_url)  # never created by a check
+        if path is not None and not path.exists():
+            return Check("database", False, messages.doctor_no_database(path))
         db = Database(settings.database_url)
     except BotError as exc:
         return Check("database", False, str(exc))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,6 +24,8 @@ __all__ = ["PERMISSIONS", "ToolContext", "ToolError", "ToolFailure", "child_envi
 PERMISSIONS: Mapping[str, str] = MappingProxyType(
     {"network": "open network connections (otherwise the sandbox has no network)"}
 )
+#: What a plugin's name (its manifest's `name`, its package) must match.
+PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,12 +292,24 @@ async def test_network_permission_reaches_the_network(
         assert await call(services, "netty_tcp", port=port) == "CONNECTED"
 
 
-async def test_worker_dirs_are_removed_when_workers_stop(attacker: Services) -> None:
+async def test_worker_dirs_are_removed_when_workers_stop(attacker: Services,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """This worker's own dir (another test's `evil` may run beside it under xdist)."""
+    sandbox, made = attacker.workers.sandbox, []
+    prepare = sandbox.prepare
+
+    def recording(**kwargs: Any) -> Any:
+        spec = prepare(**kwargs)
+        made.append(spec.workdir)
+        return spec
+    monkeypatch.setattr(sandbox, "prepare", recording)
+    await attacker.plugins.disable("evil", actor="U1")  # its next start is recorded
+    await attacker.plugins.enable("evil", actor="U1")
     await call(attacker, "evil_identity")
-    base = ROOT_WORKER_BASE if os.geteuid() == 0 else Path("/tmp")
-    assert list(base.glob("bot-worker-evil-*"))  # positive signal: it exists while running
+    base = ROOT_WORKER_BASE if os.geteuid() == 0 else Path(tempfile.gettempdir())
+    assert made and all(path.parent == base and path.is_dir() for path in made)  # running
     await attacker.plugins.disable("evil", actor="U1")
-    assert list(base.glob("bot-worker-evil-*")) == []
+    assert not any(path.exists() for path in made)
 
 
 # -- choosing the sandbox: no silent downgrade --------------------------------------------

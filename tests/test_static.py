@@ -26,13 +26,26 @@ def test_every_import_contract_is_kept() -> None:
     assert "BROKEN" not in done.stdout and done.stdout.count("KEPT") >= 4
 
 
+def contract(name: str) -> dict[str, list[str]]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    found: dict[str, list[str]] = next(c for c in config["contracts"] if c["name"] == name)
+    return found
+
+
+TOP = {f"bot.{p.stem}" for p in (REPO / "bot").iterdir()
+       if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.stem.startswith("_")}
+
+
 def test_every_package_but_the_store_is_walled_off_from_sql() -> None:
     """A new top-level module is in the SQL contract's sources, or the wall has a gap."""
-    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
-    sql = next(c for c in config["contracts"] if c["name"] == "Only the store speaks SQL")
-    top = {f"bot.{p.stem}" for p in (REPO / "bot").iterdir()
-           if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.stem.startswith("_")}
-    assert top - {"bot.store"} == set(sql["source_modules"])
+    assert TOP - {"bot.store"} == set(contract("Only the store speaks SQL")["source_modules"])
+
+
+def test_the_leaves_may_import_only_each_other_the_redactor_and_the_sdk() -> None:
+    """A new top-level module is forbidden to the leaves, or they could grow a root."""
+    leaves = contract("Settings, errors and sentences are leaves")
+    allowed = {*leaves["source_modules"], "bot.redaction", "bot.sdk"}
+    assert TOP - allowed == set(leaves["forbidden_modules"])
 
 
 def test_mypy_finds_no_error_in_the_bot() -> None:
@@ -50,6 +63,8 @@ def test_mypy_finds_no_error_in_the_bot() -> None:
     ("bot/slack/render.py", "from bot.plugin_host.runtime import registry  # noqa",
      "only through its __init__"),
     ("bot/agent/context.py", "from bot.slack import render  # noqa", "know no surface"),
+    ("bot/config.py", "from bot.store.urls import normalise_database_url  # noqa", "leaves"),
+    ("bot/errors.py", "from bot import plugin_host  # noqa", "leaves"),
 ])
 def test_a_forbidden_import_breaks_the_contracts(tmp_path: Path, module: str, line: str,
                                                  contract: str) -> None:

@@ -28,10 +28,6 @@ from .lifecycle.manager import (
 from .mcp.admin import (
     McpServers as McpServers,
 )
-from .mcp.checks import (
-    LocalServer as LocalServer,
-    local_servers as local_servers,
-)
 from .mcp.connect import (
     LocalTarget as LocalTarget,
     McpHosts as McpHosts,
@@ -41,7 +37,6 @@ from .mcp.connect import (
 from .mcp.credentials import (
     CredentialBox as CredentialBox,
     new_key as new_key,
-    parse_keys as parse_keys,
 )
 from .policy.scopes import (
     DM as DM,
@@ -69,7 +64,6 @@ from .runtime.registry import (
 from .sandbox.confine import (
     Sandbox as Sandbox,
     WorkerLimits as WorkerLimits,
-    parse_uid_range as parse_uid_range,
     plugin_uids as plugin_uids,
 )
 from .sandbox.detect import (
@@ -122,7 +116,6 @@ __all__ = [
     "Installer",
     "Limits",
     "LoadedPlugin",
-    "LocalServer",
     "LocalTarget",
     "Manifest",
     "McpHosts",
@@ -148,14 +141,11 @@ __all__ = [
     "compile_validator",
     "detect_sandbox",
     "discover",
-    "local_servers",
     "make_sandbox",
     "new_key",
     "pack_directory",
     "parse_arguments",
     "parse_channel",
-    "parse_keys",
-    "parse_uid_range",
     "parse_where",
     "plugin_uids",
     "scaffold",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 
 from bot import messages
 from bot.errors import DatabaseFault
+from bot.store.urls import checked_database_url
 
 _IMMEDIATE = "bot_begin_immediate"
 BUSY_TIMEOUT_MS = 15_000
@@ -36,6 +37,7 @@ class Database:
     """
 
     def __init__(self, url: str) -> None:
+        url = checked_database_url(url)  # ConfigError: the setting is wrong
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -134,8 +136,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The absolute path of the SQLite file a URL names; None for other databases."""
-    parsed = make_url(url)
+    """The absolute path of the SQLite file a URL names; None for other databases (a
+    ConfigError for a URL that is no database's)."""
+    parsed = make_url(checked_database_url(url))
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database).expanduser().resolve()

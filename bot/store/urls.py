@@ -1,5 +1,6 @@
-"""DATABASE_URL: parsed once, given its async driver, and checked that the driver is
-installed — so that a typo or a missing extra is one line at start, not a traceback."""
+"""DATABASE_URL: parsed when the database is opened, given its async driver, and checked
+that the driver is installed — so that a typo or a missing extra is one line at start, not
+a traceback."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import importlib.util
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.errors import ConfigError
 
 # The async driver for each backend name, and how to install the ones we do not ship.
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
@@ -36,3 +39,12 @@ def normalise_database_url(value: str) -> str:
         hint = INSTALL_HINT.get(driver, f"pip install {driver}")
         raise ValueError(f"needs the {driver} driver, which is not installed: {hint}")
     return url.render_as_string(hide_password=False)
+
+
+def checked_database_url(value: str) -> str:
+    """`normalise_database_url`, its problem told as the bad setting it is (ConfigError):
+    the store, not `config`, knows URLs (only the store imports SQLAlchemy)."""
+    try:
+        return normalise_database_url(value)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: DATABASE_URL ({exc})") from None

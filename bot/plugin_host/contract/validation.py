@@ -28,9 +28,8 @@ from bot.plugin_host.contract.protocol import (
     ToolSpec,
 )
 from bot.plugin_host.contract.schemas import DEFAULT_LIMITS, SchemaLimits, schema_problems
-from bot.sdk import PERMISSIONS
+from bot.sdk import PERMISSIONS, PLUGIN_NAME_RE
 
-PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_NAMES = frozenset({"bot"})  # and every builtin's name, from discovery
 
 

@@ -1,6 +1,6 @@
 """What an admin may give `mcp add`: checks on an MCP server's URL and headers, and the URL
-as surfaces show it; the operator's MCP_SERVERS. Plain functions, no SDK: settings, `info`
-and the commands use them too."""
+as surfaces show it. Plain functions, no SDK: `info` and the commands use them too (the
+operator's MCP_SERVERS are parsed with the settings, bot/config.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import asyncio
 import ipaddress
 import re
 import socket
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 from bot import messages
 from bot.redaction import secret_key
-from bot.sdk import PERMISSIONS
 
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # an RFC 9110 token
 # The protocol's own headers, and what the HTTP client sets: an admin never overrides them.
@@ -112,57 +109,3 @@ def display_url(url: str) -> str:
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return shown + ("?…" if parts.query else "")
-
-
-@dataclass(frozen=True)
-class LocalServer:
-    """One entry of MCP_SERVERS: a stdio server the operator runs inside the sandbox."""
-
-    command: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
-    permissions: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()  # read-only in the sandbox besides the system's (its code)
-
-
-LOCAL_KEYS = {"command", "env", "permissions", "paths"}
-
-
-def local_servers(raw: Mapping[str, Any]) -> dict[str, LocalServer]:
-    """MCP_SERVERS parsed; ValueError naming the first entry and field that is wrong."""
-    servers: dict[str, LocalServer] = {}
-    for name, spec in raw.items():
-        problem = _local_problem(name, spec)
-        if problem:
-            raise ValueError(messages.mcp_local_bad(name, problem))
-        servers[name] = LocalServer(command=tuple(spec["command"]),
-                                    env=dict(spec.get("env") or {}),
-                                    permissions=tuple(spec.get("permissions") or ()),
-                                    paths=tuple(spec.get("paths") or ()))
-    return servers
-
-
-def _local_problem(name: str, spec: Any) -> str | None:
-    from bot.plugin_host.contract.validation import PLUGIN_NAME_RE
-
-    if not PLUGIN_NAME_RE.match(name):
-        return messages.bad_plugin_name(name)
-    if not isinstance(spec, Mapping):
-        return "must be an object with a 'command' list"
-    unknown = sorted(set(spec) - LOCAL_KEYS)
-    if unknown:
-        return f"unknown key {unknown[0]!r} (known: {', '.join(sorted(LOCAL_KEYS))})"
-    command, env = spec.get("command"), spec.get("env") or {}
-    if not isinstance(command, list) or not command or not all(
-            isinstance(part, str) and part for part in command):
-        return "'command' must be a non-empty list of strings, e.g. [\"/usr/bin/mcp-x\"]"
-    if not isinstance(env, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        return "'env' must map names to strings"
-    permissions = spec.get("permissions") or []
-    if not isinstance(permissions, list) or set(permissions) - set(PERMISSIONS):
-        return f"'permissions' may hold only {', '.join(sorted(PERMISSIONS))}"
-    paths = spec.get("paths") or []
-    if not isinstance(paths, list) or not all(
-            isinstance(p, str) and p.startswith("/") for p in paths):
-        return "'paths' must be a list of absolute paths"
-    return None

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from bot import messages
+from bot.config import LocalServer
 from bot.errors import ConfigError, PluginError, Problem
 from bot.plugin_host.contract.protocol import LoadedPlugin
 from bot.plugin_host.contract.schemas import DEFAULT_LIMITS, SchemaLimits
-from bot.plugin_host.mcp.checks import LocalServer, Networks, resolve_problem
+from bot.plugin_host.mcp.checks import Networks, resolve_problem
 from bot.plugin_host.mcp.credentials import CredentialBox
 from bot.plugin_host.sandbox.confine import Sandbox, remove_tree
 from bot.store.models import McpServerRow

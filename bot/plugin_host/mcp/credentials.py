@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import json
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 from bot import messages
+from bot.config import parse_keys
 from bot.errors import ConfigError
-
-
-def parse_keys(text: str) -> MultiFernet:
-    """The keys in `BOT_SECRET_KEY`; ValueError (settings' own) naming what is wrong."""
-    keys = [part.strip() for part in text.split(",") if part.strip()]
-    if not keys:
-        raise ValueError(messages.secret_key_malformed())
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except ValueError:
-        raise ValueError(messages.secret_key_malformed()) from None
 
 
 def new_key() -> str:

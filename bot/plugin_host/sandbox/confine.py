@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import messages
+from bot.config import PROBE_UIDS
 from bot.plugin_host.sandbox import worker_main
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ ROOT_WORKER_BASE = Path("/run/bot-workers")  # never under /tmp: workers get the
 # What a sandboxed program's environment starts from (never a copy of the bot's).
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
             "TMPDIR": "/tmp"}
-PROBE_UIDS = 1024  # the top of the uid range: install probes and start-up checks
 DEFAULT_UID_RANGE = (200_000, 265_535)
 # Runs as root inside the worker's own mount namespace, then drops to the plugin's uid.
 PROCESS_SETUP = ("set -e; mount -t tmpfs -o size=\"$1\",mode=1777,nosuid,nodev tmpfs /tmp; "
@@ -290,17 +290,6 @@ class Sandbox:
                    "--bounding-set=-all", "--"]
         return [*unshare, "--", "/bin/sh", "-c", PROCESS_SETUP, "sh",
                 f"{self.limits.tmp_mb}m", *setpriv]
-
-
-def parse_uid_range(text: str) -> tuple[int, int]:
-    """`200000-265535` -> (200000, 265535); room for the probes and at least one plugin."""
-    low, sep, high = text.partition("-")
-    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
-        raise ValueError("must look like 200000-265535")
-    start, end = int(low), int(high)
-    if start < 1000 or end - start < PROBE_UIDS + 1 or end > 2**31 - 2:
-        raise ValueError(f"must start at 1000 or above and span more than {PROBE_UIDS} uids")
-    return start, end
 
 
 def plugin_uids(uid_range: tuple[int, int]) -> range:

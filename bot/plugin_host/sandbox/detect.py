@@ -15,10 +15,10 @@ import sys
 from dataclasses import dataclass
 
 from bot import messages
+from bot.config import PROBE_UIDS
 from bot.plugin_host.sandbox.confine import (
     DEFAULT_UID_RANGE,
     MIN_PYTHON,
-    PROBE_UIDS,
     Sandbox,
     WorkerLimits,
 )
