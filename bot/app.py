@@ -21,6 +21,7 @@ from bot.plugin_host import (
     CredentialBox,
     HealthMonitor,
     Installer,
+    LastErrors,
     Limits,
     LocalTarget,
     McpHosts,
@@ -28,6 +29,7 @@ from bot.plugin_host import (
     McpTarget,
     Owner,
     PluginManager,
+    PluginStore,
     Registry,
     Unavailable,
     UploadDir,
@@ -94,20 +96,21 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     workers = WorkerFactory(settings, on_start=metrics.count_worker)
     limits = upload_limits(settings)
     archives = ArchiveStore(db, files, limits)
-    hosts = mcp_hosts(settings, workers)
+    last_errors, store = LastErrors(db), PluginStore(db)
+    hosts = mcp_hosts(settings, workers, last_errors)
     plugins = PluginManager(db=db, registry=registry, plugins_dir=settings.plugins_dir,
                             tool_timeout=settings.tool_timeout, executor=executor,
                             default_enabled=default_enabled, upload_hosts=workers.host,
                             config_defaults=settings.plugin_defaults(),
                             sandbox_uids=plugin_uids(settings.sandbox_uid_range),
                             sandbox_kind=workers.kind, audit=audit, files=files,
-                            archives=archives, mcp_hosts=hosts)
-    mcp = McpServers(plugins, hosts)
-    registry.add_listener(HealthMonitor(plugins,
+                            archives=archives, mcp_hosts=hosts, store=store)
+    mcp = McpServers(plugins, hosts, db, last_errors)
+    registry.add_listener(HealthMonitor(plugins, store,
                                         threshold=settings.plugin_max_consecutive_failures))
-    installer = Installer(manager=plugins, audit=audit, plugins_dir=settings.plugins_dir,
-                          limits=limits, prober=workers.probe, sandbox_kind=workers.kind,
-                          files=files)
+    installer = Installer(manager=plugins, store=store, audit=audit,
+                          plugins_dir=settings.plugins_dir, limits=limits,
+                          prober=workers.probe, sandbox_kind=workers.kind, files=files)
     registry.add_listener(metrics)
     tool_log, records = ToolCallLog(db), RunRecords(
         db, per_run_limit=settings.tool_output_keep_limit)
@@ -141,13 +144,13 @@ def _make_agent(settings: Settings, registry: Registry, tool_log: ToolCallLog,
                  context_tokens=settings.agent_context_tokens)
 
 
-def mcp_hosts(settings: Settings, workers: WorkerFactory) -> McpHosts:
+def mcp_hosts(settings: Settings, workers: WorkerFactory, last_errors: LastErrors) -> McpHosts:
     return McpHosts(CredentialBox(settings.bot_secret_key),
                     connect_timeout=settings.mcp_connect_timeout,
                     idle_seconds=settings.plugin_worker_idle_seconds,
                     limits=schema_limits(settings), local=local_targets(settings, workers),
                     max_bytes=int(settings.plugin_max_response_mb * MB),
-                    allow=tuple(settings.mcp_allowed_networks()))
+                    allow=tuple(settings.mcp_allowed_networks()), last_errors=last_errors)
 
 
 def local_targets(settings: Settings, workers: WorkerFactory) -> dict[str, LocalTarget]:

@@ -132,7 +132,6 @@ class PluginCommands:
             return CommandResult(messages.settings_usage(), ok=False)
         pairs, where = split_settings(args[1:])
         text = await self.settings.set(args[0], pairs, where, actor=actor)
-        await self.manager.notify("set", args[0])
         return CommandResult(text, changed=True)
 
     async def _settings(self, args: list[str], actor: str) -> CommandResult:
@@ -171,8 +170,7 @@ class PluginCommands:
     async def _approval(self, args: list[str], actor: str) -> CommandResult:
         if len(args) != 2:
             return CommandResult(messages.approval_usage(), ok=False)
-        text = await self.manager.approvals.set(args[0], args[1], actor=actor)
-        await self.manager.notify("approval", args[0])
+        text = await self.manager.set_approval(args[0], args[1], actor=actor)
         return CommandResult(text, changed=True)
 
     async def _mcp(self, args: list[str], actor: str) -> CommandResult:

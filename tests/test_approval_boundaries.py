@@ -109,7 +109,7 @@ async def test_a_write_tool_cannot_be_waved_through(slack_bot: Make, gated: Path
     async with bot.services.db.write() as session:  # a rule stored before the refusal
         from bot.store.models import ApprovalRuleRow
         session.add(ApprovalRuleRow(tool="wipe", required=False, set_by="U_ADMIN"))
-    await bot.services.plugins.approvals.load()
+    await bot.services.plugins.refresh()  # as when another process stored it
     tool = bot.services.registry.snapshot.get("wipe")
     assert tool is not None and bot.services.registry.requires_approval(tool)
 

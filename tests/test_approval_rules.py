@@ -83,7 +83,7 @@ async def test_bad_rules_are_refused_with_one_sentence_and_change_nothing(
     refused = (await bot.services.audit.recent(1))[0]
     assert (refused.actor, refused.action, refused.outcome) == ("U_ASKER", "approval",
                                                                 "refused")
-    assert bot.services.plugins.approvals.current == {}
+    assert bot.services.plugins.approval_rules == {}
 
 
 async def test_the_console_and_the_cli_apply_the_same_rule_and_other_processes_see_it(

@@ -92,3 +92,15 @@ def test_the_sdk_exports_exactly_what_the_plugin_docs_document() -> None:
                                 .read_text(), flags=re.MULTILINE))
     assert documented == set(bot.sdk.__all__)
     assert all(hasattr(bot.sdk, name) for name in bot.sdk.__all__)
+
+
+def test_ruff_refuses_a_reach_into_the_managers_lock(tmp_path: Path) -> None:
+    """The manager's lock, transition, database and active set are underscored; ruff's
+    SLF001 (on for bot/) fails a module that touches them instead of using `change`."""
+    module = tmp_path / "reach.py"
+    module.write_text("async def sneak(manager: object) -> None:\n"
+                      "    async with manager._lock:  # type: ignore[attr-defined]\n"
+                      "        pass\n")
+    done = run("ruff", "check", "--config", str(REPO / "pyproject.toml"), str(module))
+    assert done.returncode != 0 and "SLF001" in done.stdout, done.stdout
+    assert run("ruff", "check", "bot").returncode == 0  # and the bot has none

@@ -12,6 +12,9 @@ from .contract.schemas import (
     SchemaLimits as SchemaLimits,
     compile_validator as compile_validator,
 )
+from .lifecycle.actions import (
+    Action as Action,
+)
 from .lifecycle.discovery import (
     BUILTINS as BUILTINS,
     UPLOADS as UPLOADS,
@@ -25,6 +28,9 @@ from .lifecycle.manager import (
     DEFAULT_ENABLED_BUILTINS as DEFAULT_ENABLED_BUILTINS,
     PluginManager as PluginManager,
 )
+from .lifecycle.plugin_store import (
+    PluginStore as PluginStore,
+)
 from .mcp.admin import (
     McpServers as McpServers,
 )
@@ -37,6 +43,9 @@ from .mcp.connect import (
 from .mcp.credentials import (
     CredentialBox as CredentialBox,
     new_key as new_key,
+)
+from .mcp.last_error import (
+    LastErrors as LastErrors,
 )
 from .policy.scopes import (
     DM as DM,
@@ -107,6 +116,7 @@ __all__ = [
     "NO_SETTINGS",
     "UPLOADS",
     "ZIP_MAGIC",
+    "Action",
     "ArchiveStore",
     "Caller",
     "CredentialBox",
@@ -114,6 +124,7 @@ __all__ = [
     "HealthMonitor",
     "InstallResult",
     "Installer",
+    "LastErrors",
     "Limits",
     "LoadedPlugin",
     "LocalTarget",
@@ -126,6 +137,7 @@ __all__ = [
     "PluginInfo",
     "PluginManager",
     "PluginSettings",
+    "PluginStore",
     "Registry",
     "Sandbox",
     "SchemaLimits",

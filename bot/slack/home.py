@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import messages
 from bot.commands import PluginCommands
 from bot.errors import DatabaseFault
-from bot.plugin_host import PluginInfo, PluginManager
+from bot.plugin_host import Action, PluginInfo, PluginManager
 from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.store.run_records import RunRecords
@@ -53,13 +53,13 @@ def register(app: AsyncApp, ctx: SlackContext, *, plugins: PluginManager,
         result = await _change(home, user, f"enable {name}")
         await respond(text=result, response_type="ephemeral", replace_original=False)
 
-    async def refresh(action: str, name: str) -> None:
-        if action == "auto-disable" and ctx.admin_channel:
+    async def refresh(action: Action, name: str) -> None:
+        if action == Action.AUTO_DISABLE and ctx.admin_channel:
             plugin = await plugins.info(name)
             await ctx.client.chat_postMessage(channel=ctx.admin_channel,
                                               text=render.escape(messages.auto_disabled_notice(
                                                   name, plugin.error)))
-        if action == "mcp-review" and ctx.admin_channel:  # a server changed its tools
+        if action == Action.MCP_REVIEW and ctx.admin_channel:  # a server changed its tools
             plugin = await plugins.info(name)
             if plugin.mcp is not None and plugin.mcp.pending:
                 await ctx.client.chat_postMessage(channel=ctx.admin_channel, text=render.escape(

@@ -16,7 +16,7 @@ from bot.errors import PluginError
 from bot.plugin_host.contract.protocol import LoadedPlugin, Manifest, PluginSource
 from bot.plugin_host.lifecycle.discovery import BUILTINS, discover
 from bot.plugin_host.lifecycle.versions import mcp_revision, stored_plugin
-from bot.plugin_host.mcp.connect import McpHosts
+from bot.plugin_host.mcp.connect import McpHosts, ToolsChanged
 from bot.plugin_host.runtime.active import ActivePlugin
 from bot.plugin_host.runtime.in_process import InProcessHost, PluginHost
 from bot.plugin_host.uploads.stored_archives import ArchiveStore
@@ -32,9 +32,11 @@ class PluginOpener:
                  upload_hosts: UploadHostFactory | None,
                  config_defaults: Mapping[str, Mapping[str, Any]],
                  archives: ArchiveStore | None = None,
-                 mcp_hosts: McpHosts | None = None) -> None:
+                 mcp_hosts: McpHosts | None = None,
+                 on_tools: ToolsChanged | None = None) -> None:
         self.plugins_dir = plugins_dir
         self.mcp_hosts = mcp_hosts
+        self.on_tools = on_tools  # an MCP server listed its tools (the manager holds them)
         self.archives = archives  # where a version whose files are not here comes from
         self.executor = executor
         self.upload_hosts = upload_hosts
@@ -108,11 +110,11 @@ class PluginOpener:
         first list, which becomes the baseline (the operator chose the program); an
         admin's remote one offers none until its list is accepted. Not `lazy`: connected
         first (PluginError: why not), and what it lists now is held against the reviewed
-        tools (McpServers.tools_changed). `lazy` (start-up, another replica's change):
+        tools (PluginManager._tools_listed). `lazy` (start-up, another replica's change):
         the first call connects."""
         if self.mcp_hosts is None:
             raise PluginError(row.name, [messages.mcp_not_set_up()])
-        host = self.mcp_hosts.host(row.name, row.mcp, row.sandbox_uid)
+        host = self.mcp_hosts.host(row.name, row.mcp, row.sandbox_uid, on_tools=self.on_tools)
         stored = active_version(row)
         plugin = stored_plugin(stored) if stored is not None else None
         if not lazy or plugin is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from bot.plugin_host.contract.protocol import STATUS_ENABLED, PluginSource
+from bot.plugin_host.contract.protocol import STATUS_ENABLED, LoadedPlugin, PluginSource
 from bot.plugin_host.lifecycle.opener import source_path
 from bot.plugin_host.lifecycle.plugin_store import require_plugin
 from bot.plugin_host.lifecycle.versions import record_builtin_version, record_server_version
@@ -13,8 +14,20 @@ from bot.plugin_host.runtime.active import ActivePlugin
 from bot.store.models import PluginRow
 from bot.store.repositories import PluginRepository
 
-# Changes one plugin row in a write transaction: the row, and the audit entry's detail.
-RowChange = Callable[[PluginRepository], Awaitable[tuple[PluginRow, "str | None"]]]
+
+@dataclass(frozen=True)
+class Changed:
+    """What a row change did: the row, the audit entry's detail and, for an MCP server
+    whose reviewed tool list was accepted, the tools its running host offers from now on
+    (with their version)."""
+
+    row: PluginRow
+    detail: str | None = None
+    retool: tuple[LoadedPlugin, str] | None = None
+
+
+# Changes one plugin row in a write transaction; None: nothing to audit or tell.
+RowChange = Callable[[PluginRepository], Awaitable["Changed | None"]]
 
 
 def switch_on_change(name: str, active: ActivePlugin | None, where: Where | None
@@ -22,7 +35,7 @@ def switch_on_change(name: str, active: ActivePlugin | None, where: Where | None
     """The write that turns `name` on (`where` says, scopes.py), recording what the newly
     loaded `active` offers (None: it runs already)."""
 
-    async def switch_on(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+    async def switch_on(repo: PluginRepository) -> Changed:
         row = await require_plugin(repo, name)
         if active is not None and row.source == PluginSource.BUILTIN:
             record_builtin_version(row, active.plugin, source_path(active))
@@ -32,5 +45,5 @@ def switch_on_change(name: str, active: ActivePlugin | None, where: Where | None
         row.enabled, row.status, row.error = True, STATUS_ENABLED, None
         row.consecutive_failures = 0
         version = active.version if active is not None else row.active_version
-        return row, " ".join(part for part in (version, scope) if part) or None
+        return Changed(row, " ".join(part for part in (version, scope) if part) or None)
     return switch_on

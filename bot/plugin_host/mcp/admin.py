@@ -1,6 +1,6 @@
 """MCP servers as plugins, for admins: `mcp add` (a new server, or a new address or
-credentials for one; never an address off limits), a server's changed tool list held for
-review and `mcp accept`, and its last error. Everything else —
+credentials for one; never an address off limits), `mcp accept` of a changed tool list the
+manager held for review, and the operator's MCP_SERVERS' rows. Everything else —
 enable, disable, remove, approvals, audit, health — is the plugin lifecycle every source
 shares (manager.py)."""
 
@@ -15,8 +15,10 @@ from bot import messages
 from bot.errors import ConfigError, ConflictError, PluginError
 from bot.plugin_host.contract.protocol import LoadedPlugin, Manifest, PluginSource
 from bot.plugin_host.contract.validation import plugin_name_problem
+from bot.plugin_host.lifecycle.actions import Action
 from bot.plugin_host.lifecycle.manager import Outcome, PluginManager
 from bot.plugin_host.lifecycle.plugin_store import new_sandbox_uid, require_plugin
+from bot.plugin_host.lifecycle.row_changes import Changed
 from bot.plugin_host.lifecycle.versions import new_plugin_row, record_server_version, stored_plugin
 from bot.plugin_host.mcp.checks import (
     display_url,
@@ -25,13 +27,15 @@ from bot.plugin_host.mcp.checks import (
     url_problem,
 )
 from bot.plugin_host.mcp.connect import McpHosts, http_target
-from bot.plugin_host.mcp.review import differs, pending_of, proposal, summary
+from bot.plugin_host.mcp.last_error import LastErrors
+from bot.plugin_host.mcp.review import pending_of, summary
 from bot.plugin_host.runtime.active import ActivePlugin
-from bot.store.models import McpServerRow, PluginRow, utcnow
+from bot.store import Database
+from bot.store.models import McpServerRow, PluginRow
 from bot.store.repositories import AuditRepository, PluginRepository, active_version
 
 if TYPE_CHECKING:
-    from bot.plugin_host.mcp.host import McpHost
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +49,12 @@ class Probe:
 
 
 class McpServers:
-    def __init__(self, manager: PluginManager, hosts: McpHosts) -> None:
+    def __init__(self, manager: PluginManager, hosts: McpHosts, db: Database,
+                 last_errors: LastErrors) -> None:
         self.manager = manager
         self.hosts = hosts
-        self._errors: dict[str, str | None] = {}  # the last error written, per plugin
-        hosts.bind(on_tools=self.tools_changed, on_error=self.record_error)
+        self._db = db
+        self._last_errors = last_errors
 
     async def add(self, name: str, url: str, headers: Mapping[str, str], *,
                   actor: str) -> Outcome:
@@ -57,13 +62,13 @@ class McpServers:
         existing one a new address and headers. The server is asked for its tools first;
         one that does not answer is saved anyway, with the reason as its last error."""
         await self._check(name, url, headers)
-        async with self.manager.db.read() as session:  # refused before the server is asked
+        async with self._db.read() as session:  # refused before the server is asked
             _refuse_taken(await PluginRepository(session).get(name))
         sealed = self.hosts.box.seal(dict(headers)) if headers else None
         probe = await self._probe(name, url, headers)
         updated = False
 
-        async def put(repo: PluginRepository) -> tuple[PluginRow, str | None]:
+        async def put(repo: PluginRepository) -> Changed:
             nonlocal updated
             row = await self._row_for(repo, name)
             updated = row.mcp is not None
@@ -79,98 +84,52 @@ class McpServers:
                 server.server_version = probe.plugin.manifest.version
                 record_server_version(row, probe.plugin)
             names = ", ".join(server.header_names) or "none"
-            return row, f"{display_url(url)} (headers: {names})"
+            return Changed(row, f"{display_url(url)} (headers: {names})")
 
-        async with self.manager.lock:
-            info = await self.manager.transition(name, "mcp-add", None, put, actor=actor)
-        self._errors[name] = probe.error
+        await self.manager.change(name, Action.MCP_ADD, put, actor=actor)
+        self._last_errors.noted(name, probe.error)
+        info = await self.manager.info(name)
         if info.enabled:
             await self.manager.refresh()  # the new address, from the agent's next step
-        await self.manager.notify("mcp-add", name)
         text = messages.mcp_added(
             name, display_url(url), updated=updated, error=probe.error, enabled=info.enabled,
             server=_server_label(probe.plugin), tools=info.tool_names)
         if probe.plugin is not None and probe.plugin.warnings:
             text += "\n" + "\n".join(f"- {w}" for w in probe.plugin.warnings)
-        return Outcome(text, await self.manager.info(name), True)
-
-    async def tools_changed(self, name: str, host: McpHost, plugin: LoadedPlugin) -> None:
-        """A server listed its tools (on a new connection, or after `list_changed`). The
-        bot keeps offering what an admin reviewed (the active version); a different list
-        — less any tool another plugin has, and never dropping an approval — is held on
-        the server's row for review, audited, and the admins are told once."""
-        async with self.manager.lock:
-            active = self.manager.active.get(name)
-            if active is None or active.host is not host:
-                return
-            reviewed = active.plugin
-            proposed = proposal(self.manager.active.without_clashes(name, plugin), reviewed)
-            changed = differs(proposed, reviewed)
-            wanted = [tool.describe() for tool in proposed.tools] if changed else None
-            async with self.manager.db.write() as session:
-                row = await PluginRepository(session).get(name)
-                if row is None or row.mcp is None or row.mcp.pending_tools == wanted:
-                    return  # heard before: nothing new to tell
-                row.mcp.pending_tools = wanted
-                row.mcp.pending_version = proposed.manifest.version if changed else None
-                row.mcp.pending_since = utcnow() if changed else None
-                if changed:
-                    AuditRepository(session).record(
-                        actor="mcp server", action="mcp-change", target=name,
-                        outcome="pending review", detail=summary(proposed, reviewed))
-        if changed:
-            log.warning("MCP plugin %s: its server lists other tools than were reviewed "
-                        "(%s); held for an admin", name, summary(proposed, reviewed))
-            await self.manager.notify("mcp-review", name)
+        return Outcome(text, info, True)
 
     async def accept(self, name: str, *, actor: str) -> Outcome:
         """Offer the tools a server's changed list holds for review (audited)."""
         accepted: LoadedPlugin | None = None
-        version = ""
 
-        async def take(repo: PluginRepository) -> tuple[PluginRow, str | None]:
-            nonlocal accepted, version
+        async def take(repo: PluginRepository) -> Changed:
+            nonlocal accepted
             row = await require_plugin(repo, name)
-            reviewed = _reviewed(row, self.manager.active.get(name))
+            reviewed = _reviewed(row, self.manager.running(name))
             pending = pending_of(row.mcp.pending_tools if row.mcp else None,
                                  row.mcp.pending_version if row.mcp else None, reviewed)
             if pending is None or row.mcp is None:
                 raise ConflictError(messages.mcp_nothing_to_review(name))
             accepted, version = pending, record_server_version(row, pending)
             row.mcp.pending_tools = row.mcp.pending_version = row.mcp.pending_since = None
-            return row, summary(pending, reviewed)
+            return Changed(row, summary(pending, reviewed), retool=(pending, version))
 
-        async with self.manager.lock:
-            info = await self.manager.transition(name, "mcp-accept", None, take, actor=actor)
-            active = self.manager.active.get(name)
-            if active is not None and accepted is not None:
-                self.manager.active.retool(name, active.host, accepted, version)
-        await self.manager.notify("mcp-accept", name)
+        info = await self.manager.change(name, Action.MCP_ACCEPT, take, actor=actor)
         tools = [tool.name for tool in accepted.tools] if accepted else []
         return Outcome(messages.mcp_review_accepted(name, tools), info, True)
-
-    async def record_error(self, name: str, error: str | None) -> None:
-        """Keep a server's last connection error (None: it answered) in its row."""
-        if self._errors.get(name, "") == error:
-            return
-        async with self.manager.db.write() as session:
-            row = await PluginRepository(session).get(name)
-            if row is not None and row.mcp is not None:
-                row.mcp.last_error = error
-        self._errors[name] = error
 
     async def sync_local(self, names: Iterable[str]) -> None:
         """Give every MCP_SERVERS entry its plugin row (disabled until enabled, with its
         own sandbox uid); drop the rows of entries taken out of it that are switched off.
         A start with nothing to change writes nothing."""
         wanted = set(names)
-        async with self.manager.db.read() as session:
+        async with self._db.read() as session:
             local = await PluginRepository(session).local_mcp()  # name -> enabled
         stale = [name for name, enabled in local.items() if name not in wanted and not enabled]
         if not wanted - local.keys() and not stale:
             return
         builtins = self.manager.builtin_names()
-        async with self.manager.db.write() as session:
+        async with self._db.write() as session:
             repo = PluginRepository(session)
             for name in sorted(wanted - local.keys()):
                 row = await repo.get(name)

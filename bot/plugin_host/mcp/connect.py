@@ -19,6 +19,7 @@ from bot.plugin_host.contract.protocol import LoadedPlugin
 from bot.plugin_host.contract.schemas import DEFAULT_LIMITS, SchemaLimits
 from bot.plugin_host.mcp.checks import Networks, resolve_problem
 from bot.plugin_host.mcp.credentials import CredentialBox
+from bot.plugin_host.mcp.last_error import LastErrors
 from bot.plugin_host.sandbox.confine import Sandbox, remove_tree
 from bot.store.models import McpServerRow
 
@@ -41,7 +42,6 @@ class MessageHandler(Protocol):
 Connector = Callable[[MessageHandler], AbstractAsyncContextManager["Client"]]
 LocalTarget = Callable[[int | None], "McpTarget"]  # a configured server, for the plugin's uid
 ToolsChanged = Callable[[str, "McpHost", LoadedPlugin], Awaitable[None]]
-ErrorChanged = Callable[[str, str | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,8 @@ def _tail(path: Path) -> str:
 
 @dataclass
 class McpHosts:
-    """Makes the host for an MCP plugin's row; `bind` tells it whom to report to."""
+    """Makes the host for an MCP plugin's row. A host reports the tools its server lists
+    to the `on_tools` its opener gives, and each connection's outcome to `last_errors`."""
 
     box: CredentialBox
     connect_timeout: float = 10.0
@@ -169,25 +170,21 @@ class McpHosts:
     max_bytes: int = DEFAULT_MAX_BYTES  # an answer read at most (PLUGIN_MAX_RESPONSE_MB)
     allow: Networks = ()  # MCP_ALLOW_CIDRS
     local: Mapping[str, LocalTarget] = field(default_factory=dict)  # MCP_SERVERS
-    on_tools: ToolsChanged | None = None
-    on_error: ErrorChanged | None = None
+    last_errors: LastErrors | None = None
 
-    def bind(self, *, on_tools: ToolsChanged, on_error: ErrorChanged) -> None:
-        self.on_tools, self.on_error = on_tools, on_error
-
-    def host(self, name: str, server: McpServerRow | None, uid: int | None = None) -> McpHost:
+    def host(self, name: str, server: McpServerRow | None, uid: int | None = None, *,
+             on_tools: ToolsChanged | None = None) -> McpHost:
         """The (unconnected) host for plugin `name`; PluginError when it cannot be made."""
         from bot.plugin_host.mcp.host import McpHost
 
         target = self.target(name, server, uid)
         host = McpHost(target, connect_timeout=self.connect_timeout,
                        idle_seconds=self.idle_seconds, limits=self.limits)
-        if self.on_tools is not None:
-            on_tools = self.on_tools
+        if on_tools is not None:
             host.on_tools = lambda plugin: on_tools(name, host, plugin)
-        if self.on_error is not None:
-            on_error = self.on_error
-            host.on_status = lambda error: on_error(name, error)
+        if self.last_errors is not None:
+            last_errors = self.last_errors
+            host.on_status = lambda error: last_errors.record(name, error)
         return host
 
     def target(self, name: str, server: McpServerRow | None, uid: int | None) -> McpTarget:

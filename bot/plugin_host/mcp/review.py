@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.plugin_host.contract.protocol import LoadedPlugin, Manifest, ToolSpec
+from bot.store.models import McpServerRow, utcnow
 
 
 def proposal(listed: LoadedPlugin, reviewed: LoadedPlugin) -> LoadedPlugin:
@@ -48,3 +49,18 @@ def pending_of(tools: list[Any] | None, version: str | None, reviewed: LoadedPlu
     manifest = Manifest.from_dict({**reviewed.manifest.to_dict(),
                                    "version": version or reviewed.manifest.version})
     return LoadedPlugin(manifest, tuple(ToolSpec.from_description(t) for t in tools))
+
+
+def hold_for_review(server: McpServerRow, proposed: LoadedPlugin,
+                    reviewed: LoadedPlugin) -> str | None:
+    """Hold `proposed` on the server's row for an admin's review (or clear what was held,
+    when the server lists the reviewed tools again). What accepting would change, when
+    this is news to audit and tell; None when it is not (heard before, or cleared)."""
+    changed = differs(proposed, reviewed)
+    wanted = [tool.describe() for tool in proposed.tools] if changed else None
+    if server.pending_tools == wanted:
+        return None
+    server.pending_tools = wanted
+    server.pending_version = proposed.manifest.version if changed else None
+    server.pending_since = utcnow() if changed else None
+    return summary(proposed, reviewed) if changed else None

@@ -7,7 +7,9 @@ import logging
 
 from bot import messages
 from bot.plugin_host.contract.protocol import ErrorKind, ToolResult
+from bot.plugin_host.lifecycle.actions import Action
 from bot.plugin_host.lifecycle.manager import PluginManager
+from bot.plugin_host.lifecycle.plugin_store import PluginStore
 from bot.plugin_host.runtime.registry import Tool
 
 log = logging.getLogger(__name__)
@@ -18,8 +20,9 @@ class HealthMonitor:
     """A registry listener. The count lives in the database (plugins.consecutive_failures);
     the copy here only saves a write after successes."""
 
-    def __init__(self, manager: PluginManager, *, threshold: int) -> None:
+    def __init__(self, manager: PluginManager, store: PluginStore, *, threshold: int) -> None:
         self.manager = manager
+        self.store = store
         self.threshold = threshold
         self._known: dict[str, int] = {}
 
@@ -30,7 +33,7 @@ class HealthMonitor:
         failed = result.error in FAULTS
         if not failed and self._known.get(name) == 0:
             return
-        count = await self.manager.store.count_failure(name, failed=failed)
+        count = await self.store.count_failure(name, failed=failed)
         if count is None:
             return
         self._known[name] = count
@@ -38,4 +41,4 @@ class HealthMonitor:
             reason = messages.auto_disabled(count, result.text)
             log.warning("plugin %s: %s", name, reason)
             await self.manager.disable(name, actor="system", reason=reason,
-                                       event="auto-disable")
+                                       event=Action.AUTO_DISABLE)

@@ -24,6 +24,7 @@ from bot.plugin_host.contract.protocol import LoadedPlugin
 from bot.plugin_host.contract.validation import plugin_name_problem
 from bot.plugin_host.lifecycle.discovery import UPLOADS
 from bot.plugin_host.lifecycle.manager import PluginManager
+from bot.plugin_host.lifecycle.plugin_store import PluginStore
 from bot.plugin_host.uploads.archive_checks import ArchiveError, Layout, Limits, extract_upload
 from bot.plugin_host.uploads.packaging import pack_directory
 from bot.plugin_host.uploads.stored_archives import Archive, archive_kind
@@ -53,12 +54,13 @@ class InstallResult:
 
 
 class Installer:
-    def __init__(self, *, manager: PluginManager, audit: AuditLog, plugins_dir: Path,
-                 limits: Limits, prober: Prober,
+    def __init__(self, *, manager: PluginManager, store: PluginStore, audit: AuditLog,
+                 plugins_dir: Path, limits: Limits, prober: Prober,
                  sandbox_kind: Callable[[], str | None] = lambda: None,
                  files: UploadDir | None = None) -> None:
         self.sandbox_kind = sandbox_kind
         self.manager = manager
+        self.store = store
         self.audit = audit
         self.files = files or UploadDir(plugins_dir)
         self.uploads = self.files.root
@@ -87,7 +89,7 @@ class Installer:
     async def open_uploads(self, me: Owner) -> str | None:
         """Look who owns the uploads directory; the sentence saying whose it is when it
         belongs to another database (then nothing is installed or deleted there)."""
-        return self.files.open(me, has_versions=await self.manager.store.has_uploads())
+        return self.files.open(me, has_versions=await self.store.has_uploads())
 
     def sweep(self) -> list[Path]:
         """Remove what interrupted installs left in the staging area (nothing else)."""
@@ -99,7 +101,7 @@ class Installer:
         self._require_ownership()
         if not self.files.ours and self.files.me is not None:
             return []
-        return self.files.unreferenced(await self.manager.store.upload_paths())
+        return self.files.unreferenced(await self.store.upload_paths())
 
     async def collect(self, paths: list[Path], *, actor: str) -> None:
         """Delete what `unreferenced` listed (and still is), and audit it."""
@@ -171,7 +173,7 @@ class Installer:
             raise ArchiveError([Problem("name", problem)])
 
     async def _check_versions(self, plugin: LoadedPlugin, sha: str) -> None:
-        await self.manager.store.check_upload(plugin.manifest.name, plugin.manifest.version, sha)
+        await self.store.check_upload(plugin.manifest.name, plugin.manifest.version, sha)
 
     async def _refused(self, filename: str, sha: str, name: str | None,
                        problems: list[Problem], actor: str | None, *,
