@@ -12,6 +12,7 @@ from bot.agent.context import load_system_prompt
 from bot.agent.llm import AZURE_VERSION, LLM, OPENAI_URL, Azure
 from bot.agent.loop import Agent
 from bot.agent.runs import Runs
+from bot.commands import PluginCommands
 from bot.config import LocalServer, Settings
 from bot.errors import PluginError, Problem
 from bot.metrics import Metrics
@@ -69,6 +70,7 @@ class Services:
     changes: ChangeFeed  # started by `bot run`: NOTIFYs from the other replicas
     metrics: Metrics
     mcp: McpServers  # `mcp add`; MCP plugins otherwise live in `plugins` like any other
+    commands: PluginCommands  # /plugin, App Home and `bot plugin …`: one typed API
     notices: list[str] = field(default_factory=list)  # one line each, for the operator
 
     async def close(self) -> None:
@@ -119,7 +121,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         installer=installer, workers=workers, executor=executor,
                         tool_log=tool_log, llm=agent.llm, agent=agent, records=records,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
-                        changes=ChangeFeed(db), metrics=metrics, mcp=mcp, notices=notices)
+                        changes=ChangeFeed(db), metrics=metrics, mcp=mcp, notices=notices,
+                        commands=PluginCommands(plugins, audit, records, mcp=mcp))
     try:
         if migrate:
             notices += await _claim_uploads(db, installer)

@@ -162,14 +162,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import refresh_plugins, settle_heap
-    from bot.console import Console, console_channel
+    from bot.console import Console, ConsoleServices, console_channel
 
     async def action(services: Services) -> int:
         await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
         settle_heap()
         watcher = asyncio.create_task(refresh_plugins(services))
         try:
-            return await Console(services, channel=console_channel(args.channel)).run()
+            return await Console(ConsoleServices.of(services),
+                                 channel=console_channel(args.channel)).run()
         finally:
             watcher.cancel()
     return await with_services(settings, action)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
+from collections.abc import Awaitable
 
 from bot import messages
 from bot.app import Services
 from bot.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
-from bot.commands import PluginCommands, parse_headers
+from bot.commands import Actor, CommandResult, PluginCommands, parse_headers
 from bot.config import Settings
 from bot.errors import BotError
-from bot.plugin_host import Caller
+from bot.plugin_host import Caller, Where, parse_where, split_settings
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,27 +91,60 @@ def _add_where(command: argparse.ArgumentParser) -> None:
     command.set_defaults(handler=_admin)
 
 
-def _where_words(args: argparse.Namespace) -> list[str]:
-    """--channel/--everywhere as the words /plugin takes after NAME."""
+def _where(args: argparse.Namespace) -> Where | None:
+    """--channel/--everywhere as a Where (None: neither given); BotError for a bad ID."""
     if getattr(args, "everywhere", False):
-        return ["everywhere"]
+        return Where()
     channels = getattr(args, "channel", None)  # set only where _add_where added it
-    return ["in", *channels] if channels else []
+    return parse_where(["in", *channels]) if channels else None
+
+
+def _command(commands: PluginCommands, args: argparse.Namespace, by: Actor
+             ) -> Awaitable[CommandResult]:
+    """The typed call `args` names (BotError: a channel or setting that does not read)."""
+    name: str = getattr(args, "name", None) or ""  # every command but list and reload
+    match args.plugin_command:
+        case "list":
+            return commands.list(by=by)
+        case "reload":
+            return commands.reload(by=by)
+        case "tools":
+            return commands.tools(name or None, by=by)
+        case "info":
+            return commands.info(name, by=by)
+        case "remove":
+            return commands.remove(name, by=by)
+        case "versions":
+            return commands.versions(name, by=by)
+        case "settings":
+            return commands.settings_of(name, by=by)
+        case "enable":
+            return commands.enable(name, _where(args), by=by)
+        case "disable":
+            return commands.disable(name, _where(args), by=by)
+        case "set":
+            pairs, typed = split_settings(args.pairs)
+            return commands.set(name, pairs, _where(args) or typed, by=by)
+        case "rollback":
+            return commands.rollback(name, args.version, by=by)
+        case "approval":
+            return commands.approval(name, args.mode, by=by)
+        case "audit":
+            return commands.audit_trail(args.limit, by=by)
+        case "runs":
+            return commands.runs(args.limit, by=by)
+        case _:  # mcp accept (`mcp add` has its own handler)
+            return commands.mcp_accept(name, by=by)
 
 
 async def _admin(args: argparse.Namespace, settings: Settings) -> int:
-    """The subcommands `/plugin` also has: one implementation (bot/commands.py) for the
-    terminal, the console and Slack. The operator at the terminal is an admin."""
-    words = [args.plugin_command, *([args.mcp_command] if getattr(args, "mcp_command", None)
-                                    else [])] + [str(value) for value in (
-        getattr(args, "name", None), getattr(args, "version", None),
-        getattr(args, "limit", None), getattr(args, "mode", None)) if value is not None]
-    words += [*getattr(args, "pairs", []), *_where_words(args)]
-
+    """The subcommands `/plugin` also has: one typed API (bot/commands) for the terminal,
+    the console and Slack. The operator at the terminal is an admin."""
     async def action(services: Services) -> int:
-        commands = PluginCommands(services.plugins, services.audit, services.records,
-                                  mcp=services.mcp)
-        result = await commands.run(shlex.join(words), actor=actor_of(args), is_admin=True)
+        try:
+            result = await _command(services.commands, args, Actor(actor_of(args), admin=True))
+        except BotError as exc:  # as /plugin says it: the words did not read
+            result = CommandResult(str(exc), ok=False)
         print(result.text, file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_FAILED
     return await with_services(settings, action)
@@ -124,12 +157,12 @@ async def _mcp_add(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
 
     async def action(services: Services) -> int:
-        try:
-            outcome = await services.mcp.add(args.name, args.url, headers, actor=actor_of(args))
-        except BotError as exc:
-            print(f"bot: {exc}", file=sys.stderr)
+        result = await services.commands.mcp_add(args.name, args.url, headers,
+                                                 by=Actor(actor_of(args), admin=True))
+        if not result.ok:
+            print(f"bot: {result.text}", file=sys.stderr)
             return EXIT_FAILED
-        print(outcome.message)
+        print(result.text)
         return EXIT_OK
     return await with_services(settings, action)
 

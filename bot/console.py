@@ -17,16 +17,20 @@ import os
 import pwd
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from bot import messages, text_render
 from bot.agent.approvals import Decision
 from bot.agent.events import AnswerDelta, Event, Queued, Thinking, ToolFinished, ToolStarted
+from bot.agent.llm import LLM
+from bot.agent.runs import Runs
 from bot.app import Services
-from bot.commands import PluginCommands, loggable
+from bot.commands import Actor, PluginCommands, loggable, run_text
 from bot.errors import BotError
-from bot.plugin_host import DM, Caller, parse_channel
+from bot.plugin_host import DM, Caller, Installer, Registry, parse_channel
+from bot.store.audit import AuditLog
 from bot.terminal import os_user, terminal_safe
 
 HELP = """\
@@ -42,16 +46,34 @@ log = logging.getLogger(__name__)
 CONSOLE = "console"  # the console's own scope: plugins enabled everywhere
 
 
+@dataclass(frozen=True)
+class ConsoleServices:
+    """What the console uses: the commands, the agent's runs, uploads, the audit trail
+    (approvals), and what its banner says (the tools, the model, where state lives)."""
+
+    commands: PluginCommands
+    runs: Runs
+    installer: Installer
+    audit: AuditLog
+    registry: Registry
+    llm: LLM | None
+    locations: str
+
+    @classmethod
+    def of(cls, services: Services) -> ConsoleServices:
+        return cls(services.commands, services.runs, services.installer, services.audit,
+                   services.registry, services.llm,
+                   messages.locations(services.db.label, services.settings.plugins_dir))
+
+
 class Console:
-    def __init__(self, services: Services, *, out: TextIO = sys.stdout,
+    def __init__(self, services: ConsoleServices, *, out: TextIO = sys.stdout,
                  interactive: bool | None = None, channel: str = CONSOLE) -> None:
         self.services = services
         self.out = out
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self.user = os_user()
         self.actor = f"console:{self.user}"
-        self.commands = PluginCommands(services.plugins, services.audit, services.records,
-                                       mcp=services.mcp)
         self.channel = channel  # where questions are asked from: scopes.scope_of
         self._current: str | None = None
         self._streamed = ""  # the answer's text printed so far as it streamed
@@ -98,8 +120,8 @@ class Console:
         if line == "help":
             self._print(HELP)
         elif line.startswith("/plugin"):
-            result = await self.commands.run(line.removeprefix("/plugin"), actor=self.actor,
-                                             is_admin=True)
+            result = await run_text(self.services.commands, line.removeprefix("/plugin"),
+                                    by=Actor(self.actor, admin=True))
             self._print(result.text)
         elif line.split()[0] == "channel" and len(line.split()) <= 2:
             self._switch_channel(line.removeprefix("channel").strip())
@@ -200,8 +222,7 @@ class Console:
                  "or OPENAI_BASE_URL)")
         return (f"ChatOps bot console — {_count(len(snapshot), 'tool')} from "
                 f"{_count(plugins, 'enabled plugin')}; {model}.\n"
-                f"{messages.locations(self.services.db.label, self.services.settings.plugins_dir)}."
-                "\n"
+                f"{self.services.locations}.\n"
                 "Type a question, /plugin help, upload PATH, or help. Ctrl-D exits.")
 
     def _setup_readline(self) -> Path | None:

@@ -20,9 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from bot import messages
-from bot.app import Services
+from bot.agent.runs import Runs
 from bot.errors import DatabaseFault
-from bot.metrics import CONTENT_TYPE
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.plugin_host import PluginManager
+from bot.store import Database
 from bot.store.migrate import revisions
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,15 @@ DATABASE_TIMEOUT = 2.0
 
 @dataclass
 class Probes:
-    services: Services
+    db: Database
+    metrics_registry: Metrics
+    runs: Runs
+    plugins: PluginManager
     stopping: asyncio.Event
     slack_connected: Callable[[], Awaitable[bool]] | None = None  # Socket Mode only
     approvals_pending: Callable[[], int] = lambda: 0
+    host: str = "0.0.0.0"  # HOST: where the probes are served
+    metrics_port: int | None = None  # METRICS_PORT: served alone there
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.healthz)
@@ -55,7 +62,7 @@ class Probes:
                                  status=200 if ready else 503)
 
     async def _database(self) -> str:
-        db = self.services.db
+        db = self.db
         try:
             async with asyncio.timeout(DATABASE_TIMEOUT):
                 with db.faults():  # one sentence, never the URL's password
@@ -72,11 +79,11 @@ class Probes:
         return "ok"
 
     async def metrics(self, request: web.Request) -> web.Response:
-        metrics, services = self.services.metrics, self.services
-        metrics.runs_waiting.set(services.runs.waiting)
+        metrics = self.metrics_registry
+        metrics.runs_waiting.set(self.runs.waiting)
         metrics.approvals_pending.set(self.approvals_pending())
         try:
-            metrics.set_plugins(p.status for p in await services.plugins.list())
+            metrics.set_plugins(p.status for p in await self.plugins.list())
         except Exception as exc:  # the rest is still worth scraping
             log.warning("metrics: could not read the plugins' states: %s", exc)
         body = metrics.render()

@@ -12,7 +12,7 @@ import pytest
 from bot import messages
 from bot.agent.approvals import Decision
 from bot.app import Services
-from bot.commands import PluginCommands
+from bot.commands import Actor, PluginCommands, run_text
 from bot.plugin_host.contract.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI
 from tests.plugin_factory import GATED
@@ -91,8 +91,7 @@ async def test_the_console_and_the_cli_apply_the_same_rule_and_other_processes_s
         gated: None) -> None:
     first = await agent_services(enabled=("alpha",))
     commands = PluginCommands(first.plugins, first.audit)
-    assert (await commands.run("approval alpha_echo required", actor="cli:ops",
-                               is_admin=True)).ok
+    assert (await run_text(commands, "approval alpha_echo required", by=Actor("cli:ops", True))).ok
     asked: list[str] = []
 
     async def approver(*, tool: str, arguments: str, digest: str, caller: Caller,
@@ -109,7 +108,6 @@ async def test_the_console_and_the_cli_apply_the_same_rule_and_other_processes_s
     second = await agent_services(enabled=("alpha",))  # another process, same database
     tool = second.registry.snapshot.get("alpha_echo")
     assert tool is not None and second.registry.requires_approval(tool)
-    assert (await commands.run("approval alpha_echo default", actor="cli:ops",
-                               is_admin=True)).ok
+    assert (await run_text(commands, "approval alpha_echo default", by=Actor("cli:ops", True))).ok
     await second.plugins.refresh()
     assert not second.registry.requires_approval(tool)

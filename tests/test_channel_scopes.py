@@ -17,7 +17,7 @@ import pytest
 
 from bot import messages
 from bot.app import Services
-from bot.commands import PluginCommands
+from bot.commands import Actor, PluginCommands, run_text
 from bot.plugin_host.contract.protocol import Caller
 from bot.plugin_host.policy.scopes import Where
 from bot.slack.render import escape
@@ -291,14 +291,14 @@ async def test_another_process_follows_a_change_of_channels_and_settings(
         make_services: ServicesFactory, probe: Path) -> None:
     first, second = await make_services(), await make_services()
     commands = PluginCommands(first.plugins, first.audit)
-    await commands.run(f"enable probe in {PAYMENTS}", actor="U_ADMIN", is_admin=True)
-    await commands.run(f"set probe tier=gold in {PAYMENTS}", actor="U_ADMIN", is_admin=True)
+    await run_text(commands, f"enable probe in {PAYMENTS}", by=Actor("U_ADMIN", True))
+    await run_text(commands, f"set probe tier=gold in {PAYMENTS}", by=Actor("U_ADMIN", True))
     assert await second.plugins.refresh()
     here, there = Caller(channel=PAYMENTS), Caller(channel=OTHER)
     result = await second.registry.call("probe_config", {}, here)
     assert json.loads(result.text)["config"] == {"tier": "gold"}
     assert not (await second.registry.call("probe_config", {}, there)).ok
-    await commands.run(f"enable probe in {OTHER}", actor="U_ADMIN", is_admin=True)
+    await run_text(commands, f"enable probe in {OTHER}", by=Actor("U_ADMIN", True))
     assert await second.plugins.refresh()
     assert (await second.registry.call("probe_config", {}, there)).ok
     assert "probe_config" in [t["function"]["name"] for t in

@@ -107,21 +107,21 @@ async def test_each_runs_tokens_are_recorded(agent_services: Make,
 
 async def test_plugin_runs_shows_the_tokens_of_recent_runs(agent_services: Make,
                                                           fake_openai: FakeOpenAI) -> None:
-    from bot.commands import PluginCommands
+    from bot.commands import Actor, PluginCommands, run_text
 
     services = await agent_services()
     commands = PluginCommands(services.plugins, services.audit, services.records)
-    assert (await commands.run("runs", actor="U1", is_admin=False)).text == (
+    assert (await run_text(commands, "runs", by=Actor("U1", False))).text == (
         "No agent run has finished yet.")
     fake_openai.reply("one")
     fake_openai.reply("two")
     for _ in range(2):
         await services.runs.ask("q", caller=Caller(user="U7", channel="C1"))
-    shown = (await commands.run("runs 5", actor="U1", is_admin=False)).text
+    shown = (await run_text(commands, "runs 5", by=Actor("U1", False))).text
     lines = shown.splitlines()
     assert lines[0].split() == ["WHEN", "(UTC)", "RUN", "USER", "CHANNEL", "ENDED", "STEPS",
                                 "PROMPT", "TOKENS", "COMPLETION", "TOKENS", "FEEDBACK"]
     assert lines[1].split()[3:] == ["U7", "C1", "answered", "1", "10", "5", "-"]
     assert lines[-1] == "30 tokens in these 2 runs."
-    bad = await commands.run("runs zero", actor="U1", is_admin=False)
+    bad = await run_text(commands, "runs zero", by=Actor("U1", False))
     assert not bad.ok and bad.text == messages.audit_count_not_a_number("zero")

@@ -26,6 +26,7 @@ from .lifecycle.info import (
 )
 from .lifecycle.manager import (
     DEFAULT_ENABLED_BUILTINS as DEFAULT_ENABLED_BUILTINS,
+    Outcome as Outcome,
     PluginManager as PluginManager,
 )
 from .lifecycle.plugin_store import (
@@ -52,6 +53,7 @@ from .policy.scopes import (
     EVERYWHERE as EVERYWHERE,
     NO_SETTINGS as NO_SETTINGS,
     ScopedSettings as ScopedSettings,
+    Where as Where,
     parse_channel as parse_channel,
     parse_where as parse_where,
     scope_of as scope_of,
@@ -133,6 +135,7 @@ __all__ = [
     "McpInfo",
     "McpServers",
     "McpTarget",
+    "Outcome",
     "Owner",
     "PluginInfo",
     "PluginManager",
@@ -146,6 +149,7 @@ __all__ = [
     "ToolResult",
     "Unavailable",
     "UploadDir",
+    "Where",
     "WorkerFactory",
     "WorkerHost",
     "WorkerLimits",

@@ -25,7 +25,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import messages
 from bot.agent.runs import Runs
 from bot.app import Services, refresh_plugins
-from bot.commands import PluginCommands
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.metrics import Metrics
@@ -83,8 +82,6 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                        admin_channel=settings.bot_admin_channel,
                        api_origin=api_origin(settings.slack_api_url))
     shared = SharedRuns(services.db, feed=services.changes)
-    commands = PluginCommands(services.plugins, services.audit, services.records,
-                              mcp=services.mcp)
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
                                        timeout=settings.approval_timeout_seconds,
@@ -93,10 +90,10 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                               approver=approver,
                               streaming=Streaming(services.settings.slack_streaming))
     agent_view.register(app, asked, prompts=services.settings.slack_suggested_prompts)
-    slash.register(app, ctx, commands=commands)
+    slash.register(app, ctx, commands=services.commands)
     uploads.register(app, ctx, shared=shared, installer=services.installer,
                      audit=services.audit)
-    home.register(app, ctx, plugins=services.plugins, commands=commands,
+    home.register(app, ctx, plugins=services.plugins, commands=services.commands,
                   records=services.records)
     approvals.register(app, approver)
     feedback.register(app, ctx, records=services.records, metrics=services.metrics)
@@ -130,7 +127,7 @@ async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0",
     web_app = app.web_app(path=EVENTS_PATH, port=port)
     hide_versions(web_app)
     if probes is not None:
-        if not probes.services.settings.metrics_port:  # else on a port of their own
+        if not probes.metrics_port:  # else on a port of their own
             probes.add_routes(web_app)
         web_app.middlewares.append(_refuse_while_stopping(probes.stopping))
     runner = web.AppRunner(web_app, access_log=None)
@@ -170,14 +167,16 @@ async def run(services: Services) -> None:
     log.info("signed in to Slack as %s in %s", identity.get("user"), identity.get("team"))
     watcher = asyncio.create_task(refresh_plugins(services))
     await endpoint.start()
-    probes = Probes(services, stopping=stop,
-                    approvals_pending=lambda: endpoint.approver.pending)
+    probes = Probes(services.db, services.metrics, services.runs, services.plugins,
+                    stopping=stop, approvals_pending=lambda: endpoint.approver.pending,
+                    host=services.settings.host, metrics_port=services.settings.metrics_port)
     servers = contextlib.AsyncExitStack()  # closed after the drain: /readyz says why
     try:
         await services.plugins.join(endpoint.shared.replica)
         if services.settings.slack_app_token is not None:
             await _serve_socket_mode(endpoint, services.settings.slack_app_token
-                                     .get_secret_value(), stop, probes, servers)
+                                     .get_secret_value(), stop, probes, servers,
+                                     port=services.settings.port)
         else:
             await _serve_http_mode(endpoint, services.settings, stop, probes, servers)
     except connect.Stopped:
@@ -200,13 +199,14 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str, stop: asyncio.Event,
-                             probes: Probes, servers: contextlib.AsyncExitStack) -> None:
+                             probes: Probes, servers: contextlib.AsyncExitStack, *,
+                             port: int) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(endpoint.app, app_token)
     connect.add_filter_once(handler.client.logger, connect.OneLine)
     probes.slack_connected = handler.client.is_connected
-    await _serve_probes_alone(probes, servers, default_port=probes.services.settings.port)
+    await _serve_probes_alone(probes, servers, default_port=port)
     try:
         handler.client.wss_uri = await connect.socket_url(endpoint.ctx.client, app_token,
                                                           stop)
@@ -231,9 +231,8 @@ async def _serve_http_mode(endpoint: SlackEndpoint, settings: Settings, stop: as
 async def _serve_probes_alone(probes: Probes, servers: contextlib.AsyncExitStack, *,
                               default_port: int) -> None:
     """The probes and metrics on METRICS_PORT (else `default_port`), closed with the rest."""
-    settings = probes.services.settings
-    port = settings.metrics_port or default_port
-    servers.push_async_callback((await serve_probes(probes, host=settings.host,
+    port = probes.metrics_port or default_port
+    servers.push_async_callback((await serve_probes(probes, host=probes.host,
                                                     port=port)).cleanup)
     log.info("health and metrics on http://%s:%d (/healthz, /readyz, /metrics)",
-             settings.host, port)
+             probes.host, port)

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
-from bot.commands import PluginCommands
+from bot.commands import Actor, CommandResult, PluginCommands
 from bot.errors import DatabaseFault
 from bot.plugin_host import Action, PluginInfo, PluginManager
 from bot.slack import render
@@ -42,16 +42,17 @@ def register(app: AsyncApp, ctx: SlackContext, *, plugins: PluginManager,
     async def on_toggle(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         user, name = body["user"]["id"], body["actions"][0]["value"]
-        plugin = await plugins.info(name)
-        verb = "disable" if plugin.enabled else "enable"
-        await _change(home, user, f"{verb} {name}")
+        plugin, by = await plugins.info(name), Actor(user, ctx.is_admin(user))
+        switch = home.commands.disable if plugin.enabled else home.commands.enable
+        await _shown(home, user, await switch(name, by=by))
 
     @app.action("plugin_enable")
     async def on_enable_button(ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         user, name = body["user"]["id"], body["actions"][0]["value"]
-        result = await _change(home, user, f"enable {name}")
-        await respond(text=result, response_type="ephemeral", replace_original=False)
+        result = await home.commands.enable(name, by=Actor(user, ctx.is_admin(user)))
+        await respond(text=await _shown(home, user, result), response_type="ephemeral",
+                      replace_original=False)
 
     async def refresh(action: Action, name: str) -> None:
         if action == Action.AUTO_DISABLE and ctx.admin_channel:
@@ -71,9 +72,9 @@ def register(app: AsyncApp, ctx: SlackContext, *, plugins: PluginManager,
     plugins.add_change_listener(refresh)
 
 
-async def _change(home: Home, user: str, command: str) -> str:
+async def _shown(home: Home, user: str, result: CommandResult) -> str:
+    """A button's result, escaped; one that changed nothing is told to the clicker."""
     ctx = home.ctx
-    result = await home.commands.run(command, actor=user, is_admin=ctx.is_admin(user))
     if not result.changed:
         await publish(home, user)  # a refusal changes nothing, but the clicker sees why
         await ctx.client.chat_postEphemeral(channel=user, user=user,

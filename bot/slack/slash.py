@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.commands import PluginCommands
+from bot.commands import Actor, PluginCommands, run_text
 from bot.slack import render
 from bot.slack.context import SlackContext
 
@@ -22,6 +22,6 @@ def register(app: AsyncApp, ctx: SlackContext, *, commands: PluginCommands) -> N
     async def on_plugin(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()  # within Slack's 3 s; the work finishes through response_url
         user = command["user_id"]
-        result = await commands.run(unescape(command.get("text", "")), actor=user,
-                                    is_admin=ctx.is_admin(user))
+        result = await run_text(commands, unescape(command.get("text", "")),
+                                by=Actor(user, ctx.is_admin(user)))
         await respond(text=render.code(result.text), response_type="ephemeral")
