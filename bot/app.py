@@ -123,18 +123,23 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         runs=Runs(agent, limit=settings.agent_max_concurrent_runs),
                         changes=ChangeFeed(db), metrics=metrics, mcp=mcp, notices=notices,
                         commands=PluginCommands(plugins, audit, records, mcp=mcp))
+    await _start(services, archives, migrate=migrate)
+    return services
+
+
+async def _start(services: Services, archives: ArchiveStore, *, migrate: bool) -> None:
+    """Claim and sweep uploads, sync MCP_SERVERS, load plugins; a failure closes all."""
     try:
         if migrate:
-            notices += await _claim_uploads(db, installer)
+            services.notices += await _claim_uploads(services.db, services.installer)
             await archives.backfill()
-        installer.sweep()
-        await mcp.sync_local(settings.mcp_servers)
-        await records.sweep_outputs()  # of runs a crash left unfinished
-        await plugins.start()
+        services.installer.sweep()
+        await services.mcp.sync_local(services.settings.mcp_servers)
+        await services.records.sweep_outputs()  # of runs a crash left unfinished
+        await services.plugins.start()
     except BaseException:
         await services.close()
         raise
-    return services
 
 
 def _make_agent(settings: Settings, registry: Registry, tool_log: ToolCallLog,

@@ -183,7 +183,7 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     await db.dispose()
-    print("Database schema is up to date.")
+    print(messages.schema_current())
     return EXIT_OK
 
 
@@ -237,7 +237,7 @@ async def _pack(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     output = args.output or Path(f"{directory.name}.zip")
     output.write_bytes(data)
-    print(f"Wrote {output} ({len(data):,} bytes). Check it with: bot plugin check {output}")
+    print(messages.packed(output, len(data)))
     return EXIT_OK
 
 
@@ -248,7 +248,5 @@ async def _new(args: argparse.Namespace, settings: Settings) -> int:
     except BotError as exc:
         print(f"bot: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"Created {root}/ with a tool '{args.name}_greet' and tests/.\n"
-          f"Next: edit {root}/__init__.py, run `pytest {root}/tests`, then\n"
-          f"  bot plugin check {root}\n  bot plugin install {root}")
+    print(messages.scaffolded(root, args.name))
     return EXIT_OK

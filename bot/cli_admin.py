@@ -171,11 +171,10 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
     try:
         arguments = json.loads(args.arguments)
     except json.JSONDecodeError as exc:
-        print(f"bot: ARGUMENTS must be a JSON object, e.g. '{{\"host\": \"example.com\"}}' "
-              f"({exc})", file=sys.stderr)
+        print(f"bot: {messages.call_arguments_not_json(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if not isinstance(arguments, dict):
-        print(f"bot: ARGUMENTS must be a JSON object, got {type(arguments).__name__}",
+        print(f"bot: {messages.call_arguments_not_object(type(arguments).__name__)}",
               file=sys.stderr)
         return EXIT_USAGE
 

@@ -33,14 +33,7 @@ from bot.plugin_host import DM, Caller, Installer, Registry, parse_channel
 from bot.store.audit import AuditLog
 from bot.terminal import os_user, terminal_safe
 
-HELP = """\
-Ask anything (optionally starting with @bot) and the agent answers with the enabled tools.
-  /plugin help       admin commands (list, info, enable, disable, versions, rollback, …)
-  upload PATH        install a plugin from a .zip, a .py or a package directory
-  channel ID|dm      ask as if in that Slack channel (its plugins and settings);
-                     `channel console` goes back to the console's own (everywhere only)
-  help               this text
-  exit or Ctrl-D     leave (Ctrl-C stops an answer in progress)"""
+HELP = messages.CONSOLE_HELP
 
 log = logging.getLogger(__name__)
 CONSOLE = "console"  # the console's own scope: plugins enabled everywhere
@@ -89,7 +82,7 @@ class Console:
                 try:
                     line = await asyncio.to_thread(input, "bot> " if self.interactive else "")
                 except EOFError:
-                    self._print("\nBye.")
+                    self._print("\n" + messages.console_bye())
                     return 0
                 if not await self._handle_safely(line.strip()):
                     return 0
@@ -115,7 +108,7 @@ class Console:
         if not line:
             return True
         if line in ("exit", "quit"):
-            self._print("Bye.")
+            self._print(messages.console_bye())
             return False
         if line == "help":
             self._print(HELP)
@@ -128,14 +121,14 @@ class Console:
         elif line.startswith("upload"):
             await self._upload(line.removeprefix("upload").strip())
         elif line.startswith("/"):
-            self._print(f"Unknown command {line.split()[0]}. Type help.")
+            self._print(messages.console_unknown_command(line.split()[0]))
         else:
             await self._ask(line.removeprefix("@bot").strip())
         return True
 
     async def _ask(self, question: str) -> None:
         if not question:
-            self._print("Ask a question after @bot.")
+            self._print(messages.console_ask_empty())
             return
         if self.services.llm is None:
             self._print(messages.llm_not_configured())
@@ -165,7 +158,7 @@ class Console:
 
     async def _upload(self, path_text: str) -> None:
         if not path_text:
-            self._print("Usage: upload PATH  (a .zip, a .py or a plugin package directory)")
+            self._print(messages.console_upload_usage())
             return
         result = await self.services.installer.install(Path(path_text), actor=self.actor)
         self._print(text_render.install_result(result))
@@ -211,7 +204,7 @@ class Console:
         if self._current is not None:
             self.services.runs.cancel(self._current)
         else:
-            self._print("\n(Ctrl-D or exit to leave)")
+            self._print("\n" + messages.console_leave_hint())
 
     def _banner(self) -> str:
         snapshot = self.services.registry.snapshot
@@ -222,8 +215,7 @@ class Console:
                  "or OPENAI_BASE_URL)")
         return (f"ChatOps bot console — {_count(len(snapshot), 'tool')} from "
                 f"{_count(plugins, 'enabled plugin')}; {model}.\n"
-                f"{self.services.locations}.\n"
-                "Type a question, /plugin help, upload PATH, or help. Ctrl-D exits.")
+                f"{self.services.locations}.\n{messages.console_prompt()}")
 
     def _setup_readline(self) -> Path | None:
         if not self.interactive:

@@ -20,7 +20,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def plugin_list(plugins: Sequence[PluginInfo]) -> str:
     if not plugins:
-        return "No plugins installed."
+        return messages.no_plugins()
     replicas = any(p.replicas for p in plugins)
     scoped = any(p.channels is not None for p in plugins)
     rows = [[p.name, p.version or "-", p.source, p.sandbox, p.status,
@@ -129,7 +129,7 @@ def _mcp_lines(server: McpInfo) -> list[str]:
 
 def audit_list(events: Sequence[AuditEntry]) -> str:
     if not events:
-        return "The audit trail is empty."
+        return messages.audit_empty()
     rows = [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target, e.outcome,
              (e.detail or "").splitlines()[0][:80] if e.detail else ""] for e in events]
     return table(["WHEN (UTC)", "ACTOR", "ACTION", "TARGET", "OUTCOME", "DETAIL"], rows)
@@ -137,7 +137,7 @@ def audit_list(events: Sequence[AuditEntry]) -> str:
 
 def run_list(runs: Sequence[RunUsage]) -> str:
     if not runs:
-        return "No agent run has finished yet."
+        return messages.no_runs()
     rows = [[r.at.strftime("%Y-%m-%d %H:%M:%S") if r.at else "", r.run_id, r.user or "",
              r.channel or "", r.status, str(r.steps), f"{r.prompt_tokens:,}",
              f"{r.completion_tokens:,}", _votes(r)] for r in runs]
@@ -181,5 +181,5 @@ def tool_list(plugins: Sequence[PluginInfo]) -> str:
              ("[approval] " if t.requires_approval else "") + t.description]
             for p in plugins for t in p.tools]
     if not rows:
-        return "No tools."
+        return messages.no_tools()
     return table(["TOOL", "PLUGIN", "STATUS", "DESCRIPTION"], rows)

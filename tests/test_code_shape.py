@@ -26,3 +26,45 @@ def test_functions_are_under_50_lines() -> None:
     assert len(list(_modules())) > 40  # the walk found the code
     assert not long, long
 
+
+
+# Where a sentence may be written outside bot/messages: beside the rule it reports
+# (settings, manifests, schemas, Kubernetes names), or in a built-in tool's output, which
+# is the model's input, as kubectl's own errors are.
+SENTENCES_BESIDE_THEIR_RULE = ("messages/", "kube/", "config.py", "plugin_host/contract/")
+SPEAKING_CALLS = {"print", "_print", "CommandResult", "respond", "chat_postMessage",
+                  "chat_postEphemeral", "Check", "Outcome", "BotError", "ConfigError",
+                  "ConflictError", "ToolFailure", "ToolError", "DatabaseFault", "Problem"}
+
+
+def _sentence(node: ast.expr) -> str | None:
+    """The literal text at the start of `node` if it starts like a sentence ("No tools.")."""
+    head = node.values[0] if isinstance(node, ast.JoinedStr) and node.values else node
+    if isinstance(head, ast.Constant) and isinstance(head.value, str):
+        text = head.value.lstrip("\n")
+        words = text.split(" ")
+        if len(words) > 1 and words[0][:1].isupper() and words[0][1:].islower():
+            return text
+    return None
+
+
+def test_every_sentence_a_surface_says_is_in_messages() -> None:
+    """The text rule, made true: a user-facing call (print, a command's result, a Slack
+    post) never carries a sentence written in place."""
+    found = {}
+    for path in _modules():
+        where = str(path.relative_to(BOT))
+        if where.startswith(SENTENCES_BESIDE_THEIR_RULE):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name not in SPEAKING_CALLS and not str(name).endswith(("Error", "Failure")):
+                continue
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "text")]:
+                text = _sentence(arg)
+                if text:
+                    found[f"{where}:{node.lineno}"] = text[:60]
+    assert not found, found
+    assert _sentence(ast.parse('f"No plugins named {x}."').body[0].value)  # type: ignore[attr-defined]

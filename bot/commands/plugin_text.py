@@ -12,29 +12,7 @@ from bot.commands.api import Actor, CommandResult, PluginCommands
 from bot.errors import BotError
 from bot.plugin_host import parse_where, split_settings
 
-HELP = """\
-/plugin list                     every plugin, its version, status and tools
-/plugin info NAME                details, permissions, versions and last error
-/plugin tools [NAME]             the tools the agent can call (of one plugin)
-/plugin enable NAME [in #chan ... | in dm | everywhere]
-                                 offer a plugin's tools to the agent (there) (admins)
-/plugin disable NAME [in #chan ...]
-                                 stop offering them (there)                 (admins)
-/plugin set NAME key=value ... [in #chan | everywhere]
-                                 a setting its tools get; key= removes it   (admins)
-/plugin settings NAME            the settings set with /plugin set
-/plugin remove NAME              delete an uploaded plugin                  (admins)
-/plugin versions NAME            installed versions, the active one starred
-/plugin rollback NAME [VERSION]  go back to an earlier version              (admins)
-/plugin reload                   re-read every plugin from disk and database (admins)
-/plugin approval TOOL required|auto|default
-                                 whether TOOL's calls wait for an admin   (admins)
-/plugin mcp add NAME URL [header Name=value ...]
-                                 add (or update) a remote MCP server, disabled (admins)
-/plugin mcp accept NAME          offer the tools its server lists now, once reviewed (admins)
-/plugin audit [N]                the last N audit entries (default 20)
-/plugin runs [N]                 the last N agent runs and the tokens they used (default 20)
-/plugin help                     this text"""
+HELP = messages.PLUGIN_HELP
 
 CHANGING = {"enable", "disable", "remove", "rollback", "reload", "approval", "mcp", "set"}
 NEEDS_NAME = {"info", "enable", "disable", "remove", "versions", "rollback", "set",

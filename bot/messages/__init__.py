@@ -164,6 +164,26 @@ from bot.messages.scopes import (
     tool_not_offered_here as tool_not_offered_here,
     where_label as where_label,
 )
+from bot.messages.terminal import (
+    CONSOLE_HELP as CONSOLE_HELP,
+    PLUGIN_HELP as PLUGIN_HELP,
+    audit_empty as audit_empty,
+    call_arguments_not_json as call_arguments_not_json,
+    call_arguments_not_object as call_arguments_not_object,
+    console_ask_empty as console_ask_empty,
+    console_bye as console_bye,
+    console_leave_hint as console_leave_hint,
+    console_prompt as console_prompt,
+    console_unknown_command as console_unknown_command,
+    console_upload_usage as console_upload_usage,
+    no_plugins as no_plugins,
+    no_runs as no_runs,
+    no_tools as no_tools,
+    packed as packed,
+    scaffolded as scaffolded,
+    schema_current as schema_current,
+    uploads_off as uploads_off,
+)
 
 
 def did_you_mean(suggestions: Sequence[str]) -> str:
@@ -477,6 +497,23 @@ def reloaded(count: int) -> str:
 def upload_not_admin(name: str) -> str:
     return (f"Only admins can install plugins: nothing was installed from {name}. Ask one of "
             "the BOT_ADMIN_USERS to upload it.")
+
+
+def download_refused_host(host: str) -> str:
+    return (f"refused to fetch the file from {host}: the bot sends its token only to "
+            "Slack's own hosts")
+
+
+def download_http_status(status: int) -> str:
+    return f"Slack answered HTTP {status} for the file"
+
+
+def download_too_large(limit: int) -> str:
+    return f"the file is larger than {limit:,} bytes"
+
+
+def download_redirects() -> str:
+    return "too many redirects"
 
 
 def download_not_zip() -> str:

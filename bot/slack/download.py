@@ -6,6 +6,8 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from bot import messages
+
 SLACK_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 MAX_REDIRECTS = 3
 
@@ -34,21 +36,20 @@ async def download(url: str, *, token: str, api_origin: str, max_bytes: int,
         for _ in range(MAX_REDIRECTS + 1):
             if not allowed(url, api_origin):
                 host = urlsplit(url).hostname or url
-                raise DownloadError(f"refused to fetch the file from {host}: the bot sends its "
-                                    "token only to Slack's own hosts")
+                raise DownloadError(messages.download_refused_host(host))
             async with http.get(url, headers={"Authorization": f"Bearer {token}"},
                                    allow_redirects=False) as response:
                 if response.status in (301, 302, 303, 307, 308):
                     url = urljoin(url, response.headers.get("Location", ""))
                     continue
                 if response.status != 200:
-                    raise DownloadError(f"Slack answered HTTP {response.status} for the file")
+                    raise DownloadError(messages.download_http_status(response.status))
                 if (response.content_length or 0) > max_bytes:
-                    raise DownloadError(f"the file is larger than {max_bytes:,} bytes")
+                    raise DownloadError(messages.download_too_large(max_bytes))
                 body = bytearray()
                 async for chunk in response.content.iter_chunked(65536):
                     body += chunk
                     if len(body) > max_bytes:
-                        raise DownloadError(f"the file is larger than {max_bytes:,} bytes")
+                        raise DownloadError(messages.download_too_large(max_bytes))
                 return bytes(body)
-    raise DownloadError("too many redirects")
+    raise DownloadError(messages.download_redirects())

@@ -197,7 +197,7 @@ def home_view(plugins: Sequence[PluginInfo], *, is_admin: bool, admin_channel: s
               ) -> dict[str, Any]:
     """The App Home tab: a card per plugin, buttons for admins, upload instructions."""
     upload = (f"Upload a plugin `.zip` or `.py` in <#{admin_channel}> (admins only)."
-              if admin_channel else "Uploads are off (BOT_ADMIN_CHANNEL is not set).")
+              if admin_channel else messages.uploads_off())
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Plugins"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": upload}]},
