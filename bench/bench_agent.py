@@ -32,7 +32,7 @@ from bench.common import machine, markdown_table, percentile, start_model_server
 from bot.app import build_services, settle_heap
 from bot.config import load_settings
 from bot.plugin_host.contract.protocol import Caller
-from tests.plugin_factory import write_plugin
+from tests.helpers.plugin_factory import write_plugin
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = """

@@ -33,7 +33,7 @@ if os.environ.get("BENCH_QUICK"):
 
 SERVE = """
 import sys, time
-from tests.mcp_server import McpTestServer, READ_ONLY
+from tests.fakes.mcp_server import McpTestServer, READ_ONLY
 server = McpTestServer()
 server.port = int(sys.argv[1])
 original = server.start
@@ -55,7 +55,7 @@ sys.stdin.read()
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
-    from tests.mcp_server import _free_port
+    from tests.fakes.mcp_server import _free_port
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], stdin=subprocess.PIPE,

@@ -25,7 +25,7 @@ from bot.config import load_settings
 from bot.plugin_host.contract.protocol import ToolSpec
 from bot.plugin_host.runtime.registry import Registry, Tool
 from bot.sdk import ToolContext
-from tests.plugin_factory import write_plugin
+from tests.helpers.plugin_factory import write_plugin
 
 N_PLUGINS = 100
 CHILD = """

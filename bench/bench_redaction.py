@@ -28,7 +28,7 @@ from bot.kube.masking import mask_objects
 from bot.plugin_host.runtime.registry import mask
 from bot.redaction import redact
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
-from tests.test_redaction_corpus import LOOK_ALIKES, SECRETS
+from tests.helpers.redaction import LOOK_ALIKES, SECRETS
 
 KINDS = ("pods,deployments,replicasets,statefulsets,daemonsets,jobs,cronjobs,services,"
          "endpoints,ingresses,configmaps,persistentvolumeclaims,persistentvolumes,nodes,"

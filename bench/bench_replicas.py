@@ -39,10 +39,10 @@ from bench.bench_agent import start_fake
 from bench.common import machine, markdown_table, percentile
 from bot.store import Database
 from bot.store.models import PluginLoadRow, ReplicaRow
-from tests import postgres
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
-from tests.plugin_factory import write_plugin
-from tests.test_bot_run import free_port, wait_for_port
+from tests.helpers import postgres
+from tests.helpers.plugin_factory import write_plugin
+from tests.helpers.processes import free_port, wait_for_port
 
 MENTIONS, SECONDS, RETRY_EVERY, REPEATS, TOGGLES = 500, 20, 10, 3, 10
 if os.environ.get("BENCH_QUICK"):  # a smoke run of the bench itself, not a measurement

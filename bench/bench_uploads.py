@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, markdown_table, percentile
 from bot.app import Services, build_services
 from bot.config import load_settings
-from tests import zips
-from tests.plugin_factory import plugin_source, write_plugin
+from tests.helpers import zips
+from tests.helpers.plugin_factory import plugin_source, write_plugin
 
 WARM_CALLS = 1000
 COLD_ROUNDS = 10

@@ -12,8 +12,8 @@ from bot.store.shared_runs import SharedRuns
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.plugin_factory import write_plugin
-from tests.slack_harness import SlackBot
+from tests.helpers.plugin_factory import write_plugin
+from tests.helpers.slack_harness import SlackBot
 
 REPO = Path(__file__).resolve().parents[1]
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -258,9 +258,9 @@ def subprocess_env(tmp_path: Path, plugins_dir: Path, **extra: str) -> dict[str,
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """One throwaway PostgreSQL server for the run (tests/postgres.py); each test makes its
+    """One throwaway PostgreSQL server for the run (tests/helpers/postgres.py); each test makes its
     own database on it."""
-    from tests import postgres
+    from tests.helpers import postgres
 
     if not postgres.available():
         if os.environ.get("CI"):

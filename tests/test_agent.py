@@ -17,7 +17,7 @@ from bot.agent.events import Event, Queued, ToolFinished, ToolStarted
 from bot.app import Services
 from bot.plugin_host.contract.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI, Scripted
-from tests.slack_harness import until
+from tests.helpers.slack_harness import until
 
 Make = Callable[..., Awaitable[Services]]
 call = FakeOpenAI.tool_call
@@ -366,8 +366,8 @@ def get_tools(config):
 async def test_an_upload_whose_get_tools_takes_config_is_installed_and_called(
         agent_services: Make, fake_openai: FakeOpenAI, sandbox: str) -> None:
     """docs/plugins.md promises `def get_tools(config)`; the worker used to call it bare."""
-    from tests import zips
     from tests.conftest import bwrap_usable
+    from tests.helpers import zips
 
     if sandbox == "bwrap" and not bwrap_usable():
         pytest.fail("bubblewrap must be usable here (.ci/run installs it)")

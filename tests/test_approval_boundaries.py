@@ -17,8 +17,8 @@ from bot import messages
 from bot.plugin_host.contract.protocol import Caller, ErrorKind
 from bot.plugin_host.runtime.registry import arguments_digest
 from tests.fakes.openai_server import FakeOpenAI, Scripted
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import approval_id, command
+from tests.helpers.slack_admin import approval_id, command
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call

@@ -15,9 +15,9 @@ from bot.app import Services
 from bot.commands import Actor, PluginCommands, run_text
 from bot.plugin_host.contract.protocol import Caller
 from tests.fakes.openai_server import FakeOpenAI
-from tests.plugin_factory import GATED
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import approval_id, command
+from tests.helpers.plugin_factory import GATED
+from tests.helpers.slack_admin import approval_id, command
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call

@@ -12,44 +12,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-
-
-def mention_body(event_id: str) -> str:
-    return json.dumps({"type": "event_callback", "event_id": event_id, "team_id": "T0TEST",
-                       "api_app_id": "A0TEST", "event": {
-                           "type": "app_mention", "user": "U1", "text": "<@UBOT> hi",
-                           "ts": "1700000000.000100", "channel": "C1"}})
-
-
-def post_event(port: int, body: str) -> Any:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
-                                     data=body.encode(),
-                                     headers={"Content-Type": "application/json",
-                                              **sign(body)})
-    return urllib.request.urlopen(request, timeout=10)
+from tests.helpers.processes import (
+    free_port,
+    mention_body,
+    post_event,
+    start_logged,
+    stop,
+    wait_for_port,
+)
 
 
 def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> None:
@@ -144,21 +120,6 @@ def test_socket_mode_answers_a_mention_and_acks_the_envelope(
     assert code == 0
     assert [c.token for c in fake_slack.calls if c.method == "apps.connections.open"] == [
         APP_TOKEN]
-
-
-def start_logged(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`bot run` with its stderr appended to `log` (a pipe nobody drains could fill and
-    block it)."""
-    with open(log, "ab") as stream:
-        return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=stream)
-
-
-def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> int:
-    """Signal a `bot run` (if it still runs) and its exit code."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    return proc.wait(timeout=30)
 
 
 def start_bot(env: dict[str, str]) -> subprocess.Popen[str]:

@@ -24,8 +24,9 @@ from bot.slack.render import escape
 from bot.store.shared_runs import SharedRuns
 from tests.conftest import ServicesFactory, subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import approval_id, command
+from tests.helpers.scopes import ask, tool_result
+from tests.helpers.slack_admin import approval_id, command
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
@@ -56,22 +57,6 @@ PAYMENTS, OTHER = "C0PAYMENTS", "C0OTHER"
 def probe(builtin: Callable[..., Path]) -> Path:
     builtin("alpha")  # its tool alpha_echo: offered everywhere once enabled
     return builtin("probe", PROBE)
-
-
-async def ask(bot: SlackBot, channel: str, *tool_calls: dict[str, object]) -> int:
-    """Mention the bot in `channel` (the model calls `tool_calls`, then answers); the
-    index of the model request that offered the tools."""
-    first = len(bot.ai.requests)
-    if tool_calls:
-        bot.ai.reply(tool_calls=list(tool_calls))
-    bot.ai.reply("done")
-    ts, _ = await bot.mention("what is going on?", channel=channel)
-    await until(lambda: [a for a in bot.answers(ts) if a == "done"])
-    return first
-
-
-def tool_result(bot: SlackBot, request: int) -> str:
-    return str(bot.ai.messages(request)[-1]["content"])
 
 
 async def test_a_plugin_enabled_in_one_channel_is_offered_and_runs_there_only(

@@ -10,7 +10,7 @@ import pytest
 
 from bot import messages
 from tests.conftest import subprocess_env
-from tests.plugin_factory import write_plugin
+from tests.helpers.plugin_factory import write_plugin
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from bot.plugin_host.contract.protocol import Caller
 from tests.conftest import REPO, subprocess_env
 from tests.fakes.k8s_server import FakeKubernetes, write_kubeconfig
 from tests.fakes.openai_server import FakeOpenAI
-from tests.slack_harness import SlackBot
-from tests.test_channel_scopes import ask, tool_result
-from tests.test_slack_admin import command
+from tests.helpers.scopes import ask, tool_result
+from tests.helpers.slack_admin import command
+from tests.helpers.slack_harness import SlackBot
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
                                 reason="the real kubectl is the oracle; it is not on PATH")

@@ -68,3 +68,17 @@ def test_every_sentence_a_surface_says_is_in_messages() -> None:
                     found[f"{where}:{node.lineno}"] = text[:60]
     assert not found, found
     assert _sentence(ast.parse('f"No plugins named {x}."').body[0].value)  # type: ignore[attr-defined]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/helpers (and fakes in tests/fakes): a test module is
+    never another's library, so each can be read, moved or deleted alone."""
+    tests = BOT.parent / "tests"
+    found = {}
+    for path in [*tests.rglob("*.py"), *(BOT.parent / "bench").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(name.startswith("tests.test_") for name in names):
+                found[str(path.relative_to(BOT.parent))] = names
+    assert not found, found

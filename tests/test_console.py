@@ -13,7 +13,7 @@ from bot import messages
 from bot.plugin_host.runtime.registry import arguments_digest
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
-from tests.plugin_factory import GATED, write_plugin
+from tests.helpers.plugin_factory import GATED, write_plugin
 
 
 @pytest.fixture

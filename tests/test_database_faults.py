@@ -22,7 +22,7 @@ import pytest
 
 from bot import messages
 from tests.conftest import subprocess_env
-from tests.slack_harness import SlackBot, until
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 

@@ -21,7 +21,7 @@ from bot.app import Services, build_services
 from bot.config import load_settings
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
-from tests.test_kubectl_oracle import DESCRIBE_COMMANDS, GET_COMMANDS, LOG_COMMANDS
+from tests.helpers.kube import DESCRIBE_COMMANDS, GET_COMMANDS, LOG_COMMANDS
 
 OVERLAYS = ["base", "overlays/postgres", "overlays/socket-mode", "overlays/secrets-view",
             "overlays/write-tools"]

@@ -16,7 +16,7 @@ from tests.conftest import REPO, subprocess_env
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
-from tests.plugin_factory import write_plugin
+from tests.helpers.plugin_factory import write_plugin
 
 
 def doctor(env: dict[str, str]) -> tuple[int, dict[str, str]]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.plugin_factory import write_plugin
-from tests.test_bot_run import (
+from tests.helpers.plugin_factory import write_plugin
+from tests.helpers.processes import (
     free_port,
     mention_body,
     post_event,

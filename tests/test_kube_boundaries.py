@@ -19,7 +19,7 @@ from bot.redaction import MASK
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
-from tests.test_kubectl import SECRET_VALUES
+from tests.helpers.kube import SECRET_VALUES
 
 # Credentials the boundaries fixture keeps in ordinary places, and Secret data.
 LEAKS = (*SECRET_VALUES, "hunter2-in-a-configmap", "props-file-secret-42",

@@ -10,20 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import Services, build_services
-from bot.config import load_settings
+from bot.app import Services
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
-
-SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=",
-                 "YXBwbGllZC10b2tlbi12YWx1ZQ==", "applied-token-value")
-
-
-async def make_services(tmp_path: Path, kubeconfig: Path, **config: object) -> Services:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
-                             plugins_dir=REPO / "plugins", kubeconfig=str(kubeconfig),
-                             plugin_config={"kubectl": config} if config else {})
-    return await build_services(settings, default_enabled=frozenset({"kubectl"}))
+from tests.helpers.kube import SECRET_VALUES, make_services
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot import messages
 from bot.errors import ConflictError, NotFoundError, PluginError
 from bot.store.models import AuditEvent, PluginRow
 from tests.conftest import ServicesFactory
-from tests.plugin_factory import plugin_source
+from tests.helpers.plugin_factory import plugin_source
 
 Builtin = Callable[..., Path]
 

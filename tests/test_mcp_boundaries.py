@@ -1,6 +1,6 @@
 """MCP servers cannot change what an admin reviewed, nor be pointed where the operator did
 not allow, nor flood the bot. Tried as a hostile server and a careless admin would, against
-a real server written with the `mcp` SDK (tests/mcp_server.py)."""
+a real server written with the `mcp` SDK (tests/fakes/mcp_server.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from bot import messages
 from bot.app import Services
 from bot.errors import BotError, NotFoundError
 from bot.plugin_host.contract.protocol import ErrorKind
-from tests.mcp_server import McpTestServer
-from tests.slack_harness import until
+from tests.fakes.mcp_server import McpTestServer
+from tests.helpers.slack_harness import until
 
 Make = Callable[..., Awaitable[Services]]
 MIB = 2**20

@@ -22,10 +22,10 @@ from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.plugin_host.mcp.credentials import new_key
 from tests.conftest import subprocess_env
+from tests.fakes.mcp_server import McpTestServer
 from tests.fakes.openai_server import FakeOpenAI
-from tests.mcp_server import McpTestServer
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import command
+from tests.helpers.slack_admin import command
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 TOKEN = "mcp-tok-9f8e7d6c5b4a39281706"  # what must never show

@@ -15,10 +15,10 @@ import pytest
 from bot import messages
 from bot.plugin_host.contract.protocol import ErrorKind
 from bot.slack import render
+from tests.fakes.mcp_server import McpTestServer
 from tests.fakes.openai_server import FakeOpenAI
-from tests.mcp_server import McpTestServer
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import approval_id, command
+from tests.helpers.slack_admin import approval_id, command
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call

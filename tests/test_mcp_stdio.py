@@ -1,5 +1,5 @@
 """Local MCP servers the operator lists in MCP_SERVERS: each a real stdio server written
-with the SDK (tests/mcp_stdio_server.py), run inside bubblewrap with the permissions it
+with the SDK (tests/fakes/mcp_stdio_server.py), run inside bubblewrap with the permissions it
 declares — started on the first call, started again after a crash, stopped when idle."""
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from bot.errors import ConfigError
 from bot.plugin_host.contract.protocol import ErrorKind
 from bot.store.repositories import PluginRepository
 from tests.fakes.openai_server import FakeOpenAI
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import command
+from tests.helpers.slack_admin import command
+from tests.helpers.slack_harness import SlackBot, until
 
 REPO = Path(__file__).resolve().parents[1]
-SERVER = REPO / "tests" / "mcp_stdio_server.py"
+SERVER = REPO / "tests" / "fakes" / "mcp_stdio_server.py"
 Make = Callable[..., Awaitable[SlackBot]]
 
 

@@ -14,7 +14,7 @@ from bot.app import Services
 from bot.errors import PluginError
 from bot.plugin_host.contract.schemas import SchemaLimits
 from bot.plugin_host.mcp.tools import default_approval, describe_server, result_value
-from tests.mcp_server import McpTestServer
+from tests.fakes.mcp_server import McpTestServer
 
 LIMITS = SchemaLimits()
 SERVER = types.Implementation(name="vendor-mcp", version="1.2.0")

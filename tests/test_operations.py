@@ -14,7 +14,7 @@ import pytest
 from bot import messages
 from bot.plugin_host.uploads.upload_dir import UploadDir
 from tests.conftest import REPO, subprocess_env
-from tests.plugin_factory import write_plugin
+from tests.helpers.plugin_factory import write_plugin
 
 
 def bot(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None

@@ -21,8 +21,8 @@ from bot.store.models import PluginSettingRow
 from bot.store.repositories import PluginRepository
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
-from tests.slack_harness import SlackBot, until
-from tests.test_slack_admin import command
+from tests.helpers.slack_admin import command
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 CHANNEL = "C0PAYMENTS"

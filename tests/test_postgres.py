@@ -1,4 +1,4 @@
-"""The store on a real PostgreSQL server (tests/postgres.py): every migration runs and
+"""The store on a real PostgreSQL server (tests/helpers/postgres.py): every migration runs and
 matches the models, and the bot's services work on it end to end — plugins enabled and
 disabled with their audit, a run's tool calls, kept outputs, token usage and feedback, the
 shared-run bookkeeping two replicas use. On CI the server is installed by .ci/run; where it
@@ -25,9 +25,9 @@ from bot.store import Database
 from bot.store.changes import ChangeFeed
 from bot.store.migrate import alembic_config, upgrade
 from bot.store.models import Base
-from tests import postgres
 from tests.conftest import with_overrides
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import postgres
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import messages
-from tests import postgres
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.test_bot_run import (
+from tests.helpers import postgres
+from tests.helpers.processes import (
     free_port,
     mention_body,
     post_event,

@@ -22,14 +22,14 @@ from sqlalchemy import select
 from bot import messages
 from bot.store import Database
 from bot.store.models import PluginLoadRow
-from tests import postgres, zips
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.plugin_factory import GATED, write_plugin
-from tests.slack_harness import SlackSender, until
-from tests.test_bot_run import free_port, start_logged, stop, wait_for_port
-from tests.test_slack_admin import approval_id, share
+from tests.helpers import postgres, zips
+from tests.helpers.plugin_factory import GATED, write_plugin
+from tests.helpers.processes import free_port, start_logged, stop, wait_for_port
+from tests.helpers.slack_admin import approval_id, share
+from tests.helpers.slack_harness import SlackSender, until
 
 call = FakeOpenAI.tool_call
 

@@ -23,10 +23,10 @@ import pytest
 from bot import messages
 from bot.app import Services
 from bot.plugin_host.sandbox.confine import ROOT_WORKER_BASE
-from tests import zips
 from tests.conftest import REPO
-from tests.slack_harness import until
-from tests.test_upload_runtime import processes_with
+from tests.helpers import zips
+from tests.helpers.processes import processes_with
+from tests.helpers.slack_harness import until
 
 ATTACKS = '''
 import os, socket, subprocess, time

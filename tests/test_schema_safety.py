@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bot.app import Services
-from tests import zips
+from tests.helpers import zips
 
 PLUGIN = '''
 import json, os, sys, time

@@ -24,7 +24,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.shared_runs import SharedRuns
-from tests import zips
+from tests.helpers import zips
 
 Factory = Callable[..., Awaitable[Services]]
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot import messages
-from tests import zips
 from tests.fakes.openai_server import FakeOpenAI
-from tests.plugin_factory import GATED
-from tests.slack_harness import SlackBot, SlackSender, logged, until
+from tests.helpers import zips
+from tests.helpers.plugin_factory import GATED
+from tests.helpers.slack_admin import approval_id, command, share
+from tests.helpers.slack_harness import SlackBot, logged, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call
@@ -21,14 +22,6 @@ call = FakeOpenAI.tool_call
 def plugins(builtin: Callable[..., Path]) -> None:
     builtin("alpha")
     builtin("netdiag")
-
-
-async def command(bot: SlackBot, text: str, user: str) -> str:
-    response, path = await bot.command(text, user=user)
-    assert response.status == 200
-    replies = await until(lambda: bot.responses(path))
-    assert replies[0]["response_type"] == "ephemeral"
-    return replies[0]["text"]
 
 
 @pytest.mark.parametrize("text", ["list", "info netdiag", "tools", "tools alpha",
@@ -65,14 +58,6 @@ async def test_unknown_subcommand_and_name(slack_bot: Make) -> None:
         "```" + messages.unknown_subcommand("enabel", ["enable"], "").strip())
     assert await command(bot, "enable netdig", "U_ADMIN") == (
         "No plugin named 'netdig'. Did you mean 'netdiag'?")
-
-
-def share(bot: SlackSender, file_id: str, name: str, body: bytes, *, user: str,
-          channel: str = "C_ADMIN", url: str | None = None, size: int | None = None
-          ) -> dict[str, object]:
-    bot.slack.add_file(file_id, name, body, user=user, channel=channel, url=url, size=size)
-    return {"type": "file_shared", "file_id": file_id, "user_id": user, "channel_id": channel,
-            "file": {"id": file_id}, "event_ts": bot.new_ts()}
 
 
 def cards(bot: SlackBot) -> list[dict[str, object]]:
@@ -232,14 +217,6 @@ async def test_app_home_is_read_only_for_non_admins(slack_bot: Make) -> None:
 @pytest.fixture
 def gated(builtin: Callable[..., Path]) -> None:
     builtin("gated", GATED)
-
-
-def approval_id(bot: SlackSender) -> str | None:
-    for c in bot.slack.calls_to("chat.postMessage"):
-        for block in c.get("blocks") or []:
-            if block.get("block_id") == "approval":
-                return str(block["elements"][0]["value"])
-    return None
 
 
 async def run_gated(bot: SlackBot, decision: str | None, user: str = "U_ADMIN") -> str:

@@ -13,7 +13,7 @@ import pytest
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import sign
-from tests.slack_harness import SlackBot, logged, until
+from tests.helpers.slack_harness import SlackBot, logged, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 call = FakeOpenAI.tool_call

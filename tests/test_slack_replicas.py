@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot import messages
 from bot.store.models import ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
 from tests.fakes.openai_server import Scripted
-from tests.slack_harness import SlackBot, until
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 

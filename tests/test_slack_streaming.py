@@ -18,10 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
-from tests.plugin_factory import write_plugin
-from tests.slack_harness import SlackBot, until
-from tests.test_bot_run import stop
-from tests.test_slack_admin import GATED, approval_id
+from tests.helpers.plugin_factory import GATED, write_plugin
+from tests.helpers.processes import stop
+from tests.helpers.slack_admin import approval_id
+from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 ANSWER = ("checkout-api is crashlooping because its database password was rotated.\n"

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.store import Database
 from bot.store.migrate import alembic_config, upgrade
 from bot.store.models import Base
-from tests import postgres
+from tests.helpers import postgres
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 
 from bot import messages
 from bot.app import Services
-from tests import zips
 from tests.conftest import snapshot_state
-from tests.zips import build, entry
+from tests.helpers import zips
+from tests.helpers.zips import build, entry
 
 GOOD = zips.package("goodone")
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from bot.app import Services
-from tests import zips
+from tests.helpers import zips
 
 PROBE = '''
 import os, socket

@@ -12,9 +12,9 @@ import pytest
 
 from bot import messages
 from bot.app import Services
-from tests import zips
 from tests.conftest import REPO, snapshot_state
-from tests.plugin_factory import plugin_source
+from tests.helpers import zips
+from tests.helpers.plugin_factory import plugin_source
 
 Make = Callable[..., Awaitable[Services]]
 
@@ -158,7 +158,7 @@ sys.path.insert(0, {repo!r})
 sys.path.insert(0, {tests!r})
 from bot.app import build_services
 from bot.config import load_settings
-from tests import zips
+from tests.helpers import zips
 
 class DieAtTheMarker(logging.Handler):
     # the process dies where the installer says the files are in place, before the commit

@@ -7,14 +7,14 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
 from bot import messages
 from bot.app import Services
-from tests import zips
-from tests.slack_harness import until
+from tests.helpers import zips
+from tests.helpers.processes import all_cmdlines, processes_with
+from tests.helpers.slack_harness import until
 
 FAULTY = '''
 import json, os, socket, subprocess, sys, time
@@ -167,22 +167,6 @@ async def test_oversized_response_is_an_error_not_a_hang(services: Services) -> 
     assert "over the 1,048,576-byte limit" in result.text
     await still_healthy(services)
 
-
-def all_cmdlines() -> list[str]:
-    """Every process's command line, NUL-separated (processes may vanish meanwhile)."""
-    lines = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                lines.append((entry / "cmdline").read_bytes().decode(errors="replace"))
-            except OSError:
-                continue
-    return lines
-
-
-def processes_with(argv_tail: list[str]) -> list[str]:
-    tail = "\0".join(argv_tail) + "\0"
-    return [line for line in all_cmdlines() if line == tail or line.endswith("\0" + tail)]
 
 
 async def test_timeout_kills_the_grandchildren_too(services: Services) -> None:

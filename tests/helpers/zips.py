@@ -7,7 +7,7 @@ import stat
 import struct
 import zipfile
 
-from tests.plugin_factory import plugin_source
+from tests.helpers.plugin_factory import plugin_source
 
 REGULAR = (stat.S_IFREG | 0o644) << 16
 

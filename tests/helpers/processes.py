@@ -1,0 +1,80 @@
+"""`bot run` as a real process: free ports, waiting for one, signed events posted to it,
+starting it with its log kept, stopping it, and finding processes by command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.slack_server import sign
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def mention_body(event_id: str) -> str:
+    return json.dumps({"type": "event_callback", "event_id": event_id, "team_id": "T0TEST",
+                       "api_app_id": "A0TEST", "event": {
+                           "type": "app_mention", "user": "U1", "text": "<@UBOT> hi",
+                           "ts": "1700000000.000100", "channel": "C1"}})
+
+
+def post_event(port: int, body: str) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
+                                     data=body.encode(),
+                                     headers={"Content-Type": "application/json",
+                                              **sign(body)})
+    return urllib.request.urlopen(request, timeout=10)
+
+
+def start_logged(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`bot run` with its stderr appended to `log` (a pipe nobody drains could fill and
+    block it)."""
+    with open(log, "ab") as stream:
+        return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=stream)
+
+
+def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> int:
+    """Signal a `bot run` (if it still runs) and its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    return proc.wait(timeout=30)
+
+
+def processes_with(argv_tail: list[str]) -> list[str]:
+    tail = "\0".join(argv_tail) + "\0"
+    return [line for line in all_cmdlines() if line == tail or line.endswith("\0" + tail)]
+
+def all_cmdlines() -> list[str]:
+    """Every process's command line, NUL-separated (processes may vanish meanwhile)."""
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines.append((entry / "cmdline").read_bytes().decode(errors="replace"))
+            except OSError:
+                continue
+    return lines
