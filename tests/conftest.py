@@ -13,6 +13,7 @@ from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.helpers.plugin_factory import write_plugin
+from tests.helpers.processes import BotProcesses
 from tests.helpers.slack_harness import SlackBot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -277,6 +278,16 @@ def base_env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
     # SLACK_STREAMING=off: the status message and final post; test_slack_streaming streams
     return subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process",
                           SLACK_STREAMING="off")
+
+
+@pytest.fixture
+def bot_process(base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI
+                ) -> Iterator[BotProcesses]:
+    """`bot run` as a real process against the fakes; stopped when the test ends."""
+    processes = BotProcesses(base_env, fake_slack.api_url, fake_openai.base_url,
+                             fake_openai.api_key)
+    yield processes
+    processes.stop_all()
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ import pytest
 
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
+from tests.fakes.slack_server import FakeSlack, sign
 from tests.helpers.processes import (
+    BotProcesses,
     free_port,
     mention_body,
     post_event,
-    start_logged,
     stop,
-    wait_for_port,
 )
 
 
@@ -38,52 +37,36 @@ def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> 
 
 
 def test_http_mode_answers_a_signed_mention_and_stops_cleanly(
-        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
-    port = free_port()
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-                      "OPENAI_BASE_URL": fake_openai.base_url,
-                      "OPENAI_API_KEY": fake_openai.api_key, "BOT_ADMIN_USERS": "U_ADMIN"}
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    env = bot_process.env(BOT_ADMIN_USERS="U_ADMIN")
+    port = int(env["PORT"])
     fake_openai.reply("Hello from the bot.")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port)
-        body = mention_body("EvRUN1")
-        assert post_event(port, body).status == 200
-        bad = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
-                                     data=body.encode(), headers={
-                                         "Content-Type": "application/json",
-                                         **sign(body, secret="wrong")})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(bad, timeout=10)
-        assert refused.value.code == 401
-        fake_slack.wait_for(lambda: "Hello from the bot." in fake_slack.posted_texts("C1"))
-    finally:
-        code = stop(proc)
-    assert code == 0
+    proc = bot_process.start(env)
+    body = mention_body("EvRUN1")
+    assert post_event(port, body).status == 200
+    bad = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events",
+                                 data=body.encode(), headers={
+                                     "Content-Type": "application/json",
+                                     **sign(body, secret="wrong")})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bad, timeout=10)
+    assert refused.value.code == 401
+    fake_slack.wait_for(lambda: "Hello from the bot." in fake_slack.posted_texts("C1"))
+    assert stop(proc) == 0
 
 
 def test_sigterm_mid_answer_tells_the_thread_and_exits_cleanly(
-        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
     """A deploy: SIGTERM while the model is thinking. The thread is told to ask again, the
     status message says why, and the process exits 0 well within a pod's grace period."""
-    port = free_port()
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-                      "OPENAI_BASE_URL": fake_openai.base_url,
-                      "OPENAI_API_KEY": fake_openai.api_key}
+    env = bot_process.env()
     fake_openai.reply("too late", delay=20)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port)
-        assert post_event(port, mention_body("EvTERM1")).status == 200
-        fake_slack.wait_for(lambda: fake_openai.requests)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        code = proc.wait(timeout=30)
+    proc = bot_process.start(env)
+    assert post_event(int(env["PORT"]), mention_body("EvTERM1")).status == 200
+    fake_slack.wait_for(lambda: fake_openai.requests)
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = proc.wait(timeout=30)
     assert code == 0 and time.monotonic() - started < 10
     assert fake_slack.posted_texts("C1")[-1] == messages.run_interrupted([])
     updates = [c["text"] for c in fake_slack.calls_to("chat.update")]
@@ -91,19 +74,14 @@ def test_sigterm_mid_answer_tells_the_thread_and_exits_cleanly(
 
 
 def test_socket_mode_answers_a_mention_and_acks_the_envelope(
-        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
     from tests.fakes.slack_server import APP_TOKEN
     from tests.fakes.socket_mode import FakeSocketMode
 
     socket_mode = FakeSocketMode().start()
     fake_slack.socket_url = socket_mode.url
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-                      "SLACK_API_URL": fake_slack.api_url,
-                      "OPENAI_BASE_URL": fake_openai.base_url,
-                      "OPENAI_API_KEY": fake_openai.api_key}
     fake_openai.reply("Hello over Socket Mode.")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            stderr=subprocess.PIPE)
+    proc = bot_process.start(bot_process.env(socket=True))
     try:
         socket_mode.wait_connected()
         envelope = socket_mode.send("events_api", {
@@ -120,11 +98,6 @@ def test_socket_mode_answers_a_mention_and_acks_the_envelope(
     assert code == 0
     assert [c.token for c in fake_slack.calls if c.method == "apps.connections.open"] == [
         APP_TOKEN]
-
-
-def start_bot(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            stderr=subprocess.PIPE)
 
 
 def read_until(proc: subprocess.Popen[str], text: str, seconds: float = 30) -> list[str]:
@@ -151,11 +124,10 @@ def stop_within_10_s(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return code, proc.stderr.read()
 
 
-def test_sigterm_while_slack_is_unreachable_exits_at_once(base_env: dict[str, str]) -> None:
+def test_sigterm_while_slack_is_unreachable_exits_at_once(bot_process: BotProcesses) -> None:
     closed = free_port()
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-test",
-                      "SLACK_API_URL": f"http://127.0.0.1:{closed}/api/"}
-    proc = start_bot(env)
+    proc = bot_process.start(bot_process.env(socket=True, SLACK_APP_TOKEN="xapp-1-test",
+                                             SLACK_API_URL=f"http://127.0.0.1:{closed}/api/"))
     seen = read_until(proc, "trying again in 1 s")
     assert f"Slack is unreachable at http://127.0.0.1:{closed}/api/" in seen[-1]
     code, rest = stop_within_10_s(proc)
@@ -164,13 +136,9 @@ def test_sigterm_while_slack_is_unreachable_exits_at_once(base_env: dict[str, st
 
 
 def test_sigterm_during_the_socket_mode_connect_exits_at_once(
-        base_env: dict[str, str], fake_slack: FakeSlack) -> None:
-    from tests.fakes.slack_server import APP_TOKEN
-
+        bot_process: BotProcesses, fake_slack: FakeSlack) -> None:
     fake_slack.socket_url = f"ws://127.0.0.1:{free_port()}/link"  # nothing listens there
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-                      "SLACK_API_URL": fake_slack.api_url}
-    proc = start_bot(env)
+    proc = bot_process.start(bot_process.env(socket=True))
     seen = read_until(proc, "Failed to connect")
     code, rest = stop_within_10_s(proc)
     assert code == 0
@@ -180,14 +148,11 @@ def test_sigterm_during_the_socket_mode_connect_exits_at_once(
 @pytest.mark.parametrize(("mode", "rejected"), [("http", "SLACK_BOT_TOKEN"),
                                                ("socket", "SLACK_BOT_TOKEN"),
                                                ("socket", "SLACK_APP_TOKEN")])
-def test_a_rejected_token_is_one_line_and_exit_2(base_env: dict[str, str],
+def test_a_rejected_token_is_one_line_and_exit_2(bot_process: BotProcesses,
                                                  fake_slack: FakeSlack, mode: str,
                                                  rejected: str) -> None:
     fake_slack.socket_url = "ws://127.0.0.1:9/never-used"
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": fake_slack.api_url,
-                      "PORT": str(free_port()), rejected: "xoxb-not-the-right-one"}
-    env |= ({"SLACK_SIGNING_SECRET": SIGNING_SECRET} if mode == "http"
-            else {"SLACK_APP_TOKEN": env.get("SLACK_APP_TOKEN", "xapp-1-wrong")})
+    env = bot_process.env(socket=mode == "socket", **{rejected: "xoxb-not-the-right-one"})
     result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, text=True,
                             capture_output=True, timeout=60)
     assert result.returncode == 2
@@ -196,15 +161,12 @@ def test_a_rejected_token_is_one_line_and_exit_2(base_env: dict[str, str],
     assert "Traceback" not in result.stderr and "will be unused" not in result.stderr
 
 
-def test_a_port_in_use_names_the_port_and_the_setting(base_env: dict[str, str],
-                                                      fake_slack: FakeSlack) -> None:
+def test_a_port_in_use_names_the_port_and_the_setting(bot_process: BotProcesses) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                          "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-                          "HOST": "127.0.0.1"}
+        env = bot_process.env(PORT=str(port), HOST="127.0.0.1")
         result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, text=True,
                                 capture_output=True, timeout=60)
     assert result.returncode == 2
@@ -214,23 +176,19 @@ def test_a_port_in_use_names_the_port_and_the_setting(base_env: dict[str, str],
 
 
 def test_debug_logs_never_carry_request_bodies_or_tool_data(
-        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
         tmp_path: Path) -> None:
     """LOG_LEVEL=DEBUG through `bot run`: a slash command (URL-encoded, which no pattern can
     mask), a mention whose words are secret but not shaped like a key, a tool call's
     arguments and output: none of them reach the log, and the bot's own DEBUG lines do."""
-    port = free_port()
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-                      "OPENAI_BASE_URL": fake_openai.base_url, "LOG_LEVEL": "DEBUG",
-                      "OPENAI_API_KEY": fake_openai.api_key, "BOT_ADMIN_USERS": "U_ADMIN"}
+    env = bot_process.env(LOG_LEVEL="DEBUG", BOT_ADMIN_USERS="U_ADMIN")
+    port = int(env["PORT"])
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("alpha_echo",
                                                        {"text": "dbg-tool-arg-99"}, "c1")])
     fake_openai.reply("All good.")
     log = tmp_path / "bot.log"
-    proc = start_logged(env, log)
+    proc = bot_process.start(env, log=log)
     try:
-        wait_for_port(port)
         form = urllib.parse.urlencode({
             "command": "/plugin", "text": "enable alpha dbg-slash-word", "user_id": "U_ADMIN",
             "channel_id": "C1", "team_id": "T0TEST", "response_url":

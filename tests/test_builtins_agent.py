@@ -6,24 +6,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.app import build_services
-from bot.config import load_settings
 from bot.plugin_host.contract.protocol import Caller
-from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers.builtins import builtin_services
 
 call = FakeOpenAI.tool_call
 
 
 async def test_agent_investigates_with_all_three_builtins(
         tmp_path: Path, fake_openai: FakeOpenAI, cluster: FakeKubernetes) -> None:
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", plugins_dir=REPO / "plugins",
-        kubeconfig=str(cluster.kubeconfig(tmp_path / "kc", namespace="prod")),
+    services = await builtin_services(
+        tmp_path, "kubectl", "k8sgpt", "netdiag", db="a.db",
+        kubeconfig=cluster.kubeconfig(tmp_path / "kc", namespace="prod"),
         openai_base_url=fake_openai.base_url, openai_api_key=fake_openai.api_key)
-    services = await build_services(settings,
-                                    default_enabled=frozenset({"kubectl", "k8sgpt", "netdiag"}))
     try:
         fake_openai.reply(tool_calls=[
             call("k8sgpt_analyze", {"namespace": "prod", "filters": ["Pod"]}, "c1"),

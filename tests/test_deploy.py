@@ -17,10 +17,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bot.app import Services, build_services
-from bot.config import load_settings
+from bot.app import Services
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
+from tests.helpers.builtins import builtin_services
 from tests.helpers.kube import DESCRIBE_COMMANDS, GET_COMMANDS, LOG_COMMANDS
 
 OVERLAYS = ["base", "overlays/postgres", "overlays/socket-mode", "overlays/secrets-view",
@@ -121,11 +121,9 @@ def enforced(tmp_path: Path) -> AsyncIterator[FakeKubernetes]:
 
 @pytest.fixture
 async def kube_services(tmp_path: Path, enforced: FakeKubernetes) -> AsyncIterator[Services]:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
-                             plugins_dir=REPO / "plugins",
-                             kubeconfig=str(enforced.kubeconfig(tmp_path / "kc",
-                                                                namespace="prod")))
-    built = await build_services(settings, default_enabled=frozenset({"kubectl", "k8sgpt"}))
+    built = await builtin_services(tmp_path, "kubectl", "k8sgpt", db="d.db",
+                                   kubeconfig=enforced.kubeconfig(tmp_path / "kc",
+                                                                  namespace="prod"))
     yield built
     await built.close()
 
@@ -198,12 +196,10 @@ async def test_the_write_tools_need_the_write_overlay_and_nothing_more(
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl renders the Kustomize manifests")
     cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "describe.yaml"]).start()
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
-                             plugins_dir=REPO / "plugins",
-                             kubeconfig=str(cluster.kubeconfig(tmp_path / "kc",
-                                                               namespace="prod")),
-                             plugin_config={"kubectl": {"allow_writes": True}})
-    services = await build_services(settings, default_enabled=frozenset({"kubectl"}))
+    services = await builtin_services(tmp_path, "kubectl", db="w.db",
+                                      kubeconfig=cluster.kubeconfig(tmp_path / "kc",
+                                                                    namespace="prod"),
+                                      config={"kubectl": {"allow_writes": True}})
     try:
         cluster.rules = cluster_role(render("base"))
         for name, args in WRITE_CALLS:

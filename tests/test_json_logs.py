@@ -10,15 +10,13 @@ import sys
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack_server import FakeSlack
 from tests.helpers.plugin_factory import write_plugin
 from tests.helpers.processes import (
-    free_port,
+    BotProcesses,
     mention_body,
     post_event,
-    start_logged,
     stop,
-    wait_for_port,
 )
 
 CHATTY = """
@@ -38,24 +36,20 @@ def get_tools():
 """
 
 
-def test_json_lines_carry_the_run_and_the_tool(base_env: dict[str, str], plugins_dir: Path,
+def test_json_lines_carry_the_run_and_the_tool(bot_process: BotProcesses, plugins_dir: Path,
                                                fake_slack: FakeSlack, fake_openai: FakeOpenAI,
                                                tmp_path: Path) -> None:
     write_plugin(plugins_dir / "builtins", "chatty", CHATTY)
-    port = free_port()
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-                      "OPENAI_BASE_URL": fake_openai.base_url,
-                      "OPENAI_API_KEY": fake_openai.api_key, "LOG_FORMAT": "json"}
+    env = bot_process.env(LOG_FORMAT="json")
+    port = int(env["PORT"])
     enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "chatty"],
                              env=env, capture_output=True, text=True, timeout=60)
     assert enabled.returncode == 0, enabled.stderr
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("shout", {"text": "pods"}, "c1")])
     fake_openai.reply("They are fine.")
     log_path = tmp_path / "bot.log"
-    proc = start_logged(env, log_path)
+    proc = bot_process.start(env, log=log_path)
     try:
-        wait_for_port(port)
         assert post_event(port, mention_body("EvJSON1")).status == 200
         fake_slack.wait_for(lambda: "They are fine." in fake_slack.posted_texts("C1"))
     finally:

@@ -12,22 +12,19 @@ from typing import Any
 
 import pytest
 
-from bot.app import Services, build_services
-from bot.config import load_settings
+from bot.app import Services
 from plugins.builtins.k8sgpt.analysis import ANALYZERS
 from plugins.builtins.k8sgpt.hints import HINTS
-from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
+from tests.helpers.builtins import builtin_services
 
 
 @pytest.fixture
 async def services(tmp_path: Path, cluster: FakeKubernetes,
                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Services]:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no real k8sgpt binary in these tests
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'g.db'}",
-                             plugins_dir=REPO / "plugins",
-                             kubeconfig=str(cluster.kubeconfig(tmp_path / "kc")))
-    built = await build_services(settings, default_enabled=frozenset({"k8sgpt"}))
+    built = await builtin_services(tmp_path, "k8sgpt", db="g.db",
+                                   kubeconfig=cluster.kubeconfig(tmp_path / "kc"))
     yield built
     await built.close()
 
@@ -182,10 +179,8 @@ async def test_binary_gets_none_of_the_bots_secrets(services: Services, tmp_path
 async def test_cluster_errors_are_one_sentence(tmp_path: Path, cluster: FakeKubernetes,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'e.db'}",
-                             plugins_dir=REPO / "plugins",
-                             kubeconfig=str(cluster.kubeconfig(tmp_path / "kc", token="bad")))
-    built = await build_services(settings, default_enabled=frozenset({"k8sgpt"}))
+    built = await builtin_services(tmp_path, "k8sgpt", db="e.db",
+                                   kubeconfig=cluster.kubeconfig(tmp_path / "kc", token="bad"))
     try:
         result = await built.registry.call("k8sgpt_analyze", {"filters": ["Node"]})
         assert result.text == ("The cluster rejected the bot's credentials (HTTP 401) while "
@@ -203,11 +198,9 @@ def lab() -> Iterator[FakeKubernetes]:
 
 
 async def services_for(tmp_path: Path, fake: FakeKubernetes, **config: Any) -> Services:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'l.db'}",
-                             plugins_dir=REPO / "plugins",
-                             kubeconfig=str(fake.kubeconfig(tmp_path / "kc")),
-                             plugin_config={"k8sgpt": config} if config else {})
-    return await build_services(settings, default_enabled=frozenset({"k8sgpt"}))
+    return await builtin_services(tmp_path, "k8sgpt", db="l.db",
+                                  kubeconfig=fake.kubeconfig(tmp_path / "kc"),
+                                  config={"k8sgpt": config} if config else {})
 
 
 # Golden results for the cases tests/fakes/k8s/k8sgpt.yaml plants in namespace lab.

@@ -19,6 +19,7 @@ from bot.redaction import MASK
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers.builtins import builtin_services
 from tests.helpers.kube import SECRET_VALUES
 
 # Credentials the boundaries fixture keeps in ordinary places, and Secret data.
@@ -40,12 +41,10 @@ def boundary_cluster() -> AsyncIterator[FakeKubernetes]:
 
 async def _services(tmp_path: Path, fake: FakeKubernetes, config: dict[str, object],
                     **settings: object) -> Services:
-    built = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
-                          plugins_dir=REPO / "plugins",
-                          kubeconfig=str(fake.kubeconfig(tmp_path / "kc", namespace="prod")),
-                          plugin_config={"kubectl": {**config, "allow_writes": True},
-                                         "k8sgpt": config}, **settings)
-    return await build_services(built, default_enabled=frozenset({"kubectl", "k8sgpt"}))
+    return await builtin_services(
+        tmp_path, "kubectl", "k8sgpt", db="b.db",
+        kubeconfig=fake.kubeconfig(tmp_path / "kc", namespace="prod"),
+        config={"kubectl": {**config, "allow_writes": True}, "k8sgpt": config}, **settings)
 
 
 @pytest.fixture

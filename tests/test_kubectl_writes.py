@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.agent.approvals import Decision
-from bot.app import Services, build_services
-from bot.config import load_settings
+from bot.app import Services
 from bot.plugin_host.contract.protocol import Caller
-from tests.conftest import REPO
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers.builtins import builtin_services
 
 call = FakeOpenAI.tool_call
 WRITES = {"kubectl_rollout_restart", "kubectl_scale", "kubectl_delete_pod"}
@@ -21,12 +20,11 @@ WRITES = {"kubectl_rollout_restart", "kubectl_scale", "kubectl_delete_pod"}
 
 async def build(tmp_path: Path, cluster: FakeKubernetes, fake_openai: FakeOpenAI,
                 **config: object) -> Services:
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", plugins_dir=REPO / "plugins",
-        kubeconfig=str(cluster.kubeconfig(tmp_path / "kc", namespace="prod")),
-        plugin_config={"kubectl": config}, openai_base_url=fake_openai.base_url,
+    return await builtin_services(
+        tmp_path, "kubectl", db="w.db",
+        kubeconfig=cluster.kubeconfig(tmp_path / "kc", namespace="prod"),
+        config={"kubectl": config}, openai_base_url=fake_openai.base_url,
         openai_api_key=fake_openai.api_key)
-    return await build_services(settings, default_enabled=frozenset({"kubectl"}))
 
 
 @pytest.fixture

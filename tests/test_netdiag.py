@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from bot.app import Services, build_services
 from bot.config import load_settings
 from tests.conftest import REPO
+from tests.helpers.builtins import builtin_services
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -84,9 +85,7 @@ def https_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 async def netdiag_services(tmp_path: Path, config: dict[str, Any]) -> Services:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}",
-                             plugins_dir=REPO / "plugins", plugin_config={"netdiag": config})
-    return await build_services(settings, default_enabled=frozenset({"netdiag"}))
+    return await builtin_services(tmp_path, "netdiag", db="n.db", config={"netdiag": config})
 
 
 @pytest.fixture

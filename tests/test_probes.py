@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack_server import FakeSlack
 from tests.helpers import postgres
 from tests.helpers.processes import (
+    BotProcesses,
     free_port,
     mention_body,
     post_event,
-    start_logged,
     stop,
     wait_for_port,
 )
@@ -46,27 +47,28 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
+Start = Callable[[dict[str, str]], "subprocess.Popen[Any]"]
+
+
 @pytest.fixture
-def http_env(base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI
-             ) -> dict[str, str]:
-    return base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                       "SLACK_API_URL": fake_slack.api_url, "PORT": str(free_port()),
-                       "OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_MAX_RETRIES": "0",
-                       "OPENAI_API_KEY": fake_openai.api_key}
+def http_env(bot_process: BotProcesses) -> dict[str, str]:
+    return bot_process.env(OPENAI_MAX_RETRIES="0")
 
 
-def start(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
-    return start_logged(env, tmp_path / "bot.log")
+@pytest.fixture
+def start(bot_process: BotProcesses, tmp_path: Path) -> Start:
+    """`bot run` with its log in tmp_path; the test waits for the port it needs."""
+    return lambda env: bot_process.start(env, log=tmp_path / "bot.log", wait=False)
 
 
 def test_http_mode_serves_health_readiness_and_metrics_after_a_tool_call(
         http_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
-        tmp_path: Path) -> None:
+        start: Start) -> None:
     enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "alpha"],
                              env=http_env, capture_output=True, text=True, timeout=60)
     assert enabled.returncode == 0, enabled.stderr
     port = int(http_env["PORT"])
-    proc = start(http_env, tmp_path)
+    proc = start(http_env)
     try:
         wait_for_port(port)
         assert get(port, "/healthz")[::2] == (200, "ok\n")
@@ -101,7 +103,7 @@ def test_http_mode_serves_health_readiness_and_metrics_after_a_tool_call(
 
 
 def test_readyz_is_false_while_the_database_is_unreachable(
-        http_env: dict[str, str], postgres_server: str, tmp_path: Path) -> None:
+        http_env: dict[str, str], postgres_server: str, start: Start) -> None:
     import asyncio
 
     import asyncpg
@@ -121,7 +123,7 @@ def test_readyz_is_false_while_the_database_is_unreachable(
             await connection.close()
 
     port = int(http_env["PORT"])
-    proc = start(http_env | {"DATABASE_URL": url}, tmp_path)
+    proc = start(http_env | {"DATABASE_URL": url})
     try:
         wait_for_port(port)
         assert get(port, "/readyz")[0] == 200
@@ -139,10 +141,10 @@ def test_readyz_is_false_while_the_database_is_unreachable(
 
 def test_readyz_says_why_while_the_bot_drains_and_slack_is_sent_elsewhere(
         http_env: dict[str, str], fake_openai: FakeOpenAI, fake_slack: FakeSlack,
-        tmp_path: Path) -> None:
+        start: Start) -> None:
     port = int(http_env["PORT"])
     fake_openai.reply("too late", delay=20)
-    proc = start(http_env, tmp_path)
+    proc = start(http_env)
     try:
         wait_for_port(port)
         assert post_event(port, mention_body("EvDRAIN1")).status == 200
@@ -167,23 +169,20 @@ def test_readyz_says_why_while_the_bot_drains_and_slack_is_sent_elsewhere(
 
 
 def test_socket_mode_serves_the_probes_on_port_too(
-        base_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
-        tmp_path: Path) -> None:
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        start: Start) -> None:
     from tests.fakes.socket_mode import FakeSocketMode
 
     socket_mode = FakeSocketMode().start()
     fake_slack.socket_url = socket_mode.url
-    port = free_port()
-    env = base_env | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-                      "SLACK_API_URL": fake_slack.api_url, "PORT": str(port),
-                      "OPENAI_BASE_URL": fake_openai.base_url,
-                      "OPENAI_API_KEY": fake_openai.api_key}
+    env = bot_process.env(socket=True)
+    port = int(env["PORT"])
     enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "alpha"],
                              env=env, capture_output=True, text=True, timeout=60)
     assert enabled.returncode == 0, enabled.stderr
     fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "y"}, "c1")])
     fake_openai.reply("Hello over Socket Mode.")
-    proc = start(env, tmp_path)
+    proc = start(env)
     try:
         socket_mode.wait_connected()
         wait_for_port(port)
@@ -221,11 +220,11 @@ def server_header(port: int, path: str) -> str:
 
 
 def test_metrics_port_keeps_the_probes_off_the_slack_port(http_env: dict[str, str],
-                                                         tmp_path: Path) -> None:
+                                                         start: Start) -> None:
     """With METRICS_PORT the port exposed for Slack serves /slack/events and nothing else;
     the probes and metrics answer on their own port; no response names a version."""
     slack_port, management = int(http_env["PORT"]), free_port()
-    proc = start(http_env | {"METRICS_PORT": str(management)}, tmp_path)
+    proc = start(http_env | {"METRICS_PORT": str(management)})
     try:
         wait_for_port(management)
         wait_for_port(slack_port)

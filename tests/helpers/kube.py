@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import Services, build_services
-from bot.config import load_settings
-from tests.conftest import REPO
+from bot.app import Services
+from tests.helpers.builtins import builtin_services
 
 SECRET_VALUES = ("czNjcjN0LXBAc3N3MHJk", "s3cr3t-p@ssw0rd", "Y2hlY2tvdXQ=",
                  "YXBwbGllZC10b2tlbi12YWx1ZQ==", "applied-token-value")
 
 
 async def make_services(tmp_path: Path, kubeconfig: Path, **config: object) -> Services:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
-                             plugins_dir=REPO / "plugins", kubeconfig=str(kubeconfig),
-                             plugin_config={"kubectl": config} if config else {})
-    return await build_services(settings, default_enabled=frozenset({"kubectl"}))
+    return await builtin_services(tmp_path, "kubectl", db="k.db", kubeconfig=kubeconfig,
+                                  config={"kubectl": config} if config else {})
 
 
 GET_COMMANDS = [

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.slack_server import sign
+from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, sign
 
 
 def free_port() -> int:
@@ -78,3 +78,51 @@ def all_cmdlines() -> list[str]:
             except OSError:
                 continue
     return lines
+
+
+class BotProcesses:
+    """Starts `bot run` as a real process against the fakes (the `bot_process` fixture):
+    `env` builds its environment, `start` launches it; every one still running when the
+    test ends is stopped (SIGTERM, then SIGKILL), so no test leaves a bot behind."""
+
+    def __init__(self, base: dict[str, str], slack_url: str, openai_url: str,
+                 openai_key: str) -> None:
+        self.base = base
+        self.slack_url, self.openai_url, self.openai_key = slack_url, openai_url, openai_key
+        self.started: list[subprocess.Popen[Any]] = []
+
+    def env(self, *, socket: bool = False, **settings: str) -> dict[str, str]:
+        """HTTP mode, or Socket Mode (its probes on PORT), on a free PORT (its value is in
+        the result); the model is the fake; `settings` (e.g. LOG_LEVEL="DEBUG") on top."""
+        env = self.base | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": self.slack_url,
+                           "OPENAI_BASE_URL": self.openai_url,
+                           "OPENAI_API_KEY": self.openai_key, "PORT": str(free_port())}
+        env |= {"SLACK_APP_TOKEN": APP_TOKEN} if socket else {
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+        return env | settings
+
+    def start(self, env: dict[str, str], *, log: Path | None = None,
+              wait: bool = True) -> subprocess.Popen[Any]:
+        """`bot run` with `env`: its stderr piped as text, or appended to `log`; with a
+        PORT, returned once it listens (`wait`)."""
+        proc: subprocess.Popen[Any]
+        if log is None:
+            proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
+                                    stderr=subprocess.PIPE)
+        else:
+            proc = start_logged(env, log)
+        self.started.append(proc)
+        if wait and "PORT" in env and "SLACK_SIGNING_SECRET" in env:
+            wait_for_port(int(env["PORT"]))
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
