@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from bot import messages
 from bot.plugin_host import EVERYWHERE, InstallResult, McpInfo, PluginInfo, ScopedSettings
+from bot.records import RunUsage
 from bot.store.audit import AuditEntry
-from bot.store.run_records import RunUsage
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -32,6 +32,7 @@ from bot.agent.events import (
     ToolStarted,
     ignore,
 )
+from bot.agent.ledger import RunLedger, ToolCallSink
 from bot.agent.llm import LLM, ModelError, Reply, ToolCall, Usage
 from bot.agent.paging import Pager
 from bot.logs import bind
@@ -46,9 +47,8 @@ from bot.plugin_host import (
     parse_arguments,
     scope_of,
 )
+from bot.records import RunUsage, ToolCallRecord
 from bot.redaction import redact, redact_arguments
-from bot.store.run_records import RunRecords, RunUsage
-from bot.store.tool_log import ToolCallLog, ToolCallRecord
 
 log = logging.getLogger(__name__)
 MAX_REPEATS = 2
@@ -108,9 +108,9 @@ class _RunState:
 
 
 class Agent:
-    def __init__(self, *, llm: LLM | None, registry: Registry, tool_log: ToolCallLog | None,
+    def __init__(self, *, llm: LLM | None, registry: Registry, tool_log: ToolCallSink | None,
                  system_prompt: str, max_steps: int = 10, context_tokens: int = 12_000,
-                 approver: Approver | None = None, records: RunRecords | None = None,
+                 approver: Approver | None = None, records: RunLedger | None = None,
                  output_limit: int = 16_000, metrics: Metrics | None = None) -> None:
         self.llm = llm
         self.metrics = metrics

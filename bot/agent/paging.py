@@ -10,8 +10,8 @@ from typing import Any
 import re2
 
 from bot import messages
+from bot.agent.ledger import RunLedger
 from bot.plugin_host import compile_validator, parse_arguments
-from bot.store.run_records import RunRecords
 
 TOOL = "read_tool_output"
 SCHEMA: dict[str, Any] = {"type": "function", "function": {
@@ -36,7 +36,7 @@ _OPTIONS.case_sensitive = False
 class Pager:
     """One run's kept outputs."""
 
-    def __init__(self, records: RunRecords | None, run_id: str, limit: int) -> None:
+    def __init__(self, records: RunLedger | None, run_id: str, limit: int) -> None:
         self.records, self.run_id, self.limit = records, run_id, limit
         self.kept: dict[str, int] = {}  # call id -> characters kept
 

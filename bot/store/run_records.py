@@ -5,13 +5,13 @@ ends, its token usage."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select
 
 from bot import messages
 from bot.errors import BotError
+from bot.records import RunUsage
 from bot.store import Database
 from bot.store.models import RunFeedbackRow, RunUsageRow, ToolOutputRow, utcnow
 from bot.store.repositories import rows_changed
@@ -19,19 +19,6 @@ from bot.store.repositories import rows_changed
 VOTES = ("good", "bad")
 
 
-@dataclass(frozen=True)
-class RunUsage:
-    run_id: str
-    user: str | None
-    channel: str | None
-    model: str
-    status: str
-    steps: int
-    prompt_tokens: int
-    completion_tokens: int
-    at: datetime | None = None
-    good: int = 0  # 👍 on its answer
-    bad: int = 0
 
 
 class RunRecords:

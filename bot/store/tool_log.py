@@ -13,32 +13,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict
 
 from sqlalchemy import insert, select
 
+from bot.records import ToolCallRecord
 from bot.store import Database
-from bot.store.models import ToolCallRow, utcnow
+from bot.store.models import ToolCallRow
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ToolCallRecord:
-    """One row of `tool_calls`, taken when the call finished."""
-
-    run_id: str
-    user: str | None
-    channel: str | None
-    thread_ts: str | None
-    tool: str
-    plugin: str | None
-    plugin_version: str | None
-    arguments: str
-    duration_ms: float
-    outcome: str
-    at: datetime = field(default_factory=utcnow)
 
 
 class ToolCallLog:
