@@ -41,6 +41,21 @@ def test_every_package_but_the_store_is_walled_off_from_sql() -> None:
     assert TOP - {"bot.store"} == set(contract("Only the store speaks SQL")["source_modules"])
 
 
+STORE_ENGINE = {"bot.store.database", "bot.store.urls", "bot.store.migrate", "bot.store.changes",
+                "bot.store.models", "bot.store.repositories"}
+
+
+def test_every_store_service_leaves_sql_to_the_repositories() -> None:
+    """A new module in bot/store is a service (and listed) or part of the engine."""
+    store = REPO / "bot" / "store"
+    modules = {f"bot.store.{p.stem}" for p in store.iterdir()
+               if (p.suffix == ".py" or (p / "__init__.py").exists() or p.is_dir())
+               and not p.stem.startswith("_")}
+    services = set(contract("In the store, SQL is written by the repositories")
+                   ["source_modules"])
+    assert modules - STORE_ENGINE == services
+
+
 def test_the_leaves_may_import_only_each_other_the_redactor_and_the_sdk() -> None:
     """A new top-level module is forbidden to the leaves, or they could grow a root."""
     leaves = contract("Settings, errors and sentences are leaves")
@@ -65,6 +80,7 @@ def test_mypy_finds_no_error_in_the_bot() -> None:
     ("bot/agent/context.py", "from bot.slack import render  # noqa", "know no surface"),
     ("bot/config.py", "from bot.store.urls import normalise_database_url  # noqa", "leaves"),
     ("bot/errors.py", "from bot import plugin_host  # noqa", "leaves"),
+    ("bot/store/shared_runs.py", "from sqlalchemy import select  # noqa", "repositories"),
     ("bot/agent/paging.py", "from bot.store.run_records import RunRecords  # noqa",
      "protocols it owns"),
 ])

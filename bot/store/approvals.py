@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import update
-
 from bot.store import Database
-from bot.store.models import ApprovalRow, utcnow
-from bot.store.repositories import AuditRepository
+from bot.store.models import ApprovalRow
+from bot.store.repositories import ApprovalRepository, AuditRepository
 
 
 class ApprovalStatus(StrEnum):
@@ -50,12 +48,11 @@ class ApprovalStore:
     async def request(self, request: ApprovalRequest) -> None:
         """Store a pending approval and audit the request, in one transaction."""
         async with self.db.write() as session:
-            session.add(ApprovalRow(id=request.id, run_id=request.run_id, tool=request.tool,
-                                    arguments=request.arguments,
-                                    arguments_sha256=request.arguments_sha256,
-                                    requested_by=request.requested_by,
-                                    channel=request.channel, thread_ts=request.thread_ts,
-                                    status=ApprovalStatus.PENDING))
+            ApprovalRepository(session).add(ApprovalRow(
+                id=request.id, run_id=request.run_id, tool=request.tool,
+                arguments=request.arguments, arguments_sha256=request.arguments_sha256,
+                requested_by=request.requested_by, channel=request.channel,
+                thread_ts=request.thread_ts, status=ApprovalStatus.PENDING))
             AuditRepository(session).record(
                 actor=request.requested_by or "agent", action="request", target=request.tool,
                 outcome="pending", detail=f"approval {request.id} run {request.run_id} "
@@ -63,7 +60,7 @@ class ApprovalStore:
 
     async def get(self, approval_id: str) -> Approval | None:
         async with self.db.read() as session:
-            row = await session.get(ApprovalRow, approval_id)
+            row = await ApprovalRepository(session).get(approval_id)
         if row is None:
             return None
         return Approval(row.id, row.tool, ApprovalStatus(row.status), row.decided_by)
@@ -74,10 +71,8 @@ class ApprovalStore:
         the approval was no longer pending (decided a moment before, perhaps on another
         replica): one atomic update, so two clicks cannot both win."""
         async with self.db.write() as session:
-            tool = await session.scalar(update(ApprovalRow).where(
-                ApprovalRow.id == approval_id, ApprovalRow.status == ApprovalStatus.PENDING
-            ).values(status=status, decided_by=user, decided_at=utcnow()).returning(
-                ApprovalRow.tool))
+            tool = await ApprovalRepository(session).decide(
+                approval_id, ApprovalStatus.PENDING, status, user)
             if tool is None:
                 return False
             AuditRepository(session).record(

@@ -25,15 +25,17 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
-
-from sqlalchemy import Select, and_, delete, exists, or_, select, update
 
 from bot.errors import DatabaseFault
 from bot.store import Database
 from bot.store.changes import STOPS, ChangeFeed
-from bot.store.models import PluginLoadRow, ProcessedEvent, ReplicaRow, SlackRunRow, utcnow
-from bot.store.repositories import first_delivery
+from bot.store.models import utcnow
+from bot.store.repositories import (
+    DeliveryRepository,
+    ReplicaRepository,
+    RunState,
+    SlackRunRepository,
+)
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
@@ -44,18 +46,7 @@ KEEP_DELIVERIES = timedelta(days=1)  # Slack retries within minutes
 KEEP_RUNS = timedelta(days=7)
 
 
-def live_replicas(stale: float = STALE_SECONDS) -> Select[str]:
-    """The ids of the replicas whose heartbeat is fresher than `stale` seconds."""
-    return select(ReplicaRow.id).where(
-        ReplicaRow.heartbeat_at >= utcnow() - timedelta(seconds=stale))
-
-
-class RunState(StrEnum):
-    """A Slack run's row: waiting for its turn in the thread, running, or done."""
-
-    WAITING = "waiting"
-    RUNNING = "running"
-    DONE = "done"
+__all__ = ["LostRun", "RunRef", "RunState", "SharedRuns"]
 
 
 @dataclass(frozen=True)
@@ -108,16 +99,14 @@ class SharedRuns:
                 await self._task
             self._task = None
         async with self.db.write() as session:
-            await session.execute(update(SlackRunRow).where(
-                SlackRunRow.replica == self.replica, SlackRunRow.state != RunState.DONE).values(
-                state=RunState.DONE, finished_at=utcnow()))
-            await session.execute(delete(ReplicaRow).where(ReplicaRow.id == self.replica))
+            await SlackRunRepository(session).close_all_of(self.replica)
+            await ReplicaRepository(session).leave(self.replica)
 
     async def first_time(self, key: str) -> bool:
         """True the first time a delivery key is seen, by any replica (Slack retries carry
         the same id)."""
         async with self.db.write() as session:
-            return await first_delivery(session, key)
+            return await DeliveryRepository(session).first(key)
 
     async def enqueue(self, delivery: str, channel: str, thread_ts: str, mention_ts: str,
                       asker: str | None) -> int | None:
@@ -125,13 +114,11 @@ class SharedRuns:
         transaction (never one without the other); None if the delivery was seen before
         (Slack's retry, or another replica got it)."""
         async with self.db.write() as session:
-            if not await first_delivery(session, delivery):
+            if not await DeliveryRepository(session).first(delivery):
                 return None
-            row = SlackRunRow(channel=channel, thread_ts=thread_ts, mention_ts=mention_ts,
-                              asker=asker, replica=self.replica, state=RunState.WAITING)
-            session.add(row)
-            await session.flush()
-            return row.id
+            return await SlackRunRepository(session).add(
+                channel=channel, thread_ts=thread_ts, mention_ts=mention_ts, asker=asker,
+                replica=self.replica)
 
     @contextlib.asynccontextmanager
     async def turn(self, row_id: int, channel: str, thread_ts: str, mention_ts: str
@@ -157,8 +144,7 @@ class SharedRuns:
             self._live -= 1
             try:
                 async with self.db.write() as session:
-                    await session.execute(update(SlackRunRow).where(
-                        SlackRunRow.id == row_id).values(state=RunState.DONE, finished_at=utcnow()))
+                    await SlackRunRepository(session).close(row_id)
             except Exception:
                 log.exception("could not close shared run row %d", row_id)
             async with self._closed:
@@ -166,45 +152,31 @@ class SharedRuns:
 
     async def running(self, row_id: int, run_id: str, status_ts: str) -> None:
         async with self.db.write() as session:
-            await session.execute(update(SlackRunRow).where(SlackRunRow.id == row_id).values(
-                state=RunState.RUNNING, run_id=run_id, status_ts=status_ts))
+            await SlackRunRepository(session).running(row_id, run_id, status_ts)
 
     async def find(self, run_id: str) -> RunRef | None:
         """The run, and whether its replica is alive; None for an unknown run."""
         async with self.db.read() as session:
-            row = (await session.execute(select(SlackRunRow).where(
-                SlackRunRow.run_id == run_id))).scalar_one_or_none()
+            row = await SlackRunRepository(session).by_run_id(run_id)
             if row is None:
                 return None
-            alive = await session.scalar(select(
-                live_replicas(self.stale).where(ReplicaRow.id == row.replica).exists()))
-        return RunRef(run_id, RunState(row.state), row.asker, row.replica, bool(alive))
+            alive = await ReplicaRepository(session).alive(row.replica, self.stale)
+        return RunRef(run_id, RunState(row.state), row.asker, row.replica, alive)
 
     async def request_stop(self, run_id: str, by: str) -> bool:
         """Ask the replica running `run_id` to stop it; False if it is no longer running."""
         async with self.db.write() as session:
-            result = await session.execute(update(SlackRunRow).where(
-                SlackRunRow.run_id == run_id, SlackRunRow.state == RunState.RUNNING).values(
-                stop_requested_by=by))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            return await SlackRunRepository(session).request_stop(run_id, by)
 
     async def _earlier_live(self, row_id: int, channel: str, thread_ts: str,
                             mention_ts: str) -> bool:
-        alive = live_replicas(self.stale)
         async with self.db.read() as session:
-            return bool(await session.scalar(select(exists().where(
-                SlackRunRow.channel == channel, SlackRunRow.thread_ts == thread_ts,
-                SlackRunRow.state != RunState.DONE, SlackRunRow.replica.in_(alive),
-                or_(SlackRunRow.mention_ts < mention_ts,
-                    and_(SlackRunRow.mention_ts == mention_ts, SlackRunRow.id < row_id))))))
+            return await SlackRunRepository(session).earlier_live(
+                row_id, channel, thread_ts, mention_ts, self.stale)
 
     async def _beat(self) -> None:
         async with self.db.write() as session:
-            row = await session.get(ReplicaRow, self.replica)
-            if row is None:
-                session.add(ReplicaRow(id=self.replica))
-            else:
-                row.heartbeat_at = utcnow()
+            await ReplicaRepository(session).beat(self.replica)
 
     async def _watch(self, on_stop: Callable[[str], object],
                      on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
@@ -241,9 +213,7 @@ class SharedRuns:
 
     async def _take_stop_requests(self, on_stop: Callable[[str], object]) -> None:
         async with self.db.read() as session:
-            requested = (await session.execute(select(SlackRunRow.run_id).where(
-                SlackRunRow.replica == self.replica, SlackRunRow.state == RunState.RUNNING,
-                SlackRunRow.stop_requested_by.is_not(None)))).scalars().all()
+            requested = await SlackRunRepository(session).stop_requests(self.replica)
         for run_id in requested:
             if run_id is not None and run_id not in self._stopped:
                 self._stopped.add(run_id)
@@ -252,17 +222,12 @@ class SharedRuns:
         self._stopped.intersection_update(requested)  # forget runs whose rows closed
 
     async def _recover(self, on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
-        alive = live_replicas(self.stale)
         async with self.db.read() as session:
-            orphans = (await session.execute(select(SlackRunRow).where(
-                SlackRunRow.state != RunState.DONE, SlackRunRow.replica.not_in(alive)).limit(
-                20))).scalars().all()
+            orphans = await SlackRunRepository(session).orphans(self.stale)
         for row in orphans:
             async with self.db.write() as session:  # one replica wins each row
-                result = await session.execute(update(SlackRunRow).where(
-                    SlackRunRow.id == row.id, SlackRunRow.state != RunState.DONE).values(
-                    state=RunState.DONE, finished_at=utcnow()))
-            if result.rowcount:  # type: ignore[attr-defined]
+                won = await SlackRunRepository(session).close(row.id)
+            if won:
                 log.warning("run %s in %s/%s was lost with replica %s", row.run_id,
                             row.channel, row.thread_ts, row.replica)
                 await on_lost(LostRun(row.channel, row.thread_ts, row.status_ts,
@@ -272,11 +237,6 @@ class SharedRuns:
         """Forget what no replica needs any more (the loop does this hourly)."""
         now = utcnow()
         async with self.db.write() as session:
-            await session.execute(delete(ProcessedEvent).where(
-                ProcessedEvent.at < now - KEEP_DELIVERIES))
-            await session.execute(delete(SlackRunRow).where(
-                SlackRunRow.state == RunState.DONE, SlackRunRow.finished_at < now - KEEP_RUNS))
-            await session.execute(delete(ReplicaRow).where(
-                ReplicaRow.heartbeat_at < now - timedelta(days=1)))
-            await session.execute(delete(PluginLoadRow).where(
-                PluginLoadRow.replica.not_in(select(ReplicaRow.id))))
+            await DeliveryRepository(session).prune(now - KEEP_DELIVERIES)
+            await SlackRunRepository(session).prune(now - KEEP_RUNS)
+            await ReplicaRepository(session).prune(now - timedelta(days=1))

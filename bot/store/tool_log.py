@@ -15,11 +15,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from sqlalchemy import insert, select
-
 from bot.records import ToolCallRecord
 from bot.store import Database
 from bot.store.models import ToolCallRow
+from bot.store.repositories import ToolCallRepository
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class ToolCallLog:
             return
         try:
             async with self.db.write() as session:
-                await session.execute(insert(ToolCallRow), [asdict(row) for row in batch])
+                await ToolCallRepository(session).add_all([asdict(row) for row in batch])
         except Exception:
             log.exception("could not write %d tool-call audit records", len(batch))
             self._pending[:0] = batch
@@ -55,11 +54,8 @@ class ToolCallLog:
     async def recent(self, limit: int = 20, *, run_id: str | None = None
                      ) -> Sequence[ToolCallRow]:
         await self.flush()
-        query = select(ToolCallRow).order_by(ToolCallRow.id.desc()).limit(limit)
-        if run_id is not None:
-            query = query.where(ToolCallRow.run_id == run_id)
         async with self.db.read() as session:
-            return (await session.execute(query)).scalars().all()
+            return await ToolCallRepository(session).recent(limit, run_id=run_id)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from bot import messages
 from bot.errors import DatabaseFault
 from bot.store import Database, Session
-from bot.store.plugin_loads import PluginLoadRepository
-from bot.store.repositories import AuditRepository, PluginRepository
+from bot.store.repositories import AuditRepository, PluginLoadRepository, PluginRepository
 from bot.store.shared_runs import STALE_SECONDS
 
 log = logging.getLogger(__name__)

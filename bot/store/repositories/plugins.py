@@ -1,25 +1,23 @@
-"""Repositories: small query helpers that take a session and never commit."""
+"""The plugin aggregate: plugin rows with their versions, settings and MCP server,
+admins' approval rules, stored archives, and each replica's loads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import CursorResult, Executable, Result, delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.store.models import (
     ApprovalRuleRow,
-    AuditEvent,
     McpServerRow,
-    MetaRow,
     PluginArchiveRow,
+    PluginLoadRow,
     PluginRow,
     PluginVersionRow,
-    ProcessedEvent,
-    utcnow,
 )
+from bot.store.repositories.runs import live_replicas
 
 
 class PluginRepository:
@@ -124,53 +122,25 @@ class ArchiveRepository:
             row.archive_sha256 = sha256
 
 
-class AuditRepository:
+class PluginLoadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def record(
-        self, *, actor: str, action: str, target: str, outcome: str, detail: str | None = None
-    ) -> AuditEvent:
-        event = AuditEvent(actor=actor, action=action, target=target, outcome=outcome,
-                           detail=detail)
-        self.session.add(event)
-        return event
+    async def replace(self, replica: str,
+                      loads: Mapping[str, tuple[str | None, str | None]]) -> None:
+        """`replica`'s rows become `loads`: plugin -> (version loaded, or None and why not)."""
+        await self.drop(replica)
+        self.session.add_all(PluginLoadRow(replica=replica, plugin_name=name, version=version,
+                                           error=error)
+                             for name, (version, error) in loads.items())
 
-    async def recent(self, limit: int = 20, *, target: str | None = None) -> Sequence[AuditEvent]:
-        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-        if target is not None:
-            query = query.where(AuditEvent.target == target)
-        return (await self.session.execute(query)).scalars().all()
+    async def drop(self, replica: str) -> None:
+        await self.session.execute(delete(PluginLoadRow).where(PluginLoadRow.replica == replica))
 
-
-async def first_delivery(session: AsyncSession, key: str) -> bool:
-    """Record `key` as processed; False if it already was (a retry or a duplicate).
-
-    One atomic insert-or-ignore, so two replicas receiving the same retry cannot both win.
-    """
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    values = {"key": key, "at": utcnow()}
-    if dialect == "sqlite":
-        statement: Executable = sqlite.insert(ProcessedEvent).values(values
-                                                                     ).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        statement = postgresql.insert(ProcessedEvent).values(values).on_conflict_do_nothing()
-    else:
-        raise NotImplementedError(f"deduplication needs SQLite or PostgreSQL, not {dialect}")
-    return bool(rows_changed(await session.execute(statement)))
-
-
-def rows_changed(result: Result[Any]) -> int:
-    """How many rows an INSERT, UPDATE or DELETE touched (a DML statement's result is a
-    CursorResult; the session's signature says only Result)."""
-    return int(cast("CursorResult[Any]", result).rowcount or 0)
-
-
-async def database_id(session: AsyncSession) -> str:
-    """This database's own id (migration 0006 wrote it)."""
-    row = await session.get(MetaRow, "database_id")
-    if row is None:
-        raise LookupError("bot_meta has no database_id: run `bot migrate`")
-    return row.value
+    async def of_live_replicas(self, stale: float) -> tuple[int, Sequence[PluginLoadRow]]:
+        """How many replicas beat within `stale` seconds, and their rows (by replica)."""
+        alive = live_replicas(stale)
+        count = await self.session.scalar(select(func.count()).select_from(alive.subquery()))
+        rows = (await self.session.execute(select(PluginLoadRow).where(
+            PluginLoadRow.replica.in_(alive)).order_by(PluginLoadRow.replica))).scalars().all()
+        return int(count or 0), rows
