@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot import messages
 from tests.fakes.openai_server import FakeOpenAI, Scripted
-from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_server import FakeSlack
 from tests.helpers.plugin_factory import GATED, write_plugin
-from tests.helpers.processes import stop
+from tests.helpers.processes import BotProcesses, stop
 from tests.helpers.slack_admin import approval_id
 from tests.helpers.slack_harness import SlackBot, until
 
@@ -125,67 +126,103 @@ async def test_streaming_off_posts_as_before(slack_bot: Make) -> None:
     assert bot.slack.calls_to("chat.startStream") == []
 
 
-def test_socket_mode_streams_the_agent_views_answers_and_takes_feedback(
-        tmp_path: Path, plugins_dir: Path, fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI) -> None:
-    """Over Socket Mode (`bot run`): a mention's streamed answer, an agent-view thread with
-    its prompts, status and answer, and a feedback click."""
-    from tests.conftest import subprocess_env
-    from tests.fakes.slack_server import APP_TOKEN
-    from tests.fakes.socket_mode import FakeSocketMode
+@dataclass
+class SocketSlack:
+    """`bot run` over the fake Socket Mode, streaming, with `gated` enabled and U_ADMIN an
+    admin: what a test sends it and reads back."""
 
-    write_plugin(plugins_dir / "builtins", "alpha")
-    socket_mode = FakeSocketMode().start()
-    fake_slack.socket_url = socket_mode.url
-    env = subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process") | {
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-        "SLACK_API_URL": fake_slack.api_url, "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": fake_openai.api_key}
-    fake_openai.reply(ANSWER)
-    fake_openai.reply("Nothing is failing.")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            stderr=subprocess.PIPE)
+    proc: subprocess.Popen[Any]
+    socket_mode: Any
+    slack: FakeSlack
 
-    def stopped_in(thread: str) -> str | None:
-        return next((t for t, s in fake_slack.streams.items()
+    def event(self, event_id: str, body: dict[str, Any]) -> None:
+        self.socket_mode.send("events_api", {
+            "type": "event_callback", "event_id": event_id, "team_id": "T0TEST",
+            "api_app_id": "A0TEST", "event": body})
+
+    def mention(self, event_id: str, ts: str, text: str) -> None:
+        self.event(event_id, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}",
+                              "channel": "C1", "ts": ts})
+
+    def click(self, action_id: str, value: str, user: str, path: str) -> None:
+        self.socket_mode.send("interactive", {
+            "type": "block_actions", "team": {"id": "T0TEST"}, "user": {"id": user},
+            "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "1.2.3",
+            "response_url": self.slack.url + path, "channel": {"id": "C1"},
+            "container": {"type": "message"},
+            "actions": [{"type": "button", "action_id": action_id, "value": value,
+                         "block_id": "b", "action_ts": "1"}]})
+
+    def stopped_in(self, thread: str) -> str | None:
+        return next((t for t, s in self.slack.streams.items()
                      if s["state"] == "stopped" and s["thread_ts"] == thread), None)
 
-    def event(event_id: str, body: dict[str, Any]) -> None:
-        socket_mode.send("events_api", {"type": "event_callback", "event_id": event_id,
-                                        "team_id": "T0TEST", "api_app_id": "A0TEST",
-                                        "event": body})
-    try:
-        socket_mode.wait_connected()
-        event("EvSM2", {"type": "app_mention", "user": "U1", "text": "<@UBOT> why?",
-                        "channel": "C1", "ts": "1700000000.000400"})
-        ts = fake_slack.wait_for(lambda: stopped_in("1700000000.000400"))
-        event("EvSM3", {"type": "assistant_thread_started", "event_ts": "1700000000.000500",
-                        "assistant_thread": {"user_id": "U1", "channel_id": "D1",
-                                             "thread_ts": "1700000000.000500"}})
-        fake_slack.wait_for(lambda: fake_slack.calls_to("assistant.threads.setSuggestedPrompts"))
-        event("EvSM4", {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
-                        "text": "anything failing?", "ts": "1700000000.000600",
-                        "thread_ts": "1700000000.000500"})
-        agent = fake_slack.wait_for(lambda: stopped_in("1700000000.000500"))
-        good = fake_slack.streams[ts]["blocks"][0]["elements"][0]["positive_button"]["value"]
-        socket_mode.send("interactive", {
-            "type": "block_actions", "team": {"id": "T0TEST"}, "user": {"id": "U1"},
-            "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "1.2.3",
-            "response_url": fake_slack.url + "/response/sm-feedback",
-            "channel": {"id": "C1"}, "container": {"type": "message"},
-            "actions": [{"type": "feedback_buttons", "action_id": "answer_feedback",
-                         "value": good, "block_id": "feedback", "action_ts": "1"}]})
-        fake_slack.wait_for(lambda: fake_slack.responses.get("/response/sm-feedback"))
-    finally:
-        code = stop(proc)
-        socket_mode.stop()
-    assert code == 0
+    def approval(self) -> str | None:
+        return next((str(b["elements"][0]["value"]) for c in self.slack.calls_to(
+            "chat.postMessage") for b in c.get("blocks") or []
+            if b.get("block_id") == "approval"), None)
+
+    def stop_button(self) -> str | None:
+        return next((b["elements"][0]["value"] for c in self.slack.calls_to("chat.update")
+                     for b in c.get("blocks", []) if b.get("type") == "actions"), None)
+
+
+@pytest.fixture
+def socket_bot(bot_process: BotProcesses, plugins_dir: Path, fake_slack: FakeSlack
+               ) -> Iterator[SocketSlack]:
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    write_plugin(plugins_dir / "builtins", "gated", GATED)
+    socket_mode = FakeSocketMode().start()
+    fake_slack.socket_url = socket_mode.url
+    env = bot_process.env(socket=True, SLACK_STREAMING="true", BOT_ADMIN_USERS="U_ADMIN")
+    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "gated"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert enabled.returncode == 0, enabled.stderr
+    proc = bot_process.start(env)
+    socket_mode.wait_connected()
+    yield SocketSlack(proc, socket_mode, fake_slack)
+    bot_process.stop_all()
+    socket_mode.stop()
+
+
+def test_socket_mode_streams_a_mentions_answer_and_takes_its_feedback(
+        socket_bot: SocketSlack, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    """Over Socket Mode (`bot run`): a mention's streamed answer, then a 👍 on it."""
+    fake_openai.reply(ANSWER)
+    socket_bot.mention("EvSM2", "1700000000.000400", "why?")
+    ts = fake_slack.wait_for(lambda: socket_bot.stopped_in("1700000000.000400"))
+    good = fake_slack.streams[ts]["blocks"][0]["elements"][0]["positive_button"]["value"]
+    socket_bot.socket_mode.send("interactive", {
+        "type": "block_actions", "team": {"id": "T0TEST"}, "user": {"id": "U1"},
+        "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "1.2.3",
+        "response_url": fake_slack.url + "/response/sm-feedback",
+        "channel": {"id": "C1"}, "container": {"type": "message"},
+        "actions": [{"type": "feedback_buttons", "action_id": "answer_feedback",
+                     "value": good, "block_id": "feedback", "action_ts": "1"}]})
+    fake_slack.wait_for(lambda: fake_slack.responses.get("/response/sm-feedback"))
+    assert stop(socket_bot.proc) == 0
     assert fake_slack.stream_text(ts) == ANSWER
     assert fake_slack.streams[ts]["recipient"] == "U1"
-    assert fake_slack.stream_text(agent) == "Nothing is failing."
-    assert fake_slack.calls_to("assistant.threads.setStatus")[0]["channel_id"] == "D1"
     assert fake_slack.responses["/response/sm-feedback"][0]["text"] == (
         messages.feedback_recorded("good", None))
+
+
+def test_socket_mode_answers_in_an_agent_view_thread_with_prompts_and_status(
+        socket_bot: SocketSlack, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    fake_openai.reply("Nothing is failing.")
+    socket_bot.event("EvSM3", {"type": "assistant_thread_started",
+                               "event_ts": "1700000000.000500",
+                               "assistant_thread": {"user_id": "U1", "channel_id": "D1",
+                                                    "thread_ts": "1700000000.000500"}})
+    fake_slack.wait_for(lambda: fake_slack.calls_to("assistant.threads.setSuggestedPrompts"))
+    socket_bot.event("EvSM4", {"type": "message", "channel_type": "im", "channel": "D1",
+                               "user": "U1", "text": "anything failing?",
+                               "ts": "1700000000.000600", "thread_ts": "1700000000.000500"})
+    agent = fake_slack.wait_for(lambda: socket_bot.stopped_in("1700000000.000500"))
+    assert stop(socket_bot.proc) == 0
+    assert fake_slack.stream_text(agent) == "Nothing is failing."
+    assert fake_slack.calls_to("assistant.threads.setStatus")[0]["channel_id"] == "D1"
 
 
 @pytest.mark.parametrize("missing", ["recipient_user_id", "recipient_team_id"])
@@ -334,84 +371,38 @@ async def test_suggested_prompts_come_from_the_setting(slack_bot: Make) -> None:
     assert call["prompts"] == mine
 
 
-def test_socket_mode_approval_stop_and_fallback_mid_stream(
-        tmp_path: Path, plugins_dir: Path, fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI) -> None:
-    """Over Socket Mode (`bot run`): an approval clicked mid-stream, Stop clicked
-    mid-stream, and a workspace that cannot stream."""
-    from tests.conftest import subprocess_env
-    from tests.fakes.slack_server import APP_TOKEN
-    from tests.fakes.socket_mode import FakeSocketMode
-
-    write_plugin(plugins_dir / "builtins", "gated", GATED)
-    socket_mode = FakeSocketMode().start()
-    fake_slack.socket_url = socket_mode.url
-    env = subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process") | {
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-        "SLACK_API_URL": fake_slack.api_url, "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": fake_openai.api_key, "BOT_ADMIN_USERS": "U_ADMIN"}
-    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "gated"],
-                             env=env, capture_output=True, text=True, timeout=60)
-    assert enabled.returncode == 0, enabled.stderr
+def test_socket_mode_approval_clicked_mid_stream_runs_and_the_stream_ends(
+        socket_bot: SocketSlack, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
     fake_openai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
     fake_openai.reply("Restarted web.")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            stderr=subprocess.PIPE)
-
-    def mention(event_id: str, ts: str, text: str) -> None:
-        socket_mode.send("events_api", {
-            "type": "event_callback", "event_id": event_id, "team_id": "T0TEST",
-            "api_app_id": "A0TEST", "event": {"type": "app_mention", "user": "U1",
-                                              "text": f"<@UBOT> {text}", "channel": "C1",
-                                              "ts": ts}})
-
-    def click(action_id: str, value: str, user: str, path: str) -> None:
-        socket_mode.send("interactive", {
-            "type": "block_actions", "team": {"id": "T0TEST"}, "user": {"id": user},
-            "api_app_id": "A0TEST", "token": "legacy", "trigger_id": "1.2.3",
-            "response_url": fake_slack.url + path, "channel": {"id": "C1"},
-            "container": {"type": "message"},
-            "actions": [{"type": "button", "action_id": action_id, "value": value,
-                         "block_id": "b", "action_ts": "1"}]})
-
-    def stopped_in(thread: str) -> str | None:
-        return next((t for t, s in fake_slack.streams.items()
-                     if s["state"] == "stopped" and s["thread_ts"] == thread), None)
-
-    def approval() -> str | None:
-        return next((str(b["elements"][0]["value"]) for c in fake_slack.calls_to(
-            "chat.postMessage") for b in c.get("blocks") or []
-            if b.get("block_id") == "approval"), None)
-
-    def stop_button() -> str | None:
-        return next((b["elements"][0]["value"] for c in fake_slack.calls_to("chat.update")
-                     for b in c.get("blocks", []) if b.get("type") == "actions"
-                     and b["elements"][0]["value"] not in done), None)
-
-    done: set[str] = set()
-    try:
-        socket_mode.wait_connected()
-        mention("EvA1", "1700000000.000700", "restart web")
-        click("approve_tool", fake_slack.wait_for(approval), "U_ADMIN", "/response/approve")
-        first = fake_slack.wait_for(lambda: stopped_in("1700000000.000700"))
-        done.update(b["elements"][0]["value"] for c in fake_slack.calls_to("chat.update")
-                    for b in c.get("blocks", []) if b.get("type") == "actions")
-        fake_openai.respond_with(lambda _: Scripted(body=fake_openai.completion("late"),
-                                                    delay=5))
-        mention("EvA2", "1700000000.000800", "look into it")
-        click("stop_run", fake_slack.wait_for(stop_button), "U1", "/response/stop")
-        second = fake_slack.wait_for(lambda: stopped_in("1700000000.000800"))
-        fake_slack.failing["chat.startStream"] = "unknown_method"
-        fake_openai.reply("Posted the old way.")
-        mention("EvA3", "1700000000.000900", "and now?")
-        fake_slack.wait_for(lambda: "Posted the old way." in fake_slack.posted_texts("C1"))
-    finally:
-        code = stop(proc)
-        socket_mode.stop()
-    assert code == 0
+    socket_bot.mention("EvA1", "1700000000.000700", "restart web")
+    socket_bot.click("approve_tool", fake_slack.wait_for(socket_bot.approval), "U_ADMIN",
+                     "/response/approve")
+    first = fake_slack.wait_for(lambda: socket_bot.stopped_in("1700000000.000700"))
+    assert stop(socket_bot.proc) == 0
     assert fake_slack.stream_text(first) == "Restarted web."
     assert [t["status"] for t in fake_slack.tasks(first)] == ["in_progress", "complete"]
+
+
+def test_socket_mode_stop_clicked_mid_stream_ends_the_stream_saying_so(
+        socket_bot: SocketSlack, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    fake_openai.respond_with(lambda _: Scripted(body=fake_openai.completion("late"),
+                                                delay=5))
+    socket_bot.mention("EvA2", "1700000000.000800", "look into it")
+    socket_bot.click("stop_run", fake_slack.wait_for(socket_bot.stop_button), "U1",
+                     "/response/stop")
+    second = fake_slack.wait_for(lambda: socket_bot.stopped_in("1700000000.000800"))
+    assert stop(socket_bot.proc) == 0
     assert fake_slack.stream_text(second).strip().startswith("Stopped")
+
+
+def test_socket_mode_a_workspace_that_cannot_stream_gets_the_answer_posted(
+        socket_bot: SocketSlack, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    fake_slack.failing["chat.startStream"] = "unknown_method"
+    fake_openai.reply("Posted the old way.")
+    socket_bot.mention("EvA3", "1700000000.000900", "and now?")
+    fake_slack.wait_for(lambda: "Posted the old way." in fake_slack.posted_texts("C1"))
+    assert stop(socket_bot.proc) == 0
 
 
 HOSTILE = ("Deploy now <!channel> and ping <@U0BOSS> in <#C0SECRET>, <!subteam^S0ONCALL>.\n"
