@@ -6,7 +6,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -23,13 +22,13 @@ from tests.helpers.processes import (
     free_port,
     mention_body,
     post_event,
+    run_bot,
     stop,
 )
 
 
 def test_missing_settings_give_one_line_and_exit_2(base_env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=base_env, text=True,
-                            capture_output=True, timeout=60)
+    result = run_bot(base_env, "run")
     assert result.returncode == 2
     assert result.stderr == "bot: " + messages.missing_for_run([
         "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"]) + "\n"
@@ -153,8 +152,7 @@ def test_a_rejected_token_is_one_line_and_exit_2(bot_process: BotProcesses,
                                                  rejected: str) -> None:
     fake_slack.socket_url = "ws://127.0.0.1:9/never-used"
     env = bot_process.env(socket=mode == "socket", **{rejected: "xoxb-not-the-right-one"})
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                            capture_output=True, timeout=60)
+    result = run_bot(env, "run")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
         "bot: " + messages.slack_token_rejected(rejected, "invalid_auth"))
@@ -167,8 +165,7 @@ def test_a_port_in_use_names_the_port_and_the_setting(bot_process: BotProcesses)
         taken.listen()
         port = taken.getsockname()[1]
         env = bot_process.env(PORT=str(port), HOST="127.0.0.1")
-        result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, text=True,
-                                capture_output=True, timeout=60)
+        result = run_bot(env, "run")
     assert result.returncode == 2
     last = result.stderr.splitlines()[-1]
     assert last.startswith(f"bot: cannot listen on 127.0.0.1:{port} (") and "set PORT" in last

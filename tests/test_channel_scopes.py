@@ -8,8 +8,6 @@ channel reach the handler's `ctx.config` over PLUGIN_CONFIG; bad input changes n
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from bot.slack.render import escape
 from bot.store.shared_runs import SharedRuns
 from tests.conftest import ServicesFactory, subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers.processes import run_bot
 from tests.helpers.scopes import ask, tool_result
 from tests.helpers.slack_admin import approval_id, command
 from tests.helpers.slack_harness import SlackBot, until
@@ -201,13 +200,6 @@ async def test_bad_settings_are_refused_and_nothing_is_stored(
 
 
 # -- the console, the CLI, and another process -----------------------------------------------
-
-def run_bot(env: dict[str, str], *args: str, lines: list[str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, text=True,
-                          input="".join(f"{line}\n" for line in lines or []),
-                          capture_output=True, timeout=90)
-
 
 @pytest.fixture
 def env(tmp_path: Path, plugins_dir: Path, probe: Path,

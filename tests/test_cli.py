@@ -11,6 +11,7 @@ import pytest
 from bot import messages
 from tests.conftest import subprocess_env
 from tests.helpers.plugin_factory import write_plugin
+from tests.helpers.processes import run_bot
 
 
 @pytest.fixture
@@ -26,13 +27,8 @@ def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
     return subprocess_env(tmp_path, plugins_dir)
 
 
-def bot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
-
-
 def test_list_shows_every_plugin_as_a_table(env: dict[str, str]) -> None:
-    result = bot(env, "plugin", "list")
+    result = run_bot(env, "plugin", "list")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "NAME   VERSION  SOURCE   RUNS IN     STATUS    TOOLS",
@@ -43,23 +39,23 @@ def test_list_shows_every_plugin_as_a_table(env: dict[str, str]) -> None:
 
 
 def test_enable_call_disable_round_trip(env: dict[str, str]) -> None:
-    assert bot(env, "plugin", "enable", "alpha").stdout == (
+    assert run_bot(env, "plugin", "enable", "alpha").stdout == (
         "Enabled alpha 1.0.0 (alpha_echo, alpha_fail).\n")
-    called = bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
+    called = run_bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
     assert (called.returncode, called.stdout) == (0, "alpha:hello\n")
-    assert "enabled" in bot(env, "plugin", "info", "alpha").stdout
-    assert bot(env, "plugin", "disable", "alpha").returncode == 0
-    refused = bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
+    assert "enabled" in run_bot(env, "plugin", "info", "alpha").stdout
+    assert run_bot(env, "plugin", "disable", "alpha").returncode == 0
+    refused = run_bot(env, "plugin", "call", "alpha_echo", '{"text": "hello"}')
     assert refused.returncode == 1
     assert messages.unknown_tool("alpha_echo", []) in refused.stderr
-    audit = bot(env, "plugin", "--actor", "ops-oncall", "audit").stdout
+    audit = run_bot(env, "plugin", "--actor", "ops-oncall", "audit").stdout
     assert "enable   alpha" in audit and "disable  alpha" in audit
 
 
 def test_call_output_and_logs_are_masked_and_stripped_of_escapes(env: dict[str, str]) -> None:
     """Attack: `bot plugin call` printed tool output unmasked, with terminal escapes."""
-    bot(env, "plugin", "enable", "leaky")
-    called = bot(env | {"LOG_LEVEL": "DEBUG"}, "plugin", "call", "leaky_dump")
+    run_bot(env, "plugin", "enable", "leaky")
+    called = run_bot(env | {"LOG_LEVEL": "DEBUG"}, "plugin", "call", "leaky_dump")
     assert called.returncode == 0, called.stderr
     assert called.stdout == "DB_PASSWORD=[REDACTED] ]0;pwned [2J done\n"
     assert "connecting with password=[REDACTED]" in called.stderr
@@ -68,47 +64,47 @@ def test_call_output_and_logs_are_masked_and_stripped_of_escapes(env: dict[str, 
 
 
 def test_error_result_exits_1_with_the_message(env: dict[str, str]) -> None:
-    bot(env, "plugin", "enable", "alpha")
-    result = bot(env, "plugin", "call", "alpha_fail")
+    run_bot(env, "plugin", "enable", "alpha")
+    result = run_bot(env, "plugin", "call", "alpha_fail")
     assert result.returncode == 1
     assert result.stderr.startswith("Tool 'alpha_fail' failed: RuntimeError: broken on purpose")
 
 
 def test_bad_json_arguments_are_a_usage_error(env: dict[str, str]) -> None:
-    result = bot(env, "plugin", "call", "alpha_echo", "{text:")
+    result = run_bot(env, "plugin", "call", "alpha_echo", "{text:")
     assert result.returncode == 2
     assert result.stderr.startswith("bot: ARGUMENTS must be a JSON object")
-    assert bot(env, "plugin", "call", "alpha_echo", "[1]").returncode == 2
+    assert run_bot(env, "plugin", "call", "alpha_echo", "[1]").returncode == 2
 
 
 def test_unknown_plugin_gets_did_you_mean(env: dict[str, str], tmp_path: Path) -> None:
-    first = bot(env, "plugin", "enable", "alpah")  # and says where it created the database
+    first = run_bot(env, "plugin", "enable", "alpah")  # and says where it created the database
     refusal = "No plugin named 'alpah'. Did you mean 'alpha'?\n"
     created = f"bot: {messages.new_database(str(tmp_path / 'bot.db'))}\n"
     assert (first.returncode, first.stderr) == (1, created + refusal)
-    again = bot(env, "plugin", "enable", "alpah")
+    again = run_bot(env, "plugin", "enable", "alpah")
     assert (again.returncode, again.stderr) == (1, refusal)
 
 
 def test_actor_option_is_recorded(env: dict[str, str]) -> None:
-    bot(env, "plugin", "--actor", "alice", "enable", "beta")
-    assert "alice" in bot(env, "plugin", "audit", "1").stdout
+    run_bot(env, "plugin", "--actor", "alice", "enable", "beta")
+    assert "alice" in run_bot(env, "plugin", "audit", "1").stdout
 
 
 def test_usage_errors_exit_2(env: dict[str, str]) -> None:
-    assert bot(env, "plugin", "frobnicate").returncode == 2
-    assert bot(env).returncode == 2
+    assert run_bot(env, "plugin", "frobnicate").returncode == 2
+    assert run_bot(env).returncode == 2
 
 
 def test_malformed_setting_exits_2_with_one_line(env: dict[str, str]) -> None:
-    result = bot(env | {"PORT": "nope"}, "plugin", "list")
+    result = run_bot(env | {"PORT": "nope"}, "plugin", "list")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("bot: invalid settings: PORT (")
 
 
 def test_migrate_creates_the_schema(env: dict[str, str], tmp_path: Path) -> None:
-    result = bot(env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm' / 'x.db'}"},
+    result = run_bot(env | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'm' / 'x.db'}"},
                  "migrate")
     assert (result.returncode, result.stdout) == (0, "Database schema is up to date.\n")
     assert (tmp_path / "m" / "x.db").exists()

@@ -12,7 +12,6 @@ import json
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from bot.plugin_host.contract.protocol import Caller
 from tests.conftest import REPO, subprocess_env
 from tests.fakes.k8s_server import FakeKubernetes, write_kubeconfig
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers.processes import run_bot
 from tests.helpers.scopes import ask, tool_result
 from tests.helpers.slack_admin import command
 from tests.helpers.slack_harness import SlackBot
@@ -61,7 +61,7 @@ def two_clusters(tmp_path: Path, kube_plugins: Path
 
 def kubectl(kubeconfig: Path, context: str, line: str) -> str:
     done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--context", context,
-                           *shlex.split(line)], capture_output=True, text=True, timeout=60)
+                           *shlex.split(line)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.rstrip("\n")
 
@@ -146,9 +146,7 @@ def test_the_console_in_a_bound_channel_asks_its_cluster(
     fake_openai.reply("refused")
     lines = [f"/plugin set kubectl context=staging contexts=staging in {STAGING}",
              f"channel {STAGING}", "@bot pods in prod?", "@bot and in prod-eu?"]
-    done = subprocess.run([sys.executable, "-m", "bot", "console"], env=env, text=True,
-                          input="".join(f"{line}\n" for line in lines),
-                          capture_output=True, timeout=90)
+    done = run_bot(env, "console", lines=lines)
     assert done.returncode == 0, done.stderr
     assert fake_openai.messages(1)[-1]["content"] == (
         "[cluster staging]\n" + kubectl(kubeconfig, "staging", "get pods -n prod"))

@@ -4,7 +4,6 @@ call by the fake model, upload, and a clean exit on Ctrl-D (end of input)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from bot.plugin_host.runtime.registry import arguments_digest
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers.plugin_factory import GATED, write_plugin
+from tests.helpers.processes import run_bot
 
 
 @pytest.fixture
@@ -23,9 +23,7 @@ def env(tmp_path: Path, plugins_dir: Path) -> dict[str, str]:
 
 
 def console(env: dict[str, str], lines: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", "console"], env=env, text=True,
-                          input="".join(f"{line}\n" for line in lines), capture_output=True,
-                          timeout=90)
+    return run_bot(env, "console", lines=lines)
 
 
 def test_console_plugin_commands_question_and_ctrl_d(env: dict[str, str],

@@ -14,7 +14,6 @@ import contextlib
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 
 from bot import messages
 from tests.conftest import subprocess_env
+from tests.helpers.processes import run_bot
 from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
@@ -87,18 +87,13 @@ async def test_a_full_disk_is_told_in_slack_and_passes_by_itself(
     assert "netdiag_echo" in bot.services.registry.snapshot
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, text=True,
-                          capture_output=True, timeout=60)
-
-
 def test_a_read_only_database_at_start_is_one_line(tmp_path: Path, plugins_dir: Path,
                                                   small_fs: Path) -> None:
     env = subprocess_env(tmp_path, plugins_dir,
                          DATABASE_URL=f"sqlite+aiosqlite:///{small_fs / 'bot.db'}")
-    assert run_cli(env, "migrate").returncode == 0
+    assert run_bot(env, "migrate").returncode == 0
     subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
-    result = run_cli(env, "plugin", "list")
+    result = run_bot(env, "plugin", "list")
     assert result.returncode == 2
     assert result.stderr.startswith(f"bot: The database {small_fs / 'bot.db'} cannot be used: ")
     assert len(result.stderr.splitlines()) == 1, result.stderr
@@ -107,7 +102,7 @@ def test_a_read_only_database_at_start_is_one_line(tmp_path: Path, plugins_dir: 
 def test_a_corrupt_database_is_refused_at_start(tmp_path: Path, plugins_dir: Path) -> None:
     path = tmp_path / "bot.db"
     env = subprocess_env(tmp_path, plugins_dir)
-    assert run_cli(env, "migrate").returncode == 0
+    assert run_bot(env, "migrate").returncode == 0
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE filler (x TEXT)")
     connection.executemany("INSERT INTO filler VALUES (?)", [("x" * 300,)] * 2000)
@@ -118,7 +113,7 @@ def test_a_corrupt_database_is_refused_at_start(tmp_path: Path, plugins_dir: Pat
     data[len(data) // 2:len(data) // 2 + 8192] = b"\xab" * 8192  # pages SQLite checks
     path.write_bytes(bytes(data))
 
-    result = run_cli(env, "plugin", "list")
+    result = run_bot(env, "plugin", "list")
     assert result.returncode == 2
     assert result.stderr == "bot: " + messages.database_fault(
         str(path), messages.database_error("database disk image is malformed")) + "\n"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,11 +15,11 @@ from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
 from tests.helpers.plugin_factory import write_plugin
+from tests.helpers.processes import run_bot
 
 
 def doctor(env: dict[str, str]) -> tuple[int, dict[str, str]]:
-    result = subprocess.run([sys.executable, "-m", "bot", "doctor"], env=env, text=True,
-                            capture_output=True, timeout=120)
+    result = run_bot(env, "doctor", timeout=120)
     lines = {}
     for line in result.stdout.splitlines():
         mark, rest = line.split(" ", 1)
@@ -45,8 +43,7 @@ def green(tmp_path: Path, plugins_dir: Path, fake_slack: FakeSlack, fake_openai:
                          OPENAI_BASE_URL=fake_openai.base_url,
                          OPENAI_API_KEY=fake_openai.api_key,
                          KUBECONFIG=str(cluster.kubeconfig(tmp_path / "kubeconfig")))
-    migrated = subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env,
-                              capture_output=True, text=True, timeout=60)
+    migrated = run_bot(env, "migrate")
     assert migrated.returncode == 0, migrated.stderr
     return env
 

@@ -5,8 +5,6 @@ and inside the tool call its tool and plugin."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAI
@@ -16,6 +14,7 @@ from tests.helpers.processes import (
     BotProcesses,
     mention_body,
     post_event,
+    run_bot,
     stop,
 )
 
@@ -42,8 +41,7 @@ def test_json_lines_carry_the_run_and_the_tool(bot_process: BotProcesses, plugin
     write_plugin(plugins_dir / "builtins", "chatty", CHATTY)
     env = bot_process.env(LOG_FORMAT="json")
     port = int(env["PORT"])
-    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "chatty"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    enabled = run_bot(env, "plugin", "enable", "chatty")
     assert enabled.returncode == 0, enabled.stderr
     fake_openai.reply(tool_calls=[FakeOpenAI.tool_call("shout", {"text": "pods"}, "c1")])
     fake_openai.reply("They are fine.")

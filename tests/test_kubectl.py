@@ -14,6 +14,7 @@ from bot.app import Services
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 from tests.helpers.kube import SECRET_VALUES, make_services
+from tests.helpers.processes import run_bot
 
 
 @pytest.fixture
@@ -311,20 +312,15 @@ async def test_slow_api_server_times_out_with_one_sentence(tmp_path: Path,
 
 
 def test_run_kubectl_through_the_cli(tmp_path: Path, cluster: FakeKubernetes) -> None:
-    import subprocess
-    import sys
 
     from tests.conftest import subprocess_env
     env = subprocess_env(tmp_path, REPO / "plugins",
                          KUBECONFIG=str(cluster.kubeconfig(tmp_path / "kc", namespace="prod")))
-    ok = subprocess.run([sys.executable, "-m", "bot", "plugin", "call", "run_kubectl",
-                         '{"command": "get deploy web"}'], env=env, capture_output=True,
-                        text=True, timeout=60)
+    ok = run_bot(env, "plugin", "call", "run_kubectl", '{"command": "get deploy web"}')
     assert ok.returncode == 0, ok.stderr
     assert rows(ok.stdout)[1][:4] == ["web", "3/3", "3", "3"]
-    no = subprocess.run([sys.executable, "-m", "bot", "plugin", "call", "run_kubectl",
-                         '{"command": "scale deploy web --replicas 0"}'], env=env,
-                        capture_output=True, text=True, timeout=60)
+    no = run_bot(env, "plugin", "call", "run_kubectl",
+                 '{"command": "scale deploy web --replicas 0"}')
     assert no.returncode == 1 and no.stderr.startswith("`kubectl scale` is not allowed")
 
 

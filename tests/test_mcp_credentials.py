@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from bot.plugin_host.mcp.credentials import new_key
 from tests.conftest import subprocess_env
 from tests.fakes.mcp_server import McpTestServer
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers.processes import run_bot
 from tests.helpers.slack_admin import command
 from tests.helpers.slack_harness import SlackBot, until
 
@@ -116,32 +115,26 @@ def test_a_malformed_key_is_one_line_at_start() -> None:
     assert messages.secret_key_malformed() in str(bad.value)
 
 
-def bot_cli(env: dict[str, str], *args: str, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, text=True,
-                          capture_output=True, timeout=90, input=stdin)
-
-
 def test_the_cli_adds_with_headers_only_with_a_key_and_never_prints_them(
         tmp_path: Path, plugins_dir: Path, guarded: McpTestServer) -> None:
     env = subprocess_env(tmp_path, plugins_dir)
     header = f"Authorization: Bearer {TOKEN}"
-    refused = bot_cli(env, "plugin", "mcp", "add", "incident", guarded.url, "--header", header)
+    refused = run_bot(env, "plugin", "mcp", "add", "incident", guarded.url, "--header", header)
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines()[-1] == f"bot: {messages.secret_key_needed()}"
     assert guarded.seen_headers == []
     env["BOT_SECRET_KEY"] = KEY
-    added = bot_cli(env, "plugin", "mcp", "add", "incident", guarded.url, "--header", header)
+    added = run_bot(env, "plugin", "mcp", "add", "incident", guarded.url, "--header", header)
     assert added.returncode == 0, added.stderr
     assert "Added MCP server incident" in added.stdout
-    assert bot_cli(env, "plugin", "enable", "incident").returncode == 0
-    called = bot_cli(env, "plugin", "call", "pod_status", '{"namespace": "cli"}')
+    assert run_bot(env, "plugin", "enable", "incident").returncode == 0
+    called = run_bot(env, "plugin", "call", "pod_status", '{"namespace": "cli"}')
     assert called.stdout.strip() == "checkout-api-7d9f 1/1 Running in cli", called.stderr
-    info = bot_cli(env, "plugin", "info", "incident")
+    info = run_bot(env, "plugin", "info", "incident")
     assert "Headers:     Authorization (values stored encrypted" in info.stdout
     for out in (refused, added, called, info):
         assert TOKEN not in out.stdout + out.stderr
-    key = bot_cli({**env, "BOT_SECRET_KEY": "broken"}, "secret-key")
+    key = run_bot({**env, "BOT_SECRET_KEY": "broken"}, "secret-key")
     assert key.returncode == 0 and Fernet(key.stdout.strip().encode())
 
 
@@ -156,7 +149,7 @@ def test_the_console_adds_enables_and_asks(tmp_path: Path, plugins_dir: Path,
                          OPENAI_API_KEY=fake_openai.api_key)
     lines = [f"/plugin mcp add incident {guarded.url} header Authorization=Bearer {TOKEN}",
              "/plugin enable incident", "@bot is checkout-api running?", "/plugin info incident"]
-    result = bot_cli(env, "console", stdin="".join(f"{line}\n" for line in lines))
+    result = run_bot(env, "console", stdin="".join(f"{line}\n" for line in lines))
     assert result.returncode == 0, result.stderr
     assert "Enabled incident 2.4.1 (pod_status, restart_pod, grow, explode, soften, storm, " \
         "huge)." in result.stdout

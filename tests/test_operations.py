@@ -5,8 +5,6 @@ finds its builtins from any directory."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,7 @@ from bot import messages
 from bot.plugin_host.uploads.upload_dir import UploadDir
 from tests.conftest import REPO, subprocess_env
 from tests.helpers.plugin_factory import write_plugin
-
-
-def bot(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                          text=True, timeout=90, input=stdin, cwd=cwd)
+from tests.helpers.processes import run_bot
 
 
 def database(path: Path) -> str:
@@ -36,22 +29,22 @@ def test_a_second_database_leaves_the_first_ones_uploads_alone(
         tmp_path: Path, plugins_dir: Path) -> None:
     first = make_env(tmp_path, plugins_dir, "a.db")
     package = write_plugin(tmp_path / "src", "mine")
-    installed = bot(first, "plugin", "install", str(package))
+    installed = run_bot(first, "plugin", "install", str(package))
     assert installed.returncode == 0, installed.stderr
     version_dirs = list((plugins_dir / "user_uploads" / "mine").iterdir())
 
     second = make_env(tmp_path, plugins_dir, "b.db")
-    listed = bot(second, "plugin", "list")  # once deleted every upload a.db had
+    listed = run_bot(second, "plugin", "list")  # once deleted every upload a.db had
     notice = messages.uploads_owned_elsewhere(plugins_dir / "user_uploads", str(tmp_path / "a.db"))
     assert listed.returncode == 0 and f"bot: {notice}" in listed.stderr
-    refused = bot(second, "plugin", "install", str(write_plugin(tmp_path / "src2", "theirs")))
+    refused = run_bot(second, "plugin", "install", str(write_plugin(tmp_path / "src2", "theirs")))
     assert refused.returncode == 1 and notice in refused.stderr
-    gc = bot(second, "plugin", "gc", "--yes")
+    gc = run_bot(second, "plugin", "gc", "--yes")
     assert gc.returncode == 1 and notice in gc.stderr
 
     assert list((plugins_dir / "user_uploads" / "mine").iterdir()) == version_dirs
     assert not (plugins_dir / "user_uploads" / "theirs").exists()
-    info = bot(first, "plugin", "info", "mine")
+    info = run_bot(first, "plugin", "info", "mine")
     assert info.returncode == 0 and "Status:      disabled" in info.stdout, info.stdout
     assert notice not in info.stderr
 
@@ -59,23 +52,23 @@ def test_a_second_database_leaves_the_first_ones_uploads_alone(
 def test_gc_lists_asks_and_deletes_only_what_no_version_uses(
         tmp_path: Path, plugins_dir: Path) -> None:
     env = make_env(tmp_path, plugins_dir, "a.db")
-    assert bot(env, "plugin", "install", str(write_plugin(tmp_path / "src", "kept"))
+    assert run_bot(env, "plugin", "install", str(write_plugin(tmp_path / "src", "kept"))
                ).returncode == 0
     orphan = plugins_dir / "user_uploads" / "kept" / ("0" * 64)
     orphan.mkdir()
     (orphan / "kept.py").write_text("left by an interrupted install\n")
 
-    declined = bot(env, "plugin", "gc", stdin="n\n")
+    declined = run_bot(env, "plugin", "gc", stdin="n\n")
     assert declined.returncode == 1
     assert str(orphan) in declined.stdout and messages.gc_kept() in declined.stdout
     assert orphan.exists()
-    deleted = bot(env, "plugin", "gc", "--yes")
+    deleted = run_bot(env, "plugin", "gc", "--yes")
     assert deleted.returncode == 0 and messages.gc_done(1) in deleted.stdout
     assert not orphan.exists()
-    assert messages.gc_nothing(plugins_dir / "user_uploads") in bot(env, "plugin", "gc").stdout
-    called = bot(env, "plugin", "info", "kept")
+    assert messages.gc_nothing(plugins_dir / "user_uploads") in run_bot(env, "plugin", "gc").stdout
+    called = run_bot(env, "plugin", "info", "kept")
     assert called.returncode == 0 and "error" not in called.stdout
-    assert "gc" in bot(env, "plugin", "audit", "1").stdout
+    assert "gc" in run_bot(env, "plugin", "audit", "1").stdout
 
 
 def test_the_staging_sweep_spares_an_install_in_progress(tmp_path: Path) -> None:
@@ -96,8 +89,8 @@ def test_builtins_are_found_from_any_directory(tmp_path: Path, plugins_dir: Path
     elsewhere.mkdir()
     uploads = REPO / "plugins" / "user_uploads"
     before = sorted(p.name for p in uploads.iterdir())
-    bot(env, "plugin", "list", cwd=elsewhere)  # the second run has the builtins' rows
-    listed = bot(env, "plugin", "list", cwd=elsewhere)
+    run_bot(env, "plugin", "list", cwd=elsewhere)  # the second run has the builtins' rows
+    listed = run_bot(env, "plugin", "list", cwd=elsewhere)
     assert listed.returncode == 0, listed.stderr
     assert sorted(p.name for p in uploads.iterdir()) == before  # opening claimed nothing
     names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
@@ -125,11 +118,11 @@ def test_each_start_up_fault_is_one_line_and_exit_2(tmp_path: Path, plugins_dir:
                                                     says: str) -> None:
     env = subprocess_env(tmp_path, plugins_dir) | {setting: value}
     for command in (["plugin", "list"], ["migrate"], ["console"]):
-        result = bot(env, *command)
+        result = run_bot(env, *command)
         assert result.returncode == 2, (command, result.stderr)
         assert len(result.stderr.splitlines()) == 1 and says in result.stderr, result.stderr
         assert result.stderr.startswith("bot: ")
-    assert "pw" not in bot(env, "plugin", "list").stderr.replace("pip", "")
+    assert "pw" not in run_bot(env, "plugin", "list").stderr.replace("pip", "")
 
 
 def test_a_missing_postgres_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,37 +147,37 @@ def test_author_and_operator_mistakes_are_one_clear_line(tmp_path: Path,
     work.mkdir()
     for name, says in (("json", messages.shadows_stdlib("json")),
                        ("netdiag", messages.shadows_builtin("netdiag"))):
-        made = bot(env, "plugin", "new", name, cwd=work)
+        made = run_bot(env, "plugin", "new", name, cwd=work)
         assert (made.returncode, made.stderr) == (1, f"bot: {says}\n")
         assert not (work / name).exists()
-    missing = bot(env, "plugin", "install", str(work / "missing.zip"))
+    missing = run_bot(env, "plugin", "install", str(work / "missing.zip"))
     assert missing.stderr.splitlines()[-1] == (
         f"Refused {work / 'missing.zip'}: cannot read {work / 'missing.zip'}: "
         "No such file or directory")
     (work / "empty.zip").write_bytes(b"")
-    empty = bot(env, "plugin", "install", str(work / "empty.zip"))
+    empty = run_bot(env, "plugin", "install", str(work / "empty.zip"))
     assert messages.upload_empty("empty.zip") in empty.stderr
     broken = work / "broken"
     broken.mkdir()
     (broken / "__init__.py").write_text("def get_manifest(:\n")
-    checked = bot(env, "plugin", "check", str(broken))
+    checked = run_bot(env, "plugin", "check", str(broken))
     assert f"Refused {broken}/: " in checked.stderr and "frozen" not in checked.stderr
     assert "SyntaxError: invalid syntax (__init__.py, line 1)" in checked.stderr
-    packed = bot(env, "plugin", "pack", str(work / "nosuchdir"))
+    packed = run_bot(env, "plugin", "pack", str(work / "nosuchdir"))
     assert packed.stderr == f"bot: {messages.no_such_directory(work / 'nosuchdir')}\n"
     for count in ("0", "-5"):
-        audit = bot(env, "plugin", "audit", count)
+        audit = run_bot(env, "plugin", "audit", count)
         assert (audit.returncode, audit.stderr.strip()) == (
             1, messages.audit_count_not_positive(int(count)))
-    assert bot(env, "--actor", "alice", "plugin", "enable", "netdiag").returncode == 0
-    assert "alice" in bot(env, "plugin", "audit", "1").stdout
+    assert run_bot(env, "--actor", "alice", "plugin", "enable", "netdiag").returncode == 0
+    assert "alice" in run_bot(env, "plugin", "audit", "1").stdout
 
 
 @pytest.mark.parametrize("url", ["not-a-url", "ftp://models.example.com/v1"])
 def test_a_model_url_that_is_no_http_url_is_refused_at_start(
         tmp_path: Path, plugins_dir: Path, url: str) -> None:
     env = subprocess_env(tmp_path, plugins_dir, OPENAI_BASE_URL=url)
-    result = bot(env, "console")
+    result = run_bot(env, "console")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith(f"bot: invalid settings: OPENAI_BASE_URL ('{url}' is not "
                                     "an http(s) URL")
@@ -194,9 +187,9 @@ def test_every_command_says_settings_come_from_the_environment() -> None:
     env = dict(os.environ)
     for command in (["--help"], ["run", "--help"], ["console", "--help"],
                     ["migrate", "--help"], ["doctor", "--help"], ["plugin", "--help"]):
-        shown = bot(env, *command).stdout
+        shown = run_bot(env, *command).stdout
         assert "environment variables" in shown.replace("\n", " "), command
-    assert "Socket Mode" in bot(env, "run", "--help").stdout
+    assert "Socket Mode" in run_bot(env, "run", "--help").stdout
 
 
 def test_the_console_refuses_a_directory_that_is_no_package_and_carries_on(
@@ -205,7 +198,7 @@ def test_the_console_refuses_a_directory_that_is_no_package_and_carries_on(
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "tool.py").write_text("x = 1\n")
-    result = bot(env, "console", stdin=f"upload {plain}\n/plugin list\nexit\n")
+    result = run_bot(env, "console", stdin=f"upload {plain}\n/plugin list\nexit\n")
     assert result.returncode == 0
     assert f"{plain} is not a plugin package: it has no __init__.py" in result.stdout
     assert result.stdout.rstrip().endswith("Bye.")

@@ -28,6 +28,7 @@ from bot.store.models import Base
 from tests.conftest import with_overrides
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import postgres
+from tests.helpers.processes import run_bot
 
 
 @pytest.fixture
@@ -156,14 +157,11 @@ async def _listeners(services: Services) -> set[str]:
     ("role", 'role "ghost" does not exist')])
 def test_a_postgres_it_cannot_use_is_one_line_and_exit_2(server: str, tmp_path: Path,
                                                         where: str, says: str) -> None:
-    import subprocess
-    import sys
 
     url = (server.replace("postgres@", "ghost@") + "/postgres" if where == "role"
            else server + where)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATABASE_URL": url}
-    done = subprocess.run([sys.executable, "-m", "bot", "plugin", "list"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = run_bot(env, "plugin", "list", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("bot: The database postgresql+asyncpg://")
     assert says in done.stderr and len(done.stderr.splitlines()) == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ from tests.helpers.processes import (
     free_port,
     mention_body,
     post_event,
+    run_bot,
     stop,
     wait_for_port,
 )
@@ -64,8 +64,7 @@ def start(bot_process: BotProcesses, tmp_path: Path) -> Start:
 def test_http_mode_serves_health_readiness_and_metrics_after_a_tool_call(
         http_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI,
         start: Start) -> None:
-    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "alpha"],
-                             env=http_env, capture_output=True, text=True, timeout=60)
+    enabled = run_bot(http_env, "plugin", "enable", "alpha")
     assert enabled.returncode == 0, enabled.stderr
     port = int(http_env["PORT"])
     proc = start(http_env)
@@ -177,8 +176,7 @@ def test_socket_mode_serves_the_probes_on_port_too(
     fake_slack.socket_url = socket_mode.url
     env = bot_process.env(socket=True)
     port = int(env["PORT"])
-    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "alpha"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    enabled = run_bot(env, "plugin", "enable", "alpha")
     assert enabled.returncode == 0, enabled.stderr
     fake_openai.reply(tool_calls=[call("alpha_echo", {"text": "y"}, "c1")])
     fake_openai.reply("Hello over Socket Mode.")
@@ -243,8 +241,6 @@ def test_metrics_port_keeps_the_probes_off_the_slack_port(http_env: dict[str, st
 
 
 def test_metrics_port_equal_to_port_is_one_line_and_exit_2(http_env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "bot", "run"], text=True, timeout=60,
-                          env=http_env | {"METRICS_PORT": http_env["PORT"]},
-                          capture_output=True)
+    done = run_bot(http_env | {"METRICS_PORT": http_env["PORT"]}, "run")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "METRICS_PORT" in done.stderr

@@ -388,7 +388,7 @@ def test_process_mode_as_a_non_root_bot_refuses_uploads(tmp_path: Path) -> None:
              "os.setgroups([]); os.setgid(65534); os.setuid(65534); "
              "print(make_sandbox(settings).describe())")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin"}, cwd=REPO, timeout=60)
+                          env={"PATH": "/usr/bin:/bin"}, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == messages.uploads_disabled(
         messages.process_sandbox_needs_root())
@@ -400,7 +400,7 @@ def venv_under_tmp() -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix="bot-test-venv-"))
     home.chmod(0o755)
     made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--copies", "--without-pip",
-                           str(home / "venv")], capture_output=True, text=True, timeout=60)
+                           str(home / "venv")], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     yield home / "venv" / "bin" / "python3"
     shutil.rmtree(home, ignore_errors=True)
@@ -423,7 +423,7 @@ def test_the_bot_is_non_dumpable_from_the_import_of_its_package() -> None:
     probe = ("import bot, ctypes; libc = ctypes.CDLL(None); "
              "print(libc.prctl(3, 0, 0, 0, 0))")  # PR_GET_DUMPABLE
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          cwd=REPO, timeout=60)
+                          cwd=REPO)
     assert done.stdout.strip() == "0", done.stderr
 
 
@@ -464,5 +464,5 @@ def test_a_non_root_bot_removes_its_read_only_worker_dirs() -> None:
              "[p.chmod(0o444 if p.is_file() else 0o555) for p in [code / 'x.py', code, "
              "work / 'code']]; remove_tree(work); print(work.exists())")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin"}, cwd=REPO, timeout=60)
+                          env={"PATH": "/usr/bin:/bin"}, cwd=REPO)
     assert done.stdout.strip() == "False", done.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from bot import messages
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers.plugin_factory import GATED, write_plugin
-from tests.helpers.processes import BotProcesses, stop
+from tests.helpers.processes import BotProcesses, run_bot, stop
 from tests.helpers.slack_admin import approval_id
 from tests.helpers.slack_harness import SlackBot, until
 
@@ -176,8 +175,7 @@ def socket_bot(bot_process: BotProcesses, plugins_dir: Path, fake_slack: FakeSla
     socket_mode = FakeSocketMode().start()
     fake_slack.socket_url = socket_mode.url
     env = bot_process.env(socket=True, SLACK_STREAMING="true", BOT_ADMIN_USERS="U_ADMIN")
-    enabled = subprocess.run([sys.executable, "-m", "bot", "plugin", "enable", "gated"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    enabled = run_bot(env, "plugin", "enable", "gated")
     assert enabled.returncode == 0, enabled.stderr
     proc = bot_process.start(env)
     socket_mode.wait_connected()

@@ -15,6 +15,7 @@ from bot.app import Services
 from tests.conftest import REPO, snapshot_state
 from tests.helpers import zips
 from tests.helpers.plugin_factory import plugin_source
+from tests.helpers.processes import run_bot
 
 Make = Callable[..., Awaitable[Services]]
 
@@ -254,16 +255,14 @@ async def test_a_directory_with_a_symlink_is_refused_not_followed(
 
 
 def test_pack_refuses_a_symlink(tmp_path: Path) -> None:
-    import subprocess
 
     from bot.plugin_host.uploads.packaging import scaffold
     from tests.conftest import subprocess_env
     package = scaffold("linky", tmp_path)
     (package / "key").symlink_to("/etc/shadow")
     plugins = tmp_path / "plugins"
-    done = subprocess.run([sys.executable, "-m", "bot", "plugin", "pack", str(package)],
-                          capture_output=True, text=True, timeout=60,
-                          env=subprocess_env(tmp_path, plugins), cwd=tmp_path)
+    done = run_bot(subprocess_env(tmp_path, plugins), "plugin", "pack", str(package),
+                   cwd=tmp_path)
     assert done.returncode != 0
     assert "never packed or followed: key." in done.stderr
     assert not list(tmp_path.glob("*.zip"))

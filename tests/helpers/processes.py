@@ -49,6 +49,17 @@ def post_event(port: int, body: str) -> Any:
     return urllib.request.urlopen(request, timeout=10)
 
 
+def run_bot(env: dict[str, str], *args: str, stdin: str | None = None,
+            lines: list[str] | None = None, cwd: Path | None = None,
+            timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """`bot ARGS…` run to its end, its output captured as text; `lines` (or `stdin`) typed
+    in, as at the console. Its stdin is never the test runner's (an empty pipe if nothing
+    is typed), so a question it asks ends at EOF instead of waiting."""
+    typed = "".join(f"{line}\n" for line in lines) if lines is not None else stdin or ""
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, text=True,
+                          input=typed, capture_output=True, timeout=timeout, cwd=cwd)
+
+
 def start_logged(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`bot run` with its stderr appended to `log` (a pipe nobody drains could fill and
     block it)."""
