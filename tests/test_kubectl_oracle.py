@@ -149,3 +149,28 @@ async def test_describe_prints_what_kubectl_prints(shop: FakeKubernetes,
     differ = await differences_on_new_services(tmp_path, kubeconfig, DESCRIBE_COMMANDS,
                                                real_kubectl, same_describe)
     assert not differ, differ
+
+
+NO_TABLE_COMMANDS = [
+    "get pods", "get pods -o wide", "get deploy -A", "get svc", "get nodes",
+    "get pods --show-labels", "get pod checkout-api-7d9f8b6c5-abcde", "get deploy,svc",
+    "get pods -L app", "get pods --no-headers", "get pods -l app=web", "get pods -n empty",
+    "get po,svc -A", "get pods --sort-by=.metadata.name", "get pod/web-5f6d7c8b9-xyz12 svc/web",
+]
+
+
+async def test_a_server_without_tables_is_printed_as_kubectl_prints_it(
+        tmp_path: Path) -> None:
+    """Aggregated APIs and some proxies answer a plain List where a Table is asked for:
+    kubectl then prints NAME and AGE — never "No resources found" while objects exist."""
+    cluster = FakeKubernetes().start()
+    cluster.without_tables = {"pods", "deployments", "services", "nodes"}
+    try:
+        kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="prod")
+        differ = await differences_on_new_services(
+            tmp_path, kubeconfig, NO_TABLE_COMMANDS, real_kubectl,
+            lambda _, ours, theirs: ours == theirs)
+        assert not differ, differ
+        assert "No resources found" not in real_kubectl(kubeconfig, "get pods")  # it lists
+    finally:
+        cluster.stop()

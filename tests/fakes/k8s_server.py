@@ -140,6 +140,9 @@ class FakeKubernetes(FakeHTTPService):
         self.denied: set[tuple[str, str, str | None]] = set()  # (verb, resource, namespace)
         self.rules: list[dict[str, Any]] | None = None  # a ClusterRole's: enforced when set
         self.metrics_installed = True
+        # plurals answered as a plain List even when a Table is asked for (aggregated APIs,
+        # some proxies do): what kubectl then prints is its own default
+        self.without_tables: set[str] = set()
         self.delay_paths: dict[str, float] = {}  # path prefix -> seconds before answering
         self.requests: list[str] = []
         self.in_flight = self.most_in_flight = 0  # requests being answered at once
@@ -223,7 +226,7 @@ class FakeKubernetes(FakeHTTPService):
         if sub == "log":
             return self._log(namespace or "", name or "", query)
         status, body, content_type = self._get_or_list(plural, namespace, name, query)
-        if status == 200 and "as=Table" in accept:
+        if status == 200 and "as=Table" in accept and plural not in self.without_tables:
             items = body.get("items", [body])
             metadata = body.get("metadata", {}) if "items" in body else {}
             body = k8s_tables.table(self.resources[plural][1], items,

@@ -25,8 +25,7 @@ clusters there, within `clusters`), `namespace_allow` (within the operator's) an
 
 from __future__ import annotations
 
-from bot.kube import ClusterError
-from bot.kube import clusters as clusters
+from bot.kube import ClusterError, clusters as clusters
 from bot.sdk import ToolContext, ToolError
 
 from .command import Refused, parse

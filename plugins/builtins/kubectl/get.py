@@ -60,16 +60,19 @@ def targets(api: cluster.Api, args: Sequence[str]) -> list[tuple[Resource, list[
 
 def _table(api: cluster.Api, res: Resource, command: Command, namespace: str,
            names: list[str]) -> Obj:
-    """The server's Table for the objects (one request per named object)."""
+    """The server's Table for the objects (one request per named object); kubectl's own
+    NAME/AGE default when the server answers without one."""
     query = {"labelSelector": command.selector, "fieldSelector": command.field_selector,
              "includeObject": "Object" if command.sort_by else None}  # to sort by any field
     if not names:
-        return cluster.request(api, _list_path(res, command, namespace), query=query,
-                               accept=cluster.TABLE, what=_listing(res, command, namespace))
-    tables = [cluster.request(api, object_path(res, name, namespace), accept=cluster.TABLE,
-                              what=_getting(res, name, namespace)) for name in names]
-    first = dict(tables[0])
-    first["rows"] = [row for t in tables for row in t.get("rows") or []]
+        return tables.as_table(cluster.request(
+            api, _list_path(res, command, namespace), query=query, accept=cluster.TABLE,
+            what=_listing(res, command, namespace)))
+    found = [tables.as_table(cluster.request(
+        api, object_path(res, name, namespace), accept=cluster.TABLE,
+        what=_getting(res, name, namespace))) for name in names]
+    first = dict(found[0])
+    first["rows"] = [row for t in found for row in t.get("rows") or []]
     return first
 
 

@@ -27,6 +27,25 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+DEFAULT_COLUMNS = [{"name": "Name", "type": "string", "format": "name", "priority": 0},
+                   {"name": "Age", "type": "string", "format": "", "priority": 0}]
+
+
+def as_table(answer: Obj) -> Obj:
+    """The answer as a Table. A server that does not make Tables (an aggregated API, some
+    proxies) answers a plain List or object: kubectl then prints its own default, NAME and
+    AGE, with each item as the row's object (so labels, sorting and namespaces work)."""
+    if answer.get("kind") == "Table":
+        return answer
+    items = answer.get("items") if "items" in answer else [answer]
+    rows = [{"cells": [(item.get("metadata") or {}).get("name", ""),
+                       output.age((item.get("metadata") or {}).get("creationTimestamp"))],
+             "object": item} for item in items or []]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": answer.get("metadata") or {}, "columnDefinitions": DEFAULT_COLUMNS,
+            "rows": rows}
+
+
 def render(table: Obj, res: Resource, *, wide: bool, with_namespace: bool,
            name_prefix: bool, show_labels: bool = False,
            label_columns: Sequence[str] = (), no_headers: bool = False) -> str:

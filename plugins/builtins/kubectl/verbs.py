@@ -8,8 +8,7 @@ from bot import kube as cluster
 from bot.kube import ClusterError, Resource
 from bot.kube.names import api_path
 
-from . import describe as describers
-from . import explain, extras, logs, output
+from . import describe as describers, explain, extras, logs, output
 from .command import Command, Refused
 from .get import get, list_objects, read_object, targets, where
 from .quantity import Quantity

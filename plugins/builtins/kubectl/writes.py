@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import kube
-from bot.kube import ClusterError
-from bot.kube import clusters as clusters
+from bot.kube import ClusterError, clusters as clusters
 from bot.kube.names import api_path, check_name, check_namespace, object_path
 from bot.sdk import ToolContext, ToolError
 
