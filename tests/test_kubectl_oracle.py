@@ -174,3 +174,33 @@ async def test_a_server_without_tables_is_printed_as_kubectl_prints_it(
         assert "No resources found" not in real_kubectl(kubeconfig, "get pods")  # it lists
     finally:
         cluster.stop()
+
+
+async def test_log_options_the_api_refuses_are_never_sent(shop: FakeKubernetes,
+                                                         tmp_path: Path) -> None:
+    """kube-apiserver refuses tailLines < 0 and limitBytes < 1 (the fake too, as 422);
+    `--tail=-1` means every line and is never sent; what kubectl itself refuses is one
+    sentence, before any request."""
+    from tests.fakes.k8s_server import TOKEN
+
+    path = "/api/v1/namespaces/shop/pods/orders-7f8e9d0c1-aaaaa/log"
+    for query in ({"container": "orders", "tailLines": "-1"},
+                  {"container": "orders", "limitBytes": "0"}):
+        status, body, _ = shop.answer(path, query, TOKEN)
+        assert (status, body["reason"]) == (422, "Invalid"), query
+    services = await make_services(tmp_path, shop.kubeconfig(tmp_path / "kc",
+                                                             namespace="shop"))
+    try:
+        every = await services.registry.call(
+            "run_kubectl", {"command": "logs orders-7f8e9d0c1-aaaaa --tail=-1"})
+        assert every.ok and len(every.text.splitlines()) == 15
+        assert not any("tailLines=-" in r for r in shop.requests)
+        before = len(shop.requests)
+        for command, says in (("--tail=-2", "--tail must be greater than or equal to -1"),
+                              ("--limit-bytes=-5", "--limit-bytes must be greater than 0")):
+            refused = await services.registry.call(
+                "run_kubectl", {"command": f"logs orders-7f8e9d0c1-aaaaa {command}"})
+            assert not refused.ok and refused.text.startswith(says), refused.text
+        assert len(shop.requests) == before
+    finally:
+        await services.close()

@@ -105,6 +105,18 @@ def _waiting_reason(pod: dict[str, Any], container: str) -> str:
     return (waiting.get("reason") or "ContainerCreating") if waiting is not None else ""
 
 
+def _log_options_problem(query: dict[str, str]) -> str | None:
+    """What kube-apiserver refuses in a log request's options (tailLines, limitBytes)."""
+    problems = []
+    if query.get("tailLines") and int(query["tailLines"]) < 0:
+        problems.append(f"tailLines: Invalid value: {query['tailLines']}: must be greater "
+                        "than or equal to 0")
+    if query.get("limitBytes") and int(query["limitBytes"]) < 1:
+        problems.append(f"limitBytes: Invalid value: {query['limitBytes']}: must be greater "
+                        "than 0")
+    return ", ".join(problems) or None
+
+
 def _status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "details": details, "code": code}
@@ -354,6 +366,10 @@ class FakeKubernetes(FakeHTTPService):
                     f'container "{container}" in pod "{pod}" is waiting to start: {waiting}')), (
                     "application/json")
             text = ""
+        invalid = _log_options_problem(query)
+        if invalid:  # kube-apiserver's ValidatePodLogOptions
+            return 422, _status(422, "Invalid", f'PodLogOptions "{pod}" is invalid: {invalid}'), (
+                "application/json")
         lines = text.splitlines(keepends=True)
         if query.get("timestamps") == "true":  # one second apart, from a fixed start
             lines = [f"2026-11-25T10:00:{i % 60:02d}.{i:09d}Z {line}"

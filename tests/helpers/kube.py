@@ -75,6 +75,10 @@ LOG_COMMANDS = [
     "logs orders-7f8e9d0c1-aaaaa --all-containers --prefix --tail 1",
     "logs orders-7f8e9d0c1-bbbbb -c orders --timestamps --tail 2",
     "logs -l app=orders --all-containers --prefix --tail 1",
+    "logs orders-7f8e9d0c1-aaaaa --tail=-1", "logs -l app=orders --tail=-1 -c envoy",
+    "logs orders-7f8e9d0c1-aaaaa --limit-bytes=20",
+    "logs orders-7f8e9d0c1-aaaaa --limit-bytes 25 --tail 2",
+    "logs orders-7f8e9d0c1-aaaaa --limit-bytes=0 --tail 3",
 ]
 
 

@@ -22,6 +22,7 @@ FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
                "--selector": "selector", "--field-selector": "field_selector",
                "-o": "output", "--output": "output", "-c": "container",
                "--container": "container", "--tail": "tail", "--since": "since",
+               "--limit-bytes": "limit_bytes",
                "-L": "label_columns", "--label-columns": "label_columns",
                "--since-time": "since_time", "--for": "for_object", "--types": "types",
                "--sort-by": "sort_by", "--raw": "raw"}
@@ -47,7 +48,8 @@ class Command:
     field_selector: str | None = None
     output: str | None = None
     container: str | None = None
-    tail: int | None = None
+    tail: int | None = None  # -1: every line, as kubectl means it
+    limit_bytes: int | None = None
     since: int | None = None  # seconds
     previous: bool = False
     all_containers: bool = False
@@ -121,10 +123,16 @@ def _set(command: Command, attribute: str, value: str) -> None:
             TEMPLATE_OUTPUTS):
         raise Refused(f"-o {value} is not supported (use one of: {', '.join(OUTPUTS)}, "
                       "jsonpath=TEMPLATE, custom-columns=SPEC).")
-    if attribute == "tail":
+    if attribute in ("tail", "limit_bytes"):
         if not value.lstrip("-").isdigit():
-            raise Refused(f"--tail needs a number of lines, not {value!r}.")
-        setattr(command, attribute, int(value))
+            flag = "--tail" if attribute == "tail" else "--limit-bytes"
+            raise Refused(f"{flag} needs a number, not {value!r}.")
+        number = int(value)
+        if attribute == "tail" and number < -1:
+            raise Refused("--tail must be greater than or equal to -1 (-1: every line).")
+        if attribute == "limit_bytes" and number < 0:
+            raise Refused("--limit-bytes must be greater than 0.")
+        setattr(command, attribute, number or None if attribute == "limit_bytes" else number)
     elif attribute == "since":
         setattr(command, attribute, _seconds(value))
     elif attribute == "watch":  # the tool answers once: only "do not watch" is meaningful

@@ -122,14 +122,17 @@ def _containers(pod: Obj, command: Command, notices: list[str]) -> list[str]:
 def _read(api: cluster.Api, pod: Obj, container: str, command: Command, namespace: str,
           tail: int | None) -> str:
     name = pod["metadata"]["name"]
-    query = {"container": container, "tailLines": tail, "timestamps": "true" if
-             command.timestamps else None, "previous": "true" if command.previous else None,
+    limit = LIMIT_BYTES if command.limit_bytes is None else min(command.limit_bytes,
+                                                                LIMIT_BYTES)
+    query = {"container": container, "tailLines": None if tail == -1 else tail,
+             "timestamps": "true" if command.timestamps else None,
+             "previous": "true" if command.previous else None,
              "sinceSeconds": command.since, "sinceTime": command.since_time,
-             "limitBytes": LIMIT_BYTES}
+             "limitBytes": limit}  # -1 is kubectl's "all": never sent (the API refuses it)
     text = cluster.request(api, api_path("/api/v1", "pods", namespace=namespace, name=name,
                                          sub="log"), query=query,
                            what=f"reading logs of pod {name} (container {container}) in "
                            f"namespace {namespace}", raw=True)
-    if len(text.encode()) >= LIMIT_BYTES:
+    if limit == LIMIT_BYTES and len(text.encode()) >= LIMIT_BYTES:
         text += f"\n… [log cut at {LIMIT_BYTES // 1024} KiB: use --tail or --since]\n"
     return text if not text or text.endswith("\n") else text + "\n"
