@@ -368,8 +368,15 @@ async def test_one_forbidden_kind_is_an_error_and_the_rest_still_report(
         await services.close()
     forbidden = ('pods is forbidden: User "system:serviceaccount:chatops:bot" cannot list '
                  'resource "pods" in API group "" in the namespace "prod"')
-    # analysis.go: "[name] error"; Pod and ConfigMap list pods themselves
-    assert report["errors"] == [f"[Pod] {forbidden}", f"[ConfigMap] {forbidden}"]
+    classes = ('ingressclasses is forbidden: User "system:serviceaccount:chatops:bot" cannot '
+               'list resource "ingressclasses" in API group "networking.k8s.io" at the cluster '
+               'scope')
+    # analysis.go: "[name] error"; Pod and ConfigMap list pods themselves. The analyzers
+    # that only look things up in a forbidden kind say what they could not verify (issue 30)
+    assert sorted(report["errors"]) == sorted([
+        f"[Pod] {forbidden}", f"[ConfigMap] {forbidden}",
+        f"[Ingress] not verified: ingressclasses could not be read ({classes})",
+        f"[StatefulSet] not verified: pods could not be read ({forbidden})"])
     assert texts(report, "Deployment") == PROD["Deployment"]
     # the ingress classes it may not read are not reported missing; the service still is
     assert texts(report, "Ingress") == {
@@ -443,3 +450,49 @@ def test_cron_schedules_are_checked_as_robfig_cron_checks_them(schedule: str,
     from plugins.builtins.k8sgpt.cron import schedule_error
 
     assert schedule_error(schedule) == error
+
+
+LOOKED_UP = sorted({plural for a in ANALYZERS.values() for plural in a.reads})
+
+
+def _findings(report: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(r["kind"], r["name"], e["Text"]) for r in report["results"] for e in r["error"]}
+
+
+async def test_each_looked_up_kind_forbidden_in_turn_is_said_never_dropped_or_invented(
+        tmp_path: Path, lab: FakeKubernetes) -> None:
+    """Partial RBAC (issue 30): with each kind the analyzers look things up in forbidden
+    in turn, no object is flagged that the full view does not flag, and every finding that
+    goes missing or reads differently (k8sgpt's plainer text without the event) is
+    explained by an `errors` entry of its analyzer."""
+    services = await services_for(tmp_path, lab)
+    try:
+        everything = list(ANALYZERS)
+        full = await analyze(services, namespace="lab", filters=everything)
+        assert full["errors"] is None and len(_findings(full)) > 20
+        for plural in LOOKED_UP:
+            lab.denied = {("*", plural, None)}
+            report = await analyze(services, namespace="lab", filters=everything)
+            seen, errors = _findings(report), report["errors"] or []
+            flagged = {(kind, name) for kind, name, _ in _findings(full)}
+            assert {(k, n) for k, n, _ in seen} <= flagged, (plural, seen - _findings(full))
+            for kind, name, text in (_findings(full) - seen) | (seen - _findings(full)):
+                analyzer = kind.split("/")[0]  # Security/RoleBinding: the Security analyzer
+                assert any(e.startswith(f"[{analyzer}]") for e in errors), (plural, kind, name,
+                                                                         text, errors)
+    finally:
+        lab.denied = set()
+        await services.close()
+
+
+async def test_secrets_are_read_by_name_as_metadata_never_listed(
+        tmp_path: Path, lab: FakeKubernetes) -> None:
+    services = await services_for(tmp_path, lab)
+    try:
+        report = await analyze(services, namespace="lab", filters=["Ingress", "DaemonSet"])
+    finally:
+        await services.close()
+    secret_requests = [r for r in lab.requests if "/secrets" in r]
+    assert secret_requests and all(not r.split("?")[0].endswith("/secrets")
+                                   for r in secret_requests), secret_requests
+    assert "secret" in json.dumps(report["results"]).lower()  # a missing TLS secret found

@@ -238,6 +238,9 @@ class FakeKubernetes(FakeHTTPService):
         if sub == "log":
             return self._log(namespace or "", name or "", query)
         status, body, content_type = self._get_or_list(plural, namespace, name, query)
+        if status == 200 and "as=PartialObjectMetadata" in accept and "items" not in body:
+            return status, {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                            "metadata": body.get("metadata", {})}, content_type
         if status == 200 and "as=Table" in accept and plural not in self.without_tables:
             items = body.get("items", [body])
             metadata = body.get("metadata", {}) if "items" in body else {}

@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import kube
+from bot.kube.names import object_path
 
 from . import audits, network, resources, workloads
 from .common import Finding, Obj, Snapshot
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+SECRETS = "secrets"  # read one by name, as metadata only, when an analyzer asks
+METADATA_ONLY = ("application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,"
+                 "application/json")
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,18 @@ class LiveSnapshot(Snapshot):
                                                                                self.scope))
 
     def get(self, plural: str, namespace: str | None, name: str) -> Obj | None:
+        if not self.knows(plural):  # forbidden: asking again would not tell more
+            return None
+        if plural == SECRETS and self.api is not None:
+            return self._secret(namespace, name)
         if self._listed(plural, namespace) or self.api is None:
             return self.find(plural, namespace, name)
         found = self._read(plural, namespace, f"name={name}")
         return next((o for o in found if o["metadata"]["name"] == name), None)
 
     def select(self, plural: str, namespace: str | None, labels: dict[str, str]) -> list[Obj]:
+        if not self.knows(plural):
+            return []
         if self._listed(plural, namespace) or self.api is None:
             return super().select(plural, namespace, labels)
         return self._read(plural, namespace, ",".join(f"{k}={v}" for k, v in
@@ -98,8 +108,33 @@ class LiveSnapshot(Snapshot):
 
     def missing(self, plural: str, namespace: str | None, name: str) -> bool:
         found = self.get(plural, namespace, name)
-        return found is None and plural not in self.failed and (
+        return found is None and self.knows(plural) and (
             plural, namespace, f"name={name}") not in self.unknown
+
+    def _secret(self, namespace: str | None, name: str) -> Obj | None:
+        """A Secret's metadata by name (a `get`, as metadata only: Secrets are never
+        listed, and their data never read); None when there is none or it may not be read
+        (then `knows` says so)."""
+        key = (SECRETS, namespace, f"name={name}")
+        with self.lock:
+            if key in self.cache:
+                return self.cache[key]
+        found: Obj | None = None
+        try:
+            res = kube.resource(self.api, SECRETS)  # type: ignore[arg-type]
+            found = kube.request(self.api, object_path(res, name, namespace),  # type: ignore[arg-type]
+                                 accept=METADATA_ONLY, what=f"getting secret {name}")
+        except kube.ClusterUnreachable:
+            raise
+        except kube.ClusterError as exc:
+            if exc.status != 404:
+                with self.lock:
+                    self.unknown.add(key)
+                self.blind(SECRETS, exc.reason or str(exc))
+                self.knows(SECRETS)
+        with self.lock:
+            self.cache[key] = found
+        return found
 
     def _read(self, plural: str, namespace: str | None, selector: str, *,
               labels: bool = False) -> list[Obj]:
@@ -111,10 +146,14 @@ class LiveSnapshot(Snapshot):
             "fieldSelector": f"metadata.{selector}"}
         try:
             found = kube.list_objects(self.api, plural, namespace, query=query)  # type: ignore[arg-type]
-        except kube.ClusterError:
+        except kube.ClusterUnreachable:
+            raise
+        except kube.ClusterError as exc:
             found = []
             with self.lock:
                 self.unknown.add(key)
+            self.blind(plural, exc.reason or str(exc))
+            self.knows(plural)  # the analyzer asking is told
         with self.lock:
             self.cache[key] = found
         return found

@@ -31,12 +31,30 @@ class Snapshot:
 
     objects: dict[str, list[Obj]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)  # kinds that could not be listed
+    why: dict[str, str] = field(default_factory=dict)  # kind -> why it could not be read
+    # kinds an analyzer needed and could not read, since the runner last cleared it: the
+    # runner turns them into an `errors` entry ("not verified"), never a silent drop
+    touched: set[str] = field(default_factory=set)
     # (pod, container, previous) requests -> each log's text, or the error reading it
     logs: Callable[[list[tuple[Obj, str, bool]]], list[str | Exception]] = \
         lambda requests: [Exception("no logs") for _ in requests]
 
     def of(self, plural: str) -> list[Obj]:
+        self.knows(plural)
         return self.objects.get(plural, [])
+
+    def knows(self, plural: str) -> bool:
+        """Whether `plural` could be read; when not, the analyzer asking is told it cannot
+        verify what depends on it (and it is noted for the `errors` entry)."""
+        if plural in self.failed:
+            self.touched.add(plural)
+            return False
+        return True
+
+    def blind(self, plural: str, why: str) -> None:
+        """A kind the bot may not read (RBAC), or could not."""
+        self.failed.add(plural)
+        self.why.setdefault(plural, why)
 
     def find(self, plural: str, namespace: str | None, name: str) -> Obj | None:
         return next((o for o in self.of(plural) if o["metadata"]["name"] == name and (
@@ -48,12 +66,14 @@ class Snapshot:
     def get(self, plural: str, namespace: str | None, name: str) -> Obj | None:
         """One object by name, wherever it is (k8sgpt's Get); None also when it could not
         be read, which `missing` tells apart."""
+        self.knows(plural)
         return self.find(plural, namespace, name)
 
     def missing(self, plural: str, namespace: str | None, name: str) -> bool:
         """Known not to exist: a kind the bot could not read proves nothing (k8sgpt would
         report a Forbidden lookup as a missing object)."""
-        return plural not in self.failed and self.get(plural, namespace, name) is None
+        found = self.get(plural, namespace, name)
+        return self.knows(plural) and found is None
 
     def select(self, plural: str, namespace: str | None, labels: dict[str, str]) -> list[Obj]:
         """The objects in `namespace` whose labels include `labels` (a label selector)."""
@@ -100,6 +120,7 @@ def parent_of(snapshot: Snapshot, obj: Obj) -> str:
         namespace = None if "webhook" in plural else meta.get("namespace")
         found = snapshot.find(plural, namespace, owner["name"])
         if found is None:
+            snapshot.knows(plural)  # an owner kind it may not read: said in `errors`
             return ""
         if found["metadata"].get("ownerReferences"):
             return parent_of(snapshot, found)

@@ -53,8 +53,8 @@ def ingresses(snapshot: Snapshot) -> list[Finding]:
                 "kubernetes.io/ingress.class") or None
             if wanted is None:
                 texts.append(f"Ingress {ident(ing)} does not specify an Ingress class.")
-        if wanted is not None and wanted not in GKE_CLASSES and "ingressclasses" not in \
-                snapshot.failed and wanted not in classes:
+        if wanted is not None and wanted not in GKE_CLASSES and snapshot.knows(
+                "ingressclasses") and wanted not in classes:
             texts.append(f"Ingress uses the ingress class {wanted} which does not exist.")
         for rule in spec.get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
@@ -79,7 +79,7 @@ def network_policies(snapshot: Snapshot) -> list[Finding]:
         name, ns = policy["metadata"]["name"], policy["metadata"].get("namespace")
         if not wanted:
             text = f"Network policy allows traffic to all pods: {name}"
-        elif not snapshot.select("pods", ns, wanted):
+        elif not snapshot.select("pods", ns, wanted) and snapshot.knows("pods"):
             text = f"Network policy is not applied to any pods: {name}"
         else:
             continue
@@ -115,6 +115,8 @@ def _webhook(snapshot: Snapshot, hook: Obj, label: str) -> list[str]:
     if not selector:
         return []
     receivers = snapshot.select("pods", ref.get("namespace"), selector)
+    if not receivers and not snapshot.knows("pods"):
+        return []  # the pods could not be read: nothing is known about them
     texts = [] if receivers else [f"No active pods found within service {ref.get('name', '')} "
                                   f"as mapped to by {label} Webhook {name}"]
     return texts + [f"{label} Webhook ({name}) is pointing to an inactive receiver pod "

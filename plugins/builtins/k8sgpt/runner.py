@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot import kube
-from bot.kube.names import api_path, collection_path
+from bot.kube.names import api_path
 
-from .analysis import ANALYZERS, Analyzer, LiveSnapshot
+from .analysis import ANALYZERS, SECRETS, Analyzer, LiveSnapshot
 from .common import Finding, Obj
 from .hints import HINTS
 
@@ -30,7 +30,8 @@ def choose(filters: list[str] | None) -> tuple[list[str], list[str]]:
 
 def analyze(api: kube.Api, names: list[str], namespace: str | None, *,
             concurrency: int, explain: bool) -> dict[str, Any]:
-    wanted = sorted({p for n in names for p in (*ANALYZERS[n].lists, *ANALYZERS[n].reads)})
+    wanted = sorted({p for n in names for p in (*ANALYZERS[n].lists, *ANALYZERS[n].reads)}
+                    - {SECRETS})  # never listed: read by name when an analyzer asks
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         fetched = dict(zip(wanted, pool.map(lambda p: _list(api, p, namespace), wanted),
                            strict=True))
@@ -41,7 +42,7 @@ def analyze(api: kube.Api, names: list[str], namespace: str | None, *,
             if isinstance(answer, list):
                 snapshot.objects[plural] = answer
             else:
-                snapshot.failed.add(plural)
+                snapshot.blind(plural, _error_text(_NO_API, answer))
         errors, findings = [], []
         for name in names:
             failure = next((fetched[p] for p in ANALYZERS[name].lists
@@ -49,7 +50,11 @@ def analyze(api: kube.Api, names: list[str], namespace: str | None, *,
             if failure is not None:
                 errors.append(f"[{name}] {_error_text(ANALYZERS[name], failure)}")
                 continue
+            snapshot.touched.clear()
             found = sorted(ANALYZERS[name].run(snapshot), key=lambda f: f.name)
+            errors += [f"[{name}] not verified: {plural} could not be read "
+                       f"({snapshot.why.get(plural, 'unknown')})"
+                       for plural in sorted(snapshot.touched)]
             if explain:
                 for finding in found:
                     finding.details = HINTS[name]
@@ -74,16 +79,14 @@ def _error_text(analyzer: Analyzer, failure: Exception) -> str:
 
 
 def _list(api: kube.Api, plural: str, namespace: str | None) -> list[Obj] | Exception:
-    """Every object of a kind (Secrets by name only: their data is never read), or why not.
+    """Every object of a kind, or why not.
     A cluster that cannot be reached, or whose discovery fails (rejected credentials), stops
     the analysis: nothing could be analysed."""
     try:
-        res = kube.resource(api, plural)
+        kube.resource(api, plural)  # discovery: a kind the cluster does not serve
     except kube.UnknownResourceType:
         return LookupError(KINDS.get(plural, plural))
     try:
-        if plural == "secrets":
-            return _names(api, res, namespace)
         return kube.list_objects(api, plural, namespace)
     except kube.ClusterUnreachable:
         raise
@@ -91,15 +94,8 @@ def _list(api: kube.Api, plural: str, namespace: str | None) -> list[Obj] | Exce
         return exc
 
 
+_NO_API = Analyzer(lambda snapshot: [], ())  # an error text without an optional API's name
 KINDS = {"gatewayclasses": "GatewayClass", "gateways": "Gateway", "httproutes": "HTTPRoute"}
-
-
-def _names(api: kube.Api, res: kube.Resource, namespace: str | None) -> list[Obj]:
-    """A kind's objects as metadata only, from the server's Table."""
-    table = kube.request(api, collection_path(res, namespace), accept=kube.TABLE,
-                         what=f"listing {res.plural}")
-    return [{"metadata": (row.get("object") or {}).get("metadata") or {}}
-            for row in table.get("rows") or []]
 
 
 def _log(api: kube.Api, pod: Obj, container: str, previous: bool) -> str | Exception:

@@ -151,7 +151,7 @@ def statefulsets(snapshot: Snapshot) -> list[Finding]:
             texts.append(f"StatefulSet uses the service {ns}/{service} which does not exist.")
         for template in spec.get("volumeClaimTemplates") or []:
             wanted = (template.get("spec") or {}).get("storageClassName")
-            if wanted is not None and "storageclasses" not in snapshot.failed and \
+            if wanted is not None and snapshot.knows("storageclasses") and \
                     wanted not in classes:
                 texts.append(f"StatefulSet uses the storage class {wanted} which does not "
                              "exist.")
