@@ -6,6 +6,7 @@ on-call is in, one namespace of the incident cluster. Run: `python bench/bench_k
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 import sys
 import tempfile
@@ -56,7 +57,7 @@ def measure(fake: FakeKubernetes, namespace: str | None, label: str) -> list[lis
     contexts = {n: ToolContext(user="bench", channel=None, plugin="k8sgpt",
                                config={"kubeconfig": str(kubeconfig), "concurrency": n})
                 for n in (1, 8)}
-    problems = k8sgpt_analyze(namespace=namespace, ctx=contexts[8])["problems"]  # warm
+    problems = json.loads(k8sgpt_analyze(namespace=namespace, ctx=contexts[8]))["problems"]
     fake.delay_paths["/"] = LATENCY
     rows = []
     for repeat in range(3):

@@ -15,6 +15,7 @@ import pytest
 from bot.app import Services
 from plugins.builtins.k8sgpt.analysis import ANALYZERS
 from plugins.builtins.k8sgpt.hints import HINTS
+from plugins.builtins.k8sgpt.runner import summary
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 from tests.helpers.builtins import builtin_services
 
@@ -42,7 +43,10 @@ def texts(report: dict[str, Any], kind: str) -> dict[str, list[str]]:
 
 async def test_the_report_has_k8sgpts_shape(services: Services) -> None:
     report = await analyze(services)
-    assert set(report) == {"provider", "errors", "status", "problems", "results"}
+    # k8sgpt's keys, and ours: a summary of findings per kind before them (issue 30)
+    assert set(report) == {"provider", "errors", "status", "problems", "summary", "results"}
+    assert report["summary"] == {kind: sum(r["kind"] == kind for r in report["results"])
+                                 for kind in report["summary"]}
     assert (report["status"], report["errors"]) == ("ProblemDetected", None)
     # analysis/output.go: problems counts failure texts, not results
     assert report["problems"] == sum(len(r["error"]) for r in report["results"])
@@ -152,7 +156,7 @@ async def test_binary_on_path_is_used(services: Services, tmp_path: Path,
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
     report = await analyze(services, namespace="prod", filters=["Pod"], explain=True)
-    assert report == canned
+    assert report == canned | {"summary": summary(canned["results"])}
     args = (tmp_path / "args").read_text().split()
     assert args[:3] == ["analyze", "--output", "json"]
     assert {"--namespace", "prod", "--filter", "Pod", "--explain"} <= set(args)
@@ -496,3 +500,41 @@ async def test_secrets_are_read_by_name_as_metadata_never_listed(
     assert secret_requests and all(not r.split("?")[0].endswith("/secrets")
                                    for r in secret_requests), secret_requests
     assert "secret" in json.dumps(report["results"]).lower()  # a missing TLS secret found
+
+
+async def test_at_5000_pods_the_first_page_has_the_node_and_the_service_and_grep_finds_a_pod(
+        tmp_path: Path) -> None:
+    """The model sees the head of a long result first (TOOL_OUTPUT_LIMIT, 16,000
+    characters) and greps the rest: the NotReady node and the broken Service come before
+    5,000 crashlooping pods, the summary counts them, and one pod's finding is one line."""
+    import copy
+
+    from bot.agent.paging import _grep
+    from bot.config import Settings
+
+    fake = FakeKubernetes()
+    template = next(p for p in fake.objects["pods"]
+                    if p["metadata"]["name"].startswith("checkout-api"))
+    for i in range(5000):
+        pod = copy.deepcopy(template)
+        pod["metadata"].update(name=f"bulk-{i:05d}", namespace=f"team-{i % 40:02d}",
+                               uid=f"00000000-0000-0000-0000-{i:012d}")
+        fake.objects["pods"].append(pod)
+    fake.start()
+    services = await services_for(tmp_path, fake)
+    try:
+        result = await services.registry.call("k8sgpt_analyze", {})
+    finally:
+        await services.close()
+        fake.stop()
+    assert result.ok, result.text[:300]
+    report = json.loads(result.text)
+    assert report["summary"]["Pod"] > 5000
+    head = result.text[:Settings.model_fields["tool_output_limit"].default]
+    assert '"kind": "Node"' in head and '"kind": "Service"' in head
+    assert head.index('"kind": "Service"') < head.index('"kind": "Pod"')
+    ok, found = _grep(result.text, "bulk-04321", 4000)
+    lines = [line for line in found.splitlines() if line.split(":")[0].isdigit()]
+    assert ok and len(lines) == 1
+    finding = json.loads(lines[0].split(": ", 1)[1].rstrip(","))
+    assert finding["name"] == "team-01/bulk-04321" and finding["kind"] == "Pod"

@@ -29,7 +29,7 @@ from bot.kube import clusters as clusters
 from bot.kube.names import check_namespace
 from bot.sdk import ToolContext, ToolError, child_environment
 
-from .runner import analyze, choose
+from .runner import analyze, choose, incident_order, layout, summary
 
 BINARY_TIMEOUT = 60
 CONCURRENCY = 8
@@ -37,7 +37,13 @@ CONCURRENCY = 8
 
 def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = None,
                    explain: bool = False, cluster: str | None = None, *,
-                   ctx: ToolContext) -> dict[str, Any]:
+                   ctx: ToolContext) -> str:
+    """The report as JSON laid out one finding per line (runner.layout)."""
+    return layout(_analysis(namespace, filters, explain, cluster, ctx))
+
+
+def _analysis(namespace: str | None, filters: list[str] | None, explain: bool,
+              cluster: str | None, ctx: ToolContext) -> dict[str, Any]:
     limits = kube.NamespaceLimits.from_config(ctx.config)
     try:
         context, several = clusters.pick(ctx.config, cluster)
@@ -48,8 +54,12 @@ def k8sgpt_analyze(namespace: str | None = None, filters: list[str] | None = Non
     labelled = {"cluster": context} if several else {}
     binary = ctx.config.get("binary") or shutil.which("k8sgpt")
     if binary:
-        return labelled | _within(_run_binary(binary, namespace, filters, explain, ctx,
-                                              context if several else None), limits)
+        found = _within(_run_binary(binary, namespace, filters, explain, ctx,
+                                    context if several else None), limits)
+        if isinstance(found.get("results"), list):
+            found["results"] = incident_order(found["results"])
+            found["summary"] = summary(found["results"])
+        return labelled | found
     names, errors = choose(filters)
     try:
         api = clusters.reach(ctx.config, context, several).api

@@ -3,6 +3,7 @@ requests at a time), run each on its own, and report in k8sgpt's JSON shape."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,10 +64,57 @@ def analyze(api: kube.Api, names: list[str], namespace: str | None, *,
 
 
 def report(findings: list[Finding], errors: list[str]) -> dict[str, Any]:
+    """k8sgpt's JSON, ordered for an incident (incident_order) and with a `summary` of
+    findings per kind before them, so a reader who sees only the first page knows both
+    what matters most and how much there is."""
     problems = sum(len(f.texts) for f in findings)  # k8sgpt counts failure texts
+    results = incident_order([f.as_k8sgpt() for f in findings])
     return {"provider": "", "errors": errors or None,
             "status": "ProblemDetected" if problems else "OK", "problems": problems,
-            "results": [f.as_k8sgpt() for f in findings]}
+            "summary": summary(results), "results": results}
+
+
+# What an on-call engineer needs first: nodes and the control plane (admission webhooks,
+# kube-system), then what routes traffic, then the controllers, then their pods.
+FIRST = {"Node": 0, "ValidatingWebhookConfiguration": 1, "MutatingWebhookConfiguration": 1,
+         "Service": 2, "Ingress": 2, "NetworkPolicy": 2, "GatewayClass": 2, "Gateway": 2,
+         "HTTPRoute": 2, "Deployment": 3, "StatefulSet": 3, "DaemonSet": 3,
+         "ReplicaSet": 3, "Job": 3, "CronJob": 3, "HorizontalPodAutoscaler": 3,
+         "PodDisruptionBudget": 3, "PersistentVolumeClaim": 4, "Storage": 4, "Pod": 5,
+         "Log": 5}
+LAST = 6
+
+
+def incident_order(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Results by what matters in an incident, kube-system's before the rest of their
+    rank; stable within (the analyzers' own order, by name)."""
+    def rank(result: dict[str, Any]) -> tuple[int, int]:
+        kind = str(result.get("kind", "")).split("/")[0]
+        control = str(result.get("name", "")).startswith("kube-system/")
+        return (min(FIRST.get(kind, LAST), 1) if control else FIRST.get(kind, LAST),
+                0 if control else 1)
+    return sorted(results, key=rank)
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, int]:
+    """How many objects each kind of finding is about, in the results' order."""
+    counts: dict[str, int] = {}
+    for result in results:
+        kind = str(result.get("kind", ""))
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def layout(result: dict[str, Any]) -> str:
+    """The report as JSON with one finding per line, so that a pager's grep for an object
+    finds its whole finding (and the head of a long report is whole findings)."""
+    head = {key: value for key, value in result.items() if key != "results"}
+    findings = result.get("results") or []
+    text = json.dumps(head, ensure_ascii=False)[:-1]
+    if not findings:
+        return text + ', "results": []}'
+    lines = ",\n".join(" " + json.dumps(r, ensure_ascii=False) for r in findings)
+    return text + ',\n"results": [\n' + lines + "\n]}"
 
 
 def _error_text(analyzer: Analyzer, failure: Exception) -> str:
