@@ -204,3 +204,42 @@ async def test_log_options_the_api_refuses_are_never_sent(shop: FakeKubernetes,
         assert len(shop.requests) == before
     finally:
         await services.close()
+
+
+ROLLOUTS = ["deploy/paused", "deploy/draining", "deploy/warming", "deploy/unseen",
+            "deploy/steady", "ds/agent", "ds/collector", "sts/db", "sts/cache", "sts/queue",
+            "sts/search"]
+ROLLOUT_ERRORS = ["deploy/payments", "ds/legacy"]
+
+
+@pytest.fixture
+def rollouts(tmp_path: Path) -> AsyncIterator[FakeKubernetes]:
+    cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "rollouts.yaml"]).start()
+    yield cluster
+    cluster.stop()
+
+
+async def test_rollout_status_is_kubectls_for_every_kind_and_state(
+        rollouts: FakeKubernetes, tmp_path: Path) -> None:
+    """Deployments (progress deadline, paused, old replicas draining, spec not yet
+    observed), daemon sets and stateful sets (partitions, revisions): what `kubectl rollout
+    status --watch=false` prints; where kubectl exits 1, the same `error:` line as a
+    failed call, never a "Waiting…" given with confidence."""
+    kubeconfig = rollouts.kubeconfig(tmp_path / "kc", namespace="rollouts")
+
+    def status(kubeconfig: Path, target: str) -> str:
+        done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "rollout", "status",
+                               target, "--watch=false"], capture_output=True, text=True)
+        error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        return done.stdout.rstrip("\n") if done.returncode == 0 else error[0]
+
+    services = await make_services(tmp_path, kubeconfig)
+    try:
+        for target in ROLLOUTS + ROLLOUT_ERRORS:
+            expected = status(kubeconfig, target)
+            result = await services.registry.call(
+                "run_kubectl", {"command": f"rollout status {target}"})
+            assert result.text == expected, (target, result.text, expected)
+            assert result.ok == (target not in ROLLOUT_ERRORS), target
+    finally:
+        await services.close()

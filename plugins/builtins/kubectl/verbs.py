@@ -136,17 +136,83 @@ def rollout(api: cluster.Api, command: Command, namespace: str) -> str:
     return _rollout_history(api, res, obj, namespace)
 
 
+class RolloutFailed(Refused):
+    """What kubectl's `rollout status` ends in with exit 1 (`error: …`)."""
+
+
 def _rollout_status(kind: str, obj: Obj) -> str:
-    name, spec, status = obj["metadata"]["name"], obj.get("spec", {}), obj.get("status", {})
-    desired = spec.get("replicas", 1)
-    updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
+    """kubectl's status viewers (polymorphichelpers/rollout_status.go), once (--watch=false):
+    each field read as Go reads it, zero when absent."""
+    viewer = {"deployment": _deployment_status, "daemonset": _daemonset_status,
+              "statefulset": _statefulset_status}[kind]
+    return viewer(obj["metadata"], obj.get("spec") or {}, obj.get("status") or {})
+
+
+def _deployment_status(meta: Obj, spec: Obj, status: Obj) -> str:
+    name = meta["name"]
+    if meta.get("generation", 0) > status.get("observedGeneration", 0):
+        return "Waiting for deployment spec update to be observed..."
+    progressing = next((c for c in status.get("conditions") or []
+                        if c.get("type") == "Progressing"), None)
+    if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
+        raise RolloutFailed(f'error: deployment "{name}" exceeded its progress deadline')
+    desired, updated = spec.get("replicas"), status.get("updatedReplicas", 0)
+    if desired is not None and updated < desired:
+        return (f'Waiting for deployment "{name}" rollout to finish: {updated} out of '
+                f"{desired} new replicas have been updated...")
+    if status.get("replicas", 0) > updated:
+        return (f'Waiting for deployment "{name}" rollout to finish: '
+                f"{status.get('replicas', 0) - updated} old replicas are pending "
+                "termination...")
+    if status.get("availableReplicas", 0) < updated:
+        return (f'Waiting for deployment "{name}" rollout to finish: '
+                f"{status.get('availableReplicas', 0)} of {updated} updated replicas are "
+                "available...")
+    return f'deployment "{name}" successfully rolled out'
+
+
+def _daemonset_status(meta: Obj, spec: Obj, status: Obj) -> str:
+    name = meta["name"]
+    if (spec.get("updateStrategy") or {}).get("type") != "RollingUpdate":
+        raise RolloutFailed("error: rollout status is only available for RollingUpdate "
+                            "strategy type")
+    if meta.get("generation", 0) > status.get("observedGeneration", 0):
+        return "Waiting for daemon set spec update to be observed..."
+    desired = status.get("desiredNumberScheduled", 0)
+    updated = status.get("updatedNumberScheduled", 0)
     if updated < desired:
-        return (f'Waiting for {kind} "{name}" rollout to finish: {updated} out of {desired} '
-                "new replicas have been updated...")
-    if available < updated:
-        return (f'Waiting for {kind} "{name}" rollout to finish: {available} of {updated} '
-                "updated replicas are available...")
-    return f'{kind} "{name}" successfully rolled out'
+        return (f'Waiting for daemon set "{name}" rollout to finish: {updated} out of '
+                f"{desired} new pods have been updated...")
+    if status.get("numberAvailable", 0) < desired:
+        return (f'Waiting for daemon set "{name}" rollout to finish: '
+                f"{status.get('numberAvailable', 0)} of {desired} updated pods are "
+                "available...")
+    return f'daemon set "{name}" successfully rolled out'
+
+
+def _statefulset_status(meta: Obj, spec: Obj, status: Obj) -> str:
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") != "RollingUpdate":
+        raise RolloutFailed("error: rollout status is only available for RollingUpdate "
+                            "strategy type")
+    observed = status.get("observedGeneration", 0)
+    if observed == 0 or meta.get("generation", 0) > observed:
+        return "Waiting for statefulset spec update to be observed..."
+    desired, ready = spec.get("replicas"), status.get("readyReplicas", 0)
+    if desired is not None and ready < desired:
+        return f"Waiting for {desired - ready} pods to be ready..."
+    updated = status.get("updatedReplicas", 0)
+    if strategy.get("rollingUpdate") is not None:
+        partition = strategy["rollingUpdate"].get("partition")
+        if desired is not None and partition is not None and updated < desired - partition:
+            return (f"Waiting for partitioned roll out to finish: {updated} out of "
+                    f"{desired - partition} new pods have been updated...")
+        return f"partitioned roll out complete: {updated} new pods have been updated..."
+    if status.get("updateRevision") != status.get("currentRevision"):
+        return (f"waiting for statefulset rolling update to complete {updated} pods at "
+                f"revision {status.get('updateRevision')}...")
+    return (f"statefulset rolling update complete {status.get('currentReplicas', 0)} pods "
+            f"at revision {status.get('currentRevision')}...")
 
 
 def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str) -> str:
