@@ -243,3 +243,30 @@ async def test_rollout_status_is_kubectls_for_every_kind_and_state(
             assert result.ok == (target not in ROLLOUT_ERRORS), target
     finally:
         await services.close()
+
+
+TOP_COMMANDS = ["top pods", "top pods --sort-by=cpu", "top pods --sort-by=memory",
+                "top pods -l app=web", "top pod web-5f6d7c8b9-xyz12", "top pods --containers",
+                "top pods --containers --sort-by=cpu", "top pods -A",
+                "top pods -A --sort-by=memory", "top nodes", "top nodes --sort-by=memory",
+                "top node node-1", "top pods -n empty"]
+
+
+async def test_top_sorts_selects_and_names_as_kubectl_does(tmp_path: Path) -> None:
+    """"top pods by CPU" comes back by CPU; -l, a name and --containers are honoured;
+    a node metrics-server has no metrics for is listed as <unknown>, as kubectl lists it."""
+    cluster = FakeKubernetes().start()
+    try:
+        kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="prod")
+        differ = await differences_on_new_services(tmp_path, kubeconfig, TOP_COMMANDS,
+                                                   real_kubectl, lambda _, o, t: o == t)
+        assert not differ, differ
+        cluster.metrics["nodes"] = [m for m in cluster.metrics["nodes"]
+                                    if m["metadata"]["name"] != "node-2"]
+        differ = await differences_on_new_services(
+            tmp_path / "again", kubeconfig, ["top nodes", "top nodes --sort-by=cpu"],
+            real_kubectl, lambda _, o, t: o == t)
+        assert not differ, differ
+        assert "node-2   <unknown>" in real_kubectl(kubeconfig, "top nodes")
+    finally:
+        cluster.stop()

@@ -222,7 +222,7 @@ class FakeKubernetes(FakeHTTPService):
         if rest[:1] == ["namespaces"] and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         if group_version == METRICS:
-            return self._metrics(rest, namespace)
+            return self._metrics(rest, namespace, query)
         plural, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), (
             rest[2] if len(rest) > 2 else None)
         if plural not in self.resources or self.resources[plural][0] != group_version:
@@ -384,7 +384,8 @@ class FakeKubernetes(FakeHTTPService):
             body = body.encode()[:int(query["limitBytes"])].decode(errors="ignore")
         return 200, body, "text/plain"
 
-    def _metrics(self, rest: list[str], namespace: str | None) -> tuple[int, Any, str]:
+    def _metrics(self, rest: list[str], namespace: str | None,
+                 query: dict[str, str]) -> tuple[int, Any, str]:
         if not self.metrics_installed:
             return 404, _status(404, "NotFound", "the server could not find the requested "
                                 "resource"), "application/json"
@@ -395,6 +396,19 @@ class FakeKubernetes(FakeHTTPService):
         items = self.metrics.get(rest[0], [])
         if namespace:
             items = [m for m in items if m["metadata"].get("namespace") == namespace]
+        if len(rest) > 1:  # one object by name, as metrics-server answers it
+            found = next((m for m in items if m["metadata"]["name"] == rest[1]), None)
+            if found is None:
+                kind = "podmetrics" if rest[0] == "pods" else "nodemetrics"
+                return 404, _status(404, "NotFound", f'{kind}.metrics.k8s.io "{rest[1]}" not '
+                                    "found"), "application/json"
+            return 200, found, "application/json"
+        if query.get("labelSelector"):  # metrics-server selects by the object's own labels
+            wanted = dict(part.split("=", 1) for part in query["labelSelector"].split(","))
+            owner = {(o["metadata"].get("namespace"), o["metadata"]["name"]):
+                     o["metadata"].get("labels") or {} for o in self.objects[rest[0]]}
+            items = [m for m in items if all(owner.get((m["metadata"].get("namespace"), m[
+                "metadata"]["name"]), {}).get(k) == v for k, v in wanted.items())]
         kind = "PodMetricsList" if rest[0] == "pods" else "NodeMetricsList"
         return 200, {"kind": kind, "apiVersion": METRICS, "metadata": {}, "items": items}, (
             "application/json")

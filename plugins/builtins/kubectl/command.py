@@ -31,7 +31,7 @@ BOOL_FLAGS = {"-A": "all_namespaces", "--all-namespaces": "all_namespaces",
               "-p": "previous", "--previous": "previous", "--all-containers": "all_containers",
               "--show-labels": "show_labels", "--no-headers": "no_headers",
               "--timestamps": "timestamps", "--prefix": "prefix", "--list": "list_rules",
-              "--recursive": "recursive"}
+              "--recursive": "recursive", "--containers": "containers"}
 
 
 class Refused(Exception):
@@ -53,6 +53,7 @@ class Command:
     since: int | None = None  # seconds
     previous: bool = False
     all_containers: bool = False
+    containers: bool = False  # top pods: one row per container
     show_labels: bool = False
     timestamps: bool = False
     prefix: bool = False

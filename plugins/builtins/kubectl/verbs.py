@@ -72,39 +72,90 @@ def events(api: cluster.Api, command: Command, namespace: str) -> str:
     return output.events_table(items, with_namespace=command.all_namespaces)
 
 
+METRICS_API = "/apis/metrics.k8s.io/v1beta1"
+TOP_SORTS = ("cpu", "memory")
+
+
 def top(api: cluster.Api, command: Command, namespace: str) -> str:
+    """`top pods|nodes` as kubectl prints it: a name, `-l`, `-A`, `--containers`,
+    `--sort-by=cpu|memory` (largest first), and nodes without metrics as <unknown>."""
+    if command.sort_by is not None and command.sort_by not in TOP_SORTS:
+        raise Refused(f"--sort-by accepts only cpu or memory, not {command.sort_by!r}.")
     nodes = command.args[0] in ("nodes", "node", "no")
-    path = api_path("/apis/metrics.k8s.io/v1beta1", "nodes" if nodes else "pods",
-                    namespace=None if nodes or command.all_namespaces else namespace)
+    name = command.args[1] if len(command.args) > 1 else None
+    scope = None if nodes or command.all_namespaces else namespace
+    path = api_path(METRICS_API, "nodes" if nodes else "pods", namespace=scope, name=name)
     try:
-        data = cluster.request(api, path, what="reading metrics")
+        data = cluster.request(api, path, query={"labelSelector": command.selector},
+                               what="reading metrics")
     except ClusterError as exc:
-        if "Not found" in str(exc):
+        if exc.status == 404 and name is None:
             raise ClusterError("The metrics API is not available in this cluster "
                                "(metrics-server is not installed), so `top` cannot "
                                "work.") from None
         raise
-    items = sorted(data.get("items", []), key=lambda m: (
-        m["metadata"].get("namespace", ""), m["metadata"]["name"]))
+    items = sorted(data.get("items", []) if name is None else [data], key=lambda m: (
+        m["metadata"].get("namespace", ""), m["metadata"]["name"]))  # kubectl's default
     if nodes:
-        allocatable = {n["metadata"]["name"]: n["status"].get("allocatable", {}) for n in
-                       cluster.request(api, "/api/v1/nodes", what="listing nodes")["items"]}
-        rows = []
-        for m in items:
-            cpu, memory = _millicores(m["usage"]["cpu"]), _bytes(m["usage"]["memory"])
-            alloc = allocatable.get(m["metadata"]["name"], {})
-            rows.append([m["metadata"]["name"], f"{cpu}m",
-                         _pct(cpu, _millicores(alloc.get("cpu", "0"))), f"{memory // MI}Mi",
-                         _pct(memory, _bytes(alloc.get("memory", "0")))])
-        return output.table(["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"], rows)
-    rows = [([m["metadata"].get("namespace", "")] if command.all_namespaces else []) + [
-        m["metadata"]["name"],
-        f"{sum(_millicores(c['usage']['cpu']) for c in m['containers'])}m",
-        f"{sum(_bytes(c['usage']['memory']) for c in m['containers']) // MI}Mi"]
-        for m in items]
-    headers = ["NAME", "CPU(cores)", "MEMORY(bytes)"]
-    return output.table((["NAMESPACE"] if command.all_namespaces else []) + headers, rows) \
-        if rows else f"No resources found in {namespace} namespace."
+        return _top_nodes(api, command, name, items)
+    return _top_pods(command, namespace, items)
+
+
+def _usage(containers: list[Obj]) -> tuple[int, int]:
+    return (sum(_millicores(c["usage"]["cpu"]) for c in containers),
+            sum(_bytes(c["usage"]["memory"]) for c in containers))
+
+
+def _by_usage(rows: list[tuple[tuple[int, int], list[str]]], sort_by: str | None
+              ) -> list[list[str]]:
+    if sort_by is not None:
+        rows = sorted(rows, key=lambda row: -row[0][TOP_SORTS.index(sort_by)])
+    return [cells for _, cells in rows]
+
+
+def _top_pods(command: Command, namespace: str, items: list[Obj]) -> str:
+    spaces = command.all_namespaces
+    rows = []
+    for m in items:
+        prefix = [m["metadata"].get("namespace", "")] if spaces else []
+        if command.containers:
+            rows += [(_usage([c]), [*prefix, m["metadata"]["name"], c["name"],
+                                    f"{_usage([c])[0]}m", f"{_usage([c])[1] // MI}Mi"])
+                     for c in m["containers"]]
+        else:
+            cpu, memory = _usage(m["containers"])
+            rows.append(((cpu, memory), [*prefix, m["metadata"]["name"], f"{cpu}m",
+                                         f"{memory // MI}Mi"]))
+    if not rows:
+        return (f"No resources found in {namespace} namespace." if not spaces
+                else "No resources found")
+    headers = (["NAMESPACE"] if spaces else []) + (["POD", "NAME"] if command.containers
+                                                   else ["NAME"]) + ["CPU(cores)",
+                                                                     "MEMORY(bytes)"]
+    return output.table(headers, _by_usage(rows, command.sort_by))
+
+
+def _top_nodes(api: cluster.Api, command: Command, name: str | None, items: list[Obj]) -> str:
+    listed = cluster.request(api, api_path("/api/v1", "nodes", name=name),
+                             query={"labelSelector": command.selector}, what="listing nodes")
+    known = listed.get("items", []) if name is None else [listed]
+    allocatable = {n["metadata"]["name"]: (n.get("status") or {}).get("allocatable", {})
+                   for n in known}
+    rows = []
+    for m in items:
+        if m["metadata"]["name"] not in allocatable:
+            continue  # a node the selector left out
+        cpu, memory = _millicores(m["usage"]["cpu"]), _bytes(m["usage"]["memory"])
+        alloc = allocatable[m["metadata"]["name"]]
+        rows.append(((cpu, memory), [m["metadata"]["name"], f"{cpu}m",
+                                     _pct(cpu, _millicores(alloc.get("cpu", "0"))),
+                                     f"{memory // MI}Mi",
+                                     _pct(memory, _bytes(alloc.get("memory", "0")))]))
+    measured = {m["metadata"]["name"] for m in items}
+    missing = [[n["metadata"]["name"], *["<unknown>"] * 4] for n in known
+               if n["metadata"]["name"] not in measured]  # kubectl lists them last
+    return output.table(["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"],
+                        _by_usage(rows, command.sort_by) + missing)
 
 
 MI = 2**20
