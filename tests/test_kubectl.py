@@ -379,3 +379,16 @@ def test_the_fake_refuses_a_malformed_continue_token(cluster: FakeKubernetes,
     with pytest.raises(kube.ClusterError, match=r"HTTP 400 .*continue key is not valid"):
         kube.request(api, "/api/v1/pods", query={"limit": 2, "continue": "%%%"},
                      what="listing pods")
+
+
+@pytest.mark.parametrize(("command", "read_only"), [
+    ("delete pod web-1", True), ("exec web-1 -- sh", True), ("scale deploy/web --replicas 0",
+                                                             True),
+    ("wait --for=condition=Ready pod/web-1", False), ("config view", False),
+    ("cluster-info dump", False), ("get pods --all-namespaces=maybe", False)])
+async def test_a_refusal_says_why_and_calls_only_writes_read_only(
+        services: Services, command: str, read_only: bool) -> None:
+    """A read this tool does not run is never called a write (issue 30)."""
+    text = await refused(services, command)
+    assert ("this tool is read-only" in text) == read_only, text
+    assert text.endswith(".")

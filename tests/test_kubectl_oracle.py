@@ -270,3 +270,36 @@ async def test_top_sorts_selects_and_names_as_kubectl_does(tmp_path: Path) -> No
         assert "node-2   <unknown>" in real_kubectl(kubeconfig, "top nodes")
     finally:
         cluster.stop()
+
+
+async def test_cluster_info_names_the_control_plane_and_the_cluster_services(
+        tmp_path: Path) -> None:
+    """What `kubectl cluster-info` prints, less its terminal colours: the control plane
+    and each kube-system service labelled kubernetes.io/cluster-service (its first port,
+    https guessed; a load balancer's address when it has one)."""
+    import re
+
+    cluster = FakeKubernetes()
+    for name, label, ports, status in (
+            ("kube-dns", "CoreDNS", [{"name": "dns", "port": 53}, {"name": "m", "port": 9153}],
+             {}),
+            ("dashboard", "", [{"port": 443}], {}),
+            ("edge", "Edge", [{"name": "http", "port": 80}, {"name": "https", "port": 443}],
+             {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}})):
+        labels = {"kubernetes.io/cluster-service": "true"} | (
+            {"kubernetes.io/name": label} if label else {})
+        cluster.objects["services"].append({
+            "apiVersion": "v1", "kind": "Service", "status": status,
+            "metadata": {"name": name, "namespace": "kube-system", "labels": labels,
+                         "uid": f"svc-{name}", "creationTimestamp": "2026-10-01T00:00:00Z"},
+            "spec": {"clusterIP": "10.96.0.10", "ports": ports}})
+    cluster.start()
+    try:
+        kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="prod")
+        differ = await differences_on_new_services(
+            tmp_path, kubeconfig, ["cluster-info"],
+            lambda kc, command: re.sub(r"\x1b\[[0-9;]*m", "", real_kubectl(kc, command)),
+            lambda _, ours, theirs: ours == theirs)
+        assert not differ, differ
+    finally:
+        cluster.stop()

@@ -9,10 +9,16 @@ from datetime import datetime
 
 from bot.kube import names as names
 
-READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources", "auth",
-              "version", "explain")
+READ_VERBS = ("get", "describe", "logs", "events", "top", "rollout", "api-resources",
+              "api-versions", "cluster-info", "auth", "version", "explain")
 ALLOWED = ("get, describe, logs, events, top pods|nodes, rollout status|history, "
-           "api-resources, auth can-i|whoami, version, explain")
+           "api-resources, api-versions, cluster-info, auth can-i|whoami, version, explain")
+# What kubectl changes (or reaches into) a cluster with: refused as "read-only". Any other
+# verb is a read this tool does not have, and is told so, not called a write.
+CHANGING_VERBS = frozenset({
+    "apply", "create", "delete", "edit", "patch", "replace", "scale", "autoscale", "label",
+    "annotate", "set", "expose", "run", "exec", "attach", "cp", "port-forward", "proxy",
+    "drain", "cordon", "uncordon", "taint", "rollout-restart", "debug", "certificate"})
 # Shell syntax is refused to say "one command, no pipeline" (nothing runs a shell): the
 # braces, brackets and parentheses of -o jsonpath= templates are not shell syntax here.
 META = re.compile(r"[;&|`<>\n\r]|\$\(|\$\{")
@@ -83,7 +89,8 @@ def parse(line: str) -> Command:
     verb, rest = words[0], words[1:]
     if verb not in READ_VERBS:
         raise Refused(f"`kubectl {verb}` is not allowed: this tool is read-only. Allowed: "
-                      f"{ALLOWED}.")
+                      f"{ALLOWED}." if verb in CHANGING_VERBS else
+                      f"`kubectl {verb}` is not available in this tool. It runs: {ALLOWED}.")
     command = Command(verb=verb)
     _apply_flags(command, rest)
     _check(command)
@@ -95,10 +102,17 @@ def parse(line: str) -> Command:
 
 
 def _apply_flags(command: Command, words: list[str]) -> None:
+    """kubectl's (pflag's) flag forms: `--flag value`, `--flag=value`, a short flag's
+    value attached (`-owide`, `-nprod`, `-lapp=web`) or after `=` (`-n=prod`), and a bool
+    flag's explicit value (`--all-namespaces=true`, `-A=false`)."""
     i = 0
     while i < len(words):
-        word = words[i]
+        word = _attached(words[i])
         name, eq, inline = word.partition("=")
+        if eq and name in BOOL_FLAGS:
+            setattr(command, BOOL_FLAGS[name], _boolean(name, inline))
+            i += 1
+            continue
         if name in WATCH_FLAGS:
             _set(command, "watch", inline if eq else "true")
         elif word.startswith("-") and name in FLAG_VALUES:
@@ -117,6 +131,23 @@ def _apply_flags(command: Command, words: list[str]) -> None:
         else:
             command.args.append(word)
         i += 1
+
+
+def _attached(word: str) -> str:
+    """`-owide` as `-o=wide`: a one-letter flag that takes a value, with the value stuck
+    to it (as pflag reads it)."""
+    if len(word) > 2 and word[0] == "-" and word[1] != "-" and word[2] != "=" and \
+            word[:2] in FLAG_VALUES:
+        return f"{word[:2]}={word[2:]}"
+    return word
+
+
+def _boolean(name: str, value: str) -> bool:
+    if value.lower() in ("true", "1", "t"):
+        return True
+    if value.lower() in ("false", "0", "f"):
+        return False
+    raise Refused(f"{name} takes true or false, not {value!r}.")
 
 
 def _set(command: Command, attribute: str, value: str) -> None:

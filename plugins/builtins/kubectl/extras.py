@@ -130,6 +130,61 @@ def version(api: cluster.Api, command: Command, namespace: str) -> str:
     return f"Server Version: {info.get('gitVersion', 'unknown')}"
 
 
+def api_versions(api: cluster.Api, command: Command, namespace: str) -> str:
+    """Every group/version the server serves (every version of a group, not only its
+    preferred one), sorted, as `kubectl api-versions` prints them."""
+    core = cluster.request(api, "/api", what="reading the server's API versions")
+    groups = cluster.request(api, "/apis", what="reading the server's API groups")
+    found = set(core.get("versions") or []) | {
+        version["groupVersion"] for group in groups.get("groups") or []
+        for version in group.get("versions") or []}
+    return "\n".join(sorted(found))
+
+
+CLUSTER_SERVICE = "kubernetes.io/cluster-service"
+
+
+def cluster_info(api: cluster.Api, command: Command, namespace: str) -> str:
+    """Where the control plane and the cluster's own services (kube-system's, labelled
+    kubernetes.io/cluster-service=true) are reached, as `kubectl cluster-info` says it
+    (without its terminal colours)."""
+    if command.args:
+        raise Refused("`cluster-info dump` is not available here: it copies the cluster's "
+                      "logs and objects wholesale; ask for what you need (get, describe, "
+                      "logs, events).")
+    host = cluster.server(api).rstrip("/")
+    lines = [f"Kubernetes control plane is running at {host}"]
+    services = cluster.request(
+        api, "/api/v1/namespaces/kube-system/services",
+        query={"labelSelector": f"{CLUSTER_SERVICE}=true"},
+        what="listing the cluster's services in namespace kube-system")
+    for service in services.get("items") or []:
+        name = (service["metadata"].get("labels") or {}).get("kubernetes.io/name") or \
+            service["metadata"]["name"]
+        lines.append(f"{name} is running at {_service_link(host, service)}")
+    return "\n".join(lines) + ("\n\nTo further debug and diagnose cluster problems, use "
+                               "'kubectl cluster-info dump'.")
+
+
+def _service_link(host: str, service: dict[str, Any]) -> str:
+    """kubectl's link to a cluster service: its load balancer's address and every port,
+    else the API server's proxy path to its first port (https guessed by name or 443)."""
+    ports = (service.get("spec") or {}).get("ports") or []
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if ingress:
+        address = ingress[0].get("ip") or ingress[0].get("hostname") or ""
+        return "".join(f"http://{address}:{port.get('port')} " for port in ports)
+    name = service["metadata"]["name"]
+    if ports:
+        port = ports[0]
+        scheme = "https" if port.get("name") == "https" or port.get("port") == 443 else ""
+        name = ":".join(part for part in (scheme, name, port.get("name") or "") if part) \
+            if scheme or port.get("name") else name
+        if scheme and not port.get("name"):
+            name = f"{scheme}:{service['metadata']['name']}:"
+    return f"{host}/api/v1/namespaces/{service['metadata']['namespace']}/services/{name}/proxy"
+
+
 def raw(api: cluster.Api, path: str) -> str:
     if path.split("?")[0] not in RAW_PATHS:
         raise Refused(f"get --raw reads only {', '.join(RAW_PATHS)} (read-only health and "

@@ -300,4 +300,5 @@ def api_resources(api: cluster.Api, command: Command, namespace: str) -> str:
 
 VERBS = {"get": get, "describe": describe, "logs": logs.logs, "events": events, "top": top,
          "rollout": rollout, "api-resources": api_resources, "auth": extras.auth,
-         "version": extras.version, "explain": explain.explain}
+         "version": extras.version, "explain": explain.explain,
+         "api-versions": extras.api_versions, "cluster-info": extras.cluster_info}
