@@ -303,3 +303,23 @@ async def test_cluster_info_names_the_control_plane_and_the_cluster_services(
         assert not differ, differ
     finally:
         cluster.stop()
+
+
+POLICY_COMMANDS = ["describe netpol", "describe netpol api-ingress", "describe networkpolicy",
+                   "describe pdb", "describe pdb api", "describe poddisruptionbudgets"]
+
+
+async def test_network_policies_and_disruption_budgets_are_described_by_kubectls_describers(
+        tmp_path: Path) -> None:
+    """Each rule's ports and peers (pod and namespace selectors, IP blocks with exceptions),
+    isolated and unaffected directions; a budget's min/max, selector and status."""
+    cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "policy.yaml"]).start()
+    try:
+        kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="policy")
+        differ = await differences_on_new_services(tmp_path, kubeconfig, POLICY_COMMANDS,
+                                                   real_kubectl, lambda _, o, t: o == t)
+        assert not differ, differ
+        assert "Except: 10.1.0.0/16, 10.2.0.0/16" in real_kubectl(kubeconfig,
+                                                                  "describe netpol")
+    finally:
+        cluster.stop()

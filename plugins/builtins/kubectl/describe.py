@@ -16,6 +16,7 @@ from . import (
     describe_hpa,
     describe_namespaces,
     describe_nodes,
+    describe_policy,
     describe_storage,
 )
 from .describe_parts import (
@@ -188,7 +189,7 @@ def smart_label(field: str) -> str:
 DESCRIBERS: dict[str, Describer] = {
     "Pod": describe_pod, **describe_apps.DESCRIBERS, **describe_core.DESCRIBERS,
     **describe_hpa.DESCRIBERS, **describe_namespaces.DESCRIBERS, **describe_nodes.DESCRIBERS,
-    **describe_storage.DESCRIBERS}
+    **describe_storage.DESCRIBERS, **describe_policy.DESCRIBERS}
 
 
 def describe_object(api: cluster.Api, obj: Obj, events: Sequence[Obj]) -> str:
