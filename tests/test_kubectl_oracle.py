@@ -323,3 +323,31 @@ async def test_network_policies_and_disruption_budgets_are_described_by_kubectls
                                                                   "describe netpol")
     finally:
         cluster.stop()
+
+
+HISTORY_COMMANDS = ["rollout history deploy/web", "rollout history deploy/web --revision=2",
+                    "rollout history deploy/web --revision 3", "rollout history deploy",
+                    "rollout history ds -n ops", "rollout history sts/memhog",
+                    "rollout history sts/memhog --revision=1",
+                    "rollout history deploy/orders -n shop --revision=1"]
+
+
+async def test_rollout_history_and_a_revisions_template_are_kubectls(
+        shop: FakeKubernetes, tmp_path: Path) -> None:
+    """History by revision (one workload, or every one of a kind), a revision's pod
+    template, and a revision that does not exist as kubectl's error."""
+    kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="prod")
+    differ = await differences_on_new_services(tmp_path, kubeconfig, HISTORY_COMMANDS,
+                                               real_kubectl, lambda _, o, t: o == t)
+    assert not differ, differ
+    services = await make_services(tmp_path / "more", kubeconfig)
+    try:
+        missing = await services.registry.call(
+            "run_kubectl", {"command": "rollout history deploy/web --revision=1"})
+        assert (missing.ok, missing.text) == (False,
+                                              "error: unable to find the specified revision")
+        every = await services.registry.call("run_kubectl",
+                                             {"command": "rollout status deploy"})
+        assert every.text == real_kubectl(kubeconfig, "rollout status deploy --watch=false")
+    finally:
+        await services.close()

@@ -28,7 +28,7 @@ FLAG_VALUES = {"-n": "namespace", "--namespace": "namespace", "-l": "selector",
                "--selector": "selector", "--field-selector": "field_selector",
                "-o": "output", "--output": "output", "-c": "container",
                "--container": "container", "--tail": "tail", "--since": "since",
-               "--limit-bytes": "limit_bytes",
+               "--limit-bytes": "limit_bytes", "--revision": "revision",
                "-L": "label_columns", "--label-columns": "label_columns",
                "--since-time": "since_time", "--for": "for_object", "--types": "types",
                "--sort-by": "sort_by", "--raw": "raw"}
@@ -56,6 +56,7 @@ class Command:
     container: str | None = None
     tail: int | None = None  # -1: every line, as kubectl means it
     limit_bytes: int | None = None
+    revision: int | None = None  # rollout history --revision
     since: int | None = None  # seconds
     previous: bool = False
     all_containers: bool = False
@@ -155,9 +156,9 @@ def _set(command: Command, attribute: str, value: str) -> None:
             TEMPLATE_OUTPUTS):
         raise Refused(f"-o {value} is not supported (use one of: {', '.join(OUTPUTS)}, "
                       "jsonpath=TEMPLATE, custom-columns=SPEC).")
-    if attribute in ("tail", "limit_bytes"):
+    if attribute in ("tail", "limit_bytes", "revision"):
         if not value.lstrip("-").isdigit():
-            flag = "--tail" if attribute == "tail" else "--limit-bytes"
+            flag = "--" + attribute.replace("_", "-")
             raise Refused(f"{flag} needs a number, not {value!r}.")
         number = int(value)
         if attribute == "tail" and number < -1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from bot import kube as cluster
@@ -10,6 +11,7 @@ from bot.kube.names import api_path
 
 from . import describe as describers, explain, extras, logs, output
 from .command import Command, Refused
+from .describe_parts import Lines, pod_template
 from .get import get, list_objects, read_object, targets, where
 from .quantity import Quantity
 
@@ -181,10 +183,29 @@ def rollout(api: cluster.Api, command: Command, namespace: str) -> str:
     res = cluster.resource(api, kind)
     if res.kind not in ("Deployment", "StatefulSet", "DaemonSet"):
         raise Refused("rollout works on deployments, statefulsets and daemonsets.")
-    obj = read_object(api, res, name, namespace)
+    objects = [read_object(api, res, name, namespace)] if name else list_objects(
+        api, res, Command(verb="get"), namespace)  # a kind alone: each of them, as kubectl
     if action == "status":
-        return _rollout_status(res.kind.lower(), obj)
-    return _rollout_history(api, res, obj, namespace)
+        return _each(objects, lambda obj: _rollout_status(res.kind.lower(), obj), "\n")
+    return _each(objects, lambda obj: _history_block(_rollout_history(
+        api, res, obj, namespace, command.revision or 0)), "\n").rstrip("\n")
+
+
+def _history_block(text: str) -> str:
+    """kubectl ends a history table with an empty line, "No rollout history found." not."""
+    return text if text.endswith("No rollout history found.") else text + "\n"
+
+
+def _each(objects: list[Obj], show: Any, between: str) -> str:
+    """One rollout view per object; kubectl stops at the first that fails, having printed
+    the ones before it."""
+    shown: list[str] = []
+    for obj in objects:
+        try:
+            shown.append(show(obj))
+        except RolloutFailed as exc:
+            raise RolloutFailed(between.join([*shown, str(exc)])) from None
+    return between.join(shown) if shown else "No resources found"
 
 
 class RolloutFailed(Refused):
@@ -266,9 +287,14 @@ def _statefulset_status(meta: Obj, spec: Obj, status: Obj) -> str:
             f"at revision {status.get('currentRevision')}...")
 
 
-def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str) -> str:
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+
+
+def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str,
+                     revision: int) -> str:
     """kubectl's history: a Deployment's ReplicaSets, or a StatefulSet's or DaemonSet's
-    ControllerRevisions, by revision, with their change causes."""
+    ControllerRevisions, by revision, with their change causes; with `--revision`, that
+    revision's pod template (printed as kubectl prints it: tabs, no alignment)."""
     name = obj["metadata"]["name"]
     deployment = res.kind == "Deployment"
     kept = list_objects(api, cluster.resource(
@@ -276,10 +302,13 @@ def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str) 
         Command(verb="get"), namespace)
     owned = [o for o in kept if any(ref.get("kind") == res.kind and ref.get("name") == name
                                     for ref in o["metadata"].get("ownerReferences") or [])]
-    revisions = sorted((int((o["metadata"].get("annotations") or {}).get(
-        "deployment.kubernetes.io/revision", 0)) if deployment else int(o.get("revision", 0)),
-        (o["metadata"].get("annotations") or {}).get("kubernetes.io/change-cause", "<none>"))
-        for o in owned)
+    by_number = {(int((o["metadata"].get("annotations") or {}).get(
+        "deployment.kubernetes.io/revision", 0)) if deployment else int(o.get("revision", 0))):
+        o for o in owned}
+    if revision:
+        return _revision(res, name, by_number, revision, deployment)
+    revisions = sorted((number, (o["metadata"].get("annotations") or {}).get(
+        CHANGE_CAUSE, "<none>")) for number, o in by_number.items())
     header = f"{res.name_prefix}/{name} "  # kubectl's own trailing space
     if not revisions:
         return f"{header}\nNo rollout history found."
@@ -287,6 +316,29 @@ def _rollout_history(api: cluster.Api, res: Resource, obj: Obj, namespace: str) 
     lines = [f"{'REVISION'.ljust(width)}CHANGE-CAUSE"] + [
         f"{str(rev).ljust(width)}{cause}" for rev, cause in revisions]
     return header + "\n" + "\n".join(lines)
+
+
+def _revision(res: Resource, name: str, by_number: dict[int, Obj], revision: int,
+              deployment: bool) -> str:
+    header = f"{res.name_prefix}/{name} with revision #{revision}"
+    if not by_number:
+        return f"{header}\nNo rollout history found."
+    found = by_number.get(revision)
+    if found is None:
+        raise RolloutFailed("error: unable to find the specified revision")
+    if deployment:  # the ReplicaSet's template, with its change cause among the annotations
+        template = copy.deepcopy((found.get("spec") or {}).get("template") or {})
+        cause = (found["metadata"].get("annotations") or {}).get(CHANGE_CAUSE)
+        metadata = template.setdefault("metadata", {})
+        if cause:
+            metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                                       CHANGE_CAUSE: cause}
+    else:  # a ControllerRevision keeps the template as a patch of the workload's spec
+        template = {k: v for k, v in (((found.get("data") or {}).get("spec") or {}).get(
+            "template") or {}).items() if k != "$patch"}
+    out = Lines()
+    pod_template(out, template)
+    return header + "\n" + "\n".join(out.lines)
 
 
 def api_resources(api: cluster.Api, command: Command, namespace: str) -> str:
