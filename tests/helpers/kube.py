@@ -21,7 +21,8 @@ GET_COMMANDS = [
     # kubectl's flag forms: a short flag's value attached, a bool flag's explicit value
     "get pods -owide", "get pods -nprod", "get pods --all-namespaces=true",
     "get pods -A=false", "get pods -lapp=web -oname", "get pods --show-labels=true",
-    "get pods --no-headers=false", "api-versions",
+    "get pods --no-headers=false", "api-versions", "api-resources -o wide",
+    "get pods -L nothere",
     "get pods", "get pods -o wide", "get pods -A", "get po -n kube-system",
     "get pods -l app=web", "get pods --field-selector status.phase=Running",
     "get pod checkout-api-7d9f8b6c5-abcde", "get pods -o name",

@@ -38,8 +38,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
     # kubectl's tabwriter: padding 3, minimum width 6 (so a cell is padded to 3 at least)
     widths = [max(3, *(len(row[i]) for row in shown)) for i in range(len(headers))] \
         if shown else []
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in shown)
+    # Go's tabwriter pads every cell a tab ends, not the line's last: so a line whose last
+    # cell is empty keeps the padding of the one before it
+    return "\n".join("".join(c.ljust(w) + "   " for c, w in zip(row[:-1], widths,
+                                                               strict=False)) + row[-1]
+                     for row in shown if row)
 
 
 def event_interval(e: Obj) -> str:

@@ -344,10 +344,12 @@ def _revision(res: Resource, name: str, by_number: dict[int, Obj], revision: int
 def api_resources(api: cluster.Api, command: Command, namespace: str) -> str:
     """kubectl's table of what the cluster serves, from the same discovery `get` uses."""
     found = cluster.discovery_of(api).resources()  # cached, as kubectl caches it
+    wide = command.output == "wide"
     rows = sorted(([r.plural, ",".join(r.short), r.group_version, str(r.namespaced).lower(),
-                    r.kind] for r in found), key=lambda row: (row[2].rpartition("/")[0],
-                                                               row[0]))
-    return output.table(["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"], rows)
+                    r.kind] + ([",".join(r.verbs), ",".join(r.categories)] if wide else [])
+                   for r in found), key=lambda row: (row[2].rpartition("/")[0], row[0]))
+    return output.table(["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"] + (
+        ["VERBS", "CATEGORIES"] if wide else []), rows)
 
 
 VERBS = {"get": get, "describe": describe, "logs": logs.logs, "events": events, "top": top,
