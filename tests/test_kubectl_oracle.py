@@ -351,3 +351,19 @@ async def test_rollout_history_and_a_revisions_template_are_kubectls(
         assert every.text == real_kubectl(kubeconfig, "rollout status deploy --watch=false")
     finally:
         await services.close()
+
+
+async def test_version_as_json_or_yaml_is_kubectls_server_version(services: Services,
+                                                                  tmp_path: Path) -> None:
+    """kubectl adds its own client's version; there is no client here, so the server's
+    object is the whole answer — the same fields, in the same order."""
+    import json
+
+    import yaml
+
+    for fmt, load in (("json", json.loads), ("yaml", yaml.safe_load)):
+        theirs = load(real_kubectl(tmp_path / "kc", f"version -o {fmt}"))["serverVersion"]
+        result = await services.registry.call("run_kubectl", {"command": f"version -o {fmt}"})
+        ours = load(result.text)
+        assert list(ours) == ["serverVersion"] and ours["serverVersion"] == theirs
+        assert list(ours["serverVersion"]) == list(theirs)

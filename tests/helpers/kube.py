@@ -23,6 +23,10 @@ GET_COMMANDS = [
     "get pods -A=false", "get pods -lapp=web -oname", "get pods --show-labels=true",
     "get pods --no-headers=false", "api-versions", "api-resources -o wide",
     "get pods -L nothere",
+    # -o json|yaml as kubectl prints them: keys sorted, JSON by four, YAML quoted as go-yaml
+    "get pods -o yaml", "get deploy web -o json", "get deploy -o yaml", "get nodes -o yaml",
+    "get events -o yaml", "get cm -o yaml", "get svc -o json", "get rollouts -o yaml",
+    "get pod web-5f6d7c8b9-xyz12 -o yaml",
     "get pods", "get pods -o wide", "get pods -A", "get po -n kube-system",
     "get pods -l app=web", "get pods --field-selector status.phase=Running",
     "get pod checkout-api-7d9f8b6c5-abcde", "get pods -o name",

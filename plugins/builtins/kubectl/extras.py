@@ -4,7 +4,10 @@ create nothing, they ask the API server a question."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import yaml
 
 from bot import kube as cluster
 
@@ -125,8 +128,21 @@ def _whoami(api: cluster.Api) -> str:
     return output.table(["ATTRIBUTE", "VALUE"], rows)
 
 
+VERSION_FIELDS = ("major", "minor", "gitVersion", "gitCommit", "gitTreeState", "buildDate",
+                  "goVersion", "compiler", "platform")  # k8s.io/apimachinery version.Info
+
+
 def version(api: cluster.Api, command: Command, namespace: str) -> str:
+    """The server's version: `Server Version: …`, or with `-o json|yaml` kubectl's
+    serverVersion object (there is no client here, so no clientVersion)."""
     info = cluster.request(api, "/version", what="reading the server's version")
+    if command.output in ("json", "yaml"):
+        server = {field: info.get(field, "") for field in VERSION_FIELDS}
+        if command.output == "json":
+            return json.dumps({"serverVersion": server}, indent=2)
+        return yaml.safe_dump({"serverVersion": server}, sort_keys=True).rstrip()  # as kubectl
+    if command.output:
+        raise Refused("version prints as text, or with -o json or -o yaml.")
     return f"Server Version: {info.get('gitVersion', 'unknown')}"
 
 

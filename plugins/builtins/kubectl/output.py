@@ -81,13 +81,32 @@ def _clean(obj: Obj) -> Obj:
     return {**obj, "metadata": metadata}
 
 
+class _GoYaml(yaml.SafeDumper):
+    """sigs.k8s.io/yaml's style: a string that needs quoting gets double quotes."""
+
+    def choose_scalar_style(self) -> Any:
+        """go-yaml double-quotes a string that would read as another type ("3", "true");
+        one that cannot be plain for its characters is single-quoted, as libyaml does."""
+        style = super().choose_scalar_style()
+        if style == "'" and self.event is not None and not self.event.implicit[0]:
+            return '"'
+        return style
+
+
 def serialise(objects: Sequence[Obj], *, fmt: str, single: bool) -> str:
+    """-o json|yaml as kubectl prints an object read as unstructured: keys sorted at every
+    level (Go's maps), JSON indented by four with <, > and & escaped as Go escapes them."""
     cleaned = [_clean(o) for o in objects]
     value: Any = cleaned[0] if single and cleaned else {
-        "apiVersion": "v1", "kind": "List", "items": cleaned, "metadata": {}}
+        "apiVersion": "v1", "items": cleaned, "kind": "List",
+        "metadata": {"resourceVersion": ""}}
     if fmt == "json":
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False).rstrip()
+        text = json.dumps(value, indent=4, ensure_ascii=False, sort_keys=True)
+        return (text.replace("<", "\\u003c").replace(">", "\\u003e")
+                .replace("&", "\\u0026").replace("\u2028", "\\u2028")
+                .replace("\u2029", "\\u2029"))
+    return yaml.dump(value, Dumper=_GoYaml, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True).rstrip()
 
 
 def describe_events_lines(events: Sequence[Obj]) -> list[str]:
