@@ -43,7 +43,7 @@ def analyze(api: kube.Api, names: list[str], namespace: str | None, *,
             if isinstance(answer, list):
                 snapshot.objects[plural] = answer
             else:
-                snapshot.blind(plural, _error_text(_NO_API, answer))
+                snapshot.blind(plural, _why(answer))
         errors, findings = [], []
         for name in names:
             failure = next((fetched[p] for p in ANALYZERS[name].lists
@@ -118,10 +118,15 @@ def layout(result: dict[str, Any]) -> str:
 
 
 def _error_text(analyzer: Analyzer, failure: Exception) -> str:
-    if isinstance(failure, LookupError):  # the kind is not served
-        if analyzer.api:
-            kind = failure.args[0]
-            return f'no matches for kind "{kind}" in version "{analyzer.api}"'
+    """An analyzer's `errors` entry; an optional API it needs is named, as k8sgpt names it."""
+    if isinstance(failure, LookupError) and analyzer.api:
+        return f'no matches for kind "{failure.args[0]}" in version "{analyzer.api}"'
+    return _why(failure)
+
+
+def _why(failure: Exception) -> str:
+    """Why a kind could not be read: not served, or the API server's own reason."""
+    if isinstance(failure, LookupError):
         return NOT_FOUND
     return getattr(failure, "reason", "") or str(failure)
 
@@ -142,7 +147,6 @@ def _list(api: kube.Api, plural: str, namespace: str | None) -> list[Obj] | Exce
         return exc
 
 
-_NO_API = Analyzer(lambda snapshot: [], ())  # an error text without an optional API's name
 KINDS = {"gatewayclasses": "GatewayClass", "gateways": "Gateway", "httproutes": "HTTPRoute"}
 
 

@@ -191,13 +191,11 @@ def _service_link(host: str, service: dict[str, Any]) -> str:
         address = ingress[0].get("ip") or ingress[0].get("hostname") or ""
         return "".join(f"http://{address}:{port.get('port')} " for port in ports)
     name = service["metadata"]["name"]
-    if ports:
-        port = ports[0]
-        scheme = "https" if port.get("name") == "https" or port.get("port") == 443 else ""
-        name = ":".join(part for part in (scheme, name, port.get("name") or "") if part) \
-            if scheme or port.get("name") else name
-        if scheme and not port.get("name"):
-            name = f"{scheme}:{service['metadata']['name']}:"
+    if ports:  # utilnet.JoinSchemeNamePort
+        port, scheme = ports[0].get("name") or "", ""
+        if port == "https" or ports[0].get("port") == 443:
+            scheme = "https"
+        name = f"{scheme}:{name}:{port}" if scheme else f"{name}:{port}" if port else name
     return f"{host}/api/v1/namespaces/{service['metadata']['namespace']}/services/{name}/proxy"
 
 

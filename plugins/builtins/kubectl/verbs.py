@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from bot import kube as cluster
@@ -120,13 +121,11 @@ def _top_pods(command: Command, namespace: str, items: list[Obj]) -> str:
     rows = []
     for m in items:
         prefix = [m["metadata"].get("namespace", "")] if spaces else []
-        if command.containers:
-            rows += [(_usage([c]), [*prefix, m["metadata"]["name"], c["name"],
-                                    f"{_usage([c])[0]}m", f"{_usage([c])[1] // MI}Mi"])
-                     for c in m["containers"]]
-        else:
-            cpu, memory = _usage(m["containers"])
-            rows.append(((cpu, memory), [*prefix, m["metadata"]["name"], f"{cpu}m",
+        parts = [([c["name"]], [c]) for c in m["containers"]] if command.containers \
+            else [([], m["containers"])]  # a row per container, or one for the pod
+        for names, containers in parts:
+            cpu, memory = _usage(containers)
+            rows.append(((cpu, memory), [*prefix, m["metadata"]["name"], *names, f"{cpu}m",
                                          f"{memory // MI}Mi"]))
     if not rows:
         return (f"No resources found in {namespace} namespace." if not spaces
@@ -196,7 +195,7 @@ def _history_block(text: str) -> str:
     return text if text.endswith("No rollout history found.") else text + "\n"
 
 
-def _each(objects: list[Obj], show: Any, between: str) -> str:
+def _each(objects: list[Obj], show: Callable[[Obj], str], between: str) -> str:
     """One rollout view per object; kubectl stops at the first that fails, having printed
     the ones before it."""
     shown: list[str] = []
