@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,9 +15,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from bot.records import ToolCallRecord
 from bot.store import Database
 from bot.store.migrate import alembic_config, upgrade
 from bot.store.models import Base
+from bot.store.repositories import ToolCallRepository
+from bot.store.tool_log import ToolCallLog
 from tests.helpers import postgres
 
 
@@ -110,3 +115,40 @@ async def test_write_rolls_back_when_the_block_raises(db: Database) -> None:
             raise RuntimeError("boom")
     async with db.read() as session:
         assert (await session.execute(text("SELECT count(*) FROM audit_events"))).scalar() == 0
+
+
+def _call(tool: str) -> ToolCallRecord:
+    return ToolCallRecord(run_id="r1", user="U1", channel="C1", thread_ts=None, tool=tool,
+                          plugin="p", plugin_version="1", arguments="{}", duration_ms=1.0,
+                          outcome="ok")
+
+
+async def test_flush_returns_only_when_the_batch_being_written_is_in(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The background writer has taken a batch and is inside its transaction: a flush then
+    (an audit read, shutdown) waits for it instead of returning with the rows in flight."""
+    writing, release = asyncio.Event(), asyncio.Event()
+    real_write = db.write
+
+    @contextlib.asynccontextmanager
+    async def held_write() -> AsyncIterator[Any]:
+        writing.set()
+        await release.wait()
+        async with real_write() as session:
+            yield session
+
+    monkeypatch.setattr(db, "write", held_write)
+    calls = ToolCallLog(db, interval=0)
+    calls.record(_call("first"))
+    await writing.wait()  # the writer holds "first"; nothing else is queued
+    flushed = asyncio.create_task(calls.flush())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not flushed.done()
+    release.set()
+    await flushed
+    async with db.read() as session:
+        assert [row.tool for row in await ToolCallRepository(session).recent()] == ["first"]
+    calls.record(_call("second"))
+    assert [row.tool for row in await calls.recent()] == ["second", "first"]
+    await calls.close()

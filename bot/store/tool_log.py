@@ -23,8 +23,6 @@ from bot.store.repositories import ToolCallRepository
 log = logging.getLogger(__name__)
 
 
-
-
 class ToolCallLog:
     def __init__(self, db: Database, *, interval: float = 0.2) -> None:
         self.db = db
@@ -32,6 +30,7 @@ class ToolCallLog:
         self._pending: list[ToolCallRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()  # one batch at a time: flush waits for one in flight
 
     def record(self, row: ToolCallRecord) -> None:
         self._pending.append(row)
@@ -40,16 +39,18 @@ class ToolCallLog:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Write everything queued so far."""
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            async with self.db.write() as session:
-                await ToolCallRepository(session).add_all([asdict(row) for row in batch])
-        except Exception:
-            log.exception("could not write %d tool-call audit records", len(batch))
-            self._pending[:0] = batch
+        """Write everything queued so far, including a batch the background task is writing
+        at this moment: when this returns, every record given before is in the database."""
+        async with self._writing:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                async with self.db.write() as session:
+                    await ToolCallRepository(session).add_all([asdict(row) for row in batch])
+            except Exception:
+                log.exception("could not write %d tool-call audit records", len(batch))
+                self._pending[:0] = batch
 
     async def recent(self, limit: int = 20, *, run_id: str | None = None
                      ) -> Sequence[ToolCallRow]:
