@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import compileall
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,15 @@ from tests.helpers.slack_harness import SlackBot
 
 REPO = Path(__file__).resolve().parents[1]
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the bot's bytecode once, before the workers start. The tests start `bot` a
+    few hundred times; where PYTHONDONTWRITEBYTECODE is set (CI images, this sandbox) each
+    start compiled 130 modules again, 0.2 s of CPU that the suite's budget went on."""
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without -n
+        for tree in ("bot", "plugins/builtins", "tests"):
+            compileall.compile_dir(REPO / tree, quiet=1)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -76,9 +76,17 @@ async def differences_on_new_services(tmp_path: Path, kubeconfig: Path, commands
         await services.close()
 
 
-async def test_get_prints_what_kubectl_prints(services: Services, tmp_path: Path) -> None:
+# In four shares, so that parallel workers take them side by side: one at 127 kubectl runs
+# was the suite's longest test and ended it on one core.
+SHARES = 4
+
+
+@pytest.mark.parametrize("share", range(SHARES))
+async def test_get_prints_what_kubectl_prints(services: Services, tmp_path: Path,
+                                              share: int) -> None:
     kubeconfig = tmp_path / "kc"
-    differ = await differences(services, GET_COMMANDS, partial(real_kubectl, kubeconfig))
+    differ = await differences(services, GET_COMMANDS[share::SHARES],
+                               partial(real_kubectl, kubeconfig))
     assert not differ, differ
 
 
@@ -141,12 +149,13 @@ def same_describe(command: str, ours: str, theirs: str) -> bool:
     return ours == theirs
 
 
-async def test_describe_prints_what_kubectl_prints(shop: FakeKubernetes,
-                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize("share", range(2))
+async def test_describe_prints_what_kubectl_prints(shop: FakeKubernetes, tmp_path: Path,
+                                                   share: int) -> None:
     """Every kind with a describer, and CRDs in the generic form: every line, alignment
     included."""
     kubeconfig = shop.kubeconfig(tmp_path / "kc", namespace="prod")
-    differ = await differences_on_new_services(tmp_path, kubeconfig, DESCRIBE_COMMANDS,
+    differ = await differences_on_new_services(tmp_path, kubeconfig, DESCRIBE_COMMANDS[share::2],
                                                real_kubectl, same_describe)
     assert not differ, differ
 
