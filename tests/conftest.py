@@ -53,6 +53,16 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
+@pytest.fixture(autouse=True)
+def kube_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test's own discovery cache (bot/kube/discovery_cache.py): a fake API server on
+    a port an earlier test's had must not be read from that one's saved discovery, and no
+    test writes to the developer's ~/.kube/cache."""
+    root = tmp_path / "kube-cache"
+    monkeypatch.setenv("KUBECACHEDIR", str(root))
+    return root
+
+
 @pytest.fixture
 def plugins_dir(tmp_path: Path) -> Path:
     root = tmp_path / "plugins"

@@ -319,6 +319,13 @@ def test_run_kubectl_through_the_cli(tmp_path: Path, cluster: FakeKubernetes) ->
     ok = run_bot(env, "plugin", "call", "run_kubectl", '{"command": "get deploy web"}')
     assert ok.returncode == 0, ok.stderr
     assert rows(ok.stdout)[1][:4] == ["web", "3/3", "3", "3"]
+    discovered = [p for p in cluster.requests
+                  if p == "/apis" or (p.startswith("/apis/") and p.count("/") == 3)]
+    assert len(discovered) > 5
+    cluster.requests.clear()  # the next process starts from the copy the first one saved
+    again = run_bot(env, "plugin", "call", "run_kubectl", '{"command": "get deploy web"}')
+    assert again.stdout == ok.stdout
+    assert cluster.requests == ["/apis/apps/v1/namespaces/prod/deployments/web"]
     no = run_bot(env, "plugin", "call", "run_kubectl",
                  '{"command": "scale deploy web --replicas 0"}')
     assert no.returncode == 1 and no.stderr.startswith("`kubectl scale` is not allowed")

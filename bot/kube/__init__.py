@@ -88,7 +88,7 @@ def discovery_of(api: Api) -> Any:
 
     def fetch(path: str, what: str) -> Any:
         return request(api, path, what=what)
-    return for_api(api.client, fetch)
+    return for_api(api.client, fetch, server(api))
 
 
 def human_duration(seconds: float) -> str:

@@ -4,7 +4,9 @@ every built-in kind and every CRD, by plural, singular, kind, short name, `name.
 
 Discovery is cached per cluster for ten minutes; a name it does not know refreshes it at
 once (a CRD installed a minute ago), at most every 30 seconds, so that a typo does not cost
-a round of discovery calls each time.
+a round of discovery calls each time. A complete discovery is also saved on disk
+(bot.kube.discovery_cache), so that the next process starts from it; a name missing from
+a copy read from disk refreshes at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.kube import ClusterError, Resource, UnknownResourceType
+from bot.kube.discovery_cache import DiskCache
 
 TTL_SECONDS = 600.0
 WHAT = "discovering the cluster's resource types"
@@ -25,12 +28,15 @@ Fetch = Callable[[str, str], Any]  # (path, what) -> JSON
 
 
 class Discovery:
-    def __init__(self, fetch: Fetch, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, fetch: Fetch, *, clock: Callable[[], float] = time.monotonic,
+                 disk: DiskCache | None = None) -> None:
         self._fetch = fetch
         self._clock = clock
+        self._disk = disk
         self._lock = threading.Lock()
         self._resources: list[Resource] = []
         self._loaded_at: float | None = None
+        self._from_disk = False
         self.calls = 0  # discovery documents fetched, for the benchmark
 
     def resolve(self, name: str) -> list[Resource]:
@@ -49,30 +55,41 @@ class Discovery:
     def resources(self, *, refresh: bool = False) -> list[Resource]:
         with self._lock:
             now = self._clock()
+            if self._loaded_at is None and not refresh and self._disk is not None:
+                saved = self._disk.load()
+                if saved is not None:
+                    self._resources, self._loaded_at, self._from_disk = saved, now, True
             if refresh or self._loaded_at is None or now - self._loaded_at > TTL_SECONDS:
-                self._resources = self._discover()
-                self._loaded_at = now
+                self._resources, complete = self._discover()
+                self._loaded_at, self._from_disk = now, False
+                if complete and self._disk is not None:
+                    self._disk.save(self._resources)
             return list(self._resources)
 
     def _stale_for_a_miss(self) -> bool:
-        return self._loaded_at is None or (
+        return self._loaded_at is None or self._from_disk or (
             self._clock() - self._loaded_at > MISS_REFRESH_SECONDS)
 
-    def _discover(self) -> list[Resource]:
+    def _discover(self) -> tuple[list[Resource], bool]:
+        """Every resource type served, and whether every group answered (only then is the
+        list worth saving for other processes)."""
         found = self._resources_of("v1", self._get("/api/v1", WHAT))
         groups = self._get("/apis", WHAT).get("groups") or []
+        complete = True
         for group in groups:
             preferred = group.get("preferredVersion") or (group.get("versions") or [{}])[0]
             version = preferred.get("groupVersion")
             if version:
-                found += self._group_version(version, f"/apis/{version}")
-        return found
+                listed = self._group_version(version, f"/apis/{version}")
+                complete = complete and listed is not None
+                found += listed or []
+        return found, complete
 
-    def _group_version(self, group_version: str, path: str) -> list[Resource]:
+    def _group_version(self, group_version: str, path: str) -> list[Resource] | None:
         try:
             listing = self._get(path, f"discovering {group_version}")
         except ClusterError:
-            return []  # an aggregated API that is down (metrics-server) hides only itself
+            return None  # an aggregated API that is down (metrics-server) hides only itself
         return self._resources_of(group_version, listing)
 
     @staticmethod
@@ -117,11 +134,11 @@ _by_api: weakref.WeakKeyDictionary[Any, Discovery] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
-def for_api(api: Any, fetch: Fetch) -> Discovery:
-    """The one Discovery of a client (its cluster), kept as long as the client is: keyed by
-    the client itself, never by an id() a later client could reuse."""
+def for_api(api: Any, fetch: Fetch, server: str) -> Discovery:
+    """The one Discovery of a client (its cluster, at `server`), kept as long as the client
+    is: keyed by the client itself, never by an id() a later client could reuse."""
     with _registry_lock:
         found = _by_api.get(api)
         if found is None:
-            found = _by_api[api] = Discovery(fetch)
+            found = _by_api[api] = Discovery(fetch, disk=DiskCache.default(server))
         return found

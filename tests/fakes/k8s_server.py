@@ -156,6 +156,9 @@ class FakeKubernetes(FakeHTTPService):
         # some proxies do): what kubectl then prints is its own default
         self.without_tables: set[str] = set()
         self.delay_paths: dict[str, float] = {}  # path prefix -> seconds before answering
+        # aggregated API groups listed in /apis whose server is down (metrics-server): their
+        # discovery answers 503, as kube-apiserver's aggregator does
+        self.unavailable_groups: set[str] = set()
         self.requests: list[str] = []
         self.in_flight = self.most_in_flight = 0  # requests being answered at once
         self._counting = threading.Lock()
@@ -214,6 +217,9 @@ class FakeKubernetes(FakeHTTPService):
                          "platform": "linux/amd64"}, "application/json"
         if parts[:1] == ["api"] and len(parts) <= 2:
             return 200, self._discovery(parts), "application/json"
+        if parts[:1] == ["apis"] and len(parts) == 3 and parts[1] in self.unavailable_groups:
+            return 503, _status(503, "ServiceUnavailable", "the server is currently unable to "
+                                "handle the request"), "application/json"
         if parts[:1] == ["apis"] and len(parts) <= 3:
             return 200, self._discovery(parts), "application/json"
         group_version = "v1" if parts[0] == "api" else "/".join(parts[1:3])
