@@ -116,9 +116,9 @@ def describe_events_lines(events: Sequence[Obj]) -> list[str]:
     lines = ["Events:", "  Type\tReason\tAge\tFrom\tMessage",
              "  ----\t------\t----\t----\t-------"]
     for e in sorted(events, key=_event_time):
-        source = e.get("source") or {}
-        origin = ", ".join(filter(None, (source.get("component"), source.get("host")))) or (
-            e.get("reportingComponent") or "")
+        # kubectl 1.32's From: the component alone (never its host), else the reporting
+        # controller of an events.k8s.io/v1 event
+        origin = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
         lines.append("  " + "\t".join([e.get("type", ""), e.get("reason", ""),
                                         event_interval(e), origin,
                                         (e.get("message") or "").strip()]))

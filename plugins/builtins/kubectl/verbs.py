@@ -38,19 +38,30 @@ def describe(api: cluster.Api, command: Command, namespace: str) -> str:
         for obj in objects[:20]:
             if res.plural == "namespaces":  # its quotas and limits live inside it
                 api.limits.check(obj["metadata"]["name"])
-            ns = obj["metadata"].get("namespace") or namespace
-            meta = obj["metadata"]
-            selector = ",".join(f"involvedObject.{k}={v}" for k, v in (  # as kubectl asks
-                ("name", meta["name"]), ("namespace", meta.get("namespace")),
-                ("kind", obj.get("kind") or res.kind), ("uid", meta.get("uid"))) if v)
-            related = cluster.request(
-                api, api_path("/api/v1", "events", namespace=ns if res.namespaced else None),
-                query={"fieldSelector": selector}, what=f"listing events for {res.kind.lower()} "
-                f"{obj['metadata']['name']}").get("items", [])
+            related = _events_of(api, res, obj, namespace)
             pieces.append(describers.describe_object(api, {"kind": res.kind, **obj}, related))
     return "\n\n\n".join(pieces) or (
         f"No resources found in {namespace} namespace." if not command.all_namespaces
         else "No resources found")
+
+
+def _events_of(api: cluster.Api, res: Resource, obj: Obj, namespace: str) -> list[Obj]:
+    """The events about `obj`, asked for as kubectl asks; a node's twice, because the node
+    controller records them under its UID and the kubelet under its name."""
+    meta = obj["metadata"]
+    uids = [meta.get("uid")] + ([meta["name"]] if res.kind == "Node" else [])
+    path = api_path("/api/v1", "events", namespace=(
+        meta.get("namespace") or namespace) if res.namespaced else None)
+    found: dict[str, Obj] = {}
+    for uid in uids:
+        selector = ",".join(f"involvedObject.{k}={v}" for k, v in (
+            ("name", meta["name"]), ("namespace", meta.get("namespace")),
+            ("kind", obj.get("kind") or res.kind), ("uid", uid)) if v)
+        for event in cluster.request(api, path, query={"fieldSelector": selector},
+                                     what=f"listing events for {res.kind.lower()} "
+                                     f"{meta['name']}").get("items", []):
+            found.setdefault(event["metadata"].get("uid") or event["metadata"]["name"], event)
+    return list(found.values())
 
 
 def events(api: cluster.Api, command: Command, namespace: str) -> str:
