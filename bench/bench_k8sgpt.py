@@ -62,9 +62,11 @@ def measure(fake: FakeKubernetes, namespace: str | None, label: str) -> list[lis
     rows = []
     for repeat in range(3):
         sequential = seconds(lambda: k8sgpt_analyze(namespace=namespace, ctx=contexts[1]))
+        fake.requests.clear()
         concurrent = seconds(lambda: k8sgpt_analyze(namespace=namespace, ctx=contexts[8]))
         rows.append([label, str(repeat + 1), f"{sequential:.2f}", f"{concurrent:.2f}",
-                     f"{sequential / concurrent:.1f}x", str(problems)])
+                     f"{sequential / concurrent:.1f}x", str(len(fake.requests)),
+                     str(problems)])
     fake.delay_paths.clear()
     return rows
 
@@ -80,7 +82,7 @@ def main() -> None:
     print(f"k8sgpt_analyze, core analyzers, {LATENCY * 1000:.0f} ms added per API call "
           "(seconds):\n")
     print(markdown_table(["cluster", "repeat", "sequential (1)", "concurrent (8)", "speed-up",
-                          "problems"], rows))
+                          "API requests", "problems"], rows))
     for label in dict.fromkeys(r[0] for r in rows):
         mine = [r for r in rows if r[0] == label]
         print(f"\n{label}: median {statistics.median(float(r[2]) for r in mine):.2f} s -> "
