@@ -13,11 +13,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.records import ToolCallRecord
 from bot.store import Database
-from bot.store.migrate import alembic_config, upgrade
+from bot.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision, upgrade
 from bot.store.models import Base
 from bot.store.repositories import ToolCallRepository
 from bot.store.tool_log import ToolCallLog
@@ -64,6 +64,7 @@ async def test_migrations_and_models_agree(db: Database) -> None:
 async def test_upgrade_twice_is_harmless_and_reaches_head(db: Database) -> None:
     await upgrade(db)
     head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    assert head_revision() == head  # what a start at the head compares with, Alembic unloaded
     async with db.read() as session:
         version = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
     assert version == [(head,)]
@@ -152,3 +153,38 @@ async def test_flush_returns_only_when_the_batch_being_written_is_in(
     calls.record(_call("second"))
     assert [row.tool for row in await calls.recent()] == ["second", "first"]
     await calls.close()
+
+
+def test_each_migration_file_is_named_by_its_revision_in_one_line_of_history() -> None:
+    """head_revision() reads the head from the file names: each must start with its own
+    revision id, and each revision must follow the one before."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    files = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
+    revisions = {r.revision: r for r in script.walk_revisions()}
+    assert sorted(revisions) == [name[:4] for name in files]
+    for number, name in enumerate(files, start=1):
+        assert name[:4] == f"{number:04d}"
+        assert revisions[name[:4]].down_revision == (f"{number - 1:04d}" if number > 1
+                                                     else None)
+
+
+def _mcp_columns(session: Any) -> set[str]:
+    return {c["name"] for c in inspect(session.connection()).get_columns("mcp_servers")}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_database_behind_is_upgraded_and_one_at_the_head_left_alone(
+        backend: str, tmp_path: Path, pg_server: str | None) -> None:
+    behind = Database(await database_url(backend, tmp_path, pg_server))
+    try:
+        await upgrade(behind, "0015")
+        async with behind.read() as session:
+            assert "pending_tools" not in await session.run_sync(_mcp_columns)
+        await upgrade(behind)  # the one start-up call: 0015 -> head
+        async with behind.read() as session:
+            assert (await session.execute(text("SELECT version_num FROM alembic_version"))
+                    ).scalars().all() == [head_revision()]
+            assert "pending_tools" in await session.run_sync(_mcp_columns)
+        await upgrade(behind)  # at the head: one query, no change
+    finally:
+        await behind.dispose()
