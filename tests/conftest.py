@@ -13,6 +13,7 @@ from bot.store.shared_runs import SharedRuns
 from tests.fakes.k8s_server import FakeKubernetes
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.helpers.databases import migrated_sqlite_url
 from tests.helpers.plugin_factory import write_plugin
 from tests.helpers.processes import BotProcesses
 from tests.helpers.slack_harness import SlackBot
@@ -84,7 +85,7 @@ def settings(tmp_path: Path, plugins_dir: Path) -> Settings:
     # for workspaces that cannot stream); tests/test_slack_streaming.py turns it on
     # MCP_ALLOW_CIDRS: the test MCP servers listen on loopback, which `mcp add` refuses
     # unless the operator allows it (tests of that refusal set it empty)
-    return load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+    return load_settings(database_url=migrated_sqlite_url(tmp_path / "bot.db"),
                          plugins_dir=plugins_dir, tool_timeout=5, plugin_uid_range=UID_RANGE,
                          slack_streaming=False, mcp_allow_cidrs=[LOOPBACK])
 
@@ -143,7 +144,7 @@ def upload_settings(tmp_path: Path, plugins_dir: Path) -> Callable[..., Settings
 
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "database_url": migrated_sqlite_url(tmp_path / "bot.db"),
             "plugins_dir": plugins_dir, "tool_timeout": 5, "plugin_sandbox": "process",
             "plugin_probe_timeout": 3, "plugin_worker_memory_mb": 256,
             "plugin_max_consecutive_failures": 3, "plugin_uid_range": UID_RANGE}

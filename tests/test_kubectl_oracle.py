@@ -1,7 +1,9 @@
 """The real kubectl is the oracle: the commands an on-call SRE types, run through both
-`kubectl` (v1.32 on PATH) and `run_kubectl`, against the same fake API server, must print
+`kubectl` and `run_kubectl`, against the same fake API server, must print
 the same thing. The fake speaks TLS, wants the bearer token and serves discovery, Tables
-and CRDs as kube-apiserver does — so kubectl itself runs against it unchanged."""
+and CRDs as kube-apiserver does — so kubectl itself runs against it unchanged. The kubectl
+on PATH here is the Google Cloud SDK's dispatcher, which runs the client matching the
+server's minor version, as the version-skew policy asks: v1.30.13 for the fake's v1.30.2."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.app import Services, build_services
 from bot.config import load_settings
 from tests.conftest import REPO
+from tests.helpers.databases import migrated_sqlite_url
 
 
 async def builtin_services(tmp_path: Path, *enabled: str, db: str = "builtins.db",
@@ -19,7 +20,7 @@ async def builtin_services(tmp_path: Path, *enabled: str, db: str = "builtins.db
     PLUGIN_CONFIG; `kubeconfig` for the Kubernetes ones; any other setting on top."""
     if kubeconfig is not None:
         settings["kubeconfig"] = str(kubeconfig)
-    built = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / db}",
+    built = load_settings(database_url=migrated_sqlite_url(tmp_path / db),
                           plugins_dir=REPO / "plugins", plugin_config=dict(config or {}),
                           **settings)
     return await build_services(built, default_enabled=frozenset(enabled))

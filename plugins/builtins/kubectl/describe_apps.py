@@ -140,7 +140,7 @@ def describe_statefulset(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> lis
     out.add(0, "Selector:", selector(spec.get("selector")))
     out.multiline("Labels", labels(meta.get("labels")))
     annotations(out, "Annotations", meta.get("annotations"))
-    if spec.get("podManagementPolicy"):  # kubectl 1.32 shows no Service Name
+    if spec.get("podManagementPolicy"):  # kubectl 1.30 and 1.32 show no Service Name
         out.add(0, "Pod Management Policy:", spec["podManagementPolicy"])
     out.add(0, "Replicas:", f"{spec.get('replicas', 0)} desired | "
             f"{status.get('replicas', 0)} total")
@@ -183,7 +183,7 @@ def _claim_templates(out: Lines, templates: Sequence[Obj]) -> None:
 def describe_daemonset(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
     out = Lines()
-    out.add(0, "Name:", meta["name"])  # kubectl 1.32 shows no Namespace here
+    out.add(0, "Name:", meta["name"])  # kubectl 1.30 and 1.32 show no Namespace here
     out.add(0, "Selector:", selector(spec.get("selector")))
     node_selector = (spec.get("template") or {}).get("spec", {}).get("nodeSelector")
     out.add(0, "Node-Selector:", ",".join(labels(node_selector)) or "<none>")

@@ -116,7 +116,7 @@ def describe_events_lines(events: Sequence[Obj]) -> list[str]:
     lines = ["Events:", "  Type\tReason\tAge\tFrom\tMessage",
              "  ----\t------\t----\t----\t-------"]
     for e in sorted(events, key=_event_time):
-        # kubectl 1.32's From: the component alone (never its host), else the reporting
+        # kubectl's From (1.30 and 1.32): the component alone (never its host), else the reporting
         # controller of an events.k8s.io/v1 event
         origin = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
         lines.append("  " + "\t".join([e.get("type", ""), e.get("reason", ""),
