@@ -4,9 +4,11 @@ result, and the bot and the other plugins keep working."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -247,6 +249,51 @@ async def test_idle_worker_is_reaped_and_restarted_on_demand(
     await until(lambda: workers() == 0)
     assert (await services.registry.call(f"{name}_echo", {"text": "again"})).text == (
         f"{name}:again")
+
+
+def _running(pid: int) -> bool:
+    """Neither gone nor a zombie (a killed child stays one until it is waited for)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_a_worker_started_while_the_last_one_is_reaped_lives(
+        sandbox_mode: str, upload_services: Callable[..., Awaitable[Services]]) -> None:
+    """A call right after an idle stop started a new worker while the stop was still to
+    reap the plugin's uid: the reap killed the new worker ("the sandbox could not start
+    the worker: exit code -9", seen in CI). Here the new worker's launch is held open (as
+    a slow exec holds it) while the old one is stopped: the new process must live."""
+    services = await upload_services(plugin_sandbox=sandbox_mode)
+    name = f"reaped_{sandbox_mode}"
+    assert (await services.installer.install(zips.package(name), "r.zip", actor="U1")).ok
+    await services.plugins.enable(name, actor="U1")
+    assert (await services.registry.call(f"{name}_echo")).ok
+    tool = services.registry.snapshot.get(f"{name}_echo")
+    assert tool is not None
+    host = tool.invoke.__self__  # type: ignore[attr-defined]  # its WorkerHost
+    marker = f"bot-worker-{name}-"
+
+    def old_worker_gone() -> bool:
+        return not any(marker in cmdline for cmdline in all_cmdlines())
+
+    async with host.sandbox.launching(host.uid):  # the next worker's launch, under way
+        stopping = asyncio.create_task(host.close())  # as the idle timer stops the last
+        with contextlib.suppress(TimeoutError):  # the old code stops at once; ours waits
+            await asyncio.wait_for(until(lambda: old_worker_gone() and host.uid not in
+                                         host.sandbox._live), 1)  # the stop's reap began
+        newcomer = await asyncio.create_subprocess_exec(
+            "sleep", "60", user=host.uid, group=host.uid, extra_groups=[])
+    await stopping  # a reap kills every process of the uid before the stop returns
+    try:
+        assert old_worker_gone()
+        assert _running(newcomer.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            newcomer.kill()
+        await newcomer.wait()
 
 
 async def test_worker_starts_crashes_and_restarts_are_counted(services: Services) -> None:

@@ -133,15 +133,18 @@ def stdio_target(plugin: str, server: LocalServer, sandbox: Sandbox,
         tail.clear()
         try:
             with errlog.open("w") as errors:
-                async with contextlib.AsyncExitStack() as stack:
+                stack = contextlib.AsyncExitStack()
+                try:
                     async with sandbox.launching(spec.uid):
                         client = await stack.enter_async_context(Client(
                             stdio_client(params, errlog=errors), mode="legacy",
                             message_handler=handler))
                     yield client
+                finally:  # stopped and reaped under the uid's lock (Sandbox.stopping)
+                    async with sandbox.stopping(spec.uid):
+                        await stack.aclose()
         finally:
             tail.append(_tail(errlog))
-            await sandbox.reap(spec.uid)
             remove_tree(spec.workdir)
 
     return McpTarget(plugin, f"{plugin} (MCP_SERVERS)", connect,

@@ -194,16 +194,23 @@ class Sandbox:
             yield
             self._live[uid] += 1
 
-    async def reap(self, uid: int | None) -> None:
-        """A worker under `uid` is gone: once it was the last one this process runs under
-        that uid, kill every process left under it (setsid daemons too)."""
+    @contextlib.asynccontextmanager
+    async def stopping(self, uid: int | None) -> AsyncIterator[None]:
+        """Hold while a worker under `uid` is stopped, and then — once it was the last one
+        this process runs under that uid — kill every process left under it (setsid
+        daemons too). The uid's lock is held from the first step: a worker of the plugin
+        started meanwhile (a call right after an idle stop) waits in `launching` instead of
+        starting and then being killed by this reap. The lock is free nearly always, and a
+        free asyncio.Lock is taken without yielding, so nothing can launch in between."""
         if uid is None or not self.root:
+            yield
             return
-        self._live[uid] -= 1
-        if self._live[uid] > 0:  # another worker of the plugin still runs (an upgrade)
-            return
-        del self._live[uid]
         async with self._uid_locks.setdefault(uid, asyncio.Lock()):
+            yield
+            self._live[uid] -= 1
+            if self._live[uid] > 0:  # another worker of the plugin still runs (an upgrade)
+                return
+            del self._live[uid]
             await self._kill_all(uid)
 
     async def _kill_all(self, uid: int) -> None:

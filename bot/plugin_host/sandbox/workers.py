@@ -121,17 +121,17 @@ class WorkerProcess:
             self._pending.pop(rid, None)
 
     async def kill(self) -> None:
-        self._fault = self._fault or "the worker was stopped"
-        self._kill_group()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.proc.wait(), 5)
-        self._fail_all(self._fault or "the worker was stopped")
-        self._writer.close()
-        for task in self._tasks:
-            task.cancel()
-        if not self._reaped:
-            self._reaped = True
-            await self.sandbox.reap(self.spec.uid)
+        first, self._reaped = not self._reaped, True  # only the first kill reaps the uid
+        async with self.sandbox.stopping(self.spec.uid if first else None):
+            self._fault = self._fault or "the worker was stopped"
+            self._kill_group()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.proc.wait(), 5)
+            self._fail_all(self._fault or "the worker was stopped")
+            self._writer.close()
+            for task in self._tasks:
+                task.cancel()
+        if first:
             remove_tree(self.spec.workdir)
 
     async def _read_responses(self) -> None:
