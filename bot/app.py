@@ -17,6 +17,7 @@ from bot.config import LocalServer, Settings
 from bot.errors import PluginError, Problem
 from bot.metrics import Metrics
 from bot.plugin_host import (
+    BUILTINS,
     DEFAULT_ENABLED_BUILTINS,
     ArchiveStore,
     CredentialBox,
@@ -90,6 +91,9 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     """Open the database (migrating it), load plugins, and return the running services."""
     db = await open_database(settings.database_url, migrate=migrate)
     notices = [messages.new_database(db.label)] if db.created else []
+    if not (settings.plugins_dir / BUILTINS).is_dir():  # a typo in PLUGINS_DIR, most often
+        notices.append(messages.no_builtins_at_start(settings.plugins_dir))
+        log.warning("%s", notices[-1])
     files = UploadDir(settings.plugins_dir)
     audit = AuditLog(db)
     registry = Registry(output_limit=settings.tool_output_keep_limit)  # the agent pages it

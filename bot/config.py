@@ -191,7 +191,12 @@ class Settings(BaseSettings):
     @field_validator("plugins_dir")
     @classmethod
     def _absolute_plugins_dir(cls, value: Path) -> Path:
-        return value.expanduser().resolve()  # resolved once: the same dir for every part
+        resolved = value.expanduser().resolve()  # resolved once: the same dir for every part
+        if resolved.exists() and not resolved.is_dir():
+            raise ValueError(f"names {resolved}, which is not a directory; point it at the "
+                             "plugins/ directory of the bot's checkout (builtins/, examples/, "
+                             "user_uploads/), or unset it")
+        return resolved
 
     @field_validator("log_level")
     @classmethod

@@ -112,6 +112,7 @@ def test_builtins_are_found_from_any_directory(tmp_path: Path, plugins_dir: Path
     ("KUBECONFIG", "/no/such/kubeconfig", "KUBECONFIG (names /no/such/kubeconfig, which is "
                                           "not a file"),
     ("PORT", "http", "PORT (Input should be a valid integer"),
+    ("PLUGINS_DIR", "/etc/passwd", "PLUGINS_DIR (names /etc/passwd, which is not a directory"),
 ])
 def test_each_start_up_fault_is_one_line_and_exit_2(tmp_path: Path, plugins_dir: Path,
                                                     setting: str, value: str,
@@ -123,6 +124,19 @@ def test_each_start_up_fault_is_one_line_and_exit_2(tmp_path: Path, plugins_dir:
         assert len(result.stderr.splitlines()) == 1 and says in result.stderr, result.stderr
         assert result.stderr.startswith("bot: ")
         assert "pw" not in result.stderr.replace("pip", "")  # a URL's password is masked
+
+
+def test_a_plugins_dir_without_builtins_is_said_at_start(tmp_path: Path,
+                                                        plugins_dir: Path) -> None:
+    """A typo in PLUGINS_DIR used to leave the bot silently without kubectl and k8sgpt."""
+    typo = tmp_path / "plugnis"
+    env = subprocess_env(tmp_path, plugins_dir) | {"PLUGINS_DIR": str(typo)}
+    listed = run_bot(env, "plugin", "list")
+    assert listed.returncode == 0, listed.stderr
+    notice = f"bot: {messages.no_builtins_at_start(typo)}"
+    assert listed.stderr.splitlines().count(notice) == 1, listed.stderr
+    quiet = run_bot(subprocess_env(tmp_path, plugins_dir), "plugin", "list")
+    assert quiet.returncode == 0 and "builtins/ folder" not in quiet.stderr
 
 
 def test_a_missing_postgres_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

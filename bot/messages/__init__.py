@@ -99,6 +99,7 @@ from bot.messages.operations import (
     mention_not_saved as mention_not_saved,
     missing_for_run as missing_for_run,
     new_database as new_database,
+    no_builtins_at_start as no_builtins_at_start,
     no_such_directory as no_such_directory,
     not_a_directory as not_a_directory,
     port_unavailable as port_unavailable,

@@ -171,9 +171,17 @@ def doctor_database_ok(label: str, head: str | None) -> str:
     return f"{label} is readable, writable, intact and at schema {head}"
 
 
+_PLUGINS_DIR_FIX = "set PLUGINS_DIR to the plugins/ directory of the bot's checkout (or unset it)"
+
+
 def doctor_no_builtins(root: object) -> str:
-    return (f"no built-in plugins in {root}/builtins: set PLUGINS_DIR to the plugins/ "
-            "directory of the bot's checkout (or unset it)")
+    return f"no built-in plugins in {root}/builtins: {_PLUGINS_DIR_FIX}"
+
+
+def no_builtins_at_start(root: object) -> str:
+    """Said at start when PLUGINS_DIR has no builtins/ folder (a typo in it, most often)."""
+    return (f"PLUGINS_DIR {root} has no builtins/ folder, so kubectl, k8sgpt and netdiag "
+            f"are not offered: {_PLUGINS_DIR_FIX}.")
 
 
 def doctor_plugins_ok(root: object, builtins: list[str], owner: str | None) -> str:
