@@ -26,6 +26,7 @@ from .describe_parts import (
     containers,
     controller,
     go_value,
+    header,
     labels,
     terminating,
     tolerations,
@@ -145,10 +146,7 @@ def describe_generic(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[st
     """kubectl's form for kinds without a describer (CRDs): every field, sorted, indented."""
     meta = obj["metadata"]
     out = Lines()
-    out.add(0, "Name:", meta["name"])
-    out.add(0, "Namespace:", meta.get("namespace", ""))
-    out.multiline("Labels", labels(meta.get("labels")))
-    annotations(out, "Annotations", meta.get("annotations"))
+    header(out, meta)
     _fields(out, 0, obj, "")
     return out.lines + describe_events_lines(events)
 

@@ -53,11 +53,7 @@ def _pods_status(lookup: Lookup, obj: Obj) -> str:
 def describe_deployment(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
     out = Lines()
-    out.add(0, "Name:", meta["name"])
-    out.add(0, "Namespace:", meta.get("namespace", ""))
-    out.add(0, "CreationTimestamp:", when(meta.get("creationTimestamp")))
-    out.multiline("Labels", labels(meta.get("labels")))
-    annotations(out, "Annotations", meta.get("annotations"))
+    header(out, meta, created=("CreationTimestamp:", when(meta.get("creationTimestamp"))))
     out.add(0, "Selector:", selector(spec.get("selector")))
     out.add(0, "Replicas:", f"{spec.get('replicas', 0)} desired | "
             f"{status.get('updatedReplicas', 0)} updated | {status.get('replicas', 0)} total | "

@@ -76,11 +76,15 @@ def _shorten(text: str) -> str:
     return text[:limit] + "..." if len(text) > limit else text
 
 
-def header(out: Lines, meta: Obj, *, namespaced: bool = True) -> None:
-    """Name, Namespace, Labels, Annotations: how most describers begin."""
+def header(out: Lines, meta: Obj, *, namespaced: bool = True,
+           created: tuple[str, str] | None = None) -> None:
+    """Name, Namespace, Labels, Annotations: how most describers begin; `created` is the
+    (title, time) line some put after the namespace (`CreationTimestamp:`, `Created on:`)."""
     out.add(0, "Name:", meta.get("name", ""))
     if namespaced:
         out.add(0, "Namespace:", meta.get("namespace", ""))
+    if created is not None:
+        out.add(0, *created)
     out.multiline("Labels", labels(meta.get("labels")))
     annotations(out, "Annotations", meta.get("annotations"))
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .describe_parts import Lines, annotations, labels, selector
+from .describe_parts import Lines, header, selector
 from .output import describe_events_lines
 
 if TYPE_CHECKING:
@@ -27,11 +27,7 @@ def _go_time(timestamp: str | None) -> str:
 def describe_network_policy(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     meta, spec = obj["metadata"], obj.get("spec") or {}
     out = Lines()
-    out.add(0, "Name:", meta["name"])
-    out.add(0, "Namespace:", meta.get("namespace", ""))
-    out.add(0, "Created on:", _go_time(meta.get("creationTimestamp")))
-    out.multiline("Labels", labels(meta.get("labels")))
-    annotations(out, "Annotations", meta.get("annotations"))
+    header(out, meta, created=("Created on:", _go_time(meta.get("creationTimestamp"))))
     out.lines.append("Spec:")
     pods = selector(spec.get("podSelector"))
     out.lines.append("  PodSelector:     " + (

@@ -253,11 +253,16 @@ def _deployment_status(meta: Obj, spec: Obj, status: Obj) -> str:
     return f'deployment "{name}" successfully rolled out'
 
 
-def _daemonset_status(meta: Obj, spec: Obj, status: Obj) -> str:
-    name = meta["name"]
+def _require_rolling_update(spec: Obj) -> None:
+    """kubectl's daemon set and stateful set viewers read only a RollingUpdate."""
     if (spec.get("updateStrategy") or {}).get("type") != "RollingUpdate":
         raise RolloutFailed("error: rollout status is only available for RollingUpdate "
                             "strategy type")
+
+
+def _daemonset_status(meta: Obj, spec: Obj, status: Obj) -> str:
+    name = meta["name"]
+    _require_rolling_update(spec)
     if meta.get("generation", 0) > status.get("observedGeneration", 0):
         return "Waiting for daemon set spec update to be observed..."
     desired = status.get("desiredNumberScheduled", 0)
@@ -274,9 +279,7 @@ def _daemonset_status(meta: Obj, spec: Obj, status: Obj) -> str:
 
 def _statefulset_status(meta: Obj, spec: Obj, status: Obj) -> str:
     strategy = spec.get("updateStrategy") or {}
-    if strategy.get("type") != "RollingUpdate":
-        raise RolloutFailed("error: rollout status is only available for RollingUpdate "
-                            "strategy type")
+    _require_rolling_update(spec)
     observed = status.get("observedGeneration", 0)
     if observed == 0 or meta.get("generation", 0) > observed:
         return "Waiting for statefulset spec update to be observed..."
