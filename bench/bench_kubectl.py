@@ -140,8 +140,7 @@ def cold_calls(folder: Path) -> list[list[str]]:
                     subprocess.run(argv, env=env | {"KUBECACHEDIR": str(cache)}, check=True,
                                    capture_output=True)
                     took = time.perf_counter() - started
-                    discovery = [p for p in fake.requests if p in ("/api/v1", "/apis") or (
-                        p.startswith("/apis/") and p.count("/") == 3)]
+                    discovery = fake.discovery_requests()
                     rows.append([f"{latency * 1000:.0f} ms", str(repeat + 1), state,
                                  str(len(discovery)), str(len(fake.requests)),
                                  f"{took:.2f}"])

@@ -54,16 +54,11 @@ def new_process(api: kube.Api, root: Path, **clock: Callable[[], float]) -> Disc
                      disk=DiskCache(kube.server(api), root, **clock))
 
 
-def discovery_requests(fake: FakeKubernetes) -> list[str]:
-    return [p for p in fake.requests if p in ("/api/v1", "/apis") or (
-        p.startswith("/apis/") and p.count("/") == 3)]
-
-
 def test_a_new_process_starts_from_the_saved_discovery(
         cluster_api: tuple[FakeKubernetes, kube.Api], tmp_path: Path) -> None:
     fake, api = cluster_api
     first = new_process(api, tmp_path / "cache").resolve("certificates")  # a CRD's type
-    asked = len(discovery_requests(fake))
+    asked = len(fake.discovery_requests())
     assert asked >= 10  # the core group, the group list and each group's resources
     saved = DiskCache(kube.server(api), tmp_path / "cache").path
     assert saved.parent.parent.name == FOLDER
@@ -72,7 +67,7 @@ def test_a_new_process_starts_from_the_saved_discovery(
     again = new_process(api, tmp_path / "cache")
     assert again.resolve("certificates") == first
     assert again.resolve("deploy")[0].group_version == "apps/v1"
-    assert len(discovery_requests(fake)) == asked  # not one more request
+    assert len(fake.discovery_requests()) == asked  # not one more request
 
 
 def test_a_type_missing_from_the_saved_copy_is_asked_for_at_once(tmp_path: Path) -> None:
@@ -86,7 +81,7 @@ def test_a_type_missing_from_the_saved_copy_is_asked_for_at_once(tmp_path: Path)
         assert found[0].group_version == "argoproj.io/v1alpha1"
         fake.requests.clear()
         assert new_process(api, tmp_path / "cache").resolve("ro") == found  # saved again
-        assert discovery_requests(fake) == []
+        assert fake.discovery_requests() == []
     finally:
         fake.stop()
 
@@ -99,7 +94,7 @@ def test_an_old_copy_or_another_servers_is_not_used(
     fake.requests.clear()
     now[0] += TTL_SECONDS + 1
     new_process(api, tmp_path / "cache", clock=lambda: now[0]).resolve("pods")
-    assert "/apis" in discovery_requests(fake)  # older than kubectl's six hours: asked again
+    assert "/apis" in fake.discovery_requests()  # older than kubectl's six hours: asked again
     cache = DiskCache(kube.server(api), tmp_path / "cache")
     other = DiskCache("https://10.9.9.9:6443", tmp_path / "cache")
     other.path.write_bytes(cache.path.read_bytes())  # a copy that names another server
@@ -146,10 +141,10 @@ def test_a_broken_or_planted_copy_is_ignored_and_discovery_asked_again(
     HOSTILE[made](cache.path, kube.server(api))
     found = new_process(api, tmp_path / "cache").resolve("po")  # a name the copy has too
     assert (found[0].plural, found[0].group_version) == ("pods", "v1")
-    assert "/apis" in discovery_requests(fake)
+    assert "/apis" in fake.discovery_requests()
     fake.requests.clear()
     assert new_process(api, tmp_path / "cache").resolve("pods")[0].path_prefix == "/api/v1"
-    assert discovery_requests(fake) == []  # replaced by a good copy
+    assert fake.discovery_requests() == []  # replaced by a good copy
 
 
 def test_a_cache_that_cannot_be_written_costs_requests_not_the_call(
@@ -160,7 +155,7 @@ def test_a_cache_that_cannot_be_written_costs_requests_not_the_call(
     (tmp_path / "a-file").write_text("")
     for _ in range(2):
         assert new_process(api, tmp_path / "a-file").resolve("pods")[0].kind == "Pod"
-    assert discovery_requests(fake).count("/apis") == 2
+    assert fake.discovery_requests().count("/apis") == 2
     assert "could not write the discovery cache" in caplog.text
 
 
@@ -174,7 +169,7 @@ def test_a_user_without_a_home_has_no_copy_and_discovery_still_works(
     assert DiskCache.default(kube.server(api)) is None
     found = Discovery(lambda path, what: kube.request(api, path, what=what),
                       disk=DiskCache.default(kube.server(api))).resolve("pods")
-    assert found[0].kind == "Pod" and "/apis" in discovery_requests(fake)
+    assert found[0].kind == "Pod" and "/apis" in fake.discovery_requests()
 
 
 def test_a_discovery_with_a_group_down_is_not_saved(

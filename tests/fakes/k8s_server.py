@@ -198,6 +198,11 @@ class FakeKubernetes(FakeHTTPService):
             version.get("additionalPrinterColumns") or [])
         self.objects.setdefault(plural, [])
 
+    def discovery_requests(self) -> list[str]:
+        """The discovery documents asked for so far: /api/v1, /apis, /apis/GROUP/VERSION."""
+        return [p for p in self.requests if p in ("/api/v1", "/apis") or (
+            p.startswith("/apis/") and p.count("/") == 3)]
+
     def kubeconfig(self, path: Path, *, token: str = TOKEN, namespace: str = "default") -> Path:
         return write_kubeconfig(path, {"fake": (self, namespace)}, token=token)
 
