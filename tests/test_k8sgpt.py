@@ -372,9 +372,9 @@ async def test_one_forbidden_kind_is_an_error_and_the_rest_still_report(
         await services.close()
     forbidden = ('pods is forbidden: User "system:serviceaccount:chatops:bot" cannot list '
                  'resource "pods" in API group "" in the namespace "prod"')
-    classes = ('ingressclasses is forbidden: User "system:serviceaccount:chatops:bot" cannot '
-               'list resource "ingressclasses" in API group "networking.k8s.io" at the cluster '
-               'scope')
+    classes = ('ingressclasses.networking.k8s.io is forbidden: User '
+               '"system:serviceaccount:chatops:bot" cannot list resource "ingressclasses" in API '
+               'group "networking.k8s.io" at the cluster scope')
     # analysis.go: "[name] error"; Pod and ConfigMap list pods themselves. The analyzers
     # that only look things up in a forbidden kind say what they could not verify (issue 30)
     assert sorted(report["errors"]) == sorted([

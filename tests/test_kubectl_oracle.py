@@ -3,10 +3,12 @@
 the same thing. The fake speaks TLS, wants the bearer token and serves discovery, Tables
 and CRDs as kube-apiserver does — so kubectl itself runs against it unchanged. The kubectl
 on PATH here is the Google Cloud SDK's dispatcher, which runs the client matching the
-server's minor version, as the version-skew policy asks: v1.30.13 for the fake's v1.30.2."""
+server's minor version, as the version-skew policy asks: v1.30.13 for the fake's v1.30.2
+(v1.32 where a fake says it is 1.32: for what kubectl 1.31 changed)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -18,7 +20,13 @@ import pytest
 
 from bot.app import Services
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
-from tests.helpers.kube import DESCRIBE_COMMANDS, GET_COMMANDS, LOG_COMMANDS, make_services
+from tests.helpers.kube import (
+    DESCRIBE_COMMANDS,
+    GET_COMMANDS,
+    LOG_COMMANDS,
+    SERVICE_DESCRIBE_COMMANDS,
+    make_services,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
                                 reason="the real kubectl is the oracle; it is not on PATH")
@@ -160,6 +168,46 @@ async def test_describe_prints_what_kubectl_prints(shop: FakeKubernetes, tmp_pat
     differ = await differences_on_new_services(tmp_path, kubeconfig, DESCRIBE_COMMANDS[share::2],
                                                real_kubectl, same_describe)
     assert not differ, differ
+
+
+def kubectl_minor(kubeconfig: Path) -> int:
+    """The minor version of the kubectl client that answers for this server."""
+    done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "version", "-o", "json"],
+                          capture_output=True, text=True, check=True)
+    return int(json.loads(done.stdout)["clientVersion"]["minor"].rstrip("+"))
+
+
+async def test_services_are_described_from_their_endpoint_slices_as_kubectl_does(
+        tmp_path: Path) -> None:
+    """Since 1.31 kubectl reads a service's endpoints (and an ingress backend's) from its
+    EndpointSlices — ready ones only, IPv6 in brackets, a placeholder slice shown as nothing —
+    and shows the Internal Traffic Policy. The fake says it is 1.32 and mirrors its Endpoints
+    into slices as the EndpointSlice controller does; a list of slices the role may not make
+    is "<none>" for a service and the API's reason for an ingress backend, as in kubectl."""
+    cluster = FakeKubernetes([FIXTURES / "cluster.yaml", FIXTURES / "crds.yaml",
+                              FIXTURES / "describe.yaml", FIXTURES / "k8sgpt.yaml"],
+                             version="1.32.0").start()
+    try:
+        kubeconfig = cluster.kubeconfig(tmp_path / "kc", namespace="prod")
+        if kubectl_minor(kubeconfig) < 31:
+            pytest.skip("the kubectl on PATH is older than 1.31 (no EndpointSlices in describe)")
+        differ = await differences_on_new_services(
+            tmp_path, kubeconfig, SERVICE_DESCRIBE_COMMANDS, real_kubectl,
+            lambda _, ours, theirs: ours == theirs)
+        assert not differ, differ
+        described = real_kubectl(kubeconfig, "describe svc -n ops")
+        assert "[fd00:10:244::51]:9100,[fd00:10:244::52]:9100\n" in described  # not ::53
+        assert "Internal Traffic Policy:  Local" in described
+
+        cluster.denied.add(("list", "endpointslices", None))
+        refused = ["describe svc -n ops", "describe ing -A"]
+        differ = await differences_on_new_services(
+            tmp_path, kubeconfig, refused, real_kubectl, lambda _, ours, theirs: ours == theirs)
+        assert not differ, differ
+        assert "endpointslices.discovery.k8s.io is forbidden" in real_kubectl(
+            kubeconfig, "describe ing -A")
+    finally:
+        cluster.stop()
 
 
 NO_TABLE_COMMANDS = [

@@ -53,8 +53,10 @@ def _grants(rule: dict[str, Any], verb: str, resource: str, group: str | None) -
 
 
 def denial(verb: str, resource: str, group: str, namespace: str | None) -> str:
+    """kube-apiserver's words: a grouped resource is named with its group."""
     where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-    return (f'{resource} is forbidden: User "{USER}" cannot {verb} resource "{resource}" in '
+    qualified = f"{resource}.{group}" if group else resource
+    return (f'{qualified} is forbidden: User "{USER}" cannot {verb} resource "{resource}" in '
             f'API group "{group}"{where}')
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.fakes import k8s_crds, k8s_openapi, k8s_reviews, k8s_tables
+from tests.fakes import k8s_crds, k8s_openapi, k8s_reviews, k8s_slices, k8s_tables
 from tests.fakes.base import FakeHTTPService, QuietHandler
 from tests.fakes.k8s_selectors import fields_match, labels_match, merge, unsupported_fields
 from tests.fakes.tls import certificates
@@ -141,7 +141,9 @@ def write_kubeconfig(path: Path, contexts: dict[str, tuple[FakeKubernetes, str]]
 
 class FakeKubernetes(FakeHTTPService):
     def __init__(self, fixtures: Iterable[Path] = (FIXTURES / "cluster.yaml",
-                                                   FIXTURES / "crds.yaml")) -> None:
+                                                   FIXTURES / "crds.yaml"),
+                 version: str = "1.30.2") -> None:
+        self.version = version  # what /version says: the dispatcher on PATH picks its kubectl
         self.resources = dict(RESOURCES)  # and every CRD's, as its fixture is loaded
         self.categories: dict[str, tuple[str, ...]] = dict(CATEGORIES)
         self.printers: dict[str, Any] = {}  # plural -> a CRD's table printer
@@ -181,6 +183,8 @@ class FakeKubernetes(FakeHTTPService):
                 self.metrics["pods" if doc["kind"] == "PodMetrics" else "nodes"].append(doc)
             else:
                 self.objects[kinds[doc["kind"]]].append(doc)
+                if doc["kind"] == "Endpoints":
+                    self.objects["endpointslices"] += k8s_slices.mirrored(doc)
                 if doc["kind"] == "CustomResourceDefinition":
                     self._serve_crd(doc)
 
@@ -218,7 +222,8 @@ class FakeKubernetes(FakeHTTPService):
         if path in k8s_reviews.HEALTH:
             return 200, "ok", "text/plain; charset=utf-8"
         if path == "/version":
-            return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.2",
+            major, minor, _ = self.version.split(".")
+            return 200, {"major": major, "minor": minor, "gitVersion": f"v{self.version}",
                          "platform": "linux/amd64"}, "application/json"
         if parts[:1] == ["api"] and len(parts) <= 2:
             return 200, self._discovery(parts), "application/json"

@@ -97,12 +97,18 @@ DESCRIBE_COMMANDS = [
     "describe pods -n ops", "describe deploy", "describe deploy web -n prod",
     "describe deploy -n shop", "describe rs", "describe sts memhog", "describe ds -n ops",
     "describe job", "describe job reindex -n ops", "describe cj", "describe hpa",
-    "describe hpa -n ops", "describe svc", "describe svc -n ops", "describe ep",
-    "describe ep -n ops", "describe ing", "describe ingressclass", "describe secret",
+    "describe hpa -n ops", "describe ep",
+    "describe ep -n ops", "describe ingressclass", "describe secret",
     "describe cm", "describe pvc", "describe pvc -n ops", "describe pv", "describe nodes",
     "describe node node-1", "describe ns prod", "describe ns ops", "describe quota -n ops",
     "describe limits -n ops", "describe ro", "describe ro payments", "describe cert",
     "describe certificates.cert-manager.io web-tls", "describe crd rollouts.argoproj.io",
-    "describe lease node-1 -n kube-node-lease", "describe all -n ops",
-    "describe pod/web-5f6d7c8b9-xyz12 deploy/web", "describe svc,ep -n ops",
+    "describe lease node-1 -n kube-node-lease",
+    "describe pod/web-5f6d7c8b9-xyz12 deploy/web",
+]
+# what kubectl ≥ 1.31 describes from EndpointSlices (a service's endpoints, an ingress'
+# backends), with a service's Internal Traffic Policy
+SERVICE_DESCRIBE_COMMANDS = [
+    "describe svc", "describe svc -n ops", "describe svc -A", "describe svc exporter-v6 -n ops",
+    "describe ing", "describe ing -A", "describe all -n ops", "describe svc,ep -n ops",
 ]

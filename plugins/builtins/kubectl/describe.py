@@ -46,15 +46,13 @@ class Lookup:
         self.api = api
 
     def items(self, path: str, what: str, **query: str) -> list[Obj] | None:
-        try:
-            return cluster.request(self.api, path, query=query, what=what).get("items", [])
-        except cluster.ClusterError:
-            return None
+        found = self.get(path, what, **query)
+        return None if isinstance(found, str) else found.get("items") or []
 
-    def get(self, path: str, what: str) -> Obj | str:
-        """The object, or the API server's reason it could not be read."""
+    def get(self, path: str, what: str, **query: str) -> Obj | str:
+        """The object (or list), or the API server's reason it could not be read."""
         try:
-            return cluster.request(self.api, path, what=what)
+            return cluster.request(self.api, path, query=query, what=what)
         except cluster.ClusterError as exc:
             return exc.reason or str(exc)
 

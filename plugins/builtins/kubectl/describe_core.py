@@ -18,35 +18,48 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 
-def _endpoints(lookup: Lookup, namespace: str, service: str) -> Obj | str:
-    return lookup.get(api_path("/api/v1", "endpoints", namespace=namespace, name=service),
-                      f"reading endpoints {service}")
+def _endpoint_slices(lookup: Lookup, namespace: str, service: str) -> list[Obj] | str:
+    """The service's EndpointSlices (kubectl ≥ 1.31 reads these, not its Endpoints), or the
+    API server's reason they could not be listed."""
+    found = lookup.get(api_path("/apis/discovery.k8s.io/v1", "endpointslices",
+                                namespace=namespace), f"listing endpoint slices of {service}",
+                       labelSelector=f"kubernetes.io/service-name={service}")
+    return found if isinstance(found, str) else found.get("items") or []
 
 
-def endpoints_text(endpoints: Obj | str, port: str | None) -> str:
-    """formatEndpoints: addresses with the port named `port`, at most three shown."""
-    subsets = endpoints.get("subsets") if isinstance(endpoints, dict) else None
-    if not subsets:
+def endpoints_text(slices: list[Obj] | str, port: str | None) -> str:
+    """formatEndpointSlices: the ready addresses with the port named `port` (every port when
+    None), at most three shown. A slice without ports (a headless service's) lists
+    addresses alone."""
+    if isinstance(slices, str) or not slices:
         return "<none>"
     shown: list[str] = []
     count = 0
-    for subset in subsets:
-        ports = subset.get("ports") or []
+    for piece in slices:
+        ports = piece.get("ports") or []
         wanted = [p for p in ports if port is None or p.get("name", "") == port] if ports \
             else [None]
         for entry in wanted:
-            for address in subset.get("addresses") or []:
+            for endpoint in piece.get("endpoints") or []:
+                if (endpoint.get("conditions") or {}).get("ready") is False:
+                    continue
                 if len(shown) < 3:
-                    ip = address.get("ip", "")
-                    shown.append(ip if entry is None else f"{ip}:{entry.get('port')}")
+                    address = (endpoint.get("addresses") or [""])[0]
+                    shown.append(address if entry is None
+                                 else _host_port(address, entry.get("port")))
                 count += 1
     text = ",".join(shown)
     return f"{text} + {count - 3} more..." if count > 3 else text
 
 
+def _host_port(address: str, port: Any) -> str:
+    """net.JoinHostPort: an IPv6 address in brackets."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def describe_service(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[str]:
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
-    endpoints = _endpoints(lookup, meta.get("namespace", ""), meta["name"])
+    endpoints = _endpoint_slices(lookup, meta.get("namespace", ""), meta["name"])
     out = Lines()
     header(out, meta)
     out.add(0, "Selector:", ",".join(labels(spec.get("selector"))))
@@ -72,8 +85,8 @@ def describe_service(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[st
         _service_port(out, port, endpoints)
     out.add(0, "Session Affinity:", spec.get("sessionAffinity", ""))
     for key, label in (("externalTrafficPolicy", "External Traffic Policy"),
-                       ("healthCheckNodePort", "HealthCheck NodePort"),
-                       ("trafficDistribution", "Traffic Distribution")):
+                       ("internalTrafficPolicy", "Internal Traffic Policy"),
+                       ("healthCheckNodePort", "HealthCheck NodePort")):
         if spec.get(key):
             out.add(0, f"{label}:", str(spec[key]))
     if spec.get("loadBalancerSourceRanges"):
@@ -81,7 +94,7 @@ def describe_service(obj: Obj, events: Sequence[Obj], lookup: Lookup) -> list[st
     return out.lines + describe_events_lines(events)
 
 
-def _service_port(out: Lines, port: Obj, endpoints: Obj | str) -> None:
+def _service_port(out: Lines, port: Obj, endpoints: list[Obj] | str) -> None:
     name, protocol = port.get("name") or "<unset>", port.get("protocol", "")
     out.add(0, "Port:", name, f"{port.get('port', 0)}/{protocol}")
     out.add(0, "TargetPort:", f"{port.get('targetPort', 0)}/{protocol}")
@@ -156,7 +169,7 @@ def _backend(lookup: Lookup, namespace: str, backend: Obj) -> str:
         return ""
     port = service.get("port") or {}
     shown = f"{service['name']}:{port.get('number') or port.get('name', '')}"
-    endpoints = _endpoints(lookup, namespace, service["name"])
+    endpoints = _endpoint_slices(lookup, namespace, service["name"])
     found = lookup.get(api_path("/api/v1", "services", namespace=namespace, name=service["name"]),
                        f"reading service {service['name']}")
     for failed in (endpoints, found):
