@@ -54,6 +54,9 @@ class Metrics:
         self.ack_seconds = Histogram("chatops_slack_ack_duration_seconds",
                                      "Time to acknowledge a Slack request", ["kind"],
                                      buckets=ACK_BUCKETS, registry=r)
+        self.slack_retries = Counter("chatops_slack_retries",
+                                     "Slack Web API calls tried again, by why",
+                                     ["reason"], registry=r)
         self.worker_starts = Counter("chatops_plugin_worker_starts",
                                      "Sandboxed plugin worker processes started", ["plugin"],
                                      registry=r)

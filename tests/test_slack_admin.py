@@ -343,5 +343,6 @@ async def test_plugin_controlled_text_is_escaped_everywhere_in_slack(slack_bot: 
     thread, _ = await bot.mention("what does loud say?")
     answers = await until(lambda: bot.answers(thread))
     assert ESCAPED in answers[-1] and "<!channel>" not in answers[-1]
+    await until(bot.finished_status)
     statuses = str(bot.slack.calls_to("chat.update"))
     assert "&lt;!channel&gt;" in statuses and "<!channel>" not in statuses

@@ -212,7 +212,7 @@ async def test_status_shows_each_parallel_call_of_the_same_tool(slack_bot: Make)
     bot.ai.reply("both done")
     ts, _ = await bot.mention("twice")
     await until(lambda: bot.answers(ts))
-    final = bot.slack.calls_to("chat.update")[-1]["text"].splitlines()
+    final = (await until(bot.finished_status)).splitlines()
     assert final[0] == messages.STATUS_DONE + messages.tool_calls_count(2)
     assert final[0].endswith("— 2 tool calls")
     assert [line.split(" (")[0] for line in final[1:]] == [

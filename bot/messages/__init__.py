@@ -543,6 +543,7 @@ STATUS_DONE = ":white_check_mark: Done"
 STATUS_STOPPED = ":octagonal_sign: Stopped"
 STATUS_INTERRUPTED = ":warning: Interrupted: the bot restarted"
 STATUS_FAILED = ":warning: Could not answer"
+STATUS_UNDELIVERED = ":warning: Answered, but Slack did not take the answer: ask again"
 
 
 def answer_continues() -> str:

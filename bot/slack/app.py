@@ -15,11 +15,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
@@ -31,6 +26,7 @@ from bot.metrics import Metrics
 from bot.probes import Probes, hide_versions, serve_probes, slack_request_kind
 from bot.slack import agent_view, approvals, connect, feedback, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
+from bot.slack.delivery import Redelivery
 from bot.slack.streaming import Streaming
 from bot.store.approvals import ApprovalStore
 from bot.store.shared_runs import SharedRuns
@@ -73,7 +69,8 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     token = settings.slack_bot_token.get_secret_value()
     secret = settings.slack_signing_secret.get_secret_value() if (
         settings.slack_signing_secret) else None
-    client = _web_client(token, settings.slack_api_url)
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url,
+                            retry_handlers=[Redelivery(metrics=services.metrics)])
     connect.add_filter_once(logging.getLogger("slack_bolt.AsyncApp"), connect.DropTokenNotice)
     app = AsyncApp(client=client, signing_secret=secret,
                    request_verification_enabled=secret is not None)
@@ -110,14 +107,6 @@ def _time_the_acks(app: AsyncApp, metrics: Metrics) -> None:
         metrics.ack_seconds.labels(kind=slack_request_kind(body)).observe(
             time.perf_counter() - started)
         return response
-
-
-def _web_client(token: str, base_url: str) -> AsyncWebClient:
-    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=[
-        # slack_sdk retries only connection errors by default; 429s must be added.
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncServerErrorRetryHandler(max_retry_count=2)])
 
 
 async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -14,12 +15,13 @@ from bot import messages
 from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
-from bot.agent.loop import RunStatus
+from bot.agent.loop import RunResult, RunStatus
 from bot.agent.runs import Runs
 from bot.errors import DatabaseFault
 from bot.plugin_host import Caller
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.slack.delivery import FAILED
 from bot.slack.feedback import vote_buttons
 from bot.slack.streaming import StreamedAnswer, Streaming
 from bot.slack.throttle import Throttle
@@ -195,19 +197,33 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
     if result.status == RunStatus.CANCELLED and m.runs.closed:
         result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
-    await status.finish(result.status, result.tools)
+    delivered = await _deliver(ctx, mention, result, stream)
+    # after the answer, and without holding the thread's next question: a rate-limited
+    # chat.update must not keep an answer back
+    ctx.spawn(status.finish(result.status if delivered else None, result.tools))
+
+
+async def _deliver(ctx: SlackContext, mention: Mention, result: RunResult,
+                   stream: StreamedAnswer | None) -> bool:
+    """The answer into the thread (streamed, attached or posted); False when Slack took
+    none of it, even after bot/slack/delivery.py's retries."""
+    channel, thread_ts = mention.channel, mention.thread_ts
     attached = len(result.text) > INLINE_LIMIT and await _upload_answer(
         ctx, channel, thread_ts, result.text)
     if stream is not None:
-        await stream.finish(result, attached=attached)
-        return
+        return await stream.finish(result, attached=attached)
     if attached:
-        return
+        return True
     parts = render.answer_messages(result.text)
     if result.ok and "blocks" in parts[-1] and len(parts[-1]["blocks"]) < 50:
         parts[-1]["blocks"] = [*parts[-1]["blocks"], vote_buttons(result.run_id)]
-    for message in parts:
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+    try:
+        for message in parts:
+            await ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+    except FAILED as exc:
+        log.error("the answer in %s/%s could not be delivered (%s)", channel, thread_ts, exc)
+        return False
+    return True
 
 
 async def _stream(m: Mentions, mention: Mention) -> StreamedAnswer | None:
@@ -279,6 +295,7 @@ class StatusMessage:
         self.header: str | None = None
         self.tools: dict[str, str] = {}
         self.throttle = Throttle(STATUS_INTERVAL, self.flush)
+        self._lock = asyncio.Lock()
 
     @property
     def lines(self) -> list[str]:
@@ -299,16 +316,21 @@ class StatusMessage:
         self.throttle.later()
 
     async def flush(self, *, done: bool = False) -> None:
-        self.throttle.ran()
-        try:
-            await self.ctx.client.chat_update(
-                channel=self.channel, ts=self.ts, text="\n".join(self.lines) or "Working…",
-                blocks=render.status_blocks(self.lines, run_id=self.run_id, done=done))
-        except Exception:
-            log.warning("could not update the status message", exc_info=True)
+        """Show the lines as they are now; one update at a time, so that a slow one (Slack
+        rate-limiting, retried) is followed by the newer lines, never overwrites them."""
+        async with self._lock:
+            self.throttle.ran()
+            try:
+                await self.ctx.client.chat_update(
+                    channel=self.channel, ts=self.ts, text="\n".join(self.lines) or "Working…",
+                    blocks=render.status_blocks(self.lines, run_id=self.run_id, done=done))
+            except Exception:
+                log.warning("could not update the status message", exc_info=True)
 
-    async def finish(self, status: RunStatus, tools: Any) -> None:
+    async def finish(self, status: RunStatus | None, tools: Any) -> None:
+        """The last update: how the run ended (None: its answer never reached Slack)."""
         self.throttle.cancel()
-        headline = HEADLINES.get(status, messages.STATUS_FAILED)
+        headline = (messages.STATUS_UNDELIVERED if status is None
+                    else HEADLINES.get(status, messages.STATUS_FAILED))
         self.header = headline + messages.tool_calls_count(len(tools) if tools else 0)
         await self.flush(done=True)

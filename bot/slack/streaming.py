@@ -2,10 +2,10 @@
 started with `chat.startStream` (recipient user and team: required outside DMs), each tool
 call a `task_update` card (in progress, then complete or error with its one-line result),
 the answer's text appended in batches as the model writes it (`chat.appendStream` is Tier 4:
-at most one call a second per run, or sooner when 2,000 characters wait), and
-`chat.stopStream` at the end. A workspace where streaming is unavailable (`unknown_method`,
-`not_allowed_token_type`, a missing scope…) gets the status message and final post instead,
-from then on; so does `SLACK_STREAMING=off`."""
+at most one call a second per run, in the background), and `chat.stopStream` at the end.
+A workspace where streaming is unavailable (`unknown_method`, `not_allowed_token_type`, a
+missing scope…) gets the status message and final post instead, from then on; so does
+`SLACK_STREAMING=off`."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ from bot.agent.events import AnswerDelta, Event, ToolFinished, ToolStarted
 from bot.agent.loop import RunResult, RunStatus
 from bot.slack import render
 from bot.slack.context import SlackContext
+from bot.slack.delivery import FAILED
 from bot.slack.feedback import feedback_buttons
 from bot.slack.throttle import Throttle
 
 log = logging.getLogger(__name__)
 APPEND_INTERVAL = 1.0
-APPEND_BATCH = 2_000
 STREAM_LIMIT = 11_000  # of answer text in the stream; longer answers end in answer.md
 UNAVAILABLE = frozenset({"unknown_method", "not_allowed_token_type", "missing_scope",
                          "method_deprecated", "not_supported", "feature_not_enabled"})
@@ -43,15 +43,22 @@ class Streaming:
 
 
 class StreamedAnswer:
+    """One answer's stream. Appends go out in the background (the run never waits on
+    Slack), in order, at most one a second; an append Slack would not take even after
+    bot/slack/delivery.py's retries stays pending and goes with the next one, or with
+    `chat.stopStream`, or — when the stream cannot be finished — in a message below it:
+    each part of the answer reaches the thread once."""
+
     def __init__(self, ctx: SlackContext, streaming: Streaming, *, channel: str,
                  thread_ts: str, user: str | None, team: str | None) -> None:
         self.ctx, self.streaming = ctx, streaming
         self.channel, self.thread_ts, self.user, self.team = channel, thread_ts, user, team
         self.ts: str | None = None
-        self.text: list[str] = []  # answer text waiting for the next append
-        self.told = ""  # answer text of the current step already in the stream
-        self.step = 0
-        self.size = 0
+        self.text: list[tuple[int, str]] = []  # (step, answer text) not yet in the stream
+        self.cards: list[dict[str, Any]] = []  # task cards not yet in the stream
+        self.step = 0  # the model's step the latest text came from
+        self.told_step, self.told = 0, ""  # the text of that step already in the stream
+        self.size = 0  # answer text taken for the stream (at most STREAM_LIMIT)
         self.throttle = Throttle(APPEND_INTERVAL, self._append)
         self._lock = asyncio.Lock()
 
@@ -76,41 +83,52 @@ class StreamedAnswer:
 
     async def observe(self, event: Event) -> None:
         if isinstance(event, ToolStarted):
-            await self._append(chunks=[_task(event.call_id, event.tool, "in_progress")])
+            self.cards.append(_task(event.call_id, event.tool, "in_progress"))
         elif isinstance(event, ToolFinished):
-            await self._append(chunks=[_task(event.call_id, event.tool, "complete" if event.ok
-                                             else "error", event.summary)])
+            self.cards.append(_task(event.call_id, event.tool, "complete" if event.ok
+                                    else "error", event.summary))
         elif isinstance(event, AnswerDelta):
-            if event.step != self.step:
-                self.step, self.told = event.step, ""
+            self.step = event.step
             if self.size + len(event.text) > STREAM_LIMIT:
                 return  # the rest comes with the whole answer, attached
-            self.text.append(event.text)
-            self.told += event.text
+            self.text.append((event.step, event.text))
             self.size += len(event.text)
-            first = self.size == len(event.text)  # the answer's first words go at once
-            if first or sum(map(len, self.text)) >= APPEND_BATCH or self.throttle.due():
-                await self._append()
-            else:
-                self.throttle.later()
+        else:
+            return
+        self.throttle.later()  # at once when a second has passed since the last append
 
-    async def _append(self, *, chunks: list[dict[str, Any]] | None = None) -> None:
+    async def _append(self) -> bool:
+        """Send what is pending; False when Slack would not take it (it stays pending)."""
         async with self._lock:
-            text = "".join(self.text)
-            if not text and not chunks:
-                return
-            self.text = []
-            parts = ([_markdown(text)] if text else []) + (chunks or [])
+            text, cards = self.text, self.cards
+            if not text and not cards:
+                return True
+            self.text, self.cards = [], []
+            joined = "".join(t for _, t in text)
+            parts = ([_markdown(joined)] if joined else []) + cards
             assert self.ts is not None, "appended to a stream never started"
             try:
                 await self.ctx.client.chat_appendStream(channel=self.channel, ts=self.ts,
                                                         chunks=parts)
-            except SlackApiError as exc:
-                log.warning("chat.appendStream failed (%s)", exc.response.get("error"))
-            self.throttle.ran()
+            except FAILED as exc:
+                log.warning("chat.appendStream failed (%s): kept for the next one",
+                            _error(exc))
+                self.text, self.cards = text + self.text, cards + self.cards
+                return False
+            finally:
+                self.throttle.ran()
+            self._delivered(text)
+            return True
 
-    async def finish(self, result: RunResult, *, attached: bool = False) -> None:
-        """Stop the stream with the rest of the answer (or the run's sentence)."""
+    def _delivered(self, text: list[tuple[int, str]]) -> None:
+        for step, piece in text:
+            if step != self.told_step:
+                self.told_step, self.told = step, ""
+            self.told += piece
+
+    async def finish(self, result: RunResult, *, attached: bool = False) -> bool:
+        """Stop the stream with the rest of the answer (or the run's sentence): what the
+        stream has not shown yet, and only that. False when Slack took none of it."""
         self.throttle.cancel()
         await self._append()
         rest = self._rest(result, attached)
@@ -119,29 +137,46 @@ class StreamedAnswer:
             rest, overflow = messages.answer_continues(), rest
         blocks = feedback_buttons(result.run_id) if result.ok else None
         assert self.ts is not None, "finished a stream never started"
+        chunks = ([_markdown(rest)] if rest else []) + self.cards
         try:
             await self.ctx.client.chat_stopStream(
-                channel=self.channel, ts=self.ts, blocks=blocks,
-                chunks=[_markdown(rest)] if rest else None)
-        except SlackApiError as exc:
-            log.warning("chat.stopStream failed (%s): posting the answer", exc.response.get(
-                "error"))
-            overflow = result.text
-        for message in render.answer_messages(overflow) if overflow else ():
-            await self.ctx.client.chat_postMessage(channel=self.channel,
-                                                   thread_ts=self.thread_ts, **message)
+                channel=self.channel, ts=self.ts, blocks=blocks, chunks=chunks or None)
+        except FAILED as exc:
+            log.warning("chat.stopStream failed (%s): the rest of the answer goes below it",
+                        _error(exc))
+            overflow = overflow or rest
+        return await self._post(overflow)
+
+    async def _post(self, text: str) -> bool:
+        try:
+            for message in render.answer_messages(text) if text else ():
+                await self.ctx.client.chat_postMessage(channel=self.channel,
+                                                       thread_ts=self.thread_ts, **message)
+        except FAILED as exc:
+            log.error("the answer in %s/%s could not be delivered (%s)", self.channel,
+                      self.thread_ts, _error(exc))
+            return False
+        return True
 
     def _rest(self, result: RunResult, attached: bool) -> str:
+        told = self.told if self.told_step == self.step else ""
+        shown = bool(self.size - sum(len(t) for _, t in self.text))
         if result.status != RunStatus.ANSWERED:  # stopped, failed: what was said stays
-            return ("\n\n" if self.size else "") + result.text
+            return ("\n\n" if shown else "") + result.text
         if attached:
             return "\n\n" + messages.answer_attached()
-        told = self.told.lstrip()  # the answer is stripped; what was told ends a line
+        told = told.lstrip()  # the answer is stripped; what was told ends a line
         if told and result.text.startswith(told):
             return result.text[len(told):]
         if told and result.text.startswith(told.rstrip()):
             return result.text[len(told.rstrip()):].lstrip("\n")
-        return ("\n\n" if self.size else "") + result.text
+        return ("\n\n" if shown else "") + result.text
+
+
+def _error(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or exc.response.status_code)
+    return type(exc).__name__
 
 
 def _markdown(text: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class FakeSlack(FakeHTTPService):
         self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, bytes, shares
         self.streams: dict[str, dict[str, Any]] = {}  # ts -> channel, thread_ts, chunks, state
         self._rate_limits: dict[str, list[int]] = {}
+        self._outages: dict[str, tuple[float, int, int]] = {}  # method -> until, status, wait
         self.failing: dict[str, str] = {}  # method -> the error Slack answers with
         self.socket_url: str | None = None  # where apps.connections.open points
         self._ts = itertools.count(1)
@@ -71,6 +72,16 @@ class FakeSlack(FakeHTTPService):
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """The next `times` calls of `method` answer 429 with Retry-After."""
         self._rate_limits[method] = [times, retry_after]
+
+    def outage(self, method: str, *, seconds: float, status: int = 500,
+               retry_after: int = 1) -> None:
+        """Every call of `method` in the next `seconds` fails as Slack's edge fails: HTTP
+        `status` — 429 with `Retry-After` and Slack's JSON, a 5xx with an HTML page."""
+        self._outages[method] = (time.monotonic() + seconds, status, retry_after)
+
+    def outage_over(self, method: str) -> bool:
+        outage = self._outages.get(method)
+        return outage is None or time.monotonic() >= outage[0]
 
     def add_thread_message(self, channel: str, thread_ts: str, *, user: str, text: str,
                            ts: str | None = None, bot: bool = False) -> str:
@@ -389,6 +400,10 @@ class FakeSlack(FakeHTTPService):
                 token = self._token() or args.pop("token", None)
                 with fake._lock:
                     fake.calls.append(Call(method, args, token))
+                    outage = fake._outages.get(method)
+                    if outage and time.monotonic() < outage[0]:
+                        self._fail(*outage[1:])
+                        return
                     limit = fake._rate_limits.get(method)
                     if limit and limit[0] > 0:
                         limit[0] -= 1
@@ -406,6 +421,14 @@ class FakeSlack(FakeHTTPService):
                                      "not_authed"})
                     return
                 self._json(200, fake._api(method, args))
+
+            def _fail(self, status: int, retry_after: int) -> None:
+                if status == 429:
+                    self._json(429, {"ok": False, "error": "ratelimited"},
+                               {"Retry-After": str(retry_after)})
+                else:
+                    self._send(status, f"<html><body>{status}</body></html>".encode(),
+                               "text/html; charset=utf-8")
 
             def _download(self, path: str) -> None:
                 fake.downloads.append((path, self._token()))

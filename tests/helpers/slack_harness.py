@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot import messages
 from bot.app import Services
 from bot.slack.app import SlackEndpoint
 from tests.fakes.openai_server import FakeOpenAI
@@ -75,6 +76,10 @@ class SlackSender:
         return [c["text"] for c in self.slack.calls_to("chat.postMessage")
                 if c.get("thread_ts") == thread_ts and c["text"] != "Working on it…"]
 
+    def finished_status(self) -> str | None:
+        """The last status update that says how a run ended (it comes after the answer)."""
+        return finished_status(self.slack)
+
     def stop_button(self, *, after: int = 0) -> str | None:
         """The run id on the first Stop button a status message has shown (after the
         first `after` status updates)."""
@@ -126,3 +131,12 @@ def logged(caplog: Any, text: str) -> bool:
     """Whether a log record so far contains `text`: the positive marker a test waits for
     before it asserts that something did not happen."""
     return any(text in record.getMessage() for record in caplog.records)
+
+
+ENDINGS = (messages.STATUS_DONE, messages.STATUS_STOPPED, messages.STATUS_INTERRUPTED,
+           messages.STATUS_FAILED, messages.STATUS_UNDELIVERED)
+
+
+def finished_status(slack: FakeSlack) -> str | None:
+    texts = [c["text"] for c in slack.calls_to("chat.update") if c["text"].startswith(ENDINGS)]
+    return texts[-1] if texts else None

@@ -1,0 +1,107 @@
+"""Slack failing under a running bot: seconds of 5xx, rate limits with Retry-After, streams
+Slack will not append to or stop. Whatever fails, the thread gets the question's answer
+once — nothing lost, nothing said twice — and the status says how it ended."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot import messages
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import FakeSlack
+from tests.helpers.processes import BotProcesses, mention_body, post_event
+from tests.helpers.slack_harness import SlackBot, finished_status, until
+
+Make = Callable[..., Awaitable[SlackBot]]
+ASKED = ("C1", "1700000000.000100")  # mention_body's channel and thread
+# several lines: an answer streams a line behind the model (bot/agent/loop.MaskedStream)
+ANSWER = ("checkout-api restarts because its liveness probe times out.\n"
+          "The probe calls /healthz, which waits for a database connection.\n"
+          "The connection pool is exhausted: 20 of 20 in use.\n"
+          "Raise the pool size or scale the database.")
+
+
+def thread_texts(slack: FakeSlack) -> list[str]:
+    """What the thread shows: the messages Slack took (failed attempts are not in it)."""
+    return [m["text"] for m in slack.threads[ASKED]]
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_seconds_of_slack_errors_lose_no_question(
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        status: int) -> None:
+    """Slack's edge fails every chat.postMessage for 3 s (5xx, or 429 with Retry-After)
+    as a mention arrives: the calls are tried again until Slack takes them, and the thread
+    gets the placeholder and the answer once each."""
+    env = bot_process.env()
+    fake_openai.reply(ANSWER)
+    bot_process.start(env)
+    fake_slack.outage("chat.postMessage", seconds=3, status=status, retry_after=1)
+    started = time.monotonic()
+    assert post_event(int(env["PORT"]), mention_body(f"EvOUT{status}")).status == 200
+    fake_slack.wait_for(lambda: ANSWER in thread_texts(fake_slack), timeout=30)
+    recovered = time.monotonic() - started
+    assert thread_texts(fake_slack) == [messages.WORKING, ANSWER]
+    assert len(fake_slack.calls_to("chat.postMessage")) > 2  # refused, then tried again
+    assert 3 <= recovered < 3 + 9  # at most one longest pause after Slack is back
+    done = fake_slack.wait_for(lambda: finished_status(fake_slack))
+    assert done == messages.STATUS_DONE
+
+
+def test_a_streamed_answer_survives_seconds_of_append_errors(
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    """chat.appendStream fails for 3 s from the stream's start: the answer's words wait
+    and go in order once Slack takes them — the stream holds the answer whole, once."""
+    env = bot_process.env(SLACK_STREAMING="on")
+    fake_openai.reply(ANSWER)
+    bot_process.start(env)
+    fake_slack.outage("chat.appendStream", seconds=3, status=503)
+    assert post_event(int(env["PORT"]), mention_body("EvAPPEND")).status == 200
+    ts = fake_slack.wait_for(lambda: next((t for t, s in fake_slack.streams.items()
+                                           if s["state"] == "stopped"), None), timeout=30)
+    assert fake_slack.stream_text(ts) == ANSWER
+    assert thread_texts(fake_slack) == [messages.WORKING, ANSWER]  # the stream, once
+    assert len(fake_slack.calls_to("chat.appendStream")) > 1  # refused, then tried again
+    assert fake_slack.wait_for(lambda: finished_status(fake_slack)) == messages.STATUS_DONE
+
+
+@pytest.mark.parametrize("refused", [("chat.stopStream",),
+                                     ("chat.appendStream", "chat.stopStream")])
+async def test_a_stream_slack_will_not_finish_gives_the_rest_below_it_once(
+        slack_bot: Make, refused: tuple[str, ...]) -> None:
+    """Slack refuses to stop the stream (it timed out: `message_not_in_streaming_state`),
+    maybe to append to it too: what the stream did not show is posted below it, so the
+    thread holds the answer exactly once."""
+    bot = await slack_bot(slack_streaming=True)
+    for method in refused:
+        bot.slack.failing[method] = "message_not_in_streaming_state"
+    bot.ai.reply(ANSWER)
+    thread, _ = await bot.mention("why is checkout-api restarting?", user="U_ASKER")
+    await until(lambda: bot.answers(thread))
+    ts = next(t for t, s in bot.slack.streams.items() if s["thread_ts"] == thread)
+    shown = bot.slack.stream_text(ts) + "".join(bot.answers(thread))
+    assert shown == ANSWER
+    assert (bot.slack.stream_text(ts) == "") == ("chat.appendStream" in refused)
+    assert await until(bot.finished_status) == messages.STATUS_DONE
+
+
+async def test_an_answer_slack_never_takes_is_said_in_the_status(slack_bot: Make) -> None:
+    """Slack refuses the answer's post itself (not a retryable failure): the status says
+    the answer did not reach Slack, in place of "Done"."""
+    bot = await slack_bot()
+    bot.ai.reply(ANSWER)
+    original = bot.slack._m_chat_postMessage
+
+    def refuse_answers(args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("text") == ANSWER:
+            return {"ok": False, "error": "fatal_error"}
+        return original(args)
+
+    bot.slack._m_chat_postMessage = refuse_answers  # type: ignore[method-assign]
+    thread, _ = await bot.mention("why is checkout-api restarting?")
+    assert await until(bot.finished_status) == messages.STATUS_UNDELIVERED
+    assert [m["text"] for m in bot.slack.threads[("C_INC", thread)]] == [messages.WORKING]
