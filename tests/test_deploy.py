@@ -5,7 +5,9 @@ passes the fake API server enforcing exactly its rules, and a Secret read is ref
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,10 +23,16 @@ from bot.app import Services
 from tests.conftest import REPO
 from tests.fakes.k8s_server import FIXTURES, FakeKubernetes
 from tests.helpers.builtins import builtin_services
-from tests.helpers.kube import DESCRIBE_COMMANDS, GET_COMMANDS, LOG_COMMANDS
+from tests.helpers.kube import (
+    DESCRIBE_COMMANDS,
+    GET_COMMANDS,
+    LOG_COMMANDS,
+    SERVICE_DESCRIBE_COMMANDS,
+)
 
 OVERLAYS = ["base", "overlays/postgres", "overlays/socket-mode", "overlays/secrets-view",
-            "overlays/write-tools"]
+            "overlays/write-tools", "overlays/prometheus-operator"]
+OPERATOR_KINDS = {"PodMonitor"}  # the Prometheus Operator's CRDs: not in Kubernetes' schemas
 KUBERNETES = "1.32.0"  # the kubectl on our machines; the manifests use nothing newer
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None,
                                    reason="kubectl renders the Kustomize manifests")
@@ -62,7 +70,8 @@ def test_every_overlay_renders_and_is_valid_kubernetes(overlay: str) -> None:
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        if doc["kind"] not in OPERATOR_KINDS:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -73,10 +82,14 @@ def test_every_overlay_renders_and_is_valid_kubernetes(overlay: str) -> None:
     assert {probe["httpGet"]["path"] for probe in (container["readinessProbe"],
                                                    container["livenessProbe"])} == {
         "/readyz", "/healthz"}
+    startup = container["startupProbe"]  # migrations at start: liveness waits for them
+    assert startup["httpGet"]["path"] == "/healthz"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
     assert pod["terminationGracePeriodSeconds"] >= 10 + 5  # the bot's drain, and margin
-    for doc in docs:
-        if doc["kind"] == "Secret":
-            assert set(doc.get("stringData", {}).values()) <= {""}, "a template: no values"
+    # the credentials are created once (docs/deploy.md step 3): an `apply -k` never
+    # overwrites them with a template's empty values
+    assert "Secret" not in kinds
+    assert {"secretRef": {"name": "chatops-bot"}} in container["envFrom"]
 
 
 @needs_kubectl
@@ -87,14 +100,41 @@ def test_the_overlays_change_what_they_say_and_nothing_else() -> None:
     assert "PersistentVolumeClaim" not in {d["kind"] for d in postgres}
     env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "chatops-bot-database"
+    anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"  # a node lost: one replica
+    assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"][
+        "matchLabels"]
     socket_mode = render("overlays/socket-mode")
     assert "Service" not in {d["kind"] for d in socket_mode}
-    secret = next(d for d in socket_mode if d["kind"] == "Secret")
-    assert "SLACK_APP_TOKEN" in secret["stringData"]
+    monitor = next(d for d in render("overlays/prometheus-operator")
+                   if d["kind"] == "PodMonitor")
+    assert monitor["metadata"]["namespace"] == "chatops"
+    assert monitor["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"][
+        "matchLabels"]
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "30s"}]
     assert cluster_role(render("overlays/secrets-view"), "chatops-bot-secrets-view") == [
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]
     writes = cluster_role(render("overlays/write-tools"), "chatops-bot-writes")
     assert {verb for rule in writes for verb in rule["verbs"]} == {"patch", "delete"}
+
+
+@needs_kubectl
+def test_the_network_policy_lets_in_only_port_http_and_out_never_to_the_metadata_service(
+        ) -> None:
+    docs = render("base")
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert policy["podSelector"]["matchLabels"] == deployment["spec"]["selector"][
+        "matchLabels"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    assert policy["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    blocks = [peer["ipBlock"] for rule in policy["egress"] for peer in rule["to"]]
+    assert {b["cidr"] for b in blocks} == {"0.0.0.0/0", "::/0"}
+    assert all(b["except"] for b in blocks)
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert any(metadata in ipaddress.ip_network(cidr) for b in blocks for cidr in b["except"])
 
 
 @needs_kubectl
@@ -132,8 +172,8 @@ async def test_every_read_the_kube_tools_make_is_allowed_by_the_cluster_role(
         kube_services: Services, enforced: FakeKubernetes) -> None:
     """Each command answers exactly as it does with no RBAC at all (so no read is refused,
     and none fails for another reason the comparison would hide)."""
-    commands = [c for c in GET_COMMANDS + DESCRIBE_COMMANDS  # reads only: `can-i delete` is
-                if "secret" not in c and "get all" not in c and "can-i" not in c]  # a no
+    commands = [c for c in GET_COMMANDS + DESCRIBE_COMMANDS + SERVICE_DESCRIBE_COMMANDS  # reads:
+                if "secret" not in c and "get all" not in c and "can-i" not in c]  # can-i no
     commands += [f"{c} -n shop" for c in LOG_COMMANDS]
     commands += ["auth can-i list pods", "auth whoami", "top pods", "top nodes", "events",
                  "api-resources", "explain deployment.spec", "logs deploy/web --tail 1"]
@@ -179,6 +219,20 @@ def test_the_sample_alerts_use_only_metrics_the_bot_exports() -> None:
     used = {name for group in rules["groups"] for rule in group["rules"]
             for name in re.findall(r"chatops_[a-z_]+", rule["expr"])}
     assert used and used <= exported, used - exported
+
+
+def test_the_sample_alerts_are_valid_and_fire_when_they_should() -> None:
+    """promtool, Prometheus' own checker: the rules load, and deploy/alerts_test.yaml's
+    series fire each alert (and leave a healthy bot alone)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool must be installed in CI (.ci/run installs prometheus)")
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    for command in (["check", "rules", "alerts.yaml"], ["test", "rules", "alerts_test.yaml"]):
+        done = subprocess.run([promtool, *command], cwd=REPO / "deploy", capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 WRITE_CALLS = [
