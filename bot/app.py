@@ -14,7 +14,7 @@ from bot.agent.loop import Agent
 from bot.agent.runs import Runs
 from bot.commands import PluginCommands
 from bot.config import LocalServer, Settings
-from bot.errors import PluginError, Problem
+from bot.errors import DatabaseFault, PluginError, Problem
 from bot.metrics import Metrics
 from bot.plugin_host import (
     BUILTINS,
@@ -34,8 +34,10 @@ from bot.plugin_host import (
     PluginStore,
     Registry,
     Unavailable,
+    UploadChecks,
     UploadDir,
     WorkerFactory,
+    discover,
     plugin_uids,
     schema_limits,
     stdio_target,
@@ -43,6 +45,7 @@ from bot.plugin_host import (
 from bot.store import Database
 from bot.store.audit import AuditLog
 from bot.store.changes import PLUGINS, ChangeFeed
+from bot.store.database import sqlite_file
 from bot.store.migrate import upgrade
 from bot.store.repositories import database_id
 from bot.store.run_records import RunRecords
@@ -198,6 +201,29 @@ async def open_database(url: str, *, migrate: bool = True) -> Database:
         await db.dispose()
         raise
     return db
+
+
+async def upload_checks(settings: Settings) -> tuple[UploadChecks, Database | None]:
+    """What `bot plugin check` needs, and nothing that writes: the sandbox to probe in, the
+    built-in names, and the database only to read the installed versions — when it exists
+    (an SQLite file is never created for a check) and is readable. Close the database
+    returned."""
+    workers = WorkerFactory(settings)
+    db, reason = None, ""
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        reason = messages.no_database_yet(str(path))
+    else:
+        try:
+            db = await open_database(settings.database_url, migrate=False)
+        except DatabaseFault as exc:
+            reason = str(exc)
+    checks = UploadChecks(files=UploadDir(settings.plugins_dir), limits=upload_limits(settings),
+                          prober=workers.probe,
+                          builtin_names=lambda: set(discover(settings.plugins_dir / BUILTINS)),
+                          versions=PluginStore(db) if db else None,
+                          sandbox_kind=workers.kind, no_versions_reason=reason)
+    return checks, db
 
 
 async def _claim_uploads(db: Database, installer: Installer) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__, messages, text_render
-from bot.app import Services, open_database
+from bot.app import Services, open_database, upload_checks
 from bot.cli_admin import add_admin_commands
 from bot.cli_common import ACTOR_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
 from bot.config import Settings, load_settings
@@ -196,11 +196,15 @@ async def _install(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
-    async def action(services: Services) -> int:
-        result = await services.installer.check(args.path)
-        print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
-        return EXIT_OK if result.ok else EXIT_FAILED
-    return await with_services(settings, action)
+    """Every install check, writing nothing: no database is created, migrated or changed."""
+    checks, db = await upload_checks(settings)
+    try:
+        result = await checks.check(args.path)
+    finally:
+        if db is not None:
+            await db.dispose()
+    print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 async def _gc(args: argparse.Namespace, settings: Settings) -> int:

@@ -49,6 +49,41 @@ def test_a_second_database_leaves_the_first_ones_uploads_alone(
     assert notice not in info.stderr
 
 
+def files_under(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_plugin_check_writes_nothing_and_checks_an_installed_plugin_too(
+        tmp_path: Path, plugins_dir: Path) -> None:
+    """`bot plugin check` changes nothing: on a fresh machine no database is created (it
+    says the versions were not compared); after an install it reads the database without
+    changing a byte, and says the plugin is installed already instead of refusing it."""
+    env = make_env(tmp_path, plugins_dir, "a.db")
+    package = write_plugin(tmp_path / "src", "diskcheck")
+    fresh = run_bot(env, "plugin", "check", str(package))
+    assert fresh.returncode == 0, fresh.stderr
+    assert messages.check_passed("diskcheck", "1.0.0") in fresh.stdout
+    assert messages.check_not_compared(messages.no_database_yet(str(tmp_path / "a.db"))) in (
+        fresh.stdout)
+    assert not (tmp_path / "a.db").exists() and fresh.stderr == ""
+    assert not any(p.is_file() for p in (plugins_dir / "user_uploads").rglob("*"))
+
+    assert run_bot(env, "plugin", "install", str(package)).returncode == 0
+    changed = write_plugin(tmp_path / "src2", "diskcheck",
+                           tools={"diskcheck_echo": "return 'other'"})
+    before = files_under(tmp_path)
+    again = run_bot(env, "plugin", "check", str(package))
+    assert again.returncode == 0, again.stderr
+    assert messages.check_already_installed("diskcheck", "1.0.0") in again.stdout
+    assert files_under(tmp_path) == before  # the database and the uploads, byte for byte
+
+    refused = run_bot(env, "plugin", "check", str(changed))
+    assert refused.returncode == 1
+    assert messages.same_version("diskcheck", "1.0.0", identical=False) in refused.stderr
+    assert files_under(tmp_path) == before
+
+
 def test_gc_lists_asks_and_deletes_only_what_no_version_uses(
         tmp_path: Path, plugins_dir: Path) -> None:
     env = make_env(tmp_path, plugins_dir, "a.db")

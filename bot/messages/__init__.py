@@ -387,6 +387,18 @@ def check_passed(name: str, version: str) -> str:
     return f"{name} {version} passed every install check (nothing was installed)."
 
 
+def check_already_installed(name: str, version: str) -> str:
+    return f"It is installed already: {name} {version}, with exactly this content."
+
+
+def check_not_compared(reason: str) -> str:
+    return f"Not compared with the installed versions: {reason}."
+
+
+def no_database_yet(label: str) -> str:
+    return f"there is no database at {label} yet"
+
+
 def install_refused(filename: str, problems: Sequence[object]) -> str:
     if len(problems) == 1:
         return f"Refused {filename}: {problems[0]}"

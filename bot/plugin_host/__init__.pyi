@@ -96,6 +96,7 @@ from .uploads.archive_checks import (
 from .uploads.installer import (
     Installer as Installer,
     InstallResult as InstallResult,
+    UploadChecks as UploadChecks,
 )
 from .uploads.packaging import (
     pack_directory as pack_directory,
@@ -148,6 +149,7 @@ __all__ = [
     "Tool",
     "ToolResult",
     "Unavailable",
+    "UploadChecks",
     "UploadDir",
     "Where",
     "WorkerFactory",

@@ -8,7 +8,7 @@ import difflib
 from bot import messages
 from bot.errors import ConflictError, NotFoundError
 from bot.plugin_host.contract.protocol import STATUS_ERROR, PluginSource
-from bot.plugin_host.lifecycle.versions import check_new_version
+from bot.plugin_host.lifecycle.versions import check_new_version, same_release
 from bot.store import Database
 from bot.store.models import PluginRow
 from bot.store.repositories import AuditRepository, PluginRepository
@@ -63,9 +63,18 @@ class PluginStore:
             rows = await PluginRepository(session).all()
         return {version.path for row in rows for version in row.versions}
 
-    async def check_upload(self, name: str, version: str, sha256: str) -> None:
-        """Raise ConflictError if `name` `version` (with this content) cannot be installed."""
+    async def check_upload(self, name: str, version: str, sha256: str, *,
+                           installed_is_fine: bool = False) -> bool:
+        """Raise ConflictError if `name` `version` (with this content) cannot be installed;
+        True when exactly this content is installed already and `installed_is_fine` (a
+        check, which then says so)."""
         async with self.db.read() as session:
             row = await PluginRepository(session).get(name)
-        if row is not None:
-            check_new_version(row, version, sha256)
+        if row is None:
+            return False
+        if installed_is_fine and row.source == PluginSource.UPLOAD and any(
+                same_release(v.version, version) and v.sha256 == sha256
+                for v in row.versions):
+            return True
+        check_new_version(row, version, sha256)
+        return False

@@ -53,6 +53,63 @@ class InstallResult:
     sandbox: str = ""  # where the probe ran it, and where it will run
 
 
+class UploadChecks:
+    """Every check an upload goes through — read and capped, unpacked into a staging area
+    (removed afterwards), its names checked, probed in the sandbox, compared with the
+    versions installed — and nothing else: `bot plugin check` and an install share them.
+    Without a database (`versions` None) the comparison is left out, and said to be."""
+
+    def __init__(self, *, files: UploadDir, limits: Limits, prober: Prober,
+                 builtin_names: Callable[[], set[str]], versions: PluginStore | None,
+                 sandbox_kind: Callable[[], str | None] = lambda: None,
+                 no_versions_reason: str = "") -> None:
+        self.files, self.limits, self.probe = files, limits, prober
+        self.builtin_names, self.versions = builtin_names, versions
+        self.sandbox_kind = sandbox_kind
+        self.no_versions_reason = no_versions_reason
+
+    async def check(self, source: bytes | Path, filename: str | None = None) -> InstallResult:
+        try:
+            data, archive_name, filename = _read_source(source, filename, self.limits)
+        except ArchiveError as exc:
+            return _refused(filename or str(source), "", None, exc.problems)
+        sha = hashlib.sha256(data).hexdigest()
+        with self.files.staging_area() as staging:
+            try:
+                plugin, _, installed = await self.inspect(data, archive_name, staging, sha,
+                                                          checking=True)
+            except (ArchiveError, PluginError, ConflictError, DatabaseFault) as exc:
+                return _refused(filename, sha, *_refusal(exc))
+        name, version = plugin.manifest.name, plugin.manifest.version
+        message = messages.check_passed(name, version)
+        if installed:
+            message += " " + messages.check_already_installed(name, version)
+        elif self.versions is None:
+            message += " " + messages.check_not_compared(self.no_versions_reason)
+        return _result(plugin, filename, sha, True, message, self.sandbox_kind())
+
+    async def inspect(self, data: bytes, archive_name: str, staging: Path, sha: str, *,
+                      checking: bool = False) -> tuple[LoadedPlugin, Layout, bool]:
+        """The plugin the upload holds, unpacked in `staging`, and whether exactly it is
+        installed already (only asked when `checking`); an ArchiveError, PluginError,
+        ConflictError or DatabaseFault says why it may not be installed."""
+        layout = extract_upload(data, archive_name, staging, self.limits)
+        self._check_name(layout.name)
+        plugin = await self.probe(layout.name, layout.entry)
+        self._check_name(plugin.manifest.name)
+        installed = False
+        if self.versions is not None:
+            installed = await self.versions.check_upload(
+                plugin.manifest.name, plugin.manifest.version, sha,
+                installed_is_fine=checking)
+        return plugin, layout, installed
+
+    def _check_name(self, name: str | None) -> None:
+        problem = name and plugin_name_problem(name, self.builtin_names())
+        if problem:
+            raise ArchiveError([Problem("name", problem)])
+
+
 class Installer:
     def __init__(self, *, manager: PluginManager, store: PluginStore, audit: AuditLog,
                  plugins_dir: Path, limits: Limits, prober: Prober,
@@ -66,7 +123,9 @@ class Installer:
         self.uploads = self.files.root
         self.plugins_dir = plugins_dir
         self.limits = limits
-        self._probe = prober
+        self.checks = UploadChecks(files=self.files, limits=limits, prober=prober,
+                                   builtin_names=manager.builtin_names, versions=store,
+                                   sandbox_kind=sandbox_kind)
         self._lock = asyncio.Lock()
 
     @property
@@ -75,12 +134,25 @@ class Installer:
 
     async def check(self, source: bytes | Path, filename: str | None = None) -> InstallResult:
         """Every install check, without installing anything."""
-        return await self._run(source, filename, actor=None)
+        return await self.checks.check(source, filename)
 
     async def install(self, source: bytes | Path, filename: str | None = None, *, actor: str
                       ) -> InstallResult:
         """Install an upload: every check, then one atomic commit, then hot-load."""
-        return await self._run(source, filename, actor=actor)
+        try:
+            data, archive_name, filename = _read_source(source, filename, self.limits)
+        except ArchiveError as exc:
+            return await self._refused(filename or str(source), "", None, exc.problems, actor)
+        sha = hashlib.sha256(data).hexdigest()
+        with self.files.staging_area() as staging:
+            try:
+                self._require_ownership()
+                plugin, layout, _ = await self.checks.inspect(data, archive_name, staging, sha)
+            except (ArchiveError, PluginError, ConflictError, DatabaseFault) as exc:
+                name, problems = _refusal(exc)
+                return await self._refused(filename, sha, name, problems, actor)
+            return await self._commit(plugin, layout, filename, Archive(
+                sha, archive_kind(_entry_name(plugin, layout)), data), actor)
 
     async def refuse(self, filename: str, reason: str, *, actor: str) -> InstallResult:
         """Refuse an upload before it reached the pipeline (download failed, too large)."""
@@ -116,36 +188,6 @@ class Installer:
             raise ConflictError(messages.uploads_owned_elsewhere(self.files.root,
                                                                  self.files.owner.database))
 
-    async def _run(self, source: bytes | Path, filename: str | None, *, actor: str | None
-                   ) -> InstallResult:
-        try:
-            data, archive_name, filename = _read_source(source, filename, self.limits)
-        except ArchiveError as exc:
-            return await self._refused(filename or str(source), "", None, exc.problems, actor)
-        sha = hashlib.sha256(data).hexdigest()
-        with self.files.staging_area() as staging:
-            try:
-                if actor is not None:
-                    self._require_ownership()
-                layout = extract_upload(data, archive_name, staging, self.limits)
-                self._check_name(layout.name)
-                plugin = await self._probe(layout.name, layout.entry)
-                self._check_name(plugin.manifest.name)
-                await self._check_versions(plugin, sha)
-            except ArchiveError as exc:
-                return await self._refused(filename, sha, None, exc.problems, actor)
-            except PluginError as exc:
-                return await self._refused(filename, sha, exc.name, list(exc.problems), actor)
-            except (ConflictError, DatabaseFault) as exc:
-                return await self._refused(filename, sha, None, [Problem("", str(exc))], actor)
-            if actor is None:
-                return _result(plugin, filename, sha, True,
-                               messages.check_passed(plugin.manifest.name,
-                                                     plugin.manifest.version),
-                               self.sandbox_kind())
-            return await self._commit(plugin, layout, filename, Archive(
-                sha, archive_kind(_entry_name(plugin, layout)), data), actor)
-
     async def _commit(self, plugin: LoadedPlugin, layout: Layout, filename: str,
                       archive: Archive, actor: str) -> InstallResult:
         sha, name = archive.sha256, plugin.manifest.name
@@ -167,25 +209,31 @@ class Installer:
                                            actor, audited=True)
         return _result(plugin, filename, sha, True, outcome.message, self.sandbox_kind())
 
-    def _check_name(self, name: str | None) -> None:
-        problem = name and plugin_name_problem(name, self.manager.builtin_names())
-        if problem:
-            raise ArchiveError([Problem("name", problem)])
-
-    async def _check_versions(self, plugin: LoadedPlugin, sha: str) -> None:
-        await self.store.check_upload(plugin.manifest.name, plugin.manifest.version, sha)
-
     async def _refused(self, filename: str, sha: str, name: str | None,
-                       problems: list[Problem], actor: str | None, *,
+                       problems: list[Problem], actor: str, *,
                        audited: bool = False) -> InstallResult:
-        result = InstallResult(ok=False, message=messages.install_refused(filename, problems),
-                               filename=filename, sha256=sha, name=name,
-                               problems=tuple(problems))
-        if actor is not None and not audited:
+        result = _refused(filename, sha, name, problems)
+        if not audited:
             await self.audit.refusal(actor, "install", name or filename[:128],
                                      "; ".join(str(p) for p in problems)[:2000],
                                      best_effort=True)
         return result
+
+
+def _refusal(exc: ArchiveError | PluginError | ConflictError | DatabaseFault
+             ) -> tuple[str | None, list[Problem]]:
+    """The plugin's name (when known) and the problems, from what `inspect` raised."""
+    if isinstance(exc, ArchiveError):
+        return None, exc.problems
+    if isinstance(exc, PluginError):
+        return exc.name, list(exc.problems)
+    return None, [Problem("", str(exc))]
+
+
+def _refused(filename: str, sha: str, name: str | None,
+             problems: list[Problem]) -> InstallResult:
+    return InstallResult(ok=False, message=messages.install_refused(filename, problems),
+                         filename=filename, sha256=sha, name=name, problems=tuple(problems))
 
 
 def _entry_name(plugin: LoadedPlugin, layout: Layout) -> str:
