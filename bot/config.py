@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     no_proxy: str | None = None
 
     openai_timeout: float = Field(default=60, gt=0)
-    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    openai_max_retries: int = Field(default=6, ge=0, le=10)  # within OPENAI_TIMEOUT
     agent_max_steps: int = Field(default=10, ge=1, le=50)
     agent_max_concurrent_runs: int = Field(default=8, ge=1)
     agent_context_tokens: int = Field(default=12_000, ge=500)

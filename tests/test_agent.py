@@ -232,7 +232,45 @@ async def test_slow_model_times_out_with_one_sentence(agent_services: Make,
     services = await agent_services(openai_timeout=0.3, openai_max_retries=0)
     fake_openai.reply("too late", delay=1.0)
     result = await services.runs.ask("q", caller=CALLER)
-    assert result.text.endswith("did not answer in time; please try again.")
+    assert result.text == messages.model_timeout(fake_openai.base_url, 0.3)
+
+
+async def test_a_hung_model_is_given_up_at_the_deadline_retries_included(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    """OPENAI_TIMEOUT bounds the whole step: a model that never answers is given up after
+    it once, not once per retry (3 × 60 s kept users waiting 3 minutes)."""
+    services = await agent_services(openai_timeout=1, openai_max_retries=5)
+    for _ in range(6):
+        fake_openai.reply("too late", delay=10)
+    started = time.monotonic()
+    result = await services.runs.ask("q", caller=CALLER)
+    assert time.monotonic() - started < 2.5
+    assert (result.status, result.text) == (
+        "model_error", messages.model_timeout(fake_openai.base_url, 1))
+
+
+async def test_a_burst_of_server_errors_is_retried_within_the_deadline(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    """A few seconds of 500s and 429s (a model endpoint restarting) cost the user time, not
+    the question: the retries back off and the answer comes once the endpoint does."""
+    services = await agent_services(openai_timeout=30, openai_max_retries=6)
+    for status in (500, 503, 429, 500):
+        fake_openai.fail(status, headers={"retry-after": "0.3"})
+    fake_openai.reply("the endpoint is back")
+    result = await services.runs.ask("q", caller=CALLER)
+    assert (result.status, result.text) == ("answered", "the endpoint is back")
+    assert len(fake_openai.requests) == 5
+
+
+async def test_failures_after_long_retries_say_how_long_they_took(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    services = await agent_services(openai_timeout=30, openai_max_retries=2)
+    for _ in range(3):
+        fake_openai.fail(500, headers={"retry-after": "0.6"})
+    result = await services.runs.ask("q", caller=CALLER)
+    assert result.status == "model_error"
+    assert result.text == (f"The model endpoint ({fake_openai.base_url}) failed (HTTP 500)"
+                           + messages.tried_for(1.2))
 
 
 async def test_history_is_context_and_trimmed_oldest_first(agent_services: Make,

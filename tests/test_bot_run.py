@@ -72,6 +72,23 @@ def test_sigterm_mid_answer_tells_the_thread_and_exits_cleanly(
     assert messages.STATUS_INTERRUPTED in updates[-1]
 
 
+def test_a_hung_model_is_one_sentence_at_the_deadline(
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    """A model that accepts the request and never answers: the thread hears one sentence
+    once OPENAI_TIMEOUT has passed — retries included, not once per retry."""
+    env = bot_process.env(OPENAI_TIMEOUT="2", OPENAI_MAX_RETRIES="3")
+    for _ in range(4):
+        fake_openai.reply("too late", delay=20)
+    bot_process.start(env)
+    started = time.monotonic()
+    assert post_event(int(env["PORT"]), mention_body("EvHUNG")).status == 200
+    said = messages.model_timeout(fake_openai.base_url, 2)
+    fake_slack.wait_for(lambda: said in fake_slack.posted_texts("C1"), timeout=15)
+    assert time.monotonic() - started < 2 + 3
+    assert fake_slack.posted_texts("C1") == [messages.WORKING, said]
+    assert len(fake_openai.requests) == 1
+
+
 def test_socket_mode_answers_a_mention_and_acks_the_envelope(
         bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
     from tests.fakes.slack_server import APP_TOKEN

@@ -10,9 +10,11 @@ model call, so commands that never ask the model do not pay for it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -116,32 +118,52 @@ class LLM:
         request: dict[str, Any] = {"model": self.model, "messages": chat}
         if tools:
             request["tools"] = tools
+        started = time.monotonic()
         try:
-            if self.streams:
-                try:
-                    return await self._stream(request, on_text)
-                except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                    if not _about_streaming(exc):
-                        raise
-                    log.info("model at %s refused to stream (%s); asking without streaming",
-                             self.base_url, _detail(exc)[0] or exc.status_code)
-                    reply = await self._plain(request)
-                    self.streams = False  # it answers, just not as a stream: once per endpoint
-                    return reply
-            return await self._plain(request)
+            async with asyncio.timeout(self.timeout) as deadline:
+                return await self._call(request, on_text, deadline)
+        except TimeoutError:
+            log.warning("model call to %s: no answer within %.0f s, retries included",
+                        self.base_url, self.timeout)
+            raise ModelError(messages.model_timeout(self.base_url, self.timeout),
+                             kind="timeout") from None
         except openai.APIError as exc:
-            log.warning("model call to %s failed: %s", self.base_url, _reason(exc))
-            raise ModelError(self._sentence(exc), kind=_kind(exc)) from None
+            spent = time.monotonic() - started
+            log.warning("model call to %s failed after %.1f s: %s", self.base_url, spent,
+                        _reason(exc))
+            raise ModelError(self._sentence(exc, spent), kind=_kind(exc)) from None
+
+    async def _call(self, request: dict[str, Any], on_text: OnText | None,
+                    deadline: asyncio.Timeout) -> Reply:
+        """One step: OPENAI_TIMEOUT bounds the wait for the model to start answering, the
+        SDK's retries included; a streamed answer may then take longer (each read of it
+        still has the HTTP client's OPENAI_TIMEOUT)."""
+        import openai
+
+        if self.streams:
+            try:
+                return await self._stream(request, on_text, deadline)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if not _about_streaming(exc):
+                    raise
+                log.info("model at %s refused to stream (%s); asking without streaming",
+                         self.base_url, _detail(exc)[0] or exc.status_code)
+                reply = await self._plain(request)
+                self.streams = False  # it answers, just not as a stream: once per endpoint
+                return reply
+        return await self._plain(request)
 
     async def _plain(self, request: dict[str, Any]) -> Reply:
         raw = await self._client().chat.completions.with_raw_response.create(
             **request, extra_headers=self._headers)
         return self._reply(raw.http_response.content)
 
-    async def _stream(self, request: dict[str, Any], on_text: OnText | None) -> Reply:
+    async def _stream(self, request: dict[str, Any], on_text: OnText | None,
+                      deadline: asyncio.Timeout) -> Reply:
         stream = await self._client().chat.completions.create(
             **request, stream=True, stream_options={"include_usage": True},
             extra_headers=self._headers)
+        deadline.reschedule(None)  # it answers: the read timeout watches for silences
         response = stream.response
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             self.streams = False  # it ignored stream=true and answered whole
@@ -171,11 +193,18 @@ class LLM:
         reply = parse_message(message)
         return Reply(reply.content, reply.tool_calls, _usage(body.get("usage")))
 
-    def _sentence(self, exc: openai.APIError) -> str:
+    def _sentence(self, exc: openai.APIError, spent: float) -> str:
+        """One sentence for the user; after retries that took a while, how long they took."""
+        sentence = self._what_failed(exc)
+        if spent >= 1 and sentence.endswith(messages.TRY_AGAIN):
+            return sentence.removesuffix(messages.TRY_AGAIN) + messages.tried_for(spent)
+        return sentence
+
+    def _what_failed(self, exc: openai.APIError) -> str:
         import openai
 
         if isinstance(exc, openai.APITimeoutError):
-            return messages.model_timeout(self.base_url)
+            return messages.model_timeout(self.base_url, self.timeout)
         if isinstance(exc, openai.APIConnectionError):
             connect = type(exc.__cause__).__name__ in ("ConnectError", "ConnectTimeout",
                                                        "UnsupportedProtocol", "InvalidURL")

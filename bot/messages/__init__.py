@@ -424,6 +424,14 @@ def model_not_found(model: str, url: str) -> str:
             "key has access to it).")
 
 
+TRY_AGAIN = "; please try again."
+
+
+def tried_for(seconds: float) -> str:
+    """Replaces TRY_AGAIN when the retries took a while: how long the user waited."""
+    return f" (tried for {seconds:.0f} s); please try again."
+
+
 def model_rate_limited(url: str) -> str:
     return f"The model endpoint ({url}) is rate limiting us; please try again in a minute."
 
@@ -433,8 +441,9 @@ def model_quota(url: str) -> str:
             "plan and billing of the account behind OPENAI_API_KEY.")
 
 
-def model_timeout(url: str) -> str:
-    return f"The model endpoint ({url}) did not answer in time; please try again."
+def model_timeout(url: str, seconds: float) -> str:
+    return (f"The model endpoint ({url}) did not answer within {seconds:g} s (OPENAI_TIMEOUT), "
+            "retries included; please try again.")
 
 
 def model_unreachable(url: str) -> str:
