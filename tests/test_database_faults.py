@@ -14,6 +14,8 @@ import contextlib
 import os
 import sqlite3
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +23,9 @@ import pytest
 
 from bot import messages
 from tests.conftest import subprocess_env
-from tests.helpers.processes import run_bot
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_server import FakeSlack
+from tests.helpers.processes import BotProcesses, mention_body, post_event, run_bot, stop
 from tests.helpers.slack_harness import SlackBot, until
 
 Make = Callable[..., Awaitable[SlackBot]]
@@ -61,13 +65,23 @@ def checkpoint(db: Path) -> None:
     connection.close()
 
 
+def readiness(port: int) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
 async def command(bot: SlackBot, text: str, user: str = "U_ADMIN") -> str:
     _, path = await bot.command(text, user=user)
     return (await until(lambda: bot.responses(path), 20))[0]["text"]
 
 
 async def test_a_full_disk_is_told_in_slack_and_passes_by_itself(
-        slack_bot: Make, builtin: Callable[..., Path], small_fs: Path) -> None:
+        small_fs: Path, slack_bot: Make, builtin: Callable[..., Path]) -> None:
+    # small_fs first: unmounted after the bot has closed (its file gone, the bot would
+    # refuse to write its last rows)
     builtin("netdiag")
     db = small_fs / "bot.db"
     bot = await slack_bot(database_url=f"sqlite+aiosqlite:///{db}")
@@ -118,3 +132,31 @@ def test_a_corrupt_database_is_refused_at_start(tmp_path: Path, plugins_dir: Pat
     assert result.stderr == "bot: " + messages.database_fault(
         str(path), messages.database_error("database disk image is malformed")) + "\n"
     assert result.stdout == ""
+
+
+def test_a_database_file_deleted_under_a_running_bot_is_refused_not_recreated(
+        bot_process: BotProcesses, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        tmp_path: Path) -> None:
+    """Someone deletes the SQLite file while `bot run` runs: the bot stops reading and
+    writing (its connections would write to a file nobody reads again, new ones to a new
+    empty file), /readyz says why, a question is told it was not taken, the log says it
+    once — and no new empty file appears for the next start to take for the database."""
+    env = bot_process.env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'gone.db'}")
+    port = int(env["PORT"])
+    proc = bot_process.start(env)
+    assert readiness(port)[0] == 200
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"gone.db{suffix}").unlink(missing_ok=True)
+    fault = messages.database_fault(str(tmp_path / "gone.db"),
+                                    messages.database_file_gone(replaced=False))
+    status, body = readiness(port)
+    assert status == 503 and fault in body
+    assert post_event(port, mention_body("EvGONE")).status == 200
+    fake_slack.wait_for(lambda: messages.mention_not_saved(fault) in fake_slack.posted_texts(
+        "C1"))
+    assert fake_openai.requests == []  # nothing was asked that could not be recorded
+    assert not (tmp_path / "gone.db").exists()
+    code = stop(proc)  # its shutdown cannot record itself either: exit 2, saying why
+    log = proc.stderr.read() if proc.stderr else ""
+    assert (code, log.splitlines()[-1]) == (2, f"bot: {fault}"), log
+    assert log.count("was deleted while the bot ran") == 1, log

@@ -54,7 +54,6 @@ async def test_an_answer_streams_with_a_task_card_per_tool_call(
     bot.ai.reply(ANSWER)
     thread, _ = await bot.mention("why is checkout-api crashlooping?", user="U_ASKER")
     ts = await until(lambda: stopped(bot, thread))
-    stream = bot.slack.streams[ts]
     start = bot.slack.calls_to("chat.startStream")[0]
     assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U_ASKER", "T0TEST")
     assert start["thread_ts"] == thread and start["task_display_mode"] == "timeline"
@@ -62,11 +61,12 @@ async def test_an_answer_streams_with_a_task_card_per_tool_call(
     tasks = [(t["id"], t["status"]) for t in bot.slack.tasks(ts)]
     assert tasks[:2] == [("c1", "in_progress"), ("c2", "in_progress")]
     assert sorted(tasks[2:]) == [("c1", "complete"), ("c2", "complete")]
-    assert stream["calls"] >= 4 and len(bot.slack.calls_to("chat.stopStream")) == 1
+    assert len(bot.slack.calls_to("chat.stopStream")) == 1
     appends = [[c.get("status") for c in a["chunks"]] for a in bot.slack.calls_to(
         "chat.appendStream")]
-    assert set(appends[0]) == {"in_progress"}  # shown while the tools ran
-    assert len(appends) >= 2  # the rest later: coalesced, at most one append a second
+    # the cards go out as soon as a second allows (coalesced: on a busy machine the
+    # tools may be done before the first append, which then holds all four)
+    assert appends and appends[0][:2] == ["in_progress", "in_progress"]
     status = await until(bot.finished_status)
     assert status == messages.STATUS_DONE + messages.tool_calls_count(2)  # no tool lines
     assert bot.answers(thread) == []  # the answer is the stream, not another post

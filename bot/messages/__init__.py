@@ -73,6 +73,7 @@ from bot.messages.operations import (
     console_line_failed as console_line_failed,
     database_error as database_error,
     database_fault as database_fault,
+    database_file_gone as database_file_gone,
     database_file_unusable as database_file_unusable,
     database_unreachable as database_unreachable,
     doctor_cluster_ok as doctor_cluster_ok,

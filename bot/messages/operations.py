@@ -11,6 +11,7 @@ __all__ = [
     "console_line_failed",
     "database_error",
     "database_fault",
+    "database_file_gone",
     "database_file_unusable",
     "database_unreachable",
     "doctor_cluster_ok",
@@ -107,6 +108,12 @@ def port_unavailable(host: str, port: int, error: OSError) -> str:
 
 def database_fault(label: str, what: str) -> str:
     return f"The database {label} cannot be used: {what}."
+
+
+def database_file_gone(*, replaced: bool) -> str:
+    how = "replaced by another file" if replaced else "deleted"
+    return (f"its file was {how} while the bot was running, so nothing more is written to "
+            "it; put the file back (or restore it from a backup) and restart the bot")
 
 
 def database_file_unusable(error: OSError) -> str:

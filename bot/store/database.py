@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,6 +23,7 @@ from bot import messages
 from bot.errors import DatabaseFault
 from bot.store.urls import checked_database_url
 
+log = logging.getLogger(__name__)
 _IMMEDIATE = "bot_begin_immediate"
 BUSY_TIMEOUT_MS = 15_000
 WRITE_LOCK = 0x63686174  # "chat": the advisory lock every write transaction takes
@@ -45,12 +47,15 @@ class Database:
         self.created = False  # whether opening it created the file
         self.label = str(self.path) if self.path else parsed.render_as_string(
             hide_password=True)
+        self._file: tuple[int, int] | None = None  # the SQLite file's (device, inode)
+        self._file_gone_told = False
         if self.path is not None:
             try:
                 self.created = _create_private(self.path)
             except OSError as exc:
                 raise DatabaseFault(messages.database_fault(
                     self.label, messages.database_file_unusable(exc))) from None
+            self._file = _identity(self.path)
         self.engine: AsyncEngine = create_async_engine(url)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
@@ -61,6 +66,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads; never takes the write lock."""
+        self._require_same_file()
         with self.faults():
             async with self._reads() as session:
                 yield session
@@ -71,12 +77,32 @@ class Database:
         time, whichever process: SQLite's BEGIN IMMEDIATE; on PostgreSQL a transaction-level
         advisory lock, so that a read-then-write (a plugin transition, a vote, an output's
         budget) from two replicas cannot interleave."""
+        self._require_same_file()
         with self.faults():
             async with self._writes() as session, session.begin():
                 if not self.is_sqlite:
                     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                           {"key": WRITE_LOCK})
                 yield session
+
+    def _require_same_file(self) -> None:
+        """The SQLite file must still be the one opened: deleted or replaced under the bot,
+        its open connections would write to a file nobody will read again, and new ones to
+        a new empty file that the next start would take for the database (settings and
+        audit gone). Refused instead — every read and write, and so /readyz — until the
+        file is back or the bot restarts; said once in the log. One stat(), a few µs."""
+        if self._file is None or self.path is None:
+            return
+        found = _identity(self.path)
+        if found == self._file:
+            return
+        if not self._file_gone_told:
+            self._file_gone_told = True
+            log.error("the database file %s was %s while the bot ran: nothing more is read "
+                      "or written until it is back (or the bot restarts on the file there)",
+                      self.path, "deleted" if found is None else "replaced")
+        raise DatabaseFault(messages.database_fault(
+            self.label, messages.database_file_gone(replaced=found is not None)))
 
     @contextmanager
     def faults(self) -> Iterator[None]:
@@ -142,6 +168,14 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database).expanduser().resolve()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _create_private(path: Path) -> bool:
