@@ -137,3 +137,26 @@ async def test_waiting_approvals_never_hold_the_run_slots(slack_bot: Make, gated
     await bot.click("approve_tool", str(approval), user="U_ADMIN")
     await until(lambda: "restarted" in bot.answers(first))
     assert ran(bot) == [{"text": "web", "note": ""}]
+
+
+async def test_a_run_stopped_while_its_approval_waits_closes_the_request(
+        slack_bot: Make, gated: Path) -> None:
+    """Stop (or a shutdown) ends a run waiting for an approval: its card is replaced by
+    "expired: the run ended", and an admin's late click is told it is no longer pending —
+    never "Approved" for a call nothing will run."""
+    bot = await slack_bot(enabled=("gated",))
+    bot.ai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
+    await bot.mention("restart web", user="U_ASKER")
+    approval = await until(lambda: approval_id(bot))
+    run_id = await until(lambda: bot.stop_button())
+    await bot.click("stop_run", run_id, user="U_ASKER")
+    closed = await until(lambda: [c for c in bot.slack.calls_to("chat.update")
+                                  if c["text"] == messages.approval_run_ended_card("restart")])
+    assert closed[0]["blocks"] == []  # the buttons are gone
+    _, late = await bot.click("approve_tool", approval, user="U_ADMIN")
+    said = await until(lambda: bot.responses(late))
+    assert said[0]["text"] == messages.APPROVAL_NOT_PENDING
+    assert ran(bot) == []
+    audit = await command(bot, "audit 5", "U_ADMIN")
+    assert "expire" in audit and "approve" not in audit.split("expire")[0]
+

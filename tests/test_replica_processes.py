@@ -250,11 +250,22 @@ async def test_a_disable_on_one_replica_is_gone_from_the_others_within_a_second(
 
 
 async def test_a_replica_killed_mid_run_has_its_thread_told_by_another(trio: Trio) -> None:
-    a = trio.replicas[0]
-    trio.ai.reply("never", delay=60)
+    """kill -9 while a run waits for an approval: another replica tells the thread, and
+    an admin's click on the orphaned request expires it, saying so — not "Approved" for a
+    call nothing will run."""
+    a, b, _ = trio.replicas
+    assert "Enabled gated" in await trio.command(a, "enable gated")
+    await _until_loaded(trio, "gated", 3)
+    trio.ai.reply(tool_calls=[call("restart", {"text": "web"}, "c1")])
     ts, _ = await a.sender.mention("a question for a dying replica")
-    await until(lambda: trio.ai.requests, 15)
+    approval = await until(lambda: approval_id(a.sender), 15)
     a.stop(signal.SIGKILL)
-    told = await until(lambda: a.sender.answers(ts), 40)
-    assert told == [messages.run_interrupted([])]
+    await until(lambda: messages.run_interrupted([]) in a.sender.answers(ts), 40)
+    assert a.sender.answers(ts) == [messages.approval_needed("restart"),
+                                    messages.run_interrupted([])]
+    _, path = await b.sender.click("approve_tool", str(approval), user="U_ADMIN")
+    said = await until(lambda: b.sender.responses(path), 10)
+    assert said[0] == {"text": messages.approval_run_ended_card("restart"),
+                       "replace_original": True}
+    assert len(trio.ai.requests) == 1  # nothing ran, nothing asked the model again
 

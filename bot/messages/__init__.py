@@ -18,6 +18,8 @@ from bot.messages.approvals import (
     approval_expired_card as approval_expired_card,
     approval_long_arguments as approval_long_arguments,
     approval_needed as approval_needed,
+    approval_run_ended as approval_run_ended,
+    approval_run_ended_card as approval_run_ended_card,
     approval_unavailable as approval_unavailable,
 )
 from bot.messages.mcp import (

@@ -16,6 +16,8 @@ __all__ = [
     "approval_expired_card",
     "approval_long_arguments",
     "approval_needed",
+    "approval_run_ended",
+    "approval_run_ended_card",
     "approval_unavailable",
 ]
 
@@ -66,6 +68,15 @@ def approval_needed(tool: str) -> str:
 
 def approval_expired_card(tool: str) -> str:
     return f":hourglass: Expired: `{tool}` was not run."
+
+
+def approval_run_ended(tool: str) -> str:
+    return f"The run that asked to call '{tool}' ended first; it was not run."
+
+
+def approval_run_ended_card(tool: str) -> str:
+    return (f":hourglass: Expired: the run ended, so `{tool}` was not run. Ask again if it "
+            "is still needed.")
 
 
 def approval_decided_card(tool: str, who: str, *, approved: bool) -> str:

@@ -82,7 +82,7 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
                                        timeout=settings.approval_timeout_seconds,
-                                       feed=services.changes)
+                                       feed=services.changes, run_alive=shared.still_running)
     asked = mentions.register(app, ctx, shared=shared, runs=services.runs,
                               approver=approver,
                               streaming=Streaming(services.settings.slack_streaming))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -23,10 +24,20 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 
 
+RunAlive = Callable[[str], Awaitable[bool]]
+
+
 class SlackApprover:
+    """Asks for approvals and takes the clicks. A request lives only as long as its run: a
+    run that ends while it waits (Stop, a shutdown) closes its card as expired, and a click
+    on a request whose run is gone (its replica killed) expires it and says so — an admin
+    is never told "Approved" for a call that will not run."""
+
     def __init__(self, ctx: SlackContext, *, store: ApprovalStore, audit: AuditLog,
-                 timeout: float, feed: ChangeFeed | None = None) -> None:
+                 timeout: float, feed: ChangeFeed | None = None,
+                 run_alive: RunAlive | None = None) -> None:
         self.ctx = ctx
+        self.run_alive = run_alive  # whether a run still runs, on whichever replica
         self.feed = feed  # a decision taken on another replica, heard at once (PostgreSQL)
         self.timeout = timeout
         self.store = store
@@ -62,8 +73,20 @@ class SlackApprover:
                 return await self._decided_elsewhere(approval_id, tool) or decision
             await self._close(posted, messages.approval_expired_card(tool))
             return decision
+        except asyncio.CancelledError:  # the run was stopped, or the bot is shutting down
+            await asyncio.shield(self._expire(approval_id, tool, posted))
+            raise
         finally:
             self._waiting.pop(approval_id, None)
+
+    async def _expire(self, approval_id: str, tool: str, posted: Any) -> None:
+        """The run ended while its request waited: the request is closed with it."""
+        try:
+            if await self.store.decide(approval_id, ApprovalStatus.EXPIRED, None,
+                                       messages.approval_run_ended(tool)):
+                await self._close(posted, messages.approval_run_ended_card(tool))
+        except Exception:
+            log.warning("could not close the approval request of %s", tool, exc_info=True)
 
     async def _attach_if_long(self, tool: str, arguments: str, digest: str,
                               caller: Caller) -> bool:
@@ -138,6 +161,12 @@ class SlackApprover:
             await respond(text=messages.APPROVAL_ADMINS_ONLY,
                           response_type="ephemeral", replace_original=False)
             return
+        if approval_id not in self._waiting and not await self._still_running(row.run_id):
+            await self.store.decide(approval_id, ApprovalStatus.EXPIRED, None,
+                                    messages.approval_run_ended(row.tool))
+            await respond(text=messages.approval_run_ended_card(row.tool),
+                          replace_original=True)
+            return
         who = f"<@{user}>"
         decision = Decision(approve, user, messages.approval_approved(row.tool, who) if approve
                             else messages.approval_denied(row.tool, who))
@@ -151,6 +180,11 @@ class SlackApprover:
         future = self._waiting.get(approval_id)
         if future is not None and not future.done():
             future.set_result(decision)
+
+    async def _still_running(self, run_id: str) -> bool:
+        """Whether the run that asked still runs on some replica (without a way to know,
+        as in the console, it is taken to)."""
+        return True if self.run_alive is None else await self.run_alive(run_id)
 
     async def _close(self, posted: Any, text: str) -> None:
         try:

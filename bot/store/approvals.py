@@ -27,6 +27,7 @@ class Approval:
     tool: str
     status: ApprovalStatus
     decided_by: str | None
+    run_id: str = ""  # the run that asked
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class ApprovalStore:
             row = await ApprovalRepository(session).get(approval_id)
         if row is None:
             return None
-        return Approval(row.id, row.tool, ApprovalStatus(row.status), row.decided_by)
+        return Approval(row.id, row.tool, ApprovalStatus(row.status), row.decided_by,
+                        row.run_id)
 
     async def decide(self, approval_id: str, status: ApprovalStatus, user: str | None,
                      detail: str) -> bool:

@@ -163,6 +163,11 @@ class SharedRuns:
             alive = await ReplicaRepository(session).alive(row.replica, self.stale)
         return RunRef(run_id, RunState(row.state), row.asker, row.replica, alive)
 
+    async def still_running(self, run_id: str) -> bool:
+        """Whether `run_id` runs now on a replica that still beats."""
+        run = await self.find(run_id)
+        return run is not None and run.state != RunState.DONE and run.alive
+
     async def request_stop(self, run_id: str, by: str) -> bool:
         """Ask the replica running `run_id` to stop it; False if it is no longer running."""
         async with self.db.write() as session:
