@@ -4,6 +4,7 @@ once — nothing lost, nothing said twice — and the status says how it ended."
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +12,10 @@ from typing import Any
 import pytest
 
 from bot import messages
+from bot.agent.events import Thinking, ToolFinished, ToolStarted
+from bot.agent.loop import RunStatus
+from bot.slack.mentions import StatusMessage
+from bot.slack.throttle import WorkspaceBudget
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers.processes import BotProcesses, mention_body, post_event
@@ -105,3 +110,38 @@ async def test_an_answer_slack_never_takes_is_said_in_the_status(slack_bot: Make
     thread, _ = await bot.mention("why is checkout-api restarting?")
     assert await until(bot.finished_status) == messages.STATUS_UNDELIVERED
     assert [m["text"] for m in bot.slack.threads[("C_INC", thread)]] == [messages.WORKING]
+
+
+def test_the_progress_budget_refills_per_workspace() -> None:
+    """chat.update is limited per workspace: one workspace spending its budget leaves
+    another's whole, and the budget comes back at its rate."""
+    budget = WorkspaceBudget(per_minute=600, burst=3)  # 10 a second
+    assert [budget.take("T1") for _ in range(4)] == [True, True, True, False]
+    assert budget.take("T2")
+    time.sleep(0.15)
+    assert budget.take("T1") and not budget.take("T1")
+
+
+async def test_progress_edits_over_budget_wait_and_the_end_is_always_shown(
+        slack_bot: Make) -> None:
+    """With the workspace's budget spent, progress edits are held (the lines kept, tried
+    again later) — and the final edit, how the run ended, goes regardless and is the
+    last one: a held progress edit never undoes it."""
+    bot = await slack_bot()
+    posted = await bot.endpoint.ctx.client.chat_postMessage(channel="C_INC", text="Working")
+    allowed: list[bool] = []
+    status = StatusMessage(bot.endpoint.ctx, "C_INC", posted["ts"],
+                           budget=lambda: bool(allowed and allowed.pop()))
+    await status.observe(Thinking(1))
+    await status.observe(ToolStarted("c1", "alpha_echo", {"text": "x"}))
+    await asyncio.sleep(1.5)  # a held edit is tried again each second
+    assert bot.slack.calls_to("chat.update") == []
+    allowed.append(True)
+    shown = await until(lambda: bot.slack.calls_to("chat.update"))
+    assert "alpha_echo" in shown[-1]["text"]  # the lines held meanwhile, in one edit
+    await status.observe(ToolFinished("c1", "alpha_echo", True, 12.0, "ok"))
+    await status.finish(RunStatus.ANSWERED, ("c1",))
+    await asyncio.sleep(1.5)
+    updates = bot.slack.calls_to("chat.update")
+    assert updates[-1]["text"].startswith(messages.STATUS_DONE)
+    assert len(updates) == 2

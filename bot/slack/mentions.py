@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,7 +25,7 @@ from bot.slack.context import SlackContext
 from bot.slack.delivery import FAILED
 from bot.slack.feedback import vote_buttons
 from bot.slack.streaming import StreamedAnswer, Streaming
-from bot.slack.throttle import Throttle
+from bot.slack.throttle import Throttle, WorkspaceBudget
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Mentions:
     runs: Runs
     approver: Approver
     streaming: Streaming
+    progress: WorkspaceBudget = field(default_factory=WorkspaceBudget)  # status edits
 
 
 def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs,
@@ -182,7 +184,8 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
                                            text=messages.WORKING,
                                            blocks=render.status_blocks([], run_id=None))
     stream = await _stream(m, mention)
-    status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None)
+    status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None,
+                           budget=lambda: m.progress.take(mention.team))
     handle = m.runs.start(mention.question, caller=Caller(user=mention.user, channel=channel,
                                                           thread_ts=thread_ts),
                           history=history, approver=m.approver,
@@ -286,8 +289,11 @@ class StatusMessage:
     """The run's status message, updated as tools run, at most once a second: a header
     (queued, thinking, done) and one line per tool call, keyed by its call id."""
 
-    def __init__(self, ctx: SlackContext, channel: str, ts: str, *, tools: bool = True) -> None:
+    def __init__(self, ctx: SlackContext, channel: str, ts: str, *, tools: bool = True,
+                 budget: Callable[[], bool] = lambda: True) -> None:
         self.ctx = ctx
+        self.budget = budget  # whether a progress edit may go now (the workspace's budget)
+        self.finished = False
         self.show_tools = tools  # not when the answer streams: its task cards show them
         self.channel = channel
         self.ts = ts
@@ -319,7 +325,12 @@ class StatusMessage:
         """Show the lines as they are now; one update at a time, so that a slow one (Slack
         rate-limiting, retried) is followed by the newer lines, never overwrites them."""
         async with self._lock:
+            if self.finished and not done:
+                return  # a progress edit late for a finished run: it would undo the end
             self.throttle.ran()
+            if not done and not self.budget():
+                self.throttle.later()  # the workspace is at its budget: try again in a while
+                return
             try:
                 await self.ctx.client.chat_update(
                     channel=self.channel, ts=self.ts, text="\n".join(self.lines) or "Working…",
@@ -329,6 +340,7 @@ class StatusMessage:
 
     async def finish(self, status: RunStatus | None, tools: Any) -> None:
         """The last update: how the run ended (None: its answer never reached Slack)."""
+        self.finished = True
         self.throttle.cancel()
         headline = (messages.STATUS_UNDELIVERED if status is None
                     else HEADLINES.get(status, messages.STATUS_FAILED))
