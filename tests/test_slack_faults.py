@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tests.helpers.processes import BotProcesses, mention_body, post_event
 from tests.helpers.slack_harness import SlackBot, finished_status, until
 
 Make = Callable[..., Awaitable[SlackBot]]
+call = FakeOpenAI.tool_call
 ASKED = ("C1", "1700000000.000100")  # mention_body's channel and thread
 # several lines: an answer streams a line behind the model (bot/agent/loop.MaskedStream)
 ANSWER = ("checkout-api restarts because its liveness probe times out.\n"
@@ -145,3 +147,24 @@ async def test_progress_edits_over_budget_wait_and_the_end_is_always_shown(
     updates = bot.slack.calls_to("chat.update")
     assert updates[-1]["text"].startswith(messages.STATUS_DONE)
     assert len(updates) == 2
+
+
+async def test_parts_slack_refused_go_later_in_the_order_they_happened(
+        slack_bot: Make, builtin: Callable[..., Path]) -> None:
+    """Slack refuses the task cards' appends while the tools run; when it takes appends
+    again the cards and the answer go together — cards first, as they happened, then the
+    answer's text, each once."""
+    builtin("alpha")
+    bot = await slack_bot(enabled=("alpha",), slack_streaming=True)
+    bot.slack.failing["chat.appendStream"] = "internal_error"
+    bot.ai.reply(tool_calls=[call("alpha_echo", {"text": "pods"}, "c1")])
+    bot.ai.reply(ANSWER, delay=1.0)
+    thread, _ = await bot.mention("why is checkout-api restarting?", user="U_ASKER")
+    await until(lambda: len(bot.ai.requests) == 2)  # the tool ran; its cards were refused
+    del bot.slack.failing["chat.appendStream"]
+    ts = await until(lambda: next((t for t, s in bot.slack.streams.items()
+                                   if s["thread_ts"] == thread and s["state"] == "stopped"),
+                                  None))
+    order = [c.get("status") or c["type"] for c in bot.slack.streams[ts]["chunks"]]
+    assert order[:2] == ["in_progress", "complete"] and "markdown_text" in order[2:]
+    assert bot.slack.stream_text(ts) == ANSWER

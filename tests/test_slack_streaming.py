@@ -62,11 +62,14 @@ async def test_an_answer_streams_with_a_task_card_per_tool_call(
     assert tasks[:2] == [("c1", "in_progress"), ("c2", "in_progress")]
     assert sorted(tasks[2:]) == [("c1", "complete"), ("c2", "complete")]
     assert len(bot.slack.calls_to("chat.stopStream")) == 1
-    appends = [[c.get("status") for c in a["chunks"]] for a in bot.slack.calls_to(
-        "chat.appendStream")]
-    # the cards go out as soon as a second allows (coalesced: on a busy machine the
-    # tools may be done before the first append, which then holds all four)
-    assert appends and appends[0][:2] == ["in_progress", "in_progress"]
+    # the cards go out as soon as a second allows, coalesced (on a busy machine the tools
+    # may be done before the first append, which then holds all four) — and in the order
+    # things happened: every card before the answer's text
+    first = bot.slack.calls_to("chat.appendStream")[0]["chunks"][0]
+    assert first.get("status") == "in_progress"
+    order = [c.get("status") or c["type"] for c in bot.slack.streams[ts]["chunks"]]
+    assert order.index("markdown_text") > max(
+        i for i, kind in enumerate(order) if kind in ("in_progress", "complete"))
     status = await until(bot.finished_status)
     assert status == messages.STATUS_DONE + messages.tool_calls_count(2)  # no tool lines
     assert bot.answers(thread) == []  # the answer is the stream, not another post

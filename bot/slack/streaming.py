@@ -54,8 +54,8 @@ class StreamedAnswer:
         self.ctx, self.streaming = ctx, streaming
         self.channel, self.thread_ts, self.user, self.team = channel, thread_ts, user, team
         self.ts: str | None = None
-        self.text: list[tuple[int, str]] = []  # (step, answer text) not yet in the stream
-        self.cards: list[dict[str, Any]] = []  # task cards not yet in the stream
+        # not yet in the stream, in the order they happened: (step, answer text), or a card
+        self.pending: list[tuple[int, str] | dict[str, Any]] = []
         self.step = 0  # the model's step the latest text came from
         self.told_step, self.told = 0, ""  # the text of that step already in the stream
         self.size = 0  # answer text taken for the stream (at most STREAM_LIMIT)
@@ -83,15 +83,15 @@ class StreamedAnswer:
 
     async def observe(self, event: Event) -> None:
         if isinstance(event, ToolStarted):
-            self.cards.append(_task(event.call_id, event.tool, "in_progress"))
+            self.pending.append(_task(event.call_id, event.tool, "in_progress"))
         elif isinstance(event, ToolFinished):
-            self.cards.append(_task(event.call_id, event.tool, "complete" if event.ok
+            self.pending.append(_task(event.call_id, event.tool, "complete" if event.ok
                                     else "error", event.summary))
         elif isinstance(event, AnswerDelta):
             self.step = event.step
             if self.size + len(event.text) > STREAM_LIMIT:
                 return  # the rest comes with the whole answer, attached
-            self.text.append((event.step, event.text))
+            self.pending.append((event.step, event.text))
             self.size += len(event.text)
         else:
             return
@@ -100,24 +100,21 @@ class StreamedAnswer:
     async def _append(self) -> bool:
         """Send what is pending; False when Slack would not take it (it stays pending)."""
         async with self._lock:
-            text, cards = self.text, self.cards
-            if not text and not cards:
+            sent, self.pending = self.pending, []
+            if not sent:
                 return True
-            self.text, self.cards = [], []
-            joined = "".join(t for _, t in text)
-            parts = ([_markdown(joined)] if joined else []) + cards
             assert self.ts is not None, "appended to a stream never started"
             try:
                 await self.ctx.client.chat_appendStream(channel=self.channel, ts=self.ts,
-                                                        chunks=parts)
+                                                        chunks=_chunks(sent))
             except FAILED as exc:
                 log.warning("chat.appendStream failed (%s): kept for the next one",
                             _error(exc))
-                self.text, self.cards = text + self.text, cards + self.cards
+                self.pending = sent + self.pending
                 return False
             finally:
                 self.throttle.ran()
-            self._delivered(text)
+            self._delivered([p for p in sent if isinstance(p, tuple)])
             return True
 
     def _delivered(self, text: list[tuple[int, str]]) -> None:
@@ -137,7 +134,8 @@ class StreamedAnswer:
             rest, overflow = messages.answer_continues(), rest
         blocks = feedback_buttons(result.run_id) if result.ok else None
         assert self.ts is not None, "finished a stream never started"
-        chunks = ([_markdown(rest)] if rest else []) + self.cards
+        cards = [p for p in self.pending if isinstance(p, dict)]  # Slack refused them so far
+        chunks = cards + ([_markdown(rest)] if rest else [])
         try:
             await self.ctx.client.chat_stopStream(
                 channel=self.channel, ts=self.ts, blocks=blocks, chunks=chunks or None)
@@ -160,7 +158,7 @@ class StreamedAnswer:
 
     def _rest(self, result: RunResult, attached: bool) -> str:
         told = self.told if self.told_step == self.step else ""
-        shown = bool(self.size - sum(len(t) for _, t in self.text))
+        shown = bool(self.size - sum(len(p[1]) for p in self.pending if isinstance(p, tuple)))
         if result.status != RunStatus.ANSWERED:  # stopped, failed: what was said stays
             return ("\n\n" if shown else "") + result.text
         if attached:
@@ -171,6 +169,24 @@ class StreamedAnswer:
         if told and result.text.startswith(told.rstrip()):
             return result.text[len(told.rstrip()):].lstrip("\n")
         return ("\n\n" if shown else "") + result.text
+
+
+def _chunks(pending: list[tuple[int, str] | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pending parts as Slack chunks, in order: cards as they are, each run of text
+    between them one markdown chunk."""
+    chunks: list[dict[str, Any]] = []
+    text: list[str] = []
+    for part in pending:
+        if isinstance(part, tuple):
+            text.append(part[1])
+            continue
+        if text:
+            chunks.append(_markdown("".join(text)))
+            text = []
+        chunks.append(part)
+    if text:
+        chunks.append(_markdown("".join(text)))
+    return chunks
 
 
 def _error(exc: BaseException) -> str:
