@@ -26,6 +26,7 @@ from bot.messages.mcp import (
     mcp_added as mcp_added,
     mcp_address_refused as mcp_address_refused,
     mcp_answer_too_large as mcp_answer_too_large,
+    mcp_away as mcp_away,
     mcp_binary_content as mcp_binary_content,
     mcp_call_refused as mcp_call_refused,
     mcp_configured_not_removable as mcp_configured_not_removable,

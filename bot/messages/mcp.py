@@ -9,6 +9,7 @@ __all__ = [
     "mcp_added",
     "mcp_address_refused",
     "mcp_answer_too_large",
+    "mcp_away",
     "mcp_binary_content",
     "mcp_call_refused",
     "mcp_configured_not_removable",
@@ -229,6 +230,10 @@ def mcp_connect_timeout(label: str, seconds: float) -> str:
 
 def mcp_unreachable(label: str, why: str) -> str:
     return f"the MCP server {label} could not be reached: {why}"
+
+
+def mcp_away(reason: str, seconds: float) -> str:
+    return f"{reason}; it is tried again in {max(1, round(seconds))} s"
 
 
 def mcp_connection_lost(label: str, why: str) -> str:

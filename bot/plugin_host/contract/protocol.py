@@ -36,6 +36,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"  # stopped at its timeout
     FAILED = "failed"  # the handler raised
     CRASHED = "crashed"  # the worker running it died or broke the protocol
+    UNAVAILABLE = "unavailable"  # its server could not be reached: tried again, not counted
     REPEATED = "repeated"  # the agent's repeat guard refused the same call again
     DENIED = "denied"  # an approval was denied or timed out
 

@@ -4,14 +4,17 @@ One `McpSession` holds one connection. The SDK's client must be entered and left
 task (anyio cancel scopes), so a session owns a task that opens the client, says it is
 ready and waits to be told to close; calls from any task go through the open client.
 
-The host connects lazily and again after the connection broke; an unreachable server, a
-broken connection or a handshake that does not finish in time is a `crashed` result, which
-the health monitor counts like a worker crash. `notifications/tools/list_changed` makes the
-host list the tools again (once for a storm of them) and hand them to `on_tools`, which
-holds a list that differs from the reviewed one for an admin (mcp_admin.py); one that came
-on a call's own stream is handled before that call returns. Listing the tools has the
-connect timeout; no answer is read past PLUGIN_MAX_RESPONSE_MB (mcp_limits.py). An idle
-connection is closed and opened again on demand.
+The host connects lazily and again after the connection broke. A server it cannot reach (or
+whose handshake does not finish in time) is an `unavailable` result, tried again after a
+pause that doubles from 1 s to 60 s (calls meanwhile are told at once) and never counted
+toward switching it off: a restarting server comes back by itself. A connection that breaks
+under a call is a `crashed` result, which the health monitor counts like a worker crash.
+`notifications/tools/list_changed` makes the host list the tools again (once for a storm of
+them) and hand them to `on_tools`, which holds a list that differs from the reviewed one
+for an admin (mcp_admin.py); one that came on a call's own stream is handled before that
+call returns. Listing the tools has the connect timeout; no answer is read past
+PLUGIN_MAX_RESPONSE_MB (mcp_limits.py). An idle connection is closed and opened again on
+demand.
 """
 
 from __future__ import annotations
@@ -42,11 +45,24 @@ StatusListener = Callable[[str | None], Awaitable[None]]  # the last error, None
 CLOSE_SECONDS = 5.0
 
 
+RETRY_FIRST, RETRY_LONGEST = 1.0, 60.0  # seconds between tries to reach a server away
+
+
 class Unreachable(ToolFailure):
-    """The server could not be reached or the connection broke: counts toward health."""
+    """The connection broke under a call, or the server's answer broke the protocol:
+    `crashed`, which the health monitor counts (a server that dies on a call, every time,
+    is switched off)."""
+
+    def __init__(self, text: str, kind: ErrorKind = ErrorKind.CRASHED) -> None:
+        super().__init__(text, kind=kind, verbatim=True)
+
+
+class Away(Unreachable):
+    """The server could not be reached, or did not finish its handshake: `unavailable`,
+    tried again with a backoff and never counted toward switching it off."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(text, kind=ErrorKind.CRASHED, verbatim=True)
+        super().__init__(text, kind=ErrorKind.UNAVAILABLE)
 
 
 class McpSession:
@@ -81,9 +97,9 @@ class McpSession:
             await asyncio.wait_for(self._ready.wait(), seconds)
         except TimeoutError:
             await self.close()
-            raise Unreachable(messages.mcp_connect_timeout(target.label, seconds)) from None
+            raise Away(messages.mcp_connect_timeout(target.label, seconds)) from None
         if self.client is None:
-            raise Unreachable(messages.mcp_unreachable(target.label, why(target, self.error)))
+            raise Away(messages.mcp_unreachable(target.label, why(target, self.error)))
         return self.client
 
     async def close(self) -> None:
@@ -124,6 +140,7 @@ class McpHost:
         self._relisting: asyncio.Task[None] | None = None
         self._again = False  # a change was announced while a listing ran
         self._closed = False
+        self._away: tuple[float, float, str] | None = None  # try again at, pause, why
 
     async def load(self) -> LoadedPlugin:
         """Connect, and describe the server's tools (PluginError saying why not). What it
@@ -176,18 +193,35 @@ class McpHost:
                 raise Unreachable(messages.mcp_host_closed())
             if self._session is not None and self._session.alive:
                 return self._session.client  # type: ignore[return-value]
+            self._wait_while_away()
             await self._drop()
             self._session = McpSession(self.target.connect, self._on_message)
             try:
                 client = await self._session.opened(self.connect_timeout, self.target)
-            except Unreachable as exc:
+            except Away as exc:
+                self._went_away(exc.text)
                 self._report(exc.text)
                 raise
+            self._away = None
             self._start_reaper()
         self._report(None)
         if relist:
             self._relist_soon()
         return client
+
+    def _wait_while_away(self) -> None:
+        """A server that could not be reached is not tried again before its pause is over
+        (1 s, doubling to 60 s): calls meanwhile are told so at once, not each made to wait
+        for the connect timeout."""
+        if self._away is not None and time.monotonic() < self._away[0]:
+            retry_at, _, reason = self._away
+            raise Away(messages.mcp_away(reason, retry_at - time.monotonic()))
+
+    def _went_away(self, reason: str) -> None:
+        pause = min(RETRY_LONGEST, self._away[1] * 2) if self._away else RETRY_FIRST
+        self._away = (time.monotonic() + pause, pause, reason)
+        log.warning("MCP plugin %s: %s; trying again in %.0f s", self.target.plugin, reason,
+                    pause)
 
     async def _broken(self, exc: BaseException) -> None:
         """The connection failed under a call: drop it (the next call reconnects)."""

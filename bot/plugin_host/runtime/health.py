@@ -1,5 +1,7 @@
 """Health: an uploaded or MCP plugin whose calls crash or time out too often in a row is disabled,
-with the reason in its status and the audit trail, and the admins are told."""
+with the reason in its status and the audit trail, and the admins are told. An MCP server
+that cannot be reached at all (`unavailable`) is neither counted nor forgiven: it is tried
+again with a backoff and comes back by itself when it answers."""
 
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ class HealthMonitor:
 
     async def __call__(self, tool: Tool, result: ToolResult) -> None:
         name = tool.plugin
-        if not self.manager.watched(name):
-            return
+        if not self.manager.watched(name) or result.error == ErrorKind.UNAVAILABLE:
+            return  # a server away (restarting, a network blip) is retried, not held against it
         failed = result.error in FAULTS
         if not failed and self._known.get(name) == 0:
             return
