@@ -10,6 +10,7 @@ the full-disk test covers end to end."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -160,3 +161,24 @@ def test_a_database_file_deleted_under_a_running_bot_is_refused_not_recreated(
     log = proc.stderr.read() if proc.stderr else ""
     assert (code, log.splitlines()[-1]) == (2, f"bot: {fault}"), log
     assert log.count("was deleted while the bot ran") == 1, log
+
+
+async def test_a_run_ending_while_the_disk_is_full_does_not_hold_its_thread(
+        small_fs: Path, slack_bot: Make) -> None:
+    """The disk fills while a run answers: the answer still reaches the thread, and the
+    run's row — which the database refused to close — is closed as soon as the disk has
+    room again, so the thread's next question is answered instead of waiting forever
+    behind a run that is over."""
+    db = small_fs / "bot.db"
+    bot = await slack_bot(database_url=f"sqlite+aiosqlite:///{db}")
+    bot.ai.reply("first answer", delay=1.0)
+    thread, _ = await bot.mention("first question")
+    await until(lambda: bot.stop_button())  # its row says running
+    checkpoint(db)
+    filler = fill(small_fs)
+    await until(lambda: "first answer" in bot.answers(thread), 20)
+    await asyncio.sleep(0.5)  # the row's close is refused meanwhile
+    filler.unlink()
+    bot.ai.reply("second answer")
+    await bot.mention("and now?", thread_ts=thread)
+    await until(lambda: "second answer" in bot.answers(thread), 15)

@@ -82,6 +82,7 @@ class SharedRuns:
         self._stopped: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Condition()
+        self._closing: set[asyncio.Task[None]] = set()  # rows the database refused to close
         self.passes = 0  # bookkeeping rounds completed: what `bot doctor` and tests watch
 
     async def start(self, *, on_stop: Callable[[str], object],
@@ -98,6 +99,8 @@ class SharedRuns:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._closing):  # close_all_of below closes their rows too
+            task.cancel()
         async with self.db.write() as session:
             await SlackRunRepository(session).close_all_of(self.replica)
             await ReplicaRepository(session).leave(self.replica)
@@ -142,13 +145,39 @@ class SharedRuns:
             yield
         finally:
             self._live -= 1
-            try:
-                async with self.db.write() as session:
-                    await SlackRunRepository(session).close(row_id)
-            except Exception:
-                log.exception("could not close shared run row %d", row_id)
-            async with self._closed:
-                self._closed.notify_all()
+            if not await self._close_row(row_id, first=True):
+                task = asyncio.create_task(self._close_when_taken(row_id))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+            await self._wake()
+
+    async def _close_row(self, row_id: int, *, first: bool = False) -> bool:
+        try:
+            async with self.db.write() as session:
+                await SlackRunRepository(session).close(row_id)
+        except Exception as exc:
+            if first:
+                log.error("could not close shared run row %d (%s): trying again until the "
+                          "database takes it", row_id, exc)
+            return False
+        return True
+
+    async def _close_when_taken(self, row_id: int) -> None:
+        """A run ended while the database refused: its row is closed as soon as the database
+        takes it (0.5 s doubling to 5 s), so the thread's next question does not wait on a
+        run that is over. At shutdown `close` closes whatever is left."""
+        pause = 0.5
+        while True:
+            await asyncio.sleep(pause)
+            if await self._close_row(row_id):
+                log.info("shared run row %d closed now that the database takes it", row_id)
+                await self._wake()
+                return
+            pause = min(5.0, pause * 2)
+
+    async def _wake(self) -> None:
+        async with self._closed:
+            self._closed.notify_all()
 
     async def running(self, row_id: int, run_id: str, status_ts: str) -> None:
         async with self.db.write() as session:
