@@ -61,4 +61,11 @@ def test_json_lines_carry_the_run_and_the_tool(bot_process: BotProcesses, plugin
     assert (shouted["tool"], shouted["plugin"], shouted["channel"], shouted["user"],
             shouted["thread"]) == ("shout", "chatty", "C1", "U1", "1700000000.000100")
     assert len(shouted["run_id"]) == 12
+    called = [line for line in lines if line["message"].startswith("tool call shout: ")]
+    assert len(called) == 1 and called[0]["message"].startswith("tool call shout: ok in ")
+    assert {k: called[0][k] for k in ("run_id", "channel", "thread", "user", "plugin",
+                                      "tool")} == {
+        "run_id": shouted["run_id"], "channel": "C1", "thread": "1700000000.000100",
+        "user": "U1", "plugin": "chatty", "tool": "shout"}
+    assert "pods" not in called[0]["message"]  # no arguments in it
     assert "tool" not in next(line for line in lines if "signed in to Slack" in line["message"])

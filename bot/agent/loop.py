@@ -227,7 +227,11 @@ class Agent:
         with bind(tool=name if tool else None, plugin=tool.plugin if tool else None):
             refusal, approved = await self._approval(name, raw, state)
             result = refusal or await self._invoke(name, raw, state, approved)
-        duration = (time.perf_counter() - started) * 1000
+            duration = (time.perf_counter() - started) * 1000
+            # one line per call, its run, channel, thread, user, plugin and tool as fields
+            # (LOG_FORMAT=json); the arguments and output stay in the audit trail
+            log.info("tool call %s: %s in %.0f ms", name,
+                     "ok" if result.ok else f"failed ({result.error or 'error'})", duration)
         state.tools.append(ToolRun(name, result.ok, duration))
         if self.metrics is not None:
             self.metrics.count_tool(result, duration / 1000)
