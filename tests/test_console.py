@@ -99,3 +99,25 @@ def test_console_asks_the_operator_to_approve(env: dict[str, str], plugins_dir: 
     assert fake_openai.messages(1)[-1]["content"].startswith(tool_result)
     audit_line = next(line for line in result.stdout.splitlines() if "  restart  " in line)
     assert audit_line.split()[3:6] == [action, "restart", "ok"]
+
+
+def test_an_mcp_server_that_never_finishes_its_handshake_is_saved_with_the_reason(
+        env: dict[str, str]) -> None:
+    """`mcp add` of a server that accepts the connection and never answers: one sentence
+    after MCP_CONNECT_TIMEOUT, the server saved anyway (as documented), and the console
+    goes on — it used to end with a CancelledError traceback."""
+    from tests.fakes.mcp_server import SilentServer
+
+    silent = SilentServer().start()
+    try:
+        done = console(env | {"MCP_CONNECT_TIMEOUT": "1", "MCP_ALLOW_CIDRS": "127.0.0.0/8"},
+                       [f"/plugin mcp add stalled {silent.url}", "/plugin list"])
+    finally:
+        silent.stop()
+    label = f"127.0.0.1:{silent.port}"
+    said = messages.mcp_added("stalled", silent.url, updated=False, server=None, tools=[],
+                              error=messages.mcp_connect_timeout(label, 1), enabled=False)
+    assert done.returncode == 0, done.stderr
+    assert said in done.stdout
+    assert "Traceback" not in done.stderr and "CancelledError" not in done.stderr
+    assert "stalled" in done.stdout.split(said, 1)[1]  # listed: it was saved

@@ -263,3 +263,24 @@ async def test_an_unreachable_server_is_saved_with_why_and_mcp_add_again_moves_i
         assert "pod_status" not in bot.services.registry.snapshot
     finally:
         moved.stop()
+
+
+async def test_a_server_that_never_finishes_its_handshake_gets_the_admin_a_reply(
+        slack_bot: Make) -> None:
+    """The admin adding a server that accepts the connection and never answers hears one
+    sentence after MCP_CONNECT_TIMEOUT, and the server is saved (it used to be no reply at
+    all: the command died with a CancelledError)."""
+    from tests.fakes.mcp_server import SilentServer
+
+    silent = SilentServer().start()
+    try:
+        bot = await slack_bot(mcp_connect_timeout=1)
+        reply = await command(bot, f"mcp add stalled <{silent.url}>", "U_ADMIN")
+    finally:
+        silent.stop()
+    label = f"127.0.0.1:{silent.port}"
+    assert reply == messages.mcp_added(
+        "stalled", silent.url, updated=False, server=None, tools=[],
+        error=messages.mcp_connect_timeout(label, 1), enabled=False)
+    info = await bot.services.plugins.info("stalled")
+    assert info is not None and not info.enabled

@@ -103,13 +103,21 @@ class McpSession:
         return self.client
 
     async def close(self) -> None:
+        """Stop the connection's task (at once if it is done; cancelled if it does not end
+        within CLOSE_SECONDS, as a handshake that never finishes will not). Closing twice,
+        or after the task was cancelled, is a no-op, never that task's CancelledError."""
         self._stop.set()
+        if self._task.done():
+            return
         try:
             await asyncio.wait_for(asyncio.shield(self._task), CLOSE_SECONDS)
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(BaseException):
                 await self._task
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise  # it is we who are being cancelled
         except Exception:  # its fault is already kept in self.error
             return
 
