@@ -6,7 +6,6 @@ compare with the code before a change); an answer not whole after 40 s counts as
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, markdown_table
+from bench.common import bot_environment, checkout_argument, machine, markdown_table
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers.processes import BotProcesses, mention_body, post_event
@@ -64,15 +63,8 @@ def replay(fault: Fault, directory: Path, code: str | None) -> tuple[float | Non
     """Seconds to the whole answer (None: lost), whether it is there exactly once, and the
     Slack calls made."""
     slack, model = FakeSlack().start(), FakeOpenAI().start()
-    plugins = directory / "plugins"
-    (plugins / "builtins").mkdir(parents=True)
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
-    base = clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'bot.db'}",
-                    "PLUGINS_DIR": str(plugins), "PLUGIN_SANDBOX": "process",
-                    "SLACK_STREAMING": "on" if fault.streaming else "off"}
-    if code:
-        base["PYTHONPATH"] = code
+    base = bot_environment(directory, code,
+                           SLACK_STREAMING="on" if fault.streaming else "off")
     bots = BotProcesses(base, slack.api_url, model.base_url, model.api_key)
     try:
         env = bots.env()
@@ -95,9 +87,7 @@ def replay(fault: Fault, directory: Path, code: str | None) -> tuple[float | Non
 
 
 def main() -> None:
-    code = sys.argv[1] if len(sys.argv) > 1 else None
-    if code:  # `python -m bot` finds the package in its working directory first
-        os.chdir(code)
+    code = checkout_argument()
     rows = []
     for fault in FAULTS:
         runs = []

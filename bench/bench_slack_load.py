@@ -8,7 +8,6 @@ CHECKOUT, the `bot` package run is the one there (to compare with another commit
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -17,7 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, markdown_table, start_model_server
+from bench.common import (
+    bot_environment,
+    checkout_argument,
+    machine,
+    markdown_table,
+    start_model_server,
+)
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers.processes import BotProcesses, post_event
 
@@ -52,15 +57,7 @@ def answers(slack: FakeSlack, i: int) -> list[str]:
 def one_run(directory: Path, model_url: str, code: str | None) -> tuple[int, float, float]:
     """Answered exactly once, chat.update per answer, seconds to the last answer."""
     slack = FakeSlack().start()
-    plugins = directory / "plugins"
-    (plugins / "builtins").mkdir(parents=True)
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
-    base = clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'bot.db'}",
-                    "PLUGINS_DIR": str(plugins), "PLUGIN_SANDBOX": "process",
-                    "SLACK_STREAMING": "off", "LOG_LEVEL": "WARNING"}
-    if code:
-        base["PYTHONPATH"] = code
+    base = bot_environment(directory, code, SLACK_STREAMING="off", LOG_LEVEL="WARNING")
     bots = BotProcesses(base, slack.api_url, model_url, "sk-test")
     try:
         env = bots.env()
@@ -84,9 +81,7 @@ def one_run(directory: Path, model_url: str, code: str | None) -> tuple[int, flo
 
 
 def main() -> None:
-    code = sys.argv[1] if len(sys.argv) > 1 else None
-    if code:  # `python -m bot` finds the package in its working directory first
-        os.chdir(code)
+    code = checkout_argument()
     model, url = start_model_server(MODEL)
     results = []
     try:

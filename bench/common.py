@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -60,3 +61,28 @@ def start_model_server(handler: str) -> tuple[subprocess.Popen[str], str]:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
+
+
+def checkout_argument() -> str | None:
+    """A benchmark's optional CHECKOUT argument: the `bot` package its `bot run` processes
+    use is the one there (another commit, to compare side by side). `python -m bot` finds
+    the package in its working directory first, so the benchmark moves there."""
+    code = sys.argv[1] if len(sys.argv) > 1 else None
+    if code:
+        os.chdir(code)
+    return code
+
+
+def bot_environment(directory: Path, code: str | None, **settings: str) -> dict[str, str]:
+    """The environment of a `bot run` a benchmark starts: none of the developer's Slack,
+    model, database or plugin settings; SQLite and an empty plugins dir in `directory`; the
+    process sandbox; with `code`, that checkout's `bot`; `settings` on top."""
+    plugins = directory / "plugins"
+    (plugins / "builtins").mkdir(parents=True, exist_ok=True)
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "OPENAI_", "BOT_", "DATABASE_", "PLUGINS_"))}
+    env = clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'bot.db'}",
+                   "PLUGINS_DIR": str(plugins), "PLUGIN_SANDBOX": "process", **settings}
+    if code:
+        env["PYTHONPATH"] = code
+    return env
