@@ -96,11 +96,17 @@ class McpSession:
         try:
             await asyncio.wait_for(self._ready.wait(), seconds)
         except TimeoutError:
-            await self.close()
+            await self._abandon()  # stuck in the handshake: it would not end by being asked
             raise Away(messages.mcp_connect_timeout(target.label, seconds)) from None
         if self.client is None:
             raise Away(messages.mcp_unreachable(target.label, why(target, self.error)))
         return self.client
+
+    async def _abandon(self) -> None:
+        self._stop.set()
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
 
     async def close(self) -> None:
         """Stop the connection's task (at once if it is done; cancelled if it does not end
