@@ -34,6 +34,7 @@ async def test_mention_is_answered_in_its_thread_with_tool_progress(slack_bot: M
     assert response.status == 200
     await until(lambda: bot.answers(ts))
     assert bot.answers(ts) == ["*All good*: alpha said `alpha:pods`."]
+    await until(bot.finished_status)  # the status's last edit follows the answer
     statuses = [c["text"] for c in bot.slack.calls_to("chat.update")]
     assert any("`alpha_echo`" in text and "white_check_mark" in text for text in statuses)
     assert bot.ai.messages(0)[-1] == {"role": "user", "content": "are the pods ok?"}
