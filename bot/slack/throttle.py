@@ -22,9 +22,6 @@ class Throttle:
         """The action just sent: the next interval starts now."""
         self._last = time.monotonic()
 
-    def due(self) -> bool:
-        return time.monotonic() - self._last >= self.interval
-
     def later(self) -> None:
         """Run the action once the interval since the last send is over (at once if it
         is); one pending call covers every change made before it runs."""
