@@ -13,17 +13,18 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot import __version__, messages, text_render
-from bot.app import Services, open_database, upload_checks
+from bot import __version__, messages
 from bot.cli_admin import add_admin_commands
 from bot.cli_common import ACTOR_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.logs import configure as configure_logs
-from bot.plugin_host import BUILTINS, discover, new_key, pack_directory, scaffold
 from bot.terminal import SafeStream
+
+if TYPE_CHECKING:  # the app is imported by the commands that use it: `bot --help` and a
+    from bot.app import Services  # setting's error need none of it
 
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
                    "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if args.command == "secret-key":  # needs no settings (a bad BOT_SECRET_KEY is why)
+        from bot.plugin_host import new_key
+
         print(new_key())
         return EXIT_OK
     if args.command == "doctor":  # reads the settings itself: a bad one is a failed check
@@ -177,6 +180,8 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_database
+
     try:
         db = await open_database(settings.database_url)
     except ConfigError as exc:
@@ -188,6 +193,8 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _install(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import text_render
+
     async def action(services: Services) -> int:
         result = await services.installer.install(args.path, actor=actor_of(args))
         print(text_render.install_result(result), file=sys.stdout if result.ok else sys.stderr)
@@ -197,6 +204,9 @@ async def _install(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
     """Every install check, writing nothing: no database is created, migrated or changed."""
+    from bot import text_render
+    from bot.app import upload_checks
+
     checks, db = await upload_checks(settings)
     try:
         result = await checks.check(args.path)
@@ -233,6 +243,8 @@ def _confirm(question: str) -> bool:
 
 
 async def _pack(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.plugin_host import pack_directory
+
     directory: Path = args.directory.resolve()
     try:
         data = pack_directory(directory)
@@ -246,6 +258,8 @@ async def _pack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _new(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.plugin_host import BUILTINS, discover, scaffold
+
     try:
         root = scaffold(args.name, args.dir,
                         frozenset(discover(settings.plugins_dir / BUILTINS)))

@@ -7,14 +7,17 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.app import Services
 from bot.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
-from bot.commands import Actor, CommandResult, PluginCommands, parse_headers
 from bot.config import Settings
 from bot.errors import BotError
-from bot.plugin_host import Caller, Where, parse_where, split_settings
+
+if TYPE_CHECKING:  # the app is imported by the handler that runs, not to parse the words
+    from bot.app import Services
+    from bot.commands import Actor, CommandResult, PluginCommands
+    from bot.plugin_host import Where
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,6 +96,8 @@ def _add_where(command: argparse.ArgumentParser) -> None:
 
 def _where(args: argparse.Namespace) -> Where | None:
     """--channel/--everywhere as a Where (None: neither given); BotError for a bad ID."""
+    from bot.plugin_host import Where, parse_where
+
     if getattr(args, "everywhere", False):
         return Where()
     channels = getattr(args, "channel", None)  # set only where _add_where added it
@@ -102,6 +107,8 @@ def _where(args: argparse.Namespace) -> Where | None:
 def _command(commands: PluginCommands, args: argparse.Namespace, by: Actor
              ) -> Awaitable[CommandResult]:
     """The typed call `args` names (BotError: a channel or setting that does not read)."""
+    from bot.plugin_host import split_settings
+
     name: str = getattr(args, "name", None) or ""  # every command but list and reload
     match args.plugin_command:
         case "list":
@@ -140,6 +147,8 @@ def _command(commands: PluginCommands, args: argparse.Namespace, by: Actor
 async def _admin(args: argparse.Namespace, settings: Settings) -> int:
     """The subcommands `/plugin` also has: one typed API (bot/commands) for the terminal,
     the console and Slack. The operator at the terminal is an admin."""
+    from bot.commands import Actor, CommandResult
+
     async def action(services: Services) -> int:
         try:
             result = await _command(services.commands, args, Actor(actor_of(args), admin=True))
@@ -151,6 +160,8 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _mcp_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.commands import Actor, parse_headers
+
     headers = parse_headers([word for h in args.header for word in ("header", h)])
     if isinstance(headers, str):
         print(f"bot: {headers}", file=sys.stderr)
@@ -177,6 +188,7 @@ async def _call(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bot: {messages.call_arguments_not_object(type(arguments).__name__)}",
               file=sys.stderr)
         return EXIT_USAGE
+    from bot.plugin_host import Caller
 
     async def action(services: Services) -> int:
         result = await services.registry.call(args.tool, arguments,

@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from bot.app import Services, build_services
 from bot.config import Settings
 from bot.errors import BotError, ConfigError
 from bot.terminal import os_user
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ACTOR_HELP = "who to record in the audit trail (default: cli:<os user>)"
@@ -25,6 +28,8 @@ def actor_of(args: argparse.Namespace) -> str:
 
 async def with_services(settings: Settings,
                         action: Callable[[Services], Awaitable[int]]) -> int:
+    from bot.app import build_services  # the whole app: imported by commands that use it
+
     try:
         services = await build_services(settings)
     except ConfigError as exc:  # a setting, or what it names, is unusable

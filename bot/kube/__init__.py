@@ -19,15 +19,18 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
-
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from bot.kube.masking import mask_objects
 from bot.sdk import config_list
+
+if TYPE_CHECKING:
+    from kubernetes import client
+
+# The official client (and urllib3 under it) is imported on the first request, not with this
+# module: every `bot` command loads the Kubernetes builtins to list their tools, and most never
+# call a cluster (the import is ~0.4 s of CPU).
 
 REQUEST_TIMEOUT = (5, 20)  # connect, read (seconds)
 
@@ -194,6 +197,8 @@ def connect(kubeconfig: str | None, *, read_timeout: float | None = None,
             context: str | None = None) -> Cluster:
     """One client per kubeconfig and context (None: its current one); in-cluster config
     when running in a pod without a kubeconfig (and no context was asked for)."""
+    from kubernetes import client
+
     key = f"{kubeconfig or ''}|{context or ''}|{read_timeout or ''}"
     with _lock:
         if key not in _clusters:
@@ -208,6 +213,8 @@ def connect(kubeconfig: str | None, *, read_timeout: float | None = None,
 def _configure(kubeconfig: str | None, context: str | None
                ) -> tuple[client.Configuration, str | None]:
     """The client configuration for `context` of `kubeconfig`, and its namespace."""
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     try:
         config.load_kube_config(config_file=kubeconfig, context=context,
@@ -240,6 +247,9 @@ def request(api: Api, path: str, *, query: dict[str, Any] | None = None,
             accept: str = "application/json") -> Any:
     """Call `path` (GET unless told) within `api`'s limits; JSON with every Secret value
     masked (or text when `raw`), or a ClusterError saying what failed."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
     _guard(path, api.limits)
     params = [(k, v) for k, v in (query or {}).items() if v not in (None, "", False)]
     headers_in = {"Accept": accept}

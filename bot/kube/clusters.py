@@ -17,8 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kubernetes import config as kube_config
-
 from bot import messages
 from bot.kube import Api, Cluster, ClusterError, NamespaceLimits, connect
 from bot.sdk import config_list
@@ -75,6 +73,8 @@ def available(config: Mapping[str, Any]) -> Clusters:
 def _contexts(kubeconfig: str | None, stamp: int) -> tuple[tuple[str, ...], str | None]:
     """A kubeconfig's context names and current context (`stamp`: its mtime, so an edit
     is read again)."""
+    from kubernetes import config as kube_config
+
     try:
         contexts, active = kube_config.list_kube_config_contexts(config_file=kubeconfig)
     except (kube_config.ConfigException, OSError, ValueError, TypeError):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kubernetes.utils import parse_quantity
-
 from .common import Finding, Obj, Snapshot, ident, latest_event, parent_of
 
 KNOWN_NODE_CONDITIONS = {"Ready", "MemoryPressure", "DiskPressure", "PIDPressure",
@@ -161,6 +159,8 @@ def pdbs(snapshot: Snapshot) -> list[Finding]:
 
 
 def _small(value: object) -> bool:
+    from kubernetes.utils import parse_quantity  # not at load: the client is ~0.4 s
+
     return value is not None and parse_quantity(str(value)) < GI
 
 

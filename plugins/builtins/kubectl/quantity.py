@@ -8,8 +8,6 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kubernetes.utils import parse_quantity
-
 DECIMAL = ((-9, "n"), (-6, "u"), (-3, "m"), (0, ""), (3, "k"), (6, "M"), (9, "G"),
            (12, "T"), (15, "P"), (18, "E"))
 BINARY = ((60, "Ei"), (50, "Pi"), (40, "Ti"), (30, "Gi"), (20, "Mi"), (10, "Ki"))
@@ -22,6 +20,8 @@ class Quantity:
 
     @classmethod
     def parse(cls, text: object) -> Quantity:
+        from kubernetes.utils import parse_quantity  # not at load: the client is ~0.4 s
+
         text = str(text).strip()
         return cls(parse_quantity(text), binary=text.endswith("i"))
 
