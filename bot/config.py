@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     plugin_max_response_mb: float = Field(default=4, gt=0)
     plugin_max_consecutive_failures: int = Field(default=3, ge=0)
     plugin_refresh_seconds: float = Field(default=5, ge=0)
+    # how long a run's replica may stay silent before another takes the run over (it is renewed
+    # 4 times in that time): longer rides out longer pauses; shorter tells a dead one sooner
+    replica_lease_seconds: float = Field(default=20, ge=2, le=600)
 
     # MCP servers: credentials at rest, operator-configured local servers, time limits
     bot_secret_key: SecretStr | None = None  # Fernet key(s), comma-separated: first encrypts

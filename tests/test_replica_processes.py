@@ -32,6 +32,7 @@ from tests.helpers.slack_admin import approval_id, share
 from tests.helpers.slack_harness import SlackSender, until
 
 call = FakeOpenAI.tool_call
+LEASE = 6  # seconds a replica may stay silent before another takes its runs over
 
 
 @dataclass
@@ -94,6 +95,7 @@ async def trio(tmp_path: Path, postgres_server: str, fake_slack: FakeSlack,
         env = subprocess_env(tmp_path / name, plugins_dir, DATABASE_URL=url,
                              PLUGIN_SANDBOX="process", SLACK_STREAMING="off",
                              PLUGIN_REFRESH_SECONDS="60", PORT=str(port),
+                             REPLICA_LEASE_SECONDS=str(LEASE),
                              SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                              SLACK_API_URL=fake_slack.api_url, BOT_ADMIN_USERS="U_ADMIN",
                              BOT_ADMIN_CHANNEL="C_ADMIN", OPENAI_MAX_RETRIES="0",
@@ -269,3 +271,46 @@ async def test_a_replica_killed_mid_run_has_its_thread_told_by_another(trio: Tri
                        "replace_original": True}
     assert len(trio.ai.requests) == 1  # nothing ran, nothing asked the model again
 
+
+
+async def test_a_replica_paused_past_its_lease_says_nothing_more(trio: Trio) -> None:
+    """SIGSTOP mid-answer for longer than the lease: another replica takes the run over and
+    stops its stream with the run's sentence; the paused one, resumed, delivers nothing of
+    the run (an SRE who asked again gets one answer, not two) and answers what comes next."""
+    a, *_ = trio.replicas
+    a.stop()
+    a.env["SLACK_STREAMING"] = "on"
+    a.log = a.log.with_name("a-streaming.log")
+    a.start()
+    await a.ready()
+    trio.ai.default = lambda body: Scripted(body=trio.ai.completion(
+        "answer to " + body["messages"][-1]["content"]), delay=1.0)
+    ts, _ = await a.sender.mention("slow")
+    streams = trio.slack.streams
+    stream = await until(lambda: next((s for s, v in streams.items() if v["thread_ts"] == ts),
+                                      None), 15)
+    await until(lambda: trio.ai.requests, 15)  # the model is answering
+    assert a.proc is not None
+    a.proc.send_signal(signal.SIGSTOP)
+    paused = time.monotonic()
+    try:
+        await until(lambda: streams[stream]["state"] == "stopped", 4 * LEASE)
+        taken = time.monotonic() - paused
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    assert LEASE - 1 < taken < 3 * LEASE, taken
+    assert trio.slack.stream_text(stream) == messages.run_interrupted([])
+    await until(lambda: "was taken over by another replica: its" in a.log.read_text(), 20)
+    await a.sender.mention("after", thread_ts=ts)
+    await until(lambda: a.sender.answers(ts) or streams_text(trio.slack, ts, stream), 20)
+    assert streams_text(trio.slack, ts, stream) == "answer to after"
+    assert "answer to slow" not in str(trio.slack.calls)  # not posted, appended or edited
+    assert a.sender.answers(ts) == []  # all of it in the two streams
+
+
+def streams_text(slack: FakeSlack, thread_ts: str, besides: str) -> str | None:
+    """The text of the thread's other stream (not `besides`), once stopped."""
+    for ts, stream in slack.streams.items():
+        if stream["thread_ts"] == thread_ts and ts != besides and stream["state"] == "stopped":
+            return slack.stream_text(ts)
+    return None

@@ -188,3 +188,34 @@ async def test_a_database_behind_is_upgraded_and_one_at_the_head_left_alone(
         await upgrade(behind)  # at the head: one query, no change
     finally:
         await behind.dispose()
+
+
+async def test_a_run_is_renewed_or_taken_over_never_both(db: Database) -> None:
+    """The lease is on the run's own row: a take-over waits for it to run out, a renewal
+    after the take-over finds the run gone (its replica says nothing more), and once one of
+    the two wins the other cannot."""
+    from bot.store.models import SlackRunRow
+    from bot.store.repositories import RunState, SlackRunRepository
+
+    lease = 0.3
+    async with db.write() as session:
+        row = await SlackRunRepository(session).add(channel="C1", thread_ts="1.0",
+                                                    mention_ts="1.0", asker="U1", replica="a")
+    async with db.write() as session:
+        assert not await SlackRunRepository(session).take(row, lease)  # fresh: a holds it
+        assert await SlackRunRepository(session).orphans(lease) == []
+    await asyncio.sleep(lease + 0.1)
+    async with db.write() as session:  # a renews just in time: b's take-over loses
+        assert await SlackRunRepository(session).renew("a") == {row}
+    async with db.write() as session:
+        assert not await SlackRunRepository(session).take(row, lease)
+    await asyncio.sleep(lease + 0.1)
+    async with db.read() as session:
+        assert [r.id for r in await SlackRunRepository(session).orphans(lease)] == [row]
+    async with db.write() as session:  # b takes it over first: a's renewal finds it gone
+        assert await SlackRunRepository(session).take(row, lease)
+    async with db.write() as session:
+        assert await SlackRunRepository(session).renew("a") == set()
+        assert not await SlackRunRepository(session).take(row, lease)  # and only once
+        taken = await session.get(SlackRunRow, row)
+        assert taken is not None and taken.state == RunState.DONE

@@ -78,7 +78,8 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                        admins=frozenset(settings.bot_admin_users),
                        admin_channel=settings.bot_admin_channel,
                        api_origin=api_origin(settings.slack_api_url))
-    shared = SharedRuns(services.db, feed=services.changes)
+    shared = SharedRuns(services.db, feed=services.changes,
+                        lease=settings.replica_lease_seconds)
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
                                        audit=services.audit,
                                        timeout=settings.approval_timeout_seconds,

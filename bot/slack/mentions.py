@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from bot.slack import render
 from bot.slack.context import SlackContext
 from bot.slack.delivery import FAILED
 from bot.slack.feedback import vote_buttons
-from bot.slack.streaming import StreamedAnswer, Streaming
+from bot.slack.streaming import Held, StreamedAnswer, Streaming, always, stop_abandoned
 from bot.slack.throttle import Throttle, WorkspaceBudget
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
@@ -127,7 +128,8 @@ async def _stop(m: Mentions, run_id: str, user: str) -> str | None:
 
 
 async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:
-    """A run whose replica died: finish its status message and tell the thread."""
+    """A run whose replica died (or lost its lease): finish its status message, and tell the
+    thread — in the answer's stream when one was left open, which this stops."""
     if lost.status_ts:
         try:
             await ctx.client.chat_update(
@@ -135,10 +137,12 @@ async def tell_lost(ctx: SlackContext, lost: LostRun) -> None:
                 blocks=render.status_blocks([messages.STATUS_INTERRUPTED], run_id=None, done=True))
         except Exception:
             log.warning("could not finish the status message of a lost run", exc_info=True)
+    text = messages.run_interrupted([]) if lost.started else messages.run_not_started()
+    if lost.stream_ts and await stop_abandoned(ctx, lost.channel, lost.stream_ts, text):
+        return
     try:
-        await ctx.client.chat_postMessage(
-            channel=lost.channel, thread_ts=lost.thread_ts,
-            text=messages.run_interrupted([]) if lost.started else messages.run_not_started())
+        await ctx.client.chat_postMessage(channel=lost.channel, thread_ts=lost.thread_ts,
+                                          text=text)
     except Exception:
         log.warning("could not tell %s/%s about a lost run", lost.channel, lost.thread_ts,
                     exc_info=True)
@@ -149,6 +153,8 @@ async def answer(m: Mentions, mention: Mention, row_id: int) -> None:
     try:
         async with m.shared.turn(row_id, channel, thread_ts, mention.ts):
             try:
+                if not await m.shared.holds(row_id):
+                    return  # another replica took it over while this one was paused
                 if m.runs.closed:  # its turn came during shutdown: say so, not start
                     await m.ctx.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                         text=messages.run_not_started())
@@ -183,15 +189,17 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
     posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                            text=messages.WORKING,
                                            blocks=render.status_blocks([], run_id=None))
-    stream = await _stream(m, mention)
+    held = functools.partial(m.shared.holds, row_id)
+    stream = await _stream(m, mention, held)
     status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None,
-                           budget=lambda: m.progress.take(mention.team))
+                           budget=lambda: m.progress.take(mention.team), held=held)
     handle = m.runs.start(mention.question, caller=Caller(user=mention.user, channel=channel,
                                                           thread_ts=thread_ts),
                           history=history, approver=m.approver,
                           observer=status.observe if stream is None else _both(status, stream))
     try:  # bookkeeping for Stop across replicas: the answer matters more
-        await m.shared.running(row_id, handle.run_id, posted["ts"])
+        await m.shared.running(row_id, handle.run_id, posted["ts"],
+                               stream.ts if stream is not None else None)
     except DatabaseFault as exc:
         log.error("run %s continues unrecorded: %s", handle.run_id, exc)
     status.run_id = handle.run_id
@@ -200,6 +208,10 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
     if result.status == RunStatus.CANCELLED and m.runs.closed:
         result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
             [(t.tool, t.ok) for t in result.tools]))
+    if not await held():  # taken over by another replica, which told the thread
+        log.warning("run %s was taken over by another replica: its %s result is not "
+                    "delivered", handle.run_id, result.status.value)
+        return
     delivered = await _deliver(ctx, mention, result, stream)
     # after the answer, and without holding the thread's next question: a rate-limited
     # chat.update must not keep an answer back
@@ -229,12 +241,13 @@ async def _deliver(ctx: SlackContext, mention: Mention, result: RunResult,
     return True
 
 
-async def _stream(m: Mentions, mention: Mention) -> StreamedAnswer | None:
+async def _stream(m: Mentions, mention: Mention, held: Held) -> StreamedAnswer | None:
     """The answer's stream, when the workspace can stream; else None (status + post)."""
     if not m.streaming.wanted(mention.team):
         return None
     stream = StreamedAnswer(m.ctx, m.streaming, channel=mention.channel,
-                            thread_ts=mention.thread_ts, user=mention.user, team=mention.team)
+                            thread_ts=mention.thread_ts, user=mention.user, team=mention.team,
+                            held=held)
     return stream if await stream.start() else None
 
 
@@ -290,9 +303,10 @@ class StatusMessage:
     (queued, thinking, done) and one line per tool call, keyed by its call id."""
 
     def __init__(self, ctx: SlackContext, channel: str, ts: str, *, tools: bool = True,
-                 budget: Callable[[], bool] = lambda: True) -> None:
+                 budget: Callable[[], bool] = lambda: True, held: Held = always) -> None:
         self.ctx = ctx
         self.budget = budget  # whether a progress edit may go now (the workspace's budget)
+        self.held = held  # whether this replica still answers the run (its lease)
         self.finished = False
         self.show_tools = tools  # not when the answer streams: its task cards show them
         self.channel = channel
@@ -330,6 +344,9 @@ class StatusMessage:
             self.throttle.ran()
             if not done and not self.budget():
                 self.throttle.later()  # the workspace is at its budget: try again in a while
+                return
+            if not await self.held():
+                self.finished = True  # taken over by another replica: it finishes the status
                 return
             try:
                 await self.ctx.client.chat_update(

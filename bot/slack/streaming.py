@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -27,6 +28,13 @@ from bot.slack.throttle import Throttle
 log = logging.getLogger(__name__)
 APPEND_INTERVAL = 1.0
 STREAM_LIMIT = 11_000  # of answer text in the stream; longer answers end in answer.md
+Held = Callable[[], Awaitable[bool]]  # whether this replica still answers the run (its lease)
+
+
+async def always() -> bool:
+    return True
+
+
 UNAVAILABLE = frozenset({"unknown_method", "not_allowed_token_type", "missing_scope",
                          "method_deprecated", "not_supported", "feature_not_enabled"})
 
@@ -50,8 +58,10 @@ class StreamedAnswer:
     each part of the answer reaches the thread once."""
 
     def __init__(self, ctx: SlackContext, streaming: Streaming, *, channel: str,
-                 thread_ts: str, user: str | None, team: str | None) -> None:
+                 thread_ts: str, user: str | None, team: str | None,
+                 held: Held = always) -> None:
         self.ctx, self.streaming = ctx, streaming
+        self.held = held  # False once another replica took the run over: it stops the stream
         self.channel, self.thread_ts, self.user, self.team = channel, thread_ts, user, team
         self.ts: str | None = None
         # not yet in the stream, in the order they happened: (step, answer text), or a card
@@ -101,7 +111,7 @@ class StreamedAnswer:
         """Send what is pending; False when Slack would not take it (it stays pending)."""
         async with self._lock:
             sent, self.pending = self.pending, []
-            if not sent:
+            if not sent or not await self.held():
                 return True
             assert self.ts is not None, "appended to a stream never started"
             try:
@@ -169,6 +179,18 @@ class StreamedAnswer:
         if told and result.text.startswith(told.rstrip()):
             return result.text[len(told.rstrip()):].lstrip("\n")
         return ("\n\n" if shown else "") + result.text
+
+
+async def stop_abandoned(ctx: SlackContext, channel: str, ts: str, text: str) -> bool:
+    """End a stream its replica left open (it died or lost its run's lease) with `text`;
+    False when Slack would not (the stream had ended or expired): say it in a message."""
+    try:
+        await ctx.client.chat_stopStream(channel=channel, ts=ts, chunks=[_markdown(text)])
+    except FAILED as exc:
+        log.info("could not stop the stream left open in %s (%s): telling the thread in a "
+                 "message", channel, _error(exc))
+        return False
+    return True
 
 
 def _chunks(pending: list[tuple[int, str] | dict[str, Any]]) -> list[dict[str, Any]]:

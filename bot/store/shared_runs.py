@@ -7,8 +7,12 @@ request to can:
   live anywhere;
 - stop a run that lives elsewhere: the Stop click leaves a request on the row, which the
   owner picks up within a tick;
-- tell a thread its question was lost when the replica answering it died (no heartbeat for
-  `stale` seconds): the row is closed once, atomically, and the thread is told.
+- tell a thread its question was lost when the replica answering it died: each open row is
+  a lease its replica renews with every heartbeat; once it is `lease` seconds old, another
+  replica takes the row over (closes it once, atomically, on the row's own lease) and tells
+  the thread. The owner, before each Slack write of a run, makes sure it still holds the
+  lease: after a pause or a cut-off longer than the lease less a heartbeat it renews first,
+  and a run taken over meanwhile stops without a word (the thread was told by the taker).
 The same loop prunes what is no longer needed: handled Slack deliveries after a day, closed
 runs after a week, replicas silent for a day.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -39,8 +44,7 @@ from bot.store.repositories import (
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
-HEARTBEAT_SECONDS = 5.0
-STALE_SECONDS = 20.0
+STALE_SECONDS = 20.0  # the default lease (REPLICA_LEASE_SECONDS); renewed 4 times in it
 PRUNE_SECONDS = 3600.0
 KEEP_DELIVERIES = timedelta(days=1)  # Slack retries within minutes
 KEEP_RUNS = timedelta(days=7)
@@ -55,6 +59,7 @@ class LostRun:
     thread_ts: str
     status_ts: str | None
     started: bool
+    stream_ts: str | None = None  # the answer's stream, left open: the taker stops it
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,18 @@ class RunRef:
 
 class SharedRuns:
     def __init__(self, db: Database, *, tick: float = TICK_SECONDS,
-                 heartbeat: float = HEARTBEAT_SECONDS, stale: float = STALE_SECONDS,
-                 feed: ChangeFeed | None = None) -> None:
+                 lease: float = STALE_SECONDS, feed: ChangeFeed | None = None) -> None:
         self.db = db
         self.feed = feed  # a Stop request left on another replica, heard at once
         self.tick = tick
-        self.heartbeat = heartbeat
-        self.stale = stale
+        self.stale = lease
+        self.heartbeat = lease / 4
         self.replica = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._live = 0
+        self._rows: dict[int, float] = {}  # our rows in their turn: since when (monotonic)
+        self._run_of: dict[int, str] = {}  # and the runs answering them
+        self._renewed = -math.inf  # when the last renewal the database took began
+        self._taken: set[int] = set()  # our rows another replica took over meanwhile
+        self._on_taken: Callable[[str], object] = lambda run_id: None
         self._stopped: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Condition()
@@ -87,7 +95,10 @@ class SharedRuns:
 
     async def start(self, *, on_stop: Callable[[str], object],
                     on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
-        """Beat once, then keep beating, stopping and recovering in the background."""
+        """Beat once, then keep beating, stopping and recovering in the background. A run
+        another replica took over (this one paused past its lease) is stopped with
+        `on_stop` too: its Slack writes are refused by `holds`."""
+        self._on_taken = on_stop
         await self._beat()
         self._task = asyncio.create_task(self._watch(on_stop, on_lost))
 
@@ -133,19 +144,23 @@ class SharedRuns:
         database orders by ts, and the two would deadlock on an out-of-order retry. Runs
         closing here wake local waiters at once; other replicas' are seen within a tick.
         """
-        self._live += 1
+        self._rows[row_id] = time.monotonic()
         try:
             if await self._earlier_live(row_id, channel, thread_ts, mention_ts):
                 log.info("mention %s in %s/%s waits for the one before it in the thread",
                          mention_ts, channel, thread_ts)
-            while await self._earlier_live(row_id, channel, thread_ts, mention_ts):
+            while row_id not in self._taken and await self._earlier_live(
+                    row_id, channel, thread_ts, mention_ts):
                 async with self._closed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._closed.wait(), self.tick / 2)
             yield
         finally:
-            self._live -= 1
-            if not await self._close_row(row_id, first=True):
+            self._rows.pop(row_id, None)
+            self._run_of.pop(row_id, None)
+            if row_id in self._taken:  # closed by the replica that took it over
+                self._taken.discard(row_id)
+            elif not await self._close_row(row_id, first=True):
                 task = asyncio.create_task(self._close_when_taken(row_id))
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
@@ -179,9 +194,25 @@ class SharedRuns:
         async with self._closed:
             self._closed.notify_all()
 
-    async def running(self, row_id: int, run_id: str, status_ts: str) -> None:
+    async def running(self, row_id: int, run_id: str, status_ts: str,
+                      stream_ts: str | None = None) -> None:
+        self._run_of[row_id] = run_id
         async with self.db.write() as session:
-            await SlackRunRepository(session).running(row_id, run_id, status_ts)
+            await SlackRunRepository(session).running(row_id, run_id, status_ts, stream_ts)
+
+    async def holds(self, row_id: int) -> bool:
+        """Whether this replica still answers the run of `row_id`: asked before each of its
+        Slack writes. Free while the lease is fresh; after a pause longer than the lease less
+        a heartbeat, the lease is renewed first, and False if another replica took the run
+        over meanwhile (it told the thread: this replica says nothing more). While the
+        database cannot be reached, True: no replica can take a run over without it."""
+        if time.monotonic() - self._renewed >= self.stale - self.heartbeat:
+            try:
+                await self._beat()
+            except DatabaseFault as exc:
+                log.warning("could not renew the lease of run row %d (%s): carrying on",
+                            row_id, exc)
+        return row_id not in self._taken
 
     async def find(self, run_id: str) -> RunRef | None:
         """The run, and whether its replica is alive; None for an unknown run."""
@@ -209,8 +240,22 @@ class SharedRuns:
                 row_id, channel, thread_ts, mention_ts, self.stale)
 
     async def _beat(self) -> None:
+        """Renew the replica's heartbeat and its runs' leases; a run of ours whose row was
+        not renewed (another replica took it over while this one was paused) is stopped."""
+        started = time.monotonic()
         async with self.db.write() as session:
             await ReplicaRepository(session).beat(self.replica)
+            held = await SlackRunRepository(session).renew(self.replica)
+        taken = {row for row, since in self._rows.items()
+                 if since < started and row not in held and row not in self._taken}
+        self._renewed = max(self._renewed, started)
+        for row in taken:
+            self._taken.add(row)
+            log.warning("run row %d was taken over by another replica while this one did not "
+                        "renew its lease (paused or cut off): stopping it without a word, the "
+                        "other replica told the thread", row)
+            if row in self._run_of:
+                self._on_taken(self._run_of[row])
 
     async def _watch(self, on_stop: Callable[[str], object],
                      on_lost: Callable[[LostRun], Awaitable[None]]) -> None:
@@ -226,7 +271,7 @@ class SharedRuns:
                 if time.monotonic() - last_beat >= self.heartbeat:
                     await self._beat()
                     last_beat = time.monotonic()
-                if self._live:
+                if self._rows:
                     await self._take_stop_requests(on_stop)
                 await self._recover(on_lost)
                 if time.monotonic() - last_prune >= PRUNE_SECONDS:
@@ -260,12 +305,13 @@ class SharedRuns:
             orphans = await SlackRunRepository(session).orphans(self.stale)
         for row in orphans:
             async with self.db.write() as session:  # one replica wins each row
-                won = await SlackRunRepository(session).close(row.id)
+                won = await SlackRunRepository(session).take(row.id, self.stale)
             if won:
                 log.warning("run %s in %s/%s was lost with replica %s", row.run_id,
                             row.channel, row.thread_ts, row.replica)
                 await on_lost(LostRun(row.channel, row.thread_ts, row.status_ts,
-                                      started=row.state == RunState.RUNNING))
+                                      started=row.state == RunState.RUNNING,
+                                      stream_ts=row.stream_ts))
 
     async def prune(self) -> None:
         """Forget what no replica needs any more (the loop does this hourly)."""

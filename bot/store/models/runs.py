@@ -114,6 +114,8 @@ class SlackRunRow(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)  # waiting | running | done
     run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     status_ts: Mapped[str | None] = mapped_column(String(64))
+    stream_ts: Mapped[str | None] = mapped_column(String(64))  # the answer's Slack stream
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow)  # the lease its replica renews
     stop_requested_by: Mapped[str | None] = mapped_column(String(64))
     finished_at: Mapped[datetime | None]
 

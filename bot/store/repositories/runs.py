@@ -83,9 +83,28 @@ class SlackRunRepository:
         await self.session.flush()
         return row.id
 
-    async def running(self, row_id: int, run_id: str, status_ts: str) -> None:
+    async def running(self, row_id: int, run_id: str, status_ts: str,
+                      stream_ts: str | None = None) -> None:
         await self.session.execute(update(SlackRunRow).where(SlackRunRow.id == row_id).values(
-            state=RunState.RUNNING, run_id=run_id, status_ts=status_ts))
+            state=RunState.RUNNING, run_id=run_id, status_ts=status_ts, stream_ts=stream_ts))
+
+    async def renew(self, replica: str) -> set[int]:
+        """Renew the lease of every open run of `replica`; the ids of those still its own
+        (a run another replica took over is closed, and stays so)."""
+        renewed = await self.session.execute(update(SlackRunRow).where(
+            SlackRunRow.replica == replica, SlackRunRow.state != RunState.DONE).values(
+            beat_at=utcnow()).returning(SlackRunRow.id))
+        return set(renewed.scalars().all())
+
+    async def take(self, row_id: int, stale: float) -> bool:
+        """Close a run whose lease ran out `stale` seconds ago; False when it is closed
+        already or its replica renewed the lease first. The condition is on the row itself,
+        so a renewal and a take-over of one run cannot both win."""
+        done = await self.session.execute(update(SlackRunRow).where(
+            SlackRunRow.id == row_id, SlackRunRow.state != RunState.DONE,
+            SlackRunRow.beat_at < utcnow() - timedelta(seconds=stale)).values(
+            state=RunState.DONE, finished_at=utcnow()))
+        return bool(rows_changed(done))
 
     async def close(self, row_id: int) -> bool:
         """Mark the run done; False when it already was (another replica closed it)."""
@@ -112,11 +131,12 @@ class SlackRunRepository:
 
     async def earlier_live(self, row_id: int, channel: str, thread_ts: str, mention_ts: str,
                            stale: float) -> bool:
-        """Whether a mention before this one (by Slack's ts) in the thread is still live
-        on a replica that beats."""
+        """Whether a mention before this one (by Slack's ts) in the thread is still live:
+        open, its lease renewed within `stale` seconds."""
         return bool(await self.session.scalar(select(exists().where(
             SlackRunRow.channel == channel, SlackRunRow.thread_ts == thread_ts,
-            SlackRunRow.state != RunState.DONE, SlackRunRow.replica.in_(live_replicas(stale)),
+            SlackRunRow.state != RunState.DONE,
+            SlackRunRow.beat_at >= utcnow() - timedelta(seconds=stale),
             or_(SlackRunRow.mention_ts < mention_ts,
                 and_(SlackRunRow.mention_ts == mention_ts, SlackRunRow.id < row_id))))))
 
@@ -127,10 +147,11 @@ class SlackRunRepository:
             SlackRunRow.stop_requested_by.is_not(None)))).scalars().all()
 
     async def orphans(self, stale: float, limit: int = 20) -> Sequence[SlackRunRow]:
-        """Open runs whose replica stopped beating."""
+        """Open runs whose lease ran out (their replica stopped renewing it)."""
         return (await self.session.execute(select(SlackRunRow).where(
             SlackRunRow.state != RunState.DONE,
-            SlackRunRow.replica.not_in(live_replicas(stale))).limit(limit))).scalars().all()
+            SlackRunRow.beat_at < utcnow() - timedelta(seconds=stale)).limit(limit)
+        )).scalars().all()
 
     async def prune(self, before: datetime) -> None:
         await self.session.execute(delete(SlackRunRow).where(
