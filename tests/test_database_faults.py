@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.slack.mentions import HOLD_SECONDS
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
@@ -94,11 +95,15 @@ async def test_a_full_disk_is_told_in_slack_and_passes_by_itself(
     assert reply == messages.change_not_saved(fault)
     assert "netdiag_echo" not in bot.services.registry.snapshot
     ts, _ = await bot.mention("why is checkout down?")
-    said = await until(lambda: bot.answers(ts), 20)
-    assert said == [messages.mention_not_saved(fault)]
+    held = messages.mention_held(fault, HOLD_SECONDS)
+    assert await until(lambda: bot.answers(ts), 20) == [held]
+    assert bot.ai.requests == []  # nothing is asked that is not recorded
 
-    filler.unlink()
+    bot.ai.reply("The disk is full.")
+    filler.unlink()  # the held question is recorded and answered, once
+    await until(lambda: bot.answers(ts)[1:], 20)
     assert (await command(bot, "enable netdiag")).startswith("Enabled netdiag")
+    assert bot.answers(ts) == [held, "The disk is full."] and len(bot.ai.requests) == 1
     assert "netdiag_echo" in bot.services.registry.snapshot
 
 
@@ -153,11 +158,13 @@ def test_a_database_file_deleted_under_a_running_bot_is_refused_not_recreated(
     status, body = readiness(port)
     assert status == 503 and fault in body
     assert post_event(port, mention_body("EvGONE")).status == 200
-    fake_slack.wait_for(lambda: messages.mention_not_saved(fault) in fake_slack.posted_texts(
-        "C1"))
+    fake_slack.wait_for(lambda: messages.mention_held(fault, HOLD_SECONDS) in
+                        fake_slack.posted_texts("C1"))
     assert fake_openai.requests == []  # nothing was asked that could not be recorded
     assert not (tmp_path / "gone.db").exists()
     code = stop(proc)  # its shutdown cannot record itself either: exit 2, saying why
+    assert fake_slack.posted_texts("C1") == [messages.mention_held(fault, HOLD_SECONDS),
+                                             messages.mention_not_saved(fault)]
     log = proc.stderr.read() if proc.stderr else ""
     assert (code, log.splitlines()[-1]) == (2, f"bot: {fault}"), log
     assert log.count("was deleted while the bot ran") == 1, log

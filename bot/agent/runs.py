@@ -42,6 +42,7 @@ class Runs:
         self._handles: dict[str, RunHandle] = {}
         self._notices: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.stopping = asyncio.Event()  # set by `shutdown`, for work that waits to wake
 
     def start(self, question: str, *, caller: Caller, history: Sequence[HistoryMessage] = (),
               observer: Observer = ignore, approver: Approver | None = None) -> RunHandle:
@@ -73,6 +74,7 @@ class Runs:
         """Stop every run, running or queued, and any started from now on; returns how many
         were stopped. Their results say "cancelled" with what had run."""
         self._closed = True
+        self.stopping.set()
         return sum(self.cancel(run_id) for run_id in list(self._handles))
 
     @property

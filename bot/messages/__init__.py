@@ -100,6 +100,7 @@ from bot.messages.operations import (
     gc_nothing as gc_nothing,
     gc_question as gc_question,
     locations as locations,
+    mention_held as mention_held,
     mention_not_saved as mention_not_saved,
     missing_for_run as missing_for_run,
     new_database as new_database,

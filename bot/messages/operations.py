@@ -153,6 +153,11 @@ def change_not_saved(fault: str) -> str:
     return f"Nothing was changed: {fault}"
 
 
+def mention_held(fault: str, seconds: float) -> str:
+    return (f"I cannot record questions right now — {fault} I will answer this one as soon "
+            f"as I can: I keep trying for {seconds:.0f} s.")
+
+
 def mention_not_saved(fault: str) -> str:
     return f"I cannot take questions right now — {fault} Ask again in a moment."
 

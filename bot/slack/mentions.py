@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 STATUS_INTERVAL = 1.0  # chat.update is Tier 3 (~50/min): at most one a second per run
 HISTORY_LIMIT = 200
+HOLD_SECONDS = 120.0  # a question the database refused is tried again for this long
 INLINE_LIMIT = 12_000  # longer answers are attached as a file, with their beginning inline
 HEADLINES = {RunStatus.ANSWERED: messages.STATUS_DONE,
              RunStatus.CANCELLED: messages.STATUS_STOPPED,
@@ -97,10 +100,9 @@ async def accept(m: Mentions, mention: Mention) -> None:
     """Take a question: once per delivery, in its thread's turn, answered after Slack has
     been acknowledged."""
     try:
-        row_id = await m.shared.enqueue(f"event:{mention.delivery}", mention.channel,
-                                        mention.thread_ts, mention.ts, mention.user)
+        row_id = await _enqueue(m, mention)
     except DatabaseFault as exc:
-        await _not_saved(m, mention.channel, mention.thread_ts, exc)
+        m.ctx.spawn(_hold(m, mention, exc))
         return
     if row_id is None:
         log.info("ignoring a repeated delivery of %s", mention.delivery)
@@ -108,6 +110,51 @@ async def accept(m: Mentions, mention: Mention) -> None:
     log.debug("question %s in %s/%s queued as row %d (its words are not logged)",
               mention.delivery, mention.channel, mention.thread_ts, row_id)
     m.ctx.spawn(answer(m, mention, row_id))
+
+
+async def _enqueue(m: Mentions, mention: Mention) -> int | None:
+    return await m.shared.enqueue(f"event:{mention.delivery}", mention.channel,
+                                  mention.thread_ts, mention.ts, mention.user)
+
+
+async def _hold(m: Mentions, mention: Mention, fault: DatabaseFault) -> None:
+    """The database refused to record a question: the thread is told at once that it is
+    held; it is tried again (0.5 s doubling to 5 s) for up to HOLD_SECONDS and answered
+    once recorded — or, when the database stays away or the bot shuts down, the thread is
+    told it was not taken. Either way, never dropped in silence."""
+    log.error("a mention in %s/%s could not be recorded (%s): trying again for %.0f s",
+              mention.channel, mention.thread_ts, fault, HOLD_SECONDS)
+    await _say(m, mention, messages.mention_held(str(fault), HOLD_SECONDS))
+    deadline = time.monotonic() + HOLD_SECONDS
+    pause = 0.5
+    while not m.runs.closed and time.monotonic() < deadline:
+        await _nap(m, pause)
+        pause = min(5.0, pause * 2)
+        try:
+            row_id = await _enqueue(m, mention)
+        except DatabaseFault as exc:
+            fault = exc
+            continue
+        log.info("the held mention in %s/%s is recorded now", mention.channel,
+                 mention.thread_ts)
+        if row_id is not None:  # None: its first try went in after all, and is answered
+            await answer(m, mention, row_id)
+        return
+    await _not_saved(m, mention.channel, mention.thread_ts, fault)
+
+
+async def _nap(m: Mentions, seconds: float) -> None:
+    """Sleep, waking early when the bot starts shutting down."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(m.runs.stopping.wait(), seconds)
+
+
+async def _say(m: Mentions, mention: Mention, text: str) -> None:
+    try:
+        await m.ctx.client.chat_postMessage(channel=mention.channel,
+                                            thread_ts=mention.thread_ts, text=text)
+    except Exception:
+        log.warning("could not tell %s/%s", mention.channel, mention.thread_ts, exc_info=True)
 
 
 async def _stop(m: Mentions, run_id: str, user: str) -> str | None:
