@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import messages
-from bot.plugin_host.uploads.upload_dir import UploadDir
+from bot.plugin_host.uploads.upload_dir import Owner, UploadDir
 from tests.conftest import REPO, subprocess_env
 from tests.helpers.plugin_factory import write_plugin
 from tests.helpers.processes import run_bot
@@ -104,6 +104,22 @@ def test_gc_lists_asks_and_deletes_only_what_no_version_uses(
     called = run_bot(env, "plugin", "info", "kept")
     assert called.returncode == 0 and "error" not in called.stdout
     assert "gc" in run_bot(env, "plugin", "audit", "1").stdout
+
+
+def test_a_console_left_running_on_another_database_never_takes_the_uploads_over(
+        tmp_path: Path) -> None:
+    """b (a console on another database) opened the plugins dir while nobody owned it; a
+    claims it with its first install. b's install, unpack or gc after that sees the claim
+    on the disk, not what it read at start: it claims nothing and deletes nothing."""
+    a_db, b_db = Owner("id-a", "sqlite:///a.db"), Owner("id-b", "sqlite:///b.db")
+    a, b = UploadDir(tmp_path), UploadDir(tmp_path)
+    assert b.open(b_db, has_versions=False) is None  # nobody's yet
+    assert a.open(a_db, has_versions=False) is None
+    a.claim()
+    b.claim()  # what b's install or unpack does first
+    assert a.read_owner() == a_db and a.ours
+    assert b.theirs and not b.ours  # so b's install and gc are refused, naming a.db
+    assert b.owner == a_db
 
 
 def test_the_staging_sweep_spares_an_install_in_progress(tmp_path: Path) -> None:

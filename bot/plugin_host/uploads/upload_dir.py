@@ -30,6 +30,7 @@ from bot.plugin_host.lifecycle.discovery import UPLOADS
 log = logging.getLogger(__name__)
 STAGING = ".staging"
 OWNER_FILE = ".owner.json"
+OWNER_LOCK = ".owner.lock"
 
 
 @dataclass(frozen=True)
@@ -47,33 +48,48 @@ class UploadDir:
 
     @property
     def ours(self) -> bool:
-        return self.owner is not None and self.owner == self.me
+        """Whether this database owns the directory, read from the disk each time: another
+        process (a console, a CLI on another database) may have claimed it since."""
+        owner = self.refresh()
+        return owner is not None and owner == self.me
 
     @property
     def theirs(self) -> bool:
-        return self.owner is not None and self.owner != self.me
+        owner = self.refresh()
+        return owner is not None and owner != self.me
+
+    def refresh(self) -> Owner | None:
+        """Who owns the directory now (this database under another URL is this one)."""
+        owner = self.read_owner()
+        if owner is not None and self.me is not None and owner.database_id == self.me.database_id:
+            owner = self.me
+        self.owner = owner
+        return owner
 
     def open(self, me: Owner, *, has_versions: bool) -> str | None:
         """Look who owns the directory (claiming it when nobody does and this database has
         versions in it); the sentence saying whose it is when it is another database's."""
         self.me = me
-        self.owner = self.read_owner()
-        if self.owner is None and has_versions:
+        if self.refresh() is None and has_versions:
             self.claim()
-        if self.owner is not None and self.owner.database_id == me.database_id:
-            self.owner = me  # the same database, perhaps under another URL now
         if self.theirs and self.owner is not None:
             return messages.uploads_owned_elsewhere(self.root, self.owner.database)
         return None
 
     def claim(self) -> None:
-        """Become the owner (before the first install); only an unowned dir is claimed."""
-        if self.me is None or self.owner is not None:
+        """Become the owner (before the first install); only a dir nobody owns is claimed,
+        as the disk says under a lock: never over a claim another process made since this
+        one looked (a console left running on another database)."""
+        if self.me is None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.root / OWNER_FILE, json.dumps(
-            {"database_id": self.me.database_id, "database": self.me.database}))
-        self.owner = self.me
+        with open(self.root / OWNER_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.refresh() is not None:
+                return
+            _write_atomically(self.root / OWNER_FILE, json.dumps(
+                {"database_id": self.me.database_id, "database": self.me.database}))
+            self.owner = self.me
 
     @contextlib.contextmanager
     def staging_area(self) -> Iterator[Path]:
