@@ -308,9 +308,11 @@ class LocalServer:
     env: Mapping[str, str] = field(default_factory=dict)
     permissions: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()  # read-only in the sandbox besides the system's (its code)
+    memory_mb: int | None = None  # its data limit; None: PLUGIN_WORKER_MEMORY_MB
 
 
-LOCAL_KEYS = {"command", "env", "permissions", "paths"}
+LOCAL_KEYS = {"command", "env", "permissions", "paths", "memory_mb"}
+LOCAL_MEMORY_MB = (64, 65_536)
 
 
 def local_servers(raw: Mapping[str, Any]) -> dict[str, LocalServer]:
@@ -323,7 +325,8 @@ def local_servers(raw: Mapping[str, Any]) -> dict[str, LocalServer]:
         servers[name] = LocalServer(command=tuple(spec["command"]),
                                     env=dict(spec.get("env") or {}),
                                     permissions=tuple(spec.get("permissions") or ()),
-                                    paths=tuple(spec.get("paths") or ()))
+                                    paths=tuple(spec.get("paths") or ()),
+                                    memory_mb=spec.get("memory_mb"))
     return servers
 
 
@@ -349,4 +352,9 @@ def _local_problem(name: str, spec: Any) -> str | None:
     if not isinstance(paths, list) or not all(
             isinstance(p, str) and p.startswith("/") for p in paths):
         return "'paths' must be a list of absolute paths"
+    memory = spec.get("memory_mb")
+    low, high = LOCAL_MEMORY_MB
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)
+                               or not low <= memory <= high):
+        return f"'memory_mb' must be a whole number of MB from {low} to {high}"
     return None

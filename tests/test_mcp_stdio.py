@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 import sysconfig
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ import pytest
 from bot import messages
 from bot.app import Services
 from bot.config import load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PluginError
 from bot.plugin_host.contract.protocol import ErrorKind
 from bot.store.repositories import PluginRepository
 from tests.fakes.openai_server import FakeOpenAI
@@ -26,6 +27,7 @@ from tests.helpers.slack_harness import SlackBot, until
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "tests" / "fakes" / "mcp_stdio_server.py"
+NODE_SERVER = REPO / "tests" / "fakes" / "mcp_stdio_server.js"
 Make = Callable[..., Awaitable[SlackBot]]
 
 
@@ -169,3 +171,55 @@ async def test_entries_get_rows_once_and_taken_out_ones_go_when_switched_off(
     assert (await again.plugins.info("probe")).status == "error"
     audit = [(e.action, e.target) for e in await again.audit.recent(20)]
     assert audit.count(("mcp-add", "probe")) == 1 and ("mcp-add", "alpha") not in audit
+
+
+@pytest.fixture
+def node(bwrap: str) -> str:
+    found = shutil.which("node")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("Node must be installed in CI (.ci/run installs nodejs)")
+        pytest.skip("Node is not installed (apt-get install nodejs)")
+    return os.path.realpath(found)
+
+
+async def test_a_node_server_starts_under_the_default_limit_and_memory_mb_bounds_it(
+        agent_services: Callable[..., Awaitable[Services]], node: str) -> None:
+    """Node reserves gigabytes of address space at start (an address-space limit of 512 MB
+    killed it with "Failed to reserve virtual memory for CodeRange"); the data limit lets
+    it start and still holds it: past its `memory_mb` it dies, and the error says so and
+    what to raise."""
+    spec = {"command": [node, str(NODE_SERVER)], "paths": [str(NODE_SERVER.parent)]}
+    services = await agent_services(plugin_sandbox="bwrap", mcp_servers={
+        "nodeprobe": spec, "nodesmall": {**spec, "memory_mb": 96}})
+    await services.plugins.enable("nodeprobe", actor="ops")
+    held = await services.registry.call("node_hold", {"mb": 8})
+    assert held.ok and held.text.startswith("node v") and "holds 8 MB" in held.text, held.text
+    await services.plugins.disable("nodeprobe", actor="ops")
+    await services.plugins.enable("nodesmall", actor="ops")
+    small = await services.registry.call("node_hold", {"mb": 400})
+    assert not small.ok
+    assert any(said in small.text for said in (  # Node's own words, or its fatal signal
+        "ran out of memory under its 96 MB limit: raise MCP_SERVERS['nodesmall'].memory_mb",
+        "under its 96 MB memory limit that is most often memory running out: raise "
+        "MCP_SERVERS['nodesmall'].memory_mb")), small.text
+
+
+async def test_a_program_missing_from_the_sandbox_is_named(
+        agent_services: Callable[..., Awaitable[Services]], bwrap: str) -> None:
+    services = await agent_services(plugin_sandbox="bwrap", mcp_servers={
+        "ghost": {"command": ["/opt/nowhere/mcp-ghost", "--stdio"]}})
+    with pytest.raises(PluginError) as refused:
+        await services.plugins.enable("ghost", actor="ops")
+    assert ("its program '/opt/nowhere/mcp-ghost' was not found in the sandbox, which holds "
+            "only the system's directories and the entry's 'paths': list the directory "
+            "holding it under MCP_SERVERS['ghost'].paths") in str(refused.value)
+
+
+def test_memory_mb_must_be_a_sane_whole_number() -> None:
+    for value in (0, 63, 70_000, 1.5, "512", True):
+        with pytest.raises(ConfigError) as bad:
+            load_settings(mcp_servers={"x": {"command": ["x"], "memory_mb": value}})
+        assert "'memory_mb' must be a whole number of MB from 64 to 65536" in str(bad.value)
+    assert load_settings(mcp_servers={"x": {"command": ["x"], "memory_mb": 2048}}
+                         ).local_mcp_servers["x"].memory_mb == 2048

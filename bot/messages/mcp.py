@@ -264,6 +264,27 @@ def mcp_with_output(why: str, output: str) -> str:
     return f"{why} (its stderr ended: {output})"
 
 
+def mcp_local_out_of_memory(name: str, memory_mb: int, output: str) -> str:
+    return (f"the server ran out of memory under its {memory_mb} MB limit: raise "
+            f"MCP_SERVERS[{name!r}].memory_mb (it said: {output})")
+
+
+def mcp_local_killed(name: str, signal: str, memory_mb: int) -> str:
+    if signal == "SIGXCPU":
+        return ("the server used up its CPU time (PLUGIN_WORKER_CPU_SECONDS) and was stopped; "
+                "the next call starts it again")
+    return (f"the server was killed by {signal}; under its {memory_mb} MB memory limit that is "
+            f"most often memory running out: raise MCP_SERVERS[{name!r}].memory_mb")
+
+
+def mcp_local_not_found(name: str, program: str, output: str) -> str:
+    fix = ("list the directory holding it" if program.startswith("/") else
+           f"give its absolute path in MCP_SERVERS[{name!r}].command and list its directory")
+    return (f"its program {program!r} was not found in the sandbox, which holds only the "
+            f"system's directories and the entry's 'paths': {fix} under "
+            f"MCP_SERVERS[{name!r}].paths (it said: {output})")
+
+
 def mcp_local_taken(name: str, source: str) -> str:
     return (f"MCP_SERVERS entry {name!r} is ignored: a {source} plugin has that name; "
             "rename the entry")

@@ -5,6 +5,8 @@ started in the sandbox; and the hosts the opener binds MCP plugins to."""
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -118,7 +120,16 @@ def stdio_target(plugin: str, server: LocalServer, sandbox: Sandbox,
     declared permissions on every connect; leaving the connection stops it, and whatever
     it started goes with it (its own PID namespace, the plugin's uid reaped)."""
     network = "network" in server.permissions
-    tail: list[str] = []  # what the last run wrote to stderr, kept past its workdir
+    # what the server wrote to stderr: read from its live log while it runs (a crash is
+    # said with its last words), kept past its workdir once it stopped
+    said: dict[str, Path | str | None] = {"log": None, "text": ""}
+
+    def stderr() -> str:
+        log = said["log"]
+        return _read_end(log) if isinstance(log, Path) else str(said["text"] or "")
+
+    def last_output() -> str | None:
+        return _tail(stderr()) or None
 
     @asynccontextmanager
     async def connect(handler: MessageHandler) -> AsyncIterator[Client]:
@@ -126,11 +137,12 @@ def stdio_target(plugin: str, server: LocalServer, sandbox: Sandbox,
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         spec = sandbox.prepare_command(name=plugin, command=server.command, network=network,
-                                       uid=uid, paths=server.paths, env=server.env)
+                                       uid=uid, paths=server.paths, env=server.env,
+                                       memory_mb=server.memory_mb)
         errlog = spec.workdir / "stderr.log"
         params = StdioServerParameters(command=spec.argv[0], args=spec.argv[1:], cwd=spec.cwd,
                                        env=spec.env)
-        tail.clear()
+        said.update(log=errlog, text="")
         try:
             with errlog.open("w") as errors:
                 stack = contextlib.AsyncExitStack()
@@ -144,21 +156,58 @@ def stdio_target(plugin: str, server: LocalServer, sandbox: Sandbox,
                     async with sandbox.stopping(spec.uid):
                         await stack.aclose()
         finally:
-            tail.append(_tail(errlog))
+            said.update(log=None, text=_read_end(errlog))
             remove_tree(spec.workdir)
 
+    memory_mb = server.memory_mb or sandbox.limits.memory_mb
     return McpTarget(plugin, f"{plugin} (MCP_SERVERS)", connect,
-                     permissions=server.permissions,
-                     last_output=lambda: tail[-1] if tail and tail[-1] else None)
+                     permissions=server.permissions, last_output=last_output,
+                     refusal=lambda: local_cause(plugin, server.command[0], memory_mb,
+                                                 stderr()))
 
 
-def _tail(path: Path) -> str:
-    """The last lines a program wrote to `path`, on one line."""
+def _read_end(path: Path, size: int = 65_536) -> str:
+    """The end of what a program wrote to `path` (its last words, past a long stack)."""
     try:
-        lines = path.read_text(errors="replace").strip().splitlines()
+        with path.open("rb") as stream:
+            stream.seek(max(0, path.stat().st_size - size))
+            return stream.read().decode(errors="replace")
     except OSError:
         return ""
-    return " | ".join(lines[-3:])[-500:]
+
+
+def _tail(text: str) -> str:
+    """The last lines of `text`, on one line."""
+    return " | ".join(text.strip().splitlines()[-3:])[-500:]
+
+
+KILLED = re.compile(r"^bot-sandbox: the program was killed by signal (\d+)$")
+OUT_OF_MEMORY = re.compile(r"out of memory|failed to reserve virtual memory|cannot allocate "
+                           r"memory|memoryerror|bad_alloc|heap limit|allocation failed",
+                           re.IGNORECASE)
+
+
+def local_cause(plugin: str, program: str, memory_mb: int, stderr: str) -> str | None:
+    """Why a local server died, when what it wrote says so plainly (quoting that line, not
+    the stack dump after it): out of memory under its limit, or its program not found in
+    the sandbox; None to say what it wrote last."""
+    for line in stderr.splitlines():
+        if OUT_OF_MEMORY.search(line):
+            return messages.mcp_local_out_of_memory(plugin, memory_mb, line.strip()[:300])
+        if program in line and ("No such file or directory" in line or
+                                line.endswith(": not found")):
+            return messages.mcp_local_not_found(plugin, program, line.strip()[:300])
+    killed = KILLED.match(stderr.strip().splitlines()[-1]) if stderr.strip() else None
+    if killed is not None:
+        return messages.mcp_local_killed(plugin, _signal_name(int(killed.group(1))), memory_mb)
+    return None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 @dataclass

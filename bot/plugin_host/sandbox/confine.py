@@ -45,6 +45,11 @@ ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl",
              "/etc/ca-certificates", "/etc/localtime", "/etc/passwd", "/etc/group")
 ROOT_WORKER_BASE = Path("/run/bot-workers")  # never under /tmp: workers get their own /tmp
 # What a sandboxed program's environment starts from (never a copy of the bot's).
+# Runs a configured program and, when a signal ends it, says which on stderr: a program
+# killed at its memory limit often dies of SIGSEGV or SIGABRT without a word of its own.
+REPORT_END = ('unset PWD; "$@"; code=$?; if [ "$code" -gt 128 ]; then '
+              'echo "bot-sandbox: the program was killed by signal $((code - 128))" >&2; fi; '
+              'exit "$code"')
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
             "TMPDIR": "/tmp"}
 DEFAULT_UID_RANGE = (200_000, 265_535)
@@ -143,21 +148,29 @@ class Sandbox:
 
     def prepare_command(self, *, name: str, command: Sequence[str], network: bool,
                         uid: int | None, paths: Sequence[str] = (),
-                        env: Mapping[str, str] | None = None) -> LaunchSpec:
+                        env: Mapping[str, str] | None = None,
+                        memory_mb: int | None = None) -> LaunchSpec:
         """The command line for a program the operator configured (a stdio MCP server):
         the workers' confinement, its limits applied by `prlimit`, `paths` read-only, and
         exactly `env` over a minimal environment (`env -i`: whoever spawns it may add
-        its own variables, and none of them reach it)."""
+        its own variables, and none of them reach it).
+
+        Its memory is bounded by RLIMIT_DATA (`memory_mb`, else the workers' limit), not
+        RLIMIT_AS: Node reserves gigabytes of address space it never touches (V8's code
+        range and pointer cage), Go a large arena, and either dies at start under an
+        address-space limit; the data limit counts only what it may write to."""
         env = {**BASE_ENV, **(env or {})}
         uid, workdir = self._workdir(name, uid, "bot-mcp")
         (workdir / "code").mkdir(mode=0o555)
         workdir.chmod(0o755)
         limits = self.limits.as_rlimits(own_uid=uid is not None)
-        limited = [self.tools.get("prlimit") or "prlimit", f"--as={limits['memory_bytes']}",
+        memory = memory_mb * 2**20 if memory_mb else limits["memory_bytes"]
+        limited = [self.tools.get("prlimit") or "prlimit", f"--data={memory}",
                    f"--cpu={limits['cpu_seconds']}", f"--nofile={limits['open_files']}",
                    f"--fsize={limits['file_bytes']}",
                    *([f"--nproc={limits['processes']}"] if "processes" in limits else []),
-                   "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]
+                   "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+                   "/bin/sh", "-c", REPORT_END, "sh", *command]
         if self.kind == "bwrap":
             argv = self._bwrap_argv(workdir / "code", network=network)
             for path in paths:
