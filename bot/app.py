@@ -159,7 +159,8 @@ def _make_agent(settings: Settings, registry: Registry, tool_log: ToolCallLog,
                  context_tokens=settings.agent_context_tokens)
 
 
-def mcp_hosts(settings: Settings, workers: WorkerFactory, last_errors: LastErrors) -> McpHosts:
+def mcp_hosts(settings: Settings, workers: WorkerFactory,
+              last_errors: LastErrors | None = None) -> McpHosts:
     return McpHosts(CredentialBox(settings.bot_secret_key),
                     connect_timeout=settings.mcp_connect_timeout,
                     idle_seconds=settings.plugin_worker_idle_seconds,

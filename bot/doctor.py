@@ -14,16 +14,22 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
+from sqlalchemy import select
 
 from bot import messages
 from bot.config import Settings, load_settings
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, PluginError
 from bot.plugin_host import BUILTINS, UPLOADS, UploadDir, discover
 from bot.store.database import Database, sqlite_file
 from bot.store.migrate import revisions
+from bot.store.models import McpServerRow
 from bot.store.repositories import database_id
+
+if TYPE_CHECKING:
+    from bot.plugin_host import McpHosts
 
 CHECK_TIMEOUT = 20.0
 PROBE_PLUGIN = '''
@@ -71,7 +77,66 @@ async def diagnose() -> list[Check]:
         except TimeoutError:
             checks.append(Check(step.__name__.removeprefix("check_"), False,
                                 messages.doctor_timed_out(CHECK_TIMEOUT)))
+    return checks + await check_mcp_servers(settings, found)
+
+
+async def check_mcp_servers(settings: Settings, found: Found) -> list[Check]:
+    """Each MCP server the bot would use (MCP_SERVERS, and the remote ones in the database,
+    enabled or not) connected to and asked for its tools, as `enable` would: one line each.
+    Local ones start in the sandbox under a probe uid, as an install probe does."""
+    from bot.app import mcp_hosts
+    from bot.plugin_host import Unavailable, WorkerFactory
+
+    workers = WorkerFactory(settings)
+    hosts = mcp_hosts(settings, workers)
+    try:
+        rows = await _remote_mcp_servers(settings) if found.database_id else []
+    except BotError as exc:
+        return [Check("mcp", False, str(exc))]
+    rows += [McpServerRow(plugin_name=name, transport="stdio") for name in sorted(hosts.local)]
+    if not rows:
+        return [Check("mcp", None, messages.doctor_no_mcp_servers())]
+    checks = []
+    for row in rows:
+        uid = None
+        if row.transport == "stdio":
+            sandbox = await asyncio.to_thread(lambda: workers.sandbox)
+            if isinstance(sandbox, Unavailable):
+                checks.append(Check(f"mcp {row.plugin_name}", False, sandbox.describe()))
+                continue
+            uid = sandbox.probe_uid() if sandbox.root else None
+        checks.append(await _check_mcp(hosts, row, uid, settings.mcp_connect_timeout + 5))
     return checks
+
+
+async def _remote_mcp_servers(settings: Settings) -> list[McpServerRow]:
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as session:
+            return list((await session.execute(select(McpServerRow).where(
+                McpServerRow.transport == "http").order_by(McpServerRow.plugin_name))
+            ).scalars().all())
+    finally:
+        await db.dispose()
+
+
+async def _check_mcp(hosts: McpHosts, row: McpServerRow, uid: int | None,
+                     seconds: float) -> Check:
+    name = f"mcp {row.plugin_name}"
+    try:
+        host = hosts.host(row.plugin_name, row, uid)
+    except BotError as exc:
+        return Check(name, False, str(exc))
+    try:
+        plugin = await asyncio.wait_for(host.load(), seconds)
+        return Check(name, True, messages.doctor_mcp_ok(host.target.label,
+                                                        [tool.name for tool in plugin.tools]))
+    except PluginError as exc:
+        return Check(name, False, "; ".join(p.message for p in exc.problems))
+    except TimeoutError:
+        return Check(name, False, messages.doctor_timed_out(seconds))
+    finally:
+        await host.close()
 
 
 async def check_database(settings: Settings, found: Found) -> Check:

@@ -3,6 +3,9 @@ own, with its line and exit code 1. Nothing it checks is changed by checking."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import socket
 import sqlite3
 from pathlib import Path
@@ -52,7 +55,8 @@ def test_all_green(green: dict[str, str], tmp_path: Path, plugins_dir: Path) -> 
     code, lines = doctor(green)
     assert code == 0, lines
     assert list(lines) == ["settings", "database", "plugins", "sandbox", "slack", "model",
-                           "cluster"]
+                           "cluster", "mcp"]
+    assert lines.pop("mcp") == "- " + messages.doctor_no_mcp_servers()
     assert all(line.startswith("✓") for line in lines.values()), lines
     assert str(tmp_path / "bot.db") in lines["database"]
     assert "builtins alpha" in lines["plugins"]
@@ -112,3 +116,28 @@ def test_pending_migrations_and_a_corrupt_file(green: dict[str, str], tmp_path: 
     assert f"is at schema 0005, this code needs {newest}" in lines["database"]
     (tmp_path / "bot.db").write_bytes(b"not a database at all" * 100)
     assert "the file is not an SQLite database" in doctor(green)[1]["database"]
+
+
+def test_each_mcp_server_is_connected_to_and_its_tools_listed(
+        green: dict[str, str], sandbox_mode: str) -> None:
+    """A local Node server started in the sandbox answers; one whose program is missing is
+    a ✗ saying what to do; the doctor exits 1 for it."""
+    if sandbox_mode != "bwrap":
+        pytest.skip("a local MCP server is the operator's program: tested under bubblewrap")
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI"):
+            pytest.fail("Node must be installed in CI (.ci/run installs nodejs)")
+        pytest.skip("Node is not installed (apt-get install nodejs)")
+    server = REPO / "tests" / "fakes" / "mcp_stdio_server.js"
+    env = green | {"PLUGIN_SANDBOX": "bwrap", "MCP_SERVERS": json.dumps({
+        "nodeprobe": {"command": [os.path.realpath(node), str(server)],
+                      "paths": [str(server.parent)]},
+        "ghost": {"command": ["/opt/nowhere/mcp-ghost"]}})}
+    code, lines = doctor(env)
+    assert code == 1, lines
+    assert lines["mcp nodeprobe"] == "✓ " + messages.doctor_mcp_ok(
+        "nodeprobe (MCP_SERVERS)", ["node_hold"])
+    assert lines["mcp ghost"].startswith("✗ the MCP server ghost (MCP_SERVERS) could not be "
+                                         "reached: its program '/opt/nowhere/mcp-ghost' was "
+                                         "not found in the sandbox"), lines["mcp ghost"]

@@ -234,6 +234,15 @@ def doctor_model_ok(base: str, model: str, found: bool, count: int) -> str:
             "OPENAI_MODEL to one it serves")
 
 
+def doctor_no_mcp_servers() -> str:
+    return "no MCP servers configured (MCP_SERVERS, /plugin mcp add)"
+
+
+def doctor_mcp_ok(label: str, tools: list[str]) -> str:
+    shown = ", ".join(tools[:5]) + (f" and {len(tools) - 5} more" if len(tools) > 5 else "")
+    return f"{label} answers and lists {len(tools)} tool(s): {shown or 'none'}"
+
+
 def doctor_cluster_ok(server: str, version: object) -> str:
     return f"{server} answers (Kubernetes {version or 'version unknown'})"
 
