@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
-from sqlalchemy import select
 
 from bot import messages
 from bot.config import Settings, load_settings
@@ -26,7 +25,7 @@ from bot.plugin_host import BUILTINS, UPLOADS, UploadDir, discover
 from bot.store.database import Database, sqlite_file
 from bot.store.migrate import revisions
 from bot.store.models import McpServerRow
-from bot.store.repositories import database_id
+from bot.store.repositories import PluginRepository, database_id
 
 if TYPE_CHECKING:
     from bot.plugin_host import McpHosts
@@ -113,9 +112,7 @@ async def _remote_mcp_servers(settings: Settings) -> list[McpServerRow]:
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
-            return list((await session.execute(select(McpServerRow).where(
-                McpServerRow.transport == "http").order_by(McpServerRow.plugin_name))
-            ).scalars().all())
+            return await PluginRepository(session).remote_mcp()
     finally:
         await db.dispose()
 

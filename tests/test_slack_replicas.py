@@ -73,10 +73,10 @@ async def test_a_run_lost_with_its_replica_is_reported_once(slack_bot: Make) -> 
         session.add(SlackRunRow(channel="C_INC", thread_ts="1700000000.000001",
                                 mention_ts="1700000000.000001", asker="U1",
                                 replica="dead:1:x", state="running", run_id="lostrun",
-                                status_ts="1700000000.000002"))
+                                status_ts="1700000000.000002", beat_at=long_ago))
         session.add(SlackRunRow(channel="C_INC", thread_ts="1700000000.000003",
                                 mention_ts="1700000000.000004", asker="U2",
-                                replica="dead:1:x", state="waiting"))
+                                replica="dead:1:x", state="waiting", beat_at=long_ago))
     await until(lambda: a.answers("1700000000.000001") and a.answers("1700000000.000003"))
     seen = a.endpoint.shared.passes, b.endpoint.shared.passes
     await until(lambda: a.endpoint.shared.passes >= seen[0] + 2

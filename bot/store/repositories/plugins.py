@@ -59,6 +59,12 @@ class PluginRepository:
                  .where(McpServerRow.transport == "stdio"))
         return {name: enabled for name, enabled in (await self.session.execute(query)).all()}
 
+    async def remote_mcp(self) -> list[McpServerRow]:
+        """The remote MCP servers (an admin's `mcp add`), enabled or not, by name."""
+        query = (select(McpServerRow).where(McpServerRow.transport == "http")
+                 .order_by(McpServerRow.plugin_name))
+        return list((await self.session.execute(query)).scalars().all())
+
     def add(self, row: PluginRow) -> None:
         self.session.add(row)
 
