@@ -32,7 +32,7 @@ from tests.helpers.kube import (
 )
 
 OVERLAYS = ["base", "overlays/postgres", "overlays/socket-mode", "overlays/secrets-view",
-            "overlays/write-tools", "overlays/prometheus-operator"]
+            "overlays/write-tools", "overlays/prometheus-operator", "overlays/bwrap-seccomp"]
 OPERATOR_KINDS = {"PodMonitor"}  # the Prometheus Operator's CRDs: not in Kubernetes' schemas
 KUBERNETES = "1.32.0"  # the kubectl on our machines; the manifests use nothing newer
 AGE = re.compile(r"\b\d+[smhdy](\d+[smhd])?\b")  # kubectl's HumanDuration: 5s, 3h5m, 12d
@@ -86,7 +86,13 @@ def test_every_overlay_renders_and_is_valid_kubernetes(overlay: str) -> None:
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    if overlay == "overlays/bwrap-seccomp":  # the shipped profile (tests/test_seccomp.py)
+        profile = pod["securityContext"]["seccompProfile"]
+        assert profile == {"type": "Localhost", "localhostProfile": "profiles/chatops-bot.json"}
+        assert (REPO / "deploy" / "seccomp" / Path(profile["localhostProfile"]).name).is_file()
+        assert container["securityContext"]["appArmorProfile"] == {"type": "Unconfined"}
+    else:
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {probe["httpGet"]["path"] for probe in (container["readinessProbe"],
