@@ -3,6 +3,7 @@
 python3-seccomp is libseccomp's own binding). Only what deploy/seccomp/chatops-bot.json
 uses is understood: an errno default and unconditional allow rules."""
 
+import contextlib
 import json
 import os
 import sys
@@ -20,10 +21,8 @@ def main() -> None:
         if rule["action"] != "SCMP_ACT_ALLOW" or rule.get("args") or rule.get("includes"):
             sys.exit(f"unsupported rule {rule}")
         for name in rule["names"]:
-            try:
+            with contextlib.suppress(ValueError, RuntimeError):  # not of this architecture
                 rules.add_rule(seccomp.ALLOW, name)
-            except (ValueError, RuntimeError):
-                pass  # not a call of this architecture
     rules.load()  # with no_new_privs, as for a container that may not escalate
     os.execvp(sys.argv[2], sys.argv[2:])
 
