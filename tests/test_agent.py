@@ -423,6 +423,57 @@ async def test_an_upload_whose_get_tools_takes_config_is_installed_and_called(
         {"role": "tool", "tool_call_id": "c1", "content": "hola, SRE"}]
 
 
+SETTABLE = CONFIGURED.replace('''"version": "1.0.0"}''',
+                              '''"version": "1.0.0",
+            "settings": {"lang": {"type": "string"}}}''')
+
+
+async def install_greeter(services: Services, source: str = CONFIGURED) -> None:
+    from tests.helpers import zips
+
+    result = await services.installer.install(zips.package("greeter", source), "greeter.zip",
+                                              actor="U1")
+    assert (result.ok, result.tools) == (True, ("greet_es",)), result.message
+    await services.plugins.enable("greeter", actor="U1")
+
+
+async def test_a_channel_setting_never_changes_which_tools_a_worker_has(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    """The worker's tools are those the bot offers (get_tools with PLUGIN_CONFIG); a
+    channel's settings reach each call as ctx.config. A fresh worker used to describe the
+    plugin with the first caller's settings: in a channel with lang=fr it had only
+    greet_fr, and the offered greet_es failed with KeyError."""
+    from bot.commands import Actor
+    from bot.plugin_host import parse_where, split_settings
+
+    services = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"greeting": "hola", "lang": "es"}})
+    await install_greeter(services, SETTABLE)
+    pairs, _ = split_settings(["lang=fr"])
+    changed = await services.commands.set("greeter", pairs, parse_where(["in", "C0FRANCE"]),
+                                          by=Actor("U_ADMIN", admin=True))
+    assert changed.ok, changed.text
+    fake_openai.reply(tool_calls=[call("greet_es", {"who": "SRE"}, "c1")])
+    fake_openai.reply("It said hola.")
+    await services.runs.ask("greet me", caller=Caller(user="U1", channel="C0FRANCE"))
+    assert tool_messages(fake_openai, 1) == [
+        {"role": "tool", "tool_call_id": "c1", "content": "hola, SRE"}]
+
+
+async def test_a_tool_its_plugin_config_now_leaves_out_is_one_sentence_not_a_key_error(
+        agent_services: Make) -> None:
+    """Installed with lang=es (greet_es offered from what install described); restarted
+    with lang=de, the worker's get_tools(config) returns greet_de only."""
+    first = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"lang": "es"}})
+    await install_greeter(first)
+    later = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"lang": "de"}})
+    result = await later.registry.call("greet_es", {"who": "SRE"})
+    assert (result.ok, result.text) == (
+        False, messages.tool_no_longer_offered("greeter", "greet_es")), result.text
+
+
 async def test_more_tools_than_one_request_carries_is_one_sentence_not_a_refused_request(
         agent_services: Make, fake_openai: FakeOpenAI, builtin: Callable[..., Path]) -> None:
     """Plugins enabled before the limit was checked (or an MCP server's grown list) can

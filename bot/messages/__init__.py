@@ -172,6 +172,7 @@ from bot.messages.scopes import (
     settings_changed as settings_changed,
     settings_usage as settings_usage,
     still_enabled as still_enabled,
+    tool_no_longer_offered as tool_no_longer_offered,
     tool_not_offered_here as tool_not_offered_here,
     where_label as where_label,
 )

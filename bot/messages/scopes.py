@@ -74,6 +74,12 @@ def channel_unparsable(word: str) -> str:
             f"its ID, give the ID (C0123ABCD), or say dm. Nothing changed.")
 
 
+def tool_no_longer_offered(plugin: str, tool: str) -> str:
+    return (f"The plugin '{plugin}' no longer offers '{tool}': with its PLUGIN_CONFIG entry "
+            f"as it is now, its get_tools(config) leaves it out, though it returned it when "
+            f"the plugin was installed.")
+
+
 def tool_not_offered_here(name: str, plugin: str) -> str:
     return (f"The tool '{name}' is not offered in this conversation: its plugin '{plugin}' "
             f"is enabled only in other channels.")

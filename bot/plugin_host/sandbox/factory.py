@@ -78,8 +78,11 @@ class WorkerFactory:
                           schema_limits=schema_limits(self.settings))
 
     def host(self, manifest: Manifest, entry: Path, uid: int | None) -> WorkerHost:
+        """The running plugin's host: its workers describe it as the install probe did,
+        with its PLUGIN_CONFIG entry (the settings per channel reach each call instead)."""
         return self._make(manifest.name, entry, network="network" in manifest.permissions,
-                          idle=self.settings.plugin_worker_idle_seconds, uid=uid)
+                          idle=self.settings.plugin_worker_idle_seconds, uid=uid,
+                          config=self.settings.plugin_defaults().get(manifest.name, {}))
 
     async def probe(self, name: str | None, entry: Path) -> LoadedPlugin:
         sandbox = self.sandbox

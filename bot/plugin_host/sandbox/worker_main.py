@@ -7,8 +7,10 @@ dedicated pipe file descriptors, one JSON object per line, so that whatever the 
 prints to stdout/stderr cannot corrupt the protocol (those go to the bot's log).
 
 Requests:  {"id": 1, "op": "describe", "config": {...}}
-           {"id": 2, "op": "call", "tool": "name", "arguments": {...}, "ctx": {...}}
+           {"id": 2, "op": "call", "tool": "name", "arguments": {...}, "ctx": {...},
+            "describe_config": {...}}  (what a fresh worker describes the plugin with)
 Responses: {"id": 1, "ok": true, "value": ...} or {"id": 1, "ok": false, "error": "..."}
+           or {"id": 2, "ok": false, "missing_tool": "name"}
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def apply_limits(limits: dict[str, int]) -> None:
         value = limits.get(key)
         if value:
             resource.setrlimit(which, (value, value))
+
+
+class MissingTool(Exception):
+    """A call of a tool the plugin's get_tools(config) does not return (any more)."""
 
 
 class Plugin:
@@ -98,6 +104,8 @@ class Worker:
                 value = await self.call(request)
             else:
                 raise ValueError(f"unknown op {request.get('op')!r}")
+        except MissingTool as exc:
+            self.send({"id": rid, "ok": False, "missing_tool": str(exc)})
         except (Exception, SystemExit) as exc:
             from bot.plugin_host.contract.describe import (
                 describe_exception,  # the sandbox's copies,
@@ -114,11 +122,13 @@ class Worker:
             self.send({"id": rid, "ok": True, "value": value})
 
     async def call(self, request: dict[str, Any]) -> Any:
-        if self.plugin.module is None:  # a fresh worker: load with the caller's config
-            described = self.plugin.load((request.get("ctx") or {}).get("config") or {})
+        if self.plugin.module is None:  # a fresh worker: described as the bot described it
+            described = self.plugin.load(request.get("describe_config") or {})
             if "import_error" in described:
                 raise RuntimeError(f"the plugin failed to import: {described['import_error']}")
-        handler = self.plugin.handlers[request["tool"]]
+        handler = self.plugin.handlers.get(request["tool"])
+        if handler is None:  # its get_tools(config) no longer returns it: the bot says so
+            raise MissingTool(request["tool"])
         kwargs = dict(request.get("arguments") or {})
         if request.get("wants_ctx"):
             kwargs["ctx"] = make_context(request.get("ctx") or {})

@@ -293,7 +293,7 @@ class WorkerHost:
         try:
             worker = await self._ensure_worker()
             message = {"op": "call", "tool": spec.name, "arguments": dict(arguments),
-                       "wants_ctx": spec.wants_ctx,
+                       "wants_ctx": spec.wants_ctx, "describe_config": dict(self.config),
                        "ctx": {"user": ctx.user, "channel": ctx.channel,
                                "thread_ts": ctx.thread_ts, "run_id": ctx.run_id,
                                "plugin": ctx.plugin, "config": dict(ctx.config)}}
@@ -306,6 +306,10 @@ class WorkerHost:
             self._busy -= 1
             self._schedule_idle()
         if not response.get("ok"):
+            if response.get("missing_tool"):
+                log.warning("plugin %s no longer offers %s: its get_tools(config) returns "
+                            "other tools with the settings it has now", self.name, spec.name)
+                raise ToolError(messages.tool_no_longer_offered(self.name, spec.name))
             if response.get("plain"):  # the plugin raised ToolError: its own words
                 raise ToolError(str(response.get("error")))
             raise WorkerFault(str(response.get("error")), kind=ErrorKind.FAILED)
