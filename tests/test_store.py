@@ -219,3 +219,30 @@ async def test_a_run_is_renewed_or_taken_over_never_both(db: Database) -> None:
         assert not await SlackRunRepository(session).take(row, lease)  # and only once
         taken = await session.get(SlackRunRow, row)
         assert taken is not None and taken.state == RunState.DONE
+
+
+async def test_a_database_outage_never_slows_a_runs_writes_with_lease_renewals(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its fresh window the lease is renewed before a write; while the database
+    refuses, a run carries on (nobody can take it over either) and the renewal is tried at
+    most once a tick, not before each of its many Slack writes."""
+    from bot.errors import DatabaseFault
+    from bot.store.shared_runs import SharedRuns
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
+    await upgrade(db)
+    shared = SharedRuns(db, lease=2.0, tick=0.5)
+    tries: list[float] = []
+
+    async def refused() -> None:
+        tries.append(asyncio.get_running_loop().time())
+        raise DatabaseFault("the database is away")
+
+    try:
+        monkeypatch.setattr(shared, "_beat", refused)
+        assert all([await shared.holds(1) for _ in range(50)])  # never renewed: stale
+        assert len(tries) == 1
+        await asyncio.sleep(0.6)
+        assert await shared.holds(1) and len(tries) == 2
+    finally:
+        await db.dispose()

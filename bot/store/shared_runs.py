@@ -85,6 +85,7 @@ class SharedRuns:
         self._rows: dict[int, float] = {}  # our rows in their turn: since when (monotonic)
         self._run_of: dict[int, str] = {}  # and the runs answering them
         self._renewed = -math.inf  # when the last renewal the database took began
+        self._refused = -math.inf  # when the database last refused a renewal `holds` tried
         self._taken: set[int] = set()  # our rows another replica took over meanwhile
         self._on_taken: Callable[[str], object] = lambda run_id: None
         self._stopped: set[str] = set()
@@ -205,11 +206,14 @@ class SharedRuns:
         Slack writes. Free while the lease is fresh; after a pause longer than the lease less
         a heartbeat, the lease is renewed first, and False if another replica took the run
         over meanwhile (it told the thread: this replica says nothing more). While the
-        database cannot be reached, True: no replica can take a run over without it."""
-        if time.monotonic() - self._renewed >= self.stale - self.heartbeat:
+        database cannot be reached, True: no replica can take a run over without it (and it
+        is asked again at most once a tick, so an outage never slows the run's writes)."""
+        now = time.monotonic()
+        if now - self._renewed >= self.stale - self.heartbeat and now - self._refused >= self.tick:
             try:
                 await self._beat()
             except DatabaseFault as exc:
+                self._refused = time.monotonic()
                 log.warning("could not renew the lease of run row %d (%s): carrying on",
                             row_id, exc)
         return row_id not in self._taken
