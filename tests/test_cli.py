@@ -78,6 +78,7 @@ def test_bad_json_arguments_are_a_usage_error(env: dict[str, str]) -> None:
 
 
 def test_unknown_plugin_gets_did_you_mean(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "bot.db").unlink()  # a first run on a fresh machine
     first = run_bot(env, "plugin", "enable", "alpah")  # and says where it created the database
     refusal = "No plugin named 'alpah'. Did you mean 'alpha'?\n"
     created = f"bot: {messages.new_database(str(tmp_path / 'bot.db'))}\n"

@@ -67,7 +67,7 @@ def test_all_green(green: dict[str, str], tmp_path: Path, plugins_dir: Path) -> 
 
 def test_a_console_bot_skips_what_is_not_set(tmp_path: Path, plugins_dir: Path) -> None:
     write_plugin(plugins_dir / "builtins", "alpha")
-    env = subprocess_env(tmp_path, plugins_dir, PLUGIN_SANDBOX="process",
+    env = subprocess_env(tmp_path, plugins_dir, fresh=True, PLUGIN_SANDBOX="process",
                          HOME=str(tmp_path))  # no ~/.kube/config
     code, lines = doctor(env)
     assert code == 1  # no database yet
