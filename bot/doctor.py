@@ -95,11 +95,12 @@ async def check_mcp_servers(settings: Settings, found: Found) -> list[Check]:
     rows += [McpServerRow(plugin_name=name, transport="stdio") for name in sorted(hosts.local)]
     if not rows:
         return [Check("mcp", None, messages.doctor_no_mcp_servers())]
+    sandbox = await asyncio.to_thread(lambda: workers.sandbox) if hosts.local else None
     checks = []
     for row in rows:
         uid = None
         if row.transport == "stdio":
-            sandbox = await asyncio.to_thread(lambda: workers.sandbox)
+            assert sandbox is not None  # the row came from hosts.local
             if isinstance(sandbox, Unavailable):
                 checks.append(Check(f"mcp {row.plugin_name}", False, sandbox.describe()))
                 continue

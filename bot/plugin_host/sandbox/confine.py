@@ -44,12 +44,12 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl",
              "/etc/ca-certificates", "/etc/localtime", "/etc/passwd", "/etc/group")
 ROOT_WORKER_BASE = Path("/run/bot-workers")  # never under /tmp: workers get their own /tmp
-# What a sandboxed program's environment starts from (never a copy of the bot's).
 # Runs a configured program and, when a signal ends it, says which on stderr: a program
 # killed at its memory limit often dies of SIGSEGV or SIGABRT without a word of its own.
 REPORT_END = ('unset PWD; "$@"; code=$?; if [ "$code" -gt 128 ]; then '
               'echo "bot-sandbox: the program was killed by signal $((code - 128))" >&2; fi; '
               'exit "$code"')
+# What a sandboxed program's environment starts from (never a copy of the bot's).
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
             "TMPDIR": "/tmp"}
 DEFAULT_UID_RANGE = (200_000, 265_535)

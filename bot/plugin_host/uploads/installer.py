@@ -195,10 +195,10 @@ class Installer:
         final = self.uploads / name / sha
         async with self._lock:
             self.files.claim()  # the first install makes this database the owner
-            if self.files.theirs and self.files.owner is not None:  # another claimed it first
-                return await self._refused(filename, sha, name, [Problem("", messages.
-                    uploads_owned_elsewhere(self.files.root, self.files.owner.database))],
-                    actor)
+            try:
+                self._require_ownership()  # unless another database claimed it first
+            except ConflictError as exc:
+                return await self._refused(filename, sha, name, _refusal(exc)[1], actor)
             created = self.files.place(layout.entry, final / entry_name)
             log.info("moved %s %s into %s; recording it", name, plugin.manifest.version,
                      final)  # a crash from here to the commit leaves an orphan, swept later

@@ -72,8 +72,9 @@ class UploadDir:
         self.me = me
         if self.refresh() is None and has_versions:
             self.claim()
-        if self.theirs and self.owner is not None:
-            return messages.uploads_owned_elsewhere(self.root, self.owner.database)
+        owner = self.owner
+        if owner is not None and owner != me:
+            return messages.uploads_owned_elsewhere(self.root, owner.database)
         return None
 
     def claim(self) -> None:
