@@ -460,18 +460,82 @@ async def test_a_channel_setting_never_changes_which_tools_a_worker_has(
         {"role": "tool", "tool_call_id": "c1", "content": "hola, SRE"}]
 
 
-async def test_a_tool_its_plugin_config_now_leaves_out_is_one_sentence_not_a_key_error(
-        agent_services: Make) -> None:
-    """Installed with lang=es (greet_es offered from what install described); restarted
-    with lang=de, the worker's get_tools(config) returns greet_de only."""
+async def test_a_changed_plugin_config_offers_the_tools_get_tools_returns_with_it(
+        agent_services: Make, fake_openai: FakeOpenAI) -> None:
+    """Installed with lang=es (greet_es); restarted with lang=de, the upload is described
+    again at start and offers greet_de, which the model is given and which works; the
+    version row keeps the new description, so the next start with lang=de starts no
+    worker to describe it. It used to stay at greet_es, failing at every call."""
     first = await agent_services(plugin_sandbox="process", plugin_config={
         "greeter": {"lang": "es"}})
     await install_greeter(first)
+    await first.close()
     later = await agent_services(plugin_sandbox="process", plugin_config={
-        "greeter": {"lang": "de"}})
-    result = await later.registry.call("greet_es", {"who": "SRE"})
-    assert (result.ok, result.text) == (
-        False, messages.tool_no_longer_offered("greeter", "greet_es")), result.text
+        "greeter": {"greeting": "hallo", "lang": "de"}})
+    assert [t.name for t in (await later.plugins.info("greeter")).tools] == ["greet_de"]
+    fake_openai.reply(tool_calls=[call("greet_de", {"who": "SRE"}, "c1")])
+    fake_openai.reply("It said hallo.")
+    await later.runs.ask("greet me", caller=CALLER)
+    offered = [t["function"]["name"] for t in fake_openai.requests[-2]["tools"]]
+    assert "greet_de" in offered and "greet_es" not in offered, offered
+    assert tool_messages(fake_openai, 1) == [
+        {"role": "tool", "tool_call_id": "c1", "content": "hallo, SRE"}]
+    await later.close()
+    again = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"greeting": "hallo", "lang": "de"}})
+    running = again.plugins.running("greeter")
+    assert running is not None and [t.name for t in running.plugin.tools] == ["greet_de"]
+    assert not running.host.running  # nothing described it again: no worker yet
+    assert (await again.registry.call("greet_de", {"who": "ops"})).text == "hallo, ops"
+
+
+STRICT = CONFIGURED.replace(
+    '    greeting = config.get("greeting", "hello")\n',
+    '    greeting = config.get("greeting", "hello")\n'
+    '    if config.get("lang") == "xx":\n'
+    '        raise ValueError("no such language: xx")\n')
+
+
+async def test_a_plugin_config_its_get_tools_refuses_is_one_sentence_and_loses_nothing(
+        agent_services: Make) -> None:
+    """Restarted with a PLUGIN_CONFIG entry its get_tools raises on, the upload does not
+    load here, says why in one line, and is still installed and on: with the entry fixed,
+    the next start offers it again."""
+    assert STRICT != CONFIGURED
+    first = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"lang": "es"}})
+    await install_greeter(first, STRICT)
+    await first.close()
+    broken = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"lang": "xx"}})
+    info = await broken.plugins.info("greeter")
+    assert broken.plugins.running("greeter") is None
+    assert info.enabled and info.status == "error", info
+    assert "no such language: xx" in (info.error or ""), info.error
+    assert "\n" not in (info.error or ""), info.error
+    await broken.close()
+    fixed = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"lang": "es"}})
+    assert (await fixed.registry.call("greet_es", {"who": "SRE"})).text == "hello, SRE"
+
+
+async def test_a_call_of_a_tool_the_worker_no_longer_describes_is_one_sentence(
+        agent_services: Make) -> None:
+    """Should a worker's get_tools(config) ever leave out a tool the bot offers (a plugin
+    whose tools depend on more than its settings), the call is one sentence saying so,
+    not a KeyError from inside the worker."""
+    from bot.plugin_host.contract.protocol import ToolSpec
+    from bot.sdk import ToolContext, ToolError
+
+    services = await agent_services(plugin_sandbox="process", plugin_config={
+        "greeter": {"lang": "es"}})
+    await install_greeter(services)
+    running = services.plugins.running("greeter")
+    assert running is not None
+    ghost = ToolSpec.from_description(running.plugin.tools[0].describe() | {"name": "greet_fr"})
+    with pytest.raises(ToolError) as refused:
+        await running.host.invoke(ghost, {"who": "SRE"}, ToolContext(plugin="greeter"))
+    assert str(refused.value) == messages.tool_no_longer_offered("greeter", "greet_fr")
 
 
 async def test_more_tools_than_one_request_carries_is_one_sentence_not_a_refused_request(

@@ -287,6 +287,11 @@ def files_missing(path: str) -> str:
     return f"its files are missing: {path}"
 
 
+def files_changed(name: str, version: str, found: str) -> str:
+    return (f"its files on this machine say version {found}, not the {version} installed; "
+            f"install {name} again")
+
+
 def no_sandbox_for_uploads() -> str:
     return "uploaded plugins need the worker sandbox, which is not available in this process"
 

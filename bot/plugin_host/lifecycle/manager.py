@@ -39,8 +39,10 @@ from bot.plugin_host.lifecycle.row_changes import Changed, RowChange, switch_on_
 from bot.plugin_host.lifecycle.startup import Startup
 from bot.plugin_host.lifecycle.versions import (
     check_new_version,
+    config_digest,
     mcp_revision,
     new_plugin_row,
+    record_description,
     removal_refused,
     rollback_target,
     stored_plugin,
@@ -278,6 +280,7 @@ class PluginManager:
         switches to the new code at once.
         """
         name, version = plugin.manifest.name, plugin.manifest.version
+        described_with = config_digest(self._opener.operator_config(name))  # the probe's
         previous: str | None = None
         async with self._lock:
             async with self._db.read() as session:
@@ -286,7 +289,8 @@ class PluginManager:
                 check_new_version(row, version, sha256)
             candidate = None
             if row is not None and row.enabled:
-                candidate = await self._opener.upload(name, version, path, plugin, row)
+                candidate = await self._opener.upload(name, version, path, plugin, row,
+                                                      described_with=described_with)
 
             async def add_version(repo: PluginRepository) -> Changed:
                 nonlocal previous
@@ -302,7 +306,8 @@ class PluginManager:
                 row.versions.append(PluginVersionRow(
                     version=version, sha256=sha256, manifest=plugin.manifest.to_dict(),
                     tools=[t.describe() for t in plugin.tools], path=path, installed_by=actor,
-                    archive_sha256=archive.sha256 if archive else None))
+                    archive_sha256=archive.sha256 if archive else None,
+                    described_with=described_with))
                 previous, row.active_version = row.active_version, version
                 if row.enabled:
                     row.status, row.error = STATUS_ENABLED, None
@@ -326,7 +331,8 @@ class PluginManager:
             candidate = None
             if row.enabled:
                 candidate = await self._opener.upload(name, target.version, target.path,
-                                                      stored_plugin(target), row)
+                                                      stored_plugin(target), row,
+                                                      described_with=target.described_with)
 
             async def point_back(repo: PluginRepository) -> Changed:
                 row = await require_plugin(repo, name)
@@ -385,6 +391,8 @@ class PluginManager:
                         await candidate.host.close()
                     return None
                 row = changed.row
+                if candidate is not None:
+                    record_description(row, candidate)
                 self._refuse_over_limit(name, candidate, row)
                 AuditRepository(session).record(actor=actor, action=action, target=name,
                                                 outcome=outcome, detail=changed.detail)

@@ -15,7 +15,7 @@ from bot import messages
 from bot.errors import PluginError
 from bot.plugin_host.contract.protocol import LoadedPlugin, Manifest, PluginSource
 from bot.plugin_host.lifecycle.discovery import BUILTINS, discover
-from bot.plugin_host.lifecycle.versions import mcp_revision, stored_plugin
+from bot.plugin_host.lifecycle.versions import config_digest, mcp_revision, stored_plugin
 from bot.plugin_host.mcp.connect import McpHosts, ToolsChanged
 from bot.plugin_host.runtime.active import ActivePlugin
 from bot.plugin_host.runtime.in_process import InProcessHost, PluginHost
@@ -87,12 +87,16 @@ class PluginOpener:
         if version is None:
             raise PluginError(row.name, ["no installed version is active"])
         return await self.upload(row.name, version.version, version.path,
-                                 stored_plugin(version), row)
+                                 stored_plugin(version), row,
+                                 described_with=version.described_with)
 
     async def upload(self, name: str, version: str, path: str, plugin: LoadedPlugin,
-                     row: PluginRow) -> ActivePlugin:
-        """An uploaded version bound to its sandboxed host (the worker starts lazily); its
-        files are unpacked from the database first when this machine has none."""
+                     row: PluginRow, *, described_with: str | None) -> ActivePlugin:
+        """An uploaded version bound to its sandboxed host; its files are unpacked from the
+        database first when this machine has none. `plugin` is its description, made with
+        the `PLUGIN_CONFIG` entry whose digest is `described_with`: under another entry
+        the worker describes it again now (what `get_tools(config)` returns may differ),
+        otherwise the worker starts at the first call."""
         if not (self.plugins_dir / path).exists():
             stored = next((v for v in row.versions if v.version == version), None)
             if self.archives is None or stored is None:
@@ -101,7 +105,13 @@ class PluginOpener:
         if self.upload_hosts is None:
             raise PluginError(name, [messages.no_sandbox_for_uploads()])
         host = self.upload_hosts(plugin.manifest, self.plugins_dir / path, row.sandbox_uid)
-        return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, self.config(row))
+        config = self.config(row)
+        digest = config_digest(config)
+        if described_with == digest:
+            return ActivePlugin(version, host, plugin, PluginSource.UPLOAD, config)
+        fresh = await describe_again(host, plugin)
+        return ActivePlugin(version, host, fresh, PluginSource.UPLOAD, config,
+                            described_with=digest)
 
 
     async def mcp(self, row: PluginRow, *, lazy: bool = False) -> ActivePlugin:
@@ -127,6 +137,25 @@ class PluginOpener:
             plugin = plugin or (listed if local else replace(listed, tools=()))
         return ActivePlugin(row.active_version or plugin.manifest.version, host, plugin,
                             PluginSource.MCP, self.config(row), revision=mcp_revision(row))
+
+
+async def describe_again(host: PluginHost, stored: LoadedPlugin) -> LoadedPlugin:
+    """`stored`'s plugin as its worker describes it with the settings in force (the host
+    is closed when it cannot be: PluginError says why)."""
+    name, version = stored.manifest.name, stored.manifest.version
+    try:
+        fresh = await host.load()
+        if fresh.manifest.version != version:
+            raise PluginError(name, [messages.files_changed(name, version,
+                                                             fresh.manifest.version)])
+    except BaseException:
+        await host.close()
+        raise
+    before, after = ([spec.name for spec in p.tools] for p in (stored, fresh))
+    log.info("plugin %s %s described again: PLUGIN_CONFIG changed since it was; tools "
+             "%s%s", name, version, ", ".join(after) or "none",
+             "" if before == after else f" (were {', '.join(before) or 'none'})")
+    return fresh
 
 
 def source_path(active: ActivePlugin) -> Path:

@@ -18,7 +18,11 @@ from bot.plugin_host.contract.protocol import (
 from bot.plugin_host.lifecycle.discovery import BUILTINS, discover
 from bot.plugin_host.lifecycle.load_state import LoadStates
 from bot.plugin_host.lifecycle.opener import PluginOpener, source_path
-from bot.plugin_host.lifecycle.versions import new_plugin_row, record_builtin_version
+from bot.plugin_host.lifecycle.versions import (
+    new_plugin_row,
+    record_builtin_version,
+    record_description,
+)
 from bot.plugin_host.runtime.active import ActivePlugin, find_clash
 from bot.store import Database
 from bot.store.models import PluginRow
@@ -82,6 +86,7 @@ class Startup:
         if clash:
             await active.host.close()
             return messages.tool_clash(row.name, *clash)
+        record_description(row, active)
         fresh[row.name] = self.opener.for_row(active, row)
         row.status, row.error = STATUS_ENABLED, None
         return None

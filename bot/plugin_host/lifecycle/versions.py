@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -20,7 +22,9 @@ from bot.plugin_host.contract.protocol import (
     ToolSpec,
 )
 from bot.plugin_host.lifecycle.discovery import BUILTINS
+from bot.plugin_host.runtime.active import ActivePlugin
 from bot.store.models import PluginRow, PluginVersionRow
+from bot.store.repositories import active_version
 
 
 def new_plugin_row(name: str, source: PluginSource, *, enabled: bool) -> PluginRow:
@@ -61,6 +65,24 @@ def record_version(row: PluginRow, plugin: LoadedPlugin, *, sha256: str, path: s
         existing.sha256, existing.manifest, existing.tools = sha256, manifest.to_dict(), tools
         existing.path = path
     row.active_version = manifest.version
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """What an upload's tools were described with: its `PLUGIN_CONFIG` entry, as a digest
+    (stored with the version; a different one at open means describing it again)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_description(row: PluginRow, active: ActivePlugin) -> None:
+    """Keep on `row`'s active version the tools `active` was described again with (an
+    upload opened under a `PLUGIN_CONFIG` entry other than its install's), so every
+    surface shows what is offered."""
+    version = active_version(row)
+    if active.described_with is None or version is None or version.version != active.version:
+        return
+    version.tools = [spec.describe() for spec in active.plugin.tools]
+    version.described_with = active.described_with
 
 
 def mcp_revision(row: PluginRow) -> int:

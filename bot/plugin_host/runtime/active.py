@@ -24,6 +24,9 @@ class ActivePlugin:
     revision: int = 0  # an MCP plugin's: which `mcp add` of its server it was opened from
     channels: frozenset[str] | None = None  # where it is offered (scopes.py); None: everywhere
     settings: ScopedSettings = field(default_factory=lambda: NO_SETTINGS)  # per channel (scopes.py)
+    # an upload described again at open (PLUGIN_CONFIG changed since its install): the
+    # digest of the entry it was described with, for its version row (versions.py)
+    described_with: str | None = None
 
     def place(self, row: PluginRow) -> bool:
         """Take `row`'s channels and settings; whether they changed."""

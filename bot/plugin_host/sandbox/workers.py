@@ -282,6 +282,7 @@ class WorkerHost:
                               ) from None
         if not response.get("ok"):
             raise PluginError(self.name, [Problem("worker", str(response.get("error")))])
+        self._schedule_idle()  # a running plugin's worker, described again, stays for calls
         return await asyncio.to_thread(check_description, response["value"],  # never on the
                                        expected_name=self.expected_name,   # event loop
                                        limits=self.schema_limits)

@@ -115,6 +115,9 @@ class PluginVersionRow(Base):
         ForeignKey("plugin_archives.sha256"), index=True)
     installed_by: Mapped[str] = mapped_column(String(128))
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the digest of the PLUGIN_CONFIG entry an upload's tools were described with
+    # (versions.config_digest; None: a builtin's, an MCP server's, or from before 0018)
+    described_with: Mapped[str | None] = mapped_column(String(64))
 
     plugin: Mapped[PluginRow] = relationship(back_populates="versions")
 
