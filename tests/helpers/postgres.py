@@ -27,6 +27,13 @@ def binary(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
+def _bin(name: str) -> str:
+    found = binary(name)
+    if found is None:
+        raise FileNotFoundError(f"{name}: install postgresql (apt-get install postgresql)")
+    return found
+
+
 def available() -> bool:
     return all(binary(name) for name in ("initdb", "pg_ctl", "postgres"))
 
@@ -37,29 +44,53 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Cluster:
+    """A throwaway cluster on a free localhost port, which a test may stop and start again
+    (an outage of the database under a running bot)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="pg-"))
+        self.data, self.port = self.root / "data", _free_port()
+        as_root = os.geteuid() == 0
+        self._prefix = ["runuser", "-u", "nobody", "--"] if as_root else []
+        if as_root:
+            self.root.chmod(0o755)
+            shutil.chown(self.root, "nobody", "nogroup")
+        self._run([_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                   "-E", "UTF8", "--no-sync"])
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        self._run([_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "60",
+                   "-l", str(self.root / "log"), "start"])
+
+    def stop(self, mode: str = "immediate") -> None:
+        subprocess.run([*self._prefix, _bin("pg_ctl"), "-D", str(self.data), "-m", mode,
+                        "stop"], capture_output=True, timeout=60)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _run(self, argv: list[str]) -> None:
+        subprocess.run([*self._prefix, *argv], check=True, capture_output=True, text=True,
+                       timeout=120)
+
+
 @contextmanager
 def server() -> Iterator[str]:
     """Start a cluster; yields the base URL (`postgresql://postgres@127.0.0.1:PORT`)."""
-    root = Path(tempfile.mkdtemp(prefix="pg-"))
-    data, port = root / "data", _free_port()
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "nobody", "--"] if as_root else []
-    if as_root:
-        root.chmod(0o755)
-        shutil.chown(root, "nobody", "nogroup")
-    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
-    subprocess.run([*prefix, binary("initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8", "--no-sync"], **run)  # type: ignore[call-overload]
-    options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
-    subprocess.run([*prefix, binary("pg_ctl"), "-D", str(data), "-o", options, "-w",
-                    "-t", "60", "-l", str(root / "log"), "start"], **run)  # type: ignore[call-overload]
+    cluster = Cluster()
+    cluster.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        yield cluster.url
     finally:
-        subprocess.run([*prefix, binary("pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 async def fresh_database(base: str) -> str:
