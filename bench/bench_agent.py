@@ -6,10 +6,12 @@
 - the regime users are in: 50 concurrent conversations of 4 steps (3 tool calls, then the
   answer) with 1 s per model step: the bot's share of an answer's wall time against the
   ideal 4 s (target < 1%), 3 repeats;
-- per-call CPU of the model client: the SDK streaming (what the bot does), the SDK without
-  streaming, and a bare aiohttp post, side by side against the same zero-latency server;
+- per-call CPU of the model client: the SDK's low layer streaming dict chunks (what the
+  bot does), its typed stream (what it did before issue 36), the SDK without streaming,
+  and a bare aiohttp post, side by side against the same zero-latency server;
 - start-up of `bot plugin list` and `bot console`: wall time, and whether `openai` was
-  imported (it must not be: it costs ~0.3 s).
+  imported (`plugin list` must not: it costs ~0.3-0.5 s; the console does, at start, so
+  that its first question does not).
 
 The fake model runs in its own process (an aiohttp server that streams SSE as OpenAI does)
 so that it does not share the bot's GIL. Run: python bench/bench_agent.py
@@ -169,13 +171,23 @@ async def per_call_cpu(tmp: Path, url: str, calls: int = 400) -> list[list[str]]
     async def sdk_plain() -> None:
         await llm._plain(dict(body))
 
+    async def sdk_typed_stream() -> None:  # what the bot did before issue 36
+        stream = await llm._client().chat.completions.create(
+            **body, stream=True, stream_options={"include_usage": True})
+        async for chunk in stream:
+            for choice in chunk.choices:
+                _ = choice.delta.content
+
     async with aiohttp.ClientSession() as session:
         async def bare() -> None:
             async with session.post(f"{url}/chat/completions", json=body) as response:
                 await response.json()
 
         rows = []
-        for label, call in (("openai SDK, streamed (the bot)", sdk_stream),
+        for label, call in (("openai SDK low layer, streamed, dict chunks (the bot)",
+                             sdk_stream),
+                            ("openai SDK typed stream, pydantic chunks (before)",
+                             sdk_typed_stream),
                             ("openai SDK, not streamed", sdk_plain),
                             ("bare aiohttp post, no SDK", bare)):
             for _ in range(20):

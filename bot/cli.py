@@ -157,6 +157,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     async def action(services: Services) -> int:
         await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
+        if services.llm is not None:
+            services.llm.prepare()  # not on the loop at the first question
         settle_heap()
         await run(services)
         return EXIT_OK
@@ -169,6 +171,8 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
 
     async def action(services: Services) -> int:
         await asyncio.to_thread(lambda: services.workers.sandbox)  # logs which is in force
+        if services.llm is not None:
+            services.llm.prepare()  # not on the loop at the first question
         settle_heap()
         watcher = asyncio.create_task(refresh_plugins(services))
         try:
