@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from slack_bolt.async_app import AsyncApp
@@ -33,6 +34,9 @@ from bot.store.shared_runs import SharedRuns
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+
+
+SLACK_CALL_SECONDS = 30  # slack_sdk's default timeout for one Web API call
 
 
 @dataclass
@@ -60,6 +64,8 @@ class SlackEndpoint:
             log.info("stopping %d agent run(s) for shutdown", stopped)
         await self.ctx.finish_tasks(grace)
         await self.shared.close()
+        if self.ctx.client.session is not None:
+            await self.ctx.client.session.close()
 
 
 def build_slack_app(services: Services) -> SlackEndpoint:
@@ -69,7 +75,11 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     token = settings.slack_bot_token.get_secret_value()
     secret = settings.slack_signing_secret.get_secret_value() if (
         settings.slack_signing_secret) else None
-    client = AsyncWebClient(token=token, base_url=settings.slack_api_url,
+    # One connection pool for every Web API call (slack_sdk opens a session, so a TCP and
+    # TLS handshake, per call without one); its timeout is the SDK's default per call.
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_CALL_SECONDS))
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url, session=http,
+                            timeout=SLACK_CALL_SECONDS,
                             retry_handlers=[Redelivery(metrics=services.metrics)])
     connect.add_filter_once(logging.getLogger("slack_bolt.AsyncApp"), connect.DropTokenNotice)
     app = AsyncApp(client=client, signing_secret=secret,
