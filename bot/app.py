@@ -82,6 +82,7 @@ class Services:
         await self.changes.close()
         await self.plugins.close()
         await self.tool_log.close()
+        await self.records.flush()  # the usage of runs that just ended
         if self.llm is not None:
             await self.llm.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

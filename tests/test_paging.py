@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot import messages
@@ -58,6 +59,7 @@ async def test_a_large_output_is_paged_and_grepped_by_the_model(
     page = fake_openai.messages(3)[-1]["content"]
     assert "line 01299: all good" in page and page.endswith("the end of the output]")
     assert max(kept_while_running) == 1  # kept while the run needed it
+    await services.records.flush()  # dropped as the answer is given, not before
     assert await kept_outputs(services) == 0  # and dropped with the run
 
 
@@ -98,6 +100,7 @@ async def test_each_runs_tokens_are_recorded(agent_services: Make,
     services = await agent_services()
     fake_openai.reply("answer")
     result = await services.runs.ask("q", caller=Caller(user="U7", channel="C1"))
+    await services.records.flush()  # written after the answer, not before it
     async with services.db.read() as session:
         row = await session.get(RunUsageRow, result.run_id)
     assert row is not None
@@ -125,3 +128,50 @@ async def test_plugin_runs_shows_the_tokens_of_recent_runs(agent_services: Make,
     assert lines[-1] == "30 tokens in these 2 runs."
     bad = await run_text(commands, "runs zero", by=Actor("U1", False))
     assert not bad.ok and bad.text == messages.audit_count_not_a_number("zero")
+
+
+async def test_the_answer_is_not_held_back_by_its_usage_row_and_a_vote_waits_for_it(
+        agent_services: Make, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """Another writer holds the database's write lock as the run ends: the answer comes
+    back at once; the usage row is written once the lock goes; a vote clicked meanwhile
+    waits for it instead of saying there is no such answer."""
+    import asyncio
+    import sqlite3
+
+    services = await agent_services()
+    blocker = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the write lock, as a busy replica holds it
+    try:
+        fake_openai.reply("The pods are fine.")
+        result = await asyncio.wait_for(
+            services.runs.ask("q", caller=Caller(user="U7", channel="C1")), 10)
+        assert result.text == "The pods are fine."
+        vote = asyncio.create_task(services.records.vote(result.run_id, "U7", "good",
+                                                         channel="C1"))
+        async with services.db.read() as session:  # WAL: readers pass the writer
+            assert await session.get(RunUsageRow, result.run_id) is None
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert await asyncio.wait_for(vote, 10) is None  # the first vote on it
+    usage = (await services.records.recent_usage(1))[0]
+    assert (usage.run_id, usage.good) == (result.run_id, 1)
+
+
+async def test_a_usage_row_the_database_refuses_is_one_log_line_and_the_answer_stands(
+        agent_services: Make, fake_openai: FakeOpenAI, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import sqlite3
+
+    services = await agent_services()
+    dropper = sqlite3.connect(tmp_path / "bot.db")
+    dropper.execute("DROP TABLE run_feedback")
+    dropper.execute("DROP TABLE run_usage")  # a write that cannot succeed
+    dropper.commit()
+    dropper.close()
+    fake_openai.reply("The pods are fine.")
+    result = await services.runs.ask("q", caller=Caller(user="U7", channel="C1"))
+    assert result.text == "The pods are fine."
+    await services.records.flush()
+    refused = [r for r in caplog.records if "could not write its records" in r.getMessage()]
+    assert len(refused) == 1 and result.run_id in refused[0].getMessage()

@@ -21,8 +21,6 @@ class RunLedger(Protocol):
     async def output(self, run_id: str, call_id: str) -> str | None:
         """A kept output, or None."""
 
-    async def drop_outputs(self, run_id: str) -> None:
-        """The run ended: its kept outputs go."""
-
-    async def record_usage(self, usage: RunUsage) -> None:
-        """The run's token usage, once it ends."""
+    def finish(self, usage: RunUsage, *, drop_outputs: bool) -> None:
+        """The run ended: write its token usage (and drop its kept outputs) in the
+        background; the answer is not held back by the write."""

@@ -142,7 +142,7 @@ class Agent:
         if self.metrics is not None:
             self.metrics.count_run(str(result.status), time.perf_counter() - started,
                                    state.tokens)
-        await self._keep_records(state, result)
+        self._keep_records(state, result)
         return result
 
     async def _run(self, chat: list[dict[str, Any]], state: _RunState) -> RunResult:
@@ -161,20 +161,16 @@ class Agent:
             log.exception("agent run %s failed", state.run_id)
             return self._finish(state, RunStatus.FAILED, messages.run_failed(state.run_id))
 
-    async def _keep_records(self, state: _RunState, result: RunResult) -> None:
-        """Drop the run's kept outputs and write its token usage; never fails the run."""
+    def _keep_records(self, state: _RunState, result: RunResult) -> None:
+        """Drop the run's kept outputs and write its token usage, after it returns."""
         if self.records is None or self.llm is None:
             return
-        try:
-            if state.pager is not None and state.pager.kept:
-                await self.records.drop_outputs(state.run_id)
-            prompt, completion = state.tokens
-            await self.records.record_usage(RunUsage(
-                run_id=state.run_id, user=state.caller.user, channel=state.caller.channel,
-                model=self.llm.model, status=str(result.status), steps=state.steps,
-                prompt_tokens=prompt, completion_tokens=completion))
-        except Exception:
-            log.exception("run %s: could not write its records", state.run_id)
+        prompt, completion = state.tokens
+        self.records.finish(RunUsage(
+            run_id=state.run_id, user=state.caller.user, channel=state.caller.channel,
+            model=self.llm.model, status=str(result.status), steps=state.steps,
+            prompt_tokens=prompt, completion_tokens=completion),
+            drop_outputs=state.pager is not None and bool(state.pager.kept))
 
     def _tools(self, state: _RunState) -> list[dict[str, Any]]:
         tools = self.registry.snapshot.openai_tools(scope_of(state.caller.channel))

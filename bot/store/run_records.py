@@ -4,6 +4,8 @@ ends, its token usage."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -14,7 +16,9 @@ from bot.store import Database
 from bot.store.models import utcnow
 from bot.store.repositories import OutputRepository, UsageRepository
 
+log = logging.getLogger(__name__)
 VOTES = ("good", "bad")
+FLUSH_SECONDS = 10.0  # at shutdown, for the usage rows of runs that just ended
 
 
 
@@ -23,6 +27,7 @@ class RunRecords:
     def __init__(self, db: Database, *, per_run_limit: int = 4_000_000) -> None:
         self.db = db
         self.per_run_limit = per_run_limit  # characters of kept output per run
+        self._finishing: dict[str, asyncio.Task[None]] = {}  # run id: its end being written
 
     async def keep(self, run_id: str, call_id: str, text: str) -> bool:
         """Keep a whole output for the run; False when the run's budget is spent."""
@@ -46,6 +51,27 @@ class RunRecords:
         async with self.db.write() as session:
             return await OutputRepository(session).sweep(utcnow() - older_than)
 
+    def finish(self, usage: RunUsage, *, drop_outputs: bool) -> None:
+        """Write a finished run's usage (and drop its kept outputs) in the background: the
+        answer goes to the user meanwhile. A vote on it waits for the write (`vote`);
+        `flush` waits for them all at shutdown."""
+        task = asyncio.create_task(self._finish(usage, drop_outputs))
+        self._finishing[usage.run_id] = task
+        task.add_done_callback(lambda _: self._finishing.pop(usage.run_id, None))
+
+    async def _finish(self, usage: RunUsage, drop_outputs: bool) -> None:
+        try:
+            if drop_outputs:
+                await self.drop_outputs(usage.run_id)
+            await self.record_usage(usage)
+        except Exception:  # the answer was given; the record is what is lost, said once
+            log.exception("run %s: could not write its records", usage.run_id)
+
+    async def flush(self) -> None:
+        """Wait (up to FLUSH_SECONDS) for the records of runs that ended to be written."""
+        if self._finishing:
+            await asyncio.wait(list(self._finishing.values()), timeout=FLUSH_SECONDS)
+
     async def record_usage(self, usage: RunUsage) -> None:
         async with self.db.write() as session:
             await UsageRepository(session).add(dict(
@@ -54,6 +80,7 @@ class RunRecords:
                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens))
 
     async def recent_usage(self, limit: int = 10) -> Sequence[RunUsage]:
+        await self.flush()  # runs that ended here a moment ago are among them
         async with self.db.read() as session:
             usage = UsageRepository(session)
             rows = await usage.recent(limit)
@@ -70,6 +97,9 @@ class RunRecords:
         in another channel (a vote counts only from where the answer was given)."""
         if vote not in VOTES:
             raise ValueError(f"not a vote: {vote!r}")
+        writing = self._finishing.get(run_id)
+        if writing is not None:  # clicked before the run's record was written here
+            await asyncio.wait([writing], timeout=10)
         async with self.db.write() as session:
             usage = UsageRepository(session)
             run = await usage.get(run_id)
