@@ -83,6 +83,7 @@ class SharedRuns:
         self.heartbeat = lease / 4
         self.replica = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._rows: dict[int, float] = {}  # our rows in their turn: since when (monotonic)
+        self._queued_behind: dict[int, bool] = {}  # enqueued rows: an earlier one was live
         self._run_of: dict[int, str] = {}  # and the runs answering them
         self._renewed = -math.inf  # when the last renewal the database took began
         self._refused = -math.inf  # when the database last refused a renewal `holds` tried
@@ -131,9 +132,14 @@ class SharedRuns:
         async with self.db.write() as session:
             if not await DeliveryRepository(session).first(delivery):
                 return None
-            return await SlackRunRepository(session).add(
-                channel=channel, thread_ts=thread_ts, mention_ts=mention_ts, asker=asker,
-                replica=self.replica)
+            runs = SlackRunRepository(session)
+            row_id = await runs.add(channel=channel, thread_ts=thread_ts,
+                                    mention_ts=mention_ts, asker=asker, replica=self.replica)
+            # whether it waits for its turn: asked here, not in a read of its own
+            behind = await runs.earlier_live(row_id, channel, thread_ts, mention_ts,
+                                             self.stale)
+        self._queued_behind[row_id] = behind  # once committed: `turn` takes it
+        return row_id
 
     @contextlib.asynccontextmanager
     async def turn(self, row_id: int, channel: str, thread_ts: str, mention_ts: str
@@ -147,14 +153,17 @@ class SharedRuns:
         """
         self._rows[row_id] = time.monotonic()
         try:
-            if await self._earlier_live(row_id, channel, thread_ts, mention_ts):
+            waits = self._queued_behind.pop(row_id, None)  # known since enqueue
+            if waits is None:
+                waits = await self._earlier_live(row_id, channel, thread_ts, mention_ts)
+            if waits:
                 log.info("mention %s in %s/%s waits for the one before it in the thread",
                          mention_ts, channel, thread_ts)
-            while row_id not in self._taken and await self._earlier_live(
-                    row_id, channel, thread_ts, mention_ts):
+            while waits and row_id not in self._taken:
                 async with self._closed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._closed.wait(), self.tick / 2)
+                waits = await self._earlier_live(row_id, channel, thread_ts, mention_ts)
             yield
         finally:
             self._rows.pop(row_id, None)
