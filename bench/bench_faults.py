@@ -13,13 +13,18 @@ bench_slack_faults.py. Run as root (the full disk is a 4 MB tmpfs; PostgreSQL ru
   answer, after the "held" sentence;
 - PostgreSQL down for 8 s while a run ends: the thread's next question, asked as the server
   is back; time from then to its answer;
+- an MCP server away for 10 s (its tool called every 0.5 s meanwhile; in this process,
+  through the registry and MCP host `bot run` uses): time from it being back to the first
+  call it answers, and whether the plugin stayed on;
 - a replica paused (SIGSTOP) for 30 s mid-answer, two replicas on PostgreSQL at the default
   REPLICA_LEASE_SECONDS (20): time from the pause to the thread told by the other replica,
   and whether the paused one, resumed, said anything more of that run."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -220,8 +225,6 @@ def postgres_down_as_a_run_ends() -> Outcome:
     cluster = postgres.Cluster()
     cluster.start()
     try:
-        import asyncio
-
         url = asyncio.run(postgres.fresh_database(cluster.url))
         with rig(DATABASE_URL=url) as r:
             env = r.bots.env()
@@ -243,8 +246,6 @@ def postgres_down_as_a_run_ends() -> Outcome:
 
 
 def replica_paused() -> Outcome:
-    import asyncio
-
     from bot import messages
 
     cluster = postgres.Cluster()
@@ -274,6 +275,51 @@ def replica_paused() -> Outcome:
         cluster.remove()
 
 
+def mcp_server_restarts() -> Outcome:
+    return asyncio.run(_mcp_server_restarts())
+
+
+async def _mcp_server_restarts() -> Outcome:
+    """In this process (the registry and MCP host `bot run` uses): an MCP server away for
+    10 s while the model calls its tool every 0.5 s; the time from the server being back
+    to the first call it answers, and whether the plugin stayed on throughout."""
+    from bot.app import build_services
+    from bot.commands import Actor, run_text
+    from bot.config import load_settings
+    from tests.fakes.mcp_server import McpTestServer
+    from tests.helpers.databases import migrated_sqlite_url
+
+    server = McpTestServer().start()
+    admin = Actor("U_ADMIN", True)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "plugins" / "builtins").mkdir(parents=True)
+        services = await build_services(load_settings(
+            database_url=migrated_sqlite_url(Path(tmp) / "bot.db"),
+            plugins_dir=str(Path(tmp) / "plugins")))
+        try:
+            await run_text(services.commands, f"mcp add incident {server.url}", by=admin)
+            await run_text(services.commands, "enable incident", by=admin)
+            call = functools.partial(services.registry.call, "pod_status",
+                                     {"namespace": "prod"})
+            assert (await call()).ok
+            server.stop()
+            stayed_on = True
+            for _ in range(20):
+                assert not (await call()).ok
+                stayed_on &= (await services.plugins.info("incident")).enabled
+                await asyncio.sleep(0.5)
+            await asyncio.to_thread(server.start)
+            back = time.monotonic()
+            while time.monotonic() - back < 120:
+                if (await call()).ok:
+                    return Outcome(time.monotonic() - back, stayed_on)
+                await asyncio.sleep(0.1)
+            return Outcome(None, stayed_on)
+        finally:
+            await services.close()
+            server.stop()
+
+
 FAULTS: dict[str, tuple[str, Callable[[], Outcome], str]] = {
     "hang": ("model hangs (OPENAI_TIMEOUT 60 s)", model_hangs,
              "182 s (3 × 60 s)"),
@@ -284,6 +330,8 @@ FAULTS: dict[str, tuple[str, Callable[[], Outcome], str]] = {
                  "told to ask again"),
     "pgrun": ("PostgreSQL down for 8 s as a run ends: next question",
               postgres_down_as_a_run_ends, "165 s"),
+    "mcp": ("MCP server away 10 s, called every 0.5 s: answers again after", mcp_server_restarts,
+            "switched off after 3 calls"),
     "paused": ("replica paused 30 s mid-answer: thread told (lease 20 s)", replica_paused,
                "told at 19 s, then answered again"),
 }
