@@ -52,9 +52,9 @@ async def handle(request):
         chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
                  "choices": [{"index": 0, "delta": {"content": piece},
                               "finish_reason": "stop" if n == len(pieces) - 1 else None}]}
-        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(f"data: {json.dumps(chunk)}\\n\\n".encode())
         await asyncio.sleep(0.25)
-    await response.write(b"data: [DONE]\n\n")
+    await response.write(b"data: [DONE]\\n\\n")
     await response.write_eof()
     return response
 """

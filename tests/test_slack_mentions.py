@@ -55,6 +55,18 @@ async def test_thread_history_is_the_context(slack_bot: Make) -> None:
     assert sent[2]["content"] == "Looking."
 
 
+async def test_a_mention_that_opens_its_thread_reads_no_history(slack_bot: Make) -> None:
+    """Nothing was said in a thread before the message that opens it: no
+    conversations.replies call (Tier 3) stands between the question and its answer; a
+    reply in a thread reads the thread (above)."""
+    bot = await slack_bot()
+    bot.ai.reply("It is the database.")
+    ts, _ = await bot.mention("why is checkout down?")
+    assert await until(lambda: bot.answers(ts)) == ["It is the database."]
+    assert bot.slack.calls_to("conversations.replies") == []
+    assert [m["role"] for m in bot.ai.messages(0)] == ["system", "user"]
+
+
 async def test_credentials_people_type_never_reach_the_model(slack_bot: Make) -> None:
     """A key pasted earlier in the thread, and one in the question itself, are masked in
     what the model is sent; the rest of what they said is not."""

@@ -232,10 +232,15 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                       text=messages.EMPTY_MENTION)
         return
-    history = await _history(ctx, channel, thread_ts, exclude=mention.ts)
-    posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                           text=messages.WORKING,
-                                           blocks=render.status_blocks([], run_id=None))
+    working = client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                      text=messages.WORKING,
+                                      blocks=render.status_blocks([], run_id=None))
+    history: list[HistoryMessage] = []
+    if mention.ts == thread_ts:  # it opens the thread: nothing was said before it
+        posted = await working
+    else:  # the thread's history is read while the status is posted
+        history, posted = await asyncio.gather(
+            _history(ctx, channel, thread_ts, exclude=mention.ts), working)
     held = functools.partial(m.shared.holds, row_id)
     stream = await _stream(m, mention, held)
     status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None,
