@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(default=60, gt=0)
     openai_max_retries: int = Field(default=6, ge=0, le=10)  # within OPENAI_TIMEOUT
     agent_max_steps: int = Field(default=10, ge=1, le=50)
-    agent_max_concurrent_runs: int = Field(default=8, ge=1)
+    agent_max_concurrent_runs: int = Field(default=32, ge=1)  # bench_slack_load.py
     agent_context_tokens: int = Field(default=12_000, ge=500)
     agent_system_prompt: str | None = None
     agent_system_prompt_file: Path | None = None
