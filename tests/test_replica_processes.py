@@ -170,7 +170,7 @@ async def test_approval_and_stop_clicked_on_another_replica_act_within_a_second(
     assert trio.ai.messages(1)[-1]["content"] == "restarted web"
 
     trio.ai.reply("too late", delay=20)
-    earlier = len(trio.slack.calls_to("chat.update"))
+    earlier = len(a.sender.status_calls())
     ts, _ = await a.sender.mention("a long question", user="U_ASKER")
     run_id = await until(lambda: a.sender.stop_button(after=earlier), 15)
     await until(lambda: len(trio.ai.requests) >= 3, 10)

@@ -17,7 +17,7 @@ from bot.agent.events import Thinking, ToolFinished, ToolStarted
 from bot.agent.loop import RunStatus
 from bot.slack.mentions import StatusMessage
 from bot.slack.throttle import WorkspaceBudget
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers.processes import BotProcesses, mention_body, post_event
 from tests.helpers.slack_harness import SlackBot, finished_status, until
@@ -81,7 +81,7 @@ def test_a_streamed_answer_survives_seconds_of_append_errors(
 async def test_a_stream_slack_will_not_finish_gives_the_rest_below_it_once(
         slack_bot: Make, refused: tuple[str, ...]) -> None:
     """Slack refuses to stop the stream (it timed out: `message_not_in_streaming_state`),
-    maybe to append to it too: what the stream did not show is posted below it, so the
+ to append to it too: what the stream did not show is posted below it, so the
     thread holds the answer exactly once."""
     bot = await slack_bot(slack_streaming=True)
     for method in refused:
@@ -168,3 +168,63 @@ async def test_parts_slack_refused_go_later_in_the_order_they_happened(
     order = [c.get("status") or c["type"] for c in bot.slack.streams[ts]["chunks"]]
     assert order[:2] == ["in_progress", "complete"] and "markdown_text" in order[2:]
     assert bot.slack.stream_text(ts) == ANSWER
+
+
+async def test_answers_at_once_stay_inside_slacks_tiers_and_lose_nothing(
+        slack_bot: Make) -> None:
+    """The fake Slack limits each method per minute as Slack's tiers do. Twenty-five
+    questions at once in one workspace, streamed (Tier 2 allows 20 streams a minute): the
+    budgets shared by the runs keep every method inside its tier — streams beyond the
+    Tier 2 budget are answered as a status and a post instead, appends wait and go with
+    the stream's stop, the statuses' last edits wait their turn — so Slack answers no
+    call with 429 and each thread gets its answer once."""
+    bot = await slack_bot(slack_streaming=True, agent_max_concurrent_runs=25)
+    bot.slack.enforce_tiers()
+    bot.ai.default = lambda body: Scripted(body=bot.ai.completion(
+        "answer to " + body["messages"][-1]["content"] + "\nwith a second line"), delay=0.5)
+    asked = await asyncio.gather(*(bot.mention(f"q{i}") for i in range(25)))
+    threads = [ts for ts, _ in asked]
+    await until(lambda: all(said(bot, ts) for ts in threads), 60)
+    await until(lambda: len(finished_statuses(bot)) == 25, 30)  # the last edits, waited for
+    assert bot.slack.tier_refusals == []
+    for i, ts in enumerate(threads):
+        assert said(bot, ts) == [f"answer to q{i}\nwith a second line"], ts
+    streams = len(bot.slack.calls_to("chat.startStream"))
+    assert 1 <= streams <= 12, streams  # the Tier 2 budget: a burst of 10, 20 a minute
+
+
+def said(bot: SlackBot, thread_ts: str) -> list[str]:
+    """The thread's answer as people see it: a stream's text, or posted messages."""
+    out = []
+    for message in bot.slack.threads.get(("C_INC", thread_ts), []):
+        text = (bot.slack.stream_text(message["ts"]) if message["ts"] in bot.slack.streams
+                else message["text"])
+        if text and text != messages.WORKING:
+            out.append(text)
+    return out
+
+
+def finished_statuses(bot: SlackBot) -> list[dict[str, Any]]:
+    return [c for c in bot.slack.calls_to("chat.update")
+            if str(c.get("text", "")).startswith(messages.STATUS_DONE)]
+
+
+async def test_a_429_holds_the_optional_calls_of_that_method(fake_slack: FakeSlack) -> None:
+    """Slack answers chat.update with 429 (Retry-After: 1): the call is retried and goes,
+    and the progress edits of every run wait instead of earning 429s of their own."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slack.delivery import Redelivery
+    from bot.slack.throttle import SlackBudgets
+    from tests.fakes.slack_server import BOT_TOKEN
+
+    budgets = SlackBudgets()
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, retry_handlers=[
+        Redelivery(on_rate_limited=budgets.rate_limited)])
+    assert budgets.take("chat.update", "T0TEST")
+    fake_slack.rate_limit("chat.update", times=1, retry_after=1)
+    started = time.monotonic()
+    await client.chat_update(channel="C1", ts="1.2", text="edited")
+    assert time.monotonic() - started >= 1.0  # Retry-After honoured
+    assert not budgets.take("chat.update", "T0TEST")  # its budget waits it out too
+    assert budgets.take("chat.appendStream", "T0TEST")  # another method's is untouched

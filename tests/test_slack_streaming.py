@@ -21,7 +21,7 @@ from tests.fakes.slack_server import FakeSlack
 from tests.helpers.plugin_factory import GATED, write_plugin
 from tests.helpers.processes import BotProcesses, run_bot, stop
 from tests.helpers.slack_admin import approval_id
-from tests.helpers.slack_harness import SlackBot, until
+from tests.helpers.slack_harness import SlackBot, stop_button, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 ANSWER = ("checkout-api is crashlooping because its database password was rotated.\n"
@@ -169,8 +169,7 @@ class SocketSlack:
             if b.get("block_id") == "approval"), None)
 
     def stop_button(self) -> str | None:
-        return next((b["elements"][0]["value"] for c in self.slack.calls_to("chat.update")
-                     for b in c.get("blocks", []) if b.get("type") == "actions"), None)
+        return stop_button(self.slack)
 
 
 @pytest.fixture

@@ -31,6 +31,10 @@ class RunHandle:
         return await asyncio.shield(self.task)
 
 
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 class Runs:
     """Starts agent runs as tasks; at most `limit` run at once, the rest wait in order."""
 
@@ -45,10 +49,12 @@ class Runs:
         self.stopping = asyncio.Event()  # set by `shutdown`, for work that waits to wake
 
     def start(self, question: str, *, caller: Caller, history: Sequence[HistoryMessage] = (),
-              observer: Observer = ignore, approver: Approver | None = None) -> RunHandle:
+              observer: Observer = ignore, approver: Approver | None = None,
+              run_id: str | None = None) -> RunHandle:
         """Start a run; `approver` decides its tool calls that need approval (the surface
-        asking knows how to ask: buttons in Slack, a prompt in the console)."""
-        run_id = uuid.uuid4().hex[:12]
+        asking knows how to ask: buttons in Slack, a prompt in the console). `run_id`:
+        one from `new_run_id()` the surface has shown already (its Stop button)."""
+        run_id = run_id or new_run_id()
         task = asyncio.create_task(self._run(question, caller, history, observer, run_id,
                                              approver))
         handle = RunHandle(run_id, task)

@@ -29,6 +29,7 @@ from bot.slack import agent_view, approvals, connect, feedback, home, mentions, 
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.slack.delivery import Redelivery
 from bot.slack.streaming import Streaming
+from bot.slack.throttle import SlackBudgets
 from bot.store.approvals import ApprovalStore
 from bot.store.shared_runs import SharedRuns
 
@@ -78,9 +79,11 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     # One connection pool for every Web API call (slack_sdk opens a session, so a TCP and
     # TLS handshake, per call without one); its timeout is the SDK's default per call.
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_CALL_SECONDS))
+    budgets = SlackBudgets()  # what a replica's runs may spend per workspace and method
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, session=http,
                             timeout=SLACK_CALL_SECONDS,
-                            retry_handlers=[Redelivery(metrics=services.metrics)])
+                            retry_handlers=[Redelivery(metrics=services.metrics,
+                                                       on_rate_limited=budgets.rate_limited)])
     connect.add_filter_once(logging.getLogger("slack_bolt.AsyncApp"), connect.DropTokenNotice)
     app = AsyncApp(client=client, signing_secret=secret,
                    request_verification_enabled=secret is not None)
@@ -96,7 +99,8 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                                        feed=services.changes, run_alive=shared.still_running)
     asked = mentions.register(app, ctx, shared=shared, runs=services.runs,
                               approver=approver,
-                              streaming=Streaming(services.settings.slack_streaming))
+                              streaming=Streaming(services.settings.slack_streaming),
+                              budgets=budgets)
     agent_view.register(app, asked, prompts=services.settings.slack_suggested_prompts)
     slash.register(app, ctx, commands=services.commands)
     uploads.register(app, ctx, shared=shared, installer=services.installer,

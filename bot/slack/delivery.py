@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_sdk.errors import SlackApiError
@@ -43,10 +44,12 @@ class Redelivery(AsyncRetryHandler):
     """slack_sdk's retry hook: it asks `can_retry_async` after each failed attempt and
     awaits `prepare_for_next_attempt_async` before the next one."""
 
-    def __init__(self, budget: float = DELIVERY_SECONDS, metrics: Metrics | None = None) -> None:
+    def __init__(self, budget: float = DELIVERY_SECONDS, metrics: Metrics | None = None,
+                 on_rate_limited: Callable[[str, float], object] | None = None) -> None:
         super().__init__(max_retry_count=1_000)  # bounded by time, not by count
         self.budget = budget
         self.metrics = metrics
+        self.on_rate_limited = on_rate_limited  # (method, Retry-After): the budgets
 
     async def can_retry_async(self, *, state: RetryState, request: HttpRequest,
                               response: HttpResponse | None = None,
@@ -62,6 +65,8 @@ class Redelivery(AsyncRetryHandler):
                         reason, time.monotonic() - started)
             return False
         values["pause"] = pause
+        if reason == "ratelimited" and self.on_rate_limited is not None:
+            self.on_rate_limited(_method(request), pause)
         if state.current_attempt == 0:
             log.info("Slack %s failed (%s): trying again for up to %.0f s", _method(request),
                      reason, self.budget)

@@ -8,7 +8,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +20,7 @@ from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.agent.loop import RunResult, RunStatus
-from bot.agent.runs import Runs
+from bot.agent.runs import Runs, new_run_id
 from bot.errors import DatabaseFault
 from bot.plugin_host import Caller
 from bot.slack import render
@@ -28,7 +28,7 @@ from bot.slack.context import SlackContext
 from bot.slack.delivery import FAILED
 from bot.slack.feedback import vote_buttons
 from bot.slack.streaming import Held, StreamedAnswer, Streaming, always, stop_abandoned
-from bot.slack.throttle import Throttle, WorkspaceBudget
+from bot.slack.throttle import SlackBudgets, Throttle
 from bot.store.shared_runs import LostRun, RunState, SharedRuns
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,12 @@ class Mentions:
     runs: Runs
     approver: Approver
     streaming: Streaming
-    progress: WorkspaceBudget = field(default_factory=WorkspaceBudget)  # status edits
+    budgets: SlackBudgets = field(default_factory=SlackBudgets)  # per workspace and method
 
 
 def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs,
-             approver: Approver, streaming: Streaming) -> Mentions:
-    m = Mentions(ctx, shared, runs, approver, streaming)
+             approver: Approver, streaming: Streaming, budgets: SlackBudgets) -> Mentions:
+    m = Mentions(ctx, shared, runs, approver, streaming, budgets)
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -232,9 +232,10 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                       text=messages.EMPTY_MENTION)
         return
+    run_id = new_run_id()  # the status shows its Stop button from the start
     working = client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                       text=messages.WORKING,
-                                      blocks=render.status_blocks([], run_id=None))
+                                      blocks=render.status_blocks([], run_id=run_id))
     history: list[HistoryMessage] = []
     if mention.ts == thread_ts:  # it opens the thread: nothing was said before it
         posted = await working
@@ -244,10 +245,12 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
     held = functools.partial(m.shared.holds, row_id)
     stream = await _stream(m, mention, held)
     status = StatusMessage(ctx, channel, posted["ts"], tools=stream is None,
-                           budget=lambda: m.progress.take(mention.team), held=held)
+                           budget=lambda: m.budgets.take("chat.update", mention.team),
+                           last_edit_turn=lambda: m.budgets.wait("chat.update", mention.team),
+                           held=held)
     handle = m.runs.start(mention.question, caller=Caller(user=mention.user, channel=channel,
                                                           thread_ts=thread_ts),
-                          history=history, approver=m.approver,
+                          history=history, approver=m.approver, run_id=run_id,
                           observer=status.observe if stream is None else _both(status, stream))
     try:  # bookkeeping for Stop across replicas: the answer matters more
         await m.shared.running(row_id, handle.run_id, posted["ts"],
@@ -255,7 +258,6 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
     except DatabaseFault as exc:
         log.error("run %s continues unrecorded: %s", handle.run_id, exc)
     status.run_id = handle.run_id
-    await status.flush()
     result = await handle.result()
     if result.status == RunStatus.CANCELLED and m.runs.closed:
         result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
@@ -297,9 +299,14 @@ async def _stream(m: Mentions, mention: Mention, held: Held) -> StreamedAnswer |
     """The answer's stream, when the workspace can stream; else None (status + post)."""
     if not m.streaming.wanted(mention.team):
         return None
+    if not m.budgets.take("chat.startStream", mention.team):  # Tier 2: status and a post
+        log.info("streams spent for now in workspace %s: this answer is posted whole",
+                 mention.team)
+        return None
     stream = StreamedAnswer(m.ctx, m.streaming, channel=mention.channel,
                             thread_ts=mention.thread_ts, user=mention.user, team=mention.team,
-                            held=held)
+                            held=held,
+                            budget=lambda: m.budgets.take("chat.appendStream", mention.team))
     return stream if await stream.start() else None
 
 
@@ -350,14 +357,20 @@ async def _history(ctx: SlackContext, channel: str, thread_ts: str, *,
     return history
 
 
+async def _at_once() -> None:
+    return None
+
+
 class StatusMessage:
     """The run's status message, updated as tools run, at most once a second: a header
     (queued, thinking, done) and one line per tool call, keyed by its call id."""
 
     def __init__(self, ctx: SlackContext, channel: str, ts: str, *, tools: bool = True,
-                 budget: Callable[[], bool] = lambda: True, held: Held = always) -> None:
+                 budget: Callable[[], bool] = lambda: True, held: Held = always,
+                 last_edit_turn: Callable[[], Awaitable[None]] = _at_once) -> None:
         self.ctx = ctx
         self.budget = budget  # whether a progress edit may go now (the workspace's budget)
+        self.last_edit_turn = last_edit_turn  # waits until the last edit may go
         self.held = held  # whether this replica still answers the run (its lease)
         self.finished = False
         self.show_tools = tools  # not when the answer streams: its task cards show them
@@ -377,7 +390,10 @@ class StatusMessage:
         if isinstance(event, Queued):
             self.header = f":hourglass: Waiting for a free slot (position {event.position})"
         elif isinstance(event, Thinking):
+            first = self.header is None  # "Working on it…" says as much: no edit for it
             self.header = f":thought_balloon: Thinking (step {event.step})…"
+            if first:
+                return
         elif isinstance(event, ToolStarted) and self.show_tools:
             self.tools[event.call_id] = render.tool_line(event.tool, event.arguments)
         elif isinstance(event, ToolFinished) and self.show_tools:
@@ -394,7 +410,9 @@ class StatusMessage:
             if self.finished and not done:
                 return  # a progress edit late for a finished run: it would undo the end
             self.throttle.ran()
-            if not done and not self.budget():
+            if done:
+                await self.last_edit_turn()  # it must go: when the budget allows
+            elif not self.budget():
                 self.throttle.later()  # the workspace is at its budget: try again in a while
                 return
             if not await self.held():

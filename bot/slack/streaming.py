@@ -59,8 +59,9 @@ class StreamedAnswer:
 
     def __init__(self, ctx: SlackContext, streaming: Streaming, *, channel: str,
                  thread_ts: str, user: str | None, team: str | None,
-                 held: Held = always) -> None:
+                 held: Held = always, budget: Callable[[], bool] = lambda: True) -> None:
         self.ctx, self.streaming = ctx, streaming
+        self.budget = budget  # False: the workspace's appends are spent; it waits
         self.held = held  # False once another replica took the run over: it stops the stream
         self.channel, self.thread_ts, self.user, self.team = channel, thread_ts, user, team
         self.ts: str | None = None
@@ -110,6 +111,8 @@ class StreamedAnswer:
     async def _append(self) -> bool:
         """Send what is pending; False when Slack would not take it (it stays pending)."""
         async with self._lock:
+            if self.pending and not self.budget():  # kept for the next append or the stop
+                return False
             sent, self.pending = self.pending, []
             if not sent or not await self.held():
                 return True

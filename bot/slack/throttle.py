@@ -1,14 +1,19 @@
 """One pace for everything the bot keeps editing in Slack while a run goes on (the status
 message, a streamed answer): each message is edited at most once an interval, and what
-comes in between waits for one call at the interval's end (`Throttle`); and one budget per
-workspace for the edits that only show progress (`WorkspaceBudget`), since Slack limits
-`chat.update` per workspace, not per message."""
+comes in between waits for one call at the interval's end (`Throttle`); and budgets per
+workspace and method for the calls a run can do without (`SlackBudgets`), since Slack
+limits each method per workspace, not per message: progress edits (`chat.update`),
+appends to a stream (`chat.appendStream`) and starting one (`chat.startStream`). A call
+refused by its budget is not lost: the next edit, the stream's stop or the posted answer
+carries what it would have shown."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+
+from bot.slack.delivery import DELIVERY_SECONDS
 
 
 class Throttle:
@@ -50,12 +55,60 @@ class WorkspaceBudget:
         self.rate, self.burst = per_minute / 60, burst
         self._tokens: dict[str, tuple[float, float]] = {}  # team -> tokens, when counted
 
-    def take(self, team: str | None) -> bool:
+    async def wait(self, team: str | None, *, longest: float) -> None:
+        """Until a token is taken (or `longest` seconds passed: then it goes anyway)."""
+        deadline = time.monotonic() + longest
+        while True:
+            if self.take(team) or time.monotonic() >= deadline:
+                return
+            tokens, _ = self._tokens.get(team or "", (0.0, 0.0))
+            await asyncio.sleep(min(1.0, max(0.05, (1 - tokens) / self.rate)))
+
+    def hold(self, seconds: float) -> None:
+        """Slack answered 429 with `Retry-After: seconds` (a client is one workspace's):
+        nothing more may go before then."""
+        now = time.monotonic()
+        for team in list(self._tokens) or [""]:
+            self._tokens[team] = (-seconds * self.rate, now)
+
+    def take(self, team: str | None, *, keep: float = 0) -> bool:
+        """Whether a call may go now (a token taken), leaving at least `keep` tokens for
+        calls that must go (a status's last edit waits for one: `wait`)."""
         now = time.monotonic()
         tokens, then = self._tokens.get(team or "", (self.burst, now))
         tokens = min(self.burst, tokens + (now - then) * self.rate)
-        if tokens < 1:
+        if tokens < 1 + keep:
             self._tokens[team or ""] = (tokens, now)
             return False
         self._tokens[team or ""] = (tokens - 1, now)
         return True
+
+
+# Slack's tiers for the methods a run may skip or defer, per workspace: Tier 2 about 20 a
+# minute, Tier 3 about 50, Tier 4 about 100 (docs.slack.dev/apis/web-api/rate-limits).
+# chat.stopStream (Tier 2) is never skipped: it follows a start, which is budgeted.
+TIERS = {"chat.startStream": (20, 10), "chat.update": (50, 20), "chat.appendStream": (100, 30)}
+RESERVED = 5  # tokens optional calls leave for the ones that must go
+
+
+class SlackBudgets:
+    """A `WorkspaceBudget` per method in TIERS, shared by every run of a replica."""
+
+    def __init__(self) -> None:
+        self.methods = {method: WorkspaceBudget(per_minute, burst)
+                        for method, (per_minute, burst) in TIERS.items()}
+
+    def take(self, method: str, team: str | None) -> bool:
+        """An optional call (progress, an append, a stream's start): whether it may go,
+        leaving RESERVED tokens for the calls that must."""
+        return self.methods[method].take(team, keep=RESERVED)
+
+    async def wait(self, method: str, team: str | None) -> None:
+        """A call that must go (a status's last edit): when the budget allows, at worst
+        after DELIVERY_SECONDS."""
+        await self.methods[method].wait(team, longest=DELIVERY_SECONDS)
+
+    def rate_limited(self, method: str, seconds: float) -> None:
+        """Slack's 429 on `method`: its optional calls wait it out instead of earning more."""
+        if method in self.methods:
+            self.methods[method].hold(seconds)

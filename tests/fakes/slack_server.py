@@ -36,6 +36,11 @@ STREAM_TEXT_LIMIT = 12_000  # markdown_text, per call
 TASK_STATUSES = ("pending", "in_progress", "complete", "error")
 
 
+# Slack's published tiers for the methods a run calls, per workspace per minute
+TIER_LIMITS = {"chat.startStream": 20, "chat.stopStream": 20, "chat.update": 50,
+               "conversations.replies": 50, "chat.appendStream": 100}
+
+
 @dataclass
 class Call:
     method: str
@@ -59,6 +64,8 @@ class FakeSlack(FakeHTTPService):
         self._rate_limits: dict[str, list[int]] = {}
         self._outages: dict[str, tuple[float, int, int]] = {}  # method -> until, status, wait
         self.failing: dict[str, str] = {}  # method -> the error Slack answers with
+        self._tiers: dict[str, list[float]] = {}  # method -> per minute, tokens, when
+        self.tier_refusals: list[str] = []  # methods refused with 429 for their tier
         self.socket_url: str | None = None  # where apps.connections.open points
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -79,6 +86,27 @@ class FakeSlack(FakeHTTPService):
         """Every call of `method` in the next `seconds` fails as Slack's edge fails: HTTP
         `status` — 429 with `Retry-After` and Slack's JSON, a 5xx with an HTML page."""
         self._outages[method] = (time.monotonic() + seconds, status, retry_after)
+
+    def enforce_tiers(self, limits: dict[str, int] | None = None) -> None:
+        """Rate-limit methods per minute as Slack's tiers do (a workspace may burst up to a
+        minute's worth, then gets 429 with Retry-After until the bucket refills)."""
+        limits = limits or TIER_LIMITS
+        now = time.monotonic()
+        self._tiers = {method: [float(n), float(n), now] for method, n in limits.items()}
+
+    def _over_tier(self, method: str) -> int | None:
+        """Seconds to wait when `method` is over its tier now (a token taken otherwise)."""
+        bucket = self._tiers.get(method)
+        if bucket is None:
+            return None
+        per_minute, tokens, then = bucket
+        now = time.monotonic()
+        tokens = min(per_minute, tokens + (now - then) * per_minute / 60)
+        if tokens < 1:
+            bucket[1:] = [tokens, now]
+            return max(1, round((1 - tokens) * 60 / per_minute))
+        bucket[1:] = [tokens - 1, now]
+        return None
 
     def outage_over(self, method: str) -> bool:
         outage = self._outages.get(method)
@@ -404,6 +432,12 @@ class FakeSlack(FakeHTTPService):
                     outage = fake._outages.get(method)
                     if outage and time.monotonic() < outage[0]:
                         self._fail(*outage[1:])
+                        return
+                    wait = fake._over_tier(method)
+                    if wait is not None:
+                        fake.tier_refusals.append(method)
+                        self._json(429, {"ok": False, "error": "ratelimited"},
+                                   {"Retry-After": str(wait)})
                         return
                     limit = fake._rate_limits.get(method)
                     if limit and limit[0] > 0:

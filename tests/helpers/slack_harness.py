@@ -80,12 +80,11 @@ class SlackSender:
         """The last status update that says how a run ended (it comes after the answer)."""
         return finished_status(self.slack)
 
+    def status_calls(self) -> list[dict[str, Any]]:
+        return status_calls(self.slack)
+
     def stop_button(self, *, after: int = 0) -> str | None:
-        """The run id on the first Stop button a status message has shown (after the
-        first `after` status updates)."""
-        return next((b["elements"][0]["value"]
-                     for c in self.slack.calls_to("chat.update")[after:]
-                     for b in c.get("blocks", []) if b.get("type") == "actions"), None)
+        return stop_button(self.slack, after=after)
 
     def responses(self, path: str) -> list[dict[str, Any]]:
         return self.slack.responses.get(path, [])
@@ -102,6 +101,20 @@ class SlackSender:
                                 "block_id": "b", "action_ts": str(time.time())}]}
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded"), response_path
+
+
+def status_calls(slack: FakeSlack) -> list[dict[str, Any]]:
+    """Status messages as posted (each carries its Stop button from the start) and
+    edited, in the order Slack got them."""
+    return [c.args for c in slack.calls if c.method in ("chat.postMessage", "chat.update")]
+
+
+def stop_button(slack: FakeSlack, *, after: int = 0) -> str | None:
+    """The run id on the first Stop button a status message has shown (after the first
+    `after` of `status_calls`)."""
+    return next((e["value"] for c in status_calls(slack)[after:]
+                 for b in c.get("blocks", []) if b.get("type") == "actions"
+                 for e in b.get("elements", []) if e.get("action_id") == "stop_run"), None)
 
 
 @dataclass(kw_only=True)
