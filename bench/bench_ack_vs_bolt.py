@@ -41,7 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 port, slack_url, token, secret = sys.argv[1:5]
 app = AsyncApp(client=AsyncWebClient(token=token, base_url=slack_url),
-               signing_secret=secret, token_verification_enabled=False)
+               signing_secret=secret)
 
 @app.event("app_mention")
 async def mention(event, client):
