@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -259,6 +260,29 @@ def settle_heap() -> None:
     of the ideal (bench/RESULTS.md)."""
     gc.collect()
     gc.freeze()
+
+
+async def stop_leftover_tasks(seconds: float) -> list[str]:
+    """At the very end of a long-running command: cancel what is still running and wait up
+    to `seconds` for it; what did not stop, as "coroutine at file:line" (asyncio.run would
+    wait for it forever)."""
+    current = asyncio.current_task()
+    leftover = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftover:
+        task.cancel()
+    if not leftover:
+        return []
+    _, stuck = await asyncio.wait(leftover, timeout=seconds)
+    return [_where(task) for task in stuck]
+
+
+def _where(task: asyncio.Task[object]) -> str:
+    frames = task.get_stack(limit=1)
+    coroutine = getattr(task.get_coro(), "__qualname__", repr(task.get_coro()))
+    if not frames:
+        return str(coroutine)
+    code = frames[-1].f_code
+    return f"{coroutine} at {code.co_filename}:{frames[-1].f_lineno}"
 
 
 async def refresh_plugins(services: Services) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # the app is imported by the commands that use it: `bot --hel
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
                    "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+LEFTOVER_SECONDS = 5.0  # after the drain and the services' close, for what still runs
+log = logging.getLogger("bot")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +155,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"bot: {messages.missing_for_run(missing)}", file=sys.stderr)
         return EXIT_USAGE
-    from bot.app import settle_heap
+    from bot.app import settle_heap, stop_leftover_tasks
     from bot.slack.app import run
 
     async def action(services: Services) -> int:
@@ -162,7 +165,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         settle_heap()
         await run(services)
         return EXIT_OK
-    return await with_services(settings, action)
+    code = await with_services(settings, action)
+    stuck = await stop_leftover_tasks(LEFTOVER_SECONDS)
+    if stuck:  # asyncio.run would wait for them forever: say which, and exit
+        log.error("shutdown: %d task(s) did not stop within %.0f s; exiting anyway: %s",
+                  len(stuck), LEFTOVER_SECONDS, "; ".join(stuck[:10]))
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:

@@ -222,3 +222,32 @@ def test_debug_logs_never_carry_request_bodies_or_tool_data(
     assert " DEBUG bot." in text  # the bot's own DEBUG lines are there
     for leaked in ("dbg-slash-word", "dbg-typed-secret-77", "dbg-tool-arg-99"):
         assert leaked not in text, leaked
+
+
+async def test_tasks_left_at_shutdown_are_stopped_and_one_that_will_not_is_named() -> None:
+    """What still runs once `bot run` has drained and closed is cancelled; a task that
+    ignores cancellation (asyncio.run would wait for it forever, and the process never
+    exit) is named with where it waits, so that `bot run` can say so and exit."""
+    import asyncio
+
+    from bot.app import stop_leftover_tasks
+
+    async def polite() -> None:
+        await asyncio.sleep(60)
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                continue
+
+    ok, bad = asyncio.create_task(polite()), asyncio.create_task(stubborn())
+    await asyncio.sleep(0)  # both waiting
+    stuck = await stop_leftover_tasks(0.2)
+    assert ok.cancelled()
+    assert len(stuck) == 1 and stuck[0].startswith(
+        "test_tasks_left_at_shutdown_are_stopped_and_one_that_will_not_is_named.<locals>"
+        ".stubborn at "), stuck
+    assert "test_bot_run.py:" in stuck[0]
+    bad.get_coro().close()  # what os._exit does to it in `bot run`
