@@ -295,10 +295,11 @@ async def _mcp_server_restarts() -> Outcome:
         (Path(tmp) / "plugins" / "builtins").mkdir(parents=True)
         services = await build_services(load_settings(
             database_url=migrated_sqlite_url(Path(tmp) / "bot.db"),
-            plugins_dir=str(Path(tmp) / "plugins")))
+            plugins_dir=str(Path(tmp) / "plugins"), mcp_allow_cidrs=["127.0.0.1/32"]))
         try:
-            await run_text(services.commands, f"mcp add incident {server.url}", by=admin)
-            await run_text(services.commands, "enable incident", by=admin)
+            for command in (f"mcp add incident {server.url}", "enable incident"):
+                done = await run_text(services.commands, command, by=admin)
+                assert done.ok, done.text
             call = functools.partial(services.registry.call, "pod_status",
                                      {"namespace": "prod"})
             assert (await call()).ok

@@ -246,3 +246,30 @@ async def test_a_database_outage_never_slows_a_runs_writes_with_lease_renewals(
         assert await shared.holds(1) and len(tries) == 2
     finally:
         await db.dispose()
+
+
+async def test_runs_asking_for_the_lease_at_once_share_one_renewal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hundred runs' Slack writes find the lease due while the database is slow: they
+    wait for one renewal together (before, each queued a write of its own, and the herd
+    kept the database busier still)."""
+    from bot.store.shared_runs import SharedRuns
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
+    await upgrade(db)
+    shared = SharedRuns(db, lease=2.0, tick=0.5)
+    beats: list[int] = []
+    real_beat = shared._beat
+
+    async def slow() -> None:
+        beats.append(1)
+        await asyncio.sleep(0.2)  # a busy database
+        await real_beat()
+
+    try:
+        monkeypatch.setattr(shared, "_beat", slow)
+        assert all(await asyncio.gather(*(shared.holds(row) for row in range(100))))
+        assert len(beats) == 1
+        assert await shared.holds(1) and len(beats) == 1  # fresh now: no renewal at all
+    finally:
+        await db.dispose()

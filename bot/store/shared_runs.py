@@ -86,6 +86,7 @@ class SharedRuns:
         self._queued_behind: dict[int, bool] = {}  # enqueued rows: an earlier one was live
         self._run_of: dict[int, str] = {}  # and the runs answering them
         self._renewed = -math.inf  # when the last renewal the database took began
+        self._renewal: asyncio.Future[None] | None = None  # the one under way (`_renew`)
         self._refused = -math.inf  # when the database last refused a renewal `holds` tried
         self._taken: set[int] = set()  # our rows another replica took over meanwhile
         self._on_taken: Callable[[str], object] = lambda run_id: None
@@ -220,7 +221,7 @@ class SharedRuns:
         now = time.monotonic()
         if now - self._renewed >= self.stale - self.heartbeat and now - self._refused >= self.tick:
             try:
-                await self._beat()
+                await self._renew()
             except DatabaseFault as exc:
                 self._refused = time.monotonic()
                 log.warning("could not renew the lease of run row %d (%s): carrying on",
@@ -252,6 +253,14 @@ class SharedRuns:
             return await SlackRunRepository(session).earlier_live(
                 row_id, channel, thread_ts, mention_ts, self.stale)
 
+    async def _renew(self) -> None:
+        """`_beat`, one at a time: whoever asks while one is under way (the heartbeat, every
+        run's next Slack write) waits for that one instead of starting another — under a
+        busy database, hundreds of runs would otherwise each queue a write of their own."""
+        if self._renewal is None or self._renewal.done():
+            self._renewal = asyncio.ensure_future(self._beat())
+        await asyncio.shield(self._renewal)
+
     async def _beat(self) -> None:
         """Renew the replica's heartbeat and its runs' leases; a run of ours whose row was
         not renewed (another replica took it over while this one was paused) is stopped."""
@@ -282,7 +291,7 @@ class SharedRuns:
                 seen = await self.feed.wait(STOPS, self.tick, seen)
             try:
                 if time.monotonic() - last_beat >= self.heartbeat:
-                    await self._beat()
+                    await self._renew()
                     last_beat = time.monotonic()
                 if self._rows:
                     await self._take_stop_requests(on_stop)
