@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 from bot import __version__, messages
 from bot.cli_admin import add_admin_commands
 from bot.cli_common import ACTOR_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
-from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError
 from bot.logs import configure as configure_logs
 from bot.terminal import SafeStream
 
 if TYPE_CHECKING:  # the app is imported by the commands that use it: `bot --help` and a
     from bot.app import Services  # setting's error need none of it
+    from bot.config import Settings  # nor the settings' (pydantic, cryptography: ~0.2 s)
 
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
                    "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
-Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+Handler = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
 LEFTOVER_SECONDS = 5.0  # after the drain and the services' close, for what still runs
 log = logging.getLogger("bot")
 
@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level="CRITICAL")
         return asyncio.run(run_doctor())
+    from bot.config import load_settings
+
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, actor_of, with_services
-from bot.config import Settings
 from bot.errors import BotError
 
 if TYPE_CHECKING:  # the app is imported by the handler that runs, not to parse the words
     from bot.app import Services
     from bot.commands import Actor, CommandResult, PluginCommands
+    from bot.config import Settings
     from bot.plugin_host import Where
 
 

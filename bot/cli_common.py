@@ -8,12 +8,12 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from bot.config import Settings
 from bot.errors import BotError, ConfigError
 from bot.terminal import os_user
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ACTOR_HELP = "who to record in the audit trail (default: cli:<os user>)"

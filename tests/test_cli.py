@@ -111,6 +111,20 @@ def test_migrate_creates_the_schema(env: dict[str, str], tmp_path: Path) -> None
     assert (tmp_path / "m" / "x.db").exists()
 
 
+def test_help_imports_neither_the_settings_nor_the_app() -> None:
+    """`bot --help` parses words and prints: pydantic, cryptography and SQLAlchemy (0.2-0.5
+    s) are for the commands that read settings or the database."""
+    probe = subprocess.run([sys.executable, "-c",
+                            "import sys\nsys.argv = ['bot', '--help']\n"
+                            "from bot.cli import main\ntry:\n    main()\n"
+                            "except SystemExit:\n    pass\n"
+                            "print(sorted(m for m in ('pydantic', 'cryptography', 'sqlalchemy', "
+                            "'bot.config', 'bot.app') if m in sys.modules))"],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.stdout.strip().splitlines()[-1] == "[]", probe.stdout + probe.stderr
+    assert "environment variables" in probe.stdout
+
+
 def test_commands_that_need_no_model_do_not_import_the_http_client() -> None:
     """Importing aiohttp costs about 0.15 s; plugin commands and start-up must not pay it."""
     probe = subprocess.run([sys.executable, "-c", "import sys, bot.app, bot.cli; "
