@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from bench.bench_agent import start_fake
 from bench.bench_slack import SLACK_SERVER, free_port
 from bench.common import machine, markdown_table, percentile
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, sign
+from tests.helpers.processes import wait_for_port
 
 SECONDS, REPEATS = 10, 3
 BARE_BOLT = """
@@ -51,16 +51,6 @@ async def mention(event, client):
 
 app.start(port=int(port), path="/slack/events")
 """
-
-
-def wait_for(port: int) -> None:
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 async def drive(url: str, rate: int) -> tuple[list[float], int]:
@@ -117,7 +107,7 @@ def run_side(side: str, rate: int, slack_url: str, model_url: str) -> tuple[list
                     "PLUGINS_DIR": str(plugins)}
         proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
         try:
-            wait_for(port)
+            wait_for_port(port)
             return asyncio.run(drive(f"http://127.0.0.1:{port}/slack/events", rate))
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -30,7 +30,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from bench.common import bot_environment, machine, markdown_table
 from tests.fakes.openai_server import FakeOpenAI, Scripted
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers import postgres
+from tests.helpers.disks import checkpoint, fill, small_tmpfs
 from tests.helpers.processes import BotProcesses, post_event
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -151,37 +151,8 @@ def model_500s() -> Outcome:
         return Outcome(took, r.count(thread, "the pool is exhausted") == 1)
 
 
-@contextlib.contextmanager
-def small_fs(directory: Path) -> Iterator[Path]:
-    mount = directory / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
-def fill(directory: Path) -> Path:
-    filler = directory / "filler"
-    with open(filler, "wb", buffering=0) as out:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    out.write(b"\0" * size)
-    return filler
-
-
-def checkpoint(db: Path) -> None:
-    import sqlite3
-
-    connection = sqlite3.connect(db)
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    connection.close()
-
-
 def disk_full_as_a_run_ends() -> Outcome:
-    with tempfile.TemporaryDirectory() as scratch, small_fs(Path(scratch)) as mount:
+    with tempfile.TemporaryDirectory() as scratch, small_tmpfs(Path(scratch)) as mount:
         db = mount / "bot.db"
         with rig(DATABASE_URL=f"sqlite+aiosqlite:///{db}") as r:
             env = r.bots.env()
@@ -202,7 +173,7 @@ def disk_full_as_a_run_ends() -> Outcome:
 
 
 def disk_full_as_a_question_arrives() -> Outcome:
-    with tempfile.TemporaryDirectory() as scratch, small_fs(Path(scratch)) as mount:
+    with tempfile.TemporaryDirectory() as scratch, small_tmpfs(Path(scratch)) as mount:
         db = mount / "bot.db"
         with rig(DATABASE_URL=f"sqlite+aiosqlite:///{db}") as r:
             env = r.bots.env()
@@ -221,58 +192,58 @@ def disk_full_as_a_question_arrives() -> Outcome:
                            and r.count(thread, "I cannot record questions") == 1)
 
 
-def postgres_down_as_a_run_ends() -> Outcome:
+@contextlib.contextmanager
+def postgres_database() -> Iterator[tuple[postgres.Cluster, str]]:
+    """A throwaway PostgreSQL cluster, started, and a fresh database's URL on it."""
     cluster = postgres.Cluster()
     cluster.start()
     try:
-        url = asyncio.run(postgres.fresh_database(cluster.url))
-        with rig(DATABASE_URL=url) as r:
-            env = r.bots.env()
-            echo(r.model, delay=1.0)
-            r.bots.start(env)
-            thread = r.ask(env, "first")
-            r.wait(lambda: r.model.requests, 20)
-            cluster.stop()
-            r.wait(lambda: r.count(thread, "answer to first"), 20)
-            time.sleep(8.0 - 1.0)
-            cluster.start()
-            r.ask(env, "second", thread)
-            took = r.wait(lambda: r.count(thread, "answer to second"), 200)
-            time.sleep(1.0)
-            return Outcome(took, r.count(thread, "answer to first") == 1
-                           and r.count(thread, "answer to second") == 1)
+        yield cluster, asyncio.run(postgres.fresh_database(cluster.url))
     finally:
         cluster.remove()
+
+
+def postgres_down_as_a_run_ends() -> Outcome:
+    with postgres_database() as (cluster, url), rig(DATABASE_URL=url) as r:
+        env = r.bots.env()
+        echo(r.model, delay=1.0)
+        r.bots.start(env)
+        thread = r.ask(env, "first")
+        r.wait(lambda: r.model.requests, 20)
+        cluster.stop()
+        r.wait(lambda: r.count(thread, "answer to first"), 20)
+        time.sleep(8.0 - 1.0)
+        cluster.start()
+        r.ask(env, "second", thread)
+        took = r.wait(lambda: r.count(thread, "answer to second"), 200)
+        time.sleep(1.0)
+        return Outcome(took, r.count(thread, "answer to first") == 1
+                       and r.count(thread, "answer to second") == 1)
 
 
 def replica_paused() -> Outcome:
     from bot import messages
 
-    cluster = postgres.Cluster()
-    cluster.start()
-    try:
-        url = asyncio.run(postgres.fresh_database(cluster.url))
-        with rig(DATABASE_URL=url, SLACK_STREAMING="on", BOT_ADMIN_USERS="U_ADMIN") as r:
-            a_env = r.bots.env(PLUGINS_DIR=str(r.directory / "plugins"))
-            r.bots.start(a_env)
-            b_dir = r.directory / "b" / "plugins"
-            (b_dir / "builtins").mkdir(parents=True)
-            b_env = r.bots.env(PLUGINS_DIR=str(b_dir))
-            r.bots.start(b_env)
-            echo(r.model, delay=1.0)
-            a = r.bots.started[0]
-            thread = r.ask(a_env, "slow")
-            r.wait(lambda: r.model.requests, 20)
-            a.send_signal(signal.SIGSTOP)
-            told = r.wait(lambda: r.count(thread, messages.run_interrupted([])), 120)
-            time.sleep(max(0.0, 30.0 - (told or 0)))
-            a.send_signal(signal.SIGCONT)
-            time.sleep(10.0)  # what the resumed replica would say comes now
-            calls = json.dumps([c.args for c in r.slack.calls])
-            return Outcome(told, "answer to slow" not in calls
-                           and r.count(thread, messages.run_interrupted([])) == 1)
-    finally:
-        cluster.remove()
+    with postgres_database() as (_, url), rig(DATABASE_URL=url, SLACK_STREAMING="on",
+                                              BOT_ADMIN_USERS="U_ADMIN") as r:
+        a_env = r.bots.env(PLUGINS_DIR=str(r.directory / "plugins"))
+        r.bots.start(a_env)
+        b_dir = r.directory / "b" / "plugins"
+        (b_dir / "builtins").mkdir(parents=True)
+        b_env = r.bots.env(PLUGINS_DIR=str(b_dir))
+        r.bots.start(b_env)
+        echo(r.model, delay=1.0)
+        a = r.bots.started[0]
+        thread = r.ask(a_env, "slow")
+        r.wait(lambda: r.model.requests, 20)
+        a.send_signal(signal.SIGSTOP)
+        told = r.wait(lambda: r.count(thread, messages.run_interrupted([])), 120)
+        time.sleep(max(0.0, 30.0 - (told or 0)))
+        a.send_signal(signal.SIGCONT)
+        time.sleep(10.0)  # what the resumed replica would say comes now
+        calls = json.dumps([c.args for c in r.slack.calls])
+        return Outcome(told, "answer to slow" not in calls
+                       and r.count(thread, messages.run_interrupted([])) == 1)
 
 
 def mcp_server_restarts() -> Outcome:

@@ -11,7 +11,6 @@ the full-disk test covers end to end."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import subprocess
@@ -27,6 +26,7 @@ from bot.slack.mentions import HOLD_SECONDS
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
+from tests.helpers.disks import MountRefused, checkpoint, fill, small_tmpfs
 from tests.helpers.processes import BotProcesses, mention_body, post_event, run_bot, stop
 from tests.helpers.slack_harness import SlackBot, until
 
@@ -35,36 +35,13 @@ Make = Callable[..., Awaitable[SlackBot]]
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "small"
-    mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs for a full or read-only disk needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
-def fill(directory: Path) -> Path:
-    """Fill the file system `directory` is on, to the last byte."""
-    filler = directory / "filler"
-    with open(filler, "wb", buffering=0) as out:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    out.write(b"\0" * size)
-    return filler
-
-
-def checkpoint(db: Path) -> None:
-    """Empty the WAL, so that the next write must grow a file."""
-    connection = sqlite3.connect(db)
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    connection.close()
+        with small_tmpfs(tmp_path) as mount:
+            yield mount
+    except MountRefused as why:
+        pytest.skip(f"cannot mount a tmpfs here: {why}")
 
 
 def readiness(port: int) -> tuple[int, str]:
