@@ -18,7 +18,7 @@ from bot.store.repositories import OutputRepository, UsageRepository
 
 log = logging.getLogger(__name__)
 VOTES = ("good", "bad")
-FLUSH_SECONDS = 10.0  # at shutdown, for the usage rows of runs that just ended
+FLUSH_SECONDS = 10.0  # the longest a flush, or a vote, waits for a finished run's records
 
 
 
@@ -42,10 +42,6 @@ class RunRecords:
         async with self.db.read() as session:
             return await OutputRepository(session).get(run_id, call_id)
 
-    async def drop_outputs(self, run_id: str) -> None:
-        async with self.db.write() as session:
-            await OutputRepository(session).drop(run_id)
-
     async def sweep_outputs(self, older_than: timedelta = timedelta(hours=6)) -> int:
         """Outputs of runs that never ended (the process died mid-run)."""
         async with self.db.write() as session:
@@ -60,10 +56,16 @@ class RunRecords:
         task.add_done_callback(lambda _: self._finishing.pop(usage.run_id, None))
 
     async def _finish(self, usage: RunUsage, drop_outputs: bool) -> None:
+        """Its kept outputs dropped and its usage added, in one write."""
         try:
-            if drop_outputs:
-                await self.drop_outputs(usage.run_id)
-            await self.record_usage(usage)
+            async with self.db.write() as session:
+                if drop_outputs:
+                    await OutputRepository(session).drop(usage.run_id)
+                await UsageRepository(session).add(dict(
+                    run_id=usage.run_id, user=usage.user, channel=usage.channel,
+                    model=usage.model, status=usage.status, steps=usage.steps,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens))
         except Exception:  # the answer was given; the record is what is lost, said once
             log.exception("run %s: could not write its records", usage.run_id)
 
@@ -71,13 +73,6 @@ class RunRecords:
         """Wait (up to FLUSH_SECONDS) for the records of runs that ended to be written."""
         if self._finishing:
             await asyncio.wait(list(self._finishing.values()), timeout=FLUSH_SECONDS)
-
-    async def record_usage(self, usage: RunUsage) -> None:
-        async with self.db.write() as session:
-            await UsageRepository(session).add(dict(
-                run_id=usage.run_id, user=usage.user, channel=usage.channel,
-                model=usage.model, status=usage.status, steps=usage.steps,
-                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens))
 
     async def recent_usage(self, limit: int = 10) -> Sequence[RunUsage]:
         await self.flush()  # runs that ended here a moment ago are among them
@@ -99,7 +94,7 @@ class RunRecords:
             raise ValueError(f"not a vote: {vote!r}")
         writing = self._finishing.get(run_id)
         if writing is not None:  # clicked before the run's record was written here
-            await asyncio.wait([writing], timeout=10)
+            await asyncio.wait([writing], timeout=FLUSH_SECONDS)
         async with self.db.write() as session:
             usage = UsageRepository(session)
             run = await usage.get(run_id)
