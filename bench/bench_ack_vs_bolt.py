@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_agent import start_fake
 from bench.bench_slack import SLACK_SERVER, free_port
-from bench.common import machine, markdown_table, percentile
+from bench.common import machine, markdown_table, paced, percentile
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, sign
 from tests.helpers.processes import wait_for_port
 
@@ -76,14 +76,7 @@ async def drive(url: str, rate: int) -> tuple[list[float], int]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         await asyncio.gather(*(send(session, n) for n in range(3)))  # warm both sides
         latency.clear()
-        tasks = []
-        started = time.perf_counter()
-        for i in range(rate * SECONDS):
-            delay = started + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send(session, 10 + i)))
-        await asyncio.gather(*tasks)
+        await paced(rate * SECONDS, rate, lambda i: send(session, 10 + i))
     return latency, errors
 
 

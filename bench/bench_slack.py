@@ -26,7 +26,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_agent import start_fake
-from bench.common import machine, markdown_table, percentile
+from bench.common import machine, markdown_table, paced, percentile
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, sign
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,14 +83,8 @@ async def drive(url: str) -> Load:
     async with aiohttp.ClientSession(connector=connector) as session:
         load = Load(session, url)
         await asyncio.gather(*(load.send("mention", record="burst") for _ in range(IN_FLIGHT)))
-        tasks = []
-        started = time.perf_counter()
-        for i in range(RATE * SECONDS):
-            delay = started + i / RATE - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(load.send("mention" if i % 2 else "command")))
-        await asyncio.gather(*tasks)
+        await paced(RATE * SECONDS, RATE,
+                    lambda i: load.send("mention" if i % 2 else "command"))
         return load
 
 

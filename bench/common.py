@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +26,19 @@ def summary_ms(samples: Sequence[float]) -> dict[str, str]:
             "p95": f"{percentile(samples, 95) * 1000:.3f}",
             "p99": f"{percentile(samples, 99) * 1000:.3f}",
             "mean": f"{statistics.fmean(samples) * 1000:.3f}"}
+
+
+async def paced(count: int, rate: float, request: Callable[[int], Awaitable[object]]) -> None:
+    """`request(i)` for i in range(count), started `rate` a second on schedule (whatever
+    the earlier ones' latency), then all awaited: an open-loop load."""
+    tasks = []
+    started = time.perf_counter()
+    for i in range(count):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(request(i)))
+    await asyncio.gather(*tasks)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
