@@ -106,7 +106,8 @@ async def measure(tmp: Path, with_tool: bool) -> tuple[Counter, int]:
     endpoint = build_slack_app(services)
     await endpoint.start()
     await services.plugins.join(endpoint.shared.replica)
-    runner, port = await serve_http(endpoint.app, port=0, host="127.0.0.1")
+    front = await serve_http(endpoint, port=0, host="127.0.0.1")
+    port = front.port
     session = aiohttp.ClientSession()
     sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", slack, session,
                          itertools.count(100))
@@ -128,7 +129,7 @@ async def measure(tmp: Path, with_tool: bool) -> tuple[Counter, int]:
         return counter, answered
     finally:
         await session.close()
-        await runner.cleanup()
+        await front.close()
         await endpoint.drain()
         await services.plugins.leave()
         await services.close()

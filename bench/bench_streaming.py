@@ -110,7 +110,8 @@ async def run(tmp: Path, model_url: str, model: subprocess.Popen[str]) -> list[l
     services = await build_services(settings, default_enabled=frozenset())
     endpoint = build_slack_app(services)
     await endpoint.start()
-    runner, port = await serve_http(endpoint.app, port=0, host="127.0.0.1")
+    front = await serve_http(endpoint, port=0, host="127.0.0.1")
+    port = front.port
     rows = []
     try:
         async with aiohttp.ClientSession() as session:
@@ -124,7 +125,7 @@ async def run(tmp: Path, model_url: str, model: subprocess.Popen[str]) -> list[l
                              f"{percentile(latency, 99) * 1000:.0f}",
                              f"{statistics.median(calls):.0f}", f"{max(calls)}"])
     finally:
-        await runner.cleanup()
+        await front.close()
         await endpoint.drain()
         await services.close()
         slack.stop()

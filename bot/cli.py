@@ -26,6 +26,7 @@ from bot.terminal import SafeStream
 if TYPE_CHECKING:  # the app is imported by the commands that use it: `bot --help` and a
     from bot.app import Services  # setting's error need none of it
     from bot.config import Settings  # nor the settings' (pydantic, cryptography: ~0.2 s)
+    from bot.slack.front_link import Launched
 
 SETTINGS_EPILOG = ("Settings come from environment variables (DATABASE_URL, PLUGINS_DIR, "
                    "SLACK_*, OPENAI_*, …): see the README's 'Settings' table.")
@@ -61,10 +62,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(settings, quiet=args.command in ("plugin", "console"))
     handler: Handler = args.handler
+    if args.command == "run":
+        try:
+            args.front = _launch_front(settings)
+        except ConfigError as exc:
+            print(f"bot: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         return asyncio.run(handler(args, settings))
     except KeyboardInterrupt:
         return 130
+    finally:
+        if getattr(args, "front", None) is not None:
+            args.front.abandon()  # closed already when the bot served; else it exits now
+
+
+def _launch_front(settings: Settings) -> Launched | None:
+    """HTTP mode's Slack front, forked now: while this process has one thread and no event
+    loop (bot/slack/front_link.py). None in Socket Mode, or when `run` will refuse to
+    start."""
+    if settings.slack_app_token is not None or settings.missing_for_run():
+        return None
+    from bot.slack.front_link import launch
+
+    assert settings.slack_signing_secret is not None  # else missing_for_run named it
+    return launch(settings.host, settings.port,
+                  signing_secret=settings.slack_signing_secret.get_secret_value(),
+                  probes=not settings.metrics_port, fork=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,7 +189,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if services.llm is not None:
             services.llm.prepare()  # not on the loop at the first question
         settle_heap()
-        await run(services)
+        await run(services, front=args.front)
         return EXIT_OK
     code = await with_services(settings, action)
     stuck = await stop_leftover_tasks(LEFTOVER_SECONDS)

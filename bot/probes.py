@@ -12,8 +12,9 @@ Mode), and the bot is not shutting down; a JSON body names each check and why it
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.agent.runs import Runs
 from bot.errors import DatabaseFault
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.plugin_host import PluginManager
+from bot.slack.front import hide_versions
 from bot.store import Database
 from bot.store.migrate import revisions
 
@@ -44,15 +46,18 @@ class Probes:
     host: str = "0.0.0.0"  # HOST: where the probes are served
     metrics_port: int | None = None  # METRICS_PORT: served alone there
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/readyz", self.readyz)
-        app.router.add_get("/metrics", self.metrics)
+    def routes(self) -> dict[str, Callable[[], Coroutine[Any, Any, web.Response]]]:
+        """Each path's handler; it runs on the bot's loop (/healthz: that loop answers)."""
+        return {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics}
 
-    async def healthz(self, request: web.Request) -> web.Response:
+    def add_routes(self, app: web.Application) -> None:
+        for path, handler in self.routes().items():
+            app.router.add_get(path, functools.partial(_ignore_request, handler))
+
+    async def healthz(self) -> web.Response:
         return web.Response(text="ok\n")
 
-    async def readyz(self, request: web.Request) -> web.Response:
+    async def readyz(self) -> web.Response:
         checks = {"database": await self._database(),
                   "shutdown": messages.probe_stopping() if self.stopping.is_set() else "ok"}
         if self.slack_connected is not None:
@@ -78,7 +83,7 @@ class Probes:
             return messages.doctor_migrations_pending(db.label, current, head)
         return "ok"
 
-    async def metrics(self, request: web.Request) -> web.Response:
+    async def metrics(self) -> web.Response:
         metrics = self.metrics_registry
         metrics.runs_waiting.set(self.runs.waiting)
         metrics.approvals_pending.set(self.approvals_pending())
@@ -90,14 +95,9 @@ class Probes:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-SERVER_HEADER = "chatops-bot"  # aiohttp's own names its version and Python's
-
-
-def hide_versions(app: web.Application) -> None:
-    """Every response of `app` says `Server: chatops-bot`, nothing more."""
-    async def plain(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers["Server"] = SERVER_HEADER
-    app.on_response_prepare.append(plain)
+async def _ignore_request(handler: Callable[[], Awaitable[web.Response]],
+                          request: web.Request) -> web.Response:
+    return await handler()
 
 
 async def serve_probes(probes: Probes, *, host: str, port: int) -> web.AppRunner:
@@ -116,14 +116,3 @@ async def serve_probes(probes: Probes, *, host: str, port: int) -> web.AppRunner
         await runner.cleanup()
         raise ConfigError(messages.port_unavailable(host, port, exc)) from None
     return runner
-
-
-def slack_request_kind(body: Any) -> str:
-    """What a Slack request is, for the ack latency label (a fixed set)."""
-    if not isinstance(body, dict):
-        return "other"
-    if body.get("command"):
-        return "command"
-    kind = body.get("type")
-    return {"event_callback": "event", "block_actions": "action",
-            "view_submission": "view", "url_verification": "event"}.get(str(kind), "other")

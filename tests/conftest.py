@@ -252,16 +252,17 @@ async def slack_bot(settings: Settings, fake_slack: FakeSlack, fake_openai: Fake
         endpoint = build_slack_app(services)
         await endpoint.start()
         await services.plugins.join(endpoint.shared.replica)  # a replica, as `bot run` is
-        runner, port = await serve_http(endpoint.app, port=0, host="127.0.0.1")
+        front = await serve_http(endpoint, port=0, host="127.0.0.1")
+        port = front.port
         session = aiohttp.ClientSession()
-        started.append((services, runner, endpoint, session))
+        started.append((services, front, endpoint, session))
         return SlackBot(f"http://127.0.0.1:{port}/slack/events", fake_slack, session,
                         ai=fake_openai, services=services, endpoint=endpoint)
 
     yield make
-    for services, runner, endpoint, session in started:
+    for services, front, endpoint, session in started:
         await session.close()
-        await runner.cleanup()  # type: ignore[attr-defined]
+        await front.close()  # type: ignore[attr-defined]
         await endpoint.drain()  # type: ignore[attr-defined]
         await services.plugins.leave()
         await services.close()

@@ -5,6 +5,7 @@ declares — started on the first call, started again after a crash, stopped whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -49,16 +50,32 @@ def entry(*, network: bool = False) -> dict[str, object]:
             "paths": sorted({str(REPO), site})}
 
 
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _ours(pid: int) -> bool:
+    """Whether `pid` descends from this test process (not another pytest worker's)."""
+    with contextlib.suppress(OSError, ValueError):
+        while pid > 1:
+            pid = _parent(pid)
+            if pid == os.getpid():
+                return True
+    return False
+
+
 def server_processes() -> list[int]:
-    """Live Pythons running the test server (any uid, any PID namespace; not the
-    sandbox's own processes, whose command lines name it too)."""
+    """Live Pythons this test started running the test server (any uid, any PID
+    namespace; not the sandbox's own processes, whose command lines name it too)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
         except OSError:
             continue
-        if str(SERVER).encode() in argv and Path(argv[0].decode()).name.startswith("python"):
+        if str(SERVER).encode() in argv and Path(argv[0].decode()).name.startswith(
+                "python") and _ours(int(proc.name)):
             found.append(int(proc.name))
     return found
 

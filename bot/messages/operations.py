@@ -29,6 +29,9 @@ __all__ = [
     "doctor_slack_ok",
     "doctor_slack_unreachable",
     "doctor_timed_out",
+    "front_busy",
+    "front_no_answer",
+    "front_stopped",
     "gc_done",
     "gc_kept",
     "gc_listing",
@@ -280,6 +283,19 @@ def missing_for_run(missing: list[str]) -> str:
 
 def probe_stopping() -> str:
     return "shutting down: finishing the runs in flight"
+
+
+def front_busy() -> str:
+    return "the bot is behind on Slack's requests: try again in a few seconds"
+
+
+def front_no_answer() -> str:
+    return "the bot did not answer this request in time: try again in a few seconds"
+
+
+def front_stopped() -> str:
+    return ("the Slack endpoint's process stopped unexpectedly: shutting down so that the "
+            "bot is restarted")
 
 
 def probe_no_slack() -> str:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from aiohttp.typedefs import Handler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,19 +20,20 @@ from bot import messages
 from bot.agent.runs import Runs
 from bot.app import Services, refresh_plugins
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import BotError
 from bot.metrics import Metrics
-from bot.probes import Probes, hide_versions, serve_probes, slack_request_kind
+from bot.probes import Probes, serve_probes
 from bot.slack import agent_view, approvals, connect, feedback, home, mentions, slash, uploads
 from bot.slack.context import DRAIN_SECONDS, SlackContext, api_origin
 from bot.slack.delivery import Redelivery
+from bot.slack.front import EVENTS_PATH, slack_request_kind
+from bot.slack.front_link import FrontLink, Launched, launch
 from bot.slack.streaming import Streaming
 from bot.slack.throttle import SlackBudgets
 from bot.store.approvals import ApprovalStore
 from bot.store.shared_runs import SharedRuns
 
 log = logging.getLogger(__name__)
-EVENTS_PATH = "/slack/events"
 
 
 SLACK_CALL_SECONDS = 30  # slack_sdk's default timeout for one Web API call
@@ -50,6 +49,8 @@ class SlackEndpoint:
     shared: SharedRuns
     runs: Runs
     approver: approvals.SlackApprover
+    metrics: Metrics
+    signing_secret: str | None  # HTTP mode verifies each request with it
 
     async def start(self) -> None:
         """Heartbeat, Stop requests from other replicas, runs lost with theirs (see
@@ -109,12 +110,12 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                   records=services.records)
     approvals.register(app, approver)
     feedback.register(app, ctx, records=services.records, metrics=services.metrics)
-    _time_the_acks(app, services.metrics)
-    return SlackEndpoint(app, ctx, shared, services.runs, approver)
+    return SlackEndpoint(app, ctx, shared, services.runs, approver, services.metrics, secret)
 
 
 def _time_the_acks(app: AsyncApp, metrics: Metrics) -> None:
-    """Every request's time to its ack, by kind (Bolt returns once the listener acked)."""
+    """Socket Mode: every request's time to its ack, by kind (Bolt returns once the
+    listener acked)."""
     @app.middleware
     async def timed(body: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         started = time.perf_counter()
@@ -124,43 +125,29 @@ def _time_the_acks(app: AsyncApp, metrics: Metrics) -> None:
         return response
 
 
-async def serve_http(app: AsyncApp, *, port: int, host: str = "0.0.0.0",
-                     probes: Probes | None = None) -> tuple[web.AppRunner, int]:
-    """Start the HTTP endpoint (events, commands, interactivity at /slack/events; the
-    probes and metrics beside them)."""
-    web_app = app.web_app(path=EVENTS_PATH, port=port)
-    hide_versions(web_app)
-    if probes is not None:
-        if not probes.metrics_port:  # else on a port of their own
-            probes.add_routes(web_app)
-        web_app.middlewares.append(_refuse_while_stopping(probes.stopping))
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
+async def serve_http(endpoint: SlackEndpoint, *, port: int, host: str = "0.0.0.0",
+                     probes: Probes | None = None, launched: Launched | None = None,
+                     on_lost: Callable[[], None] = lambda: None) -> FrontLink:
+    """Serve Slack's requests (events, commands, interactivity at /slack/events; the probes
+    and metrics beside them) through the front (bot/slack/front.py): the one `bot run`
+    forked, else one started here in a thread."""
+    if launched is None:
+        assert endpoint.signing_secret is not None
+        launched = launch(host, port, signing_secret=endpoint.signing_secret,
+                          probes=probes is not None and not probes.metrics_port, fork=False)
+    link = FrontLink(launched, endpoint.app, endpoint.metrics, probes, on_lost=on_lost)
     try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise ConfigError(messages.port_unavailable(host, port, exc)) from None
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, bound
+        await link.start()
+    except BaseException:
+        await link.close()
+        raise
+    return link
 
 
-def _refuse_while_stopping(stopping: asyncio.Event) -> Any:
-    """While the bot drains, Slack's requests get 503 (Slack retries them, and the load
-    balancer, told by /readyz, sends them to another replica); the probes still answer."""
-    @web.middleware
-    async def refuse(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if stopping.is_set() and request.path == EVENTS_PATH:
-            return web.Response(status=503, text=messages.probe_stopping())
-        return await handler(request)
-
-    return refuse
-
-
-async def run(services: Services) -> None:
-    """`bot run`: Socket Mode with an app token, else HTTP on HOST:PORT; until SIGTERM or
-    SIGINT, which are heard in every state (connecting to Slack included)."""
+async def run(services: Services, front: Launched | None = None) -> None:
+    """`bot run`: Socket Mode with an app token, else HTTP on HOST:PORT through `front`
+    (forked at start, see bot/slack/front_link.py); until SIGTERM or SIGINT, which are
+    heard in every state (connecting to Slack included)."""
     stop = _stop_on_signals()
     log.info("%s", messages.locations(services.db.label, services.settings.plugins_dir))
     endpoint = build_slack_app(services)
@@ -182,7 +169,7 @@ async def run(services: Services) -> None:
                                      .get_secret_value(), stop, probes, servers,
                                      port=services.settings.port)
         else:
-            await _serve_http_mode(endpoint, services.settings, stop, probes, servers)
+            await _serve_http_mode(endpoint, services.settings, stop, probes, servers, front)
     except connect.Stopped:
         pass
     finally:
@@ -207,6 +194,7 @@ async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str, stop: asyn
                              port: int) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    _time_the_acks(endpoint.app, endpoint.metrics)  # in HTTP mode the front times them
     handler = AsyncSocketModeHandler(endpoint.app, app_token)
     connect.add_filter_once(handler.client.logger, connect.OneLine)
     probes.slack_connected = handler.client.is_connected
@@ -222,14 +210,17 @@ async def _serve_socket_mode(endpoint: SlackEndpoint, app_token: str, stop: asyn
 
 
 async def _serve_http_mode(endpoint: SlackEndpoint, settings: Settings, stop: asyncio.Event,
-                           probes: Probes, servers: contextlib.AsyncExitStack) -> None:
-    runner, port = await serve_http(endpoint.app, port=settings.port, host=settings.host,
-                                    probes=probes)
-    servers.push_async_callback(runner.cleanup)
-    log.info("listening for Slack on http://%s:%d%s", settings.host, port, EVENTS_PATH)
+                           probes: Probes, servers: contextlib.AsyncExitStack,
+                           front: Launched | None) -> None:
+    link = await serve_http(endpoint, port=settings.port, host=settings.host, probes=probes,
+                            launched=front, on_lost=stop.set)
+    servers.push_async_callback(link.close)
+    log.info("listening for Slack on http://%s:%d%s", settings.host, link.port, EVENTS_PATH)
     if settings.metrics_port:
         await _serve_probes_alone(probes, servers, default_port=settings.metrics_port)
     await stop.wait()
+    if link.lost:  # exit non-zero once drained: the orchestrator restarts the bot whole
+        raise BotError(messages.front_stopped())
 
 
 async def _serve_probes_alone(probes: Probes, servers: contextlib.AsyncExitStack, *,
