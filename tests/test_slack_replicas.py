@@ -108,3 +108,20 @@ async def test_prune_forgets_only_what_is_old(slack_bot: Make) -> None:
         replicas = await session.scalar(select(func.count()).select_from(ReplicaRow).where(
             ReplicaRow.id == "gone"))
     assert (events, runs, replicas) == (["event:new"], ["2"], 0)
+
+
+async def test_a_429_on_one_replica_holds_that_method_on_the_other(slack_bot: Make) -> None:
+    """Slack limits a method per workspace: Retry-After answered to replica A holds the
+    method's optional calls on replica B too (through the database), and only that method."""
+    a, b = await slack_bot(), await slack_bot()
+    held = b.endpoint.budgets.methods["chat.update"]
+    assert held.available("T0TEST") > 0
+    a.slack.rate_limit("chat.update", times=1, retry_after=5)
+    edit = asyncio.create_task(  # it waits out the Retry-After, then goes
+        a.endpoint.ctx.client.chat_update(channel="C1", ts="1.2", text="edited"))
+    await until(lambda: held.available("T0TEST") < 0, 4)  # heard within a poll
+    assert not b.endpoint.budgets.take("chat.update", "T0TEST")
+    assert b.endpoint.budgets.take("chat.appendStream", "T0TEST")  # another method's is free
+    assert 0 < (await b.endpoint.holds.current())["chat.update"] <= 5.25
+    assert (await edit)["ok"]
+    await until(lambda: held.available("T0TEST") > 0, 5)  # over when Slack said

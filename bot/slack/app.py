@@ -32,6 +32,7 @@ from bot.slack.streaming import Streaming
 from bot.slack.throttle import SlackBudgets
 from bot.store.approvals import ApprovalStore
 from bot.store.shared_runs import SharedRuns
+from bot.store.slack_holds import SlackHolds
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,16 @@ class SlackEndpoint:
     approver: approvals.SlackApprover
     metrics: Metrics
     signing_secret: str | None  # HTTP mode verifies each request with it
+    budgets: SlackBudgets
+    holds: SlackHolds
+    _watching: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Heartbeat, Stop requests from other replicas, runs lost with theirs (see
         bot/store/shared_runs.py); `drain` ends it."""
         await self.shared.start(on_stop=self.runs.cancel,
                                 on_lost=functools.partial(mentions.tell_lost, self.ctx))
+        self._watching = asyncio.create_task(self.holds.watch(self.budgets.held_elsewhere))
 
     async def drain(self, grace: float = DRAIN_SECONDS) -> None:
         """Shut down: every run stops and its thread is told to ask again (mentions still
@@ -65,6 +70,8 @@ class SlackEndpoint:
         if stopped:
             log.info("stopping %d agent run(s) for shutdown", stopped)
         await self.ctx.finish_tasks(grace)
+        if self._watching is not None:
+            self._watching.cancel()
         await self.shared.close()
         if self.ctx.client.session is not None:
             await self.ctx.client.session.close()
@@ -88,10 +95,12 @@ def build_slack_app(services: Services) -> SlackEndpoint:
     connect.add_filter_once(logging.getLogger("slack_bolt.AsyncApp"), connect.DropTokenNotice)
     app = AsyncApp(client=client, signing_secret=secret,
                    request_verification_enabled=secret is not None)
+    holds = SlackHolds(services.db, services.changes)
     ctx = SlackContext(client=client, bot_token=token,
                        admins=frozenset(settings.bot_admin_users),
                        admin_channel=settings.bot_admin_channel,
                        api_origin=api_origin(settings.slack_api_url))
+    budgets.share = lambda method, seconds: ctx.spawn(holds.record(method, seconds))
     shared = SharedRuns(services.db, feed=services.changes,
                         lease=settings.replica_lease_seconds)
     approver = approvals.SlackApprover(ctx, store=ApprovalStore(services.db),
@@ -110,7 +119,8 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                   records=services.records)
     approvals.register(app, approver)
     feedback.register(app, ctx, records=services.records, metrics=services.metrics)
-    return SlackEndpoint(app, ctx, shared, services.runs, approver, services.metrics, secret)
+    return SlackEndpoint(app, ctx, shared, services.runs, approver, services.metrics, secret,
+                         budgets, holds)
 
 
 def _time_the_acks(app: AsyncApp, metrics: Metrics) -> None:

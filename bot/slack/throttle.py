@@ -54,6 +54,7 @@ class WorkspaceBudget:
     def __init__(self, per_minute: float = 50, burst: float = 20) -> None:
         self.rate, self.burst = per_minute / 60, burst
         self._tokens: dict[str, tuple[float, float]] = {}  # team -> tokens, when counted
+        self._held_until = 0.0  # Slack's last Retry-After, for teams not counted yet
 
     async def wait(self, team: str | None, *, longest: float) -> None:
         """Until a token is taken (or `longest` seconds passed: then it goes anyway)."""
@@ -66,17 +67,24 @@ class WorkspaceBudget:
 
     def hold(self, seconds: float) -> None:
         """Slack answered 429 with `Retry-After: seconds` (a client is one workspace's):
-        nothing more may go before then."""
+        nothing more may go before then (a longer hold already in force stays)."""
         now = time.monotonic()
-        for team in list(self._tokens) or [""]:
-            self._tokens[team] = (-seconds * self.rate, now)
+        for team in list(self._tokens):
+            self._tokens[team] = (min(self.available(team), -seconds * self.rate), now)
+        self._held_until = max(self._held_until, now + seconds)
+
+    def available(self, team: str | None) -> float:
+        """The calls that may go now (negative while Slack's Retry-After holds them)."""
+        now = time.monotonic()
+        fresh = (self.burst, now) if now >= self._held_until else (0.0, self._held_until)
+        tokens, then = self._tokens.get(team or "", fresh)
+        return min(self.burst, tokens + (now - then) * self.rate)
 
     def take(self, team: str | None, *, keep: float = 0) -> bool:
         """Whether a call may go now (a token taken), leaving at least `keep` tokens for
         calls that must go (a status's last edit waits for one: `wait`)."""
         now = time.monotonic()
-        tokens, then = self._tokens.get(team or "", (self.burst, now))
-        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        tokens = self.available(team)
         if tokens < 1 + keep:
             self._tokens[team or ""] = (tokens, now)
             return False
@@ -92,11 +100,14 @@ RESERVED = 5  # tokens optional calls leave for the ones that must go
 
 
 class SlackBudgets:
-    """A `WorkspaceBudget` per method in TIERS, shared by every run of a replica."""
+    """A `WorkspaceBudget` per method in TIERS, shared by every run of a replica; Slack's
+    429s are shared with the other replicas through `share` (bot/store/slack_holds.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: Callable[[str, float], object] = lambda method, seconds: None
+                 ) -> None:
         self.methods = {method: WorkspaceBudget(per_minute, burst)
                         for method, (per_minute, burst) in TIERS.items()}
+        self.share = share  # (method, Retry-After): tell the other replicas
 
     def take(self, method: str, team: str | None) -> bool:
         """An optional call (progress, an append, a stream's start): whether it may go,
@@ -109,6 +120,14 @@ class SlackBudgets:
         await self.methods[method].wait(team, longest=DELIVERY_SECONDS)
 
     def rate_limited(self, method: str, seconds: float) -> None:
-        """Slack's 429 on `method`: its optional calls wait it out instead of earning more."""
+        """Slack's 429 on `method`: its optional calls wait it out instead of earning more,
+        here and on the other replicas."""
+        if method in self.methods:
+            self.methods[method].hold(seconds)
+            self.share(method, seconds)
+
+    def held_elsewhere(self, method: str, seconds: float) -> None:
+        """Another replica (or this one, heard back) got a 429 on `method`: hold it for the
+        `seconds` left."""
         if method in self.methods:
             self.methods[method].hold(seconds)

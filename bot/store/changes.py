@@ -1,8 +1,9 @@
 """Changes other processes made, heard at once on PostgreSQL: one connection per process
 LISTENs on `bot_changes`, where triggers NOTIFY a topic at commit — `plugins` for every
 write to the plugin tables (migration 0009), `approvals` for a decision and `stops` for a
-Stop request (0011). On SQLite, or while that connection is down, `wait` is plain
-polling: it returns after the interval, and the caller looks anyway.
+Stop request (0011), `slack_holds` for a Slack 429 (0019). On SQLite, or while that
+connection is down, `wait` is plain polling: it returns after the interval, and the caller
+looks anyway.
 
 Each topic counts what was heard; a waiter passes the count it has seen, so a change
 heard while it was busy is not missed, and any number of waiters hear the same one."""
@@ -22,7 +23,7 @@ from bot.store import Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "bot_changes"
-PLUGINS, APPROVALS, STOPS = "plugins", "approvals", "stops"
+PLUGINS, APPROVALS, STOPS, SLACK_HOLDS = "plugins", "approvals", "stops", "slack_holds"
 RECONNECT_SECONDS = 1.0
 
 
@@ -78,7 +79,7 @@ class ChangeFeed:
             return
         log.warning("the LISTEN connection to the database was lost: polling until it is back")
         self._connection = None
-        self._hear(PLUGINS, APPROVALS, STOPS)  # look now: a change may have been missed
+        self._hear(PLUGINS, APPROVALS, STOPS, SLACK_HOLDS)  # look now: one may be missed
 
     def _hear(self, *topics: str) -> None:
         """Count the change and wake every waiter (synchronously: nothing to schedule,

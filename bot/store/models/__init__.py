@@ -21,6 +21,7 @@ from bot.store.models.runs import (
     ReplicaRow as ReplicaRow,
     RunFeedbackRow as RunFeedbackRow,
     RunUsageRow as RunUsageRow,
+    SlackRateHoldRow as SlackRateHoldRow,
     SlackRunRow as SlackRunRow,
     ToolOutputRow as ToolOutputRow,
 )

@@ -120,3 +120,13 @@ class SlackRunRow(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_slack_runs_thread", "channel", "thread_ts"),)
+
+
+class SlackRateHoldRow(Base):
+    """Until when Slack asked every replica to wait before calling `method` again (its
+    429's Retry-After); the latest end is kept."""
+
+    __tablename__ = "slack_rate_holds"
+
+    method: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime]

@@ -16,6 +16,7 @@ from bot.store.repositories.runs import (
     OutputRepository,
     ReplicaRepository,
     RunState,
+    SlackRateHoldRepository,
     SlackRunRepository,
     UsageRepository,
     live_replicas,
@@ -24,6 +25,7 @@ from bot.store.repositories.trail import AuditRepository, ToolCallRepository
 
 __all__ = ["ApprovalRepository", "ApprovalRuleRepository", "ArchiveRepository",
            "AuditRepository", "DeliveryRepository", "OutputRepository", "PluginLoadRepository",
-           "PluginRepository", "ReplicaRepository", "RunState", "SlackRunRepository",
+           "PluginRepository", "ReplicaRepository", "RunState", "SlackRateHoldRepository",
+           "SlackRunRepository",
            "ToolCallRepository", "UsageRepository", "active_version", "database_id",
            "live_replicas", "rows_changed"]

@@ -19,6 +19,7 @@ from bot.store.models import (
     ReplicaRow,
     RunFeedbackRow,
     RunUsageRow,
+    SlackRateHoldRow,
     SlackRunRow,
     ToolOutputRow,
     utcnow,
@@ -277,3 +278,24 @@ class UsageRepository:
             select(RunFeedbackRow.vote, func.count())
             .where(RunFeedbackRow.at >= since).group_by(RunFeedbackRow.vote))).all()
         return {vote: int(n) for vote, n in rows}
+
+
+class SlackRateHoldRepository:
+    """`slack_rate_holds`: until when each Slack method is held, for every replica."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def hold(self, method: str, until: datetime) -> None:
+        """Hold `method` until `until`, unless it is held longer already."""
+        held = await self.session.get(SlackRateHoldRow, method)
+        if held is None:
+            self.session.add(SlackRateHoldRow(method=method, until=until))
+        elif held.until < until:
+            held.until = until
+
+    async def current(self) -> dict[str, datetime]:
+        """The holds not over yet."""
+        rows = await self.session.execute(select(SlackRateHoldRow.method, SlackRateHoldRow.until)
+                                          .where(SlackRateHoldRow.until > utcnow()))
+        return {method: until for method, until in rows.all()}
