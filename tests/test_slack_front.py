@@ -195,3 +195,24 @@ def test_every_listener_acknowledges_with_an_empty_body() -> None:
                     node.func.id == "ack":
                 found.append((path.name, bool(node.args or node.keywords)))
     assert len(found) >= 6 and not any(with_body for _, with_body in found), found
+
+
+async def test_questions_sent_back_to_back_in_a_thread_are_answered_in_order(
+        slack_bot, fake_openai) -> None:
+    """The front acknowledges each at once, so five questions reach the bot together; the
+    link dispatches one thread's in the order they arrived, up to their queue rows, so the
+    model is asked them in that order (the thread's order is by Slack's ts too)."""
+    from tests.fakes.openai_server import Scripted
+
+    bot = await slack_bot()
+    asked: list[str] = []
+
+    def model(body: dict) -> Scripted:
+        asked.append(body["messages"][-1]["content"])
+        return Scripted(body=fake_openai.completion("ok"))
+    fake_openai.default = model
+    parent, _ = await bot.mention("q0")
+    for n in range(1, 5):
+        await bot.mention(f"q{n}", thread_ts=parent)
+    await until(lambda: len(asked) == 5, 20)
+    assert asked == [f"q{n}" for n in range(5)]

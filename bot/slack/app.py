@@ -93,8 +93,12 @@ def build_slack_app(services: Services) -> SlackEndpoint:
                             retry_handlers=[Redelivery(metrics=services.metrics,
                                                        on_rate_limited=budgets.rate_limited)])
     connect.add_filter_once(logging.getLogger("slack_bolt.AsyncApp"), connect.DropTokenNotice)
+    # HTTP mode: the front has acknowledged Slack already (bot/slack/front.py), so Bolt runs
+    # each listener before it responds, which lets the front's link keep a thread's
+    # questions in order up to their queue rows; Socket Mode acks through Bolt, at once
     app = AsyncApp(client=client, signing_secret=secret,
-                   request_verification_enabled=secret is not None)
+                   request_verification_enabled=secret is not None,
+                   process_before_response=settings.slack_app_token is None)
     holds = SlackHolds(services.db, services.changes)
     ctx = SlackContext(client=client, bot_token=token,
                        admins=frozenset(settings.bot_admin_users),

@@ -165,6 +165,7 @@ class FrontLink:
     on_lost: Callable[[], None] = lambda: None  # the front died on its own
     _writer: asyncio.StreamWriter | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _threads: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
     _reading: asyncio.Task[None] | None = None
     _closing: bool = False
     lost: bool = False  # the front ended while the bot still served
@@ -207,7 +208,7 @@ class FrontLink:
                 frame = json.loads(line)
                 op = frame["op"]
                 if op == "acked":
-                    self._track(self._dispatch_acked(frame))
+                    self._in_order(frame)
                 elif op == "call":
                     self._track(self._answer(frame))
                 elif op == "ack_time":
@@ -222,6 +223,29 @@ class FrontLink:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _in_order(self, frame: dict[str, Any]) -> None:
+        """Dispatch an acknowledged request; events of one Slack thread one after the other,
+        in the order they reached the front (each dispatch lasts until its listener has
+        queued the question: the bot's Bolt app processes before it responds), so that
+        two questions sent back to back are queued, and answered, in that order."""
+        key = _thread_of(frame["body"])
+        if key is None:
+            self._track(self._dispatch_acked(frame))
+            return
+        before = self._threads.get(key)
+        task = asyncio.create_task(self._dispatch_after(before, frame))
+        self._threads[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._threads.pop(key, None)
+                               if self._threads.get(key) is done else None)
+
+    async def _dispatch_after(self, before: asyncio.Task[None] | None,
+                              frame: dict[str, Any]) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        await self._dispatch_acked(frame)
 
     async def _tell_stopping(self, stopping: asyncio.Event) -> None:
         await stopping.wait()
@@ -264,6 +288,20 @@ class FrontLink:
     def _send(self, frame: dict[str, Any]) -> None:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(json.dumps(frame).encode() + b"\n")
+
+
+def _thread_of(raw: str) -> tuple[str, str] | None:
+    """The Slack thread an Events API delivery is about (channel, thread ts), else None."""
+    if not raw.startswith("{"):
+        return None  # a command's or a click's form
+    try:
+        body = json.loads(raw)
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if not isinstance(event, dict) or not event.get("channel"):
+            return None
+        return str(event["channel"]), str(event.get("thread_ts") or event.get("ts"))
+    except (ValueError, AttributeError):
+        return None
 
 
 def _bolt_request(frame: dict[str, Any]) -> AsyncBoltRequest:
