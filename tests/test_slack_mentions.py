@@ -248,3 +248,22 @@ async def test_shutdown_tells_each_thread_to_ask_again(slack_bot: Make) -> None:
                                messages.run_not_started()]
     assert messages.STATUS_INTERRUPTED in bot.slack.calls_to("chat.update")[-1]["text"]
     assert len(bot.ai.requests) == 2
+
+
+async def test_stop_clicked_as_soon_as_the_button_shows_stops_the_run(slack_bot: Make) -> None:
+    """The Stop button is shown before the run is recorded (here Slack is slow to open the
+    answer's stream): a click in that moment stops the run before it asks the model, and
+    nobody is told "already finished"."""
+    bot = await slack_bot(slack_streaming=True)
+    bot.slack.outage("chat.startStream", seconds=1.5, status=503)
+    bot.ai.reply("never asked")
+    await bot.mention("quick question", user="U_ASKER")
+    run_id = await until(bot.stop_button)
+    _, stranger = await bot.click("stop_run", str(run_id), user="U_STRANGER")
+    await until(lambda: bot.responses(stranger))
+    assert bot.responses(stranger)[0]["text"] == messages.RUN_STOP_NOT_ALLOWED
+    _, asker = await bot.click("stop_run", str(run_id), user="U_ASKER")
+    assert not bot.slack.outage_over("chat.startStream")  # clicked inside the window
+    status = await until(bot.finished_status, 15)
+    assert status.startswith(messages.STATUS_STOPPED)
+    assert bot.ai.requests == [] and bot.responses(asker) == []

@@ -20,7 +20,7 @@ from bot.agent.approvals import Approver
 from bot.agent.context import HistoryMessage
 from bot.agent.events import Event, Queued, Thinking, ToolFinished, ToolStarted
 from bot.agent.loop import RunResult, RunStatus
-from bot.agent.runs import Runs, new_run_id
+from bot.agent.runs import RunHandle, Runs, new_run_id
 from bot.errors import DatabaseFault
 from bot.plugin_host import Caller
 from bot.slack import render
@@ -52,6 +52,10 @@ class Mentions:
     approver: Approver
     streaming: Streaming
     budgets: SlackBudgets = field(default_factory=SlackBudgets)  # per workspace and method
+    # runs whose Stop button is shown but not yet in the database (run id -> asker), and
+    # those stopped in that moment: a click then is this replica's to honour
+    starting: dict[str, str | None] = field(default_factory=dict)
+    stopped_early: set[str] = field(default_factory=set)
 
 
 def register(app: AsyncApp, ctx: SlackContext, *, shared: SharedRuns, runs: Runs,
@@ -159,7 +163,15 @@ async def _say(m: Mentions, mention: Mention, text: str) -> None:
 
 async def _stop(m: Mentions, run_id: str, user: str) -> str | None:
     """Stop a run wherever it runs; None, or the sentence that says why not."""
+    starting = run_id in m.starting  # looked at before the read: it may end meanwhile
+    asker = m.starting.get(run_id)
     run = await m.shared.find(run_id)
+    if run is None and starting:  # its button is out, its row was not yet
+        if user != asker and not m.ctx.is_admin(user):
+            return messages.RUN_STOP_NOT_ALLOWED
+        if not m.runs.cancel(run_id):
+            m.stopped_early.add(run_id)  # cancelled as it starts
+        return None
     if run is None or run.state == RunState.DONE:
         return messages.RUN_FINISHED  # or from before a restart
     if user != run.asker and not m.ctx.is_admin(user):
@@ -233,6 +245,33 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
                                       text=messages.EMPTY_MENTION)
         return
     run_id = new_run_id()  # the status shows its Stop button from the start
+    m.starting[run_id] = mention.user
+    try:
+        handle, status, stream = await _start(m, row_id, mention, run_id)
+    finally:
+        m.starting.pop(run_id, None)
+        m.stopped_early.discard(run_id)
+    status.run_id = handle.run_id
+    held = functools.partial(m.shared.holds, row_id)
+    result = await handle.result()
+    if result.status == RunStatus.CANCELLED and m.runs.closed:
+        result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
+            [(t.tool, t.ok) for t in result.tools]))
+    if not await held():  # taken over by another replica, which told the thread
+        log.warning("run %s was taken over by another replica: its %s result is not "
+                    "delivered", handle.run_id, result.status.value)
+        return
+    delivered = await _deliver(ctx, mention, result, stream)
+    # after the answer, and without holding the thread's next question: a rate-limited
+    # chat.update must not keep an answer back
+    ctx.spawn(status.finish(result.status if delivered else None, result.tools))
+
+
+async def _start(m: Mentions, row_id: int, mention: Mention, run_id: str
+                 ) -> tuple[RunHandle, StatusMessage, StreamedAnswer | None]:
+    """Post the status (its Stop button), open the stream, start the run and record it."""
+    ctx, client = m.ctx, m.ctx.client
+    channel, thread_ts = mention.channel, mention.thread_ts
     working = client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                       text=messages.WORKING,
                                       blocks=render.status_blocks([], run_id=run_id))
@@ -252,24 +291,15 @@ async def _answer(m: Mentions, row_id: int, mention: Mention) -> None:
                                                           thread_ts=thread_ts),
                           history=history, approver=m.approver, run_id=run_id,
                           observer=status.observe if stream is None else _both(status, stream))
+    if run_id in m.stopped_early:  # Stop was clicked before the run had started
+        await asyncio.sleep(0)  # its task begins: cancelled, it says what ran (nothing)
+        m.runs.cancel(run_id)
     try:  # bookkeeping for Stop across replicas: the answer matters more
         await m.shared.running(row_id, handle.run_id, posted["ts"],
                                stream.ts if stream is not None else None)
     except DatabaseFault as exc:
         log.error("run %s continues unrecorded: %s", handle.run_id, exc)
-    status.run_id = handle.run_id
-    result = await handle.result()
-    if result.status == RunStatus.CANCELLED and m.runs.closed:
-        result = replace(result, status=RunStatus.INTERRUPTED, text=messages.run_interrupted(
-            [(t.tool, t.ok) for t in result.tools]))
-    if not await held():  # taken over by another replica, which told the thread
-        log.warning("run %s was taken over by another replica: its %s result is not "
-                    "delivered", handle.run_id, result.status.value)
-        return
-    delivered = await _deliver(ctx, mention, result, stream)
-    # after the answer, and without holding the thread's next question: a rate-limited
-    # chat.update must not keep an answer back
-    ctx.spawn(status.finish(result.status if delivered else None, result.tools))
+    return handle, status, stream
 
 
 async def _deliver(ctx: SlackContext, mention: Mention, result: RunResult,
