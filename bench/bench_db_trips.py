@@ -21,6 +21,7 @@ import aiohttp
 from sqlalchemy import event
 
 from bench.common import machine, markdown_table
+from bot import messages
 from tests.conftest import with_overrides
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
@@ -71,8 +72,12 @@ class Counter:
 
 
 def _answered(slack: FakeSlack, thread_ts: str) -> bool:
+    """Streamed and stopped, or posted whole (once the workspace's Tier 2 budget for new
+    streams is spent, answers are posted)."""
     return any(s["thread_ts"] == thread_ts and s["state"] == "stopped"
-               for s in slack.streams.values())
+               for s in slack.streams.values()) or any(
+        c.get("thread_ts") == thread_ts and c["text"] != messages.WORKING
+        for c in slack.calls_to("chat.postMessage"))
 
 
 def _shape(text: str) -> str:
