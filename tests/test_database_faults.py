@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
 from tests.helpers.disks import MountRefused, checkpoint, fill, small_tmpfs
 from tests.helpers.processes import BotProcesses, mention_body, post_event, run_bot, stop
-from tests.helpers.slack_harness import SlackBot, until
+from tests.helpers.slack_harness import SlackBot, logged, until
 
 Make = Callable[..., Awaitable[SlackBot]]
 
@@ -166,3 +167,24 @@ async def test_a_run_ending_while_the_disk_is_full_does_not_hold_its_thread(
     bot.ai.reply("second answer")
     await bot.mention("and now?", thread_ts=thread)
     await until(lambda: "second answer" in bot.answers(thread), 15)
+
+
+async def test_a_429_is_honoured_here_when_the_database_cannot_share_it(
+        small_fs: Path, slack_bot: Make, caplog: Any) -> None:
+    """The disk is full when Slack answers 429: this replica still holds the method and
+    the call still goes after Retry-After; the log says, once, that the other replicas
+    were not told."""
+    db = small_fs / "bot.db"
+    bot = await slack_bot(database_url=f"sqlite+aiosqlite:///{db}")
+    checkpoint(db)
+    filler = fill(small_fs)
+    held = bot.endpoint.budgets.methods["chat.update"]
+    bot.slack.rate_limit("chat.update", times=1, retry_after=2)
+    edit = asyncio.create_task(
+        bot.endpoint.ctx.client.chat_update(channel="C1", ts="1.2", text="edited"))
+    await until(lambda: held.available("T0TEST") < 0, 3)
+    await until(lambda: logged(caplog, "is not shared with the other replicas"), 5)
+    assert (await edit)["ok"]
+    filler.unlink()
+    assert sum("is not shared with the other replicas" in r.getMessage()
+               for r in caplog.records) == 1

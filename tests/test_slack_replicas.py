@@ -125,3 +125,4 @@ async def test_a_429_on_one_replica_holds_that_method_on_the_other(slack_bot: Ma
     assert 0 < (await b.endpoint.holds.current())["chat.update"] <= 5.25
     assert (await edit)["ok"]
     await until(lambda: held.available("T0TEST") > 0, 5)  # over when Slack said
+
