@@ -151,25 +151,35 @@ def model_500s() -> Outcome:
         return Outcome(took, r.count(thread, "the pool is exhausted") == 1)
 
 
+def outage_as_a_run_ends(r: Any, breaks: Callable[[], object],
+                         mends: Callable[[Any], object], seconds: float) -> Outcome:
+    """The database goes away (`breaks`) while a run asks the model, and comes back
+    (`mends`) `seconds` later; then the thread's next question: how long until it is
+    answered, and was each question answered once."""
+    env = r.bots.env()
+    echo(r.model, delay=1.0)
+    r.bots.start(env)
+    thread = r.ask(env, "first")
+    r.wait(lambda: r.model.requests, 20)
+    broken = breaks()
+    r.wait(lambda: r.count(thread, "answer to first"), 20)
+    time.sleep(seconds - 1.0)
+    mends(broken)
+    r.ask(env, "second", thread)
+    took = r.wait(lambda: r.count(thread, "answer to second"), 200)
+    time.sleep(1.0)
+    return Outcome(took, r.count(thread, "answer to first") == 1
+                   and r.count(thread, "answer to second") == 1)
+
+
 def disk_full_as_a_run_ends() -> Outcome:
     with tempfile.TemporaryDirectory() as scratch, small_tmpfs(Path(scratch)) as mount:
         db = mount / "bot.db"
         with rig(DATABASE_URL=f"sqlite+aiosqlite:///{db}") as r:
-            env = r.bots.env()
-            echo(r.model, delay=1.0)
-            r.bots.start(env)
-            thread = r.ask(env, "first")
-            r.wait(lambda: r.model.requests, 20)
-            checkpoint(db)
-            filler = fill(mount)
-            r.wait(lambda: r.count(thread, "answer to first"), 20)
-            time.sleep(6.0 - 1.0)
-            filler.unlink()
-            r.ask(env, "second", thread)
-            took = r.wait(lambda: r.count(thread, "answer to second"), 200)
-            time.sleep(1.0)
-            return Outcome(took, r.count(thread, "answer to first") == 1
-                           and r.count(thread, "answer to second") == 1)
+            def breaks() -> Path:
+                checkpoint(db)
+                return fill(mount)
+            return outage_as_a_run_ends(r, breaks, lambda filler: filler.unlink(), 6.0)
 
 
 def disk_full_as_a_question_arrives() -> Outcome:
@@ -205,20 +215,7 @@ def postgres_database() -> Iterator[tuple[postgres.Cluster, str]]:
 
 def postgres_down_as_a_run_ends() -> Outcome:
     with postgres_database() as (cluster, url), rig(DATABASE_URL=url) as r:
-        env = r.bots.env()
-        echo(r.model, delay=1.0)
-        r.bots.start(env)
-        thread = r.ask(env, "first")
-        r.wait(lambda: r.model.requests, 20)
-        cluster.stop()
-        r.wait(lambda: r.count(thread, "answer to first"), 20)
-        time.sleep(8.0 - 1.0)
-        cluster.start()
-        r.ask(env, "second", thread)
-        took = r.wait(lambda: r.count(thread, "answer to second"), 200)
-        time.sleep(1.0)
-        return Outcome(took, r.count(thread, "answer to first") == 1
-                       and r.count(thread, "answer to second") == 1)
+        return outage_as_a_run_ends(r, cluster.stop, lambda _: cluster.start(), 8.0)
 
 
 def replica_paused() -> Outcome:

@@ -67,11 +67,8 @@ class Launched:
             _wait_for_exit(self.pid)
 
     async def join(self) -> None:
-        self.ended = True
-        if self.thread is not None:
-            await asyncio.to_thread(self.thread.join, EXIT_SECONDS)
-        elif self.pid is not None:
-            await _reap(self.pid)
+        """After `FrontLink.close` closed the link: wait for the front's end."""
+        await asyncio.to_thread(self.abandon)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -135,10 +132,6 @@ def _become_front() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
-
-
-async def _reap(pid: int) -> None:
-    await asyncio.to_thread(_wait_for_exit, pid)
 
 
 def _wait_for_exit(pid: int) -> None:
@@ -219,10 +212,11 @@ class FrontLink:
             log.error("%s", messages.front_stopped())
             self.on_lost()
 
-    def _track(self, coro: Any) -> None:
+    def _track(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _in_order(self, frame: dict[str, Any]) -> None:
         """Dispatch an acknowledged request; events of one Slack thread one after the other,
@@ -233,11 +227,8 @@ class FrontLink:
         if key is None:
             self._track(self._dispatch_acked(frame))
             return
-        before = self._threads.get(key)
-        task = asyncio.create_task(self._dispatch_after(before, frame))
+        task = self._track(self._dispatch_after(self._threads.get(key), frame))
         self._threads[key] = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda done: self._threads.pop(key, None)
                                if self._threads.get(key) is done else None)
 

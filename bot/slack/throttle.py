@@ -62,8 +62,7 @@ class WorkspaceBudget:
         while True:
             if self.take(team) or time.monotonic() >= deadline:
                 return
-            tokens, _ = self._tokens.get(team or "", (0.0, 0.0))
-            await asyncio.sleep(min(1.0, max(0.05, (1 - tokens) / self.rate)))
+            await asyncio.sleep(min(1.0, max(0.05, (1 - self.available(team)) / self.rate)))
 
     def hold(self, seconds: float) -> None:
         """Slack answered 429 with `Retry-After: seconds` (a client is one workspace's):

@@ -48,7 +48,7 @@ class SlackHolds:
     async def watch(self, hold: Callable[[str, float], None]) -> None:
         """Until cancelled: every hold any replica records, handed to `hold(method,
         seconds left)` as it is heard (the ones already current at once)."""
-        seen = -1
+        seen = self.feed.heard[SLACK_HOLDS] if self.feed is not None else 0
         while True:
             try:
                 for method, seconds in (await self.current()).items():
@@ -63,5 +63,4 @@ class SlackHolds:
             if self.feed is None:
                 await asyncio.sleep(POLL_SECONDS)
             else:
-                seen = await self.feed.wait(SLACK_HOLDS, POLL_SECONDS,
-                                            self.feed.heard[SLACK_HOLDS] if seen < 0 else seen)
+                seen = await self.feed.wait(SLACK_HOLDS, POLL_SECONDS, seen)
